@@ -1,0 +1,133 @@
+//! Guest -> host protocol on the human console (COM1) and the debug-exit port.
+//!
+//! The kernel writes `code` to the `isa-debug-exit` I/O port; QEMU then exits
+//! with status `(code << 1) | 1`. Codes are chosen so that no QEMU status they
+//! produce collides with QEMU's own 0 (clean power-off) or 1 (error).
+
+/// I/O port of QEMU's `isa-debug-exit` device (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// Reasons the guest ends a QEMU run through the debug-exit device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum GuestExit {
+    /// Everything the guest was asked to do passed (kernel tests, a smoke, a demo).
+    Success = 0x10,
+    /// At least one kernel test (or check) failed; details are on COM1.
+    Failure = 0x11,
+    /// The kernel panicked or took an exception nobody expected.
+    Panic = 0x12,
+}
+
+impl GuestExit {
+    /// The value to write to [`DEBUG_EXIT_PORT`].
+    pub const fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The exit status QEMU reports for this code.
+    pub const fn qemu_status(self) -> i32 {
+        ((self as u32 as i32) << 1) | 1
+    }
+
+    /// Maps a QEMU exit status back to the guest's reason, if it is one of ours.
+    pub fn from_qemu_status(status: i32) -> Option<Self> {
+        [Self::Success, Self::Failure, Self::Panic]
+            .into_iter()
+            .find(|e| e.qemu_status() == status)
+    }
+}
+
+/// Prefix of every kernel-test line on COM1.
+pub const KTEST_PREFIX: &str = "ktest: ";
+/// `ktest: running <n> tests` opens a test run.
+pub const KTEST_RUNNING: &str = "running ";
+/// `ktest: <name> ... ok` reports a passed test.
+pub const KTEST_OK: &str = " ... ok";
+/// `ktest: <name> ... FAILED: <reason>` reports a failed test.
+pub const KTEST_FAILED: &str = " ... FAILED: ";
+/// `ktest: result: <p> passed, <f> failed` closes a run.
+pub const KTEST_RESULT: &str = "result: ";
+
+/// One frame of a backtrace: `  bt #<index> 0x<16 hex digits>`; the harness
+/// appends the symbol, file and line it resolves for the address.
+pub const BACKTRACE_FRAME: &str = "  bt #";
+
+/// Kernel command-line word that makes the kernel run its tests and exit.
+pub const CMDLINE_KTEST: &str = "ktest";
+/// `ktest=<substring>` runs only tests whose name contains the substring;
+/// tests marked `explicit` run only when named this way.
+pub const CMDLINE_KTEST_FILTER: &str = "ktest=";
+
+/// Parsed form of a `ktest:` line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KtestLine<'a> {
+    Running(u32),
+    Passed(&'a str),
+    Failed { name: &'a str, reason: &'a str },
+    Result { passed: u32, failed: u32 },
+}
+
+/// Parses one COM1 line into a [`KtestLine`]; `None` for any other line.
+pub fn parse_ktest_line(line: &str) -> Option<KtestLine<'_>> {
+    let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(KTEST_PREFIX)?;
+    if let Some(n) = rest.strip_prefix(KTEST_RUNNING) {
+        return n.strip_suffix(" tests")?.parse().ok().map(KtestLine::Running);
+    }
+    if let Some(r) = rest.strip_prefix(KTEST_RESULT) {
+        let (p, f) = r.split_once(" passed, ")?;
+        let f = f.strip_suffix(" failed")?;
+        return Some(KtestLine::Result { passed: p.parse().ok()?, failed: f.parse().ok()? });
+    }
+    if let Some((name, reason)) = rest.split_once(KTEST_FAILED) {
+        return Some(KtestLine::Failed { name, reason });
+    }
+    rest.strip_suffix(KTEST_OK).map(KtestLine::Passed)
+}
+
+/// Parses a backtrace frame line into `(index, address)`.
+pub fn parse_backtrace_frame(line: &str) -> Option<(u32, u64)> {
+    let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(BACKTRACE_FRAME)?;
+    let (idx, addr) = rest.split_once(' ')?;
+    let addr = addr.split_whitespace().next()?.strip_prefix("0x")?;
+    Some((idx.parse().ok()?, u64::from_str_radix(addr, 16).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_round_trip_through_qemu_status() {
+        for e in [GuestExit::Success, GuestExit::Failure, GuestExit::Panic] {
+            assert_eq!(GuestExit::from_qemu_status(e.qemu_status()), Some(e));
+        }
+        assert_eq!(GuestExit::Success.qemu_status(), 33);
+        assert_eq!(GuestExit::from_qemu_status(0), None);
+        assert_eq!(GuestExit::from_qemu_status(1), None);
+    }
+
+    #[test]
+    fn ktest_lines_parse() {
+        assert_eq!(parse_ktest_line("ktest: running 12 tests\r\n"), Some(KtestLine::Running(12)));
+        assert_eq!(parse_ktest_line("ktest: mm::frames_unique ... ok"), Some(KtestLine::Passed("mm::frames_unique")));
+        assert_eq!(
+            parse_ktest_line("ktest: a::b ... FAILED: assertion x == y"),
+            Some(KtestLine::Failed { name: "a::b", reason: "assertion x == y" })
+        );
+        assert_eq!(parse_ktest_line("ktest: result: 3 passed, 1 failed"), Some(KtestLine::Result { passed: 3, failed: 1 }));
+        assert_eq!(parse_ktest_line("ktest: result: x passed, 1 failed"), None);
+        assert_eq!(parse_ktest_line("ktest: running many tests"), None);
+        assert_eq!(parse_ktest_line("boot: hello"), None);
+        assert_eq!(parse_ktest_line("ktest: half a line"), None);
+    }
+
+    #[test]
+    fn backtrace_frames_parse() {
+        assert_eq!(parse_backtrace_frame("  bt #0 0xffffffff80001234"), Some((0, 0xffffffff80001234)));
+        assert_eq!(parse_backtrace_frame("  bt #12 0x10 main+0x4"), Some((12, 0x10)));
+        assert_eq!(parse_backtrace_frame("  bt #x 0x10"), None);
+        assert_eq!(parse_backtrace_frame("  bt #1 10"), None);
+        assert_eq!(parse_backtrace_frame("  bt #1 0xzz"), None);
+    }
+}
