@@ -9,7 +9,7 @@ pub const COMMON_MAGIC: [u64; 2] = [0xc7b1dd30df4c8b88, 0x0a82e883a194f07b];
 /// Base revision tag: `[MAGIC_0, MAGIC_1, revision]`.
 pub const BASE_REVISION_MAGIC: [u64; 2] = [0xf9562b2d5c95a6c8, 0x6a7b384944536bdc];
 /// Highest base revision this loader implements.
-pub const MAX_BASE_REVISION: u64 = 3;
+pub const MAX_BASE_REVISION: u64 = 2;
 pub const REQUESTS_START_MARKER: [u64; 4] =
     [0xf6b8f4b39de7d1ae, 0xfab91a6940fcb9cf, 0x785c6ed015d3e316, 0x181e920a7852b9d9];
 pub const REQUESTS_END_MARKER: [u64; 2] = [0xadc0e0531bb10d03, 0x9572709f31764c62];

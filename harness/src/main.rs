@@ -1,1 +1,137 @@
-fn main(){}
+//! `capos-harness`: builds capOS images, packs the initrd, runs QEMU and the
+//! kernel tests. Paths are relative to the workspace root (`--root`, default:
+//! the workspace the harness was built from).
+
+mod accel;
+mod archive;
+mod build;
+mod cli;
+mod iso;
+mod ktest;
+mod qemu;
+mod rundir;
+mod session;
+mod suite;
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use crate::build::{CargoBuild, Images, KernelFlavor};
+use crate::cli::{Cli, Command, IsoArgs, KtestArgs, RunArgs, SymbolizeArgs};
+use crate::ktest::Expect;
+use crate::qemu::{BootMedia, QemuConfig};
+
+fn main() {
+    match real_main() {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("harness: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main() -> Result<bool> {
+    let cli = Cli::parse();
+    let root = workspace_root(cli.root.as_deref())?;
+    qemu::install_interrupt_handler()?;
+    match cli.command {
+        Command::Build(a) => {
+            CargoBuild::loader().run(&root)?;
+            CargoBuild::kernel(if a.ktest { KernelFlavor::Ktest } else { KernelFlavor::Normal }).run(&root)?;
+            Ok(true)
+        }
+        Command::Run(a) => cmd_run(&root, &a).map(|()| true),
+        Command::Ktest(a) => cmd_ktest(&root, &a).map(|()| true),
+        Command::TestSuite(a) => suite::run(&root, &a),
+        Command::Iso(a) => cmd_iso(&root, &a).map(|()| true),
+        Command::Symbolize(a) => cmd_symbolize(&a).map(|()| true),
+    }
+}
+
+fn workspace_root(given: Option<&Path>) -> Result<PathBuf> {
+    let root = match given {
+        Some(p) => p.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("harness manifest dir has no parent")?.into(),
+    };
+    if !root.join("Cargo.toml").is_file() {
+        bail!("{} is not the capOS workspace root (no Cargo.toml); pass --root", root.display());
+    }
+    Ok(root)
+}
+
+fn cmd_run(root: &Path, a: &RunArgs) -> Result<()> {
+    let accel = session::pick_accel(&a.qemu)?;
+    let outcome = match &a.limine_dir {
+        None => {
+            let images = build::build_images(root, KernelFlavor::Normal)?;
+            session::boot_direct(root, "run", &images, &a.cmdline, a.smp, &a.qemu, accel)?.1
+        }
+        Some(limine_dir) => {
+            iso::check_limine_dir(limine_dir)?;
+            let kernel = CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
+            let images = Images { loader: PathBuf::new(), kernel: kernel.clone(), modules: Vec::new() };
+            let run_dir = rundir::create(root, "run-iso")?;
+            eprintln!("harness: run dir {}", run_dir.display());
+            let iso_path = run_dir.join("capos.iso");
+            iso::build_iso(&images, &a.cmdline, limine_dir, &iso_path)?;
+            let cfg = QemuConfig {
+                boot: BootMedia::Cdrom(iso_path),
+                smp: a.smp,
+                mem: a.qemu.mem.clone(),
+                accel,
+                timeout: a.qemu.timeout,
+                run_dir,
+                quiet: a.qemu.quiet,
+                symbol_elfs: vec![kernel],
+            };
+            let outcome = qemu::run(&cfg)?;
+            outcome.warn_if_kernel_silent();
+            outcome
+        }
+    };
+    eprintln!("harness: guest exit: {}", outcome.exit.describe());
+    outcome.exit.check(true).with_context(|| format!("the run failed; console in {}", outcome.serial_log.display()))
+}
+
+fn cmd_ktest(root: &Path, a: &KtestArgs) -> Result<()> {
+    let accel = session::pick_accel(&a.qemu)?;
+    let images = build::build_images(root, KernelFlavor::Ktest)?;
+    let expect = if a.expect_failure { Expect::FailureOf(a.filter.clone()) } else { Expect::AllPass };
+    let run = session::run_ktest(root, &images, a.smp, a.filter.as_deref(), &expect, &a.qemu, accel)?;
+    if !run.problems.is_empty() {
+        let list: Vec<String> = run.problems.iter().map(ToString::to_string).collect();
+        bail!(
+            "ktest smp={} failed:\n  {}\n(console in {})",
+            a.smp,
+            list.join("\n  "),
+            run.outcome.serial_log.display()
+        );
+    }
+    Ok(())
+}
+
+fn cmd_iso(root: &Path, a: &IsoArgs) -> Result<()> {
+    iso::check_limine_dir(&a.limine_dir)?;
+    let kernel = CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
+    // The ISO boots through Limine itself: no PVH loader on it.
+    let images = Images { loader: PathBuf::new(), kernel, modules: Vec::new() };
+    let out = a.out.clone().unwrap_or_else(|| root.join("target").join("capos.iso"));
+    iso::build_iso(&images, &a.cmdline, &a.limine_dir, &out)
+}
+
+fn cmd_symbolize(a: &SymbolizeArgs) -> Result<()> {
+    let sym = capos_symbolize::Symbolizer::from_path(&a.elf)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for line in std::io::stdin().lock().split(b'\n') {
+        let line = line.context("reading stdin")?;
+        let text = String::from_utf8_lossy(&line);
+        writeln!(out, "{}", sym.annotate_line(text.trim_end_matches('\r'))).context("writing stdout")?;
+    }
+    out.flush().context("writing stdout")
+}

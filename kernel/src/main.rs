@@ -1,1 +1,95 @@
-fn main() {}
+//! capOS kernel entry.
+//!
+//! Design principles:
+//! 1. The kernel is a Limine-protocol kernel; it never knows which loader booted it.
+//! 2. All architecture code lives under `arch::x86_64`; `unsafe` outside it is rare
+//!    and every block says why it is sound.
+//! 3. Anything user space can reach gets an error, never a panic.
+//! 4. One source of truth: guest/host formats come from `capos_abi`.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+mod arch;
+mod boot_requests;
+mod cmdline;
+mod console;
+#[cfg(feature = "ktest")]
+mod ktest;
+mod mm;
+mod panic;
+mod sync;
+
+use arch::x86_64::{cpu, debug_exit, smp, tsc};
+use boot_requests as req;
+use capos_abi::guest::GuestExit;
+use panic::stop_system;
+
+#[no_mangle]
+extern "C" fn kmain() -> ! {
+    let tsc_entry = cpu::rdtsc();
+    console::init();
+    kprintln!("kernel: capOS {} starting", env!("CARGO_PKG_VERSION"));
+    if !req::BASE_REVISION.is_supported() {
+        stop_system("the boot loader does not support Limine base revision 2");
+    }
+    if let Some(b) = req::BOOTLOADER_INFO.get_response() {
+        kprintln!("kernel: booted by {} {}", b.name(), b.version());
+    }
+    let Some(hhdm) = req::HHDM.get_response() else { stop_system("no HHDM response") };
+    mm::set_hhdm(hhdm.offset());
+    let bsp_lapic = req::MP.get_response().map(|m| m.bsp_lapic_id()).unwrap_or(0);
+    smp::init_this_cpu(0, bsp_lapic);
+
+    let Some(memmap) = req::MEMORY_MAP.get_response() else { stop_system("no memory map response") };
+    let Some(exec) = req::EXECUTABLE_ADDRESS.get_response() else { stop_system("no executable address response") };
+    mm::frame::init(memmap.entries());
+    let heap = mm::heap::init();
+    mm::paging::init(memmap.entries(), exec.physical_base(), exec.virtual_base());
+    let frames = mm::frame::stats();
+    kprintln!(
+        "kernel: memory: {} MiB usable, {} MiB heap, kernel at phys {:#x}",
+        frames.total * 4096 >> 20,
+        heap >> 20,
+        exec.physical_base()
+    );
+
+    let hz = tsc::calibrate();
+    kprintln!(
+        "kernel: entered {}.{:03} ms after reset (tsc {} at {} MHz)",
+        tsc::ticks_to_us(tsc_entry) / 1000,
+        tsc::ticks_to_us(tsc_entry) % 1000,
+        tsc_entry,
+        hz / 1_000_000
+    );
+
+    let cmdline = req::CMDLINE.get_response().and_then(|c| c.cmdline().to_str().ok()).unwrap_or("");
+    if let Some(mods) = req::MODULES.get_response() {
+        for m in mods.modules() {
+            kprintln!(
+                "kernel: module {} ({} bytes) cmdline '{}'",
+                m.path().to_str().unwrap_or("?"),
+                m.size(),
+                m.string().to_str().unwrap_or("?")
+            );
+        }
+    }
+
+    let online = match req::MP.get_response() {
+        Some(mp) => smp::start_aps(mp),
+        None => 1,
+    };
+    kprintln!("kernel: {online} CPUs online (APs entered through goto_address)");
+
+    match cmdline::mode(cmdline) {
+        #[cfg(feature = "ktest")]
+        cmdline::Mode::Ktest(filter) => ktest::run(filter),
+        #[cfg(not(feature = "ktest"))]
+        cmdline::Mode::Ktest(_) => stop_system("this kernel was built without the ktest feature"),
+        cmdline::Mode::Normal => {}
+    }
+    kprintln!("kernel: boot complete, shutting down");
+    debug_exit::exit(GuestExit::Success)
+}

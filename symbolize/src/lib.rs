@@ -41,23 +41,28 @@
 //! function that follows it. [`Symbolizer::resolve`] itself resolves exactly
 //! the address it is given; use [`Symbolizer::resolve_return_address`] for
 //! return addresses.
+//!
+//! # Robustness
+//!
+//! Missing files, empty files, non-ELF data and truncated or corrupt ELF
+//! headers are [`SymbolizeError`]s with readable messages. A stripped ELF
+//! loads; it simply resolves fewer addresses. DWARF is only consulted for
+//! addresses inside executable sections (the linker leaves DWARF of discarded
+//! code pointing at address 0), and corrupt DWARF degrades to symbol-only
+//! results instead of failing.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use object::{Object, ObjectSection, ObjectSymbol, SectionIndex, SymbolKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionIndex, SectionKind, SymbolKind};
 
 /// Why an ELF could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SymbolizeError {
     /// The file could not be read at all.
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
     /// The input has no bytes.
     #[error("the file is empty, not an ELF")]
     Empty,
@@ -68,12 +73,8 @@ pub enum SymbolizeError {
     #[error("malformed or truncated ELF ({len} bytes): {reason}")]
     Malformed { len: usize, reason: String },
     /// An error about a file, with the file's path.
-    #[error("{}: {source}", path.display())]
-    InFile {
-        path: PathBuf,
-        #[source]
-        source: Box<SymbolizeError>,
-    },
+    #[error("{}: {error}", path.display())]
+    InFile { path: PathBuf, error: Box<SymbolizeError> },
 }
 
 /// The ELF symbol that contains an address.
@@ -183,6 +184,9 @@ pub struct Symbolizer {
     syms: Vec<Sym>,
     /// `max_end[i]` = the largest `end` among `syms[..=i]`; bounds the backward scan.
     max_end: Vec<u64>,
+    /// Address ranges of executable sections. DWARF is consulted only inside
+    /// them: code the linker discarded keeps DWARF entries relocated to 0.
+    text_ranges: Vec<(u64, u64)>,
     dwarf: Option<addr2line::Context<Reader>>,
     dwarf_warning: Option<String>,
 }
@@ -201,8 +205,8 @@ impl Symbolizer {
     /// Reads and loads the ELF at `path`.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, SymbolizeError> {
         let path = path.as_ref();
-        let data = std::fs::read(path).map_err(|source| SymbolizeError::Io { path: path.to_path_buf(), source })?;
-        Self::from_bytes(data).map_err(|e| SymbolizeError::InFile { path: path.to_path_buf(), source: Box::new(e) })
+        let data = std::fs::read(path).map_err(|error| SymbolizeError::Io { path: path.to_path_buf(), error })?;
+        Self::from_bytes(data).map_err(|e| SymbolizeError::InFile { path: path.to_path_buf(), error: Box::new(e) })
     }
 
     /// Loads an ELF image held in memory.
@@ -227,12 +231,17 @@ impl Symbolizer {
             running = running.max(s.end);
             max_end.push(running);
         }
+        let text_ranges = file
+            .sections()
+            .filter(|sec| sec.kind() == SectionKind::Text && sec.size() > 0)
+            .map(|sec| (sec.address(), sec.address().saturating_add(sec.size())))
+            .collect();
         let (dwarf, dwarf_warning) = match load_dwarf(&file) {
             Ok(Some(ctx)) => (Some(ctx), None),
             Ok(None) => (None, None),
             Err(e) => (None, Some(e)),
         };
-        Ok(Symbolizer { syms, max_end, dwarf, dwarf_warning })
+        Ok(Symbolizer { syms, max_end, text_ranges, dwarf, dwarf_warning })
     }
 
     /// Number of symbols usable for lookups.
@@ -297,6 +306,9 @@ impl Symbolizer {
 
     fn frames_for(&self, addr: u64) -> Vec<SourceFrame> {
         let Some(ctx) = &self.dwarf else { return Vec::new() };
+        if !self.text_ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr)) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let Ok(mut iter) = ctx.find_frames(addr).skip_all_loads() else { return out };
         // Corrupt DWARF ends the walk; what was found so far is still useful.
@@ -326,7 +338,12 @@ pub fn demangle(name: &str) -> String {
 fn collect_symbols(file: &object::File<'_>) -> Vec<Sym> {
     let mut raw: Vec<(u64, u64, String, Option<SectionIndex>)> = Vec::new();
     let mut push = |sym: object::Symbol<'_, '_>| {
-        if !sym.is_definition() || !matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data | SymbolKind::Unknown) {
+        // Unsized untyped symbols (assembly labels: entry stubs, trampolines)
+        // count too, so this is wider than `is_definition`.
+        if sym.is_undefined()
+            || sym.section_index().is_none()
+            || !matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data | SymbolKind::Unknown)
+        {
             return;
         }
         let Ok(name) = sym.name() else { return };

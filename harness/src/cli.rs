@@ -1,0 +1,205 @@
+//! Command-line surface of `capos-harness` (clap derive).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "capos-harness", about = "Build capOS images, pack the initrd, run QEMU and the kernel tests")]
+pub struct Cli {
+    /// Workspace root (default: the workspace this harness was built from).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the loader and the kernel (or the ktest kernel).
+    Build(BuildArgs),
+    /// Boot the default image headless until the guest powers off or debug-exits.
+    Run(RunArgs),
+    /// Boot the ktest kernel and check the kernel test results.
+    Ktest(KtestArgs),
+    /// The kernel part of `make test`: ktest at each SMP value plus framework self-checks.
+    TestSuite(SuiteArgs),
+    /// Build a Limine ISO (BIOS + UEFI) from a directory of Limine binaries.
+    Iso(IsoArgs),
+    /// Annotate a log on stdin with symbolized backtraces (like `capos-symbolize`).
+    Symbolize(SymbolizeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Build the kernel with `--features ktest` (into target/kernel-ktest).
+    #[arg(long)]
+    pub ktest: bool,
+}
+
+/// Which accelerator QEMU uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccelChoice {
+    /// KVM when it really works, else TCG.
+    Auto,
+    /// KVM, or fail.
+    Kvm,
+    /// TCG (`-accel tcg,thread=multi`).
+    Tcg,
+}
+
+/// Options shared by every subcommand that boots QEMU.
+#[derive(Args, Debug, Clone)]
+pub struct QemuOpts {
+    /// Wall-clock limit for one QEMU run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Accelerator.
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
+    pub accel: AccelChoice,
+    /// Guest memory (QEMU `-m` syntax).
+    #[arg(long, value_name = "SIZE", default_value = "512M")]
+    pub mem: String,
+    /// Do not echo the guest console; it still goes to serial.log.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Number of CPUs.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_smp)]
+    pub smp: u32,
+    /// Kernel command line.
+    #[arg(long, value_name = "STR", default_value = "")]
+    pub cmdline: String,
+    /// Boot a Limine ISO built from this directory of Limine binaries (BIOS, `-cdrom`).
+    #[arg(long, value_name = "DIR")]
+    pub limine_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub qemu: QemuOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct KtestArgs {
+    /// Number of CPUs.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_smp)]
+    pub smp: u32,
+    /// Run only tests whose name contains STR (kernel cmdline `ktest=STR`).
+    #[arg(long, value_name = "STR")]
+    pub filter: Option<String>,
+    /// Self-check mode: the run must exit with Failure and report the filtered test FAILED.
+    #[arg(long)]
+    pub expect_failure: bool,
+    #[command(flatten)]
+    pub qemu: QemuOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct SuiteArgs {
+    /// SMP values to run the kernel tests at (comma-separated).
+    #[arg(long, value_name = "N,..", default_value = "1,2,4", value_delimiter = ',', value_parser = parse_smp)]
+    pub smp: Vec<u32>,
+    /// Run the kernel tests this many times at each SMP value.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    #[command(flatten)]
+    pub qemu: QemuOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct IsoArgs {
+    /// Directory holding limine-bios.sys, limine-bios-cd.bin, limine-uefi-cd.bin, BOOTX64.EFI and `limine`.
+    #[arg(long, value_name = "DIR")]
+    pub limine_dir: PathBuf,
+    /// Where to write the ISO (default: target/capos.iso).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Kernel command line written into limine.conf.
+    #[arg(long, value_name = "STR", default_value = "")]
+    pub cmdline: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SymbolizeArgs {
+    /// ELF to resolve against.
+    #[arg(long, value_name = "PATH")]
+    pub elf: PathBuf,
+}
+
+/// Highest CPU count accepted (xAPIC IDs are 8 bits).
+pub const MAX_SMP: u32 = 255;
+
+pub fn parse_smp(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a CPU count: expected a whole number from 1 to {MAX_SMP}"))?;
+    if n == 0 || n > MAX_SMP {
+        return Err(format!("CPU count {n} is out of range: expected 1 to {MAX_SMP}"));
+    }
+    Ok(n)
+}
+
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("the timeout must be at least 1 second".to_string()),
+        Ok(n) => Ok(Duration::from_secs(n)),
+        Err(_) => Err(format!("`{s}` is not a number of seconds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("capos-harness").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bad_smp_values_give_clear_errors() {
+        let e = parse(&["run", "--smp", "0"]).unwrap_err().to_string();
+        assert!(e.contains("CPU count 0 is out of range"), "{e}");
+        let e = parse(&["ktest", "--smp", "x"]).unwrap_err().to_string();
+        assert!(e.contains("`x` is not a CPU count"), "{e}");
+        let e = parse(&["test-suite", "--smp", "1,0"]).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+        let e = parse(&["run", "--smp", "1000"]).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_lists() {
+        let Command::TestSuite(s) = parse(&["test-suite"]).unwrap().command else { panic!("subcommand") };
+        assert_eq!(s.smp, vec![1, 2, 4]);
+        assert_eq!(s.repeat, 1);
+        assert_eq!(s.qemu.timeout, Duration::from_secs(60));
+        assert_eq!(s.qemu.accel, AccelChoice::Auto);
+        assert_eq!(s.qemu.mem, "512M");
+
+        let Command::TestSuite(s) = parse(&["test-suite", "--smp", "2,3", "--repeat", "4"]).unwrap().command else {
+            panic!("subcommand")
+        };
+        assert_eq!((s.smp, s.repeat), (vec![2, 3], 4));
+        assert!(parse(&["test-suite", "--repeat", "0"]).is_err());
+
+        let Command::Ktest(k) =
+            parse(&["ktest", "--smp", "4", "--filter", "mm::", "--expect-failure", "--accel", "tcg", "--timeout", "5"])
+                .unwrap()
+                .command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!((k.smp, k.filter.as_deref(), k.expect_failure), (4, Some("mm::"), true));
+        assert_eq!((k.qemu.accel, k.qemu.timeout), (AccelChoice::Tcg, Duration::from_secs(5)));
+
+        let e = parse(&["run", "--timeout", "0"]).unwrap_err().to_string();
+        assert!(e.contains("at least 1 second"), "{e}");
+        assert!(parse(&["run", "--accel", "hvf"]).is_err());
+        assert!(parse(&["iso"]).is_err(), "--limine-dir is required");
+        let cli = parse(&["--root", "/x", "build", "--ktest"]).unwrap();
+        assert_eq!(cli.root.as_deref(), Some(std::path::Path::new("/x")));
+    }
+}

@@ -1,0 +1,94 @@
+//! One boot of an image: accelerator choice, run directory, initrd, QEMU,
+//! and for kernel tests the judged result.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::accel::{self, Accel};
+use crate::archive;
+use crate::build::Images;
+use crate::cli::QemuOpts;
+use crate::ktest::{self, Expect, KtestReport, Problem};
+use crate::qemu::{self, BootMedia, QemuConfig, RunOutcome};
+
+/// Picks the accelerator once and says which one is used.
+pub fn pick_accel(opts: &QemuOpts) -> Result<Accel> {
+    let (accel, why) = accel::choose(opts.accel, Path::new(accel::KVM_DEVICE))?;
+    eprintln!("harness: accel: {why}");
+    Ok(accel)
+}
+
+/// Boots `images` through the PVH loader with `cmdline`, in a new run dir `name-<ts>`.
+pub fn boot_direct(
+    root: &Path,
+    name: &str,
+    images: &Images,
+    cmdline: &str,
+    smp: u32,
+    opts: &QemuOpts,
+    accel: Accel,
+) -> Result<(PathBuf, RunOutcome)> {
+    let run_dir = crate::rundir::create(root, name)?;
+    eprintln!("harness: run dir {}", run_dir.display());
+    let initrd = run_dir.join("initrd.tar");
+    archive::write_initrd(images, cmdline, &initrd).context("cannot pack the initrd")?;
+    let cfg = QemuConfig {
+        boot: BootMedia::Direct { loader: images.loader.clone(), initrd },
+        smp,
+        mem: opts.mem.clone(),
+        accel,
+        timeout: opts.timeout,
+        run_dir: run_dir.clone(),
+        quiet: opts.quiet,
+        symbol_elfs: vec![images.kernel.clone(), images.loader.clone()],
+    };
+    let outcome = qemu::run(&cfg)?;
+    outcome.warn_if_kernel_silent();
+    Ok((run_dir, outcome))
+}
+
+/// A judged kernel-test run.
+pub struct KtestRun {
+    pub report: KtestReport,
+    pub problems: Vec<Problem>,
+    pub outcome: RunOutcome,
+}
+
+/// The kernel command line for a test run.
+pub fn ktest_cmdline(filter: Option<&str>) -> String {
+    use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
+    match filter {
+        Some(f) => format!("{CMDLINE_KTEST_FILTER}{f}"),
+        None => CMDLINE_KTEST.to_string(),
+    }
+}
+
+/// Boots the ktest kernel and judges the run; prints the per-test results
+/// and `harness: ktest smp=N: P passed, F failed`.
+pub fn run_ktest(
+    root: &Path,
+    images: &Images,
+    smp: u32,
+    filter: Option<&str>,
+    expect: &Expect,
+    opts: &QemuOpts,
+    accel: Accel,
+) -> Result<KtestRun> {
+    let name = format!("ktest-smp{smp}");
+    let (_, outcome) = boot_direct(root, &name, images, &ktest_cmdline(filter), smp, opts, accel)?;
+    let report = KtestReport::parse(outcome.lines.iter().map(String::as_str));
+    let problems = ktest::evaluate(&report, outcome.exit, expect);
+    for t in &report.passed {
+        eprintln!("harness:   ok      {t}");
+    }
+    for (t, why) in &report.failed {
+        eprintln!("harness:   FAILED  {t}: {why}");
+    }
+    eprintln!("harness: guest exit: {}", outcome.exit.describe());
+    println!("harness: ktest smp={smp}: {} passed, {} failed", report.passed.len(), report.failed.len());
+    for p in &problems {
+        eprintln!("harness: problem: {p}");
+    }
+    Ok(KtestRun { report, problems, outcome })
+}

@@ -1,0 +1,137 @@
+//! `test-suite`: the kernel part of `make test`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use capos_abi::guest::parse_backtrace_frame;
+
+use crate::build::{self, KernelFlavor};
+use crate::cli::SuiteArgs;
+use crate::ktest::{Expect, Problem};
+use crate::session;
+
+/// The test that must fail when named (self-check a).
+pub const DELIBERATE_FAILURE: &str = "ktest::selfcheck_deliberate_failure";
+/// The function whose deliberate fault must appear symbolized (self-check b).
+pub const FAULT_FUNCTION: &str = "trigger_page_fault";
+/// Marker of the kernel's exception report.
+pub const EXCEPTION_MARKER: &str = "!!! EXCEPTION";
+/// How many lines after the marker the backtrace may take.
+const REPORT_WINDOW: usize = 64;
+
+#[derive(Default)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn check(&mut self, ok: bool, what: &str) {
+        if ok {
+            self.passed += 1;
+            println!("harness: check ok: {what}");
+        } else {
+            self.failed += 1;
+            println!("harness: check FAILED: {what}");
+        }
+    }
+}
+
+/// True when some `!!! EXCEPTION` report is followed (within a few lines) by
+/// a backtrace frame whose annotation names `function`.
+pub fn exception_report_names(lines: &[String], function: &str) -> bool {
+    lines.iter().enumerate().filter(|(_, l)| l.contains(EXCEPTION_MARKER)).any(|(i, _)| {
+        lines[i + 1..]
+            .iter()
+            .take(REPORT_WINDOW)
+            .any(|l| parse_backtrace_frame(l).is_some() && l.contains(function))
+    })
+}
+
+/// Runs the suite; `Ok(true)` when everything passed. Ends with `total: N passed, M failed`.
+pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
+    let accel = session::pick_accel(&args.qemu)?;
+    let images = build::build_images(root, KernelFlavor::Ktest)?;
+    let mut tally = Tally::default();
+    let mut smp1_log: Option<Vec<String>> = None;
+
+    let normal_run = |smp: u32, tally: &mut Tally| -> Option<Vec<String>> {
+        match session::run_ktest(root, &images, smp, None, &Expect::AllPass, &args.qemu, accel) {
+            Ok(run) => {
+                tally.passed += run.report.passed.len() as u32;
+                tally.failed += run.report.failed.len() as u32;
+                let run_problems: Vec<String> =
+                    run.problems.iter().filter(|p| matches!(p, Problem::Run(_))).map(ToString::to_string).collect();
+                if !run_problems.is_empty() {
+                    tally.check(false, &format!("ktest smp={smp} run: {}", run_problems.join("; ")));
+                }
+                Some(run.outcome.lines)
+            }
+            Err(e) => {
+                tally.check(false, &format!("ktest smp={smp} run: {e:#}"));
+                None
+            }
+        }
+    };
+
+    for &smp in &args.smp {
+        for _ in 0..args.repeat {
+            let lines = normal_run(smp, &mut tally);
+            if smp == 1 && smp1_log.is_none() {
+                smp1_log = lines;
+            }
+        }
+    }
+    if smp1_log.is_none() && !args.smp.contains(&1) {
+        smp1_log = normal_run(1, &mut tally);
+    }
+
+    // (a) A failing test is reported by name with a non-zero exit.
+    let want = Expect::FailureOf(Some(DELIBERATE_FAILURE.to_string()));
+    let what = format!("`ktest={DELIBERATE_FAILURE}` exits with Failure and reports the test FAILED");
+    match session::run_ktest(root, &images, 1, Some(DELIBERATE_FAILURE), &want, &args.qemu, accel) {
+        Ok(run) => {
+            let named = run.report.failed.iter().any(|(n, _)| n == DELIBERATE_FAILURE);
+            tally.check(run.problems.is_empty() && named, &what);
+        }
+        Err(e) => tally.check(false, &format!("{what}: {e:#}")),
+    }
+
+    // (b) A deliberate kernel fault produces a symbolized report.
+    let what = format!("the smp=1 log has a `{EXCEPTION_MARKER}` report whose backtrace names `{FAULT_FUNCTION}`");
+    let ok = smp1_log.as_deref().is_some_and(|l| exception_report_names(l, FAULT_FUNCTION));
+    tally.check(ok, &what);
+
+    println!("total: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally.failed == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        s.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn finds_a_symbolized_fault_report() {
+        let log = lines(
+            "ktest: arch::page_fault ... \n\
+             !!! EXCEPTION #PF (page fault) cr2=0xdead000 rip=0xffffffff80012345\n\
+             \x20 bt #0 0xffffffff80012345 capos_kernel::ktest::trigger_page_fault+0x1c at kernel/src/ktest.rs:40\n\
+             \x20 bt #1 0xffffffff80012400 capos_kernel::ktest::run+0x20 at kernel/src/ktest.rs:90\n",
+        );
+        assert!(exception_report_names(&log, FAULT_FUNCTION));
+    }
+
+    #[test]
+    fn unsymbolized_or_missing_reports_do_not_count() {
+        let raw = lines("!!! EXCEPTION #PF\n  bt #0 0xffffffff80012345 <unmapped>\n");
+        assert!(!exception_report_names(&raw, FAULT_FUNCTION));
+        let no_marker = lines("  bt #0 0xffffffff80012345 capos_kernel::trigger_page_fault+0x1c\n");
+        assert!(!exception_report_names(&no_marker, FAULT_FUNCTION));
+        let not_a_frame = lines("!!! EXCEPTION #PF\nkernel: in trigger_page_fault\n");
+        assert!(!exception_report_names(&not_a_frame, FAULT_FUNCTION));
+    }
+}

@@ -1,0 +1,82 @@
+//! Taking the APs the loader parked: each gets its slot in the per-CPU
+//! array (BSP = 0, then the MP response's order), jumps to [`ap_entry`]
+//! through `goto_address`, loads the kernel page tables, its GDT/TSS and the
+//! IDT, and reports online.
+
+use super::{cpu, idt, percpu, tsc};
+use crate::kprintln;
+use core::sync::atomic::Ordering;
+use limine::mp::Cpu;
+use limine::response::MpResponse;
+
+/// Brings every AP online; returns how many CPUs are online.
+pub fn start_aps(mp: &MpResponse) -> u32 {
+    let bsp = mp.bsp_lapic_id();
+    let cpus = mp.cpus();
+    let usable = cpus.len().min(percpu::MAX_CPUS);
+    if cpus.len() > percpu::MAX_CPUS {
+        kprintln!("kernel: {} CPUs reported, using the first {}", cpus.len(), percpu::MAX_CPUS);
+    }
+    percpu::CPU_COUNT.store(usable as u32, Ordering::Release);
+    let mut index = 1;
+    for c in cpus.iter().filter(|c| c.lapic_id != bsp).take(usable - 1) {
+        c.extra.store(index, Ordering::SeqCst);
+        c.goto_address.write(ap_entry);
+        index += 1;
+    }
+    // APs come up in well under a second even under TCG; allow 5 s.
+    let deadline = cpu::rdtsc() + tsc::hz() * 5;
+    while percpu::online_count() < usable as u32 && cpu::rdtsc() < deadline {
+        core::hint::spin_loop();
+    }
+    let online = percpu::online_count();
+    if online < usable as u32 {
+        kprintln!("kernel: only {online} of {usable} CPUs came online");
+    }
+    online
+}
+
+/// Per-CPU setup shared by the BSP and the APs.
+pub fn init_this_cpu(index: usize, lapic_id: u32) {
+    // SAFETY: called once per CPU, by that CPU, with its own index.
+    unsafe { percpu::install(index, lapic_id) };
+    idt::load();
+    let pc = percpu::current();
+    pc.online_tsc.store(cpu::rdtsc(), Ordering::Relaxed);
+    pc.online.store(true, Ordering::Release);
+}
+
+unsafe extern "C" fn ap_entry(info: &Cpu) -> ! {
+    crate::mm::paging::activate();
+    init_this_cpu(info.extra.load(Ordering::SeqCst) as usize, info.lapic_id);
+    // Until the scheduler owns the APs they wait here with interrupts off.
+    cpu::halt_forever()
+}
+
+#[cfg(feature = "ktest")]
+mod tests {
+    use super::percpu;
+    use crate::{kassert, kassert_eq, ktest};
+    use core::sync::atomic::Ordering;
+
+    ktest!(fn every_reported_cpu_is_online_with_a_distinct_lapic_id() -> KResult {
+        let n = percpu::CPU_COUNT.load(Ordering::Acquire) as usize;
+        kassert_eq!(percpu::online_count() as usize, n);
+        for i in 0..n {
+            let s = percpu::slot(i);
+            kassert_eq!(s.index as usize, i);
+            kassert!(s.online_tsc.load(Ordering::Relaxed) != 0, "cpu {} has no online timestamp", i);
+            for j in i + 1..n {
+                kassert!(s.lapic_id != percpu::slot(j).lapic_id, "cpus {} and {} share LAPIC id {}", i, j, s.lapic_id);
+            }
+        }
+        Ok(())
+    });
+
+    ktest!(fn gs_base_points_at_this_cpus_slot() -> KResult {
+        let pc = percpu::current();
+        kassert_eq!(pc.index, 0);
+        kassert!(core::ptr::eq(pc, percpu::slot(0)), "GS base does not point at slot 0");
+        Ok(())
+    });
+}

@@ -1,0 +1,43 @@
+//! The human console: text lines on COM1.
+//!
+//! `kprintln!` takes the console lock with interrupts masked, so lines from
+//! different CPUs never interleave. The panic and exception paths use
+//! [`emergency_writer`], which waits a bounded time for the lock and then
+//! writes anyway: a report must get out even if the CPU that died held it.
+
+use crate::arch::x86_64::serial::Uart;
+use crate::sync::IrqSpinLock;
+use core::fmt::{self, Write};
+
+static COM1: IrqSpinLock<Uart> = IrqSpinLock::new(Uart::new(0x3f8));
+
+pub fn init() {
+    COM1.lock().init();
+}
+
+pub fn print(args: fmt::Arguments) {
+    let _ = COM1.lock().write_fmt(args);
+}
+
+/// Writes `args` even if the console lock is stuck.
+pub fn emergency_print(args: fmt::Arguments) {
+    match COM1.try_lock_for_spins(10_000_000) {
+        Some(mut g) => {
+            let _ = g.write_fmt(args);
+        }
+        None => {
+            let _ = Uart::new(0x3f8).write_fmt(args);
+        }
+    }
+}
+
+#[macro_export]
+macro_rules! kprint {
+    ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! kprintln {
+    () => { $crate::console::print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::print(format_args!("{}\n", format_args!($($arg)*))) };
+}

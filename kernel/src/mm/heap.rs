@@ -1,0 +1,43 @@
+//! The kernel heap: `linked_list_allocator` over one contiguous frame run.
+
+use super::{frame, phys_to_virt, PAGE_SIZE};
+use linked_list_allocator::LockedHeap;
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+/// Heap size: an eighth of usable memory, between 4 MiB and 64 MiB.
+pub fn init() -> usize {
+    let total = frame::stats().total as u64 * PAGE_SIZE;
+    let size = (total / 8).clamp(4 << 20, 64 << 20);
+    let frames = (size / PAGE_SIZE) as usize;
+    let Some(phys) = frame::alloc_contiguous(frames, 1) else {
+        crate::panic::stop_system("no contiguous memory for the kernel heap")
+    };
+    // SAFETY: the run was just allocated for the heap alone and is mapped
+    // through the HHDM; init runs once, before anything allocates.
+    unsafe { HEAP.lock().init(phys_to_virt(phys), size as usize) };
+    size as usize
+}
+
+pub fn used() -> usize {
+    HEAP.lock().used()
+}
+
+#[cfg(feature = "ktest")]
+mod tests {
+    use crate::{kassert, kassert_eq, ktest};
+    use alloc::vec::Vec;
+
+    ktest!(fn heap_allocations_round_trip_and_are_returned() -> KResult {
+        let before = super::used();
+        {
+            let v: Vec<u64> = (0..10_000).collect();
+            kassert_eq!(v.iter().sum::<u64>(), 49_995_000);
+            let boxes: Vec<alloc::boxed::Box<[u8; 1000]>> = (0..100).map(|i| alloc::boxed::Box::new([i as u8; 1000])).collect();
+            kassert!(boxes.iter().enumerate().all(|(i, b)| b[999] == i as u8), "box contents corrupted");
+        }
+        kassert_eq!(super::used(), before);
+        Ok(())
+    });
+}
