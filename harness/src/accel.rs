@@ -74,15 +74,37 @@ pub fn choose(choice: AccelChoice, device: &Path) -> Result<(Accel, String)> {
             Err(why) => bail!("--accel kvm was requested but KVM does not work: {why}"),
         },
         AccelChoice::Auto => match probe_kvm(device) {
+            Ok(()) if host_is_virtual_machine(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()) => Ok((
+                Accel::Tcg,
+                "tcg,thread=multi (KVM opens, but this host is itself a VM: nested KVM boots slower than TCG here \
+                 and its timings are not publishable; pass --accel kvm to force it)"
+                    .to_string(),
+            )),
             Ok(()) => Ok((Accel::Kvm, "kvm (probe ok)".to_string())),
             Err(why) => Ok((Accel::Tcg, format!("tcg,thread=multi (KVM unusable: {why})"))),
         },
     }
 }
 
+/// Whether `/proc/cpuinfo` says this host runs under a hypervisor (the
+/// `hypervisor` CPUID flag), i.e. any KVM here is nested.
+pub fn host_is_virtual_machine(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .any(|l| l.split_whitespace().any(|f| f == "hypervisor"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_hosts_are_detected_from_cpuinfo() {
+        assert!(host_is_virtual_machine("processor\t: 0\nflags\t\t: fpu vme hypervisor lahf_lm\n"));
+        assert!(!host_is_virtual_machine("processor\t: 0\nflags\t\t: fpu vme lahf_lm\n"));
+        assert!(!host_is_virtual_machine("model name\t: hypervisor-brand cpu\nflags\t\t: fpu\n"));
+    }
 
     #[test]
     fn absent_device_means_tcg() {

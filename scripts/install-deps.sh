@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing capOS needs, if it is missing:
+# Debian's qemu-system-x86 and capnproto, and the x86_64-unknown-none Rust target.
+set -euo pipefail
+
+need_pkgs=()
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
+command -v capnp >/dev/null 2>&1 || need_pkgs+=(capnproto)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    echo "install-deps: installing ${need_pkgs[*]}"
+    if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+        echo "install-deps: need root (or sudo) to install ${need_pkgs[*]}" >&2; exit 1
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
+    echo "install-deps: adding Rust target x86_64-unknown-none"
+    rustup target add x86_64-unknown-none
+fi
