@@ -1,24 +1,45 @@
 //! The kernel command line (from the boot protocol).
+//!
+//! Words: `ktest` / `ktest=<filter>` (run kernel tests), `tick_hz=<n>`
+//! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
+//! the BSP only). Unknown words are reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
+
+pub const DEFAULT_TICK_HZ: u32 = 100;
 
 /// What the command line asks the kernel to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode<'a> {
-    /// Boot normally.
     Normal,
     /// Run kernel tests, optionally only those matching a filter.
     Ktest(Option<&'a str>),
 }
 
-pub fn mode(cmdline: &str) -> Mode<'_> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options<'a> {
+    pub mode: Mode<'a>,
+    pub tick_hz: u32,
+    pub noapic: bool,
+}
+
+pub fn parse(cmdline: &str) -> Options<'_> {
+    let mut o = Options { mode: Mode::Normal, tick_hz: DEFAULT_TICK_HZ, noapic: false };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
-            return Mode::Ktest(None);
-        }
-        if let Some(f) = word.strip_prefix(CMDLINE_KTEST_FILTER) {
-            return Mode::Ktest(Some(f));
+            o.mode = Mode::Ktest(None);
+        } else if let Some(f) = word.strip_prefix(CMDLINE_KTEST_FILTER) {
+            o.mode = Mode::Ktest(Some(f));
+        } else if let Some(hz) = word.strip_prefix("tick_hz=") {
+            match hz.parse::<u32>() {
+                Ok(v) if (10..=10_000).contains(&v) => o.tick_hz = v,
+                _ => crate::kprintln!("kernel: ignoring bad tick_hz '{hz}' (10..=10000)"),
+            }
+        } else if word == "noapic" {
+            o.noapic = true;
+        } else {
+            crate::kprintln!("kernel: ignoring unknown command-line word '{word}'");
         }
     }
-    Mode::Normal
+    o
 }

@@ -20,9 +20,10 @@ mod console;
 mod ktest;
 mod mm;
 mod panic;
+mod sched;
 mod sync;
 
-use arch::x86_64::{cpu, debug_exit, smp, tsc};
+use arch::x86_64::{cpu, debug_exit, interrupts, smp, tsc};
 use boot_requests as req;
 use capos_abi::guest::GuestExit;
 use panic::stop_system;
@@ -66,6 +67,7 @@ extern "C" fn kmain() -> ! {
     );
 
     let cmdline = req::CMDLINE.get_response().and_then(|c| c.cmdline().to_str().ok()).unwrap_or("");
+    let opts = cmdline::parse(cmdline);
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(
@@ -77,13 +79,20 @@ extern "C" fn kmain() -> ! {
         }
     }
 
+    let tick = interrupts::init_bsp(opts.tick_hz, opts.noapic);
+    sched::init_bsp();
+    kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
     let online = match req::MP.get_response() {
-        Some(mp) => smp::start_aps(mp),
-        None => 1,
+        Some(mp) if !interrupts::pit_mode() => smp::start_aps(mp),
+        Some(mp) if mp.cpus().len() > 1 => {
+            kprintln!("kernel: no LAPIC in use: running on the BSP only");
+            1
+        }
+        _ => 1,
     };
     kprintln!("kernel: {online} CPUs online (APs entered through goto_address)");
 
-    match cmdline::mode(cmdline) {
+    match opts.mode {
         #[cfg(feature = "ktest")]
         cmdline::Mode::Ktest(filter) => ktest::run(filter),
         #[cfg(not(feature = "ktest"))]

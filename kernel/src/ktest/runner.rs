@@ -68,7 +68,12 @@ pub fn run(filter: Option<&str>) -> ! {
 fn run_one(t: &'static KTest) -> Result<(), alloc::string::String> {
     CURRENT.store(t as *const KTest as *mut KTest, Ordering::SeqCst);
     let mut result = Ok(());
+    let irqs = x86_64::instructions::interrupts::are_enabled();
     let code = guard::call(&GUARD, || result = (t.run)());
+    // A fault or panic unwinds from a handler, which runs with IF clear.
+    if irqs {
+        x86_64::instructions::interrupts::enable();
+    }
     CURRENT.store(core::ptr::null_mut(), Ordering::SeqCst);
     let vector = FAULT_VECTOR.load(Ordering::Relaxed);
     match (code, t.expect_fault) {

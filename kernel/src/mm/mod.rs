@@ -4,6 +4,7 @@
 //! at the offset the boot protocol reports; [`phys_to_virt`] is the only
 //! place that adds it.
 
+pub mod address_space;
 pub mod frame;
 pub mod heap;
 pub mod paging;

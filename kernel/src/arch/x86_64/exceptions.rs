@@ -42,6 +42,9 @@ pub fn report(frame: &TrapFrame) {
 }
 
 pub fn handle(frame: &mut TrapFrame) {
+    if frame.vector == 2 && crate::panic::panicking() {
+        super::cpu::halt_forever(); // another CPU panicked and stopped us
+    }
     report(frame);
     #[cfg(feature = "ktest")]
     crate::ktest::on_fault(frame.vector);

@@ -1,13 +1,19 @@
 //! Everything x86-64 specific: asm, MSRs, descriptor tables, traps, timers.
 
 pub mod backtrace;
+pub mod context;
 pub mod cpu;
 pub mod debug_exit;
 pub mod exceptions;
 pub mod gdt;
 pub mod idt;
+pub mod interrupts;
+pub mod ipi;
+pub mod lapic;
 pub mod percpu;
+pub mod pic;
 pub mod serial;
 pub mod smp;
 pub mod trap;
+pub mod tlb;
 pub mod tsc;

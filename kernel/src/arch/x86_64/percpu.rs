@@ -25,6 +25,7 @@ pub struct PerCpu {
     /// TSC when the CPU came online.
     pub online_tsc: core::sync::atomic::AtomicU64,
     pub tables: CpuTables,
+    pub sched: crate::sched::CpuSched,
 }
 
 pub struct Slot(UnsafeCell<PerCpu>);
@@ -41,6 +42,7 @@ const EMPTY: Slot = Slot(UnsafeCell::new(PerCpu {
     online: AtomicBool::new(false),
     online_tsc: core::sync::atomic::AtomicU64::new(0),
     tables: CpuTables::new(),
+    sched: crate::sched::CpuSched::new(),
 }));
 
 pub static PERCPU: [Slot; MAX_CPUS] = [EMPTY; MAX_CPUS];
@@ -88,6 +90,13 @@ pub fn slot(i: usize) -> &'static PerCpu {
     // SAFETY: shared reads of a 'static slot; mutation after install is
     // limited to atomics.
     unsafe { &*PERCPU[i].0.get() }
+}
+
+/// Marks the calling CPU online (its scheduler owns it from now on).
+pub fn mark_online() {
+    let pc = current();
+    pc.online_tsc.store(super::cpu::rdtsc(), Ordering::Relaxed);
+    pc.online.store(true, Ordering::Release);
 }
 
 pub fn online_count() -> u32 {

@@ -41,16 +41,14 @@ pub fn init_this_cpu(index: usize, lapic_id: u32) {
     // SAFETY: called once per CPU, by that CPU, with its own index.
     unsafe { percpu::install(index, lapic_id) };
     idt::load();
-    let pc = percpu::current();
-    pc.online_tsc.store(cpu::rdtsc(), Ordering::Relaxed);
-    pc.online.store(true, Ordering::Release);
 }
 
 unsafe extern "C" fn ap_entry(info: &Cpu) -> ! {
     crate::mm::paging::activate();
-    init_this_cpu(info.extra.load(Ordering::SeqCst) as usize, info.lapic_id);
-    // Until the scheduler owns the APs they wait here with interrupts off.
-    cpu::halt_forever()
+    let index = info.extra.load(Ordering::SeqCst) as u32;
+    init_this_cpu(index as usize, info.lapic_id);
+    super::interrupts::init_ap();
+    crate::sched::run_ap(index)
 }
 
 #[cfg(feature = "ktest")]

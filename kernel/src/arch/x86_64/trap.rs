@@ -114,6 +114,6 @@ pub fn stub_address(vector: u8) -> u64 {
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         0..=31 => super::exceptions::handle(frame),
-        _ => super::exceptions::unexpected_vector(frame),
+        _ => super::interrupts::handle(frame),
     }
 }

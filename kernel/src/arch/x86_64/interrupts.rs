@@ -1,0 +1,105 @@
+//! Interrupt vectors and the handlers behind them.
+//!
+//! | vector | source |
+//! |---|---|
+//! | 0x20-0x2f | legacy PIC (IRQ 0 = PIT tick in the fallback mode; otherwise masked) |
+//! | 0x30 | LAPIC timer tick |
+//! | 0xf0 | reschedule IPI |
+//! | 0xf1 | TLB shootdown IPI |
+//! | 0xf2 | test IPI (counts deliveries) |
+//! | 0xff | LAPIC spurious |
+//!
+//! Handlers never allocate and never take a lock that thread context may
+//! hold with interrupts enabled.
+
+use super::trap::TrapFrame;
+use super::{lapic, percpu, pic};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+pub const PIC_BASE: u8 = 0x20;
+pub const PIT_TICK: u8 = PIC_BASE;
+pub const LAPIC_TICK: u8 = 0x30;
+pub const RESCHEDULE: u8 = 0xf0;
+pub const TLB_SHOOTDOWN: u8 = 0xf1;
+pub const TEST_IPI: u8 = 0xf2;
+pub const SPURIOUS: u8 = 0xff;
+
+/// Ticks counted on the BSP: the kernel's coarse clock.
+pub static GLOBAL_TICKS: AtomicU64 = AtomicU64::new(0);
+/// Set by `noapic` or a CPU without a LAPIC: the PIT drives the tick.
+static PIT_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Sets up the tick source on the BSP: the LAPIC timer unless `force_pit`
+/// or no LAPIC; then the PIT through the PIC.
+pub fn init_bsp(hz: u32, force_pit: bool) -> &'static str {
+    pic::remap_and_mask(PIC_BASE);
+    if lapic::present() && !force_pit {
+        lapic::init_this_cpu(SPURIOUS);
+        lapic::calibrate_timer(hz);
+        "lapic"
+    } else {
+        PIT_MODE.store(true, Ordering::Release);
+        pic::start_pit(hz);
+        pic::unmask_timer();
+        "pit"
+    }
+}
+
+/// Per-AP interrupt setup (LAPIC mode only: the PIT ticks the BSP alone).
+pub fn init_ap() {
+    if !PIT_MODE.load(Ordering::Acquire) {
+        lapic::init_this_cpu(SPURIOUS);
+    }
+}
+
+/// Starts this CPU's tick.
+pub fn start_tick() {
+    if !PIT_MODE.load(Ordering::Acquire) {
+        lapic::start_timer(LAPIC_TICK);
+    }
+}
+
+pub fn pit_mode() -> bool {
+    PIT_MODE.load(Ordering::Acquire)
+}
+
+/// Dispatches vectors 32..=255.
+pub fn handle(frame: &mut TrapFrame) {
+    let v = frame.vector as u8;
+    match v {
+        LAPIC_TICK => {
+            lapic::eoi();
+            tick(frame);
+        }
+        PIT_TICK if pit_mode() => {
+            pic::eoi();
+            tick(frame);
+        }
+        RESCHEDULE => {
+            lapic::eoi();
+            let s = &percpu::current().sched;
+            s.stats.reschedule_ipis_received.fetch_add(1, Ordering::Relaxed);
+            s.reschedule_pending.store(true, Ordering::Release);
+        }
+        TLB_SHOOTDOWN => {
+            super::tlb::handle_ipi();
+            lapic::eoi();
+        }
+        TEST_IPI => {
+            percpu::current().sched.stats.test_ipis_received.fetch_add(1, Ordering::Relaxed);
+            lapic::eoi();
+        }
+        SPURIOUS => {}
+        0x21..=0x2f => {} // a masked PIC line can still raise a spurious IRQ 7/15
+        _ => super::exceptions::unexpected_vector(frame),
+    }
+}
+
+fn tick(frame: &TrapFrame) {
+    let pc = percpu::current();
+    pc.sched.stats.ticks.fetch_add(1, Ordering::Relaxed);
+    if pc.index == 0 {
+        GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
+    }
+    crate::sched::on_tick(frame.cs & 3 == 3);
+}

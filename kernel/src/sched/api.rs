@@ -1,0 +1,125 @@
+//! Creating, joining and ending threads.
+
+use super::dispatch::{block_current, current, enqueue, schedule, IrqOff};
+use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef};
+use crate::mm::address_space::AddressSpace;
+use crate::sync::IrqSpinLock;
+use alloc::string::String;
+use alloc::sync::Arc;
+use capos_kcore::slab::Slab;
+use core::sync::atomic::Ordering;
+
+/// Most threads alive at once (including exited, not yet joined ones).
+pub const MAX_THREADS: usize = 4096;
+
+/// Every thread that has a `ThreadRef`, until it is joined.
+pub(super) static THREADS: IrqSpinLock<Slab<Arc<Thread>>> = IrqSpinLock::new(Slab::with_limit(MAX_THREADS));
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    OutOfMemory,
+    TooManyThreads,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    /// The ref names no live thread (already joined, or never existed).
+    Stale,
+    /// Another thread is already joining it.
+    AlreadyJoined,
+    /// A thread cannot join itself.
+    SelfJoin,
+}
+
+/// Options for a new kernel thread.
+pub struct Spawn {
+    pub name: String,
+    pub affinity: Option<u32>,
+    pub address_space: Option<Arc<AddressSpace>>,
+}
+
+impl Spawn {
+    pub fn named(name: &str) -> Self {
+        Spawn { name: String::from(name), affinity: None, address_space: None }
+    }
+    pub fn on_cpu(mut self, cpu: u32) -> Self {
+        self.affinity = Some(cpu);
+        self
+    }
+    pub fn in_space(mut self, space: Arc<AddressSpace>) -> Self {
+        self.address_space = Some(space);
+        self
+    }
+
+    /// Creates the thread and makes it runnable; `f`'s result is its exit code.
+    pub fn start(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<ThreadRef, SpawnError> {
+        let stack = KernelStack::new().ok_or(SpawnError::OutOfMemory)?;
+        let entry: Entry = alloc::boxed::Box::new(f);
+        let t = Thread::new(NewThread {
+            name: self.name,
+            kind: Kind::Kernel,
+            affinity: self.affinity,
+            address_space: self.address_space,
+            stack: Some(stack),
+            entry: Some(entry),
+            initial_state: State::Ready,
+        });
+        let r = THREADS.lock().insert(t.clone()).map_err(|_| SpawnError::TooManyThreads)?;
+        t.set_tref(r);
+        let _irq = IrqOff::new();
+        enqueue(t);
+        Ok(r)
+    }
+}
+
+/// Waits for the thread `r` to exit and returns its exit code. The ref is
+/// stale afterwards.
+pub fn join(r: ThreadRef) -> Result<i64, JoinError> {
+    let t = THREADS.lock().get(r).cloned().ok_or(JoinError::Stale)?;
+    let me = current();
+    if Arc::ptr_eq(&t, &me) {
+        return Err(JoinError::SelfJoin);
+    }
+    if t.joined.swap(true, Ordering::AcqRel) {
+        return Err(JoinError::AlreadyJoined);
+    }
+    loop {
+        *t.joiner.lock() = Some(me.clone());
+        if t.is_reaped() {
+            break;
+        }
+        block_current();
+    }
+    t.joiner.lock().take();
+    THREADS.lock().remove(r);
+    Ok(t.exit_code.load(Ordering::Acquire))
+}
+
+/// Ends the current thread with `code`. Its stack is released by the next
+/// thread to run on this CPU; joiners are woken then.
+pub fn exit(code: i64) -> ! {
+    {
+        let _irq = IrqOff::new();
+        let me = current();
+        me.exit_code.store(code, Ordering::Release);
+        me.sched.lock().state = State::Exited;
+    }
+    x86_64::instructions::interrupts::disable();
+    schedule();
+    crate::panic::stop_system("an exited thread was scheduled again")
+}
+
+/// Lets other runnable threads have the CPU.
+pub fn yield_now() {
+    schedule();
+}
+
+/// The thread `r` names, if it is still live.
+pub fn lookup(r: ThreadRef) -> Option<Arc<Thread>> {
+    THREADS.lock().get(r).cloned()
+}
+
+/// Number of threads in the table (live or exited-but-unjoined).
+pub fn thread_count() -> usize {
+    THREADS.lock().len()
+}

@@ -1,0 +1,92 @@
+//! Per-CPU scheduler state (a field of the CPU's `PerCpu`).
+
+use super::run_queue::RunQueue;
+use super::thread::Thread;
+use crate::mm::address_space::AddressSpace;
+use crate::sync::IrqSpinLock;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+
+/// Counters each CPU keeps about itself (read by reports and tests).
+pub struct CpuStats {
+    pub ticks: AtomicU64,
+    pub switches: AtomicU64,
+    /// TSC cycles spent running non-idle threads.
+    pub busy_tsc: AtomicU64,
+    pub steals: AtomicU64,
+    pub reschedule_ipis_sent: AtomicU64,
+    pub reschedule_ipis_skipped: AtomicU64,
+    pub reschedule_ipis_failed: AtomicU64,
+    pub reschedule_ipis_received: AtomicU64,
+    pub test_ipis_received: AtomicU64,
+    pub fast_path_attempts: AtomicU64,
+    pub fast_path_continues: AtomicU64,
+    pub slow_path_ticks: AtomicU64,
+}
+
+impl CpuStats {
+    const fn new() -> Self {
+        CpuStats {
+            ticks: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            busy_tsc: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            reschedule_ipis_sent: AtomicU64::new(0),
+            reschedule_ipis_skipped: AtomicU64::new(0),
+            reschedule_ipis_failed: AtomicU64::new(0),
+            reschedule_ipis_received: AtomicU64::new(0),
+            test_ipis_received: AtomicU64::new(0),
+            fast_path_attempts: AtomicU64::new(0),
+            fast_path_continues: AtomicU64::new(0),
+            slow_path_ticks: AtomicU64::new(0),
+        }
+    }
+}
+
+pub struct CpuSched {
+    pub(super) run_queue: IrqSpinLock<RunQueue>,
+    /// Mirror of the run queue's length, readable without the lock.
+    pub queue_len: AtomicUsize,
+    /// Owner CPU only, interrupts masked.
+    pub(super) current: UnsafeCell<Option<Arc<Thread>>>,
+    /// The thread just switched away from, for `finish_switch`.
+    pub(super) prev: UnsafeCell<Option<Arc<Thread>>>,
+    pub(super) idle: UnsafeCell<Option<Arc<Thread>>>,
+    /// The address space whose tables are loaded (None = kernel only).
+    pub(super) loaded_space: UnsafeCell<Option<Arc<AddressSpace>>>,
+    pub running_idle: AtomicBool,
+    /// Idle and halted in `hlt`: needs an IPI to notice new work.
+    pub halted: AtomicBool,
+    pub reschedule_pending: AtomicBool,
+    /// The scheduler owns this CPU (set once its idle thread exists).
+    pub active: AtomicBool,
+    pub(super) switch_in_tsc: AtomicU64,
+    /// Timer fast-path continuations used since the last locked pass.
+    pub(super) skips_used: AtomicU32,
+    pub stats: CpuStats,
+}
+
+// SAFETY: the UnsafeCell fields are touched only by the owning CPU with
+// interrupts masked; everything shared is atomic or behind a lock.
+unsafe impl Sync for CpuSched {}
+
+impl CpuSched {
+    pub const fn new() -> Self {
+        CpuSched {
+            run_queue: IrqSpinLock::new(RunQueue::new()),
+            queue_len: AtomicUsize::new(0),
+            current: UnsafeCell::new(None),
+            prev: UnsafeCell::new(None),
+            idle: UnsafeCell::new(None),
+            loaded_space: UnsafeCell::new(None),
+            running_idle: AtomicBool::new(true),
+            halted: AtomicBool::new(false),
+            reschedule_pending: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            switch_in_tsc: AtomicU64::new(0),
+            skips_used: AtomicU32::new(0),
+            stats: CpuStats::new(),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The scheduler core: picking, switching, queueing, blocking, waking.
+//!
+//! Every function here runs with interrupts masked on the calling CPU.
+//! Lock order: a thread's `sched` lock, then at most one run-queue lock.
+//! No path holds a run-queue lock while taking a thread lock.
+
+use super::cpu::CpuSched;
+use super::thread::{State, Thread};
+use crate::arch::x86_64::context::context_switch;
+use crate::arch::x86_64::{cpu, interrupts, ipi, percpu, tlb};
+use alloc::sync::Arc;
+use capos_kcore::placement::{self, CpuLoad};
+use core::sync::atomic::Ordering;
+
+pub(super) fn this() -> &'static CpuSched {
+    &percpu::current().sched
+}
+
+fn cpu_sched(i: usize) -> &'static CpuSched {
+    &percpu::slot(i).sched
+}
+
+fn cpu_count() -> usize {
+    percpu::CPU_COUNT.load(Ordering::Acquire) as usize
+}
+
+/// The thread running on this CPU.
+pub fn current() -> Arc<Thread> {
+    let _irq = IrqOff::new();
+    // SAFETY: `current` is only touched by this CPU with interrupts masked.
+    let c = unsafe { (*this().current.get()).clone() };
+    c.unwrap_or_else(|| crate::panic::stop_system("scheduler used before it owns this CPU"))
+}
+
+/// Masks interrupts for its lifetime, restoring the previous state.
+pub struct IrqOff(bool);
+
+impl IrqOff {
+    pub fn new() -> Self {
+        let was = x86_64::instructions::interrupts::are_enabled();
+        x86_64::instructions::interrupts::disable();
+        IrqOff(was)
+    }
+}
+
+impl Drop for IrqOff {
+    fn drop(&mut self) {
+        if self.0 {
+            x86_64::instructions::interrupts::enable();
+        }
+    }
+}
+
+/// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
+/// policy picks, and tells that CPU if it is idle.
+pub(super) fn enqueue(t: Arc<Thread>) {
+    let me = percpu::cpu_index() as usize;
+    let n = cpu_count();
+    let target = match t.affinity {
+        Some(a) => a as usize,
+        None => {
+            let mut loads = [CpuLoad { idle: false, queued: usize::MAX }; percpu::MAX_CPUS];
+            for (i, l) in loads.iter_mut().enumerate().take(n) {
+                let c = cpu_sched(i);
+                if c.active.load(Ordering::Acquire) {
+                    *l = CpuLoad { idle: c.running_idle.load(Ordering::Acquire), queued: c.queue_len.load(Ordering::Acquire) };
+                }
+            }
+            let prev = t.last_cpu.load(Ordering::Relaxed) as usize;
+            placement::choose(&loads[..n], me, (prev < n).then_some(prev))
+        }
+    };
+    let c = cpu_sched(target);
+    {
+        let mut rq = c.run_queue.lock();
+        rq.push_back(t);
+        c.queue_len.store(rq.len(), Ordering::Release);
+    }
+    if target == me {
+        c.reschedule_pending.store(true, Ordering::Release);
+    } else {
+        kick(target);
+    }
+}
+
+/// Sends a reschedule IPI to `target` if it is idle (a busy CPU finds the
+/// work at its next scheduling point).
+fn kick(target: usize) {
+    let c = cpu_sched(target);
+    let stats = &this().stats;
+    c.reschedule_pending.store(true, Ordering::Release);
+    if !c.running_idle.load(Ordering::Acquire) {
+        stats.reschedule_ipis_skipped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if ipi::send(target, interrupts::RESCHEDULE) {
+        stats.reschedule_ipis_sent.fetch_add(1, Ordering::Relaxed);
+    } else {
+        stats.reschedule_ipis_failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Next thread for this CPU: the local queue first, then a steal.
+fn pick_next(cs: &'static CpuSched) -> Option<Arc<Thread>> {
+    {
+        let mut rq = cs.run_queue.lock();
+        if let Some(t) = rq.pop_front() {
+            cs.queue_len.store(rq.len(), Ordering::Release);
+            return Some(t);
+        }
+    }
+    let me = percpu::cpu_index() as usize;
+    let n = cpu_count();
+    for k in 1..n {
+        let victim = cpu_sched((me + k) % n);
+        if victim.queue_len.load(Ordering::Acquire) == 0 {
+            continue;
+        }
+        let mut rq = victim.run_queue.lock();
+        if let Some(t) = rq.pop_front_if(|t| t.affinity.is_none()) {
+            victim.queue_len.store(rq.len(), Ordering::Release);
+            cs.stats.steals.fetch_add(1, Ordering::Relaxed);
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Whether another CPU has queued work this CPU may take.
+pub(super) fn steal_candidate() -> bool {
+    let me = percpu::cpu_index() as usize;
+    (0..cpu_count()).any(|i| i != me && cpu_sched(i).queue_len.load(Ordering::Acquire) > 0)
+}
+
+/// Gives the CPU to the next runnable thread. If the current thread is still
+/// Running it is preempted (requeued); if it blocked or exited it is not.
+pub fn schedule() {
+    let _irq = IrqOff::new();
+    let cs = this();
+    cs.reschedule_pending.store(false, Ordering::Relaxed);
+    cs.skips_used.store(0, Ordering::Relaxed);
+    // SAFETY: owner CPU, interrupts masked.
+    let Some(prev) = (unsafe { (*cs.current.get()).clone() }) else { return };
+    let prev_runnable = !prev.is_idle() && {
+        let mut s = prev.sched.lock();
+        if s.state == State::Running {
+            s.state = State::Ready;
+            true
+        } else {
+            false
+        }
+    };
+    let next = match pick_next(cs) {
+        Some(t) => t,
+        None if prev_runnable => {
+            prev.sched.lock().state = State::Running;
+            return;
+        }
+        None if prev.is_idle() => return,
+        // SAFETY: owner CPU, interrupts masked; idle exists once active.
+        None => match unsafe { (*cs.idle.get()).clone() } {
+            Some(idle) => idle,
+            None => crate::panic::stop_system("no idle thread"),
+        },
+    };
+    {
+        let mut s = next.sched.lock();
+        s.state = State::Running;
+        s.on_cpu = true;
+    }
+    switch_to(cs, prev, next);
+}
+
+fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
+    let now = cpu::rdtsc();
+    let since = cs.switch_in_tsc.swap(now, Ordering::Relaxed);
+    if !prev.is_idle() {
+        cs.stats.busy_tsc.fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+    }
+    cs.stats.switches.fetch_add(1, Ordering::Relaxed);
+    cs.running_idle.store(next.is_idle(), Ordering::Release);
+    let me = percpu::cpu_index();
+    next.last_cpu.store(me, Ordering::Relaxed);
+    next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed);
+    switch_address_space(cs, &next);
+    let save = prev.ctx_rsp.get();
+    let fpu = prev.fpu.get();
+    // SAFETY: next's context was saved by a previous switch (or prepared
+    // by prepare_stack) and next is marked on_cpu for this CPU only.
+    let load = unsafe { *next.ctx_rsp.get() };
+    // SAFETY: owner CPU, interrupts masked. The references move into the
+    // per-CPU slots so no Arc stays on a stack that may never resume.
+    unsafe {
+        *cs.prev.get() = Some(prev);
+        *cs.current.get() = Some(next);
+        (*fpu).save();
+        context_switch(save, load);
+    }
+    after_switch();
+}
+
+/// Runs in the thread that just got the CPU: restore its FPU state and
+/// settle the thread that left.
+pub(super) fn after_switch() {
+    let cs = this();
+    // SAFETY: owner CPU, interrupts masked (still inside the switch path).
+    unsafe {
+        if let Some(cur) = &*cs.current.get() {
+            (*cur.fpu.get()).restore();
+        }
+    }
+    finish_switch(cs);
+}
+
+fn finish_switch(cs: &'static CpuSched) {
+    // SAFETY: owner CPU, interrupts masked.
+    let Some(prev) = (unsafe { (*cs.prev.get()).take() }) else { return };
+    let state = {
+        let mut s = prev.sched.lock();
+        s.on_cpu = false;
+        s.state
+    };
+    match state {
+        State::Ready if !prev.is_idle() => enqueue(prev),
+        State::Exited => {
+            // Deferred stack release: only now is nobody running on it.
+            prev.release_stack();
+            let joiner = prev.joiner.lock().take();
+            if let Some(j) = joiner {
+                wake(&j);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn switch_address_space(cs: &'static CpuSched, next: &Arc<Thread>) {
+    // SAFETY: owner CPU, interrupts masked.
+    let loaded = unsafe { &mut *cs.loaded_space.get() };
+    let same = match (&*loaded, &next.address_space) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    if same {
+        return;
+    }
+    let me = percpu::cpu_index();
+    if let Some(old) = loaded.take() {
+        old.active_cpus.fetch_and(!(1 << me), Ordering::AcqRel);
+    }
+    match &next.address_space {
+        Some(space) => {
+            space.active_cpus.fetch_or(1 << me, Ordering::AcqRel);
+            tlb::load_cr3(space.pml4());
+            *loaded = Some(space.clone());
+        }
+        None => tlb::load_cr3(crate::mm::paging::kernel_pml4()),
+    }
+}
+
+/// Wakes `t` if it is blocked; otherwise leaves it a wake token.
+pub fn wake(t: &Arc<Thread>) {
+    let _irq = IrqOff::new();
+    let mut s = t.sched.lock();
+    match s.state {
+        State::Blocked => {
+            s.state = State::Ready;
+            // Still switching out: finish_switch queues it.
+            if !s.on_cpu {
+                drop(s);
+                enqueue(t.clone());
+            }
+        }
+        State::Running | State::Ready => s.wake_token = true,
+        State::Exited => {}
+    }
+}
+
+/// Blocks the current thread until woken (returns at once if a wake token
+/// is pending). Callers re-check their condition in a loop.
+pub fn block_current() {
+    let _irq = IrqOff::new();
+    let me = current();
+    {
+        let mut s = me.sched.lock();
+        if s.wake_token {
+            s.wake_token = false;
+            return;
+        }
+        s.state = State::Blocked;
+    }
+    drop(me);
+    schedule();
+}

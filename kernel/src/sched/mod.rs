@@ -1,0 +1,154 @@
+//! The scheduler.
+//!
+//! Per-CPU run queues with placement on wakeup and stealing when a CPU runs
+//! dry; a timer fast path that continues a user thread without taking any
+//! lock; generation-checked `ThreadRef`s. The design, the lock rules and why
+//! it scales are in docs/architecture/scheduling.md.
+
+mod api;
+mod dispatch;
+mod cpu;
+mod run_queue;
+mod thread;
+#[cfg(feature = "ktest")]
+mod tests;
+
+pub use dispatch::{block_current, current, schedule, wake, IrqOff};
+pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn, SpawnError};
+pub use cpu::CpuSched;
+pub use thread::{State, Thread, ThreadRef};
+
+use crate::arch::x86_64::{context, interrupts, percpu};
+use alloc::string::String;
+use capos_kcore::timer_policy::{self, TickAction, TickInput};
+use core::sync::atomic::Ordering;
+use thread::{Kind, KernelStack, NewThread};
+
+/// Timer continuations allowed before a locked pass must run.
+pub const FAST_PATH_SKIP_BUDGET: u32 = 4;
+
+/// Makes the code running now the CPU's first thread and gives the CPU an
+/// idle thread. On the BSP the boot context becomes the `kmain` thread and
+/// a fresh idle thread is created; on an AP the boot context is the idle
+/// thread.
+fn adopt_boot_context(index: u32, is_bsp: bool) {
+    let cs = dispatch::this();
+    let name = if is_bsp { String::from("kmain") } else { alloc::format!("idle{index}") };
+    let kind = if is_bsp { Kind::Kernel } else { Kind::Idle };
+    let booted = Thread::new(NewThread {
+        name,
+        kind,
+        // The BSP's boot thread stays on CPU 0: it runs the kernel tests,
+        // whose fault recovery needs the runner's CPU fixed.
+        affinity: Some(index),
+        address_space: None,
+        stack: None,
+        entry: None,
+        initial_state: State::Running,
+    });
+    if is_bsp {
+        if let Ok(r) = api::THREADS.lock().insert(booted.clone()) {
+            booted.set_tref(r);
+        }
+    }
+    let idle = if is_bsp {
+        let Some(stack) = KernelStack::new() else { crate::panic::stop_system("no memory for the BSP idle stack") };
+        Thread::new(NewThread {
+            name: String::from("idle0"),
+            kind: Kind::Idle,
+            affinity: Some(0),
+            address_space: None,
+            stack: Some(stack),
+            entry: Some(alloc::boxed::Box::new(|| idle_loop())),
+            initial_state: State::Ready,
+        })
+    } else {
+        booted.clone()
+    };
+    booted.last_cpu.store(index, Ordering::Relaxed);
+    booted.cpus_run_on.fetch_or(1 << index, Ordering::Relaxed);
+    // SAFETY: owner CPU, before interrupts are enabled.
+    unsafe {
+        *cs.current.get() = Some(booted);
+        *cs.idle.get() = Some(idle);
+    }
+    cs.running_idle.store(!is_bsp, Ordering::Release);
+    cs.switch_in_tsc.store(crate::arch::x86_64::cpu::rdtsc(), Ordering::Relaxed);
+    cs.active.store(true, Ordering::Release);
+    percpu::mark_online();
+}
+
+/// Scheduler setup on the BSP; interrupts are enabled on return.
+pub fn init_bsp() {
+    context::enable_sse();
+    adopt_boot_context(0, true);
+    interrupts::start_tick();
+    x86_64::instructions::interrupts::enable();
+}
+
+/// Scheduler setup on an AP; becomes the AP's idle loop.
+pub fn run_ap(index: u32) -> ! {
+    context::enable_sse();
+    adopt_boot_context(index, false);
+    interrupts::start_tick();
+    idle_loop()
+}
+
+/// Every idle thread runs this: halt until there is work, then schedule.
+fn idle_loop() -> ! {
+    let cs = dispatch::this();
+    loop {
+        x86_64::instructions::interrupts::disable();
+        if cs.queue_len.load(Ordering::Acquire) > 0 || cs.reschedule_pending.load(Ordering::Acquire) || dispatch::steal_candidate() {
+            schedule();
+            continue;
+        }
+        cs.halted.store(true, Ordering::Release);
+        // `sti; hlt` is atomic with respect to interrupts: none is lost.
+        x86_64::instructions::interrupts::enable_and_hlt();
+        cs.halted.store(false, Ordering::Release);
+    }
+}
+
+/// First code of every new thread (reached from `thread_entry_trampoline`).
+pub extern "C" fn thread_start() -> ! {
+    dispatch::after_switch();
+    let entry = current().entry.lock().take();
+    x86_64::instructions::interrupts::enable();
+    let code = match entry {
+        Some(f) => f(),
+        None => 0,
+    };
+    exit(code)
+}
+
+/// Timer tick on this CPU (interrupts masked, EOI already sent).
+pub fn on_tick(from_user: bool) {
+    let pc = percpu::current();
+    let cs = &pc.sched;
+    if !cs.active.load(Ordering::Acquire) {
+        return;
+    }
+    let input = TickInput {
+        from_user,
+        running_idle: cs.running_idle.load(Ordering::Acquire),
+        reschedule_pending: cs.reschedule_pending.load(Ordering::Acquire),
+        local_queue_len: cs.queue_len.load(Ordering::Acquire),
+        summary_clean: true,
+        skips_used: cs.skips_used.load(Ordering::Relaxed),
+        skip_budget: FAST_PATH_SKIP_BUDGET,
+    };
+    match timer_policy::decide(input) {
+        TickAction::KernelOnly => {}
+        TickAction::Continue => {
+            cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
+            cs.stats.fast_path_continues.fetch_add(1, Ordering::Relaxed);
+            cs.skips_used.fetch_add(1, Ordering::Relaxed);
+        }
+        TickAction::Schedule(_) => {
+            cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
+            cs.stats.slow_path_ticks.fetch_add(1, Ordering::Relaxed);
+            schedule();
+        }
+    }
+}

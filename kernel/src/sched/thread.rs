@@ -1,0 +1,164 @@
+//! Threads: the unit the scheduler runs.
+//!
+//! A thread is shared as `Arc<Thread>` by the thread table, a run queue (at
+//! most one), the CPU running it, and joiners. Its scheduling state sits
+//! behind its own small lock (`sched`), taken with interrupts masked and
+//! always before any run-queue lock (see docs/architecture/scheduling.md).
+
+use crate::arch::x86_64::context::FpuState;
+use crate::mm::address_space::AddressSpace;
+use crate::mm::{frame, phys_to_virt, PAGE_SIZE};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use capos_kcore::slab::SlotRef;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+/// A generation-checked name for a thread; stale refs are rejected.
+pub type ThreadRef = SlotRef;
+
+/// Kernel stack size of every thread.
+pub const STACK_PAGES: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Queued, or just preempted and about to be queued.
+    Ready,
+    Running,
+    Blocked,
+    Exited,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A CPU's idle thread: never queued, pinned to its CPU.
+    Idle,
+    Kernel,
+}
+
+pub(super) struct SchedState {
+    pub state: State,
+    /// The thread's registers are live on (or being saved by) some CPU.
+    pub on_cpu: bool,
+    /// A wakeup arrived while the thread was not blocked: its next block returns at once.
+    pub wake_token: bool,
+}
+
+/// Contiguous frames for a kernel stack, freed on drop.
+pub struct KernelStack {
+    phys: u64,
+}
+
+impl KernelStack {
+    pub fn new() -> Option<Self> {
+        frame::alloc_contiguous(STACK_PAGES, 1).map(|phys| KernelStack { phys })
+    }
+    pub fn top(&self) -> u64 {
+        phys_to_virt(self.phys) as u64 + (STACK_PAGES as u64) * PAGE_SIZE
+    }
+}
+
+impl Drop for KernelStack {
+    fn drop(&mut self) {
+        frame::free_contiguous(self.phys, STACK_PAGES);
+    }
+}
+
+pub type Entry = Box<dyn FnOnce() -> i64 + Send>;
+
+pub struct Thread {
+    tref: AtomicU64,
+    pub name: String,
+    pub kind: Kind,
+    /// CPU the thread may run on (idle threads; tests that need placement).
+    pub affinity: Option<u32>,
+    pub address_space: Option<Arc<AddressSpace>>,
+    pub(super) sched: spin::Mutex<SchedState>,
+    pub(super) ctx_rsp: UnsafeCell<u64>,
+    pub(super) fpu: UnsafeCell<FpuState>,
+    stack: spin::Mutex<Option<KernelStack>>,
+    pub(super) entry: spin::Mutex<Option<Entry>>,
+    pub last_cpu: AtomicU32,
+    /// Bit i set once the thread has run on CPU i.
+    pub cpus_run_on: AtomicU64,
+    pub(super) exit_code: AtomicI64,
+    /// Set once the thread has exited and its stack is released.
+    pub(super) reaped: AtomicBool,
+    pub(super) joined: AtomicBool,
+    pub(super) joiner: spin::Mutex<Option<Arc<Thread>>>,
+    /// Link in a run queue; guarded by that queue's lock.
+    pub(super) rq_next: UnsafeCell<*const Thread>,
+}
+
+// SAFETY: the UnsafeCell fields are touched only under the protocol in
+// docs/architecture/scheduling.md: ctx_rsp/fpu by the CPU switching the
+// thread in or out (on_cpu), rq_next under the owning run queue's lock.
+unsafe impl Sync for Thread {}
+// SAFETY: as above; nothing in a Thread is tied to one CPU.
+unsafe impl Send for Thread {}
+
+pub struct NewThread {
+    pub name: String,
+    pub kind: Kind,
+    pub affinity: Option<u32>,
+    pub address_space: Option<Arc<AddressSpace>>,
+    pub stack: Option<KernelStack>,
+    pub entry: Option<Entry>,
+    pub initial_state: State,
+}
+
+impl Thread {
+    pub fn new(n: NewThread) -> Arc<Thread> {
+        let rsp = match &n.stack {
+            // SAFETY: the stack was just allocated for this thread alone.
+            Some(s) => unsafe { crate::arch::x86_64::context::prepare_stack(s.top()) },
+            None => 0,
+        };
+        Arc::new(Thread {
+            tref: AtomicU64::new(0),
+            name: n.name,
+            kind: n.kind,
+            affinity: n.affinity,
+            address_space: n.address_space,
+            sched: spin::Mutex::new(SchedState { state: n.initial_state, on_cpu: n.initial_state == State::Running, wake_token: false }),
+            ctx_rsp: UnsafeCell::new(rsp),
+            fpu: UnsafeCell::new(FpuState::new()),
+            stack: spin::Mutex::new(n.stack),
+            entry: spin::Mutex::new(n.entry),
+            last_cpu: AtomicU32::new(u32::MAX),
+            cpus_run_on: AtomicU64::new(0),
+            exit_code: AtomicI64::new(0),
+            reaped: AtomicBool::new(false),
+            joined: AtomicBool::new(false),
+            joiner: spin::Mutex::new(None),
+            rq_next: UnsafeCell::new(core::ptr::null()),
+        })
+    }
+
+    pub fn tref(&self) -> ThreadRef {
+        SlotRef::from_u64(self.tref.load(Ordering::Acquire))
+    }
+
+    pub(super) fn set_tref(&self, r: ThreadRef) {
+        self.tref.store(r.to_u64(), Ordering::Release);
+    }
+
+    pub fn state(&self) -> State {
+        self.sched.lock().state
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.kind == Kind::Idle
+    }
+
+    /// Frees the stack of an exited thread (called once it is off every CPU).
+    pub(super) fn release_stack(&self) {
+        drop(self.stack.lock().take());
+        self.reaped.store(true, Ordering::Release);
+    }
+
+    pub fn is_reaped(&self) -> bool {
+        self.reaped.load(Ordering::Acquire)
+    }
+}
