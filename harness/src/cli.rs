@@ -92,6 +92,9 @@ pub struct KtestArgs {
     /// Self-check mode: the run must exit with Failure and report the filtered test FAILED.
     #[arg(long)]
     pub expect_failure: bool,
+    /// Extra kernel command-line words (e.g. `noapic`, `tick_hz=1000`).
+    #[arg(long, value_name = "WORDS", default_value = "")]
+    pub cmdline: String,
     #[command(flatten)]
     pub qemu: QemuOpts,
 }

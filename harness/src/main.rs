@@ -102,7 +102,7 @@ fn cmd_ktest(root: &Path, a: &KtestArgs) -> Result<()> {
     let accel = session::pick_accel(&a.qemu)?;
     let images = build::build_images(root, KernelFlavor::Ktest)?;
     let expect = if a.expect_failure { Expect::FailureOf(a.filter.clone()) } else { Expect::AllPass };
-    let run = session::run_ktest(root, &images, a.smp, a.filter.as_deref(), &expect, &a.qemu, accel)?;
+    let run = session::run_ktest(root, &images, a.smp, a.filter.as_deref(), &a.cmdline, &expect, &a.qemu, accel)?;
     if !run.problems.is_empty() {
         let list: Vec<String> = run.problems.iter().map(ToString::to_string).collect();
         bail!(

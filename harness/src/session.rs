@@ -55,12 +55,17 @@ pub struct KtestRun {
     pub outcome: RunOutcome,
 }
 
-/// The kernel command line for a test run.
-pub fn ktest_cmdline(filter: Option<&str>) -> String {
+/// The kernel command line for a test run (`extra` words come first).
+pub fn ktest_cmdline(filter: Option<&str>, extra: &str) -> String {
     use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
-    match filter {
+    let ktest = match filter {
         Some(f) => format!("{CMDLINE_KTEST_FILTER}{f}"),
         None => CMDLINE_KTEST.to_string(),
+    };
+    if extra.trim().is_empty() {
+        ktest
+    } else {
+        format!("{} {ktest}", extra.trim())
     }
 }
 
@@ -71,12 +76,13 @@ pub fn run_ktest(
     images: &Images,
     smp: u32,
     filter: Option<&str>,
+    extra_cmdline: &str,
     expect: &Expect,
     opts: &QemuOpts,
     accel: Accel,
 ) -> Result<KtestRun> {
     let name = format!("ktest-smp{smp}");
-    let (_, outcome) = boot_direct(root, &name, images, &ktest_cmdline(filter), smp, opts, accel)?;
+    let (_, outcome) = boot_direct(root, &name, images, &ktest_cmdline(filter, extra_cmdline), smp, opts, accel)?;
     let report = KtestReport::parse(outcome.lines.iter().map(String::as_str));
     let problems = ktest::evaluate(&report, outcome.exit, expect);
     for t in &report.passed {

@@ -37,6 +37,23 @@ impl Tally {
     }
 }
 
+/// Kernel command line word that disables the LAPIC (self-check c).
+pub const NOAPIC: &str = "noapic";
+/// The kernel's line saying the tick comes from the PIT.
+pub const PIT_TICK_LINE: &str = "from the pit";
+/// The explicit test that panics on CPU 1 (self-check d).
+pub const PANIC_ON_AP: &str = "sched::tests::selfcheck_panic_on_another_cpu";
+
+/// True when the log shows a panic on `cpu` that stopped the system: the
+/// panic report, the stop line from the same CPU, no test result, and a
+/// Panic exit.
+pub fn panic_stopped_system(lines: &[String], exit: crate::qemu::ExitKind, cpu: u32) -> bool {
+    let panicked = lines.iter().any(|l| l.contains(&format!("!!! PANIC cpu={cpu}:")));
+    let stopped = lines.iter().any(|l| l.contains(&format!("!!! kernel stopped on cpu {cpu}:")));
+    let finished = lines.iter().any(|l| l.contains("ktest: result:"));
+    panicked && stopped && !finished && exit == crate::qemu::ExitKind::Guest(capos_abi::guest::GuestExit::Panic)
+}
+
 /// True when some `!!! EXCEPTION` report is followed (within a few lines) by
 /// a backtrace frame whose annotation names `function`.
 pub fn exception_report_names(lines: &[String], function: &str) -> bool {
@@ -55,8 +72,8 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     let mut tally = Tally::default();
     let mut smp1_log: Option<Vec<String>> = None;
 
-    let normal_run = |smp: u32, tally: &mut Tally| -> Option<Vec<String>> {
-        match session::run_ktest(root, &images, smp, None, &Expect::AllPass, &args.qemu, accel) {
+    let normal_run = |smp: u32, extra: &str, tally: &mut Tally| -> Option<Vec<String>> {
+        match session::run_ktest(root, &images, smp, None, extra, &Expect::AllPass, &args.qemu, accel) {
             Ok(run) => {
                 tally.passed += run.report.passed.len() as u32;
                 tally.failed += run.report.failed.len() as u32;
@@ -76,20 +93,20 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
 
     for &smp in &args.smp {
         for _ in 0..args.repeat {
-            let lines = normal_run(smp, &mut tally);
+            let lines = normal_run(smp, "", &mut tally);
             if smp == 1 && smp1_log.is_none() {
                 smp1_log = lines;
             }
         }
     }
     if smp1_log.is_none() && !args.smp.contains(&1) {
-        smp1_log = normal_run(1, &mut tally);
+        smp1_log = normal_run(1, "", &mut tally);
     }
 
     // (a) A failing test is reported by name with a non-zero exit.
     let want = Expect::FailureOf(Some(DELIBERATE_FAILURE.to_string()));
     let what = format!("`ktest={DELIBERATE_FAILURE}` exits with Failure and reports the test FAILED");
-    match session::run_ktest(root, &images, 1, Some(DELIBERATE_FAILURE), &want, &args.qemu, accel) {
+    match session::run_ktest(root, &images, 1, Some(DELIBERATE_FAILURE), "", &want, &args.qemu, accel) {
         Ok(run) => {
             let named = run.report.failed.iter().any(|(n, _)| n == DELIBERATE_FAILURE);
             tally.check(run.problems.is_empty() && named, &what);
@@ -102,6 +119,20 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     let ok = smp1_log.as_deref().is_some_and(|l| exception_report_names(l, FAULT_FUNCTION));
     tally.check(ok, &what);
 
+    // (c) Without a usable LAPIC the kernel ticks from the PIT through the
+    // PIC on the BSP alone, and every test still passes.
+    let before = tally.failed;
+    let lines = normal_run(2, NOAPIC, &mut tally);
+    let bsp_only = lines.as_deref().is_some_and(|l| l.iter().any(|x| x.contains(PIT_TICK_LINE)));
+    tally.check(tally.failed == before && bsp_only, "`noapic` at smp=2: PIT/PIC tick on the BSP only, all tests pass");
+
+    // (d) A panic on one CPU stops the others and the run.
+    let what = format!("`ktest={PANIC_ON_AP}` at smp=2: the panic on cpu 1 is reported and stops the system");
+    match session::boot_direct(root, "panic-ap", &images, &session::ktest_cmdline(Some(PANIC_ON_AP), ""), 2, &args.qemu, accel) {
+        Ok((_, out)) => tally.check(panic_stopped_system(&out.lines, out.exit, 1), &what),
+        Err(e) => tally.check(false, &format!("{what}: {e:#}")),
+    }
+
     println!("total: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
 }
@@ -112,6 +143,18 @@ mod tests {
 
     fn lines(s: &str) -> Vec<String> {
         s.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn panic_stop_needs_report_stop_line_and_panic_exit() {
+        use crate::qemu::ExitKind;
+        use capos_abi::guest::GuestExit;
+        let good = lines("!!! PANIC cpu=1: boom\n  bt #0 0x1\n!!! kernel stopped on cpu 1: panic\n");
+        assert!(panic_stopped_system(&good, ExitKind::Guest(GuestExit::Panic), 1));
+        assert!(!panic_stopped_system(&good, ExitKind::Guest(GuestExit::Success), 1));
+        assert!(!panic_stopped_system(&good, ExitKind::Guest(GuestExit::Panic), 0));
+        let finished = lines("!!! PANIC cpu=1: boom\n!!! kernel stopped on cpu 1: panic\nktest: result: 1 passed, 0 failed\n");
+        assert!(!panic_stopped_system(&finished, ExitKind::Guest(GuestExit::Panic), 1));
     }
 
     #[test]

@@ -262,3 +262,14 @@ ktest!(fn tlb_shootdown_reaches_every_cpu_that_has_the_space() -> KResult {
     crate::mm::frame::free(new);
     Ok(())
 });
+
+ktest!(explicit fn selfcheck_panic_on_another_cpu() -> KResult {
+    kassert!(cpus() >= 2, "needs two CPUs");
+    let r = Spawn::named("panicker")
+        .on_cpu(1)
+        .start(|| panic!("deliberate panic on cpu 1: the other CPUs must stop"))
+        .map_err(|e| alloc::format!("{e:?}"))?;
+    // Never returns: the panic stops the machine while we wait.
+    let _ = join(r);
+    Err("the panic on cpu 1 did not stop the system".into())
+});
