@@ -14,14 +14,18 @@ extern crate alloc;
 
 mod arch;
 mod boot_requests;
+mod cap;
 mod cmdline;
 mod console;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod mm;
 mod panic;
+mod proc;
 mod sched;
 mod sync;
+mod syscall;
+mod time;
 
 use arch::x86_64::{cpu, debug_exit, interrupts, smp, tsc};
 use boot_requests as req;
@@ -99,6 +103,20 @@ extern "C" fn kmain() -> ! {
         cmdline::Mode::Ktest(_) => stop_system("this kernel was built without the ktest feature"),
         cmdline::Mode::Normal => {}
     }
+    let verdict = match proc::modules::find_by_cmdline("manifest") {
+        Some(bytes) => match proc::manifest::start(bytes) {
+            Ok(procs) => {
+                let ok = proc::manifest::wait_all(&procs);
+                kprintln!("kernel: all {} manifest processes exited ({})", procs.len(), if ok { "all succeeded" } else { "some failed" });
+                if ok { GuestExit::Success } else { GuestExit::Failure }
+            }
+            Err(e) => {
+                kprintln!("kernel: boot manifest rejected: {e:?}");
+                GuestExit::Failure
+            }
+        },
+        None => GuestExit::Success,
+    };
     kprintln!("kernel: boot complete, shutting down");
-    debug_exit::exit(GuestExit::Success)
+    debug_exit::exit(verdict)
 }

@@ -36,11 +36,14 @@ pub struct Spawn {
     pub name: String,
     pub affinity: Option<u32>,
     pub address_space: Option<Arc<AddressSpace>>,
+    pub process: Option<Arc<crate::proc::Process>>,
+    pub ring: Option<crate::cap::ring::Ring>,
+    pub detached: bool,
 }
 
 impl Spawn {
     pub fn named(name: &str) -> Self {
-        Spawn { name: String::from(name), affinity: None, address_space: None }
+        Spawn { name: String::from(name), affinity: None, address_space: None, process: None, ring: None, detached: false }
     }
     pub fn on_cpu(mut self, cpu: u32) -> Self {
         self.affinity = Some(cpu);
@@ -49,6 +52,20 @@ impl Spawn {
     pub fn in_space(mut self, space: Arc<AddressSpace>) -> Self {
         self.address_space = Some(space);
         self
+    }
+    /// A user thread of `process` with its own ring; reaped without a join.
+    pub fn user(mut self, process: Arc<crate::proc::Process>, ring: crate::cap::ring::Ring) -> Self {
+        self.address_space = Some(process.space.clone());
+        self.process = Some(process);
+        self.ring = Some(ring);
+        self.detached = true;
+        self
+    }
+
+    /// Like `start`, returning the thread itself.
+    pub fn start_thread(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<Arc<Thread>, SpawnError> {
+        let r = self.start(f)?;
+        lookup(r).ok_or(SpawnError::TooManyThreads)
     }
 
     /// Creates the thread and makes it runnable; `f`'s result is its exit code.
@@ -60,12 +77,15 @@ impl Spawn {
             kind: Kind::Kernel,
             affinity: self.affinity,
             address_space: self.address_space,
+            process: self.process,
+            ring: self.ring,
             stack: Some(stack),
             entry: Some(entry),
             initial_state: State::Ready,
         });
         let r = THREADS.lock().insert(t.clone()).map_err(|_| SpawnError::TooManyThreads)?;
         t.set_tref(r);
+        t.detached.store(self.detached, Ordering::Release);
         let _irq = IrqOff::new();
         enqueue(t);
         Ok(r)
@@ -112,6 +132,11 @@ pub fn exit(code: i64) -> ! {
 /// Lets other runnable threads have the CPU.
 pub fn yield_now() {
     schedule();
+}
+
+/// Drops the table entry of a detached thread that has been reaped.
+pub fn reap_detached(t: &Arc<Thread>) {
+    THREADS.lock().remove(t.tref());
 }
 
 /// The thread `r` names, if it is still live.

@@ -183,6 +183,12 @@ fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
     next.last_cpu.store(me, Ordering::Relaxed);
     next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed);
     switch_address_space(cs, &next);
+    if next.kernel_stack_top != 0 {
+        percpu::set_kernel_stack(next.kernel_stack_top);
+    }
+    if next.process.is_some() {
+        crate::arch::x86_64::syscall::set_fs_base(next.fs_base.load(Ordering::Relaxed));
+    }
     let save = prev.ctx_rsp.get();
     let fpu = prev.fpu.get();
     // SAFETY: next's context was saved by a previous switch (or prepared
@@ -228,6 +234,9 @@ fn finish_switch(cs: &'static CpuSched) {
             let joiner = prev.joiner.lock().take();
             if let Some(j) = joiner {
                 wake(&j);
+            }
+            if prev.detached.load(Ordering::Acquire) {
+                super::api::reap_detached(&prev);
             }
         }
         _ => {}

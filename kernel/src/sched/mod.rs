@@ -13,8 +13,8 @@ mod thread;
 #[cfg(feature = "ktest")]
 mod tests;
 
-pub use dispatch::{block_current, current, schedule, wake, IrqOff};
-pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn, SpawnError};
+pub use dispatch::{block_current, current, schedule, wake};
+pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
 pub use cpu::CpuSched;
 pub use thread::{State, Thread, ThreadRef};
 
@@ -42,6 +42,8 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
         // whose fault recovery needs the runner's CPU fixed.
         affinity: Some(index),
         address_space: None,
+        process: None,
+        ring: None,
         stack: None,
         entry: None,
         initial_state: State::Running,
@@ -58,6 +60,8 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
             kind: Kind::Idle,
             affinity: Some(0),
             address_space: None,
+            process: None,
+            ring: None,
             stack: Some(stack),
             entry: Some(alloc::boxed::Box::new(|| idle_loop())),
             initial_state: State::Ready,
@@ -81,6 +85,7 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
 /// Scheduler setup on the BSP; interrupts are enabled on return.
 pub fn init_bsp() {
     context::enable_sse();
+    crate::arch::x86_64::syscall::init_this_cpu();
     adopt_boot_context(0, true);
     interrupts::start_tick();
     x86_64::instructions::interrupts::enable();
@@ -89,6 +94,7 @@ pub fn init_bsp() {
 /// Scheduler setup on an AP; becomes the AP's idle loop.
 pub fn run_ap(index: u32) -> ! {
     context::enable_sse();
+    crate::arch::x86_64::syscall::init_this_cpu();
     adopt_boot_context(index, false);
     interrupts::start_tick();
     idle_loop()

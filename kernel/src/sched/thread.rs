@@ -74,6 +74,16 @@ pub struct Thread {
     /// CPU the thread may run on (idle threads; tests that need placement).
     pub affinity: Option<u32>,
     pub address_space: Option<Arc<AddressSpace>>,
+    /// The process a user thread belongs to.
+    pub process: Option<Arc<crate::proc::Process>>,
+    /// The thread's capability ring (user threads).
+    pub ring: Option<crate::cap::ring::Ring>,
+    /// User FS base (TLS), loaded when the thread is switched in.
+    pub fs_base: AtomicU64,
+    /// Top of the kernel stack (0 for boot threads that keep their stack).
+    pub kernel_stack_top: u64,
+    /// Removed from the thread table when reaped (nobody joins it).
+    pub detached: AtomicBool,
     pub(super) sched: spin::Mutex<SchedState>,
     pub(super) ctx_rsp: UnsafeCell<u64>,
     pub(super) fpu: UnsafeCell<FpuState>,
@@ -103,6 +113,8 @@ pub struct NewThread {
     pub kind: Kind,
     pub affinity: Option<u32>,
     pub address_space: Option<Arc<AddressSpace>>,
+    pub process: Option<Arc<crate::proc::Process>>,
+    pub ring: Option<crate::cap::ring::Ring>,
     pub stack: Option<KernelStack>,
     pub entry: Option<Entry>,
     pub initial_state: State,
@@ -110,6 +122,7 @@ pub struct NewThread {
 
 impl Thread {
     pub fn new(n: NewThread) -> Arc<Thread> {
+        let kernel_stack_top = n.stack.as_ref().map_or(0, KernelStack::top);
         let rsp = match &n.stack {
             // SAFETY: the stack was just allocated for this thread alone.
             Some(s) => unsafe { crate::arch::x86_64::context::prepare_stack(s.top()) },
@@ -121,6 +134,11 @@ impl Thread {
             kind: n.kind,
             affinity: n.affinity,
             address_space: n.address_space,
+            process: n.process,
+            ring: n.ring,
+            fs_base: AtomicU64::new(0),
+            kernel_stack_top,
+            detached: AtomicBool::new(false),
             sched: spin::Mutex::new(SchedState { state: n.initial_state, on_cpu: n.initial_state == State::Running, wake_token: false }),
             ctx_rsp: UnsafeCell::new(rsp),
             fpu: UnsafeCell::new(FpuState::new()),

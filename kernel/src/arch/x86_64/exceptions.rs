@@ -45,6 +45,9 @@ pub fn handle(frame: &mut TrapFrame) {
     if frame.vector == 2 && crate::panic::panicking() {
         super::cpu::halt_forever(); // another CPU panicked and stopped us
     }
+    if frame.cs & 3 == 3 {
+        crate::proc::user_fault(frame.vector, frame.rip, if frame.vector == 14 { Cr2::read_raw() } else { 0 });
+    }
     report(frame);
     #[cfg(feature = "ktest")]
     crate::ktest::on_fault(frame.vector);

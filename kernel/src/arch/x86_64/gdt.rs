@@ -36,6 +36,11 @@ impl CpuTables {
         }
     }
 
+    /// The stack the CPU switches to on an interrupt from user mode.
+    pub fn set_rsp0(&mut self, top: u64) {
+        self.tss.privilege_stack_table[0] = VirtAddr::new(top);
+    }
+
     /// Builds and loads this CPU's GDT and TSS.
     pub fn load(&'static mut self) {
         for (i, stack) in self.ist.iter().enumerate() {

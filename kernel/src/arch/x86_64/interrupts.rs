@@ -93,6 +93,9 @@ pub fn handle(frame: &mut TrapFrame) {
         0x21..=0x2f => {} // a masked PIC line can still raise a spurious IRQ 7/15
         _ => super::exceptions::unexpected_vector(frame),
     }
+    if frame.cs & 3 == 3 {
+        crate::proc::exit_if_killed();
+    }
 }
 
 fn tick(frame: &TrapFrame) {
@@ -100,6 +103,7 @@ fn tick(frame: &TrapFrame) {
     pc.sched.stats.ticks.fetch_add(1, Ordering::Relaxed);
     if pc.index == 0 {
         GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::time::on_tick();
     }
     crate::sched::on_tick(frame.cs & 3 == 3);
 }

@@ -14,6 +14,7 @@ pub mod percpu;
 pub mod pic;
 pub mod serial;
 pub mod smp;
+pub mod syscall;
 pub mod trap;
 pub mod tlb;
 pub mod tsc;

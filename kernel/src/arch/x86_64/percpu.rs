@@ -18,6 +18,10 @@ pub const MAX_CPUS: usize = 16;
 pub struct PerCpu {
     /// Points at this struct (read through `gs:[0]`).
     self_ptr: *const PerCpu,
+    /// Top of the running thread's kernel stack (`syscall` entry switches to it).
+    pub kernel_stack_top: u64,
+    /// Scratch for the user RSP during `syscall` entry.
+    pub user_rsp: u64,
     pub index: u32,
     pub lapic_id: u32,
     /// Set once the CPU has loaded its tables and entered the kernel proper.
@@ -37,6 +41,8 @@ unsafe impl Sync for Slot {}
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: Slot = Slot(UnsafeCell::new(PerCpu {
     self_ptr: core::ptr::null(),
+    kernel_stack_top: 0,
+    user_rsp: 0,
     index: 0,
     lapic_id: 0,
     online: AtomicBool::new(false),
@@ -64,6 +70,20 @@ pub unsafe fn install(index: usize, lapic_id: u32) {
     pc.lapic_id = lapic_id;
     pc.tables.load();
     GsBase::write(VirtAddr::from_ptr(ptr));
+}
+
+/// Sets the kernel stack used on entry from user mode (syscall and
+/// interrupts through TSS.RSP0) for the thread about to run.
+pub fn set_kernel_stack(top: u64) {
+    let p: *mut PerCpu;
+    // SAFETY: see `current`.
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: only the owning CPU writes these fields, with interrupts masked
+    // (called from the context switch).
+    unsafe {
+        (*p).kernel_stack_top = top;
+        (*p).tables.set_rsp0(top);
+    }
 }
 
 /// The calling CPU's struct.

@@ -1,0 +1,24 @@
+//! System call numbers and register convention.
+//!
+//! `syscall` with RAX = number, arguments in RDI, RSI, RDX, R10, R8, R9;
+//! the result comes back in RAX: `>= 0` success, negative = `-Error`.
+//! Everything a capability does goes through the thread's ring and
+//! `CAP_ENTER`; the other calls manage the calling thread itself.
+
+/// `cap_enter(min_complete, timeout_ns)`: submit the thread's pending SQEs,
+/// then wait until at least `min_complete` CQEs are available or the
+/// timeout (ns; `u64::MAX` = none) passes. Returns the number of CQEs ready.
+pub const CAP_ENTER: u64 = 0;
+/// `exit_thread(code)`: ends the calling thread (the process ends with its last thread).
+pub const EXIT_THREAD: u64 = 1;
+/// `exit_process(code)`: ends every thread of the calling process.
+pub const EXIT_PROCESS: u64 = 2;
+/// `set_fs_base(addr)`: the calling thread's TLS pointer.
+pub const SET_FS_BASE: u64 = 3;
+/// `ring_info() -> user address of the calling thread's ring page`.
+pub const RING_INFO: u64 = 4;
+/// `yield()`.
+pub const YIELD: u64 = 5;
+
+/// Highest syscall number + 1.
+pub const COUNT: u64 = 6;

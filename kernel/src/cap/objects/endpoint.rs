@@ -1,0 +1,145 @@
+//! Endpoints: synchronous call / receive / reply between processes.
+//!
+//! A call is queued until a receiver takes it (or handed straight to a
+//! waiting receiver); the caller's completion waits in `in_flight` until
+//! the server replies with the call's id. When a process that may receive
+//! on the endpoint exits, the endpoint is revoked: queued and in-flight
+//! calls complete with `Cancelled`, and every later use is `StaleCap`.
+
+use super::messages::{self, Params};
+use crate::cap::ring::complete;
+use crate::cap::{Completion, Outcome};
+use crate::sync::IrqSpinLock;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use capos_abi::error::Error;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Most calls queued on one endpoint.
+const MAX_QUEUED: usize = 256;
+/// Largest call or reply payload.
+const MAX_DATA: usize = 16 * 1024;
+
+#[derive(Default)]
+struct State {
+    calls: VecDeque<(u64, Vec<u8>, Completion)>,
+    receivers: VecDeque<Completion>,
+    in_flight: Vec<(u64, Completion)>,
+    /// Pids allowed to receive; when one exits, the endpoint is revoked.
+    servers: Vec<u32>,
+}
+
+pub struct Endpoint {
+    pub name: String,
+    state: IrqSpinLock<State>,
+    revoked: AtomicBool,
+    next_id: AtomicU64,
+}
+
+static REGISTRY: IrqSpinLock<Vec<Arc<Endpoint>>> = IrqSpinLock::new(Vec::new());
+
+impl Endpoint {
+    pub fn new(name: &str) -> Arc<Endpoint> {
+        let e = Arc::new(Endpoint {
+            name: String::from(name),
+            state: IrqSpinLock::new(State::default()),
+            revoked: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        });
+        REGISTRY.lock().push(e.clone());
+        e
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
+    }
+
+    pub fn add_server(&self, pid: u32) {
+        self.state.lock().servers.push(pid);
+    }
+
+    pub fn call(&self, params: &Params, c: Completion) -> Result<Outcome, Error> {
+        let data = params.endpoint_call()?;
+        if data.len() > MAX_DATA {
+            return Err(Error::BadParams);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let receiver = {
+            let mut s = self.state.lock();
+            match s.receivers.pop_front() {
+                Some(r) => {
+                    s.in_flight.push((id, c));
+                    Some(r)
+                }
+                None => {
+                    if s.calls.len() >= MAX_QUEUED {
+                        return Err(Error::OutOfResources);
+                    }
+                    s.calls.push_back((id, data.clone(), c));
+                    None
+                }
+            }
+        };
+        if let Some(r) = receiver {
+            complete(r, 0, Some(&messages::receive_result(id, &data)));
+        }
+        Ok(Outcome::Pending)
+    }
+
+    pub fn receive(&self, c: Completion) -> Result<Outcome, Error> {
+        let mut s = self.state.lock();
+        match s.calls.pop_front() {
+            Some((id, data, caller)) => {
+                s.in_flight.push((id, caller));
+                Ok(Outcome::Done(0, Some(messages::receive_result(id, &data))))
+            }
+            None => {
+                s.receivers.push_back(c);
+                Ok(Outcome::Pending)
+            }
+        }
+    }
+
+    pub fn reply(&self, params: &Params) -> Result<Outcome, Error> {
+        let (id, data) = params.endpoint_reply()?;
+        if data.len() > MAX_DATA {
+            return Err(Error::BadParams);
+        }
+        let caller = {
+            let mut s = self.state.lock();
+            let i = s.in_flight.iter().position(|(x, _)| *x == id).ok_or(Error::NotFound)?;
+            s.in_flight.swap_remove(i).1
+        };
+        complete(caller, 0, Some(&messages::call_result(&data)));
+        Ok(Outcome::Done(0, None))
+    }
+
+    fn revoke(&self) {
+        self.revoked.store(true, Ordering::Release);
+        let s = core::mem::take(&mut *self.state.lock());
+        for (_, _, c) in s.calls {
+            complete(c, Error::Cancelled.as_result(), None);
+        }
+        for (_, c) in s.in_flight {
+            complete(c, Error::Cancelled.as_result(), None);
+        }
+        for c in s.receivers {
+            complete(c, Error::Cancelled.as_result(), None);
+        }
+    }
+}
+
+/// A server process exited: revoke the endpoints it served.
+pub fn server_exited(pid: u32) {
+    let eps: Vec<Arc<Endpoint>> = {
+        let mut reg = REGISTRY.lock();
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut *reg).into_iter().partition(|e| e.state.lock().servers.contains(&pid));
+        *reg = keep;
+        gone
+    };
+    for e in eps {
+        e.revoke();
+    }
+}

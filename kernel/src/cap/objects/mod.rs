@@ -1,0 +1,76 @@
+//! The kernel objects behind capabilities and their methods.
+
+pub mod endpoint;
+mod messages;
+mod park;
+mod process;
+
+use super::{Completion, Object, Outcome};
+use crate::sched::Thread;
+use alloc::sync::Arc;
+use capos_abi::error::Error;
+use capos_abi::rights::Rights;
+use capos_abi::ring::Sqe;
+use capos_schema::methods as m;
+use messages::Params;
+
+pub use process::complete_wait;
+
+pub fn join_message(code: i64) -> alloc::vec::Vec<u8> {
+    messages::join_result(code)
+}
+
+/// Releases what kernel objects keep for a process that has exited.
+pub fn process_gone(pid: u32, space: u64) {
+    park::forget_space(space);
+    endpoint::server_exited(pid);
+}
+
+/// Runs method `sqe.method` of the object in slot `sqe.cap` for thread `t`.
+pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Error> {
+    let p = t.process.as_ref().ok_or(Error::InvalidState)?;
+    let needed = match sqe.method {
+        m::ENDPOINT_RECEIVE | m::ENDPOINT_REPLY => Rights::RECEIVE,
+        _ => Rights::CALL,
+    };
+    let slot = p.caps.lock().get(sqe.cap, needed)?;
+    let params = Params::read(&p.space, sqe)?;
+    let pending = |c: &Completion| Completion { thread: c.thread.clone(), user_data: c.user_data, result_addr: c.result_addr, result_cap: c.result_cap };
+    match (&slot.object, sqe.method) {
+        (Object::Console, m::CONSOLE_WRITE) => {
+            let text = params.console_write()?;
+            crate::console::print(format_args!("{text}"));
+            Ok(Outcome::Done(0, None))
+        }
+        (Object::Timer, m::TIMER_NOW) => Ok(Outcome::Done(0, Some(messages::timer_now(crate::time::now_ns())))),
+        (Object::Timer, m::TIMER_SLEEP) => {
+            let ns = params.timer_sleep()?;
+            match crate::time::deadline_after_ns(ns) {
+                Some(d) => {
+                    crate::time::complete_at(d, pending(c));
+                    Ok(Outcome::Pending)
+                }
+                None => Err(Error::BadParams),
+            }
+        }
+        (Object::ProcessSpawner, m::SPAWNER_SPAWN) => process::spawn(p, &params),
+        (Object::ProcessHandle(child), m::PROCESS_WAIT) => {
+            child.on_exit(pending(c));
+            Ok(Outcome::Pending)
+        }
+        (Object::ThreadSpawner, m::THREAD_SPAWN) => process::spawn_thread(p, &params),
+        (Object::ThreadHandle(th), m::THREAD_JOIN) => process::join_thread(p, sqe.cap, th, pending(c)),
+        (Object::ParkSpace, m::PARK_PARK) => park::park(p, &params, pending(c)),
+        (Object::ParkSpace, m::PARK_UNPARK) => park::unpark(p, &params),
+        (Object::Endpoint(e), m::ENDPOINT_CALL) => e.call(&params, pending(c)),
+        (Object::Endpoint(e), m::ENDPOINT_RECEIVE) => e.receive(pending(c)),
+        (Object::Endpoint(e), m::ENDPOINT_REPLY) => e.reply(&params),
+        (Object::Measure, m::MEASURE_MARK) => {
+            let phase = params.measure_mark()?;
+            let tsc = crate::arch::x86_64::cpu::rdtsc();
+            crate::kprintln!("measure: checkpoint name={phase} tsc={tsc} pid={}", p.pid);
+            Ok(Outcome::Done(0, Some(messages::measure_mark(tsc))))
+        }
+        _ => Err(Error::BadMethod),
+    }
+}

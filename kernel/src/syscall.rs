@@ -1,0 +1,41 @@
+//! System call dispatch (entry and exit are in `arch::x86_64::syscall`).
+
+use crate::arch::x86_64::syscall::{set_fs_base, SyscallFrame};
+use crate::{cap, proc, sched};
+use capos_abi::error::Error;
+use capos_abi::layout::USER_TOP;
+use capos_abi::syscall as nr;
+use core::sync::atomic::Ordering;
+
+/// Called from `syscall_entry` with interrupts enabled.
+pub extern "C" fn dispatch(f: &mut SyscallFrame) {
+    let result: i64 = match f.rax {
+        nr::CAP_ENTER => cap::ring::cap_enter(f.rdi, f.rsi),
+        nr::EXIT_THREAD => proc::exit_current_thread(f.rdi as i64),
+        nr::EXIT_PROCESS => {
+            let t = sched::current();
+            if let Some(p) = &t.process {
+                p.kill(f.rdi as i64, false);
+            }
+            drop(t);
+            proc::exit_current_thread(f.rdi as i64)
+        }
+        nr::SET_FS_BASE => {
+            if f.rdi >= USER_TOP {
+                Error::BadAddress.as_result()
+            } else {
+                sched::current().fs_base.store(f.rdi, Ordering::Relaxed);
+                set_fs_base(f.rdi);
+                0
+            }
+        }
+        nr::RING_INFO => sched::current().ring.as_ref().map_or(Error::InvalidState.as_result(), |r| r.user_va as i64),
+        nr::YIELD => {
+            sched::yield_now();
+            0
+        }
+        _ => Error::BadSyscall.as_result(),
+    };
+    f.rax = result as u64;
+    proc::exit_if_killed();
+}
