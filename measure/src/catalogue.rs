@@ -1,0 +1,391 @@
+//! THE place that says what capOS can measure.
+//!
+//! One `catalogue!` entry per group (one `measure: <group>` line family), one
+//! line per field. Adding a field or a group here is the whole change: per-CPU
+//! shards, phase snapshots, wire records, `measure.log` text and parsing, JSON
+//! and the `docs/measure.md` check all walk [`GROUPS`]. (Only a new *named
+//! dimension* also needs a `dimension!` entry, in this file.)
+//!
+//! Wire ids are declaration positions: append new groups and fields at the
+//! end of their list when old logs must stay readable; reordering changes
+//! [`crate::declare::FINGERPRINT`], which the host checks.
+//!
+//! Kinds: `Sum` (per-phase delta, summed over CPUs), `Min`/`Max` (per-phase
+//! extreme, reset at every phase mark). Every group may declare log2
+//! histograms (64 buckets, see `hist.rs`), one per dimension entry.
+
+use crate::declare::{catalogue, dimension, CpuSlot, NoDim};
+
+dimension! {
+    /// Call-site classes that take the global scheduler lock.
+    SchedLockSite key "site" {
+        Generic = "generic",
+        TimerPreRing = "timer_pre_ring",
+        TimerSelect = "timer_select",
+        Blocking = "blocking",
+        ProcessExit = "process_exit",
+        ThreadExit = "thread_exit",
+        StartIdleSelect = "start_idle_select",
+        WakeUnblock = "wake_unblock",
+        Metadata = "metadata",
+    }
+}
+
+dimension! {
+    /// Kernel locks shared by all CPUs, other than the scheduler lock.
+    SharedLock key "lock" {
+        FrameAlloc = "frame_alloc",
+        Heap = "heap",
+        CapTable = "cap_table",
+        RingScratch = "ring_scratch",
+        EndpointQueue = "endpoint_queue",
+        AddressSpace = "address_space",
+    }
+}
+
+dimension! {
+    /// UART channels: COM1 is the console, COM2 the measurement channel.
+    SerialChannel key "channel" {
+        Com1 = "com1",
+        Com2 = "com2",
+    }
+}
+
+dimension! {
+    /// Timed kernel code segments.
+    Segment key "name" {
+        SchedChooseNext = "sched_choose_next",
+        ScheduleSaveRequeue = "schedule_save_requeue",
+        RingProcessing = "ring_processing",
+        MethodBody = "method_body",
+        CapWaitScan = "cap_wait_scan",
+        ThreadExitJoinCleanup = "thread_exit_join_cleanup",
+        ProcessExitDrop = "process_exit_drop",
+    }
+}
+
+catalogue! {
+    scheduler_lock {
+        doc: "The global scheduler lock, in Linux lock_stat vocabulary.",
+        cost: "Two TSC reads and five shard updates per acquisition, one more TSC read and three updates per release; hold cycles include the acquire-side update.",
+        dim: NoDim,
+        fields {
+            acquisitions: Sum = "Times the lock was taken.",
+            contended: Sum = "Acquisitions whose first try failed.",
+            spin_loops: Sum = "Failed try-lock attempts while waiting.",
+            wait_cycles: Sum = "TSC cycles spent waiting in contended acquisitions.",
+            hold_cycles: Sum = "TSC cycles between acquisition and release.",
+            wait_min: Min = "Shortest contended wait (cycles).",
+            wait_max: Max = "Longest contended wait (cycles).",
+            hold_min: Min = "Shortest hold (cycles).",
+            hold_max: Max = "Longest hold (cycles).",
+        }
+        hists {
+            wait = "log2 histogram of contended wait cycles.",
+            hold = "log2 histogram of hold cycles.",
+        }
+    }
+
+    scheduler_lock_site {
+        doc: "The global scheduler lock split by the call-site class that took it (`site=`).",
+        cost: "Four shard updates per acquisition on top of `scheduler_lock`.",
+        dim: SchedLockSite,
+        fields {
+            acquisitions: Sum = "Times this site class took the lock.",
+            contended: Sum = "Acquisitions from this site whose first try failed.",
+            wait_cycles: Sum = "Contended wait cycles at this site.",
+            hold_cycles: Sum = "Hold cycles of acquisitions from this site.",
+        }
+        hists {}
+    }
+
+    shared_kernel_lock {
+        doc: "Kernel-wide locks other than the scheduler lock, one line per lock class (`lock=`).",
+        cost: "Same as `scheduler_lock` per acquisition of a measured lock.",
+        dim: SharedLock,
+        fields {
+            acquisitions: Sum = "Times the lock was taken.",
+            contended: Sum = "Acquisitions whose first try failed.",
+            spin_loops: Sum = "Failed try-lock attempts while waiting.",
+            wait_cycles: Sum = "TSC cycles spent waiting in contended acquisitions.",
+            hold_cycles: Sum = "TSC cycles between acquisition and release.",
+            wait_min: Min = "Shortest contended wait (cycles).",
+            wait_max: Max = "Longest contended wait (cycles).",
+            hold_min: Min = "Shortest hold (cycles).",
+            hold_max: Max = "Longest hold (cycles).",
+        }
+        hists {
+            wait = "log2 histogram of contended wait cycles.",
+            hold = "log2 histogram of hold cycles.",
+        }
+    }
+
+    timer {
+        doc: "Timer interrupts by where they landed.",
+        cost: "One or two shard updates per timer interrupt.",
+        dim: NoDim,
+        fields {
+            interrupts: Sum = "Timer interrupts taken.",
+            user_scheduler: Sum = "Interrupts from user mode that entered the scheduler path.",
+            kernel_only: Sum = "Interrupts from kernel mode that only advanced time and sent EOI.",
+            bsp_tick_advances: Sum = "Global tick advances done by the BSP.",
+        }
+        hists {}
+    }
+
+    timer_fast_path {
+        doc: "The bounded timer fast path that continues the current thread without the scheduler lock.",
+        cost: "One or two shard updates per user-mode timer interrupt.",
+        dim: NoDim,
+        fields {
+            attempts: Sum = "Timer interrupts that tried the fast path.",
+            continues: Sum = "Attempts that continued the current thread.",
+            fallback_summary_dirty: Sum = "Fallbacks because the slow-path summary was set.",
+            fallback_budget_exhausted: Sum = "Fallbacks because the skip budget ran out.",
+            fallback_reschedule_pending: Sum = "Fallbacks because a reschedule IPI was pending.",
+            fallback_queue_nonempty: Sum = "Fallbacks because the local run queue had work.",
+            fallback_idle: Sum = "Fallbacks because the CPU was idle or had no current thread.",
+        }
+        hists {}
+    }
+
+    timer_slow_summary {
+        doc: "Why the timer slow-path summary stays set after a locked slow path.",
+        cost: "Up to six shard updates per locked timer slow path.",
+        dim: NoDim,
+        fields {
+            required: Sum = "Slow paths after which hard timer work remained.",
+            clean: Sum = "Slow paths after which the summary was cleared.",
+            run_queue_nonempty: Sum = "Summaries kept because a run queue had work.",
+            sleepers: Sum = "Summaries kept because of timer sleepers.",
+            deferred_cleanup: Sum = "Summaries kept because of pending process/thread cleanup.",
+            timed_waiters: Sum = "Summaries kept because of timed cap_enter waiters.",
+        }
+        hists {}
+    }
+
+    tlb {
+        doc: "Address-space switches and TLB shootdowns.",
+        cost: "One shard update per event; shootdowns add one per target CPU.",
+        dim: NoDim,
+        fields {
+            cr3_writes: Sum = "Runtime CR3 writes.",
+            pending_flush_checks: Sum = "Checks for a pending TLB flush on this CPU.",
+            pending_flush_all: Sum = "Pending full TLB flushes performed.",
+            shootdown_requests: Sum = "Remote shootdown requests issued.",
+            shootdown_target_cpus: Sum = "CPUs targeted by shootdown requests.",
+            shootdown_ipis: Sum = "Shootdown IPIs sent.",
+            deferred_completion_drains: Sum = "Deferred shootdown completions drained.",
+        }
+        hists {}
+    }
+
+    scheduler {
+        doc: "Scheduler choice: where candidates came from, what happened to them, reschedule IPIs.",
+        cost: "One shard update per candidate and per IPI decision.",
+        dim: NoDim,
+        fields {
+            candidates_local: Sum = "Candidates taken from the local run queue.",
+            candidates_stolen: Sum = "Candidates stolen from another CPU's queue.",
+            candidates_idle: Sum = "Choices that fell back to the idle thread.",
+            outcome_runnable: Sum = "Candidates that were runnable and ran.",
+            outcome_retry: Sum = "Candidates that needed another pick.",
+            outcome_drop: Sum = "Candidates dropped (stale generation or exited).",
+            resched_ipi_target: Sum = "Times a remote CPU was chosen for a reschedule IPI.",
+            resched_ipi_sent: Sum = "Reschedule IPIs sent.",
+            resched_ipi_skipped: Sum = "Reschedule IPIs skipped (target already pending or running).",
+            resched_ipi_failed: Sum = "Reschedule IPIs that could not be sent.",
+        }
+        hists {}
+    }
+
+    thread_placement {
+        doc: "Where threads ran, per CPU slot (`cpu=`; text shows the reported CPU count).",
+        cost: "One to three shard updates per dispatch.",
+        dim: CpuSlot,
+        fields {
+            selected: Sum = "Dispatches of a user thread on this CPU.",
+            first_selected: Sum = "First-ever dispatches of a thread on this CPU.",
+            migrations: Sum = "Dispatches on this CPU of a thread that last ran elsewhere.",
+        }
+        hists {}
+    }
+
+    serial {
+        doc: "UART bytes per channel (`channel=`), counted after LF to CRLF expansion, as emitted.",
+        cost: "One shard update per write call.",
+        dim: SerialChannel,
+        fields {
+            bytes: Sum = "Bytes written to the UART.",
+        }
+        hists {}
+    }
+
+    segment {
+        doc: "Cycle totals of timed kernel code segments (`name=`).",
+        cost: "Two TSC reads and two shard updates per segment run.",
+        dim: Segment,
+        fields {
+            cycles: Sum = "TSC cycles spent in the segment.",
+            count: Sum = "Times the segment ran.",
+        }
+        hists {}
+    }
+
+    user_pc_samples {
+        doc: "Timer-interrupt samples of user-mode PCs and stacks; the samples themselves are `user_pc_sample` lines.",
+        cost: "One shared-table probe (CAS on first sight of a PC) per user-mode timer interrupt, plus a frame-pointer walk for stacks.",
+        dim: NoDim,
+        fields {
+            samples: Sum = "PC samples taken.",
+            overflow: Sum = "PC samples lost because the sample table was full.",
+            stacks: Sum = "Stack samples taken.",
+            stack_overflow: Sum = "Stack samples lost because the stack table was full.",
+        }
+        hists {}
+    }
+
+    kernel_pc_samples {
+        doc: "Timer-interrupt samples of kernel-mode PCs and stacks; the samples themselves are `kernel_pc_sample` lines.",
+        cost: "Same as `user_pc_samples`, for interrupts that hit kernel mode.",
+        dim: NoDim,
+        fields {
+            samples: Sum = "PC samples taken.",
+            overflow: Sum = "PC samples lost because the sample table was full.",
+            stacks: Sum = "Stack samples taken.",
+            stack_overflow: Sum = "Stack samples lost because the stack table was full.",
+        }
+        hists {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_group_has_fields_and_unique_names() {
+        let mut groups = BTreeSet::new();
+        for g in GROUPS {
+            assert!(groups.insert(g.name), "duplicate group {}", g.name);
+            assert!(!g.fields.is_empty(), "group {} has no fields", g.name);
+            assert!(
+                !g.doc.is_empty() && !g.cost.is_empty(),
+                "group {} undocumented",
+                g.name
+            );
+            let mut names = BTreeSet::new();
+            for f in g.fields {
+                assert!(
+                    names.insert(f.name),
+                    "duplicate field {}.{}",
+                    g.name,
+                    f.name
+                );
+                assert!(!f.doc.is_empty());
+                // Text keys that would collide with a line's own keys.
+                assert!(
+                    f.name != "phase" && f.name != g.dim.key,
+                    "{}.{}",
+                    g.name,
+                    f.name
+                );
+            }
+            let mut hists = BTreeSet::new();
+            for h in g.hists {
+                assert!(hists.insert(h.name), "duplicate hist {}.{}", g.name, h.name);
+            }
+        }
+    }
+
+    #[test]
+    fn group_names_do_not_collide_with_other_line_families() {
+        let reserved = [
+            "begin",
+            "load_map",
+            "checkpoint",
+            "phase",
+            "trace",
+            "trace_dropped",
+            "end",
+        ];
+        for g in GROUPS {
+            assert!(
+                !reserved.contains(&g.name),
+                "{} is a reserved line family",
+                g.name
+            );
+            for suffix in ["_hist", "_pc_sample", "_stack_sample"] {
+                assert!(!g.name.ends_with(suffix), "{} ends with {suffix}", g.name);
+            }
+        }
+    }
+
+    #[test]
+    fn seed_groups_are_declared() {
+        for name in [
+            "scheduler_lock",
+            "scheduler_lock_site",
+            "shared_kernel_lock",
+            "timer",
+            "timer_fast_path",
+            "timer_slow_summary",
+            "tlb",
+            "scheduler",
+            "thread_placement",
+            "serial",
+            "segment",
+            "user_pc_samples",
+            "kernel_pc_samples",
+        ] {
+            assert!(GROUPS.iter().any(|g| g.name == name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn slots_are_dense_and_ids_round_trip() {
+        let all: Vec<Counter> = Counter::all().collect();
+        assert_eq!(all.len(), COUNTER_SLOTS);
+        for (i, c) in all.iter().enumerate() {
+            assert_eq!(c.slot as usize, i);
+            assert_eq!(
+                Counter::from_ids(c.group, c.dim as usize, c.field),
+                Some(*c)
+            );
+        }
+        let mm: Vec<u16> = all
+            .iter()
+            .filter(|c| c.kind != Kind::Sum)
+            .map(|c| c.minmax)
+            .collect();
+        assert_eq!(mm, (0..MINMAX_SLOTS as u16).collect::<Vec<_>>());
+        let hists: Vec<Hist> = Hist::all().collect();
+        assert_eq!(hists.len(), HIST_SLOTS);
+        for (i, h) in hists.iter().enumerate() {
+            assert_eq!(h.slot as usize, i);
+        }
+    }
+
+    #[test]
+    fn typed_fields_bind_to_the_right_slot() {
+        let c = scheduler_lock_site::wait_cycles.at(SchedLockSite::TimerSelect);
+        assert_eq!(c.group_desc().name, "scheduler_lock_site");
+        assert_eq!(c.field_desc().name, "wait_cycles");
+        assert_eq!(
+            c.group_desc()
+                .dim
+                .label(c.dim as usize)
+                .map(|l| l.to_string())
+                .as_deref(),
+            Some("timer_select")
+        );
+        assert!(thread_placement::selected.at(crate::MAX_CPUS).is_void());
+        let c: Counter = scheduler_lock::hold_max.into();
+        assert_eq!(c.kind, Kind::Max);
+        let h: Hist = scheduler_lock::wait.into();
+        assert_eq!(h.hist_desc().name, "wait");
+        assert!(shared_kernel_lock::hold.at(SharedLock::AddressSpace).slot > h.slot);
+    }
+}

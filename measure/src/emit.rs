@@ -1,0 +1,147 @@
+//! Turning a [`Measure`] into the record stream of the final report.
+//!
+//! Order: `Begin`, every `PhaseMark`, then per reported phase its non-zero
+//! counters and histograms, then PC samples, stack samples, trace events and
+//! per-CPU dropped counts, and `End`. Zero values are not sent: the host
+//! prints every declared field, so absent means zero. Samples are sent per
+//! phase, plus their `final_total` and `aggregate` sums computed here.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::declare::{Counter, Hist, FINGERPRINT};
+use crate::hist::BUCKETS;
+use crate::measure::Measure;
+use crate::phase::Phase;
+use crate::record::{Mode, Record};
+use crate::MAX_CPUS;
+
+/// What the report needs from the kernel besides the counters.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportInfo {
+    /// CPUs that ran (text output limits `cpu=` lines to this).
+    pub cpus: u8,
+    /// TSC frequency, for converting cycles to time on the host (0 unknown).
+    pub tsc_khz: u64,
+    /// TSC when the report starts (end of `aggregate`).
+    pub end_tsc: u64,
+}
+
+/// Which reported phases a sample taken in phase `tag` counts towards.
+fn sample_phases(tag: Phase, final_total: Option<u8>) -> impl Iterator<Item = Phase> {
+    // A tag of `FinalTotal` means "after the final mark": aggregate only.
+    let own = (tag < Phase::FinalTotal).then_some(tag);
+    let total = final_total
+        .filter(|m| m & (1 << tag as u8) != 0)
+        .map(|_| Phase::FinalTotal);
+    own.into_iter()
+        .chain(total)
+        .chain(core::iter::once(Phase::Aggregate))
+}
+
+impl Measure {
+    /// Emits the whole report, one record at a time, through `emit`.
+    pub fn report(&self, info: &ReportInfo, emit: &mut dyn FnMut(&Record)) {
+        let mut sent = 0u64;
+        let mut send = |r: &Record| {
+            sent += 1;
+            emit(r);
+        };
+        send(&Record::Begin {
+            cpus: info.cpus,
+            tsc_khz: info.tsc_khz,
+            catalogue: FINGERPRINT,
+        });
+        for phase in &Phase::ALL[..5] {
+            if let Some(tsc) = self.phases.mark_tsc(*phase) {
+                send(&Record::PhaseMark { phase: *phase, tsc });
+            }
+        }
+
+        for span in self.phases.spans(&self.shards) {
+            for counter in Counter::all() {
+                let value = self.phases.value(&self.shards, &span, counter);
+                if value != 0 {
+                    send(&Record::Counter {
+                        phase: span.phase,
+                        counter,
+                        value,
+                    });
+                }
+            }
+            for hist in Hist::all() {
+                let buckets: Vec<(u8, u64)> = (0..BUCKETS)
+                    .map(|b| (b as u8, self.phases.bucket(&self.shards, &span, hist, b)))
+                    .filter(|(_, n)| *n != 0)
+                    .collect();
+                if !buckets.is_empty() {
+                    send(&Record::Hist {
+                        phase: span.phase,
+                        hist,
+                        buckets,
+                    });
+                }
+            }
+        }
+
+        let final_total = self.phases.final_total_members();
+        let mut pcs: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
+        for (mode, table) in [
+            (Mode::User, &self.user_pcs),
+            (Mode::Kernel, &self.kernel_pcs),
+        ] {
+            for (tag, pc, count) in table.entries() {
+                for phase in sample_phases(tag, final_total) {
+                    *pcs.entry((phase, mode, pc)).or_default() += count;
+                }
+            }
+        }
+        for ((phase, mode, pc), count) in pcs {
+            send(&Record::PcSample {
+                phase,
+                mode,
+                pc,
+                count,
+            });
+        }
+
+        let mut stacks: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
+        for (tag, kernel, frames, count) in self.stacks.entries() {
+            let mode = if kernel { Mode::Kernel } else { Mode::User };
+            for phase in sample_phases(tag, final_total) {
+                *stacks
+                    .entry((phase, mode, frames.as_slice().to_vec()))
+                    .or_default() += count;
+            }
+        }
+        for ((phase, mode, frames), count) in stacks {
+            send(&Record::StackSample {
+                phase,
+                mode,
+                frames,
+                count,
+            });
+        }
+
+        for cpu in 0..MAX_CPUS {
+            let Some(ring) = self.trace.ring(cpu) else {
+                continue;
+            };
+            if ring.pushed() == 0 {
+                continue;
+            }
+            for event in ring.events() {
+                send(&Record::Trace(event));
+            }
+            send(&Record::TraceDropped {
+                cpu: cpu as u8,
+                dropped: ring.dropped(),
+            });
+        }
+        let records = sent;
+        emit(&Record::End {
+            tsc: info.end_tsc,
+            records,
+        });
+    }
+}

@@ -1,0 +1,164 @@
+//! Machine-readable copy of a report (`measure.json`), same content as the
+//! text: every group line with all declared fields, zeros included.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::phase::Phase;
+use crate::record::{Mode, WIRE_VERSION};
+use crate::report::{Begin, End, LoadMap, Report};
+
+#[derive(Serialize)]
+struct Json<'a> {
+    wire_version: u8,
+    begin: Option<&'a Begin>,
+    checkpoints: Vec<Named>,
+    phase_cycles: Vec<Named>,
+    groups: Vec<GroupJson>,
+    histograms: Vec<HistJson>,
+    pc_samples: Vec<PcJson>,
+    stack_samples: Vec<StackJson<'a>>,
+    trace: Vec<TraceJson>,
+    trace_dropped: &'a BTreeMap<u8, u64>,
+    load_maps: &'a [LoadMap],
+    end: Option<&'a End>,
+}
+
+#[derive(Serialize)]
+struct Named {
+    phase: Phase,
+    value: u64,
+}
+
+#[derive(Serialize)]
+struct GroupJson {
+    phase: Phase,
+    group: &'static str,
+    /// `{"site": "timer_select"}` for dimensioned groups.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    dim: BTreeMap<&'static str, String>,
+    fields: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+struct HistJson {
+    phase: Phase,
+    group: &'static str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    dim: BTreeMap<&'static str, String>,
+    kind: &'static str,
+    /// Bucket index -> count, non-zero buckets only.
+    buckets: BTreeMap<u8, u64>,
+}
+
+#[derive(Serialize)]
+struct PcJson {
+    phase: Phase,
+    mode: Mode,
+    pc: u64,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct StackJson<'a> {
+    phase: Phase,
+    mode: Mode,
+    /// Leaf first.
+    frames: &'a [u64],
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct TraceJson {
+    cpu: u8,
+    tsc: u64,
+    kind: &'static str,
+    flags: u8,
+    a: u64,
+    b: u64,
+}
+
+impl Report {
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let mut groups = Vec::new();
+        let mut histograms = Vec::new();
+        for line in self.group_lines() {
+            let dim: BTreeMap<_, _> = line.dim.clone().into_iter().collect();
+            for (kind, buckets) in line.hists {
+                histograms.push(HistJson {
+                    phase: line.phase,
+                    group: line.group.name,
+                    dim: dim.clone(),
+                    kind,
+                    buckets,
+                });
+            }
+            groups.push(GroupJson {
+                phase: line.phase,
+                group: line.group.name,
+                dim,
+                fields: line.values.into_iter().collect(),
+            });
+        }
+        let json = Json {
+            wire_version: WIRE_VERSION,
+            begin: self.begin.as_ref(),
+            checkpoints: self
+                .checkpoints
+                .iter()
+                .map(|(p, v)| Named {
+                    phase: *p,
+                    value: *v,
+                })
+                .collect(),
+            phase_cycles: self
+                .phase_cycles
+                .iter()
+                .map(|(p, v)| Named {
+                    phase: *p,
+                    value: *v,
+                })
+                .collect(),
+            groups,
+            histograms,
+            pc_samples: self
+                .pc_samples
+                .iter()
+                .map(|((phase, mode, pc), count)| PcJson {
+                    phase: *phase,
+                    mode: *mode,
+                    pc: *pc,
+                    count: *count,
+                })
+                .collect(),
+            stack_samples: self
+                .stack_samples
+                .iter()
+                .map(|((phase, mode, frames), count)| StackJson {
+                    phase: *phase,
+                    mode: *mode,
+                    frames,
+                    count: *count,
+                })
+                .collect(),
+            trace: self
+                .trace
+                .iter()
+                .map(|e| TraceJson {
+                    cpu: e.cpu,
+                    tsc: e.tsc,
+                    kind: e.kind.name(),
+                    flags: e.flags,
+                    a: e.a,
+                    b: e.b,
+                })
+                .collect(),
+            trace_dropped: &self.trace_dropped,
+            load_maps: &self.load_maps,
+            end: self.end.as_ref(),
+        };
+        serde_json::to_string_pretty(&json)
+    }
+}

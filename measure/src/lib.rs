@@ -1,0 +1,66 @@
+//! capOS measurement core, shared by the kernel (no_std) and host tools (`std`).
+//!
+//! Design principles:
+//!
+//! 1. **One declaration per counter.** [`catalogue`] is the only list of what
+//!    can be measured; shards, phases, records, text, JSON and the docs check
+//!    all iterate it.
+//! 2. **The hot path touches only its own CPU's cache lines.** Counters live
+//!    in 64-byte-aligned per-CPU shards updated with a Relaxed load and store
+//!    (no `lock` prefix); readers sum shards ([`shard`]).
+//! 3. **Bounded memory.** Sample tables and trace rings have fixed sizes and
+//!    count what they refuse or overwrite; nothing allocates on a probe.
+//! 4. **Phases are deltas.** A mark snapshots everything; reported values are
+//!    differences, and min/max restart every phase ([`phase`]).
+//! 5. **The wire is versioned and checked.** Records name catalogue positions
+//!    and the host refuses a stream from another catalogue ([`record`]).
+//! 6. **The host prints every declared field**, zeros included, in the
+//!    seed's `measure:` line shape, and can read its own output back.
+//!
+//! Modules: [`declare`] (macros, layout), [`catalogue`] (the declarations),
+//! [`hist`], [`shard`], [`phase`], [`samples`], [`trace`], [`record`],
+//! `Measure` and its report emission; with `std`: `report`, `log_text`,
+//! `log_parse`, `json`, `docs_ref`.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod catalogue;
+pub mod declare;
+mod decode;
+mod emit;
+pub mod hist;
+mod measure;
+pub mod phase;
+pub mod record;
+pub mod samples;
+pub mod shard;
+pub mod trace;
+
+#[cfg(feature = "std")]
+pub mod docs_ref;
+#[cfg(feature = "std")]
+mod json;
+#[cfg(feature = "std")]
+pub mod log_parse;
+#[cfg(feature = "std")]
+mod log_text;
+#[cfg(feature = "std")]
+pub mod report;
+
+/// CPU slots with a shard and a trace ring.
+pub const MAX_CPUS: usize = 16;
+/// Entries in each PC sample table (user and kernel).
+pub const PC_TABLE_ENTRIES: usize = 4096;
+/// Entries in the stack sample table (both modes).
+pub const STACK_TABLE_ENTRIES: usize = 512;
+/// Events kept per CPU trace ring.
+pub const TRACE_EVENTS_PER_CPU: usize = 256;
+
+pub use declare::{Counter, Field, Hist, HistField, Kind, FINGERPRINT};
+pub use emit::ReportInfo;
+pub use measure::Measure;
+pub use phase::{MarkError, Phase};
+pub use record::{decode, decode_all, encode, DecodeError, Mode, Record, WIRE_VERSION};
+pub use trace::{TraceEvent, TraceKind};

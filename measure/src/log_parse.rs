@@ -1,0 +1,310 @@
+//! Reading `measure.log` back into a [`Report`].
+//!
+//! Blank lines and lines starting with `#` are skipped; every other line
+//! must be a `measure:` line of a known family with well-formed `key=value`
+//! tokens. Unknown families, keys, phases, dimension labels or fields are
+//! errors (with the 1-based line number), so a log from another catalogue is
+//! refused rather than half-read. Fields missing from a group line read as 0.
+
+use std::collections::BTreeMap;
+
+use crate::declare::{group_by_name, Counter, Hist};
+use crate::hist::BUCKETS;
+use crate::log_text::{HIST_SUFFIX, PREFIX};
+use crate::phase::Phase;
+use crate::record::Mode;
+use crate::report::{Begin, End, LoadMap, Report};
+use crate::samples::MAX_FRAMES;
+use crate::trace::{TraceEvent, TraceKind};
+
+/// A `measure.log` line that could not be read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("measure.log line {line}: {kind}")]
+pub struct ParseError {
+    pub line: usize,
+    pub kind: ParseErrorKind,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    #[error("not a `measure:` line")]
+    NotMeasureLine,
+    #[error("unknown line family `{0}`")]
+    UnknownFamily(String),
+    #[error("token `{0}` is not key=value")]
+    BadToken(String),
+    #[error("key `{0}` given twice")]
+    DuplicateKey(String),
+    #[error("missing key `{0}`")]
+    MissingKey(String),
+    #[error("unknown key `{0}`")]
+    UnknownKey(String),
+    #[error("`{key}={value}` is not a number")]
+    BadNumber { key: String, value: String },
+    #[error("unknown phase `{0}`")]
+    UnknownPhase(String),
+    #[error("unknown `{key}` label `{value}`")]
+    UnknownLabel { key: String, value: String },
+    #[error("unknown trace kind `{0}`")]
+    UnknownTraceKind(String),
+    #[error("bad bucket list `{0}`")]
+    BadBuckets(String),
+    #[error("bad escape in `{0}`")]
+    BadEscape(String),
+    #[error("more than {MAX_FRAMES} frames")]
+    TooManyFrames,
+}
+
+use ParseErrorKind as K;
+
+/// The `key=value` tokens of one line; keys are taken out as they are read
+/// so leftovers can be reported as unknown.
+struct Tokens<'a> {
+    map: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(rest: impl Iterator<Item = &'a str>) -> Result<Self, ParseErrorKind> {
+        let mut map = BTreeMap::new();
+        for token in rest {
+            let (k, v) = token
+                .split_once('=')
+                .ok_or_else(|| K::BadToken(token.to_string()))?;
+            if map.insert(k, v).is_some() {
+                return Err(K::DuplicateKey(k.to_string()));
+            }
+        }
+        Ok(Tokens { map })
+    }
+
+    fn str(&mut self, key: &str) -> Result<&'a str, ParseErrorKind> {
+        self.map
+            .remove(key)
+            .ok_or_else(|| K::MissingKey(key.to_string()))
+    }
+
+    fn num(&mut self, key: &str) -> Result<u64, ParseErrorKind> {
+        let value = self.str(key)?;
+        number(value).ok_or_else(|| K::BadNumber {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+
+    fn opt_num(&mut self, key: &str) -> Result<Option<u64>, ParseErrorKind> {
+        if self.map.contains_key(key) {
+            self.num(key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn small<T: TryFrom<u64>>(&mut self, key: &str) -> Result<T, ParseErrorKind> {
+        let v = self.num(key)?;
+        T::try_from(v).map_err(|_| K::BadNumber {
+            key: key.to_string(),
+            value: v.to_string(),
+        })
+    }
+
+    fn phase(&mut self, key: &str) -> Result<Phase, ParseErrorKind> {
+        let name = self.str(key)?;
+        Phase::from_name(name).ok_or_else(|| K::UnknownPhase(name.to_string()))
+    }
+
+    fn done(self) -> Result<(), ParseErrorKind> {
+        match self.map.into_keys().next() {
+            Some(k) => Err(K::UnknownKey(k.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Decimal or `0x` hexadecimal.
+fn number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn unescape(s: &str) -> Result<String, ParseErrorKind> {
+    let bad = || K::BadEscape(s.to_string());
+    let mut bytes = Vec::new();
+    let mut it = s.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hex = [it.next().ok_or_else(bad)?, it.next().ok_or_else(bad)?];
+            let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+            bytes.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    if bytes == [0] {
+        bytes.clear();
+    }
+    String::from_utf8(bytes).map_err(|_| bad())
+}
+
+fn mode_of(family: &str, suffix: &str) -> Option<Mode> {
+    match family.strip_suffix(suffix)? {
+        "user" => Some(Mode::User),
+        "kernel" => Some(Mode::Kernel),
+        _ => None,
+    }
+}
+
+/// Parses a whole `measure.log`.
+pub fn parse_measure_log(text: &str) -> Result<Report, ParseError> {
+    let mut report = Report::default();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        parse_line(&mut report, line).map_err(|kind| ParseError { line: i + 1, kind })?;
+    }
+    Ok(report)
+}
+
+fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
+    let body = line.strip_prefix(PREFIX).ok_or(K::NotMeasureLine)?;
+    let mut words = body.split_whitespace();
+    let family = words.next().ok_or(K::NotMeasureLine)?;
+    let mut t = Tokens::new(words)?;
+    match family {
+        "begin" => {
+            let _version = t.num("version")?;
+            report.begin = Some(Begin {
+                cpus: t.small("cpus")?,
+                tsc_khz: t.num("tsc_khz")?,
+                catalogue: t.num("catalogue")?,
+            });
+        }
+        "load_map" => {
+            let (pid, binary, base) = (t.num("pid")?, unescape(t.str("binary")?)?, t.num("base")?);
+            report.load_maps.push(LoadMap { pid, binary, base });
+        }
+        "checkpoint" => {
+            let phase = t.phase("name")?;
+            report.checkpoints.insert(phase, t.num("tsc")?);
+        }
+        "phase" => {
+            let phase = t.phase("name")?;
+            report.phase_cycles.insert(phase, t.num("cycles")?);
+        }
+        "trace" => {
+            let cpu = t.small("cpu")?;
+            let tsc = t.num("tsc")?;
+            let kind_name = t.str("kind")?;
+            let kind = TraceKind::from_name(kind_name)
+                .ok_or_else(|| K::UnknownTraceKind(kind_name.to_string()))?;
+            let flags = t.small("flags")?;
+            report.trace.push(TraceEvent {
+                tsc,
+                kind,
+                cpu,
+                flags,
+                a: t.num("a")?,
+                b: t.num("b")?,
+            });
+        }
+        "trace_dropped" => {
+            let cpu = t.small("cpu")?;
+            report.trace_dropped.insert(cpu, t.num("dropped")?);
+        }
+        "end" => {
+            report.end = Some(End {
+                tsc: t.num("tsc")?,
+                records: t.num("records")?,
+                lost: t.num("lost")?,
+            });
+        }
+        f if mode_of(f, "_pc_sample").is_some() => {
+            let mode = mode_of(f, "_pc_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
+            let (phase, pc, count) = (t.phase("phase")?, t.num("pc")?, t.num("count")?);
+            if count != 0 {
+                *report.pc_samples.entry((phase, mode, pc)).or_default() += count;
+            }
+        }
+        f if mode_of(f, "_stack_sample").is_some() => {
+            let mode =
+                mode_of(f, "_stack_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
+            let (phase, count, list) = (t.phase("phase")?, t.num("count")?, t.str("frames")?);
+            let frames = list
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    number(s).ok_or_else(|| K::BadNumber {
+                        key: "frames".into(),
+                        value: s.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if frames.len() > MAX_FRAMES {
+                return Err(K::TooManyFrames);
+            }
+            if count != 0 {
+                *report
+                    .stack_samples
+                    .entry((phase, mode, frames))
+                    .or_default() += count;
+            }
+        }
+        f => return parse_group_line(report, f, t),
+    }
+    t.done()
+}
+
+fn parse_group_line(
+    report: &mut Report,
+    family: &str,
+    mut t: Tokens<'_>,
+) -> Result<(), ParseErrorKind> {
+    let (name, is_hist) = match family.strip_suffix(HIST_SUFFIX) {
+        Some(base) if group_by_name(base).is_some() => (base, true),
+        _ => (family, false),
+    };
+    let (g, group) = group_by_name(name).ok_or_else(|| K::UnknownFamily(family.to_string()))?;
+    let phase = t.phase("phase")?;
+    let dim = if group.dim.is_none() {
+        0
+    } else {
+        let label = t.str(group.dim.key)?;
+        group.dim.index_of(label).ok_or_else(|| K::UnknownLabel {
+            key: group.dim.key.to_string(),
+            value: label.to_string(),
+        })?
+    };
+    if is_hist {
+        let kind = t.str("kind")?;
+        let h = group.hists.iter().position(|h| h.name == kind);
+        let hist = h
+            .and_then(|h| Hist::from_ids(g, dim, h as u8))
+            .ok_or_else(|| K::UnknownLabel {
+                key: "kind".into(),
+                value: kind.to_string(),
+            })?;
+        let list = t.str("buckets")?;
+        let bad = || K::BadBuckets(list.to_string());
+        for item in list.split(',').filter(|s| !s.is_empty()) {
+            let (b, n) = item.split_once(':').ok_or_else(bad)?;
+            let b: u8 = b.parse().map_err(|_| bad())?;
+            let n = number(n).ok_or_else(bad)?;
+            if b as usize >= BUCKETS {
+                return Err(bad());
+            }
+            report.set_bucket(phase, hist, b, n);
+        }
+    } else {
+        for (f, field) in group.fields.iter().enumerate() {
+            if let Some(value) = t.opt_num(field.name)? {
+                let counter = Counter::from_ids(g, dim, f as u8)
+                    .ok_or_else(|| K::UnknownKey(field.name.to_string()))?;
+                report.set_counter(phase, counter, value);
+            }
+        }
+    }
+    t.done()
+}

@@ -1,0 +1,142 @@
+//! `measure.log`: one text line per fact, in the seed's shape.
+//!
+//! ```text
+//! measure: begin version=1 cpus=4 tsc_khz=2000000 catalogue=0x...
+//! measure: load_map pid=3 binary=thread_scale base=0x400000
+//! measure: checkpoint name=work tsc=123456
+//! measure: phase name=work cycles=456
+//! measure: scheduler_lock phase=work acquisitions=15 contended=5 ...
+//! measure: scheduler_lock_site phase=work site=timer_select acquisitions=...
+//! measure: scheduler_lock_hist phase=work kind=wait buckets=3:10,4:2
+//! measure: user_pc_sample phase=work pc=0x401000 count=9
+//! measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
+//! measure: trace cpu=1 tsc=99 kind=context_switch flags=1 a=0x7 b=0x9
+//! measure: trace_dropped cpu=1 dropped=0
+//! measure: end tsc=999 records=812 lost=0
+//! ```
+//!
+//! Every declared field of every group is printed for every reported phase,
+//! zeros included; an empty histogram prints `buckets=` with nothing after.
+//! Binary names are percent-escaped so a line always splits on spaces.
+
+use std::fmt::Write;
+
+use crate::record::{Mode, WIRE_VERSION};
+use crate::report::Report;
+
+/// Line prefix of every measurement line.
+pub const PREFIX: &str = "measure: ";
+
+/// Suffix of a group's histogram family (`scheduler_lock_hist`).
+pub const HIST_SUFFIX: &str = "_hist";
+
+/// Percent-escapes bytes that would break `key=value` splitting.
+pub fn escape(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_graphic() && b != b'%' && b != b'=' && b != b',' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+fn mode_prefix(mode: Mode) -> &'static str {
+    mode.name()
+}
+
+impl Report {
+    /// The report as `measure.log` text (one `\n`-terminated line per fact).
+    pub fn to_measure_log(&self) -> String {
+        let mut out = String::new();
+        // `write!` into a String cannot fail; the results are ignored.
+        if let Some(b) = &self.begin {
+            let _ = writeln!(
+                out,
+                "{PREFIX}begin version={WIRE_VERSION} cpus={} tsc_khz={} catalogue={:#x}",
+                b.cpus, b.tsc_khz, b.catalogue
+            );
+        }
+        for m in &self.load_maps {
+            let _ = writeln!(
+                out,
+                "{PREFIX}load_map pid={} binary={} base={:#x}",
+                m.pid,
+                escape(&m.binary),
+                m.base
+            );
+        }
+        for (phase, tsc) in &self.checkpoints {
+            let _ = writeln!(out, "{PREFIX}checkpoint name={} tsc={tsc}", phase.name());
+        }
+        for (phase, cycles) in &self.phase_cycles {
+            let _ = writeln!(out, "{PREFIX}phase name={} cycles={cycles}", phase.name());
+        }
+        for line in self.group_lines() {
+            let mut keys = format!(" phase={}", line.phase.name());
+            if let Some((key, label)) = &line.dim {
+                let _ = write!(keys, " {key}={label}");
+            }
+            let _ = write!(out, "{PREFIX}{}{keys}", line.group.name);
+            for (name, value) in &line.values {
+                let _ = write!(out, " {name}={value}");
+            }
+            out.push('\n');
+            for (kind, buckets) in &line.hists {
+                let list: Vec<String> = buckets.iter().map(|(b, n)| format!("{b}:{n}")).collect();
+                let group = line.group.name;
+                let _ = writeln!(
+                    out,
+                    "{PREFIX}{group}{HIST_SUFFIX}{keys} kind={kind} buckets={}",
+                    list.join(",")
+                );
+            }
+        }
+        for ((phase, mode, pc), count) in &self.pc_samples {
+            let _ = writeln!(
+                out,
+                "{PREFIX}{}_pc_sample phase={} pc={pc:#x} count={count}",
+                mode_prefix(*mode),
+                phase.name()
+            );
+        }
+        for ((phase, mode, frames), count) in &self.stack_samples {
+            let frames: Vec<String> = frames.iter().map(|f| format!("{f:#x}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{}_stack_sample phase={} count={count} frames={}",
+                mode_prefix(*mode),
+                phase.name(),
+                frames.join(",")
+            );
+        }
+        for e in &self.trace {
+            let _ = writeln!(
+                out,
+                "{PREFIX}trace cpu={} tsc={} kind={} flags={} a={:#x} b={:#x}",
+                e.cpu,
+                e.tsc,
+                e.kind.name(),
+                e.flags,
+                e.a,
+                e.b
+            );
+        }
+        for (cpu, dropped) in &self.trace_dropped {
+            let _ = writeln!(out, "{PREFIX}trace_dropped cpu={cpu} dropped={dropped}");
+        }
+        if let Some(e) = &self.end {
+            let _ = writeln!(
+                out,
+                "{PREFIX}end tsc={} records={} lost={}",
+                e.tsc, e.records, e.lost
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,158 @@
+//! [`Measure`]: everything the kernel instruments, in one `static`.
+//!
+//! ```
+//! use capos_measure::catalogue::{scheduler_lock, scheduler_lock_site, SchedLockSite};
+//! use capos_measure::{encode, Measure, Phase, ReportInfo};
+//!
+//! static MEASURE: Measure = Measure::new();
+//! let (cpu, cycles) = (0, 420);
+//! MEASURE.mark(Phase::Boot, 1).unwrap();
+//! MEASURE.add(cpu, scheduler_lock::acquisitions, 1);
+//! MEASURE.add(cpu, scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect), 1);
+//! MEASURE.max(cpu, scheduler_lock::hold_max, cycles);
+//! MEASURE.hist(cpu, scheduler_lock::hold, cycles);
+//! MEASURE.mark(Phase::Work, 1000).unwrap();
+//! let mut frame = Vec::new();
+//! MEASURE.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 2000 }, &mut |record| {
+//!     frame.clear();
+//!     encode(record, &mut frame); // one defmt frame on COM2
+//! });
+//! ```
+//!
+//! A dimensioned field needs its entry; forgetting it does not compile:
+//!
+//! ```compile_fail
+//! use capos_measure::{catalogue::scheduler_lock_site, Measure};
+//! static MEASURE: Measure = Measure::new();
+//! MEASURE.add(0, scheduler_lock_site::acquisitions, 1);
+//! ```
+
+use crate::declare::{Counter, Hist};
+use crate::phase::{MarkError, Phase, PhaseBook};
+use crate::record::Mode;
+use crate::samples::{PcTable, StackTable};
+use crate::shard::Shards;
+use crate::trace::{TraceEvent, TraceRings};
+use crate::{catalogue, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES, TRACE_EVENTS_PER_CPU};
+
+/// The whole measurement state: shards, phase book, sample tables, trace rings.
+pub struct Measure {
+    pub shards: Shards,
+    pub phases: PhaseBook,
+    pub(crate) user_pcs: PcTable<PC_TABLE_ENTRIES>,
+    pub(crate) kernel_pcs: PcTable<PC_TABLE_ENTRIES>,
+    pub(crate) stacks: StackTable<STACK_TABLE_ENTRIES>,
+    pub(crate) trace: TraceRings<TRACE_EVENTS_PER_CPU>,
+}
+
+impl Default for Measure {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Measure {
+    pub const fn new() -> Self {
+        Measure {
+            shards: Shards::new(),
+            phases: PhaseBook::new(),
+            user_pcs: PcTable::new(),
+            kernel_pcs: PcTable::new(),
+            stacks: StackTable::new(),
+            trace: TraceRings::new(),
+        }
+    }
+
+    /// Adds to a `sum` counter. Owner CPU only (see `shard.rs`).
+    #[inline]
+    pub fn add(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
+        self.shards.add(cpu, counter, value);
+    }
+
+    /// Folds into a `min` counter. Owner CPU only.
+    #[inline]
+    pub fn min(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
+        self.shards.min(cpu, counter, value);
+    }
+
+    /// Folds into a `max` counter. Owner CPU only.
+    #[inline]
+    pub fn max(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
+        self.shards.max(cpu, counter, value);
+    }
+
+    /// Counts `value` in a log2 histogram. Owner CPU only.
+    #[inline]
+    pub fn hist(&self, cpu: usize, hist: impl Into<Hist>, value: u64) {
+        self.shards.hist(cpu, hist, value);
+    }
+
+    /// Takes a phase mark (see `phase.rs`); `Phase::Boot` records the
+    /// start-up TSC and should be called once, early.
+    pub fn mark(&self, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+        self.phases.mark(&self.shards, phase, tsc)
+    }
+
+    /// The phase now running (samples are tagged with it).
+    pub fn current_phase(&self) -> Phase {
+        self.phases.current()
+    }
+
+    /// Records one interrupted PC, counting `samples` or `overflow` in the
+    /// mode's group on `cpu`.
+    pub fn sample_pc(&self, cpu: usize, mode: Mode, pc: u64) {
+        let (table, samples, overflow) = match mode {
+            Mode::User => (
+                &self.user_pcs,
+                catalogue::user_pc_samples::samples,
+                catalogue::user_pc_samples::overflow,
+            ),
+            Mode::Kernel => (
+                &self.kernel_pcs,
+                catalogue::kernel_pc_samples::samples,
+                catalogue::kernel_pc_samples::overflow,
+            ),
+        };
+        let counter = if table.record(self.phases.current(), pc) {
+            samples
+        } else {
+            overflow
+        };
+        self.add(cpu, counter, 1);
+    }
+
+    /// Records one call stack (leaf first, at most 16 frames kept).
+    pub fn sample_stack(&self, cpu: usize, mode: Mode, frames: &[u64]) {
+        use catalogue::{kernel_pc_samples as k, user_pc_samples as u};
+        let (stacks, overflow) = match mode {
+            Mode::User => (u::stacks, u::stack_overflow),
+            Mode::Kernel => (k::stacks, k::stack_overflow),
+        };
+        let kept = self
+            .stacks
+            .record(self.phases.current(), mode == Mode::Kernel, frames);
+        self.add(cpu, if kept { stacks } else { overflow }, 1);
+    }
+
+    /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.
+    #[inline]
+    pub fn trace(&self, cpu: usize, event: &TraceEvent) {
+        self.trace.push(cpu, event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel holds one `Measure` in `.bss`; keep it well under a MiB.
+    #[test]
+    fn static_footprint_is_bounded() {
+        let size = core::mem::size_of::<Measure>();
+        println!(
+            "Measure: {size} bytes; shards {} bytes",
+            core::mem::size_of::<Shards>()
+        );
+        assert!(size < 1 << 20, "Measure is {size} bytes");
+    }
+}

@@ -1,0 +1,315 @@
+//! Phases and the snapshots taken at phase marks.
+//!
+//! User space marks `spawn_ready`, `work`, `shutdown` and `final_total`, in
+//! that order (skipping is allowed, going back is not). A mark *starts* the
+//! phase of its name: `boot` runs from start-up to the first mark,
+//! `spawn_ready` from its mark to the next one, and so on. The mark
+//! `final_total` closes the measured section; what follows it (the report
+//! itself) is only in `aggregate`. Reported phases:
+//!
+//! * `boot`, `spawn_ready`, `work`, `shutdown`: the span from the phase's
+//!   mark to the next mark taken (or to the report, for the last one);
+//! * `final_total`: from the first non-boot mark to the `final_total` mark,
+//!   i.e. the sum of the measured phases (as in the seed's logs);
+//! * `aggregate`: everything from start-up to the report.
+//!
+//! At each mark the book stores cumulative sums and histogram buckets (phase
+//! values are differences of two snapshots) and the finished phase's min/max,
+//! read from the shards' per-epoch buffers (see `shard.rs`).
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS, NO_MINMAX};
+use crate::hist::BUCKETS;
+use crate::shard::{decode_extreme, Shards};
+
+/// A phase label. The numeric values are wire ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "snake_case"))]
+#[repr(u8)]
+pub enum Phase {
+    Boot = 0,
+    SpawnReady = 1,
+    Work = 2,
+    Shutdown = 3,
+    FinalTotal = 4,
+    Aggregate = 5,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 6] = [
+        Phase::Boot,
+        Phase::SpawnReady,
+        Phase::Work,
+        Phase::Shutdown,
+        Phase::FinalTotal,
+        Phase::Aggregate,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Phase::Boot => "boot",
+            Phase::SpawnReady => "spawn_ready",
+            Phase::Work => "work",
+            Phase::Shutdown => "shutdown",
+            Phase::FinalTotal => "final_total",
+            Phase::Aggregate => "aggregate",
+        }
+    }
+
+    pub fn from_id(id: u8) -> Option<Phase> {
+        Phase::ALL.get(id as usize).copied()
+    }
+
+    pub fn from_name(name: &str) -> Option<Phase> {
+        Phase::ALL.iter().copied().find(|p| p.name() == name)
+    }
+}
+
+/// Why a mark was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MarkError {
+    #[error("phase {0:?} cannot be marked")]
+    NotAMark(Phase),
+    #[error("phase mark {0:?} is not after the current phase")]
+    OutOfOrder(Phase),
+    #[error("another phase mark is in progress")]
+    Busy,
+}
+
+/// Marks that carry a snapshot: spawn_ready, work, shutdown, final_total.
+const SNAPSHOTS: usize = 4;
+/// Phases that can end at a mark: boot, spawn_ready, work, shutdown.
+const ENDED: usize = 4;
+
+/// Where a reported phase takes its min/max from.
+#[derive(Clone, Copy, Debug)]
+enum Extremes {
+    /// Stored when the phase ended (index = phase id).
+    Stored(usize),
+    /// The phase is still running in this epoch.
+    Live(u64),
+    /// Several stored phases combined (bit per phase id).
+    Combined(u8),
+    /// Run-wide values.
+    RunWide,
+}
+
+/// The counter range of one reported phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub phase: Phase,
+    /// Snapshot index at the start (`None` = all zero, i.e. start-up).
+    start: Option<usize>,
+    /// Snapshot index at the end (`None` = live values).
+    end: Option<usize>,
+    extremes: Extremes,
+}
+
+/// Phase state and snapshots.
+pub struct PhaseBook {
+    marking: AtomicBool,
+    current: AtomicU8,
+    /// Bit per phase id whose mark was taken (bit 0: boot TSC recorded).
+    marked: AtomicU8,
+    tsc: [AtomicU64; 5],
+    sums: [[AtomicU64; COUNTER_SLOTS]; SNAPSHOTS],
+    hists: [[AtomicU64; HIST_SLOTS * BUCKETS]; SNAPSHOTS],
+    extremes: [[AtomicU64; MINMAX_SLOTS]; ENDED],
+}
+
+impl Default for PhaseBook {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const R: Ordering = Ordering::Relaxed;
+
+impl PhaseBook {
+    pub const fn new() -> Self {
+        PhaseBook {
+            marking: AtomicBool::new(false),
+            current: AtomicU8::new(Phase::Boot as u8),
+            marked: AtomicU8::new(0),
+            tsc: [const { AtomicU64::new(0) }; 5],
+            sums: [const { [const { AtomicU64::new(0) }; COUNTER_SLOTS] }; SNAPSHOTS],
+            hists: [const { [const { AtomicU64::new(0) }; HIST_SLOTS * BUCKETS] }; SNAPSHOTS],
+            extremes: [const { [const { AtomicU64::new(0) }; MINMAX_SLOTS] }; ENDED],
+        }
+    }
+
+    /// The phase samples and trace events are attributed to now. After the
+    /// `final_total` mark this stays `FinalTotal`, meaning "after the end".
+    pub fn current(&self) -> Phase {
+        Phase::from_id(self.current.load(R)).unwrap_or(Phase::Aggregate)
+    }
+
+    pub fn is_marked(&self, phase: Phase) -> bool {
+        (phase as usize) < 5 && self.marked.load(R) & (1 << phase as u8) != 0
+    }
+
+    /// TSC of a mark, if taken.
+    pub fn mark_tsc(&self, phase: Phase) -> Option<u64> {
+        self.is_marked(phase)
+            .then(|| self.tsc[phase as usize].load(R))
+    }
+
+    /// Takes a phase mark at `tsc`. `Boot` only records the start-up TSC and
+    /// is accepted before any other mark.
+    pub fn mark(&self, shards: &Shards, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+        if phase == Phase::Aggregate {
+            return Err(MarkError::NotAMark(phase));
+        }
+        if self
+            .marking
+            .compare_exchange(false, true, Ordering::Acquire, R)
+            .is_err()
+        {
+            return Err(MarkError::Busy);
+        }
+        let result = self.mark_locked(shards, phase, tsc);
+        self.marking.store(false, Ordering::Release);
+        result
+    }
+
+    fn mark_locked(&self, shards: &Shards, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+        let current = self.current();
+        let marked = self.marked.load(R);
+        if phase == Phase::Boot {
+            if marked & !1 != 0 {
+                return Err(MarkError::OutOfOrder(phase));
+            }
+            self.tsc[0].store(tsc, R);
+            self.marked.store(marked | 1, R);
+            return Ok(());
+        }
+        if phase <= current {
+            return Err(MarkError::OutOfOrder(phase));
+        }
+        // New epoch first: owners start writing the other min/max buffer, so
+        // the ended phase's buffer is stable while it is copied.
+        let ended_epoch = shards.advance_epoch();
+        let snap = phase as usize - 1;
+        for c in Counter::all() {
+            self.sums[snap][c.slot as usize].store(shards.read_raw(c), R);
+            if c.minmax != NO_MINMAX {
+                let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
+                self.extremes[current as usize][c.minmax as usize].store(raw, R);
+            }
+        }
+        for h in Hist::all() {
+            for b in 0..BUCKETS {
+                let value = shards.read_bucket(h.slot as usize, b);
+                self.hists[snap][h.slot as usize * BUCKETS + b].store(value, R);
+            }
+        }
+        self.tsc[phase as usize].store(tsc, R);
+        self.marked.store(marked | (1 << phase as u8), R);
+        self.current.store(phase as u8, Ordering::Release);
+        Ok(())
+    }
+
+    /// Once `final_total` is marked: the phases it totals, as a bit per phase
+    /// id (from the first non-boot mark, or boot if there was none, up to
+    /// the `final_total` mark).
+    pub fn final_total_members(&self) -> Option<u8> {
+        if !self.is_marked(Phase::FinalTotal) {
+            return None;
+        }
+        let first = [Phase::SpawnReady, Phase::Work, Phase::Shutdown]
+            .into_iter()
+            .find(|p| self.is_marked(*p));
+        let from = first.map_or(0, |p| p as u8);
+        let mask = (from..Phase::FinalTotal as u8)
+            .filter(|id| *id == from || self.is_marked(Phase::ALL[*id as usize]))
+            .fold(0u8, |m, id| m | 1 << id);
+        Some(mask)
+    }
+
+    /// The phases to report, in order, with where their values come from.
+    pub fn spans(&self, shards: &Shards) -> impl Iterator<Item = Span> {
+        let mut spans: [Option<Span>; 6] = [None; 6];
+        let current = self.current();
+        let next_mark = |p: Phase| {
+            Phase::ALL[p as usize + 1..5]
+                .iter()
+                .copied()
+                .find(|q| self.is_marked(*q))
+                .map(|q| q as usize - 1)
+        };
+        for p in [Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown] {
+            if p != Phase::Boot && !self.is_marked(p) {
+                continue;
+            }
+            let start = (p != Phase::Boot).then(|| p as usize - 1);
+            let extremes = if p == current {
+                Extremes::Live(shards.epoch())
+            } else {
+                Extremes::Stored(p as usize)
+            };
+            spans[p as usize] = Some(Span {
+                phase: p,
+                start,
+                end: next_mark(p),
+                extremes,
+            });
+        }
+        if let Some(mask) = self.final_total_members() {
+            let first = [Phase::SpawnReady, Phase::Work, Phase::Shutdown]
+                .into_iter()
+                .find(|p| self.is_marked(*p));
+            spans[4] = Some(Span {
+                phase: Phase::FinalTotal,
+                start: first.map(|p| p as usize - 1),
+                end: Some(Phase::FinalTotal as usize - 1),
+                extremes: Extremes::Combined(mask),
+            });
+        }
+        spans[5] = Some(Span {
+            phase: Phase::Aggregate,
+            start: None,
+            end: None,
+            extremes: Extremes::RunWide,
+        });
+        spans.into_iter().flatten()
+    }
+
+    /// A counter's reported value over `span`.
+    pub fn value(&self, shards: &Shards, span: &Span, c: Counter) -> u64 {
+        let slot = c.slot as usize;
+        match c.kind {
+            Kind::Sum => {
+                let at = |snap: Option<usize>| match snap {
+                    Some(i) => self.sums[i][slot].load(R),
+                    None => shards.read_raw(c),
+                };
+                let start = span.start.map_or(0, |i| self.sums[i][slot].load(R));
+                at(span.end).wrapping_sub(start)
+            }
+            Kind::Min | Kind::Max => {
+                let mm = c.minmax as usize;
+                let raw = match span.extremes {
+                    Extremes::Stored(p) => self.extremes[p][mm].load(R),
+                    Extremes::Live(epoch) => shards.read_phase_raw(mm, epoch),
+                    Extremes::Combined(mask) => (0..ENDED)
+                        .filter(|p| mask & (1 << p) != 0)
+                        .fold(0, |acc, p| acc.max(self.extremes[p][mm].load(R))),
+                    Extremes::RunWide => shards.read_raw(c),
+                };
+                decode_extreme(c.kind, raw)
+            }
+        }
+    }
+
+    /// One histogram bucket's count over `span`.
+    pub fn bucket(&self, shards: &Shards, span: &Span, h: Hist, bucket: usize) -> u64 {
+        let i = h.slot as usize * BUCKETS + bucket;
+        let end = match span.end {
+            Some(s) => self.hists[s][i].load(R),
+            None => shards.read_bucket(h.slot as usize, bucket),
+        };
+        end.wrapping_sub(span.start.map_or(0, |s| self.hists[s][i].load(R)))
+    }
+}

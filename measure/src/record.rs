@@ -1,0 +1,249 @@
+//! Wire records: what the guest sends the host, one record per defmt frame.
+//!
+//! Every record is `[WIRE_VERSION][tag][body]`; integers in the body are
+//! unsigned LEB128 varints, ids are catalogue positions (checked against the
+//! catalogue on decode; [`Record::Begin`] carries the catalogue fingerprint so
+//! the host can refuse a stream from a different build).
+//!
+//! | tag | record       | body                                              |
+//! |-----|--------------|---------------------------------------------------|
+//! | 1   | Begin        | cpus, tsc_khz, catalogue fingerprint              |
+//! | 2   | Counter      | phase, group, dim, field, value                   |
+//! | 3   | Hist         | phase, group, dim, hist, n, n x (bucket, count)   |
+//! | 4   | PcSample     | phase, mode, pc, count                            |
+//! | 5   | StackSample  | phase, mode, count, n, n x frame (leaf first)     |
+//! | 6   | Trace        | cpu, kind, flags, tsc, a, b                       |
+//! | 7   | TraceDropped | cpu, dropped                                      |
+//! | 8   | PhaseMark    | phase, tsc                                        |
+//! | 9   | LoadMap      | pid, base, name length, name bytes (UTF-8)        |
+//! | 10  | End          | tsc, records sent before this one                 |
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::declare::{Counter, Hist};
+use crate::phase::Phase;
+use crate::samples::MAX_FRAMES;
+use crate::trace::TraceEvent;
+
+pub use crate::decode::{decode, decode_all, DecodeError};
+
+/// Version of the record encoding; bump on any layout change.
+pub const WIRE_VERSION: u8 = 1;
+/// Longest binary name in a load map.
+pub const MAX_NAME: usize = 255;
+
+/// Where a sample was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "snake_case"))]
+#[repr(u8)]
+pub enum Mode {
+    User = 0,
+    Kernel = 1,
+}
+
+impl Mode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::User => "user",
+            Mode::Kernel => "kernel",
+        }
+    }
+}
+
+/// Everything the guest reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Begin {
+        cpus: u8,
+        tsc_khz: u64,
+        catalogue: u64,
+    },
+    Counter {
+        phase: Phase,
+        counter: Counter,
+        value: u64,
+    },
+    /// Non-zero buckets, ascending bucket index.
+    Hist {
+        phase: Phase,
+        hist: Hist,
+        buckets: Vec<(u8, u64)>,
+    },
+    PcSample {
+        phase: Phase,
+        mode: Mode,
+        pc: u64,
+        count: u64,
+    },
+    /// Frames leaf first, at most [`MAX_FRAMES`].
+    StackSample {
+        phase: Phase,
+        mode: Mode,
+        frames: Vec<u64>,
+        count: u64,
+    },
+    Trace(TraceEvent),
+    TraceDropped {
+        cpu: u8,
+        dropped: u64,
+    },
+    PhaseMark {
+        phase: Phase,
+        tsc: u64,
+    },
+    LoadMap {
+        pid: u64,
+        binary: String,
+        base: u64,
+    },
+    End {
+        tsc: u64,
+        records: u64,
+    },
+}
+
+pub(crate) mod tag {
+    pub const BEGIN: u8 = 1;
+    pub const COUNTER: u8 = 2;
+    pub const HIST: u8 = 3;
+    pub const PC_SAMPLE: u8 = 4;
+    pub const STACK_SAMPLE: u8 = 5;
+    pub const TRACE: u8 = 6;
+    pub const TRACE_DROPPED: u8 = 7;
+    pub const PHASE_MARK: u8 = 8;
+    pub const LOAD_MAP: u8 = 9;
+    pub const END: u8 = 10;
+}
+
+// ---------------------------------------------------------------------------
+// Encoding.
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Appends the encoding of `record` to `out`.
+pub fn encode(record: &Record, out: &mut Vec<u8>) {
+    out.push(WIRE_VERSION);
+    match record {
+        Record::Begin {
+            cpus,
+            tsc_khz,
+            catalogue,
+        } => {
+            out.push(tag::BEGIN);
+            for v in [*cpus as u64, *tsc_khz, *catalogue] {
+                put(out, v);
+            }
+        }
+        Record::Counter {
+            phase,
+            counter,
+            value,
+        } => {
+            out.push(tag::COUNTER);
+            for v in [
+                *phase as u64,
+                counter.group as u64,
+                counter.dim as u64,
+                counter.field as u64,
+                *value,
+            ] {
+                put(out, v);
+            }
+        }
+        Record::Hist {
+            phase,
+            hist,
+            buckets,
+        } => {
+            out.push(tag::HIST);
+            for v in [
+                *phase as u64,
+                hist.group as u64,
+                hist.dim as u64,
+                hist.hist as u64,
+                buckets.len() as u64,
+            ] {
+                put(out, v);
+            }
+            for (b, n) in buckets {
+                put(out, *b as u64);
+                put(out, *n);
+            }
+        }
+        Record::PcSample {
+            phase,
+            mode,
+            pc,
+            count,
+        } => {
+            out.push(tag::PC_SAMPLE);
+            for v in [*phase as u64, *mode as u64, *pc, *count] {
+                put(out, v);
+            }
+        }
+        Record::StackSample {
+            phase,
+            mode,
+            frames,
+            count,
+        } => {
+            out.push(tag::STACK_SAMPLE);
+            let frames = &frames[..frames.len().min(MAX_FRAMES)];
+            for v in [*phase as u64, *mode as u64, *count, frames.len() as u64] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
+            }
+        }
+        Record::Trace(e) => {
+            out.push(tag::TRACE);
+            for v in [e.cpu as u64, e.kind as u64, e.flags as u64, e.tsc, e.a, e.b] {
+                put(out, v);
+            }
+        }
+        Record::TraceDropped { cpu, dropped } => {
+            out.push(tag::TRACE_DROPPED);
+            put(out, *cpu as u64);
+            put(out, *dropped);
+        }
+        Record::PhaseMark { phase, tsc } => {
+            out.push(tag::PHASE_MARK);
+            put(out, *phase as u64);
+            put(out, *tsc);
+        }
+        Record::LoadMap { pid, binary, base } => {
+            out.push(tag::LOAD_MAP);
+            let name = truncate_utf8(binary, MAX_NAME);
+            for v in [*pid, *base, name.len() as u64] {
+                put(out, v);
+            }
+            out.extend_from_slice(name.as_bytes());
+        }
+        Record::End { tsc, records } => {
+            out.push(tag::END);
+            put(out, *tsc);
+            put(out, *records);
+        }
+    }
+}
+
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,345 @@
+//! Host side: a [`Report`] assembled from the guest's record stream (or
+//! parsed back from `measure.log`), and the catalogue-ordered views that the
+//! text and JSON writers share.
+//!
+//! A report stores only non-zero values; every writer walks the catalogue and
+//! prints each declared field, so "absent" is printed as an exact zero.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::GROUPS;
+use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
+use crate::hist::BUCKETS;
+use crate::phase::Phase;
+use crate::record::{decode, DecodeError, Mode, Record};
+use crate::trace::TraceEvent;
+
+/// The guest's `Begin` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Begin {
+    pub cpus: u8,
+    pub tsc_khz: u64,
+    pub catalogue: u64,
+}
+
+/// The guest's `End` record plus what the host saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct End {
+    pub tsc: u64,
+    /// Records the guest says it sent before `End`.
+    pub records: u64,
+    /// Of those, how many never arrived (0 for a complete report).
+    pub lost: u64,
+}
+
+/// A process's load map: where its binary sits, for symbolization.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LoadMap {
+    pub pid: u64,
+    pub binary: String,
+    pub base: u64,
+}
+
+/// Everything one run reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub begin: Option<Begin>,
+    pub checkpoints: BTreeMap<Phase, u64>,
+    pub phase_cycles: BTreeMap<Phase, u64>,
+    pub counters: BTreeMap<(Phase, Counter), u64>,
+    /// Non-zero buckets per (phase, histogram).
+    pub hists: BTreeMap<(Phase, Hist), BTreeMap<u8, u64>>,
+    pub pc_samples: BTreeMap<(Phase, Mode, u64), u64>,
+    /// Frames leaf first.
+    pub stack_samples: BTreeMap<(Phase, Mode, Vec<u64>), u64>,
+    pub trace: Vec<TraceEvent>,
+    pub trace_dropped: BTreeMap<u8, u64>,
+    pub load_maps: Vec<LoadMap>,
+    pub end: Option<End>,
+}
+
+/// Why a record stream does not make a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("record {index}: {source}")]
+    Decode { index: usize, source: DecodeError },
+    #[error("guest catalogue fingerprint {guest:#x} differs from host {host:#x}: rebuild the host tools")]
+    CatalogueMismatch { guest: u64, host: u64 },
+    #[error("record after End")]
+    AfterEnd,
+}
+
+/// Builds a report one record at a time (one per defmt frame).
+#[derive(Debug, Default)]
+pub struct ReportBuilder {
+    report: Report,
+    /// Records since `Begin`, load maps excluded (they are sent on their own).
+    received: u64,
+}
+
+impl ReportBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one frame's payload and adds it.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), ReportError> {
+        let index = self.received as usize;
+        let (record, _) = decode(bytes).map_err(|source| ReportError::Decode { index, source })?;
+        self.push(record)
+    }
+
+    pub fn push(&mut self, record: Record) -> Result<(), ReportError> {
+        let r = &mut self.report;
+        if r.end.is_some() {
+            return Err(ReportError::AfterEnd);
+        }
+        if !matches!(record, Record::LoadMap { .. }) {
+            self.received += 1;
+        }
+        match record {
+            Record::Begin {
+                cpus,
+                tsc_khz,
+                catalogue,
+            } => {
+                if catalogue != FINGERPRINT {
+                    return Err(ReportError::CatalogueMismatch {
+                        guest: catalogue,
+                        host: FINGERPRINT,
+                    });
+                }
+                r.begin = Some(Begin {
+                    cpus,
+                    tsc_khz,
+                    catalogue,
+                });
+                self.received = 1;
+            }
+            Record::Counter {
+                phase,
+                counter,
+                value,
+            } => r.set_counter(phase, counter, value),
+            Record::Hist {
+                phase,
+                hist,
+                buckets,
+            } => {
+                for (b, n) in buckets {
+                    r.set_bucket(phase, hist, b, n);
+                }
+            }
+            Record::PcSample {
+                phase,
+                mode,
+                pc,
+                count,
+            } => {
+                if count != 0 {
+                    *r.pc_samples.entry((phase, mode, pc)).or_default() += count;
+                }
+            }
+            Record::StackSample {
+                phase,
+                mode,
+                frames,
+                count,
+            } => {
+                if count != 0 {
+                    *r.stack_samples.entry((phase, mode, frames)).or_default() += count;
+                }
+            }
+            Record::Trace(e) => r.trace.push(e),
+            Record::TraceDropped { cpu, dropped } => {
+                r.trace_dropped.insert(cpu, dropped);
+            }
+            Record::PhaseMark { phase, tsc } => {
+                r.checkpoints.insert(phase, tsc);
+            }
+            Record::LoadMap { pid, binary, base } => {
+                r.load_maps.push(LoadMap { pid, binary, base })
+            }
+            Record::End { tsc, records } => {
+                let got = self.received - 1;
+                r.end = Some(End {
+                    tsc,
+                    records,
+                    lost: records.saturating_sub(got),
+                });
+                r.phase_cycles = r.derive_phase_cycles();
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Report {
+        self.report
+    }
+}
+
+impl Report {
+    /// Builds a report from decoded records.
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Report, ReportError> {
+        let mut b = ReportBuilder::new();
+        for record in records {
+            b.push(record)?;
+        }
+        Ok(b.finish())
+    }
+
+    /// Builds a report from back-to-back encoded records.
+    pub fn from_bytes(mut bytes: &[u8]) -> Result<Report, ReportError> {
+        let mut b = ReportBuilder::new();
+        let mut index = 0;
+        while !bytes.is_empty() {
+            let (record, used) =
+                decode(bytes).map_err(|source| ReportError::Decode { index, source })?;
+            b.push(record)?;
+            bytes = &bytes[used..];
+            index += 1;
+        }
+        Ok(b.finish())
+    }
+
+    /// Sets a counter; zero removes it (absent reads as zero).
+    pub fn set_counter(&mut self, phase: Phase, counter: Counter, value: u64) {
+        if value == 0 {
+            self.counters.remove(&(phase, counter));
+        } else {
+            self.counters.insert((phase, counter), value);
+        }
+    }
+
+    pub fn counter(&self, phase: Phase, counter: impl Into<Counter>) -> u64 {
+        self.counters
+            .get(&(phase, counter.into()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets one histogram bucket; zero removes it.
+    pub fn set_bucket(&mut self, phase: Phase, hist: Hist, bucket: u8, count: u64) {
+        let buckets = self.hists.entry((phase, hist)).or_default();
+        if count == 0 {
+            buckets.remove(&bucket);
+        } else {
+            buckets.insert(bucket, count);
+        }
+        if buckets.is_empty() {
+            self.hists.remove(&(phase, hist));
+        }
+    }
+
+    /// Cycles per phase from the checkpoints and the end TSC (see `phase.rs`
+    /// for what each phase spans).
+    pub fn derive_phase_cycles(&self) -> BTreeMap<Phase, u64> {
+        let mut out = BTreeMap::new();
+        let end = self.end.map(|e| e.tsc);
+        let cp = &self.checkpoints;
+        for p in [Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown] {
+            let Some(start) = cp.get(&p) else { continue };
+            let next = cp
+                .range(p..)
+                .find(|(q, _)| **q > p && **q <= Phase::FinalTotal)
+                .map(|(_, t)| *t);
+            if let Some(stop) = next.or(end) {
+                out.insert(p, stop.saturating_sub(*start));
+            }
+        }
+        if let Some(stop) = cp.get(&Phase::FinalTotal) {
+            let first = cp
+                .range(Phase::SpawnReady..Phase::FinalTotal)
+                .next()
+                .or(cp.get_key_value(&Phase::Boot));
+            if let Some((_, start)) = first {
+                out.insert(Phase::FinalTotal, stop.saturating_sub(*start));
+            }
+        }
+        if let (Some(start), Some(stop)) = (cp.get(&Phase::Boot), end) {
+            out.insert(Phase::Aggregate, stop.saturating_sub(*start));
+        }
+        out
+    }
+
+    /// Phases that get counter lines: those with a checkpoint or any data,
+    /// plus `aggregate`, in phase order.
+    pub fn phases(&self) -> Vec<Phase> {
+        let mut set: BTreeSet<Phase> = self.checkpoints.keys().copied().collect();
+        set.extend(self.counters.keys().map(|(p, _)| *p));
+        set.extend(self.hists.keys().map(|(p, _)| *p));
+        set.extend(self.pc_samples.keys().map(|(p, _, _)| *p));
+        set.extend(self.stack_samples.keys().map(|(p, _, _)| *p));
+        set.insert(Phase::Aggregate);
+        set.into_iter().collect()
+    }
+
+    /// Dimension entries printed for `group` (CPU slots stop at the reported
+    /// CPU count, but never hide a non-zero value).
+    pub fn dim_entries(&self, group: &GroupDesc) -> usize {
+        match group.dim.labels {
+            DimLabels::Cpu(n) => {
+                let cpus = self.begin.map_or(n, |b| (b.cpus as usize).clamp(1, n));
+                let used = self
+                    .counters
+                    .keys()
+                    .filter(|(_, c)| c.group_desc().name == group.name)
+                    .map(|(_, c)| c.dim as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                cpus.max(used)
+            }
+            _ => group.dim.count(),
+        }
+    }
+
+    /// Every counter line, zeros included, in catalogue order per phase.
+    pub fn group_lines(&self) -> Vec<GroupLine> {
+        let mut lines = Vec::new();
+        for phase in self.phases() {
+            for (g, group) in GROUPS.iter().enumerate() {
+                for dim in 0..self.dim_entries(group) {
+                    let values = (0..group.fields.len())
+                        .filter_map(|f| Counter::from_ids(g as u8, dim, f as u8))
+                        .map(|c| (c.field_desc().name, self.counter(phase, c)))
+                        .collect();
+                    let hists = (0..group.hists.len())
+                        .filter_map(|h| Hist::from_ids(g as u8, dim, h as u8))
+                        .map(|h| {
+                            (
+                                h.hist_desc().name,
+                                self.hists.get(&(phase, h)).cloned().unwrap_or_default(),
+                            )
+                        })
+                        .collect();
+                    let label = group.dim.label(dim).map(|l| (group.dim.key, l.to_string()));
+                    lines.push(GroupLine {
+                        phase,
+                        group,
+                        dim: label,
+                        values,
+                        hists,
+                    });
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// One group line (and its histograms) as printed.
+#[derive(Debug)]
+pub struct GroupLine {
+    pub phase: Phase,
+    pub group: &'static GroupDesc,
+    /// `(key, label)` for dimensioned groups.
+    pub dim: Option<(&'static str, String)>,
+    /// Every declared field, in declaration order.
+    pub values: Vec<(&'static str, u64)>,
+    /// Every declared histogram's non-zero buckets.
+    pub hists: Vec<(&'static str, BTreeMap<u8, u64>)>,
+}
+
+const _: () = assert!(BUCKETS <= u8::MAX as usize);

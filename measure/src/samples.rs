@@ -1,0 +1,276 @@
+//! Bounded sample tables: PC -> count and call stack -> count.
+//!
+//! Both are open-addressing hash tables shared by all CPUs, with the phase in
+//! the key, so memory is fixed at build time whatever the run does. A sample
+//! that finds no slot within [`MAX_PROBE`] probes is refused and the caller
+//! counts it as overflow. Unlike the per-CPU shards these tables are written
+//! by every CPU, so they use compare-and-swap to claim a slot and `fetch_add`
+//! to count: one locked instruction per timer-interrupt sample is cheap.
+//!
+//! PC keys pack `valid(1) | phase(3) | 0(12) | pc[47:0]`; canonical x86_64
+//! addresses are rebuilt by sign-extending bit 47.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::phase::Phase;
+
+/// Probes before a sample counts as overflow.
+pub const MAX_PROBE: usize = 64;
+/// Frames kept per stack sample.
+pub const MAX_FRAMES: usize = 16;
+
+const VALID: u64 = 1 << 63;
+const PC_MASK: u64 = (1 << 48) - 1;
+const R: Ordering = Ordering::Relaxed;
+
+/// Sign-extends a 48-bit address to canonical form.
+pub const fn canonical(pc48: u64) -> u64 {
+    (((pc48 & PC_MASK) << 16) as i64 >> 16) as u64
+}
+
+const fn mix(mut x: u64) -> u64 {
+    // splitmix64 finaliser: spreads nearby PCs over the table.
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// PC -> count for one mode (user or kernel); `N` must be a power of two.
+pub struct PcTable<const N: usize> {
+    keys: [AtomicU64; N],
+    counts: [AtomicU64; N],
+}
+
+impl<const N: usize> Default for PcTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> PcTable<N> {
+    const POWER_OF_TWO: () = assert!(N.is_power_of_two());
+
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::POWER_OF_TWO;
+        PcTable {
+            keys: [const { AtomicU64::new(0) }; N],
+            counts: [const { AtomicU64::new(0) }; N],
+        }
+    }
+
+    /// Counts one sample of `pc` in `phase`; `false` when the table is full.
+    pub fn record(&self, phase: Phase, pc: u64) -> bool {
+        let key = VALID | (phase as u64) << 60 | (pc & PC_MASK);
+        let start = mix(key) as usize;
+        for probe in 0..MAX_PROBE.min(N) {
+            let i = (start + probe) & (N - 1);
+            let mut seen = self.keys[i].load(R);
+            if seen == 0 {
+                seen = match self.keys[i].compare_exchange(0, key, R, R) {
+                    Ok(_) => key,
+                    Err(other) => other,
+                };
+            }
+            if seen == key {
+                self.counts[i].fetch_add(1, R);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Every (phase, pc, count) recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Phase, u64, u64)> + '_ {
+        self.keys
+            .iter()
+            .zip(self.counts.iter())
+            .filter_map(|(k, c)| {
+                let (key, count) = (k.load(R), c.load(R));
+                if key & VALID == 0 || count == 0 {
+                    return None;
+                }
+                let phase = Phase::from_id(((key >> 60) & 7) as u8)?;
+                Some((phase, canonical(key), count))
+            })
+    }
+}
+
+/// One stack entry: the published hash, count, meta and frames.
+struct StackSlot {
+    /// `0` free, [`CLAIMED`] while frames are written, else the stack's key.
+    key: AtomicU64,
+    count: AtomicU64,
+    /// `phase | kernel << 8 | len << 16`.
+    meta: AtomicU64,
+    frames: [AtomicU64; MAX_FRAMES],
+}
+
+const CLAIMED: u64 = 1;
+
+/// Call stack -> count for both modes; `N` must be a power of two.
+pub struct StackTable<const N: usize> {
+    slots: [StackSlot; N],
+}
+
+impl<const N: usize> Default for StackTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> StackTable<N> {
+    const POWER_OF_TWO: () = assert!(N.is_power_of_two());
+
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::POWER_OF_TWO;
+        StackTable {
+            slots: [const {
+                StackSlot {
+                    key: AtomicU64::new(0),
+                    count: AtomicU64::new(0),
+                    meta: AtomicU64::new(0),
+                    frames: [const { AtomicU64::new(0) }; MAX_FRAMES],
+                }
+            }; N],
+        }
+    }
+
+    /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
+    /// `false` when the table is full.
+    pub fn record(&self, phase: Phase, kernel: bool, frames: &[u64]) -> bool {
+        let frames = &frames[..frames.len().min(MAX_FRAMES)];
+        let meta = phase as u64 | (kernel as u64) << 8 | (frames.len() as u64) << 16;
+        let key = frames.iter().fold(mix(meta), |h, f| mix(h ^ f)) | VALID;
+        let start = key as usize;
+        for probe in 0..MAX_PROBE.min(N) {
+            let slot = &self.slots[(start + probe) & (N - 1)];
+            let seen = slot.key.load(Ordering::Acquire);
+            if seen == key {
+                slot.count.fetch_add(1, R);
+                return true;
+            }
+            if seen == 0
+                && slot
+                    .key
+                    .compare_exchange(0, CLAIMED, Ordering::Acquire, R)
+                    .is_ok()
+            {
+                for (cell, f) in slot.frames.iter().zip(frames) {
+                    cell.store(*f, R);
+                }
+                slot.meta.store(meta, R);
+                slot.count.store(1, R);
+                // Publish: readers that see the key see frames and meta.
+                slot.key.store(key, Ordering::Release);
+                return true;
+            }
+            // Claimed by a concurrent writer or another stack: probe on. A
+            // racing copy of the same stack may land twice; readers merge.
+        }
+        false
+    }
+
+    /// Every (phase, kernel, frames, count) recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Phase, bool, StackFrames, u64)> + '_ {
+        self.slots.iter().filter_map(|slot| {
+            if slot.key.load(Ordering::Acquire) & VALID == 0 {
+                return None;
+            }
+            let meta = slot.meta.load(R);
+            let phase = Phase::from_id((meta & 0xff) as u8)?;
+            let len = ((meta >> 16) as usize).min(MAX_FRAMES);
+            let mut frames = StackFrames {
+                len,
+                frames: [0; MAX_FRAMES],
+            };
+            for (out, cell) in frames.frames.iter_mut().zip(&slot.frames).take(len) {
+                *out = cell.load(R);
+            }
+            Some((phase, meta & 0x100 != 0, frames, slot.count.load(R)))
+        })
+    }
+}
+
+/// A copied stack, leaf first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StackFrames {
+    len: usize,
+    frames: [u64; MAX_FRAMES],
+}
+
+impl StackFrames {
+    pub fn as_slice(&self) -> &[u64] {
+        &self.frames[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcs_are_counted_per_phase_and_canonical() {
+        let t: PcTable<64> = PcTable::new();
+        let kpc = 0xffff_ffff_8010_2030;
+        assert!(t.record(Phase::Work, 0x40_1000));
+        assert!(t.record(Phase::Work, 0x40_1000));
+        assert!(t.record(Phase::Shutdown, 0x40_1000));
+        assert!(t.record(Phase::Work, kpc));
+        let mut e: Vec<_> = t.entries().collect();
+        e.sort();
+        assert_eq!(
+            e,
+            vec![
+                (Phase::Work, 0x40_1000, 2),
+                (Phase::Work, kpc, 1),
+                (Phase::Shutdown, 0x40_1000, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn pc_table_overflows_without_losing_entries() {
+        let t: PcTable<16> = PcTable::new();
+        let mut refused = 0;
+        for pc in 0..40u64 {
+            if !t.record(Phase::Work, 0x1000 + pc * 4) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 40 - 16);
+        assert_eq!(t.entries().count(), 16);
+        // Known PCs still count after the table is full.
+        let (_, pc, before) = t.entries().next().unwrap();
+        assert!(t.record(Phase::Work, pc));
+        assert_eq!(t.entries().find(|e| e.1 == pc).unwrap().2, before + 1);
+    }
+
+    #[test]
+    fn stacks_are_keyed_by_frames_phase_and_mode() {
+        let t: StackTable<8> = StackTable::new();
+        assert!(t.record(Phase::Work, false, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, false, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, true, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, false, &[1, 2]));
+        let long: Vec<u64> = (0..40).collect();
+        assert!(t.record(Phase::Boot, false, &long));
+        let mut e: Vec<_> = t
+            .entries()
+            .map(|(p, k, f, c)| (p, k, f.as_slice().to_vec(), c))
+            .collect();
+        e.sort();
+        assert_eq!(e.len(), 4);
+        assert_eq!(e[0], (Phase::Boot, false, (0..16).collect(), 1));
+        assert!(e.contains(&(Phase::Work, false, vec![1, 2, 3], 2)));
+        assert!(e.contains(&(Phase::Work, true, vec![1, 2, 3], 1)));
+        for i in 0..20u64 {
+            t.record(Phase::Work, false, &[100 + i]);
+        }
+        assert_eq!(t.entries().count(), 8);
+        assert!(!t.record(Phase::Work, false, &[999]));
+    }
+}

@@ -1,0 +1,264 @@
+//! measure.log: shape, zeros, round trip, parser errors, JSON, docs check.
+
+use capos_measure::catalogue::{
+    scheduler_lock, scheduler_lock_site, serial, thread_placement, SchedLockSite, SerialChannel,
+    GROUPS,
+};
+use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
+use capos_measure::report::Report;
+use capos_measure::{Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind};
+
+fn sample_run() -> Vec<Record> {
+    static RECORDS: std::sync::OnceLock<Vec<Record>> = std::sync::OnceLock::new();
+    RECORDS.get_or_init(record_sample_run).clone()
+}
+
+fn record_sample_run() -> Vec<Record> {
+    static M: Measure = Measure::new();
+    M.mark(Phase::Boot, 10).unwrap();
+    M.add(0, serial::bytes.at(SerialChannel::Com1), 300);
+    M.mark(Phase::SpawnReady, 1_000).unwrap();
+    M.add(1, scheduler_lock::acquisitions, 15);
+    M.add(1, scheduler_lock::contended, 5);
+    M.max(1, scheduler_lock::wait_max, 77);
+    M.min(1, scheduler_lock::wait_min, 7);
+    M.hist(1, scheduler_lock::wait, 9);
+    M.add(
+        1,
+        scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect),
+        4,
+    );
+    M.add(2, thread_placement::migrations.at(2usize), 1);
+    M.mark(Phase::Work, 2_000).unwrap();
+    M.sample_pc(1, Mode::User, 0x40_1234);
+    M.sample_stack(
+        1,
+        Mode::Kernel,
+        &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200],
+    );
+    M.trace(
+        1,
+        &TraceEvent {
+            tsc: 2_100,
+            kind: TraceKind::ContextSwitch,
+            cpu: 1,
+            flags: 2,
+            a: 5,
+            b: 6,
+        },
+    );
+    M.mark(Phase::Shutdown, 3_000).unwrap();
+    M.mark(Phase::FinalTotal, 4_000).unwrap();
+    let mut records = vec![Record::LoadMap {
+        pid: 3,
+        binary: "thread scale=1%".into(),
+        base: 0x40_0000,
+    }];
+    M.report(
+        &ReportInfo {
+            cpus: 4,
+            tsc_khz: 2_000_000,
+            end_tsc: 5_000,
+        },
+        &mut |r| records.push(r.clone()),
+    );
+    records
+}
+
+#[test]
+fn log_has_the_seed_shape_and_exact_zeros() {
+    let report = Report::from_records(sample_run()).unwrap();
+    let log = report.to_measure_log();
+    let has = |line: &str| log.lines().any(|l| l == line);
+    let starts = |prefix: &str| log.lines().any(|l| l.starts_with(prefix));
+    assert!(starts("measure: scheduler_lock phase=spawn_ready acquisitions=15 contended=5 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=7 wait_max=77 hold_min=0 hold_max=0"), "{log}");
+    assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0"));
+    assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0"));
+    assert!(has(
+        "measure: scheduler_lock_hist phase=spawn_ready kind=wait buckets=4:1"
+    ));
+    assert!(has(
+        "measure: scheduler_lock_hist phase=work kind=hold buckets="
+    ));
+    assert!(has("measure: thread_placement phase=final_total cpu=2 selected=0 first_selected=0 migrations=1"));
+    assert!(
+        !starts("measure: thread_placement phase=work cpu=4 "),
+        "cpu lines stop at cpus=4"
+    );
+    assert!(has("measure: serial phase=boot channel=com1 bytes=300"));
+    assert!(has("measure: serial phase=aggregate channel=com2 bytes=0"));
+    assert!(has("measure: checkpoint name=work tsc=2000"));
+    assert!(has("measure: phase name=work cycles=1000"));
+    assert!(has("measure: phase name=final_total cycles=3000"));
+    assert!(has(
+        "measure: load_map pid=3 binary=thread%20scale%3D1%25 base=0x400000"
+    ));
+    assert!(has(
+        "measure: user_pc_sample phase=work pc=0x401234 count=1"
+    ));
+    assert!(has("measure: kernel_stack_sample phase=work count=1 frames=0xffffffff80000010,0xffffffff80000200"));
+    assert!(has(
+        "measure: trace cpu=1 tsc=2100 kind=context_switch flags=2 a=0x5 b=0x6"
+    ));
+    assert!(has("measure: trace_dropped cpu=1 dropped=0"));
+    assert!(starts("measure: end tsc=5000 records="));
+    // Every group has a line in every reported phase.
+    for phase in [
+        "boot",
+        "spawn_ready",
+        "work",
+        "shutdown",
+        "final_total",
+        "aggregate",
+    ] {
+        for g in GROUPS {
+            assert!(
+                starts(&format!("measure: {} phase={phase} ", g.name)),
+                "{} {phase}",
+                g.name
+            );
+        }
+    }
+}
+
+#[test]
+fn records_to_log_and_back_are_the_same_report() {
+    let report = Report::from_records(sample_run()).unwrap();
+    let log = report.to_measure_log();
+    let parsed = parse_measure_log(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(parsed, report);
+    assert_eq!(parsed.to_measure_log(), log);
+}
+
+#[test]
+fn an_empty_run_still_prints_every_family_with_zeros() {
+    static M: Measure = Measure::new();
+    let mut records = Vec::new();
+    M.report(
+        &ReportInfo {
+            cpus: 1,
+            tsc_khz: 0,
+            end_tsc: 0,
+        },
+        &mut |r| records.push(r.clone()),
+    );
+    let log = Report::from_records(records).unwrap().to_measure_log();
+    for g in GROUPS {
+        assert!(
+            log.contains(&format!("measure: {} phase=aggregate ", g.name)),
+            "{}",
+            g.name
+        );
+    }
+    assert!(log.contains("measure: tlb phase=aggregate cr3_writes=0 "));
+}
+
+#[test]
+fn parser_reports_garbage_with_line_numbers() {
+    let good = "measure: timer phase=work interrupts=3\n";
+    let cases: &[(&str, ParseErrorKind)] = &[
+        ("hello world", ParseErrorKind::NotMeasureLine),
+        (
+            "measure: nosuchgroup phase=work",
+            ParseErrorKind::UnknownFamily("nosuchgroup".into()),
+        ),
+        (
+            "measure: timer phase=work interrupts",
+            ParseErrorKind::BadToken("interrupts".into()),
+        ),
+        (
+            "measure: timer phase=lunch",
+            ParseErrorKind::UnknownPhase("lunch".into()),
+        ),
+        (
+            "measure: timer interrupts=1",
+            ParseErrorKind::MissingKey("phase".into()),
+        ),
+        (
+            "measure: timer phase=work bogus=1",
+            ParseErrorKind::UnknownKey("bogus".into()),
+        ),
+        (
+            "measure: timer phase=work interrupts=x",
+            ParseErrorKind::BadNumber {
+                key: "interrupts".into(),
+                value: "x".into(),
+            },
+        ),
+        (
+            "measure: timer phase=work interrupts=1 interrupts=2",
+            ParseErrorKind::DuplicateKey("interrupts".into()),
+        ),
+        (
+            "measure: scheduler_lock_site phase=work site=kitchen",
+            ParseErrorKind::UnknownLabel {
+                key: "site".into(),
+                value: "kitchen".into(),
+            },
+        ),
+        (
+            "measure: thread_placement phase=work cpu=16",
+            ParseErrorKind::UnknownLabel {
+                key: "cpu".into(),
+                value: "16".into(),
+            },
+        ),
+        (
+            "measure: scheduler_lock_hist phase=work kind=wait buckets=99:1",
+            ParseErrorKind::BadBuckets("99:1".into()),
+        ),
+        (
+            "measure: trace cpu=0 tsc=1 kind=nap flags=0 a=0 b=0",
+            ParseErrorKind::UnknownTraceKind("nap".into()),
+        ),
+        (
+            "measure: load_map pid=1 binary=a%2 base=0",
+            ParseErrorKind::BadEscape("a%2".into()),
+        ),
+    ];
+    for (bad, kind) in cases {
+        let text = format!("# comment\n{good}\n{bad}\n{good}");
+        let err = parse_measure_log(&text).expect_err(bad);
+        assert_eq!(err.line, 4, "{bad}");
+        assert_eq!(&err.kind, kind, "{bad}");
+        assert!(err.to_string().starts_with("measure.log line 4: "));
+    }
+}
+
+#[test]
+fn json_carries_the_same_values() {
+    let report = Report::from_records(sample_run()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    let groups = json["groups"].as_array().unwrap();
+    let line = groups
+        .iter()
+        .find(|g| {
+            g["phase"] == "spawn_ready"
+                && g["group"] == "scheduler_lock_site"
+                && g["dim"]["site"] == "timer_select"
+        })
+        .unwrap();
+    assert_eq!(line["fields"]["acquisitions"], 4);
+    assert_eq!(line["fields"]["contended"], 0);
+    assert_eq!(json["begin"]["cpus"], 4);
+    assert_eq!(json["pc_samples"][0]["mode"], "user");
+}
+
+#[test]
+fn docs_mention_every_group_and_field() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/measure.md");
+    let text = std::fs::read_to_string(path).expect("docs/measure.md exists");
+    let missing = capos_measure::docs_ref::missing_from_docs(&text);
+    assert!(
+        missing.is_empty(),
+        "docs/measure.md lacks: {missing:?} (see its \"How to add a counter\")"
+    );
+}
+
+/// Prints the generated reference section: `cargo test -p capos-measure
+/// --test log_text print_reference -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn print_reference() {
+    print!("{}", capos_measure::docs_ref::reference_markdown());
+}

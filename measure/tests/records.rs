@@ -1,0 +1,323 @@
+//! Wire records: round trip of every kind, clear errors, and a fuzz loop.
+
+use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SharedLock};
+use capos_measure::{
+    decode, decode_all, encode, DecodeError, Mode, Phase, Record, TraceEvent, TraceKind,
+    WIRE_VERSION,
+};
+
+fn every_kind() -> Vec<Record> {
+    vec![
+        Record::Begin {
+            cpus: 4,
+            tsc_khz: 2_000_000,
+            catalogue: capos_measure::FINGERPRINT,
+        },
+        Record::Counter {
+            phase: Phase::Work,
+            counter: scheduler_lock::wait_cycles.into(),
+            value: u64::MAX,
+        },
+        Record::Counter {
+            phase: Phase::Aggregate,
+            counter: shared_kernel_lock::hold_min.at(SharedLock::AddressSpace),
+            value: 0,
+        },
+        Record::Hist {
+            phase: Phase::Boot,
+            hist: scheduler_lock::wait.into(),
+            buckets: vec![(0, 1), (3, 10), (63, 2)],
+        },
+        Record::Hist {
+            phase: Phase::Shutdown,
+            hist: shared_kernel_lock::hold.at(SharedLock::Heap),
+            buckets: vec![],
+        },
+        Record::PcSample {
+            phase: Phase::FinalTotal,
+            mode: Mode::Kernel,
+            pc: 0xffff_ffff_8010_0000,
+            count: 7,
+        },
+        Record::StackSample {
+            phase: Phase::Work,
+            mode: Mode::User,
+            frames: (0..16).map(|i| 0x40_0000 + i).collect(),
+            count: 3,
+        },
+        Record::StackSample {
+            phase: Phase::Work,
+            mode: Mode::User,
+            frames: vec![],
+            count: 1,
+        },
+        Record::Trace(TraceEvent {
+            tsc: 1 << 40,
+            kind: TraceKind::ContextSwitch,
+            cpu: 15,
+            flags: 0xff,
+            a: 1,
+            b: u64::MAX,
+        }),
+        Record::TraceDropped {
+            cpu: 3,
+            dropped: 12,
+        },
+        Record::PhaseMark {
+            phase: Phase::SpawnReady,
+            tsc: 123,
+        },
+        Record::LoadMap {
+            pid: 9,
+            binary: "thread-scale/worker é".into(),
+            base: 0x40_0000,
+        },
+        Record::End {
+            tsc: 456,
+            records: 11,
+        },
+    ]
+}
+
+#[test]
+fn every_record_kind_round_trips() {
+    let mut stream = Vec::new();
+    for record in every_kind() {
+        let mut buf = Vec::new();
+        encode(&record, &mut buf);
+        assert_eq!(buf[0], WIRE_VERSION);
+        let (back, used) = decode(&buf).unwrap_or_else(|e| panic!("{record:?}: {e}"));
+        assert_eq!(back, record);
+        assert_eq!(used, buf.len());
+        stream.extend_from_slice(&buf);
+    }
+    assert_eq!(decode_all(&stream).unwrap(), every_kind());
+    for kind in TraceKind::ALL {
+        let r = Record::Trace(TraceEvent {
+            tsc: 1,
+            kind: *kind,
+            cpu: 0,
+            flags: 0,
+            a: 0,
+            b: 0,
+        });
+        let mut buf = Vec::new();
+        encode(&r, &mut buf);
+        assert_eq!(decode(&buf).unwrap().0, r);
+    }
+}
+
+#[test]
+fn garbage_gets_clear_errors() {
+    assert_eq!(decode(&[]), Err(DecodeError::Truncated(0)));
+    assert_eq!(
+        decode(&[9, 1]),
+        Err(DecodeError::VersionMismatch {
+            found: 9,
+            expected: WIRE_VERSION
+        })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 200]),
+        Err(DecodeError::UnknownTag(200))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 2, 9, 0, 0, 0, 1]),
+        Err(DecodeError::BadPhase(9))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 2, 2, 100, 0, 0, 1]),
+        Err(DecodeError::BadGroup(100))
+    );
+    // scheduler_lock (group 0) has no dimension, and 9 fields.
+    assert_eq!(
+        decode(&[WIRE_VERSION, 2, 2, 0, 1, 0, 1]),
+        Err(DecodeError::BadDimension { group: 0, dim: 1 })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 2, 2, 0, 0, 9, 1]),
+        Err(DecodeError::BadField { group: 0, field: 9 })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 3, 2, 0, 0, 2, 0]),
+        Err(DecodeError::BadHist { group: 0, hist: 2 })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 2, 5, 1, 5, 1]),
+        Err(DecodeError::BadBucket(5))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 1, 64, 1]),
+        Err(DecodeError::BadBucket(64))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 4, 2, 2, 0, 0]),
+        Err(DecodeError::BadMode(2))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 6, 0, 99, 0, 0, 0, 0]),
+        Err(DecodeError::BadTraceKind(99))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 9, 1, 1, 2, 0xff, 0xfe]),
+        Err(DecodeError::BadUtf8)
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 9, 1, 1, 5, b'a']),
+        Err(DecodeError::Truncated(6))
+    );
+    let mut long = vec![WIRE_VERSION, 8, 2];
+    long.extend([0xff; 10]);
+    long.push(0);
+    assert_eq!(decode(&long), Err(DecodeError::VarintOverflow(3)));
+    assert!(matches!(
+        decode(&[WIRE_VERSION, 5, 2, 0, 1, 17]),
+        Err(DecodeError::OutOfRange { .. })
+    ));
+    // Every strict prefix of a valid record is truncated, never misread.
+    for record in every_kind() {
+        let mut buf = Vec::new();
+        encode(&record, &mut buf);
+        for cut in 0..buf.len() {
+            assert!(
+                matches!(decode(&buf[..cut]), Err(DecodeError::Truncated(_))),
+                "{record:?} cut at {cut}"
+            );
+        }
+    }
+}
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn decoder_survives_mutation_fuzz() {
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let seeds: Vec<Vec<u8>> = every_kind()
+        .iter()
+        .map(|r| {
+            let mut b = Vec::new();
+            encode(r, &mut b);
+            b
+        })
+        .collect();
+    let (mut ok, mut err) = (0u32, 0u32);
+    for round in 0..200_000 {
+        let mut buf = seeds[rng.below(seeds.len())].clone();
+        match round % 4 {
+            0 => {
+                // Random bytes after a valid header.
+                buf.truncate(2);
+                let n = rng.below(40);
+                buf.extend((0..n).map(|_| rng.next() as u8));
+            }
+            _ => {
+                for _ in 0..=rng.below(4) {
+                    match rng.below(4) {
+                        0 if !buf.is_empty() => {
+                            let i = rng.below(buf.len());
+                            buf[i] ^= 1 << rng.below(8);
+                        }
+                        1 if !buf.is_empty() => {
+                            let i = rng.below(buf.len());
+                            buf[i] = rng.next() as u8;
+                        }
+                        2 => {
+                            let i = rng.below(buf.len() + 1);
+                            buf.insert(i, rng.next() as u8);
+                        }
+                        _ if !buf.is_empty() => {
+                            let i = rng.below(buf.len());
+                            buf.remove(i);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        match decode(&buf) {
+            Ok((record, used)) => {
+                assert!(used <= buf.len());
+                // Whatever decodes must survive its own re-encoding.
+                let mut again = Vec::new();
+                encode(&record, &mut again);
+                let (back, _) = decode(&again).expect("re-encoded record decodes");
+                assert_eq!(back, record);
+                ok += 1;
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                err += 1;
+            }
+        }
+    }
+    assert!(
+        ok > 1000 && err > 1000,
+        "fuzz explored both paths: ok={ok} err={err}"
+    );
+}
+
+#[test]
+fn report_stream_checks_catalogue_and_counts_lost_records() {
+    use capos_measure::report::{Report, ReportBuilder, ReportError};
+    let mut bytes = Vec::new();
+    let records = [
+        Record::Begin {
+            cpus: 2,
+            tsc_khz: 1,
+            catalogue: capos_measure::FINGERPRINT,
+        },
+        Record::PhaseMark {
+            phase: Phase::Work,
+            tsc: 10,
+        },
+        // One record "lost in transit": End says 3 were sent before it.
+        Record::End {
+            tsc: 20,
+            records: 3,
+        },
+    ];
+    for r in &records {
+        encode(r, &mut bytes);
+    }
+    let report = Report::from_bytes(&bytes).unwrap();
+    assert_eq!(report.end.map(|e| e.lost), Some(1));
+    assert_eq!(report.phase_cycles.get(&Phase::Work), Some(&10));
+
+    let mut b = ReportBuilder::new();
+    let wrong = Record::Begin {
+        cpus: 2,
+        tsc_khz: 1,
+        catalogue: capos_measure::FINGERPRINT ^ 1,
+    };
+    assert!(matches!(
+        b.push(wrong),
+        Err(ReportError::CatalogueMismatch { .. })
+    ));
+    assert!(matches!(
+        b.push_bytes(&[WIRE_VERSION, 77]),
+        Err(ReportError::Decode { .. })
+    ));
+    b.push(Record::End { tsc: 1, records: 0 }).unwrap();
+    assert!(matches!(
+        b.push(Record::End { tsc: 2, records: 0 }),
+        Err(ReportError::AfterEnd)
+    ));
+    let mut bad = bytes.clone();
+    bad.push(0xee);
+    assert!(matches!(
+        Report::from_bytes(&bad),
+        Err(ReportError::Decode { index: 3, .. })
+    ));
+}
