@@ -4,22 +4,44 @@ ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
-.PHONY: all deps test host-test kernel-test ktest run iso clean
+.PHONY: all deps deps-bench test host-test kernel-test smoke-test ktest run run-smp2-smokes \
+	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
 all: run
 
 deps:
 	@./scripts/install-deps.sh
 
-## Everything CI runs: host tests, then kernel tests at SMP=1, 2 and 4 plus
-## the framework self-checks. Ends with `total: N passed, M failed`.
-test: deps host-test kernel-test
+deps-bench:
+	@./scripts/install-deps.sh bench
+
+## Everything CI runs: host tests, kernel tests at SMP=1, 2 and 4 plus the
+## framework self-checks, and every smoke at SMP=1, 2 and 4.
+## Each harness stage ends with `total: N passed, M failed`.
+test: deps host-test kernel-test smoke-test
 
 host-test:
 	cargo test --quiet
 
 kernel-test:
 	$(HARNESS) test-suite --smp 1,2,4 --accel $(ACCEL) --quiet
+
+smoke-test:
+	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
+
+## Every smoke under -smp 2; per-smoke logs under target/runs/.
+run-smp2-smokes: deps
+	$(HARNESS) run-smokes --smp 2 --accel $(ACCEL)
+
+## Linux baselines of the benchmarks: native (threads / fork) and a Linux
+## guest under the same QEMU envelope as capOS.
+run-linux-thread-scale-baseline: deps-bench
+	$(HARNESS) bench-linux-native thread-scale
+	$(HARNESS) bench-linux-guest thread-scale --accel $(ACCEL)
+
+run-linux-smp-process-scale-baseline: deps-bench
+	$(HARNESS) bench-linux-native process-scale
+	$(HARNESS) bench-linux-guest process-scale --accel $(ACCEL)
 
 ## Kernel tests at one CPU count: make ktest SMP=4
 ktest: deps

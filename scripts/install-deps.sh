@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing capOS needs, if it is missing:
 # Debian's qemu-system-x86 and capnproto, and the x86_64-unknown-none Rust target.
+# With `bench`, also what the Linux baselines need: Debian's linux-image-amd64
+# (the Linux guest's kernel) and the x86_64-unknown-linux-musl Rust target.
 set -euo pipefail
+bench=${1:-}
 
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
 command -v capnp >/dev/null 2>&1 || need_pkgs+=(capnproto)
+# Linux-guest baselines boot Debian's kernel (bench-linux-guest).
+if [ "$bench" = bench ]; then
+    compgen -G "/boot/vmlinuz-*" >/dev/null || need_pkgs+=(linux-image-amd64)
+fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "install-deps: installing ${need_pkgs[*]}"
@@ -19,4 +26,9 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-none; then
     echo "install-deps: adding Rust target x86_64-unknown-none"
     rustup target add x86_64-unknown-none
+fi
+
+if [ "$bench" = bench ] && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    echo "install-deps: adding Rust target x86_64-unknown-linux-musl"
+    rustup target add x86_64-unknown-linux-musl
 fi

@@ -2,6 +2,10 @@
 
 /// User binaries are linked at this address (static, non-PIE).
 pub const USER_IMAGE_BASE: u64 = 0x0040_0000;
+/// Start of the process heap (`grow_heap` extends it contiguously).
+pub const USER_HEAP_BASE: u64 = 0x0000_2000_0000_0000;
+/// Largest heap one process may grow to.
+pub const USER_HEAP_MAX: u64 = 64 * 1024 * 1024;
 /// Lowest address the kernel will hand out for rings and stacks.
 pub const USER_MMAP_BASE: u64 = 0x0000_1000_0000_0000;
 /// The main thread's stack ends here (grows down).

@@ -19,6 +19,10 @@ pub const SET_FS_BASE: u64 = 3;
 pub const RING_INFO: u64 = 4;
 /// `yield()`.
 pub const YIELD: u64 = 5;
+/// `grow_heap(bytes) -> old end`: extends the process's heap region (which
+/// starts at `layout::USER_HEAP_BASE`) by `bytes` of zeroed read/write
+/// memory, rounded up to pages. Fails with `OutOfResources` past the quota.
+pub const GROW_HEAP: u64 = 6;
 
 /// Highest syscall number + 1.
-pub const COUNT: u64 = 6;
+pub const COUNT: u64 = 7;

@@ -29,6 +29,14 @@ pub enum Command {
     Iso(IsoArgs),
     /// Annotate a log on stdin with symbolized backtraces (like `capos-symbolize`).
     Symbolize(SymbolizeArgs),
+    /// Run every smoke program (each under its own manifest) and judge its PASS line.
+    RunSmokes(SmokeArgs),
+    /// Run a benchmark's Linux baseline natively (1/2/4 workers, RUNS times).
+    BenchLinuxNative(crate::bench::commands::BenchArgs),
+    /// Run a benchmark's Linux baseline as a Linux guest under the capOS QEMU envelope.
+    BenchLinuxGuest(crate::bench::commands::BenchArgs),
+    /// Recompute summary.log and the speedup table from an existing results.csv.
+    BenchSummary(crate::bench::commands::SummaryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +103,21 @@ pub struct KtestArgs {
     /// Extra kernel command-line words (e.g. `noapic`, `tick_hz=1000`).
     #[arg(long, value_name = "WORDS", default_value = "")]
     pub cmdline: String,
+    #[command(flatten)]
+    pub qemu: QemuOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct SmokeArgs {
+    /// CPU counts to run each smoke at (comma separated).
+    #[arg(long, value_name = "N,..", default_value = "2", value_delimiter = ',', value_parser = parse_smp)]
+    pub smp: Vec<u32>,
+    /// Runs per smoke and CPU count.
+    #[arg(long, default_value = "1")]
+    pub repeat: u32,
+    /// Only this smoke.
+    #[arg(long)]
+    pub only: Option<String>,
     #[command(flatten)]
     pub qemu: QemuOpts,
 }

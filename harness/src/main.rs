@@ -4,6 +4,7 @@
 
 mod accel;
 mod archive;
+mod bench;
 mod build;
 mod cli;
 mod iso;
@@ -11,7 +12,9 @@ mod ktest;
 mod qemu;
 mod rundir;
 mod session;
+mod smokes;
 mod suite;
+mod user;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -48,8 +51,12 @@ fn real_main() -> Result<bool> {
         Command::Run(a) => cmd_run(&root, &a).map(|()| true),
         Command::Ktest(a) => cmd_ktest(&root, &a).map(|()| true),
         Command::TestSuite(a) => suite::run(&root, &a),
+        Command::RunSmokes(a) => smokes::run(&root, &a),
         Command::Iso(a) => cmd_iso(&root, &a).map(|()| true),
         Command::Symbolize(a) => cmd_symbolize(&a).map(|()| true),
+        Command::BenchLinuxNative(a) => bench::commands::native(&root, &a),
+        Command::BenchLinuxGuest(a) => bench::commands::guest(&root, &a),
+        Command::BenchSummary(a) => bench::commands::summary(&a),
     }
 }
 

@@ -30,6 +30,13 @@ pub extern "C" fn dispatch(f: &mut SyscallFrame) {
             }
         }
         nr::RING_INFO => sched::current().ring.as_ref().map_or(Error::InvalidState.as_result(), |r| r.user_va as i64),
+        nr::GROW_HEAP => {
+            let t = sched::current();
+            match &t.process {
+                Some(p) => p.grow_heap(f.rdi).map_or_else(|e| e.as_result(), |old| old as i64),
+                None => Error::InvalidState.as_result(),
+            }
+        }
         nr::YIELD => {
             sched::yield_now();
             0

@@ -75,8 +75,10 @@ pub fn on_tick() {
     loop {
         let fired = {
             let mut t = TIMERS.lock();
-            match t.iter().position(|e| e.deadline <= now) {
-                Some(i) => t.swap_remove(i),
+            // Earliest first, so waits that expire on the same tick complete
+            // in deadline order.
+            match t.iter().enumerate().filter(|(_, e)| e.deadline <= now).min_by_key(|(_, e)| e.deadline) {
+                Some((i, _)) => t.swap_remove(i),
                 None => break,
             }
         };

@@ -48,6 +48,7 @@ pub struct Process {
     live_threads: AtomicU32,
     frames: IrqSpinLock<Vec<u64>>,
     next_mmap: AtomicU64,
+    heap_end: IrqSpinLock<u64>,
     killed: AtomicBool,
     kill_code: AtomicI64,
     exit: IrqSpinLock<Option<ExitStatus>>,
@@ -124,6 +125,7 @@ impl Process {
             live_threads: AtomicU32::new(0),
             frames: IrqSpinLock::new(frames),
             next_mmap: AtomicU64::new(USER_MMAP_BASE),
+            heap_end: IrqSpinLock::new(capos_abi::layout::USER_HEAP_BASE),
             killed: AtomicBool::new(false),
             kill_code: AtomicI64::new(0),
             exit: IrqSpinLock::new(None),
@@ -200,13 +202,16 @@ impl Process {
             }
         };
         let spawn = Spawn::named(name).user(self.clone(), ring);
+        // Hold the list while starting so the thread is in it before it can
+        // exit (its exit removes it; a late push would leak a cycle).
+        let mut threads = self.threads.lock();
         let t = spawn.start_thread(move || {
             let (rip, rsp, rdi, rsi, rdx) = regs(ring_va);
             crate::arch::x86_64::syscall::enter_user(rip, rsp, rdi, rsi, rdx)
         });
         match t {
             Ok(t) => {
-                self.threads.lock().push(t.clone());
+                threads.push(t.clone());
                 Ok(t)
             }
             Err(_) => {
@@ -214,6 +219,20 @@ impl Process {
                 Err(Error::OutOfResources)
             }
         }
+    }
+
+    /// `grow_heap`: extends the heap by `bytes`; returns the old end.
+    pub fn grow_heap(&self, bytes: u64) -> Result<u64, Error> {
+        use capos_abi::layout::{USER_HEAP_BASE, USER_HEAP_MAX};
+        let bytes = bytes.checked_next_multiple_of(PAGE_SIZE).ok_or(Error::OutOfResources)?;
+        let mut end = self.heap_end.lock();
+        let old = *end;
+        if old - USER_HEAP_BASE + bytes > USER_HEAP_MAX {
+            return Err(Error::OutOfResources);
+        }
+        self.map_fresh(old, bytes)?;
+        *end = old + bytes;
+        Ok(old)
     }
 
     /// Allocates a user stack of `bytes` for a new thread; returns its top.
@@ -322,7 +341,7 @@ impl Process {
         crate::cap::objects::process_gone(self.pid, self.space.pml4());
         self.release_memory();
         LIVE_PROCESSES.fetch_sub(1, Ordering::AcqRel);
-        crate::kprintln!("kernel: process {} ({}) exited: code {}{}", self.pid, self.name, st.code, if killed { " (killed)" } else { "" });
+        crate::kprintln!("kernel: process {} ({}) exited: code {}{}", self.pid, self.name, st.code, if st.killed { " (killed by a fault)" } else { "" });
         for c in waiters {
             crate::cap::objects::complete_wait(c, st);
         }

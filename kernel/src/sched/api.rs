@@ -62,14 +62,18 @@ impl Spawn {
         self
     }
 
-    /// Like `start`, returning the thread itself.
+    /// Like `start`, returning the thread itself (a detached thread may
+    /// already have exited and left the table by the time this returns).
     pub fn start_thread(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<Arc<Thread>, SpawnError> {
-        let r = self.start(f)?;
-        lookup(r).ok_or(SpawnError::TooManyThreads)
+        self.launch(f).map(|(_, t)| t)
     }
 
     /// Creates the thread and makes it runnable; `f`'s result is its exit code.
     pub fn start(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<ThreadRef, SpawnError> {
+        self.launch(f).map(|(r, _)| r)
+    }
+
+    fn launch(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<(ThreadRef, Arc<Thread>), SpawnError> {
         let stack = KernelStack::new().ok_or(SpawnError::OutOfMemory)?;
         let entry: Entry = alloc::boxed::Box::new(f);
         let t = Thread::new(NewThread {
@@ -87,8 +91,8 @@ impl Spawn {
         t.set_tref(r);
         t.detached.store(self.detached, Ordering::Release);
         let _irq = IrqOff::new();
-        enqueue(t);
-        Ok(r)
+        enqueue(t.clone());
+        Ok((r, t))
     }
 }
 

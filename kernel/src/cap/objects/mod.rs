@@ -29,11 +29,14 @@ pub fn process_gone(pid: u32, space: u64) {
 /// Runs method `sqe.method` of the object in slot `sqe.cap` for thread `t`.
 pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Error> {
     let p = t.process.as_ref().ok_or(Error::InvalidState)?;
-    let needed = match sqe.method {
-        m::ENDPOINT_RECEIVE | m::ENDPOINT_REPLY => Rights::RECEIVE,
+    let slot = p.caps.lock().get(sqe.cap, Rights::NONE)?;
+    let needed = match (&slot.object, sqe.method) {
+        (Object::Endpoint(_), m::ENDPOINT_RECEIVE | m::ENDPOINT_REPLY) => Rights::RECEIVE,
         _ => Rights::CALL,
     };
-    let slot = p.caps.lock().get(sqe.cap, needed)?;
+    if !slot.rights.contains(needed) {
+        return Err(Error::NoRights);
+    }
     let params = Params::read(&p.space, sqe)?;
     let pending = |c: &Completion| Completion { thread: c.thread.clone(), user_data: c.user_data, result_addr: c.result_addr, result_cap: c.result_cap };
     match (&slot.object, sqe.method) {

@@ -1,0 +1,252 @@
+//! The benchmark subcommands: `bench-linux-native`, `bench-linux-guest`,
+//! `bench-summary`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use capos_workloads::{process_scale, thread_scale};
+use clap::Args;
+
+use super::gates::Policy;
+use super::guest::{self, GuestExec};
+use super::knobs::Knobs;
+use super::native::{NativeExec, Workload};
+use super::runner::{self, Case, Executor};
+use super::{artifacts, baseline, profile, report, results, Benchmark, Os};
+use crate::cli::{parse_smp, parse_timeout, AccelChoice};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[arg(value_enum)]
+    pub benchmark: Benchmark,
+    /// Worker counts to run (the 1-worker case is the speedup baseline).
+    #[arg(long, value_name = "N,..", default_value = "1,2,4", value_delimiter = ',', value_parser = parse_smp)]
+    pub workers: Vec<u32>,
+    /// Runs per case (default: CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS, else 5).
+    #[arg(long, value_name = "K")]
+    pub runs: Option<u32>,
+    /// Pin to these host CPUs (`0-3` or `0,2`): native cases use the first N; guests use all.
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    /// Wall-clock limit per run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Accelerator (guest runs).
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
+    pub accel: AccelChoice,
+    /// Guest memory (QEMU `-m` syntax).
+    #[arg(long, value_name = "SIZE", default_value = "512M")]
+    pub mem: String,
+    /// Guest kernel (default: newest /boot/vmlinuz-*).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Do not echo consoles; they still go to the artifact logs.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SummaryArgs {
+    /// An existing results.csv; summary.log and speedup-table.md go beside it.
+    pub csv: PathBuf,
+}
+
+/// `0-3,6` -> [0, 1, 2, 3, 6].
+pub fn parse_cpu_list(s: &str) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || anyhow::anyhow!("`{s}` is not a CPU list like 0-3 or 0,2");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("empty CPU list");
+    }
+    Ok(out)
+}
+
+fn host_cpus() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
+    match bench {
+        Benchmark::ThreadScale => Workload::ThreadScale {
+            blocks: knobs.total_blocks.unwrap_or(thread_scale::DEFAULT_TOTAL_BLOCKS),
+            rounds: thread_scale::DEFAULT_WORK_ROUNDS,
+        },
+        Benchmark::ProcessScale => {
+            let (lo, hi) = knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
+            Workload::ProcessScale { lo, hi }
+        }
+    }
+}
+
+/// Worker counts, the SMT case, and notes about what was not collected.
+fn worker_counts(args: &BenchArgs, knobs: &Knobs, notes: &mut Vec<String>) -> Vec<u32> {
+    let mut w = args.workers.clone();
+    if knobs.include_smt {
+        if host_cpus() >= 8 {
+            w.push(8);
+            notes.push("smp8-smt is an SMT diagnostic, not 8-core evidence".into());
+        } else {
+            notes.push(format!("smp8-smt diagnostic not collected: the host has {} logical CPUs", host_cpus()));
+        }
+    }
+    w.dedup();
+    w
+}
+
+fn common_setup(args: &BenchArgs) -> Result<(Knobs, Vec<String>, bool)> {
+    let mut knobs = Knobs::from_env(args.benchmark)?;
+    if let Some(r) = args.runs {
+        knobs.runs = r.max(1);
+    }
+    let mut notes = Vec::new();
+    let p = super::knobs::prefix(args.benchmark);
+    if knobs.guest_measure || knobs.suppress_switch_logs {
+        notes.push(format!("{p}GUEST_MEASURE / SUPPRESS_SWITCH_LOGS apply to capOS guests; ignored for Linux"));
+    }
+    let profile = knobs.profile && profile::available();
+    if knobs.profile && !profile {
+        eprintln!("harness: {}", profile::UNSUPPORTED);
+        notes.push(profile::UNSUPPORTED.into());
+    }
+    Ok((knobs, notes, profile))
+}
+
+pub fn native(root: &Path, args: &BenchArgs) -> Result<bool> {
+    let (knobs, mut notes, profile) = common_setup(args)?;
+    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
+    let cases: Vec<Case> = worker_counts(args, &knobs, &mut notes)
+        .into_iter()
+        .map(|w| match &pin {
+            Some(list) => {
+                let mine: Vec<u32> = list.iter().copied().take(w as usize).collect();
+                Case { label: format!("cpus{}-w{w}", mine.len()), cpus: mine.len() as u32, workers: w, pin: Some(mine) }
+            }
+            None => Case { label: format!("w{w}"), cpus: 0, workers: w, pin: None },
+        })
+        .collect();
+    let bin = baseline::build(root)?;
+    let mut exec = NativeExec {
+        bin,
+        workload: workload(args.benchmark, &knobs),
+        timeout: args.timeout,
+        profile,
+        quiet: args.quiet,
+    };
+    if pin.is_none() {
+        notes.push(format!("not pinned: cases share the host's {} CPUs", host_cpus()));
+    }
+    run_and_report(root, args.benchmark, &mut exec, &cases, &knobs, &notes)
+}
+
+pub fn guest(root: &Path, args: &BenchArgs) -> Result<bool> {
+    let (knobs, mut notes, profile) = common_setup(args)?;
+    let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
+    eprintln!("harness: accel: {why}");
+    let kernel = match &args.kernel {
+        Some(k) => k.clone(),
+        None => guest::find_kernel(Path::new("/boot"))?,
+    };
+    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
+    let cases: Vec<Case> = worker_counts(args, &knobs, &mut notes)
+        .into_iter()
+        .map(|w| Case { label: format!("smp{w}-w{w}"), cpus: w, workers: w, pin: pin.clone() })
+        .collect();
+    let bin = baseline::build(root)?;
+    let art = artifacts::create(root, Os::LinuxGuest, args.benchmark)?;
+    let initramfs = art.join("initramfs.cpio");
+    guest::write_initramfs(&bin, &initramfs)?;
+    notes.push(format!("guest kernel {}", kernel.display()));
+    let mut exec = GuestExec {
+        kernel,
+        initramfs,
+        accel,
+        mem: args.mem.clone(),
+        workload: workload(args.benchmark, &knobs),
+        timeout: args.timeout,
+        profile,
+        quiet: args.quiet,
+    };
+    finish(args.benchmark, &mut exec, &cases, &knobs, &notes, &art)
+}
+
+fn run_and_report(
+    root: &Path,
+    bench: Benchmark,
+    exec: &mut dyn Executor,
+    cases: &[Case],
+    knobs: &Knobs,
+    notes: &[String],
+) -> Result<bool> {
+    let art = artifacts::create(root, exec.os(), bench)?;
+    finish(bench, exec, cases, knobs, notes, &art)
+}
+
+fn finish(
+    bench: Benchmark,
+    exec: &mut dyn Executor,
+    cases: &[Case],
+    knobs: &Knobs,
+    notes: &[String],
+    art: &Path,
+) -> Result<bool> {
+    eprintln!("harness: artifacts in {}", art.display());
+    let rows = runner::run_all(bench, exec, cases, knobs, art)?;
+    write_summary(bench.name(), &rows, knobs, notes, art)
+}
+
+fn policy(knobs: &Knobs) -> Policy {
+    Policy {
+        require_work: knobs.require_speedup,
+        work_threshold: knobs.speedup_threshold,
+        require_total: knobs.require_total_speedup,
+        total_threshold: knobs.total_speedup_threshold,
+    }
+}
+
+fn write_summary(bench: &str, rows: &[results::Row], knobs: &Knobs, notes: &[String], dir: &Path) -> Result<bool> {
+    let s = report::summarize(bench, rows, &policy(knobs), host_cpus(), notes);
+    std::fs::write(dir.join("summary.log"), &s.text).context("writing summary.log")?;
+    std::fs::write(dir.join("speedup-table.md"), &s.markdown).context("writing speedup-table.md")?;
+    print!("{}", s.text);
+    eprintln!("harness: summary in {}", dir.join("summary.log").display());
+    Ok(s.errors.is_empty())
+}
+
+/// Summary-only replay of an existing results.csv.
+pub fn summary(args: &SummaryArgs) -> Result<bool> {
+    let rows = results::read(&args.csv)?;
+    let first = rows.first().context("results.csv has no rows")?;
+    let bench = Benchmark::from_name(&first.benchmark)
+        .with_context(|| format!("unknown benchmark `{}` in {}", first.benchmark, args.csv.display()))?;
+    let knobs = Knobs::from_env(bench)?;
+    let dir = args.csv.parent().unwrap_or(Path::new("."));
+    write_summary(bench.name(), &rows, &knobs, &["summary replayed from results.csv".into()], dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,6").unwrap(), [0, 1, 2, 3, 6]);
+        assert_eq!(parse_cpu_list("1").unwrap(), [1]);
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("").is_err());
+    }
+}

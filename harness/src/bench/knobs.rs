@@ -1,0 +1,159 @@
+//! Every benchmark environment knob, read in one place (documented in
+//! docs/benchmarks.md). Thread-scale knobs start `CAPOS_THREAD_SCALE_`,
+//! process-scale ones `CAPOS_SMP_SCALE_`; `CAPOS_BENCH_` ones apply to both.
+//! The Linux baselines read the same knobs so both OSes run the same workload.
+
+use anyhow::{bail, Result};
+
+use super::Benchmark;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Knobs {
+    /// `_RUNS`: complete repetitions per case (default 5).
+    pub runs: u32,
+    /// `_GUEST_MEASURE`: build the capOS guest with the `measure` feature.
+    pub guest_measure: bool,
+    /// `CAPOS_THREAD_SCALE_TOTAL_BLOCKS`: input size in 64-byte blocks.
+    pub total_blocks: Option<u64>,
+    /// `CAPOS_SMP_SCALE_RANGE=lo..hi`: prime-counting range.
+    pub range: Option<(u32, u32)>,
+    /// `_INCLUDE_SMT`: add the 8-worker SMT diagnostic case (needs 8 host CPUs).
+    pub include_smt: bool,
+    /// `_REQUIRE_SPEEDUP`: fail unless KVM evidence shows the 1->2 work speedup.
+    pub require_speedup: bool,
+    /// `_SPEEDUP_THRESHOLD` (default 1.6).
+    pub speedup_threshold: f64,
+    /// `_REQUIRE_TOTAL_SPEEDUP`: the same for `total` (thread-scale only).
+    pub require_total_speedup: bool,
+    /// `_TOTAL_SPEEDUP_THRESHOLD` (default 1.6).
+    pub total_speedup_threshold: f64,
+    /// `_SUPPRESS_SWITCH_LOGS`: ask the capOS guest not to log thread switches.
+    pub suppress_switch_logs: bool,
+    /// `_PROFILE`: `perf stat` the QEMU (or native) process of every run.
+    pub profile: bool,
+    /// `CAPOS_BENCH_DISTURB_PCT`: other processes' share of host CPU above
+    /// which a run counts as disturbed (default 10).
+    pub disturb_pct: f64,
+    /// `CAPOS_BENCH_DISTURB_RETRIES`: retries of a disturbed run (default 2).
+    pub disturb_retries: u32,
+}
+
+pub fn prefix(bench: Benchmark) -> &'static str {
+    match bench {
+        Benchmark::ThreadScale => "CAPOS_THREAD_SCALE_",
+        Benchmark::ProcessScale => "CAPOS_SMP_SCALE_",
+    }
+}
+
+fn flag(name: &str, v: Option<String>) -> Result<bool> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") | Some("0") | Some("false") | Some("no") => Ok(false),
+        Some("1") | Some("true") | Some("yes") => Ok(true),
+        Some(other) => bail!("{name}={other}: expected 1/0, true/false or yes/no"),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: Option<String>, default: T) -> Result<T> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(s) => s.parse().map_err(|_| anyhow::anyhow!("{name}={s}: not a valid number")),
+    }
+}
+
+impl Knobs {
+    pub fn from_env(bench: Benchmark) -> Result<Knobs> {
+        Knobs::from_lookup(bench, |k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(bench: Benchmark, get: impl Fn(&str) -> Option<String>) -> Result<Knobs> {
+        let p = prefix(bench);
+        let k = |suffix: &str| format!("{p}{suffix}");
+        let v = |suffix: &str| get(&k(suffix));
+        let runs: u32 = number(&k("RUNS"), v("RUNS"), 5)?;
+        if runs == 0 {
+            bail!("{}=0: at least one run is needed", k("RUNS"));
+        }
+        let total_blocks = match bench {
+            Benchmark::ThreadScale => match v("TOTAL_BLOCKS") {
+                None => None,
+                s => Some(number(&k("TOTAL_BLOCKS"), s, 0u64)?).filter(|&b| b > 0),
+            },
+            Benchmark::ProcessScale => None,
+        };
+        let range = match (bench, v("RANGE")) {
+            (Benchmark::ProcessScale, Some(s)) => {
+                let parsed =
+                    s.split_once("..").and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                match parsed {
+                    Some((lo, hi)) if lo < hi => Some((lo, hi)),
+                    _ => bail!("{}={s}: expected lo..hi with lo < hi <= 4294967295", k("RANGE")),
+                }
+            }
+            _ => None,
+        };
+        let disturb_pct: f64 = number("CAPOS_BENCH_DISTURB_PCT", get("CAPOS_BENCH_DISTURB_PCT"), 10.0)?;
+        if !(0.0..=100.0).contains(&disturb_pct) {
+            bail!("CAPOS_BENCH_DISTURB_PCT={disturb_pct}: expected 0 to 100");
+        }
+        Ok(Knobs {
+            runs,
+            guest_measure: flag(&k("GUEST_MEASURE"), v("GUEST_MEASURE"))?,
+            total_blocks,
+            range,
+            include_smt: flag(&k("INCLUDE_SMT"), v("INCLUDE_SMT"))?,
+            require_speedup: flag(&k("REQUIRE_SPEEDUP"), v("REQUIRE_SPEEDUP"))?,
+            speedup_threshold: number(&k("SPEEDUP_THRESHOLD"), v("SPEEDUP_THRESHOLD"), 1.6)?,
+            require_total_speedup: flag(&k("REQUIRE_TOTAL_SPEEDUP"), v("REQUIRE_TOTAL_SPEEDUP"))?,
+            total_speedup_threshold: number(&k("TOTAL_SPEEDUP_THRESHOLD"), v("TOTAL_SPEEDUP_THRESHOLD"), 1.6)?,
+            suppress_switch_logs: flag(&k("SUPPRESS_SWITCH_LOGS"), v("SUPPRESS_SWITCH_LOGS"))?,
+            profile: flag(&k("PROFILE"), v("PROFILE"))?,
+            disturb_pct,
+            disturb_retries: number("CAPOS_BENCH_DISTURB_RETRIES", get("CAPOS_BENCH_DISTURB_RETRIES"), 2)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn knobs(bench: Benchmark, pairs: &[(&str, &str)]) -> Result<Knobs> {
+        let m: HashMap<String, String> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        Knobs::from_lookup(bench, |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let k = knobs(Benchmark::ThreadScale, &[]).unwrap();
+        assert_eq!((k.runs, k.speedup_threshold, k.total_speedup_threshold), (5, 1.6, 1.6));
+        assert!(!k.require_speedup && !k.include_smt && !k.profile && k.total_blocks.is_none());
+        assert_eq!((k.disturb_pct, k.disturb_retries), (10.0, 2));
+    }
+
+    #[test]
+    fn values_and_errors() {
+        let k = knobs(
+            Benchmark::ThreadScale,
+            &[
+                ("CAPOS_THREAD_SCALE_RUNS", "3"),
+                ("CAPOS_THREAD_SCALE_TOTAL_BLOCKS", "1048576"),
+                ("CAPOS_THREAD_SCALE_REQUIRE_TOTAL_SPEEDUP", "1"),
+                ("CAPOS_THREAD_SCALE_TOTAL_SPEEDUP_THRESHOLD", "1.3"),
+                ("CAPOS_SMP_SCALE_RUNS", "9"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((k.runs, k.total_blocks, k.require_total_speedup), (3, Some(1_048_576), true));
+        assert_eq!(k.total_speedup_threshold, 1.3);
+        let k = knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RUNS", "9"), ("CAPOS_SMP_SCALE_RANGE", "10..20")])
+            .unwrap();
+        assert_eq!((k.runs, k.range), (9, Some((10, 20))));
+        let e = knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "x")]).unwrap_err().to_string();
+        assert!(e.contains("CAPOS_THREAD_SCALE_RUNS=x"), "{e}");
+        assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "0")]).is_err());
+        assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_PROFILE", "maybe")]).is_err());
+        assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RANGE", "20..10")]).is_err());
+        assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_BENCH_DISTURB_PCT", "120")]).is_err());
+    }
+}

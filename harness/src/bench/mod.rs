@@ -1,0 +1,101 @@
+//! Benchmarks: the Linux baselines (native and guest) of the capOS scaling
+//! workloads, and the pieces every benchmark run shares.
+//!
+//! A run is: pick cases (workers 1/2/4, optional SMT 8), run each case RUNS
+//! times through an [`runner::Executor`] (native process, Linux guest, and
+//! later the capOS guest), parse exactly one verified result line per run
+//! (fail closed: no line, `verified=false` or a crash is an error naming the
+//! case), account host CPU taken by others during each run (retrying
+//! disturbed runs), and write `results.csv`, `summary.log` and a Markdown
+//! table under `target/<benchmark>/<timestamp>/`.
+//!
+//! Modules: [`knobs`] (every environment knob, read in one place),
+//! [`results`] + [`csv`] (the results.csv schema), [`stats`], [`gates`],
+//! [`report`], [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
+//! [`baseline`] (building the static baseline), [`native`], [`guest`] +
+//! [`qemu_run`], [`profile`], [`commands`] (the subcommands).
+
+pub mod artifacts;
+pub mod baseline;
+pub mod commands;
+pub mod cpio;
+pub mod csv;
+pub mod disturb;
+pub mod gates;
+pub mod guest;
+pub mod knobs;
+pub mod native;
+pub mod profile;
+pub mod qemu_run;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;
+
+use std::fmt;
+
+/// The two scaling benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Benchmark {
+    /// Same-process threads hashing 64-byte blocks (`[thread-scale]` lines).
+    ThreadScale,
+    /// One process per worker counting primes (`[smp-process-scale]` lines).
+    ProcessScale,
+}
+
+impl Benchmark {
+    /// Name in results.csv and artifact paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Benchmark::ThreadScale => "thread-scale",
+            Benchmark::ProcessScale => "smp-process-scale",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Benchmark> {
+        match s {
+            "thread-scale" => Some(Benchmark::ThreadScale),
+            "smp-process-scale" | "process-scale" => Some(Benchmark::ProcessScale),
+            _ => None,
+        }
+    }
+}
+
+/// Which system produced a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(dead_code)] // `Capos` rows come from the capOS benchmarks built on this module.
+pub enum Os {
+    Capos,
+    LinuxGuest,
+    LinuxNative,
+}
+
+impl Os {
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Capos => "capos",
+            Os::LinuxGuest => "linux-guest",
+            Os::LinuxNative => "linux-native",
+        }
+    }
+
+    #[allow(dead_code)] // for readers of results.csv (the capOS benchmarks)
+    pub fn from_name(s: &str) -> Option<Os> {
+        [Os::Capos, Os::LinuxGuest, Os::LinuxNative].into_iter().find(|o| o.name() == s)
+    }
+
+    /// Artifact directory prefix: capOS runs keep the seed's names.
+    pub fn artifact_prefix(self) -> &'static str {
+        match self {
+            Os::Capos => "",
+            Os::LinuxGuest => "linux-",
+            Os::LinuxNative => "linux-native-",
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

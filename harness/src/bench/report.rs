@@ -1,0 +1,169 @@
+//! summary.log text and the Markdown speedup table, from result rows.
+
+use std::fmt::Write as _;
+
+use super::gates::{self, Evidence, Policy};
+use super::results::Row;
+use super::stats::{self, CaseStats};
+
+pub struct Summary {
+    /// summary.log contents.
+    pub text: String,
+    /// speedup-table.md contents.
+    pub markdown: String,
+    /// Required gates that did not pass (the run fails if non-empty).
+    pub errors: Vec<String>,
+}
+
+fn fmt_x(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}x")).unwrap_or_else(|| "-".into())
+}
+
+/// Speedup targets reported: 1->2 and 1->4 (gates use 1->2).
+const TARGETS: [u32; 2] = [2, 4];
+
+/// Builds the summary. Gates are enforced (`required`) for capOS rows only;
+/// Linux rows are references and get the same gates as information.
+pub fn summarize(benchmark: &str, rows: &[Row], policy: &Policy, host_cpus: u32, notes: &[String]) -> Summary {
+    let st = stats::case_stats(rows);
+    let mut text = String::new();
+    let mut md = String::new();
+    let mut errors = Vec::new();
+    let _ = writeln!(text, "benchmark={benchmark} rows={}", rows.len());
+    let _ = writeln!(md, "# {benchmark}\n");
+    let _ = writeln!(
+        md,
+        "| os | accel | case | cpus | workers | runs | disturbed | work median | work min | work max | total median | speedup work | speedup total |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in &st {
+        line_for_case(&mut text, s);
+        let sp = (s.workers > 1).then(|| stats::speedup(&st, &s.os, &s.accel, s.workers)).flatten();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.os,
+            s.accel,
+            s.case,
+            s.cpus,
+            s.workers,
+            s.runs,
+            s.disturbed,
+            s.work.median,
+            s.work.min,
+            s.work.max,
+            s.total.map(|t| t.median.to_string()).unwrap_or_else(|| "-".into()),
+            if s.workers == 1 { "1.000x".into() } else { fmt_x(sp.as_ref().map(|x| x.work)) },
+            if s.workers == 1 && s.total.is_some() { "1.000x".into() } else { fmt_x(sp.and_then(|x| x.total)) },
+        );
+    }
+    let systems = stats::systems(&st);
+    for (os, accel) in &systems {
+        let _ = writeln!(text, "system os={os} accel={accel} evidence={}", Evidence::of(accel).name());
+        for to in TARGETS {
+            if let Some(sp) = stats::speedup(&st, os, accel, to) {
+                let _ = writeln!(
+                    text,
+                    "speedup os={os} accel={accel} 1->{to} (cpus={}) work={} total={}",
+                    sp.to_cpus,
+                    fmt_x(Some(sp.work)),
+                    fmt_x(sp.total)
+                );
+            }
+        }
+        let enforce = os == "capos";
+        let p = Policy {
+            require_work: policy.require_work && enforce,
+            require_total: policy.require_total && enforce,
+            ..*policy
+        };
+        for g in gates::evaluate(&p, accel, stats::speedup(&st, os, accel, 2).as_ref()) {
+            let _ = writeln!(text, "{} os={os}", g.describe());
+            errors.extend(g.blocking_error().map(|e| format!("{os}: {e}")));
+        }
+    }
+    relative_lines(&mut text, &mut md, &st, &systems);
+    for n in gates::case_notes(&st, host_cpus).iter().chain(notes) {
+        let _ = writeln!(text, "note: {n}");
+        let _ = writeln!(md, "\n- {n}");
+    }
+    for e in &errors {
+        let _ = writeln!(text, "error: {e}");
+    }
+    Summary { text, markdown: md, errors }
+}
+
+fn line_for_case(text: &mut String, s: &CaseStats) {
+    let _ = write!(
+        text,
+        "case os={} accel={} case={} cpus={} workers={} runs={} disturbed={} work_median={} work_min={} work_max={}",
+        s.os, s.accel, s.case, s.cpus, s.workers, s.runs, s.disturbed, s.work.median, s.work.min, s.work.max
+    );
+    if let Some(t) = s.total {
+        let _ = write!(text, " total_median={} total_min={} total_max={}", t.median, t.min, t.max);
+    }
+    if let Some(ns) = s.work_ns {
+        let _ = write!(text, " work_ns_median={}", ns.median);
+    }
+    text.push('\n');
+}
+
+/// capOS-vs-Linux speedup ratios when both are present with the same accel.
+fn relative_lines(text: &mut String, md: &mut String, st: &[CaseStats], systems: &[(String, String)]) {
+    for (os, accel) in systems.iter().filter(|(os, _)| os != "capos") {
+        if !systems.contains(&("capos".to_string(), accel.clone())) {
+            continue;
+        }
+        for to in TARGETS {
+            let (Some(c), Some(l)) = (stats::speedup(st, "capos", accel, to), stats::speedup(st, os, accel, to)) else {
+                continue;
+            };
+            if let Some(r) = stats::relative(&c, &l) {
+                let _ = writeln!(text, "relative capos/{os} accel={accel} 1->{to} work={r:.3}");
+                let _ = writeln!(md, "\ncapOS/{os} 1->{to} work speedup ratio ({accel}): {r:.3}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::results::from_csv;
+
+    fn fixture(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    const POLICY: Policy =
+        Policy { require_work: true, work_threshold: 1.6, require_total: true, total_threshold: 1.6 };
+
+    #[test]
+    fn recorded_kvm_sample_passes_work_and_fails_total() {
+        let rows = from_csv(&fixture("results-kvm.csv")).unwrap();
+        let s = summarize("thread-scale", &rows, &POLICY, 8, &[]);
+        assert!(s.text.contains("speedup os=capos accel=kvm 1->2 (cpus=2) work=1.961x total=1.500x"), "{}", s.text);
+        assert!(s.text.contains("gate work-1to2 threshold=1.60x required=yes: pass (1.961x) os=capos"), "{}", s.text);
+        assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
+        assert!(s.errors[0].contains("total-1to2") && s.errors[0].contains("1.500x"));
+        assert!(s.text.contains("relative capos/linux-guest accel=kvm 1->2 work=0.990"), "{}", s.text);
+        assert!(s.markdown.contains("| capos | kvm | smp2-w2 | 2 | 2 | 3 | 1 |"), "{}", s.markdown);
+        // Linux rows are never enforced.
+        assert!(!s.errors.iter().any(|e| e.starts_with("linux")));
+    }
+
+    #[test]
+    fn tcg_sample_is_functional_only() {
+        let rows = from_csv(&fixture("results-tcg.csv")).unwrap();
+        let relaxed = Policy { require_work: false, require_total: false, ..POLICY };
+        let s = summarize("smp-process-scale", &rows, &relaxed, 2, &["extra".into()]);
+        assert!(s.errors.is_empty());
+        assert!(s.text.contains("evidence=functional"));
+        assert!(s.text.contains("not collected (accel is TCG"));
+        assert!(s.text.contains("4 vCPUs on 2 host CPUs"), "{}", s.text);
+        assert!(s.text.contains("note: extra"));
+        let strict = summarize("smp-process-scale", &rows, &POLICY, 2, &[]);
+        assert_eq!(strict.errors.len(), 2, "{:?}", strict.errors);
+    }
+}

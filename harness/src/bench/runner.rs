@@ -1,0 +1,221 @@
+//! The run loop every benchmark shares: cases x runs, disturbance retries,
+//! one verified result line per run (fail closed), rows saved as they come.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use capos_workloads::line::{BenchClass, ProcessScaleLine, ThreadScaleLine, PROCESS_SCALE_TAG, THREAD_SCALE_TAG};
+
+use super::disturb::Probe;
+use super::knobs::Knobs;
+use super::results::{self, Row};
+use super::{artifacts, Benchmark, Os};
+
+/// One timing case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// e.g. `smp2-w2` (guest) or `cpus2-w2` (native).
+    pub label: String,
+    /// vCPUs (guest) or pinned host CPUs (native; 0 when not pinned).
+    pub cpus: u32,
+    pub workers: u32,
+    /// Host CPUs to pin to (taskset) and to watch for disturbance.
+    pub pin: Option<Vec<u32>>,
+}
+
+/// What one run produced.
+pub struct Capture {
+    pub lines: Vec<String>,
+    pub log: PathBuf,
+    pub wall: Duration,
+}
+
+/// Runs one case once (native process, Linux guest, capOS guest).
+pub trait Executor {
+    fn os(&self) -> Os;
+    /// `kvm`, `tcg` or `native`.
+    fn accel(&self) -> &str;
+    fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture>;
+}
+
+fn tag(bench: Benchmark) -> &'static str {
+    match bench {
+        Benchmark::ThreadScale => THREAD_SCALE_TAG,
+        Benchmark::ProcessScale => PROCESS_SCALE_TAG,
+    }
+}
+
+/// The row for the one verified result line in `lines`, or why there is none.
+pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row> {
+    let t = tag(bench);
+    let found: Vec<&String> = lines.iter().filter(|l| l.contains(t)).collect();
+    let line = match found.as_slice() {
+        [one] => one.as_str(),
+        [] => {
+            let errors: Vec<&str> = lines
+                .iter()
+                .map(String::as_str)
+                .filter(|l| ["error", "panic"].iter().any(|w| l.to_ascii_lowercase().contains(w)))
+                .take(3)
+                .collect();
+            bail!(
+                "no {t} result line{}",
+                if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) }
+            )
+        }
+        many => bail!("{} {t} result lines, expected one", many.len()),
+    };
+    let row = match bench {
+        Benchmark::ThreadScale => {
+            let l = ThreadScaleLine::parse(line).map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?;
+            if l.bench_class != BenchClass::SyscallFreeCpu || l.hot_section_syscalls != 0 {
+                bail!("{t} line breaks the benchmark class (syscalls in the hot section): `{line}`");
+            }
+            Row::from_thread_line(&l)
+        }
+        Benchmark::ProcessScale => Row::from_process_line(
+            &ProcessScaleLine::parse(line).map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?,
+        ),
+    };
+    if !row.verified {
+        bail!("verified=false: the workload checksum did not match: `{line}`");
+    }
+    if row.workers != workers {
+        bail!("the line reports {} workers, the case asked for {workers}: `{line}`", row.workers);
+    }
+    Ok(row)
+}
+
+/// Runs every case `knobs.runs` times; writes `results.csv` in `art` after
+/// each accepted run; errors name the case and run.
+pub fn run_all(
+    bench: Benchmark,
+    exec: &mut dyn Executor,
+    cases: &[Case],
+    knobs: &Knobs,
+    art: &Path,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let csv = art.join("results.csv");
+    for case in cases {
+        for run in 0..knobs.runs {
+            let what = format!("{} {} case {} run {run}", exec.os(), bench.name(), case.label);
+            let row = run_with_retries(bench, exec, case, run, knobs, art).with_context(|| what.clone())?;
+            eprintln!(
+                "harness: {what}: work={} total={} other_cpu={:.1}%{}",
+                row.work,
+                row.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                row.other_cpu_pct.unwrap_or(0.0),
+                if row.disturbed { " (disturbed)" } else { "" }
+            );
+            rows.push(row);
+            results::write(&csv, &rows)?;
+        }
+    }
+    Ok(rows)
+}
+
+fn run_with_retries(
+    bench: Benchmark,
+    exec: &mut dyn Executor,
+    case: &Case,
+    run: u32,
+    knobs: &Knobs,
+    art: &Path,
+) -> Result<Row> {
+    let mut attempt = 0;
+    loop {
+        let dir = artifacts::run_dir(art, &case.label, run, attempt)?;
+        let probe = Probe::start(case.pin.clone())?;
+        let cap = exec.run(case, &dir)?;
+        let other = probe.finish()?;
+        let mut row =
+            parse_row(bench, case.workers, &cap.lines).with_context(|| format!("console in {}", cap.log.display()))?;
+        let disturbed = other > knobs.disturb_pct;
+        if disturbed && attempt < knobs.disturb_retries {
+            eprintln!(
+                "harness: {} run {run}: other processes took {other:.1}% of the host CPUs (> {}%); retrying",
+                case.label, knobs.disturb_pct
+            );
+            attempt += 1;
+            continue;
+        }
+        row.os = exec.os().name().into();
+        row.accel = exec.accel().into();
+        row.case = case.label.clone();
+        if case.cpus > 0 {
+            row.cpus = case.cpus;
+        }
+        row.run = run;
+        row.attempts = attempt + 1;
+        row.disturbed = disturbed;
+        row.other_cpu_pct = Some(other);
+        row.wall_ms = Some(cap.wall.as_millis() as u64);
+        row.serial_log = cap.log.display().to_string();
+        return Ok(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_lines(name: &str) -> Vec<String> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
+        std::fs::read_to_string(p).unwrap().lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn fixture_logs_parse_and_fail_closed() {
+        let ok = fixture_lines("thread-scale-smp2.log");
+        assert_eq!(parse_row(Benchmark::ThreadScale, 2, &ok).unwrap().workers, 2);
+        let e = parse_row(Benchmark::ThreadScale, 4, &ok).unwrap_err().to_string();
+        assert!(e.contains("case asked for 4"), "{e}");
+        let e = parse_row(Benchmark::ThreadScale, 1, &fixture_lines("thread-scale-unverified.log")).unwrap_err();
+        assert!(e.to_string().contains("verified=false"), "{e}");
+        let e = parse_row(Benchmark::ProcessScale, 2, &fixture_lines("process-scale-crash.log")).unwrap_err();
+        assert!(e.to_string().contains("no [smp-process-scale] result line"), "{e}");
+        assert!(e.to_string().contains("panic"), "{e}");
+        assert_eq!(
+            parse_row(Benchmark::ProcessScale, 1, &fixture_lines("process-scale-smp1.log")).unwrap().primes,
+            Some(216_816)
+        );
+        let twice: Vec<String> = ok.iter().chain(ok.iter()).cloned().collect();
+        assert!(parse_row(Benchmark::ThreadScale, 2, &twice).unwrap_err().to_string().contains("2 [thread-scale]"));
+    }
+
+    struct Fake {
+        lines: Vec<String>,
+        calls: u32,
+    }
+
+    impl Executor for Fake {
+        fn os(&self) -> Os {
+            Os::LinuxNative
+        }
+        fn accel(&self) -> &str {
+            "native"
+        }
+        fn run(&mut self, _: &Case, dir: &Path) -> Result<Capture> {
+            self.calls += 1;
+            Ok(Capture { lines: self.lines.clone(), log: dir.join("serial.log"), wall: Duration::from_millis(5) })
+        }
+    }
+
+    #[test]
+    fn run_all_writes_rows_and_names_failing_cases() {
+        let art = tempfile::tempdir().unwrap();
+        let mut knobs = Knobs::from_lookup(Benchmark::ThreadScale, |_| None).unwrap();
+        knobs.runs = 2;
+        knobs.disturb_pct = 100.0;
+        let case = Case { label: "smp2-w2".into(), cpus: 2, workers: 2, pin: None };
+        let mut fake = Fake { lines: fixture_lines("thread-scale-smp2.log"), calls: 0 };
+        let rows = run_all(Benchmark::ThreadScale, &mut fake, std::slice::from_ref(&case), &knobs, art.path()).unwrap();
+        assert_eq!((rows.len(), fake.calls, rows[1].run, rows[0].attempts), (2, 2, 1, 1));
+        assert_eq!(results::read(&art.path().join("results.csv")).unwrap(), rows);
+        let mut bad = Fake { lines: vec!["Kernel panic - not syncing".into()], calls: 0 };
+        let e = format!("{:#}", run_all(Benchmark::ThreadScale, &mut bad, &[case], &knobs, art.path()).unwrap_err());
+        assert!(e.contains("linux-native thread-scale case smp2-w2 run 0"), "{e}");
+    }
+}

@@ -1,0 +1,185 @@
+//! Per-case statistics and speedups over result rows.
+
+use super::results::Row;
+
+/// median/min/max of one metric. The median of an even count is the mean of
+/// the two middle values (rounded down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spread {
+    pub median: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+pub fn spread(values: &[u64]) -> Option<Spread> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let n = v.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => ((u128::from(v[n / 2 - 1]) + u128::from(v[n / 2])) / 2) as u64,
+    };
+    Some(Spread { median, min: v[0], max: v[n - 1] })
+}
+
+/// All runs of one (os, accel, cpus, workers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseStats {
+    pub os: String,
+    pub accel: String,
+    pub case: String,
+    pub cpus: u32,
+    pub workers: u32,
+    pub runs: usize,
+    pub disturbed: usize,
+    pub work: Spread,
+    /// Only when every run has a `total`.
+    pub total: Option<Spread>,
+    pub work_ns: Option<Spread>,
+}
+
+/// Groups rows by (os, accel, cpus, workers) in first-seen order.
+pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
+    let mut keys: Vec<(String, String, u32, u32)> = Vec::new();
+    for r in rows {
+        let k = (r.os.clone(), r.accel.clone(), r.cpus, r.workers);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys.into_iter()
+        .filter_map(|(os, accel, cpus, workers)| {
+            let group: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.os == os && r.accel == accel && r.cpus == cpus && r.workers == workers)
+                .collect();
+            let work = spread(&group.iter().map(|r| r.work).collect::<Vec<_>>())?;
+            let all = |f: fn(&Row) -> Option<u64>| -> Option<Spread> {
+                let v: Option<Vec<u64>> = group.iter().map(|r| f(r)).collect();
+                spread(&v?)
+            };
+            Some(CaseStats {
+                case: group[0].case.clone(),
+                runs: group.len(),
+                disturbed: group.iter().filter(|r| r.disturbed).count(),
+                work,
+                total: all(|r| r.total),
+                work_ns: all(|r| r.work_ns),
+                os,
+                accel,
+                cpus,
+                workers,
+            })
+        })
+        .collect()
+}
+
+/// Median speedup from the 1-worker case to the `to`-worker case of one (os, accel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Speedup {
+    pub os: String,
+    pub accel: String,
+    pub to_workers: u32,
+    /// CPUs of the `to` case (may differ from workers when oversubscribed).
+    pub to_cpus: u32,
+    pub work: f64,
+    pub total: Option<f64>,
+}
+
+fn ratio(base: u64, x: u64) -> Option<f64> {
+    (x > 0).then(|| base as f64 / x as f64)
+}
+
+/// Picks the case for `workers` of (os, accel): the one with cpus == workers,
+/// else the one with the most CPUs.
+fn pick<'a>(stats: &'a [CaseStats], os: &str, accel: &str, workers: u32) -> Option<&'a CaseStats> {
+    let mut c: Vec<&CaseStats> =
+        stats.iter().filter(|s| s.os == os && s.accel == accel && s.workers == workers).collect();
+    c.sort_by_key(|s| (s.cpus == workers, s.cpus));
+    c.last().copied()
+}
+
+pub fn speedup(stats: &[CaseStats], os: &str, accel: &str, to: u32) -> Option<Speedup> {
+    let base = pick(stats, os, accel, 1)?;
+    let t = pick(stats, os, accel, to)?;
+    Some(Speedup {
+        os: os.into(),
+        accel: accel.into(),
+        to_workers: to,
+        to_cpus: t.cpus,
+        work: ratio(base.work.median, t.work.median)?,
+        total: match (base.total, t.total) {
+            (Some(b), Some(x)) => ratio(b.median, x.median),
+            _ => None,
+        },
+    })
+}
+
+/// (os, accel) pairs in first-seen order.
+pub fn systems(stats: &[CaseStats]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for s in stats {
+        let k = (s.os.clone(), s.accel.clone());
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// capOS speedup divided by the Linux speedup (same `to`): 1.0 means capOS
+/// scales like Linux under the same envelope.
+pub fn relative(capos: &Speedup, linux: &Speedup) -> Option<f64> {
+    (linux.work > 0.0).then(|| capos.work / linux.work)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(os: &str, workers: u32, work: u64, total: Option<u64>) -> Row {
+        Row {
+            os: os.into(),
+            accel: "kvm".into(),
+            cpus: workers,
+            workers,
+            work,
+            total,
+            verified: true,
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn spreads() {
+        assert_eq!(spread(&[]), None);
+        assert_eq!(spread(&[5, 1, 3]), Some(Spread { median: 3, min: 1, max: 5 }));
+        assert_eq!(spread(&[4, 1, 3, 2]), Some(Spread { median: 2, min: 1, max: 4 }));
+        assert_eq!(spread(&[u64::MAX, u64::MAX]).unwrap().median, u64::MAX);
+    }
+
+    #[test]
+    fn speedups_and_ratio() {
+        let rows = vec![
+            row("capos", 1, 100, Some(300)),
+            row("capos", 1, 110, Some(310)),
+            row("capos", 1, 90, Some(290)),
+            row("capos", 2, 50, Some(200)),
+            row("capos", 4, 40, None),
+            row("linux-guest", 1, 100, Some(100)),
+            row("linux-guest", 2, 52, Some(52)),
+        ];
+        let st = case_stats(&rows);
+        assert_eq!(st.len(), 5);
+        assert_eq!((st[0].runs, st[0].work.median, st[0].total.unwrap().median), (3, 100, 300));
+        let s2 = speedup(&st, "capos", "kvm", 2).unwrap();
+        assert_eq!((s2.work, s2.total), (2.0, Some(1.5)));
+        let s4 = speedup(&st, "capos", "kvm", 4).unwrap();
+        assert_eq!((s4.work, s4.total), (2.5, None));
+        let l2 = speedup(&st, "linux-guest", "kvm", 2).unwrap();
+        assert!((relative(&s2, &l2).unwrap() - 1.04).abs() < 1e-9);
+        assert!(speedup(&st, "linux-guest", "kvm", 4).is_none());
+        assert_eq!(systems(&st).len(), 2);
+    }
+}

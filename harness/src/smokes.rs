@@ -1,0 +1,93 @@
+//! `run-smokes`: every smoke program under its own manifest, judged by its
+//! PASS line and the guest's exit.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::build::KernelFlavor;
+use crate::cli::SmokeArgs;
+use crate::qemu::ExitKind;
+use crate::{session, user};
+use capos_abi::guest::GuestExit;
+
+/// A smoke: its name (= manifest and `[name] PASS` prefix) and the binaries it boots.
+pub struct Smoke {
+    pub name: &'static str,
+    pub binaries: &'static [&'static str],
+}
+
+pub const SMOKES: &[Smoke] = &[
+    Smoke { name: "smoke-manifest", binaries: &["smoke-manifest"] },
+    Smoke { name: "smoke-ring", binaries: &["smoke-ring"] },
+    Smoke { name: "smoke-thread", binaries: &["smoke-thread"] },
+    Smoke { name: "smoke-park", binaries: &["smoke-park"] },
+    Smoke { name: "smoke-exit", binaries: &["smoke-exit", "exit-child"] },
+    Smoke { name: "smoke-endpoint", binaries: &["smoke-endpoint", "endpoint-server"] },
+    Smoke { name: "smoke-hostile", binaries: &["smoke-hostile", "smoke-manifest", "exit-child"] },
+];
+
+/// Whether a smoke's console shows its PASS line and no FAILED check.
+pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String> {
+    let pass = format!("[{name}] PASS");
+    let failed: Vec<&String> = lines.iter().filter(|l| l.contains("FAILED") || l.contains("] FAIL (")).collect();
+    if let Some(f) = failed.first() {
+        return Err(format!("{name}: {f}"));
+    }
+    if !lines.iter().any(|l| l.contains(&pass)) {
+        return Err(format!("{name}: no `{pass}` line"));
+    }
+    if exit != ExitKind::Guest(GuestExit::Success) {
+        return Err(format!("{name}: guest exit {}", exit.describe()));
+    }
+    Ok(())
+}
+
+pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
+    let accel = session::pick_accel(&args.qemu)?;
+    let (mut passed, mut failed) = (0u32, 0u32);
+    let selected: Vec<&Smoke> = SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
+    for smoke in &selected {
+        let images = user::images_with_manifest(root, KernelFlavor::Normal, "capos-smokes", smoke.binaries, smoke.name)?;
+        for &smp in &args.smp {
+            for _ in 0..args.repeat {
+                let name = format!("{}-smp{smp}", smoke.name);
+                let verdict = match session::boot_direct(root, &name, &images, "", smp, &args.qemu, accel) {
+                    Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit).map_err(|e| format!("{e} (log: {})", dir.join("serial.log").display())),
+                    Err(e) => Err(format!("{}: {e:#}", smoke.name)),
+                };
+                match verdict {
+                    Ok(()) => {
+                        passed += 1;
+                        println!("harness: smoke ok: {} smp={smp}", smoke.name);
+                    }
+                    Err(why) => {
+                        failed += 1;
+                        println!("harness: smoke FAILED: smp={smp}: {why}");
+                    }
+                }
+            }
+        }
+    }
+    println!("total: {passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(s: &str) -> Vec<String> {
+        s.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn judging_needs_pass_line_no_failure_and_success_exit() {
+        let ok = l("[smoke-x] ok: a\n[smoke-x] PASS (1 checks)\n");
+        assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Success)).is_ok());
+        assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Failure)).is_err());
+        assert!(judge("smoke-y", &ok, ExitKind::Guest(GuestExit::Success)).is_err());
+        let bad = l("[smoke-x] FAILED: a\n[smoke-x] PASS (1 checks)\n");
+        assert!(judge("smoke-x", &bad, ExitKind::Guest(GuestExit::Success)).is_err());
+    }
+}
