@@ -21,6 +21,8 @@ pub enum KernelFlavor {
     Normal,
     /// The kernel with `--features ktest` (target/kernel-ktest), so the two never rebuild each other.
     Ktest,
+    /// The kernel with `--features measure` (target/kernel-measure), built with `DEFMT_LOG=info`.
+    Measure,
 }
 
 /// A file the loader hands to the kernel as a Limine module.
@@ -59,6 +61,8 @@ pub struct CargoBuild {
     pub what: &'static str,
     pub args: Vec<String>,
     pub rustflags: &'static str,
+    /// Extra environment for the build (e.g. `DEFMT_LOG`).
+    pub env: Vec<(&'static str, &'static str)>,
     /// Relative to the workspace root.
     pub artifact: PathBuf,
 }
@@ -77,6 +81,11 @@ impl CargoBuild {
             KernelFlavor::Ktest => {
                 Self::new("ktest kernel", "capos-kernel", &["ktest"], "target/kernel-ktest", KERNEL_RUSTFLAGS)
             }
+            KernelFlavor::Measure => {
+                let mut b = Self::new("measure kernel", "capos-kernel", &["measure"], "target/kernel-measure", KERNEL_RUSTFLAGS);
+                b.env.push(("DEFMT_LOG", "info"));
+                b
+            }
         }
     }
 
@@ -87,7 +96,7 @@ impl CargoBuild {
         }
         args.extend(["--target", TARGET, "--target-dir", target_dir].map(String::from));
         let artifact = Path::new(target_dir).join(TARGET).join(PROFILE).join(package);
-        CargoBuild { what, args, rustflags, artifact }
+        CargoBuild { what, args, rustflags, env: Vec::new(), artifact }
     }
 
     /// Runs the build in `root` and returns the absolute artifact path.
@@ -101,6 +110,7 @@ impl CargoBuild {
             // invalidate the cache; everything else in the environment stays.
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env("RUSTFLAGS", self.rustflags)
+            .envs(self.env.iter().copied())
             .status()
             .with_context(|| format!("cannot start `{}` to build the {}", cargo.to_string_lossy(), self.what))?;
         if !status.success() {

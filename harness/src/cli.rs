@@ -31,6 +31,8 @@ pub enum Command {
     Symbolize(SymbolizeArgs),
     /// Run every smoke program (each under its own manifest) and judge its PASS line.
     RunSmokes(SmokeArgs),
+    /// Run a capOS scaling demo at 1/2/4 workers (plus the Linux guest rows of the same invocation).
+    BenchCapos(crate::bench::commands::CaposBenchArgs),
     /// Run a benchmark's Linux baseline natively (1/2/4 workers, RUNS times).
     BenchLinuxNative(crate::bench::commands::BenchArgs),
     /// Run a benchmark's Linux baseline as a Linux guest under the capOS QEMU envelope.
@@ -118,6 +120,9 @@ pub struct SmokeArgs {
     /// Only this smoke.
     #[arg(long)]
     pub only: Option<String>,
+    /// Boot the measure kernel and write measure.log / measure.json beside each serial log.
+    #[arg(long)]
+    pub measure: bool,
     #[command(flatten)]
     pub qemu: QemuOpts,
 }

@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod iso;
 mod ktest;
+mod measure_log;
 mod qemu;
 mod rundir;
 mod session;
@@ -54,6 +55,7 @@ fn real_main() -> Result<bool> {
         Command::RunSmokes(a) => smokes::run(&root, &a),
         Command::Iso(a) => cmd_iso(&root, &a).map(|()| true),
         Command::Symbolize(a) => cmd_symbolize(&a).map(|()| true),
+        Command::BenchCapos(a) => bench::commands::capos(&root, &a),
         Command::BenchLinuxNative(a) => bench::commands::native(&root, &a),
         Command::BenchLinuxGuest(a) => bench::commands::guest(&root, &a),
         Command::BenchSummary(a) => bench::commands::summary(&a),

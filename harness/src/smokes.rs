@@ -43,17 +43,31 @@ pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String>
     Ok(())
 }
 
+/// Decodes the run's COM2 capture into measure.log / measure.json.
+fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
+    let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin")).map_err(|e| format!("measure: {e:#}"))?;
+    let log = crate::measure_log::write_measure_files(&report, dir).map_err(|e| format!("measure: {e:#}"))?;
+    println!("harness: measure: {} ({} defmt frames, {} malformed)", log.display(), stats.frames, stats.malformed);
+    if stats.malformed > 0 {
+        return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     let accel = session::pick_accel(&args.qemu)?;
     let (mut passed, mut failed) = (0u32, 0u32);
     let selected: Vec<&Smoke> = SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
     for smoke in &selected {
-        let images = user::images_with_manifest(root, KernelFlavor::Normal, "capos-smokes", smoke.binaries, smoke.name)?;
+        let flavor = if args.measure { KernelFlavor::Measure } else { KernelFlavor::Normal };
+        let images = user::images_with_manifest(root, flavor, "capos-smokes", smoke.binaries, smoke.name)?;
         for &smp in &args.smp {
             for _ in 0..args.repeat {
                 let name = format!("{}-smp{smp}", smoke.name);
                 let verdict = match session::boot_direct(root, &name, &images, "", smp, &args.qemu, accel) {
-                    Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit).map_err(|e| format!("{e} (log: {})", dir.join("serial.log").display())),
+                    Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
+                        .and_then(|()| if args.measure { write_measure(&images.kernel, &dir) } else { Ok(()) })
+                        .map_err(|e| format!("{e} (log: {})", dir.join("serial.log").display())),
                     Err(e) => Err(format!("{}: {e:#}", smoke.name)),
                 };
                 match verdict {

@@ -39,19 +39,24 @@ pub fn compile_manifest(root: &Path, name: &str) -> Result<PathBuf> {
     }
     let out_dir = root.join("target/manifests");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let out = out_dir.join(format!("{name}.bin"));
+    compile_manifest_file(root, &src, &out_dir.join(format!("{name}.bin")))
+}
+
+/// Compiles the `manifest` constant of the capnp text file `src` (which may
+/// live anywhere; imports resolve against `schema/`) to `out`.
+pub fn compile_manifest_file(root: &Path, src: &Path, out: &Path) -> Result<PathBuf> {
     let output = Command::new("capnp")
         .args(["eval", "--binary", "-I"])
         .arg(root.join("schema"))
-        .arg(&src)
+        .arg(src)
         .arg("manifest")
         .output()
         .context("cannot run `capnp` (install Debian's capnproto: make deps)")?;
     if !output.status.success() {
         bail!("capnp eval of {} failed: {}", src.display(), String::from_utf8_lossy(&output.stderr));
     }
-    std::fs::write(&out, &output.stdout).with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(out)
+    std::fs::write(out, &output.stdout).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(out.to_path_buf())
 }
 
 /// Loader + kernel + the given user binaries + the compiled manifest.

@@ -16,7 +16,9 @@ pub fn init() {
 }
 
 pub fn print(args: fmt::Arguments) {
-    let _ = COM1.lock().write_fmt(args);
+    let mut g = COM1.lock();
+    let _ = g.write_fmt(args);
+    crate::m_add!(capos_measure::catalogue::serial::bytes.at(capos_measure::catalogue::SerialChannel::Com1), g.take_written());
 }
 
 /// Writes `args` even if the console lock is stuck.

@@ -19,6 +19,7 @@ mod cmdline;
 mod console;
 #[cfg(feature = "ktest")]
 mod ktest;
+mod measure;
 mod mm;
 mod panic;
 mod proc;
@@ -47,6 +48,8 @@ extern "C" fn kmain() -> ! {
     mm::set_hhdm(hhdm.offset());
     let bsp_lapic = req::MP.get_response().map(|m| m.bsp_lapic_id()).unwrap_or(0);
     smp::init_this_cpu(0, bsp_lapic);
+    #[cfg(feature = "measure")]
+    measure::init();
 
     let Some(memmap) = req::MEMORY_MAP.get_response() else { stop_system("no memory map response") };
     let Some(exec) = req::EXECUTABLE_ADDRESS.get_response() else { stop_system("no executable address response") };
@@ -117,6 +120,8 @@ extern "C" fn kmain() -> ! {
         },
         None => GuestExit::Success,
     };
+    #[cfg(feature = "measure")]
+    measure::emit_report();
     kprintln!("kernel: boot complete, shutting down");
     debug_exit::exit(verdict)
 }

@@ -1,5 +1,6 @@
-//! The benchmark subcommands: `bench-linux-native`, `bench-linux-guest`,
-//! `bench-summary`.
+//! The benchmark subcommands: `bench-capos` (capOS guest rows plus the Linux
+//! guest rows of the same invocation), `bench-linux-native`,
+//! `bench-linux-guest`, `bench-summary`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use capos_workloads::{process_scale, thread_scale};
 use clap::Args;
 
 use super::gates::Policy;
+use super::capos::{CaposExec, GuestMeasure};
 use super::guest::{self, GuestExec};
 use super::knobs::Knobs;
 use super::native::{NativeExec, Workload};
@@ -48,6 +50,15 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CaposBenchArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Skip the Linux guest rows (capOS rows only; no capOS/Linux ratio).
+    #[arg(long)]
+    pub no_linux: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct SummaryArgs {
     /// An existing results.csv; summary.log and speedup-table.md go beside it.
     pub csv: PathBuf,
@@ -83,7 +94,7 @@ fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
     match bench {
         Benchmark::ThreadScale => Workload::ThreadScale {
             blocks: knobs.total_blocks.unwrap_or(thread_scale::DEFAULT_TOTAL_BLOCKS),
-            rounds: thread_scale::DEFAULT_WORK_ROUNDS,
+            rounds: knobs.work_rounds.unwrap_or(thread_scale::DEFAULT_WORK_ROUNDS),
         },
         Benchmark::ProcessScale => {
             let (lo, hi) = knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
@@ -152,35 +163,122 @@ pub fn native(root: &Path, args: &BenchArgs) -> Result<bool> {
     run_and_report(root, args.benchmark, &mut exec, &cases, &knobs, &notes)
 }
 
-pub fn guest(root: &Path, args: &BenchArgs) -> Result<bool> {
-    let (knobs, mut notes, profile) = common_setup(args)?;
-    let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
-    eprintln!("harness: accel: {why}");
+/// Guest cases: N workers under `-smp N`, QEMU pinned to the whole list.
+fn guest_cases(args: &BenchArgs, knobs: &Knobs, notes: &mut Vec<String>) -> Result<Vec<Case>> {
+    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
+    Ok(worker_counts(args, knobs, notes)
+        .into_iter()
+        .map(|w| Case { label: format!("smp{w}-w{w}"), cpus: w, workers: w, pin: pin.clone() })
+        .collect())
+}
+
+/// The Linux guest executor; its initramfs goes into `art`.
+fn linux_guest(
+    root: &Path,
+    args: &BenchArgs,
+    knobs: &Knobs,
+    profile: bool,
+    accel: crate::accel::Accel,
+    art: &Path,
+    notes: &mut Vec<String>,
+) -> Result<GuestExec> {
     let kernel = match &args.kernel {
         Some(k) => k.clone(),
         None => guest::find_kernel(Path::new("/boot"))?,
     };
-    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
-    let cases: Vec<Case> = worker_counts(args, &knobs, &mut notes)
-        .into_iter()
-        .map(|w| Case { label: format!("smp{w}-w{w}"), cpus: w, workers: w, pin: pin.clone() })
-        .collect();
     let bin = baseline::build(root)?;
-    let art = artifacts::create(root, Os::LinuxGuest, args.benchmark)?;
     let initramfs = art.join("initramfs.cpio");
     guest::write_initramfs(&bin, &initramfs)?;
-    notes.push(format!("guest kernel {}", kernel.display()));
-    let mut exec = GuestExec {
+    notes.push(format!("linux guest kernel {}", kernel.display()));
+    Ok(GuestExec {
         kernel,
         initramfs,
         accel,
         mem: args.mem.clone(),
-        workload: workload(args.benchmark, &knobs),
+        workload: workload(args.benchmark, knobs),
         timeout: args.timeout,
         profile,
         quiet: args.quiet,
-    };
+    })
+}
+
+pub fn guest(root: &Path, args: &BenchArgs) -> Result<bool> {
+    let (knobs, mut notes, profile) = common_setup(args)?;
+    let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
+    eprintln!("harness: accel: {why}");
+    let cases = guest_cases(args, &knobs, &mut notes)?;
+    let art = artifacts::create(root, Os::LinuxGuest, args.benchmark)?;
+    let mut exec = linux_guest(root, args, &knobs, profile, accel, &art, &mut notes)?;
     finish(args.benchmark, &mut exec, &cases, &knobs, &notes, &art)
+}
+
+/// `bench-capos`: the capOS demo at 1/2/4 workers under matching `-smp`,
+/// interleaved run by run with the Linux guest running the same workload
+/// (unless `--no-linux`), all rows in one results.csv and one summary.
+pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
+    let started = std::time::Instant::now();
+    let args = &a.bench;
+    let bench = args.benchmark;
+    let mut knobs = Knobs::from_env(bench)?;
+    if let Some(r) = args.runs {
+        knobs.runs = r.max(1);
+    }
+    let mut notes = Vec::new();
+    let profile = knobs.profile && profile::available();
+    if knobs.profile && !profile {
+        eprintln!("harness: {}", profile::UNSUPPORTED);
+        notes.push(profile::UNSUPPORTED.into());
+    }
+    if knobs.profile {
+        notes.push("host profiling applies to the Linux guest rows only for now".into());
+    }
+    if knobs.suppress_switch_logs {
+        notes.push(format!("{}SUPPRESS_SWITCH_LOGS: the capOS kernel logs no thread switches anyway", super::knobs::prefix(bench)));
+    }
+    let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
+    eprintln!("harness: accel: {why}");
+    let cases = guest_cases(args, &knobs, &mut notes)?;
+    let work = workload(bench, &knobs);
+    notes.push(format!("workload {work:?}"));
+    // Everything is built and every manifest compiled before the first run.
+    let (images, manifests) = CaposExec::prepare(root, bench, &work, &cases)?;
+    let art = artifacts::create(root, Os::Capos, bench)?;
+    let gm = if knobs.guest_measure { GuestMeasure::Pending } else { GuestMeasure::Off };
+    notes.push(format!("guest_measure={}", gm.name()));
+    if gm == GuestMeasure::Pending {
+        notes.push("guest measurement was requested but the measure kernel is not wired into bench-capos yet: no measure.log".into());
+    }
+    let mut capos = CaposExec {
+        images,
+        manifests,
+        accel,
+        mem: args.mem.clone(),
+        timeout: args.timeout,
+        quiet: args.quiet,
+        guest_measure: knobs.guest_measure,
+    };
+    let mut linux = if a.no_linux {
+        notes.push("Linux guest rows skipped (--no-linux)".into());
+        None
+    } else {
+        Some(linux_guest(root, args, &knobs, profile, accel, &art, &mut notes)?)
+    };
+    eprintln!("harness: artifacts in {}", art.display());
+    let rows = {
+        let mut execs: Vec<&mut dyn Executor> = vec![&mut capos];
+        if let Some(l) = linux.as_mut() {
+            execs.push(l);
+        }
+        runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
+    };
+    let wall: u64 = rows.iter().filter_map(|r| r.wall_ms).sum();
+    notes.push(format!(
+        "wall time: {:.1} s in QEMU over {} runs, {:.1} s for the whole command (builds included)",
+        wall as f64 / 1000.0,
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    write_summary(bench.name(), &rows, &knobs, &notes, &art)
 }
 
 fn run_and_report(

@@ -15,6 +15,8 @@ pub struct Knobs {
     pub guest_measure: bool,
     /// `CAPOS_THREAD_SCALE_TOTAL_BLOCKS`: input size in 64-byte blocks.
     pub total_blocks: Option<u64>,
+    /// `CAPOS_THREAD_SCALE_WORK_ROUNDS`: mixing rounds per block.
+    pub work_rounds: Option<u32>,
     /// `CAPOS_SMP_SCALE_RANGE=lo..hi`: prime-counting range.
     pub range: Option<(u32, u32)>,
     /// `_INCLUDE_SMT`: add the 8-worker SMT diagnostic case (needs 8 host CPUs).
@@ -80,6 +82,13 @@ impl Knobs {
             },
             Benchmark::ProcessScale => None,
         };
+        let work_rounds = match bench {
+            Benchmark::ThreadScale => match v("WORK_ROUNDS") {
+                None => None,
+                s => Some(number(&k("WORK_ROUNDS"), s, 0u32)?).filter(|&r| r > 0),
+            },
+            Benchmark::ProcessScale => None,
+        };
         let range = match (bench, v("RANGE")) {
             (Benchmark::ProcessScale, Some(s)) => {
                 let parsed =
@@ -99,6 +108,7 @@ impl Knobs {
             runs,
             guest_measure: flag(&k("GUEST_MEASURE"), v("GUEST_MEASURE"))?,
             total_blocks,
+            work_rounds,
             range,
             include_smt: flag(&k("INCLUDE_SMT"), v("INCLUDE_SMT"))?,
             require_speedup: flag(&k("REQUIRE_SPEEDUP"), v("REQUIRE_SPEEDUP"))?,
@@ -138,6 +148,7 @@ mod tests {
             &[
                 ("CAPOS_THREAD_SCALE_RUNS", "3"),
                 ("CAPOS_THREAD_SCALE_TOTAL_BLOCKS", "1048576"),
+                ("CAPOS_THREAD_SCALE_WORK_ROUNDS", "512"),
                 ("CAPOS_THREAD_SCALE_REQUIRE_TOTAL_SPEEDUP", "1"),
                 ("CAPOS_THREAD_SCALE_TOTAL_SPEEDUP_THRESHOLD", "1.3"),
                 ("CAPOS_SMP_SCALE_RUNS", "9"),
@@ -145,6 +156,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!((k.runs, k.total_blocks, k.require_total_speedup), (3, Some(1_048_576), true));
+        assert_eq!(k.work_rounds, Some(512));
+        assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_WORK_ROUNDS", "many")]).is_err());
         assert_eq!(k.total_speedup_threshold, 1.3);
         let k = knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RUNS", "9"), ("CAPOS_SMP_SCALE_RANGE", "10..20")])
             .unwrap();

@@ -3,7 +3,7 @@
 //!
 //! A run is: pick cases (workers 1/2/4, optional SMT 8), run each case RUNS
 //! times through an [`runner::Executor`] (native process, Linux guest, and
-//! later the capOS guest), parse exactly one verified result line per run
+//! the capOS guest), parse exactly one verified result line per run
 //! (fail closed: no line, `verified=false` or a crash is an error naming the
 //! case), account host CPU taken by others during each run (retrying
 //! disturbed runs), and write `results.csv`, `summary.log` and a Markdown
@@ -12,11 +12,12 @@
 //! Modules: [`knobs`] (every environment knob, read in one place),
 //! [`results`] + [`csv`] (the results.csv schema), [`stats`], [`gates`],
 //! [`report`], [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
-//! [`baseline`] (building the static baseline), [`native`], [`guest`] +
+//! [`baseline`] (building the static baseline), [`capos`] (the capOS guest), [`native`], [`guest`] +
 //! [`qemu_run`], [`profile`], [`commands`] (the subcommands).
 
 pub mod artifacts;
 pub mod baseline;
+pub mod capos;
 pub mod commands;
 pub mod cpio;
 pub mod csv;
@@ -63,7 +64,6 @@ impl Benchmark {
 
 /// Which system produced a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(dead_code)] // `Capos` rows come from the capOS benchmarks built on this module.
 pub enum Os {
     Capos,
     LinuxGuest,
@@ -79,7 +79,7 @@ impl Os {
         }
     }
 
-    #[allow(dead_code)] // for readers of results.csv (the capOS benchmarks)
+    #[allow(dead_code)] // for readers of results.csv
     pub fn from_name(s: &str) -> Option<Os> {
         [Os::Capos, Os::LinuxGuest, Os::LinuxNative].into_iter().find(|o| o.name() == s)
     }

@@ -116,6 +116,42 @@ pub fn run_all(
     Ok(rows)
 }
 
+/// Runs every case `knobs.runs` times on each executor in turn, interleaved
+/// (case 1 run 0 on the first executor, then on the second, ...), so that
+/// the systems compared share the host's conditions. The first executor's
+/// runs go to `art/<case>/`, the others' to `art/<os>/<case>/`; all rows go
+/// to one `art/results.csv`, rewritten after every accepted run.
+pub fn run_interleaved(
+    bench: Benchmark,
+    execs: &mut [&mut dyn Executor],
+    cases: &[Case],
+    knobs: &Knobs,
+    art: &Path,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let csv = art.join("results.csv");
+    for case in cases {
+        for run in 0..knobs.runs {
+            for (k, exec) in execs.iter_mut().enumerate() {
+                let dir = if k == 0 { art.to_path_buf() } else { art.join(exec.os().name()) };
+                let what = format!("{} {} case {} run {run}", exec.os(), bench.name(), case.label);
+                let row = run_with_retries(bench, &mut **exec, case, run, knobs, &dir).with_context(|| what.clone())?;
+                eprintln!(
+                    "harness: {what}: work={} total={} wall={:.1}s other_cpu={:.1}%{}",
+                    row.work,
+                    row.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                    row.wall_ms.unwrap_or(0) as f64 / 1000.0,
+                    row.other_cpu_pct.unwrap_or(0.0),
+                    if row.disturbed { " (disturbed)" } else { "" }
+                );
+                rows.push(row);
+                results::write(&csv, &rows)?;
+            }
+        }
+    }
+    Ok(rows)
+}
+
 fn run_with_retries(
     bench: Benchmark,
     exec: &mut dyn Executor,
@@ -214,6 +250,22 @@ mod tests {
         let rows = run_all(Benchmark::ThreadScale, &mut fake, std::slice::from_ref(&case), &knobs, art.path()).unwrap();
         assert_eq!((rows.len(), fake.calls, rows[1].run, rows[0].attempts), (2, 2, 1, 1));
         assert_eq!(results::read(&art.path().join("results.csv")).unwrap(), rows);
+        let art2 = tempfile::tempdir().unwrap();
+        let mut a = Fake { lines: fixture_lines("thread-scale-smp2.log"), calls: 0 };
+        let mut b = Fake { lines: fixture_lines("thread-scale-smp2.log"), calls: 0 };
+        let rows = run_interleaved(
+            Benchmark::ThreadScale,
+            &mut [&mut a, &mut b],
+            std::slice::from_ref(&case),
+            &knobs,
+            art2.path(),
+        )
+        .unwrap();
+        assert_eq!((rows.len(), a.calls, b.calls), (4, 2, 2));
+        assert_eq!(rows.iter().map(|r| r.run).collect::<Vec<_>>(), [0, 0, 1, 1]);
+        assert!(rows[0].serial_log.starts_with(&*art2.path().join("smp2-w2/run0").to_string_lossy()));
+        assert!(rows[1].serial_log.starts_with(&*art2.path().join("linux-native/smp2-w2/run0").to_string_lossy()));
+        assert_eq!(results::read(&art2.path().join("results.csv")).unwrap(), rows);
         let mut bad = Fake { lines: vec!["Kernel panic - not syncing".into()], calls: 0 };
         let e = format!("{:#}", run_all(Benchmark::ThreadScale, &mut bad, &[case], &knobs, art.path()).unwrap_err());
         assert!(e.contains("linux-native thread-scale case smp2-w2 run 0"), "{e}");

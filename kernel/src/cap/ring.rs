@@ -38,7 +38,7 @@ impl Ring {
             frame::free(phys);
             return None;
         }
-        let r = Ring { phys, user_va, reserved: IrqSpinLock::new(0) };
+        let r = Ring { phys, user_va, reserved: IrqSpinLock::measured(0, crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch)) };
         r.field(4).store(SQ_ENTRIES, Ordering::Relaxed); // sq_entries
         r.field(5).store(CQ_ENTRIES, Ordering::Relaxed); // cq_entries
         Some(r)
@@ -162,7 +162,7 @@ fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
         let c = Completion { thread: t.clone(), user_data: sqe.user_data, result_addr: sqe.result, result_cap: sqe.result_len };
         match sqe.opcode {
             op::NOP => complete(c, 0, None),
-            op::CALL => match objects::invoke(t, &sqe, &c) {
+            op::CALL => match crate::m_segment!(MethodBody, { objects::invoke(t, &sqe, &c) }) {
                 Ok(Outcome::Done(r, msg)) => complete(c, r, msg.as_deref()),
                 Ok(Outcome::Pending) => {}
                 Err(e) => complete(c, e.as_result(), None),
@@ -177,14 +177,15 @@ fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
 pub fn cap_enter(min_complete: u64, timeout_ns: u64) -> i64 {
     let t = sched::current();
     let Some(ring) = &t.ring else { return Error::InvalidState.as_result() };
-    if let Err(e) = submit(&t, ring) {
+    if let Err(e) = crate::m_segment!(RingProcessing, { submit(&t, ring) }) {
         return e.as_result();
     }
     let want = min_complete.min(CQ_ENTRIES as u64) as u32;
     let deadline = crate::time::deadline_after_ns(timeout_ns);
     loop {
-        let ready = ring.cq_ready();
-        let killed = t.process.as_ref().is_some_and(|p| p.is_killed());
+        let (ready, killed) = crate::m_segment!(CapWaitScan, {
+            (ring.cq_ready(), t.process.as_ref().is_some_and(|p| p.is_killed()))
+        });
         if ready >= want || killed {
             return ready as i64;
         }

@@ -3,7 +3,7 @@
 
 use super::paging::{kernel_pml4, mapper, TableFrames};
 use super::{frame, phys_to_virt};
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, LockClass, SharedClass};
 use alloc::sync::Arc;
 use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::{Mapper, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB};
@@ -41,7 +41,7 @@ impl AddressSpace {
         for i in 256..512 {
             new[i] = kernel[i].clone();
         }
-        Some(Arc::new(AddressSpace { pml4, active_cpus: AtomicU64::new(0), lock: IrqSpinLock::new(()) }))
+        Some(Arc::new(AddressSpace { pml4, active_cpus: AtomicU64::new(0), lock: IrqSpinLock::measured((), LockClass::Shared(SharedClass::AddressSpace)) }))
     }
 
     pub fn pml4(&self) -> u64 {

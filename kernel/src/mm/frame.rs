@@ -7,7 +7,7 @@
 //! that is not allocated is a kernel bug and panics with the address.
 
 use super::{phys_to_virt, PAGE_SIZE};
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, LockClass, SharedClass};
 use limine::memory_map::{Entry, EntryType};
 
 struct Bitmap {
@@ -18,7 +18,7 @@ struct Bitmap {
     total_usable: usize,
 }
 
-static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::new(None);
+static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::measured(None, LockClass::Shared(SharedClass::FrameAlloc));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameStats {

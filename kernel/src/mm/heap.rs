@@ -1,10 +1,31 @@
 //! The kernel heap: `linked_list_allocator` over one contiguous frame run.
 
 use super::{frame, phys_to_virt, PAGE_SIZE};
-use linked_list_allocator::LockedHeap;
+use crate::sync::{IrqSpinLock, LockClass, SharedClass};
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use linked_list_allocator::Heap;
+
+/// The heap behind an interrupt-masking, measured lock (`lock=heap`).
+struct KernelHeap(IrqSpinLock<Heap>);
+
+// SAFETY: every block comes from `Heap`, which hands out disjoint ranges of
+// the region given to it at init; the lock serializes all access.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.0.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            // SAFETY: `ptr` came from `alloc` with this layout.
+            unsafe { self.0.lock().deallocate(p, layout) };
+        }
+    }
+}
 
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: KernelHeap = KernelHeap(IrqSpinLock::measured(Heap::empty(), LockClass::Shared(SharedClass::Heap)));
 
 /// Heap size: an eighth of usable memory, between 4 MiB and 64 MiB.
 pub fn init() -> usize {
@@ -16,12 +37,12 @@ pub fn init() -> usize {
     };
     // SAFETY: the run was just allocated for the heap alone and is mapped
     // through the HHDM; init runs once, before anything allocates.
-    unsafe { HEAP.lock().init(phys_to_virt(phys), size as usize) };
+    unsafe { HEAP.0.lock().init(phys_to_virt(phys), size as usize) };
     size as usize
 }
 
 pub fn used() -> usize {
-    HEAP.lock().used()
+    HEAP.0.lock().used()
 }
 
 #[cfg(feature = "ktest")]

@@ -116,11 +116,12 @@ impl Process {
             }
         };
         let cap_count = caps.len() as u64;
+        let _ = capos_abi::layout::USER_IMAGE_BASE;
         let p = Arc::new(Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
             name: String::from(binary),
             space,
-            caps: IrqSpinLock::new(caps),
+            caps: IrqSpinLock::measured(caps, crate::sync::LockClass::Shared(crate::sync::SharedClass::CapTable)),
             threads: IrqSpinLock::new(Vec::new()),
             live_threads: AtomicU32::new(0),
             frames: IrqSpinLock::new(frames),
@@ -148,6 +149,8 @@ impl Process {
             args_addr = sp;
         }
         let entry = loaded.entry;
+        #[cfg(feature = "measure")]
+        crate::measure::load_map(p.pid, binary, capos_abi::layout::USER_IMAGE_BASE);
         p.start_thread(binary, move |ring_va| (entry, sp - 8, ring_va, cap_count, args_addr)).map_err(|_| p.abort_build())?;
         Ok(p)
     }
@@ -309,6 +312,10 @@ impl Process {
 
     /// Called by every exiting user thread of this process.
     pub fn thread_exited(self: &Arc<Self>, t: &Arc<Thread>, code: i64) {
+        crate::m_segment!(ThreadExitJoinCleanup, { self.thread_exited_inner(t, code) })
+    }
+
+    fn thread_exited_inner(self: &Arc<Self>, t: &Arc<Thread>, code: i64) {
         self.threads.lock().retain(|x| !Arc::ptr_eq(x, t));
         let key = Arc::as_ptr(t) as usize;
         let joiners: Vec<Completion> = {
@@ -336,10 +343,12 @@ impl Process {
             *self.exit.lock() = Some(st);
             core::mem::take(&mut *w)
         };
-        self.caps.lock().clear();
-        self.joins.lock().exited.clear();
-        crate::cap::objects::process_gone(self.pid, self.space.pml4());
-        self.release_memory();
+        crate::m_segment!(ProcessExitDrop, {
+            self.caps.lock().clear();
+            self.joins.lock().exited.clear();
+            crate::cap::objects::process_gone(self.pid, self.space.pml4());
+            self.release_memory();
+        });
         LIVE_PROCESSES.fetch_sub(1, Ordering::AcqRel);
         crate::kprintln!("kernel: process {} ({}) exited: code {}{}", self.pid, self.name, st.code, if st.killed { " (killed by a fault)" } else { "" });
         for c in waiters {

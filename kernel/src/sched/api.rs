@@ -1,6 +1,6 @@
 //! Creating, joining and ending threads.
 
-use super::dispatch::{block_current, current, enqueue, schedule, IrqOff};
+use super::dispatch::{block_current, current, enqueue_at, schedule, IrqOff};
 use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef};
 use crate::mm::address_space::AddressSpace;
 use crate::sync::IrqSpinLock;
@@ -91,7 +91,7 @@ impl Spawn {
         t.set_tref(r);
         t.detached.store(self.detached, Ordering::Release);
         let _irq = IrqOff::new();
-        enqueue(t.clone());
+        enqueue_at(t.clone(), crate::sync::SchedSite::Metadata);
         Ok((r, t))
     }
 }

@@ -3,7 +3,7 @@
 use super::run_queue::RunQueue;
 use super::thread::Thread;
 use crate::mm::address_space::AddressSpace;
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, LockClass};
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
@@ -74,7 +74,7 @@ unsafe impl Sync for CpuSched {}
 impl CpuSched {
     pub const fn new() -> Self {
         CpuSched {
-            run_queue: IrqSpinLock::new(RunQueue::new()),
+            run_queue: IrqSpinLock::measured(RunQueue::new(), LockClass::Sched),
             queue_len: AtomicUsize::new(0),
             current: UnsafeCell::new(None),
             prev: UnsafeCell::new(None),

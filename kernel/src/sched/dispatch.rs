@@ -8,6 +8,9 @@ use super::cpu::CpuSched;
 use super::thread::{State, Thread};
 use crate::arch::x86_64::context::context_switch;
 use crate::arch::x86_64::{cpu, interrupts, ipi, percpu, tlb};
+use crate::sync::SchedSite;
+#[cfg(feature = "measure")]
+use capos_measure::catalogue::{scheduler as msched, thread_placement as mplace};
 use alloc::sync::Arc;
 use capos_kcore::placement::{self, CpuLoad};
 use core::sync::atomic::Ordering;
@@ -54,6 +57,11 @@ impl Drop for IrqOff {
 /// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
 /// policy picks, and tells that CPU if it is idle.
 pub(super) fn enqueue(t: Arc<Thread>) {
+    enqueue_at(t, SchedSite::WakeUnblock)
+}
+
+/// `enqueue`, attributing the run-queue lock to `site`.
+pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) {
     let me = percpu::cpu_index() as usize;
     let n = cpu_count();
     let target = match t.affinity {
@@ -72,7 +80,7 @@ pub(super) fn enqueue(t: Arc<Thread>) {
     };
     let c = cpu_sched(target);
     {
-        let mut rq = c.run_queue.lock();
+        let mut rq = c.run_queue.lock_at(site);
         rq.push_back(t);
         c.queue_len.store(rq.len(), Ordering::Release);
     }
@@ -89,23 +97,34 @@ fn kick(target: usize) {
     let c = cpu_sched(target);
     let stats = &this().stats;
     c.reschedule_pending.store(true, Ordering::Release);
+    crate::m_add!(msched::resched_ipi_target);
     if !c.running_idle.load(Ordering::Acquire) {
         stats.reschedule_ipis_skipped.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(msched::resched_ipi_skipped);
         return;
     }
     if ipi::send(target, interrupts::RESCHEDULE) {
         stats.reschedule_ipis_sent.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(msched::resched_ipi_sent);
+        crate::m_trace!(IpiSend, target as u64, interrupts::RESCHEDULE as u64);
     } else {
         stats.reschedule_ipis_failed.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(msched::resched_ipi_failed);
     }
 }
 
 /// Next thread for this CPU: the local queue first, then a steal.
 fn pick_next(cs: &'static CpuSched) -> Option<Arc<Thread>> {
+    crate::m_segment!(SchedChooseNext, { pick_next_inner(cs) })
+}
+
+fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
+    let site = if cs.running_idle.load(Ordering::Relaxed) { SchedSite::StartIdleSelect } else { SchedSite::TimerSelect };
     {
-        let mut rq = cs.run_queue.lock();
+        let mut rq = cs.run_queue.lock_at(site);
         if let Some(t) = rq.pop_front() {
             cs.queue_len.store(rq.len(), Ordering::Release);
+            crate::m_add!(msched::candidates_local);
             return Some(t);
         }
     }
@@ -116,10 +135,11 @@ fn pick_next(cs: &'static CpuSched) -> Option<Arc<Thread>> {
         if victim.queue_len.load(Ordering::Acquire) == 0 {
             continue;
         }
-        let mut rq = victim.run_queue.lock();
+        let mut rq = victim.run_queue.lock_at(SchedSite::StartIdleSelect);
         if let Some(t) = rq.pop_front_if(|t| t.affinity.is_none()) {
             victim.queue_len.store(rq.len(), Ordering::Release);
             cs.stats.steals.fetch_add(1, Ordering::Relaxed);
+            crate::m_add!(msched::candidates_stolen);
             return Some(t);
         }
     }
@@ -158,7 +178,7 @@ pub fn schedule() {
         }
         None if prev.is_idle() => return,
         // SAFETY: owner CPU, interrupts masked; idle exists once active.
-        None => match unsafe { (*cs.idle.get()).clone() } {
+        None => match unsafe { crate::m_add!(msched::candidates_idle); (*cs.idle.get()).clone() } {
             Some(idle) => idle,
             None => crate::panic::stop_system("no idle thread"),
         },
@@ -180,8 +200,20 @@ fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
     cs.stats.switches.fetch_add(1, Ordering::Relaxed);
     cs.running_idle.store(next.is_idle(), Ordering::Release);
     let me = percpu::cpu_index();
-    next.last_cpu.store(me, Ordering::Relaxed);
-    next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed);
+    let last = next.last_cpu.swap(me, Ordering::Relaxed);
+    let ran_here_before = next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed) & (1 << me) != 0;
+    crate::m_add!(msched::outcome_runnable);
+    crate::m_trace!(ContextSwitch, prev.tref().to_u64(), next.tref().to_u64(), prev.sched.lock().state as u8);
+    if next.process.is_some() {
+        crate::m_add!(mplace::selected.at(me as usize));
+        if !ran_here_before {
+            crate::m_add!(mplace::first_selected.at(me as usize));
+        }
+        if last != me && last != u32::MAX {
+            crate::m_add!(mplace::migrations.at(me as usize));
+        }
+    }
+    let _ = (last, ran_here_before);
     switch_address_space(cs, &next);
     if next.kernel_stack_top != 0 {
         percpu::set_kernel_stack(next.kernel_stack_top);
@@ -227,7 +259,7 @@ fn finish_switch(cs: &'static CpuSched) {
         s.state
     };
     match state {
-        State::Ready if !prev.is_idle() => enqueue(prev),
+        State::Ready if !prev.is_idle() => crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::TimerPreRing) }),
         State::Exited => {
             // Deferred stack release: only now is nobody running on it.
             prev.release_stack();
@@ -274,6 +306,7 @@ pub fn wake(t: &Arc<Thread>) {
     let mut s = t.sched.lock();
     match s.state {
         State::Blocked => {
+            crate::m_trace!(Wakeup, t.tref().to_u64(), percpu::cpu_index() as u64);
             s.state = State::Ready;
             // Still switching out: finish_switch queues it.
             if !s.on_cpu {

@@ -150,11 +150,42 @@ pub fn on_tick(from_user: bool) {
             cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
             cs.stats.fast_path_continues.fetch_add(1, Ordering::Relaxed);
             cs.skips_used.fetch_add(1, Ordering::Relaxed);
+            crate::m_add!(capos_measure::catalogue::timer_fast_path::attempts);
+            crate::m_add!(capos_measure::catalogue::timer_fast_path::continues);
         }
-        TickAction::Schedule(_) => {
+        TickAction::Schedule(reason) => {
             cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
             cs.stats.slow_path_ticks.fetch_add(1, Ordering::Relaxed);
+            count_slow_path(reason, input.local_queue_len);
             schedule();
+        }
+    }
+}
+
+/// Counts why a user-mode tick took the locked path, and what the slow
+/// path's summary looks like afterwards.
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn count_slow_path(reason: timer_policy::SlowReason, queue_len: usize) {
+    #[cfg(feature = "measure")]
+    {
+        use capos_measure::catalogue::{timer_fast_path as fp, timer_slow_summary as ss};
+        use timer_policy::SlowReason as R;
+        crate::m_add!(fp::attempts);
+        crate::m_add!(match reason {
+            R::SummaryDirty => fp::fallback_summary_dirty,
+            R::BudgetExhausted => fp::fallback_budget_exhausted,
+            R::ReschedulePending => fp::fallback_reschedule_pending,
+            R::QueueNonEmpty => fp::fallback_queue_nonempty,
+            R::Idle => fp::fallback_idle,
+        });
+        // No hard timer work is ever left by the locked path today (timed
+        // waits live in the time module's list, not in the scheduler), so
+        // the summary is clean unless a run queue still holds work.
+        if queue_len > 0 {
+            crate::m_add!(ss::required);
+            crate::m_add!(ss::run_queue_nonempty);
+        } else {
+            crate::m_add!(ss::clean);
         }
     }
 }

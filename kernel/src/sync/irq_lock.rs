@@ -1,23 +1,45 @@
+use super::lock_class::{LockClass, SchedSite};
 use core::ops::{Deref, DerefMut};
 use x86_64::instructions::interrupts;
 
 pub struct IrqSpinLock<T> {
     inner: spin::Mutex<T>,
+    #[cfg_attr(not(feature = "measure"), allow(dead_code))]
+    class: LockClass,
 }
 
 pub struct IrqSpinLockGuard<'a, T> {
     guard: Option<spin::MutexGuard<'a, T>>,
     irqs_were_enabled: bool,
+    #[cfg(feature = "measure")]
+    stat: crate::measure::lockstat::Held,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        IrqSpinLock { inner: spin::Mutex::new(value) }
+        IrqSpinLock { inner: spin::Mutex::new(value), class: LockClass::None }
+    }
+
+    /// A lock whose acquisitions are counted under `class` in measure builds.
+    pub const fn measured(value: T, class: LockClass) -> Self {
+        IrqSpinLock { inner: spin::Mutex::new(value), class }
     }
 
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
+        self.lock_at(SchedSite::Generic)
+    }
+
+    /// Takes the lock, attributing it to `site` when it is a scheduler lock.
+    #[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+    pub fn lock_at(&self, site: SchedSite) -> IrqSpinLockGuard<'_, T> {
         let irqs_were_enabled = interrupts::are_enabled();
         interrupts::disable();
+        #[cfg(feature = "measure")]
+        {
+            let (guard, stat) = crate::measure::lockstat::acquire(&self.inner, self.class, site);
+            IrqSpinLockGuard { guard: Some(guard), irqs_were_enabled, stat }
+        }
+        #[cfg(not(feature = "measure"))]
         IrqSpinLockGuard { guard: Some(self.inner.lock()), irqs_were_enabled }
     }
 
@@ -27,7 +49,12 @@ impl<T> IrqSpinLock<T> {
         interrupts::disable();
         for _ in 0..spins {
             if let Some(g) = self.inner.try_lock() {
-                return Some(IrqSpinLockGuard { guard: Some(g), irqs_were_enabled });
+                return Some(IrqSpinLockGuard {
+                    guard: Some(g),
+                    irqs_were_enabled,
+                    #[cfg(feature = "measure")]
+                    stat: crate::measure::lockstat::Held::untracked(),
+                });
             }
             core::hint::spin_loop();
         }
@@ -54,6 +81,8 @@ impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
 impl<T> Drop for IrqSpinLockGuard<'_, T> {
     fn drop(&mut self) {
         drop(self.guard.take());
+        #[cfg(feature = "measure")]
+        self.stat.release();
         if self.irqs_were_enabled {
             interrupts::enable();
         }

@@ -5,11 +5,17 @@ use x86_64::instructions::port::Port;
 
 pub struct Uart {
     base: u16,
+    /// Bytes sent since the last `take_written` (after LF -> CRLF).
+    written: u64,
 }
 
 impl Uart {
     pub const fn new(base: u16) -> Self {
-        Uart { base }
+        Uart { base, written: 0 }
+    }
+
+    pub fn take_written(&mut self) -> u64 {
+        core::mem::take(&mut self.written)
     }
 
     pub fn init(&mut self) {
@@ -36,6 +42,7 @@ impl Uart {
             }
             Port::<u8>::new(self.base).write(byte);
         }
+        self.written += 1;
     }
 }
 

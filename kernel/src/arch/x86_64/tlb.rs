@@ -44,6 +44,7 @@ static TARGETS: AtomicU64 = AtomicU64::new(0);
 
 pub fn load_cr3(pml4: u64) {
     STATS.cr3_writes.fetch_add(1, Ordering::Relaxed);
+    crate::m_add!(capos_measure::catalogue::tlb::cr3_writes);
     // SAFETY: callers pass the root of a complete address space that maps
     // the kernel half identically.
     unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty()) };
@@ -54,6 +55,7 @@ fn flush_local(pml4: u64, start: u64, pages: u64) {
         return; // not loaded here: the CR3 load that replaced it flushed
     }
     if pages == 0 || pages > FULL_FLUSH_PAGES {
+        crate::m_add!(capos_measure::catalogue::tlb::pending_flush_all);
         load_cr3(pml4);
     } else {
         for i in 0..pages {
@@ -64,10 +66,12 @@ fn flush_local(pml4: u64, start: u64, pages: u64) {
 
 /// Services the published request if it targets this CPU.
 fn service() {
+    crate::m_add!(capos_measure::catalogue::tlb::pending_flush_checks);
     let bit = 1u64 << percpu::cpu_index();
     if TARGETS.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
         flush_local(REQ_PML4.load(Ordering::Acquire), REQ_START.load(Ordering::Acquire), REQ_PAGES.load(Ordering::Acquire));
         STATS.shootdown_acks.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(capos_measure::catalogue::tlb::deferred_completion_drains);
         PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -82,6 +86,7 @@ pub fn handle_ipi() {
 pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(capos_measure::catalogue::tlb::shootdown_requests);
         while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             service();
             core::hint::spin_loop();
@@ -95,8 +100,11 @@ pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
         TARGETS.store(targets, Ordering::Release);
         for cpu in (0..percpu::MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
             STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
+            crate::m_add!(capos_measure::catalogue::tlb::shootdown_target_cpus);
             if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
                 STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
+                crate::m_add!(capos_measure::catalogue::tlb::shootdown_ipis);
+                crate::m_trace!(Shootdown, cpu as u64, start);
             } else {
                 // No IPI could be sent (no LAPIC): nobody else can have it.
                 TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);

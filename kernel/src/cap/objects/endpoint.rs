@@ -44,7 +44,7 @@ impl Endpoint {
     pub fn new(name: &str) -> Arc<Endpoint> {
         let e = Arc::new(Endpoint {
             name: String::from(name),
-            state: IrqSpinLock::new(State::default()),
+            state: IrqSpinLock::measured(State::default(), crate::sync::LockClass::Shared(crate::sync::SharedClass::EndpointQueue)),
             revoked: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         });

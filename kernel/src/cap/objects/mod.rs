@@ -71,7 +71,11 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
         (Object::Measure, m::MEASURE_MARK) => {
             let phase = params.measure_mark()?;
             let tsc = crate::arch::x86_64::cpu::rdtsc();
-            crate::kprintln!("measure: checkpoint name={phase} tsc={tsc} pid={}", p.pid);
+            #[cfg(feature = "measure")]
+            if !crate::measure::mark(&phase, tsc) {
+                return Err(Error::InvalidState);
+            }
+            let _ = &phase;
             Ok(Outcome::Done(0, Some(messages::measure_mark(tsc))))
         }
         _ => Err(Error::BadMethod),

@@ -1,5 +1,7 @@
 //! Threads: create, TLS, join with exit codes, many threads, own rings.
-//! Manifest: slot 0 Console, slot 1 Timer, slot 2 ThreadSpawner.
+//! Manifest: slot 0 Console, slot 1 Timer, slot 2 ThreadSpawner, slot 3
+//! Measure (phases spawn_ready, work, shutdown, final_total are marked so a
+//! measure kernel reports per-phase counters).
 #![no_std]
 #![no_main]
 
@@ -7,7 +9,7 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use capos_rt::clients::{Console, ThreadHandle, ThreadSpawner, Timer};
+use capos_rt::clients::{Console, Measure, ThreadHandle, ThreadSpawner, Timer};
 use capos_rt::{thread, tls, Ctx, Error};
 use capos_smokes::Checks;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,8 @@ capos_rt::main!(run);
 fn run(_ctx: &Ctx) -> i64 {
     let mut c = Checks::new("smoke-thread", Console(0));
     let sp = ThreadSpawner(2);
+    let m = Measure(3);
+    c.check(m.mark("spawn_ready").is_ok(), "phase spawn_ready marked");
     let h = thread::spawn(sp, || 42);
     let joined = h.as_ref().map(|h| h.join());
     c.note(&alloc::format!("spawn/join: {joined:?}"));
@@ -50,6 +54,7 @@ fn run(_ctx: &Ctx) -> i64 {
     sorted.dedup();
     c.check(sorted.len() == 8, "TLS blocks are distinct");
 
+    c.check(m.mark("work").is_ok(), "phase work marked");
     // Many threads, in waves, all sharing one counter.
     let counter = Arc::new(AtomicU64::new(0));
     let mut created = 0;
@@ -71,7 +76,10 @@ fn run(_ctx: &Ctx) -> i64 {
             let _ = h.join();
         }
     }
+    c.check(m.mark("shutdown").is_ok(), "phase shutdown marked");
     c.check(created == 60, "60 short-lived threads created in waves");
     c.check(counter.load(Ordering::Relaxed) == 60_000, "all their increments landed");
+    c.check(m.mark("final_total").is_ok(), "phase final_total marked");
+    c.check(m.mark("work").is_err(), "phases cannot be marked out of order");
     c.finish()
 }

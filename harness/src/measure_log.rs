@@ -1,0 +1,111 @@
+//! Guest measurement on the host: COM2 defmt frames -> measure records ->
+//! `measure.log` (text), `measure.json`.
+//!
+//! The kernel sends each measure record as the byte payload of one defmt
+//! `info!("{=[u8]}", ..)` frame. Frames are decoded with `defmt-decoder`
+//! against the measure kernel's ELF; the payload is the rendered byte list.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use capos_measure::report::{Report, ReportBuilder};
+use defmt_decoder::{DecodeError, Table};
+
+/// What decoding a COM2 capture found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Com2Stats {
+    pub frames: usize,
+    pub malformed: usize,
+    /// Bytes left at the end that did not form a whole frame.
+    pub truncated_tail: bool,
+}
+
+/// Parses the message of a `{=[u8]}` frame: `[1, 2, 255]`.
+pub fn parse_byte_list(msg: &str) -> Result<Vec<u8>> {
+    let inner = msg.trim().strip_prefix('[').and_then(|m| m.strip_suffix(']')).with_context(|| format!("not a byte list: {msg:.60}"))?;
+    if inner.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|x| x.trim().parse::<u8>().with_context(|| format!("bad byte `{x}` in a measure frame")))
+        .collect()
+}
+
+/// Decodes every defmt frame of `stream` against `elf`; returns the payloads.
+pub fn decode_frames(elf: &[u8], stream: &[u8]) -> Result<(Vec<Vec<u8>>, Com2Stats)> {
+    let table = Table::parse(elf).context("cannot read the kernel's defmt table")?.context("the kernel ELF has no .defmt section (not a measure kernel?)")?;
+    let mut dec = table.new_stream_decoder();
+    dec.received(stream);
+    let mut out = Vec::new();
+    let mut stats = Com2Stats::default();
+    loop {
+        match dec.decode() {
+            Ok(frame) => {
+                stats.frames += 1;
+                match parse_byte_list(&frame.display_message().to_string()) {
+                    Ok(p) => out.push(p),
+                    Err(_) => stats.malformed += 1,
+                }
+            }
+            Err(DecodeError::UnexpectedEof) => {
+                stats.truncated_tail = !stream.is_empty() && stream.last() != Some(&0);
+                break;
+            }
+            Err(DecodeError::Malformed) => {
+                stats.malformed += 1;
+                if stats.malformed > 10_000 {
+                    bail!("COM2 stream is not defmt frames (too many malformed frames)");
+                }
+            }
+        }
+    }
+    Ok((out, stats))
+}
+
+/// Builds the report from a COM2 capture.
+pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2Stats)> {
+    let elf = std::fs::read(kernel_elf).with_context(|| format!("cannot read {}", kernel_elf.display()))?;
+    let stream = std::fs::read(com2).with_context(|| format!("cannot read {}", com2.display()))?;
+    let (payloads, stats) = decode_frames(&elf, &stream)?;
+    if payloads.is_empty() {
+        bail!("{} holds no measure records ({} frames decoded)", com2.display(), stats.frames);
+    }
+    let mut b = ReportBuilder::new();
+    for (i, p) in payloads.iter().enumerate() {
+        b.push_bytes(p).with_context(|| format!("measure record {i} of {} is invalid", payloads.len()))?;
+    }
+    Ok((b.finish(), stats))
+}
+
+/// Writes `measure.log` and `measure.json` into `dir`; returns the log path.
+pub fn write_measure_files(report: &Report, dir: &Path) -> Result<PathBuf> {
+    let log = dir.join("measure.log");
+    std::fs::write(&log, report.to_measure_log()).with_context(|| format!("cannot write {}", log.display()))?;
+    let json = dir.join("measure.json");
+    let text = report.to_json().context("cannot serialize the report")?;
+    std::fs::write(&json, text).with_context(|| format!("cannot write {}", json.display()))?;
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_lists_parse_and_garbage_is_refused() {
+        assert_eq!(parse_byte_list("[1, 2, 255]").unwrap(), vec![1, 2, 255]);
+        assert_eq!(parse_byte_list("[]").unwrap(), Vec::<u8>::new());
+        assert!(parse_byte_list("[1, 256]").is_err());
+        assert!(parse_byte_list("hello").is_err());
+        assert!(parse_byte_list("[1, x]").is_err());
+    }
+
+    #[test]
+    fn an_elf_without_defmt_is_a_clear_error() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let e = decode_frames(&me, &[1, 2, 3]).unwrap_err().to_string();
+        assert!(e.contains(".defmt") || e.contains("defmt"), "{e}");
+        assert!(decode_frames(b"garbage", &[]).is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! The probes, samples, trace and report (compiled with `measure` only).
+
+use super::com2;
+use crate::arch::x86_64::{cpu, percpu, tsc};
+use crate::sync::IrqSpinLock;
+use alloc::string::String;
+use alloc::vec::Vec;
+use capos_measure::catalogue::{self as cat, Segment};
+use capos_measure::{Counter, Hist, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind};
+
+/// All counters, samples and trace rings of this kernel.
+pub static MEASURE: Measure = Measure::new();
+
+/// Processes' load maps (pid, binary, base), reported with the samples.
+static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> = IrqSpinLock::new(Vec::new());
+
+fn me() -> usize {
+    percpu::cpu_index() as usize
+}
+
+pub fn add(c: impl Into<Counter>, v: u64) {
+    MEASURE.add(me(), c, v);
+}
+
+pub fn max(c: impl Into<Counter>, v: u64) {
+    MEASURE.max(me(), c, v);
+}
+
+pub fn min(c: impl Into<Counter>, v: u64) {
+    MEASURE.min(me(), c, v);
+}
+
+pub fn hist(h: impl Into<Hist>, v: u64) {
+    MEASURE.hist(me(), h, v);
+}
+
+pub fn trace(kind: TraceKind, a: u64, b: u64, flags: u8) {
+    let cpu = me();
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        MEASURE.trace(cpu, &TraceEvent { tsc: cpu::rdtsc(), kind, cpu: cpu as u8, flags, a, b });
+    });
+}
+
+pub fn segment(s: Segment, t0: u64) {
+    add(cat::segment::cycles.at(s), cpu::rdtsc().saturating_sub(t0));
+    add(cat::segment::count.at(s), 1);
+}
+
+/// Starts the `boot` phase (called once, early on the BSP).
+pub fn init() {
+    let _ = MEASURE.mark(Phase::Boot, cpu::rdtsc());
+}
+
+/// A phase mark from user space; `false` if the name or order is wrong.
+pub fn mark(name: &str, tsc: u64) -> bool {
+    let Some(p) = Phase::from_name(name) else { return false };
+    let ok = MEASURE.mark(p, tsc).is_ok();
+    if ok {
+        trace(TraceKind::PhaseMark, p as u64, tsc, 0);
+    }
+    ok
+}
+
+pub fn load_map(pid: u32, binary: &str, base: u64) {
+    LOAD_MAPS.lock().push((pid, String::from(binary), base));
+}
+
+/// Most frames of a sampled stack.
+const STACK_FRAMES: usize = 16;
+
+/// Timer-tick sample of the interrupted context (interrupts masked).
+pub fn sample(from_user: bool, rip: u64, rbp: u64) {
+    let cpu = me();
+    let mode = if from_user { Mode::User } else { Mode::Kernel };
+    MEASURE.sample_pc(cpu, mode, rip);
+    let mut frames = [0u64; STACK_FRAMES];
+    frames[0] = rip;
+    let n = if from_user { user_stack(rbp, &mut frames) } else { kernel_stack(rbp, &mut frames) };
+    MEASURE.sample_stack(cpu, mode, &frames[..n]);
+}
+
+/// Frame-pointer walk of a user stack through the safe user-copy path: a
+/// bad frame pointer ends the walk, never faults the kernel.
+fn user_stack(mut rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
+    let t = crate::sched::current();
+    let Some(space) = t.address_space.as_ref() else { return 1 };
+    let mut n = 1;
+    while n < STACK_FRAMES && rbp != 0 && rbp % 8 == 0 {
+        let mut pair = [0u8; 16];
+        if crate::proc::usermem::copy_from_user(space, rbp, &mut pair).is_err() {
+            break;
+        }
+        let next = u64::from_le_bytes(pair[..8].try_into().unwrap_or([0; 8]));
+        let ret = u64::from_le_bytes(pair[8..].try_into().unwrap_or([0; 8]));
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        if next <= rbp {
+            break;
+        }
+        rbp = next;
+    }
+    n
+}
+
+/// Frame-pointer walk of a kernel stack (frames must move up the stack and
+/// stay in the kernel half).
+fn kernel_stack(mut rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
+    let mut n = 1;
+    while n < STACK_FRAMES && rbp >= 0xffff_8000_0000_0000 && rbp % 8 == 0 {
+        // SAFETY: rbp is an 8-aligned kernel-half address on the interrupted
+        // kernel stack (frame pointers are forced on); the walk only goes up.
+        let (next, ret) = unsafe { ((rbp as *const u64).read(), ((rbp + 8) as *const u64).read()) };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        if next <= rbp {
+            break;
+        }
+        rbp = next;
+    }
+    n
+}
+
+/// Sends the whole report (and the load maps) as defmt frames on COM2.
+pub fn emit_report() {
+    let info = ReportInfo {
+        cpus: percpu::online_count() as u8,
+        tsc_khz: tsc::hz() / 1000,
+        end_tsc: cpu::rdtsc(),
+    };
+    let mut buf = Vec::with_capacity(256);
+    let mut send = |r: &Record| {
+        buf.clear();
+        capos_measure::encode(r, &mut buf);
+        com2::send_record(&buf);
+    };
+    // Load maps first: the report ends with `End`, after which nothing counts.
+    let maps = core::mem::take(&mut *LOAD_MAPS.lock());
+    for (pid, binary, base) in maps {
+        send(&Record::LoadMap { pid: pid.into(), binary, base });
+    }
+    MEASURE.report(&info, &mut send);
+}

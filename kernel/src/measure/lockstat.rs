@@ -1,0 +1,132 @@
+//! Lock statistics: the acquire/release side of `IrqSpinLock` in measure builds.
+
+use crate::arch::x86_64::cpu;
+use crate::sync::{LockClass, SchedSite, SharedClass};
+use capos_measure::catalogue::{scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite, SharedLock};
+
+/// A held lock's statistics (released with the guard).
+pub struct Held {
+    class: LockClass,
+    site: SchedSite,
+    since: u64,
+}
+
+impl Held {
+    pub fn untracked() -> Held {
+        Held { class: LockClass::None, site: SchedSite::Generic, since: 0 }
+    }
+
+    pub fn release(&self) {
+        if self.class == LockClass::None {
+            return;
+        }
+        let hold = cpu::rdtsc().saturating_sub(self.since);
+        match self.class {
+            LockClass::Sched => {
+                super::add(sl::hold_cycles, hold);
+                super::min(sl::hold_min, hold);
+                super::max(sl::hold_max, hold);
+                super::hist(sl::hold, hold);
+                super::add(site::hold_cycles.at(site_dim(self.site)), hold);
+            }
+            LockClass::Shared(c) => {
+                let d = shared_dim(c);
+                super::add(sk::hold_cycles.at(d), hold);
+                super::min(sk::hold_min.at(d), hold);
+                super::max(sk::hold_max.at(d), hold);
+                super::hist(sk::hold.at(d), hold);
+            }
+            LockClass::None => {}
+        }
+    }
+}
+
+fn site_dim(s: SchedSite) -> SchedLockSite {
+    match s {
+        SchedSite::Generic => SchedLockSite::Generic,
+        SchedSite::TimerPreRing => SchedLockSite::TimerPreRing,
+        SchedSite::TimerSelect => SchedLockSite::TimerSelect,
+        SchedSite::Blocking => SchedLockSite::Blocking,
+        SchedSite::ProcessExit => SchedLockSite::ProcessExit,
+        SchedSite::ThreadExit => SchedLockSite::ThreadExit,
+        SchedSite::StartIdleSelect => SchedLockSite::StartIdleSelect,
+        SchedSite::WakeUnblock => SchedLockSite::WakeUnblock,
+        SchedSite::Metadata => SchedLockSite::Metadata,
+    }
+}
+
+fn shared_dim(c: SharedClass) -> SharedLock {
+    match c {
+        SharedClass::FrameAlloc => SharedLock::FrameAlloc,
+        SharedClass::Heap => SharedLock::Heap,
+        SharedClass::CapTable => SharedLock::CapTable,
+        SharedClass::RingScratch => SharedLock::RingScratch,
+        SharedClass::EndpointQueue => SharedLock::EndpointQueue,
+        SharedClass::AddressSpace => SharedLock::AddressSpace,
+    }
+}
+
+/// Takes `m`, counting the acquisition under `class` (interrupts are masked).
+pub fn acquire<'a, T>(m: &'a spin::Mutex<T>, class: LockClass, s: SchedSite) -> (spin::MutexGuard<'a, T>, Held) {
+    if class == LockClass::None {
+        return (m.lock(), Held::untracked());
+    }
+    let t0 = cpu::rdtsc();
+    let (g, spins) = match m.try_lock() {
+        Some(g) => (g, 0u64),
+        None => {
+            let mut spins = 0u64;
+            loop {
+                core::hint::spin_loop();
+                spins += 1;
+                if let Some(g) = m.try_lock() {
+                    break (g, spins);
+                }
+            }
+        }
+    };
+    let now = cpu::rdtsc();
+    let wait = now.saturating_sub(t0);
+    let contended = spins > 0;
+    match class {
+        LockClass::Sched => {
+            super::add(sl::acquisitions, 1);
+            super::add(site::acquisitions.at(site_dim(s)), 1);
+            if contended {
+                super::add(sl::contended, 1);
+                super::add(sl::spin_loops, spins);
+                super::add(sl::wait_cycles, wait);
+                super::min(sl::wait_min, wait);
+                super::max(sl::wait_max, wait);
+                super::hist(sl::wait, wait);
+                super::add(site::contended.at(site_dim(s)), 1);
+                super::add(site::wait_cycles.at(site_dim(s)), wait);
+            }
+        }
+        LockClass::Shared(c) => {
+            let d = shared_dim(c);
+            super::add(sk::acquisitions.at(d), 1);
+            if contended {
+                super::add(sk::contended.at(d), 1);
+                super::add(sk::spin_loops.at(d), spins);
+                super::add(sk::wait_cycles.at(d), wait);
+                super::min(sk::wait_min.at(d), wait);
+                super::max(sk::wait_max.at(d), wait);
+                super::hist(sk::wait.at(d), wait);
+            }
+        }
+        LockClass::None => {}
+    }
+    if contended {
+        super::trace(capos_measure::TraceKind::LockContendedWait, wait, class_code(class, s), 0);
+    }
+    (g, Held { class, site: s, since: now })
+}
+
+fn class_code(class: LockClass, s: SchedSite) -> u64 {
+    match class {
+        LockClass::Sched => s as u64,
+        LockClass::Shared(c) => 0x100 + c as u64,
+        LockClass::None => u64::MAX,
+    }
+}
