@@ -28,6 +28,7 @@ kernel-test:
 
 smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
+	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
 
 ## Every smoke under -smp 2; per-smoke logs under target/runs/.
 run-smp2-smokes: deps

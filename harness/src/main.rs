@@ -16,6 +16,7 @@ mod session;
 mod smokes;
 mod suite;
 mod user;
+mod zero_cost;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};

@@ -78,6 +78,32 @@ pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2S
     Ok((b.finish(), stats))
 }
 
+/// Checks a written measure.log the way a reader would use it: it parses
+/// back, every marked phase is present, and the counters that must move in
+/// any run did (timer interrupts, scheduler-lock acquisitions, kernel PC
+/// samples).
+pub fn validate_measure_log(text: &str) -> Result<()> {
+    use capos_measure::catalogue::{kernel_pc_samples, scheduler_lock, timer};
+    use capos_measure::Phase;
+    let r = capos_measure::log_parse::parse_measure_log(text).map_err(|e| anyhow::anyhow!("measure.log does not parse back: {e}"))?;
+    let phases = r.phases();
+    for p in [Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate] {
+        if !phases.contains(&p) {
+            bail!("measure.log has no `{}` phase (phases: {:?})", p.name(), phases);
+        }
+    }
+    for (what, v) in [
+        ("timer interrupts", r.counter(Phase::Aggregate, timer::interrupts)),
+        ("scheduler_lock acquisitions", r.counter(Phase::Aggregate, scheduler_lock::acquisitions)),
+        ("kernel PC samples", r.counter(Phase::Aggregate, kernel_pc_samples::samples)),
+    ] {
+        if v == 0 {
+            bail!("measure.log: no {what} in the whole run");
+        }
+    }
+    Ok(())
+}
+
 /// Writes `measure.log` and `measure.json` into `dir`; returns the log path.
 pub fn write_measure_files(report: &Report, dir: &Path) -> Result<PathBuf> {
     let log = dir.join("measure.log");

@@ -51,7 +51,8 @@ fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
     if stats.malformed > 0 {
         return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
     }
-    Ok(())
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
+    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))
 }
 
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {

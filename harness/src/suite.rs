@@ -133,6 +133,20 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
         Err(e) => tally.check(false, &format!("{what}: {e:#}")),
     }
 
+    // (e) Zero cost: the normal kernel has no measure code or data; the
+    // measure kernel has both, so the check can tell them apart.
+    let zc = (|| -> Result<(bool, String)> {
+        let normal = crate::build::CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
+        let measure = crate::build::CargoBuild::kernel(KernelFlavor::Measure).run(root)?;
+        let (n, m) = (crate::zero_cost::footprint_of(&normal)?, crate::zero_cost::footprint_of(&measure)?);
+        let ok = !n.defmt_section && n.symbols == 0 && m.defmt_section && m.symbols > 0;
+        Ok((ok, format!("normal kernel: .defmt={} measure symbols={} {:?}; measure kernel: .defmt={} symbols={}", n.defmt_section, n.symbols, n.example, m.defmt_section, m.symbols)))
+    })();
+    match zc {
+        Ok((ok, detail)) => tally.check(ok, &format!("zero-cost: {detail}")),
+        Err(e) => tally.check(false, &format!("zero-cost check: {e:#}")),
+    }
+
     println!("total: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
 }
