@@ -2,7 +2,9 @@
 //!
 //! Words: `ktest` / `ktest=<filter>` (run kernel tests), `tick_hz=<n>`
 //! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
-//! the BSP only). Unknown words are reported and ignored.
+//! the BSP only), `suppress_switch_logs` (no scheduler transition lines:
+//! process/thread start and exit; proof, error and measurement output stay).
+//! Unknown words are reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -21,10 +23,11 @@ pub struct Options<'a> {
     pub mode: Mode<'a>,
     pub tick_hz: u32,
     pub noapic: bool,
+    pub suppress_switch_logs: bool,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
-    let mut o = Options { mode: Mode::Normal, tick_hz: DEFAULT_TICK_HZ, noapic: false };
+    let mut o = Options { mode: Mode::Normal, tick_hz: DEFAULT_TICK_HZ, noapic: false, suppress_switch_logs: false };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
             o.mode = Mode::Ktest(None);
@@ -37,9 +40,28 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             }
         } else if word == "noapic" {
             o.noapic = true;
+        } else if word == "suppress_switch_logs" {
+            o.suppress_switch_logs = true;
         } else {
             crate::kprintln!("kernel: ignoring unknown command-line word '{word}'");
         }
     }
     o
+}
+
+#[cfg(feature = "ktest")]
+mod tests {
+    use super::*;
+    use crate::{kassert, kassert_eq, ktest};
+
+    ktest!(fn command_line_words_parse() -> KResult {
+        let o = parse("tick_hz=250 noapic suppress_switch_logs ktest=sched");
+        kassert_eq!(o.tick_hz, 250);
+        kassert!(o.noapic && o.suppress_switch_logs);
+        kassert_eq!(o.mode, Mode::Ktest(Some("sched")));
+        let d = parse("tick_hz=5 tick_hz=x");
+        kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
+        kassert_eq!(d.mode, Mode::Normal);
+        Ok(())
+    });
 }

@@ -33,6 +33,28 @@ pub fn emergency_print(args: fmt::Arguments) {
     }
 }
 
+static SWITCH_LOGS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// Turns scheduler transition lines (`switch_log!`) on or off.
+pub fn set_switch_logs(on: bool) {
+    SWITCH_LOGS.store(on, core::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn switch_logs() -> bool {
+    SWITCH_LOGS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// A scheduler transition line (process/thread start and exit): printed
+/// unless the `suppress_switch_logs` command-line word turned them off.
+#[macro_export]
+macro_rules! switch_log {
+    ($($arg:tt)*) => {
+        if $crate::console::switch_logs() {
+            $crate::kprintln!($($arg)*);
+        }
+    };
+}
+
 #[macro_export]
 macro_rules! kprint {
     ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };

@@ -75,6 +75,7 @@ extern "C" fn kmain() -> ! {
 
     let cmdline = req::CMDLINE.get_response().and_then(|c| c.cmdline().to_str().ok()).unwrap_or("");
     let opts = cmdline::parse(cmdline);
+    console::set_switch_logs(!opts.suppress_switch_logs);
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(

@@ -9,7 +9,7 @@
 use super::{Process, EXIT_WATCHER};
 use crate::cap::objects::endpoint::Endpoint;
 use crate::cap::{CapTable, Object, Slot};
-use crate::{kprintln, sched};
+use crate::sched;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -75,7 +75,7 @@ pub fn start(bytes: &[u8]) -> Result<Vec<Arc<Process>>, ManifestError> {
         for e in serves {
             e.add_server(p.pid);
         }
-        kprintln!("kernel: started process {} ({}) from {}", p.pid, name, binary);
+        crate::switch_log!("kernel: started process {} ({}) from {}", p.pid, name, binary);
         started.push(p);
     }
     Ok(started)

@@ -350,7 +350,7 @@ impl Process {
             self.release_memory();
         });
         LIVE_PROCESSES.fetch_sub(1, Ordering::AcqRel);
-        crate::kprintln!("kernel: process {} ({}) exited: code {}{}", self.pid, self.name, st.code, if st.killed { " (killed by a fault)" } else { "" });
+        crate::switch_log!("kernel: process {} ({}) exited: code {}{}", self.pid, self.name, st.code, if st.killed { " (killed by a fault)" } else { "" });
         for c in waiters {
             crate::cap::objects::complete_wait(c, st);
         }
