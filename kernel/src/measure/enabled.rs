@@ -1,7 +1,7 @@
 //! The probes, samples, trace and report (compiled with `measure` only).
 
 use super::com2;
-use crate::arch::x86_64::{cpu, percpu, tsc};
+use crate::arch::x86_64::{backtrace, cpu, percpu, tsc};
 use crate::sync::IrqSpinLock;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -79,51 +79,21 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     MEASURE.sample_stack(cpu, mode, &frames[..n]);
 }
 
-/// Frame-pointer walk of a user stack through the safe user-copy path: a
-/// bad frame pointer ends the walk, never faults the kernel.
-fn user_stack(mut rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
+/// Frame-pointer walk of a user stack through the checked user-copy path:
+/// a bad frame pointer ends the walk, never faults the kernel.
+fn user_stack(rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
     let t = crate::sched::current();
     let Some(space) = t.address_space.as_ref() else { return 1 };
-    let mut n = 1;
-    while n < STACK_FRAMES && rbp != 0 && rbp % 8 == 0 {
+    backtrace::walk(rbp, out, |fp| {
         let mut pair = [0u8; 16];
-        if crate::proc::usermem::copy_from_user(space, rbp, &mut pair).is_err() {
-            break;
-        }
-        let next = u64::from_le_bytes(pair[..8].try_into().unwrap_or([0; 8]));
-        let ret = u64::from_le_bytes(pair[8..].try_into().unwrap_or([0; 8]));
-        if ret == 0 {
-            break;
-        }
-        out[n] = ret;
-        n += 1;
-        if next <= rbp {
-            break;
-        }
-        rbp = next;
-    }
-    n
+        crate::proc::usermem::copy_from_user(space, fp, &mut pair).ok()?;
+        let word = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
+        Some((word(&pair[..8])?, word(&pair[8..])?))
+    })
 }
 
-/// Frame-pointer walk of a kernel stack (frames must move up the stack and
-/// stay in the kernel half).
-fn kernel_stack(mut rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
-    let mut n = 1;
-    while n < STACK_FRAMES && rbp >= 0xffff_8000_0000_0000 && rbp % 8 == 0 {
-        // SAFETY: rbp is an 8-aligned kernel-half address on the interrupted
-        // kernel stack (frame pointers are forced on); the walk only goes up.
-        let (next, ret) = unsafe { ((rbp as *const u64).read(), ((rbp + 8) as *const u64).read()) };
-        if ret == 0 {
-            break;
-        }
-        out[n] = ret;
-        n += 1;
-        if next <= rbp {
-            break;
-        }
-        rbp = next;
-    }
-    n
+fn kernel_stack(rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
+    backtrace::walk(rbp, out, backtrace::read_kernel_frame)
 }
 
 /// Sends the whole report (and the load maps) as defmt frames on COM2.

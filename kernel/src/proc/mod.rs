@@ -82,10 +82,6 @@ impl From<SpawnError> for Error {
     }
 }
 
-pub fn live_processes() -> u32 {
-    LIVE_PROCESSES.load(Ordering::Acquire)
-}
-
 impl Process {
     /// Creates a process from boot module `binary` with `caps` and starts its
     /// main thread.
