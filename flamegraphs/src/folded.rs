@@ -1,0 +1,148 @@
+//! Samples -> folded stacks (`root;...;leaf count`), the input of every
+//! flamegraph.
+//!
+//! Stacks are leaf first in the report; frame 0 is the sampled PC, later
+//! frames are return addresses (looked up at `addr - 1`). Each address
+//! expands to its inlined frames, outermost first. Names follow
+//! [`capos_symbolize::Location::frame_names`]: kernel frames end in `_[k]`,
+//! user frames read `binary`function`, and addresses no ELF covers are
+//! `<unmapped>`. A view with no stack samples falls back to PC samples as
+//! one-frame stacks ([`FoldSource::PcSamples`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use capos_measure::report::Report;
+use capos_symbolize::Resolver;
+
+use crate::stacks::{pc_counts, stack_counts, Scope};
+
+/// Where a folded view's samples came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FoldSource {
+    /// Frame-pointer stack samples.
+    Stacks,
+    /// No stacks in scope: PC samples as one-frame stacks.
+    PcSamples,
+    /// Lock-contention stacks weighted by wait cycles.
+    ContentionStacks,
+    /// No contention stacks: lock sites from counters, weighted by wait cycles.
+    LockCounters,
+    /// Nothing to draw.
+    Empty,
+}
+
+impl FoldSource {
+    /// One line for a graph's subtitle or a report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FoldSource::Stacks => "frame-pointer stack samples",
+            FoldSource::PcSamples => "no stack samples in scope; PC samples as one-frame stacks",
+            FoldSource::ContentionStacks => "stacks at contended acquisitions, weighted by wait cycles",
+            FoldSource::LockCounters => {
+                "no contention stacks in the report; lock sites from counters, weighted by wait cycles"
+            }
+            FoldSource::Empty => "no samples in scope",
+        }
+    }
+}
+
+/// Folded stacks: `root;...;leaf` -> weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folded {
+    pub stacks: BTreeMap<String, u64>,
+    /// Sum of the weights.
+    pub total: u64,
+    pub source: FoldSource,
+}
+
+impl Folded {
+    pub fn new(source: FoldSource) -> Self {
+        Folded { stacks: BTreeMap::new(), total: 0, source }
+    }
+
+    /// Adds `weight` to the stack `frames` (root first).
+    pub fn add(&mut self, frames: &[String], weight: u64) {
+        if weight == 0 {
+            return;
+        }
+        let key = if frames.is_empty() { "<empty stack>".to_string() } else { frames.join(";") };
+        let slot = self.stacks.entry(key).or_default();
+        *slot = slot.saturating_add(weight);
+        self.total = self.total.saturating_add(weight);
+    }
+
+    /// This view with every weight shifted right until the total is at most
+    /// [`crate::graph::MAX_TOTAL`], and the shift used (0: unchanged).
+    /// Stacks that shrink to 0 are dropped.
+    pub fn scaled_for_drawing(&self) -> (Folded, u32) {
+        let mut shift = 0u32;
+        while shift < 64 && (self.total >> shift) > crate::graph::MAX_TOTAL {
+            shift += 1;
+        }
+        if shift == 0 {
+            return (self.clone(), 0);
+        }
+        let mut out = Folded::new(self.source);
+        for (stack, n) in &self.stacks {
+            let n = n >> shift;
+            if n > 0 {
+                out.stacks.insert(stack.clone(), n);
+                out.total = out.total.saturating_add(n);
+            }
+        }
+        (out, shift)
+    }
+
+    /// The `.folded` text: one `stack count` line per stack, sorted.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (stack, n) in &self.stacks {
+            let _ = writeln!(out, "{stack} {n}");
+        }
+        out
+    }
+}
+
+/// Caches frame names per (is return address, address).
+pub(crate) struct Namer<'r, 'b> {
+    resolver: &'r Resolver<'b>,
+    cache: HashMap<(bool, u64), Vec<String>>,
+}
+
+impl<'r, 'b> Namer<'r, 'b> {
+    pub(crate) fn new(resolver: &'r Resolver<'b>) -> Self {
+        Namer { resolver, cache: HashMap::new() }
+    }
+
+    /// Root-first frame names of a leaf-first stack.
+    pub(crate) fn stack(&mut self, leaf_first: &[u64]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, addr) in leaf_first.iter().enumerate().rev() {
+            let key = (i > 0, *addr);
+            let resolver = self.resolver;
+            let names = self.cache.entry(key).or_insert_with(|| resolver.locate_frame(i, *addr).frame_names());
+            out.extend(names.iter().cloned());
+        }
+        out
+    }
+}
+
+/// Folds the samples of `scope`: stacks when there are any, else PCs.
+pub fn fold_samples(report: &Report, resolver: &Resolver<'_>, scope: Scope) -> Folded {
+    let mut namer = Namer::new(resolver);
+    let stacks = stack_counts(report, scope);
+    if !stacks.is_empty() {
+        let mut folded = Folded::new(FoldSource::Stacks);
+        for ((_, frames), n) in &stacks {
+            folded.add(&namer.stack(frames), *n);
+        }
+        return folded;
+    }
+    let pcs = pc_counts(report, scope);
+    let mut folded = Folded::new(if pcs.is_empty() { FoldSource::Empty } else { FoldSource::PcSamples });
+    for ((_, pc), n) in &pcs {
+        folded.add(&namer.stack(&[*pc]), *n);
+    }
+    folded
+}

@@ -1,0 +1,43 @@
+//! Host-side profiling views of one capOS measure report (and of two, for a
+//! differential), for the benchmark harness and for people.
+//!
+//! Design principles:
+//!
+//! 1. **Every sample lands somewhere.** Addresses resolve through
+//!    [`capos_symbolize::Resolver`]; what no ELF covers becomes an explicit
+//!    `<unmapped>` frame, so a graph's total equals the report's samples.
+//! 2. **Folded text is the source of every SVG** and is kept beside it
+//!    (`name.folded` + `name.svg`), so graphs can be re-drawn or diffed with
+//!    any FlameGraph-compatible tool.
+//! 3. **Bad input is an error or a note, never a panic**: a missing or
+//!    stripped ELF shows up in the names, an empty graph gets an SVG that
+//!    says so, and I/O failures are [`ProfileError`]s.
+//!
+//! Modules: [`stacks`] (which samples a view uses), [`folded`] (samples ->
+//! folded stacks), [`graph`] (folded -> `.folded` + `.svg` via `inferno`),
+//! [`contention`] (lock-wait graph), [`differential`] (1 vs N workers),
+//! [`lock_sites`] (top contention sites from counters), [`timeline`]
+//! (Chrome trace-event JSON for Perfetto), [`index_html`] (the run's
+//! `index.html`), [`run`] (all per-run views in one call).
+
+pub mod contention;
+pub mod differential;
+mod error;
+pub mod folded;
+pub mod graph;
+pub mod index_html;
+pub mod lock_sites;
+pub mod run;
+pub mod stacks;
+pub mod timeline;
+
+pub use contention::fold_contention;
+pub use differential::{differential_folded, write_differential};
+pub use error::ProfileError;
+pub use folded::{fold_samples, FoldSource, Folded};
+pub use graph::{write_folded, write_graph, GraphFiles, GraphStyle, MAX_TOTAL};
+pub use index_html::{render_index, write_index, Artifact, GateResult, IndexInput, IndexOutcome, Table, INDEX_FILE};
+pub use lock_sites::{lock_sites, LockSite};
+pub use run::{write_run_profile, RunProfile};
+pub use stacks::Scope;
+pub use timeline::{timeline_json, write_timeline, TIMELINE_FILE};

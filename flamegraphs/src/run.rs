@@ -1,0 +1,59 @@
+//! Every per-run view in one call: `user-pc-symbols.log`,
+//! `guest-symbol-map.txt`, the work-phase and whole-run flamegraphs, the
+//! work-phase contention graph and the timeline, all in one directory and
+//! sharing one load of the ELFs.
+//!
+//! | file | what |
+//! |---|---|
+//! | `user-pc-symbols.log` | PC samples by binary and nearest symbol |
+//! | `guest-symbol-map.txt` | symbol tables of the ELFs used |
+//! | `flamegraph-work.folded` / `.svg` | stacks sampled in the `work` phase |
+//! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
+//! | `contention-work.folded` / `.svg` | lock waits in `work`, by wait cycles |
+//! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
+
+use std::path::Path;
+
+use capos_measure::phase::Phase;
+use capos_symbolize::{write_pc_report_resolved, Binaries, ElfPaths, PcReportPaths, ReportInput, Resolver};
+
+use crate::contention::fold_contention;
+use crate::error::ProfileError;
+use crate::folded::fold_samples;
+use crate::graph::{write_folded, GraphFiles, GraphStyle};
+use crate::lock_sites::{lock_sites, LockSite};
+use crate::stacks::Scope;
+use crate::timeline::write_timeline;
+
+/// What [`write_run_profile`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunProfile {
+    pub pc_report: PcReportPaths,
+    pub work: GraphFiles,
+    pub whole_run: GraphFiles,
+    pub contention: GraphFiles,
+    pub timeline: std::path::PathBuf,
+    /// Contention sites of the `work` phase, most wait cycles first.
+    pub lock_sites: Vec<LockSite>,
+}
+
+/// Writes all per-run views of `input` into `dir`.
+pub fn write_run_profile(input: &ReportInput, elfs: &ElfPaths, dir: &Path) -> Result<RunProfile, ProfileError> {
+    let report = &input.report;
+    let bins = Binaries::load(elfs, report.load_maps.iter().map(|m| m.binary.as_str()));
+    let resolver = Resolver::new(&bins, &report.load_maps);
+    let pc_report = write_pc_report_resolved(report, &bins, &resolver, dir)?;
+    let work = fold_samples(report, &resolver, Scope::Phase(Phase::Work));
+    let work = write_folded(dir, "flamegraph-work", &GraphStyle::new("capOS work phase", "samples"), &work)?;
+    let run = fold_samples(report, &resolver, Scope::WholeRun);
+    let whole_run = write_folded(dir, "flamegraph-run", &GraphStyle::new("capOS whole run", "samples"), &run)?;
+    let lock = fold_contention(report, &input.contention, &resolver, Scope::Phase(Phase::Work));
+    let contention = write_folded(
+        dir,
+        "contention-work",
+        &GraphStyle::new("capOS lock contention, work phase", "wait cycles"),
+        &lock,
+    )?;
+    let timeline = write_timeline(report, dir)?;
+    Ok(RunProfile { pc_report, work, whole_run, contention, timeline, lock_sites: lock_sites(report, Phase::Work) })
+}

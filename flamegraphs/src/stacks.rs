@@ -1,0 +1,65 @@
+//! Which samples a view draws: one phase, or the whole run.
+//!
+//! The guest sends samples per phase plus their `final_total` and
+//! `aggregate` sums. The whole run is `aggregate`; a report without
+//! `aggregate` samples (synthetic, or cut short) falls back to the sum of
+//! `boot`, `spawn_ready`, `work` and `shutdown`, which never double-counts.
+
+use std::collections::BTreeMap;
+
+use capos_measure::phase::Phase;
+use capos_measure::record::Mode;
+use capos_measure::report::Report;
+
+/// The samples a view covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Phase(Phase),
+    WholeRun,
+}
+
+impl Scope {
+    /// Short name for titles and file names (`work`, `run`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Phase(p) => p.name(),
+            Scope::WholeRun => "run",
+        }
+    }
+
+    /// The phases whose samples are summed for this scope, given the phases
+    /// `present` in the data.
+    pub fn phases(self, mut present: impl Iterator<Item = Phase>) -> Vec<Phase> {
+        match self {
+            Scope::Phase(p) => vec![p],
+            Scope::WholeRun if present.any(|p| p == Phase::Aggregate) => vec![Phase::Aggregate],
+            Scope::WholeRun => vec![Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown],
+        }
+    }
+}
+
+/// (mode, frames leaf first) -> count for `scope`.
+pub fn stack_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, Vec<u64>), u64> {
+    let phases = scope.phases(report.stack_samples.keys().map(|(p, _, _)| *p));
+    let mut out: BTreeMap<(Mode, Vec<u64>), u64> = BTreeMap::new();
+    for ((phase, mode, frames), n) in &report.stack_samples {
+        if phases.contains(phase) {
+            let slot = out.entry((*mode, frames.clone())).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+    }
+    out
+}
+
+/// (mode, pc) -> count for `scope`.
+pub fn pc_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, u64), u64> {
+    let phases = scope.phases(report.pc_samples.keys().map(|(p, _, _)| *p));
+    let mut out: BTreeMap<(Mode, u64), u64> = BTreeMap::new();
+    for ((phase, mode, pc), n) in &report.pc_samples {
+        if phases.contains(phase) {
+            let slot = out.entry((*mode, *pc)).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+    }
+    out
+}

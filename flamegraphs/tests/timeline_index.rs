@@ -1,0 +1,178 @@
+//! The Perfetto timeline (valid JSON, per-CPU slices that never overlap)
+//! and index.html (escaped text, links only to files that exist).
+
+#[path = "../../symbolize/tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+
+use capos_flamegraphs::{
+    render_index, timeline_json, write_index, write_run_profile, write_timeline, Artifact, GateResult, IndexInput,
+    LockSite, Table,
+};
+use capos_measure::phase::Phase;
+use capos_measure::report::{Begin, End, Report};
+use capos_measure::trace::{TraceEvent, TraceKind};
+use capos_symbolize::{parse_report_text, ElfPaths};
+use common::*;
+use serde_json::Value;
+
+fn ev(cpu: u8, tsc: u64, kind: TraceKind, a: u64, b: u64) -> TraceEvent {
+    TraceEvent { tsc, kind, cpu, flags: 1, a, b }
+}
+
+fn traced() -> Report {
+    let mut r = Report {
+        begin: Some(Begin { cpus: 2, tsc_khz: 2_000_000, catalogue: 0 }),
+        end: Some(End { tsc: 20_000, records: 0, lost: 0 }),
+        ..Report::default()
+    };
+    r.checkpoints.insert(Phase::Boot, 0);
+    r.checkpoints.insert(Phase::Work, 4_000);
+    r.checkpoints.insert(Phase::FinalTotal, 16_000);
+    r.trace = vec![
+        ev(0, 2_000, TraceKind::ContextSwitch, 1, 5),
+        ev(0, 4_000, TraceKind::PhaseMark, 2, 0),
+        ev(0, 6_000, TraceKind::Wakeup, 6, 1),
+        ev(0, 6_000, TraceKind::IpiSend, 1, 0xf0),
+        ev(0, 10_000, TraceKind::ContextSwitch, 5, 7),
+        ev(1, 6_500, TraceKind::IpiRecv, 0xf0, 0),
+        ev(1, 7_000, TraceKind::ContextSwitch, 0, 6),
+        ev(1, 7_000, TraceKind::ContextSwitch, 6, 8),
+        ev(1, 9_000, TraceKind::LockContendedWait, 3, 400),
+        ev(0, 1_000, TraceKind::Shootdown, 2, 9),
+    ];
+    r
+}
+
+/// (tid, ts, dur) of every complete slice, checking no two on a tid overlap.
+fn slices(v: &Value) -> BTreeMap<u64, Vec<(f64, f64, String)>> {
+    let mut by_tid: BTreeMap<u64, Vec<(f64, f64, String)>> = BTreeMap::new();
+    for e in v["traceEvents"].as_array().expect("events") {
+        if e["ph"] == "X" {
+            let tid = e["tid"].as_u64().expect("tid");
+            let ts = e["ts"].as_f64().expect("ts");
+            let dur = e["dur"].as_f64().expect("dur");
+            assert!(dur >= 0.0, "{e}");
+            by_tid.entry(tid).or_default().push((ts, dur, e["name"].as_str().unwrap_or("").to_string()));
+        }
+    }
+    for list in by_tid.values_mut() {
+        list.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for w in list.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0 + 1e-9, "overlap: {w:?}");
+        }
+    }
+    by_tid
+}
+
+#[test]
+fn timeline_is_valid_json_with_non_overlapping_cpu_slices() {
+    let dir = scratch("timeline");
+    let path = write_timeline(&traced(), &dir).expect("timeline");
+    let text = std::fs::read_to_string(path).expect("read");
+    let v: Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(serde_json::to_string(&v).ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()), Some(v.clone()));
+    let s = slices(&v);
+    // CPU 0: thread 1 (truncated, from the first event), 5, then 7 to the end.
+    let cpu0: Vec<&str> = s[&0].iter().map(|x| x.2.as_str()).collect();
+    assert_eq!(cpu0, ["thread 1", "thread 5", "thread 7"]);
+    // 2000 cycles at 2 GHz = 1 us; thread 5 ran 2000..10000.
+    assert_eq!((s[&0][1].0, s[&0][1].1), (1.0, 4.0));
+    assert_eq!(s[&0][2].0 + s[&0][2].1, 10.0);
+    let cpu1: Vec<&str> = s[&1].iter().map(|x| x.2.as_str()).collect();
+    // CPU 1's first event is the IPI: thread 0 ran (truncated) until the switch.
+    assert_eq!(cpu1, ["thread 0", "thread 6", "thread 8"]);
+    let phases: Vec<&str> = s[&1000].iter().map(|x| x.2.as_str()).collect();
+    assert_eq!(phases, ["boot", "work"]);
+    let instants: Vec<&str> = v["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["ph"] == "i")
+        .filter_map(|e| e["cat"].as_str())
+        .collect();
+    for cat in ["wakeup", "ipi_send", "ipi_recv", "shootdown", "lock_contended_wait", "phase_mark", "phase"] {
+        assert!(instants.contains(&cat), "{cat} missing from {instants:?}");
+    }
+}
+
+#[test]
+fn random_traces_never_overlap_or_panic() {
+    let mut m = Mutator::new(77);
+    for _ in 0..200 {
+        let mut r = traced();
+        r.begin =
+            (m.below(4) != 0).then_some(Begin { cpus: m.below(5) as u8, tsc_khz: m.next() % 3_000_000, catalogue: 0 });
+        r.end = (m.below(3) != 0).then(|| End { tsc: m.next() % 30_000, records: 0, lost: 0 });
+        r.trace = (0..m.below(40))
+            .map(|_| {
+                let kind = TraceKind::ALL[m.below(TraceKind::ALL.len())];
+                ev(m.below(3) as u8, m.next() % 25_000, kind, m.next() % 9, m.next())
+            })
+            .collect();
+        slices(&timeline_json(&r));
+    }
+}
+
+fn sample_input(dir: &std::path::Path) -> IndexInput {
+    let md =
+        "# thread-scale\n\n| os | workers | work median |\n|---|---|---|\n| capos | 1 | 100 |\n| linux | 4 | <25> |\n";
+    IndexInput {
+        title: "thread-scale <run> & \"quotes\"".into(),
+        notes: vec!["accel=tcg <script>alert(1)</script>".into()],
+        tables: vec![Table::from_markdown("Speedup", md).expect("table")],
+        gates: vec![
+            GateResult { name: "work 1->2".into(), status: "pass".into(), detail: "1.9x >= 1.5x".into() },
+            GateResult { name: "kvm".into(), status: "not collected".into(), detail: "no KVM".into() },
+        ],
+        lock_sites: vec![LockSite {
+            family: "scheduler_lock_site".into(),
+            site: "timer_select".into(),
+            acquisitions: 5,
+            contended: 2,
+            wait_cycles: 1000,
+            hold_cycles: 10,
+        }],
+        graphs: vec![
+            Artifact::new("work phase", "case 1/flamegraph-work.svg"),
+            Artifact::new("absolute", dir.join("case 1/flamegraph-run.svg")),
+            Artifact::new("gone", "nope.svg"),
+        ],
+        files: vec![Artifact::new("timeline", "case 1/timeline.json")],
+        preformatted: vec![("summary.log".into(), "a < b && c > d".into())],
+    }
+}
+
+#[test]
+fn index_escapes_text_and_links_only_existing_files() {
+    let dir = scratch("index");
+    let report = parse_report_text("measure: begin version=1 cpus=1 tsc_khz=0 catalogue=0x0\n").expect("log").report;
+    write_run_profile(
+        &capos_symbolize::ReportInput { report, contention: vec![] },
+        &ElfPaths::new(),
+        &dir.join("case 1"),
+    )
+    .expect("profile");
+    let out = write_index(&sample_input(&dir), &dir).expect("index");
+    assert_eq!(out.missing, vec![std::path::PathBuf::from("nope.svg")]);
+    let html = std::fs::read_to_string(&out.path).expect("read");
+    assert!(html.contains("thread-scale &lt;run&gt; &amp; &quot;quotes&quot;"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script"));
+    assert!(html.contains("<td>&lt;25&gt;</td>") && html.contains("a &lt; b &amp;&amp; c &gt; d"));
+    assert!(html.contains("<td class=\"pass\">pass</td>") && html.contains("missing: nope.svg"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "no network references");
+    let mut refs = 0;
+    for attr in ["href=\"", "data=\""] {
+        for part in html.split(attr).skip(1) {
+            let target = part.split('"').next().expect("attr value").replace("%20", " ");
+            assert!(dir.join(&target).is_file(), "dangling {target}");
+            refs += 1;
+        }
+    }
+    assert_eq!(refs, 5, "{html}");
+    // Rendering alone needs no files to exist.
+    let (html, missing) = render_index(&sample_input(&dir), &dir.join("elsewhere"));
+    assert_eq!(missing.len(), 3);
+    assert!(html.contains("data=\"../case%201/flamegraph-run.svg\""), "{html}");
+}
