@@ -5,6 +5,7 @@ HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
 .PHONY: all deps deps-bench test host-test kernel-test smoke-test ktest run run-smp2-smokes \
+	run-thread-scale run-smp-process-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
 all: run
@@ -33,6 +34,16 @@ smoke-test:
 ## Every smoke under -smp 2; per-smoke logs under target/runs/.
 run-smp2-smokes: deps
 	$(HARNESS) run-smokes --smp 2 --accel $(ACCEL)
+
+## The scaling proofs on capOS: 1/2/4 workers under -smp 1/2/4, RUNS times
+## each (CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS, default 5), with the
+## Linux guest rows measured in the same invocation; artifacts under
+## target/thread-scale/<timestamp>/ and target/smp-process-scale/<timestamp>/.
+run-thread-scale: deps-bench
+	$(HARNESS) bench-capos thread-scale --accel $(ACCEL)
+
+run-smp-process-scale: deps-bench
+	$(HARNESS) bench-capos process-scale --accel $(ACCEL)
 
 ## Linux baselines of the benchmarks: native (threads / fork) and a Linux
 ## guest under the same QEMU envelope as capOS.

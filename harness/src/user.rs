@@ -60,7 +60,13 @@ pub fn compile_manifest_file(root: &Path, src: &Path, out: &Path) -> Result<Path
 }
 
 /// Loader + kernel + the given user binaries + the compiled manifest.
-pub fn images_with_manifest(root: &Path, flavor: KernelFlavor, package: &str, binaries: &[&str], manifest: &str) -> Result<build::Images> {
+pub fn images_with_manifest(
+    root: &Path,
+    flavor: KernelFlavor,
+    package: &str,
+    binaries: &[&str],
+    manifest: &str,
+) -> Result<build::Images> {
     let mut images = build::build_images(root, flavor)?;
     let dir = build_package(root, package)?;
     for b in binaries {

@@ -5,6 +5,6 @@
 using M = import "/manifest.capnp";
 const manifest :M.Manifest = (processes = [
   (name = "thread-scale", binary = "thread-scale",
-   args = "threads=2 blocks=262144 rounds=64 cpus=2",
+   args = "threads=2 blocks=262144 rounds=512 cpus=2",
    caps = [(kind = console), (kind = threadSpawner), (kind = parkSpace), (kind = measure)])
 ]);

@@ -50,6 +50,16 @@ pub fn verify_default(r: PrimeResult) -> bool {
     r.primes == DEFAULT_PRIMES && r.checksum == DEFAULT_CHECKSUM
 }
 
+/// The single-threaded reference result of `[lo, hi)`: the pinned constants
+/// for the default range, otherwise a full recount (as costly as one worker
+/// doing the whole range; guests do it only outside their timed section).
+pub fn reference(lo: u32, hi: u32) -> PrimeResult {
+    if (lo, hi) == (DEFAULT_LO, DEFAULT_HI) {
+        return PrimeResult { primes: DEFAULT_PRIMES, checksum: DEFAULT_CHECKSUM };
+    }
+    count_primes(lo..hi)
+}
+
 /// Trial division; also returns the number of divisions tried.
 #[inline]
 fn trial(n: u32) -> (bool, u64) {
@@ -197,6 +207,8 @@ mod tests {
     #[test]
     fn default_range_constants() {
         assert!(verify_default(count_primes(DEFAULT_LO..DEFAULT_HI)));
+        assert!(verify_default(reference(DEFAULT_LO, DEFAULT_HI)));
+        assert_eq!(reference(0, 1000).primes, 168);
         // A split and a merge agree with one pass on a slice of it.
         let (lo, hi) = (DEFAULT_HI - 200_000, DEFAULT_HI);
         let whole = count_primes(lo..hi);

@@ -57,11 +57,7 @@ pub fn run(cpus: u32, threads: u32, blocks: u64, rounds: u32) -> Result<ThreadSc
     let end_ns = slots.iter().map(|s| s.0.end_ns).max().unwrap_or(ready_ns);
     let results: Vec<ChunkResult> = slots.iter().map(|s| s.0.result).collect();
     let checksum = ts::combine(&results);
-    let want = if (blocks, rounds) == (ts::DEFAULT_TOTAL_BLOCKS, ts::DEFAULT_WORK_ROUNDS) {
-        ts::DEFAULT_CHECKSUM
-    } else {
-        ts::expected_checksum(blocks, rounds)
-    };
+    let want = ts::reference_checksum(blocks, rounds);
     let verified = ts::check_cover(&results, blocks).is_ok() && checksum == want;
     Ok(ThreadScaleLine {
         cpus,

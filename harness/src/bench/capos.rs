@@ -126,12 +126,23 @@ pub struct CaposExec {
     pub timeout: Duration,
     pub quiet: bool,
     pub guest_measure: bool,
+    /// Kernel command line (e.g. `suppress_switch_logs`).
+    pub cmdline: String,
 }
+
+/// Kernel command-line word that turns off the scheduler transition lines
+/// (process/thread start and exit), for `_SUPPRESS_SWITCH_LOGS=1`.
+pub const SUPPRESS_SWITCH_LOGS_WORD: &str = "suppress_switch_logs";
 
 impl CaposExec {
     /// Builds loader, kernel and demos, and compiles every case's manifest,
     /// before any timing starts.
-    pub fn prepare(root: &Path, bench: Benchmark, workload: &Workload, cases: &[Case]) -> Result<(Images, Vec<(String, PathBuf)>)> {
+    pub fn prepare(
+        root: &Path,
+        bench: Benchmark,
+        workload: &Workload,
+        cases: &[Case],
+    ) -> Result<(Images, Vec<(String, PathBuf)>)> {
         let mut images = build::build_images(root, KernelFlavor::Normal)?;
         let dir = user::build_package(root, DEMOS_PACKAGE)?;
         for b in bench.binaries() {
@@ -174,7 +185,11 @@ pub fn judge_exit(exit: ExitKind, lines: &[String]) -> Result<()> {
         .map(String::as_str)
         .filter(|l| {
             let l = l.to_ascii_lowercase();
-            l.contains("error") || l.contains("panic") || l.contains("fault") || l.contains("verified=false") || l.contains("exited: code")
+            l.contains("error")
+                || l.contains("panic")
+                || l.contains("fault")
+                || l.contains("verified=false")
+                || l.contains("exited: code")
         })
         .take(4)
         .collect();
@@ -200,7 +215,7 @@ impl Executor for CaposExec {
     fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture> {
         let images = self.images_for(case)?;
         let initrd = dir.join("initrd.tar");
-        crate::archive::write_initrd(&images, "", &initrd).context("cannot pack the initrd")?;
+        crate::archive::write_initrd(&images, &self.cmdline, &initrd).context("cannot pack the initrd")?;
         let cfg = QemuConfig {
             boot: BootMedia::Direct { loader: images.loader.clone(), initrd },
             smp: case.cpus,
@@ -230,7 +245,10 @@ mod tests {
     use super::*;
 
     fn template(bench: Benchmark) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(user::MANIFEST_DIR).join(format!("{}.capnp", bench.manifest()));
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(user::MANIFEST_DIR)
+            .join(format!("{}.capnp", bench.manifest()));
         std::fs::read_to_string(p).unwrap()
     }
 
@@ -270,16 +288,58 @@ mod tests {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         std::fs::create_dir_all(root.path().join(user::MANIFEST_DIR)).unwrap();
         std::fs::copy(src.join("schema/manifest.capnp"), root.path().join("schema/manifest.capnp")).unwrap();
-        std::fs::write(root.path().join(user::MANIFEST_DIR).join("smp-process-scale.capnp"), template(Benchmark::ProcessScale)).unwrap();
-        let bin = compile_case_manifest(root.path(), Benchmark::ProcessScale, "smp2-w2", "workers=2 lo=0 hi=100 cpus=2").unwrap();
+        std::fs::write(
+            root.path().join(user::MANIFEST_DIR).join("smp-process-scale.capnp"),
+            template(Benchmark::ProcessScale),
+        )
+        .unwrap();
+        let bin =
+            compile_case_manifest(root.path(), Benchmark::ProcessScale, "smp2-w2", "workers=2 lo=0 hi=100 cpus=2")
+                .unwrap();
         let bytes = std::fs::read(&bin).unwrap();
         assert!(bytes.windows(30).any(|w| w == b"workers=2 lo=0 hi=100 cpus=2\0\0"));
-        let text = std::fs::read_to_string(root.path().join("target/manifests/smp-process-scale-smp2-w2.capnp")).unwrap();
+        let text =
+            std::fs::read_to_string(root.path().join("target/manifests/smp-process-scale-smp2-w2.capnp")).unwrap();
         assert!(text.contains("args = \"workers=2 lo=0 hi=100 cpus=2\""));
     }
 
     fn lines(s: &str) -> Vec<String> {
         s.lines().map(String::from).collect()
+    }
+
+    fn fixture(name: &str) -> Vec<String> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
+        lines(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    }
+
+    #[test]
+    fn recorded_capos_logs_parse() {
+        use crate::bench::runner::parse_row;
+        let t = fixture("capos-thread-scale-smp2.log");
+        judge_exit(ExitKind::Guest(GuestExit::Success), &t).unwrap();
+        let row = parse_row(Benchmark::ThreadScale, 2, &t).unwrap();
+        assert_eq!((row.workers, row.work_rounds, row.parent_wait.as_str()), (2, Some(512), "blocking"));
+        assert!(row.total.unwrap() >= row.work + row.spawn_ready.unwrap());
+        let p = fixture("capos-process-scale-smp2.log");
+        judge_exit(ExitKind::Guest(GuestExit::Success), &p).unwrap();
+        let row = parse_row(Benchmark::ProcessScale, 2, &p).unwrap();
+        assert_eq!((row.primes, row.range.as_str()), (Some(664_579), "0..10000000"));
+        // The wrong case (a 2-worker line where 4 were asked for) fails closed.
+        assert!(parse_row(Benchmark::ProcessScale, 4, &p).unwrap_err().to_string().contains("asked for 4"));
+    }
+
+    #[test]
+    fn recorded_capos_failures_fail_closed() {
+        use crate::bench::runner::parse_row;
+        let killed = fixture("capos-process-scale-worker-killed.log");
+        let e = judge_exit(ExitKind::Guest(GuestExit::Failure), &killed).unwrap_err().to_string();
+        assert!(e.contains("worker 1 ended") && e.contains("killed by a fault"), "{e}");
+        let e = parse_row(Benchmark::ProcessScale, 2, &killed).unwrap_err().to_string();
+        assert!(e.contains("no [smp-process-scale] result line") && e.contains("error"), "{e}");
+        let unverified = fixture("capos-thread-scale-unverified.log");
+        let e = judge_exit(ExitKind::Guest(GuestExit::Failure), &unverified).unwrap_err().to_string();
+        assert!(e.contains("verified=false"), "{e}");
+        assert!(parse_row(Benchmark::ThreadScale, 2, &unverified).unwrap_err().to_string().contains("verified=false"));
     }
 
     #[test]

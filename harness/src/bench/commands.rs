@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use capos_workloads::{process_scale, thread_scale};
 use clap::Args;
 
+use super::capos::{CaposExec, GuestMeasure, SUPPRESS_SWITCH_LOGS_WORD};
 use super::gates::Policy;
-use super::capos::{CaposExec, GuestMeasure};
 use super::guest::{self, GuestExec};
 use super::knobs::Knobs;
 use super::native::{NativeExec, Workload};
@@ -94,7 +94,7 @@ fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
     match bench {
         Benchmark::ThreadScale => Workload::ThreadScale {
             blocks: knobs.total_blocks.unwrap_or(thread_scale::DEFAULT_TOTAL_BLOCKS),
-            rounds: knobs.work_rounds.unwrap_or(thread_scale::DEFAULT_WORK_ROUNDS),
+            rounds: knobs.work_rounds.unwrap_or(thread_scale::BENCH_WORK_ROUNDS),
         },
         Benchmark::ProcessScale => {
             let (lo, hi) = knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
@@ -232,8 +232,9 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     if knobs.profile {
         notes.push("host profiling applies to the Linux guest rows only for now".into());
     }
+    let cmdline = if knobs.suppress_switch_logs { SUPPRESS_SWITCH_LOGS_WORD } else { "" };
     if knobs.suppress_switch_logs {
-        notes.push(format!("{}SUPPRESS_SWITCH_LOGS: the capOS kernel logs no thread switches anyway", super::knobs::prefix(bench)));
+        notes.push(format!("capOS kernel command line `{cmdline}`: no process/thread start and exit lines"));
     }
     let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
     eprintln!("harness: accel: {why}");
@@ -246,7 +247,10 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     let gm = if knobs.guest_measure { GuestMeasure::Pending } else { GuestMeasure::Off };
     notes.push(format!("guest_measure={}", gm.name()));
     if gm == GuestMeasure::Pending {
-        notes.push("guest measurement was requested but the measure kernel is not wired into bench-capos yet: no measure.log".into());
+        notes.push(
+            "guest measurement was requested but the measure kernel is not wired into bench-capos yet: no measure.log"
+                .into(),
+        );
     }
     let mut capos = CaposExec {
         images,
@@ -256,6 +260,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         timeout: args.timeout,
         quiet: args.quiet,
         guest_measure: knobs.guest_measure,
+        cmdline: cmdline.into(),
     };
     let mut linux = if a.no_linux {
         notes.push("Linux guest rows skipped (--no-linux)".into());

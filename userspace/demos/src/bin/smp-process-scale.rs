@@ -116,7 +116,10 @@ impl Pending {
             let exit = exit.map_err(|e| format!("wait for worker {i} failed ({e})"))?;
             self.exits[i] = Some(exit);
             if results_in < self.exits.len() && exit != (0, false) {
-                return Err(format!("worker {i} ended (exit code {}, killed={}) before all results were in", exit.0, exit.1));
+                return Err(format!(
+                    "worker {i} ended (exit code {}, killed={}) before all results were in",
+                    exit.0, exit.1
+                ));
             }
             return Ok(None);
         }
@@ -127,7 +130,8 @@ impl Pending {
                 }
                 let (id, data) = receive_result(&buf[..c.result_bytes as usize])?;
                 self.receive = None;
-                let msg = Msg::decode(&data).ok_or_else(|| format!("malformed worker message of {} bytes", data.len()))?;
+                let msg =
+                    Msg::decode(&data).ok_or_else(|| format!("malformed worker message of {} bytes", data.len()))?;
                 Ok(Some(Event::Call { id, msg }))
             }
             // A stray completion (another client call's) is not ours to judge.
