@@ -39,6 +39,9 @@ run-smp2-smokes: deps
 ## each (CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS, default 5), with the
 ## Linux guest rows measured in the same invocation; artifacts under
 ## target/thread-scale/<timestamp>/ and target/smp-process-scale/<timestamp>/.
+## The main job: thread-scale on capOS and the Linux guest, with guest
+## measurement (measure.log, symbolized samples, flamegraphs, index.html).
+run-thread-scale: export CAPOS_THREAD_SCALE_GUEST_MEASURE ?= 1
 run-thread-scale: deps-bench
 	$(HARNESS) bench-capos thread-scale --accel $(ACCEL)
 

@@ -89,33 +89,6 @@ pub fn compile_case_manifest(root: &Path, bench: Benchmark, case_label: &str, ar
     user::compile_manifest_file(root, &variant, &dir.join(format!("{name}-{case_label}.bin")))
 }
 
-/// What the guest-measurement hook did for one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GuestMeasure {
-    /// Not requested (`_GUEST_MEASURE=0`).
-    Off,
-    /// Requested, but the measure kernel boot is not wired yet: no
-    /// measure.log is written (none is ever made up).
-    Pending,
-}
-
-impl GuestMeasure {
-    pub fn name(self) -> &'static str {
-        match self {
-            GuestMeasure::Off => "off",
-            GuestMeasure::Pending => "pending",
-        }
-    }
-}
-
-/// THE hook for guest measurement (`CAPOS_*_GUEST_MEASURE=1`): given the case
-/// and its run directory, it is to boot the `measure` kernel for this run and
-/// leave `measure.log`, `user-pc-symbols.log` and the rest in `run_dir`.
-/// Not wired yet: it reports `Pending` and writes nothing.
-pub fn guest_measure_hook(_case: &Case, _run_dir: &Path) -> GuestMeasure {
-    GuestMeasure::Pending
-}
-
 pub struct CaposExec {
     /// Loader, kernel and the demo binaries (no manifest).
     pub images: Images,
@@ -125,7 +98,6 @@ pub struct CaposExec {
     pub mem: String,
     pub timeout: Duration,
     pub quiet: bool,
-    pub guest_measure: bool,
     /// Kernel command line (e.g. `suppress_switch_logs`).
     pub cmdline: String,
 }
@@ -160,6 +132,26 @@ impl CaposExec {
             manifests.push((c.label.clone(), bin));
         }
         Ok((images, manifests))
+    }
+
+    /// The same executor booting `kernel` instead (the measure kernel).
+    pub fn with_kernel(&self, kernel: PathBuf) -> CaposExec {
+        let mut images = self.images.clone();
+        images.kernel = kernel;
+        CaposExec {
+            images,
+            manifests: self.manifests.clone(),
+            accel: self.accel,
+            mem: self.mem.clone(),
+            timeout: self.timeout,
+            quiet: self.quiet,
+            cmdline: self.cmdline.clone(),
+        }
+    }
+
+    /// Directory of the user binaries the images carry.
+    pub fn program_dir(&self) -> Option<PathBuf> {
+        self.images.modules.first().and_then(|m| m.host_path.parent()).map(Path::to_path_buf)
     }
 
     fn images_for(&self, case: &Case) -> Result<Images> {
@@ -233,9 +225,6 @@ impl Executor for CaposExec {
         let log = dir.join("serial.log");
         let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
         judge_exit(ExitKind::from_status(f.status), &f.lines).with_context(|| format!("log: {}", log.display()))?;
-        if self.guest_measure {
-            let _ = guest_measure_hook(case, dir);
-        }
         Ok(Capture { lines: f.lines, log, wall: f.wall })
     }
 }

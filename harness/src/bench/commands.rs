@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use capos_workloads::{process_scale, thread_scale};
 use clap::Args;
 
-use super::capos::{CaposExec, GuestMeasure, SUPPRESS_SWITCH_LOGS_WORD};
+use super::capos::{CaposExec, SUPPRESS_SWITCH_LOGS_WORD};
 use super::gates::Policy;
 use super::guest::{self, GuestExec};
 use super::knobs::Knobs;
@@ -244,14 +244,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     // Everything is built and every manifest compiled before the first run.
     let (images, manifests) = CaposExec::prepare(root, bench, &work, &cases)?;
     let art = artifacts::create(root, Os::Capos, bench)?;
-    let gm = if knobs.guest_measure { GuestMeasure::Pending } else { GuestMeasure::Off };
-    notes.push(format!("guest_measure={}", gm.name()));
-    if gm == GuestMeasure::Pending {
-        notes.push(
-            "guest measurement was requested but the measure kernel is not wired into bench-capos yet: no measure.log"
-                .into(),
-        );
-    }
+    notes.push(format!("guest_measure={}", if knobs.guest_measure { "on (one measure-kernel pass per case, after the timed runs)" } else { "off" }));
     let mut capos = CaposExec {
         images,
         manifests,
@@ -259,7 +252,6 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         mem: args.mem.clone(),
         timeout: args.timeout,
         quiet: args.quiet,
-        guest_measure: knobs.guest_measure,
         cmdline: cmdline.into(),
     };
     let mut linux = if a.no_linux {
@@ -269,21 +261,34 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         Some(linux_guest(root, args, &knobs, profile, accel, &art, &mut notes)?)
     };
     eprintln!("harness: artifacts in {}", art.display());
-    let rows = {
+    let mut rows = {
         let mut execs: Vec<&mut dyn Executor> = vec![&mut capos];
         if let Some(l) = linux.as_mut() {
             execs.push(l);
         }
         runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
     };
+    let measured = if knobs.guest_measure {
+        let capos_cases: Vec<_> = cases.clone();
+        let (m, diff) = super::guest_measure::run(root, &capos, &capos_cases, &art, &mut rows, bench.binaries())?;
+        notes.extend(super::guest_measure::overhead_notes(&rows, &m));
+        Some((m, diff))
+    } else {
+        None
+    };
     let wall: u64 = rows.iter().filter_map(|r| r.wall_ms).sum();
     notes.push(format!(
-        "wall time: {:.1} s in QEMU over {} runs, {:.1} s for the whole command (builds included)",
+        "wall time: {:.1} s in QEMU over {} timed runs, {:.1} s for the whole command (builds and measure pass included)",
         wall as f64 / 1000.0,
         rows.len(),
         started.elapsed().as_secs_f64()
     ));
-    write_summary(bench.name(), &rows, &knobs, &notes, &art)
+    let ok = write_summary(bench.name(), &rows, &knobs, &notes, &art)?;
+    if let Some((m, diff)) = measured {
+        let index = super::guest_measure::write_index(&art, bench.name(), &m, diff, &notes)?;
+        println!("harness: report: {}", index.display());
+    }
+    Ok(ok)
 }
 
 fn run_and_report(

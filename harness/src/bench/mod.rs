@@ -24,6 +24,7 @@ pub mod csv;
 pub mod disturb;
 pub mod gates;
 pub mod guest;
+pub mod guest_measure;
 pub mod knobs;
 pub mod native;
 pub mod profile;

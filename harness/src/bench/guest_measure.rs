@@ -1,0 +1,194 @@
+//! The guest-measurement pass of `bench-capos` (`..._GUEST_MEASURE=1`).
+//!
+//! After the timed runs (which always use the normal kernel, so measurement
+//! never taints them), each case boots once more with the `measure` kernel
+//! into `<case>/measure/`. Its COM2 capture becomes `measure.log` and
+//! `measure.json`; the symbolizer and flamegraph tools then add
+//! `user-pc-symbols.log`, `guest-symbol-map.txt`, flamegraphs (work phase,
+//! whole run, lock contention), `timeline.json` (Perfetto), and at the top
+//! of the artifact directory a differential flamegraph (1 worker vs the
+//! most workers) and `index.html`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table};
+use capos_measure::report::Report;
+use capos_measure::Phase;
+use capos_symbolize::{ElfPaths, ReportInput};
+
+use super::capos::CaposExec;
+use super::results::{self, Row};
+use super::runner::{Case, Executor};
+use crate::build::{CargoBuild, KernelFlavor};
+
+/// What the pass produced for one case.
+pub struct CaseMeasure {
+    pub case: String,
+    pub dir: PathBuf,
+    pub report: Report,
+    pub pc_report: PathBuf,
+    pub symbol_map: PathBuf,
+    pub graphs: Vec<Artifact>,
+    /// Work-phase cycles of the measured run (for the overhead comparison).
+    pub work_cycles: Option<u64>,
+}
+
+/// Runs the pass for every case; fills the symbol columns of `rows`.
+pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mut [Row], binaries: &[&str]) -> Result<(Vec<CaseMeasure>, Option<Artifact>)> {
+    let kernel = CargoBuild::kernel(KernelFlavor::Measure).run(root)?;
+    let mut exec = timed.with_kernel(kernel.clone());
+    let prog_dir = timed.program_dir().context("no user programs in the images")?;
+    let mut elfs = ElfPaths::new().with_kernel(kernel.clone());
+    for b in binaries {
+        elfs = elfs.with_program(*b, prog_dir.join(b));
+    }
+    let mut out = Vec::new();
+    for case in cases {
+        let dir = art.join(&case.label).join("measure");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let cap = exec.run(case, &dir).with_context(|| format!("measure pass of case {}", case.label))?;
+        let (report, stats) = crate::measure_log::report_from_com2(&kernel, &dir.join("com2.bin"))
+            .with_context(|| format!("measure pass of case {}", case.label))?;
+        if stats.malformed > 0 {
+            bail!("measure pass of case {}: {} malformed COM2 frames", case.label, stats.malformed);
+        }
+        let log = crate::measure_log::write_measure_files(&report, &dir)?;
+        crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
+            .with_context(|| format!("measure pass of case {}", case.label))?;
+        let input = ReportInput { report: report.clone(), contention: Vec::new() };
+        let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
+            .with_context(|| format!("profile of case {}", case.label))?;
+        let work_cycles = cap.lines.iter().find_map(|l| work_field(l));
+        for r in rows.iter_mut().filter(|r| r.os == "capos" && r.case == case.label) {
+            r.user_pc_symbol_report = prof.pc_report.report.display().to_string();
+            r.guest_symbol_map = prof.pc_report.symbol_map.display().to_string();
+        }
+        let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
+        let graphs = vec![
+            Artifact::new(format!("{}: work phase (user + kernel)", case.label), rel(&prof.work.svg)),
+            Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
+            Artifact::new(format!("{}: lock contention (wait cycles)", case.label), rel(&prof.contention.svg)),
+        ];
+        eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
+        out.push(CaseMeasure { case: case.label.clone(), dir, report, pc_report: prof.pc_report.report, symbol_map: prof.pc_report.symbol_map, graphs, work_cycles });
+    }
+    results::write(&art.join("results.csv"), rows)?;
+    let diff = differential(art, &out, &elfs);
+    Ok((out, diff))
+}
+
+/// The differential flamegraph of the work phase: first case -> last case.
+fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option<Artifact> {
+    let (first, last) = (measured.first()?, measured.last()?);
+    if measured.len() < 2 {
+        return None;
+    }
+    let labels = (first.case.as_str(), last.case.as_str());
+    match capos_flamegraphs::write_differential(&first.report, &last.report, elfs, Scope::Phase(Phase::Work), labels, art, "differential-work") {
+        Ok(g) => Some(Artifact::new(
+            format!("differential, work phase: {} -> {}", first.case, last.case),
+            g.svg.strip_prefix(art).unwrap_or(&g.svg).to_path_buf(),
+        )),
+        Err(e) => {
+            eprintln!("harness: differential flamegraph: {e}");
+            None
+        }
+    }
+}
+
+/// `work=<n>` (thread-scale) or `elapsed=<n>` (process-scale) of a result line.
+fn work_field(line: &str) -> Option<u64> {
+    if !line.contains("verified=true") {
+        return None;
+    }
+    let key = if line.contains("[thread-scale]") { "work=" } else { "elapsed=" };
+    line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|v| v.parse().ok())
+}
+
+/// Median timed work per capOS case, from the rows.
+fn timed_medians(rows: &[Row]) -> BTreeMap<String, u64> {
+    let mut by: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.os == "capos" && r.verified) {
+        by.entry(r.case.clone()).or_default().push(r.work);
+    }
+    by.into_iter()
+        .filter_map(|(k, mut v)| {
+            v.sort_unstable();
+            v.get(v.len() / 2).map(|m| (k, *m))
+        })
+        .collect()
+}
+
+/// Notes comparing the measured run's work window with the timed median.
+pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
+    let med = timed_medians(rows);
+    measured
+        .iter()
+        .filter_map(|m| {
+            let (w, t) = (m.work_cycles?, *med.get(&m.case)?);
+            Some(format!(
+                "measure overhead {}: measured work {} vs timed median {} cycles ({:+.2}%)",
+                m.case,
+                w,
+                t,
+                (w as f64 / t as f64 - 1.0) * 100.0
+            ))
+        })
+        .collect()
+}
+
+/// `index.html` of the artifact directory.
+pub fn write_index(art: &Path, bench: &str, measured: &[CaseMeasure], diff: Option<Artifact>, notes: &[String]) -> Result<PathBuf> {
+    let mut graphs: Vec<Artifact> = diff.into_iter().collect();
+    let mut files = vec![Artifact::new("results.csv", "results.csv"), Artifact::new("summary.log", "summary.log")];
+    for m in measured {
+        graphs.extend(m.graphs.iter().cloned());
+        let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
+        files.push(Artifact::new(format!("{} measure.log", m.case), rel(&m.dir.join("measure.log"))));
+        files.push(Artifact::new(format!("{} user-pc-symbols.log", m.case), rel(&m.pc_report)));
+        files.push(Artifact::new(format!("{} guest symbol map", m.case), rel(&m.symbol_map)));
+        files.push(Artifact::new(format!("{} timeline (Perfetto)", m.case), rel(&m.dir.join(capos_flamegraphs::TIMELINE_FILE))));
+    }
+    let md = std::fs::read_to_string(art.join("speedup-table.md")).unwrap_or_default();
+    let summary = std::fs::read_to_string(art.join("summary.log")).unwrap_or_default();
+    let gates: Vec<GateResult> = summary
+        .lines()
+        .filter(|l| l.contains("gate"))
+        .map(|l| GateResult {
+            name: l.split(':').next().unwrap_or(l).trim().to_string(),
+            status: if l.contains("PASS") || l.contains("pass") { "pass" } else if l.contains("not collected") { "not collected" } else if l.contains("FAIL") || l.contains("fail") { "fail" } else { "info" }.into(),
+            detail: l.trim().to_string(),
+        })
+        .collect();
+    let lock_sites = measured.last().map(|m| capos_flamegraphs::lock_sites(&m.report, Phase::Work)).unwrap_or_default();
+    let input = IndexInput {
+        title: format!("capOS {bench}"),
+        notes: notes.to_vec(),
+        tables: Table::from_markdown("Speedups (capOS and Linux guest, same run)", &md).into_iter().collect(),
+        gates,
+        lock_sites: lock_sites.into_iter().take(10).collect(),
+        graphs,
+        files,
+        preformatted: vec![("summary.log".into(), summary)],
+    };
+    let out = capos_flamegraphs::write_index(&input, art).context("writing index.html")?;
+    if !out.missing.is_empty() {
+        eprintln!("harness: index.html: missing files {:?}", out.missing);
+    }
+    Ok(out.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_fields_come_from_verified_lines_only() {
+        assert_eq!(work_field("[thread-scale] cpus=2 work=123 total=9 verified=true"), Some(123));
+        assert_eq!(work_field("[smp-process-scale] cpus=2 elapsed=77 verified=true"), Some(77));
+        assert_eq!(work_field("[thread-scale] cpus=2 work=123 verified=false"), None);
+        assert_eq!(work_field("noise"), None);
+    }
+}
