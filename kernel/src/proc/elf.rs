@@ -28,8 +28,8 @@ pub enum ElfError {
 
 pub struct Loaded {
     pub entry: u64,
-    /// End of the highest segment (page aligned).
-    pub image_end: u64,
+    /// Start of the lowest segment (page aligned): the load map's base.
+    pub base: u64,
 }
 
 /// Maps `elf` into `space`; pushes every frame it allocates onto `frames`.
@@ -42,7 +42,7 @@ pub fn load(space: &AddressSpace, elf: &[u8], frames: &mut Vec<u64>) -> Result<L
     let entry = h.e_entry(e);
     let phdrs = h.program_headers(e, elf).map_err(|_| ElfError::NotElf)?;
     let mut entry_ok = false;
-    let mut image_end = 0;
+    let mut base = u64::MAX;
     let mut any = false;
     for ph in phdrs.iter().filter(|p| p.p_type(e) == PT_LOAD && p.p_memsz(e) > 0) {
         any = true;
@@ -81,7 +81,7 @@ pub fn load(space: &AddressSpace, elf: &[u8], frames: &mut Vec<u64>) -> Result<L
             }
             page += PAGE_SIZE;
         }
-        image_end = image_end.max(end.div_ceil(PAGE_SIZE) * PAGE_SIZE);
+        base = base.min(first);
     }
     if !any {
         return Err(ElfError::NoSegments);
@@ -89,5 +89,5 @@ pub fn load(space: &AddressSpace, elf: &[u8], frames: &mut Vec<u64>) -> Result<L
     if !entry_ok {
         return Err(ElfError::EntryNotExecutable);
     }
-    Ok(Loaded { entry, image_end })
+    Ok(Loaded { entry, base })
 }

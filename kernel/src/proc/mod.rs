@@ -112,7 +112,6 @@ impl Process {
             }
         };
         let cap_count = caps.len() as u64;
-        let _ = capos_abi::layout::USER_IMAGE_BASE;
         let p = Arc::new(Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
             name: String::from(binary),
@@ -130,7 +129,6 @@ impl Process {
             joins: IrqSpinLock::new(Joins::default()),
             fault_kill: AtomicBool::new(false),
         });
-        let _ = loaded.image_end;
         // Main thread: stack below USER_STACK_TOP, args copied to its top.
         let stack_base = USER_STACK_TOP - USER_STACK_BYTES;
         p.map_fresh(stack_base, USER_STACK_BYTES).map_err(|_| p.abort_build())?;
@@ -146,7 +144,7 @@ impl Process {
         }
         let entry = loaded.entry;
         #[cfg(feature = "measure")]
-        crate::measure::load_map(p.pid, binary, capos_abi::layout::USER_IMAGE_BASE);
+        crate::measure::load_map(p.pid, binary, loaded.base);
         p.start_thread(binary, move |ring_va| (entry, sp - 8, ring_va, cap_count, args_addr)).map_err(|_| p.abort_build())?;
         Ok(p)
     }
