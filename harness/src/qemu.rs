@@ -190,23 +190,58 @@ impl Drop for ChildGuard {
 }
 
 /// Annotates backtrace lines against the first ELF that maps the address.
-struct Annotator(Vec<Symbolizer>);
+/// Symbolizes `bt` lines: against the kernel and loader ELFs, or, right
+/// after a `user fault ... binary=<name>` report, against that user binary.
+struct Annotator {
+    syms: Vec<Symbolizer>,
+    /// (file name, index into `syms`) of user binaries.
+    names: Vec<(String, usize)>,
+    /// The user binary of the fault report being printed, if any.
+    user: Option<usize>,
+}
+
+/// The `binary=<name>` of a kernel user-fault line.
+pub fn user_fault_binary(line: &str) -> Option<&str> {
+    if !line.contains("user fault in process") {
+        return None;
+    }
+    line.split_whitespace().find_map(|w| w.strip_prefix("binary=")).map(|b| b.trim_end_matches(';'))
+}
 
 impl Annotator {
     fn load(paths: &[PathBuf]) -> Self {
         let mut syms = Vec::new();
+        let mut names = Vec::new();
         for p in paths {
             match Symbolizer::from_path(p) {
-                Ok(s) => syms.push(s),
+                Ok(s) => {
+                    if let Some(n) = p.file_name().and_then(|n| n.to_str()) {
+                        names.push((n.to_string(), syms.len()));
+                    }
+                    syms.push(s);
+                }
                 Err(e) => eprintln!("harness: warning: backtraces will not be symbolized against {}: {e}", p.display()),
             }
         }
-        Annotator(syms)
+        Annotator { syms, names, user: None }
     }
 
-    fn annotate(&self, line: &str) -> String {
+    fn annotate(&mut self, line: &str) -> String {
+        if let Some(b) = user_fault_binary(line) {
+            self.user = self.names.iter().find(|(n, _)| n == b).map(|&(_, i)| i);
+            return line.to_string();
+        }
+        if capos_abi::guest::parse_backtrace_frame(line).is_none() {
+            self.user = None;
+        } else if let Some(i) = self.user {
+            return self.syms[i].annotate_line(line);
+        }
+        self.annotate_any(line)
+    }
+
+    fn annotate_any(&self, line: &str) -> String {
         let mut fallback = None;
-        for s in &self.0 {
+        for s in &self.syms {
             let out = s.annotate_line(line);
             if !out.ends_with("<unmapped>") {
                 return out;
@@ -266,7 +301,7 @@ pub fn run(cfg: &QemuConfig) -> Result<RunOutcome> {
     let mut serial = std::io::BufWriter::new(
         File::create(&serial_path).with_context(|| format!("cannot create {}", serial_path.display()))?,
     );
-    let annotator = Annotator::load(&cfg.symbol_elfs);
+    let mut annotator = Annotator::load(&cfg.symbol_elfs);
 
     let mut cmd = Command::new(QEMU);
     cmd.args(cfg.args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -368,6 +403,14 @@ pub fn run(cfg: &QemuConfig) -> Result<RunOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_fault_lines_name_their_binary() {
+        let l = "kernel: user fault in process 3 (exit-child) thread t: #PF page fault at rip=0x401000 addr=0xdead0000 binary=exit-child; killing the process";
+        assert_eq!(user_fault_binary(l), Some("exit-child"));
+        assert_eq!(user_fault_binary("kernel: process 3 exited binary=x"), None);
+        assert_eq!(user_fault_binary("  bt #0 0x401000"), None);
+    }
 
     fn cfg(boot: BootMedia) -> QemuConfig {
         QemuConfig {

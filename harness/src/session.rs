@@ -41,7 +41,11 @@ pub fn boot_direct(
         timeout: opts.timeout,
         run_dir: run_dir.clone(),
         quiet: opts.quiet,
-        symbol_elfs: vec![images.kernel.clone(), images.loader.clone()],
+        // Kernel and loader first; user programs for user-fault reports.
+        symbol_elfs: [images.kernel.clone(), images.loader.clone()]
+            .into_iter()
+            .chain(images.modules.iter().filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE).map(|m| m.host_path.clone()))
+            .collect(),
     };
     let outcome = qemu::run(&cfg)?;
     outcome.warn_if_kernel_silent();

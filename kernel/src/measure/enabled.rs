@@ -84,12 +84,7 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
 fn user_stack(rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
     let t = crate::sched::current();
     let Some(space) = t.address_space.as_ref() else { return 1 };
-    backtrace::walk(rbp, out, |fp| {
-        let mut pair = [0u8; 16];
-        crate::proc::usermem::copy_from_user(space, fp, &mut pair).ok()?;
-        let word = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
-        Some((word(&pair[..8])?, word(&pair[8..])?))
-    })
+    backtrace::walk(rbp, out, |fp| crate::proc::usermem::read_frame(space, fp))
 }
 
 fn kernel_stack(rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {

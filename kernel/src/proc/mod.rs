@@ -370,19 +370,28 @@ pub fn exit_current_thread(code: i64) -> ! {
     sched::exit(code)
 }
 
-/// A user-mode fault: report it, kill the process, end this thread.
-pub fn user_fault(vector: u64, rip: u64, addr: u64) -> ! {
+/// A user-mode fault: report it (with the user stack, as `bt` lines the
+/// harness symbolizes against the binary named in the report), kill the
+/// process, end this thread.
+pub fn user_fault(vector: u64, rip: u64, addr: u64, rbp: u64) -> ! {
     let t = sched::current();
     if let Some(p) = &t.process {
         crate::kprintln!(
-            "kernel: user fault in process {} ({}) thread {}: {} at rip={:#x} addr={:#x}; killing the process",
+            "kernel: user fault in process {} ({}) thread {}: {} at rip={:#x} addr={:#x} binary={}; killing the process",
             p.pid,
             p.name,
             t.name,
             crate::arch::x86_64::exceptions::name(vector),
             rip,
-            addr
+            addr,
+            p.name
         );
+        let mut frames = [0u64; 16];
+        frames[0] = rip;
+        let n = crate::arch::x86_64::backtrace::walk(rbp, &mut frames, |fp| usermem::read_frame(&p.space, fp));
+        for (i, pc) in frames[..n].iter().enumerate() {
+            crate::kprintln!("{}{i} {pc:#018x}", capos_abi::guest::BACKTRACE_FRAME);
+        }
         p.kill(-(vector as i64) - 1000, true);
     }
     drop(t);

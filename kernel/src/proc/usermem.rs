@@ -78,6 +78,15 @@ pub fn read_u32(space: &AddressSpace, addr: u64) -> Result<u32, Error> {
     Ok(u32::from_le_bytes(b))
 }
 
+/// Reads a user stack frame at `fp`: (saved frame pointer, return address).
+/// `None` if it is not readable user memory (a stack walk then stops).
+pub fn read_frame(space: &AddressSpace, fp: u64) -> Option<(u64, u64)> {
+    let mut pair = [0u8; 16];
+    copy_from_user(space, fp, &mut pair).ok()?;
+    let word = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
+    Some((word(&pair[..8])?, word(&pair[8..])?))
+}
+
 /// Reads up to `max` bytes from user memory into a new vector.
 pub fn read_vec(space: &AddressSpace, addr: u64, len: usize, max: usize) -> Result<alloc::vec::Vec<u8>, Error> {
     if len > max {

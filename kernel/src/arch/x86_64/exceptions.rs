@@ -46,7 +46,7 @@ pub fn handle(frame: &mut TrapFrame) {
         super::cpu::halt_forever(); // another CPU panicked and stopped us
     }
     if frame.cs & 3 == 3 {
-        crate::proc::user_fault(frame.vector, frame.rip, if frame.vector == 14 { Cr2::read_raw() } else { 0 });
+        crate::proc::user_fault(frame.vector, frame.rip, if frame.vector == 14 { Cr2::read_raw() } else { 0 }, frame.rbp);
     }
     report(frame);
     #[cfg(feature = "ktest")]

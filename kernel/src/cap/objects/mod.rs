@@ -16,6 +16,20 @@ use messages::Params;
 
 pub use process::complete_wait;
 
+/// The phases user space may mark, in the only order they may come.
+const PHASES: [&str; 4] = ["spawn_ready", "work", "shutdown", "final_total"];
+static LAST_PHASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Accepts a phase mark only if it is a known phase later than the last
+/// one (in every kernel, measured or not, so programs see one behaviour).
+fn mark_in_order(phase: &str) -> Result<(), Error> {
+    let idx = PHASES.iter().position(|p| *p == phase).ok_or(Error::BadParams)? + 1;
+    if LAST_PHASE.fetch_max(idx, core::sync::atomic::Ordering::AcqRel) >= idx {
+        return Err(Error::InvalidState);
+    }
+    Ok(())
+}
+
 pub fn join_message(code: i64) -> alloc::vec::Vec<u8> {
     messages::join_result(code)
 }
@@ -70,6 +84,7 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
         (Object::Endpoint(e), m::ENDPOINT_REPLY) => e.reply(&params),
         (Object::Measure, m::MEASURE_MARK) => {
             let phase = params.measure_mark()?;
+            mark_in_order(&phase)?;
             let tsc = crate::arch::x86_64::cpu::rdtsc();
             #[cfg(feature = "measure")]
             if !crate::measure::mark(&phase, tsc) {
