@@ -17,7 +17,7 @@
 use crate::declare::{catalogue, dimension, CpuSlot, NoDim};
 
 dimension! {
-    /// Call-site classes that take the global scheduler lock.
+    /// Call-site classes that take a scheduler (run-queue) lock.
     SchedLockSite key "site" {
         Generic = "generic",
         TimerPreRing = "timer_pre_ring",
@@ -66,7 +66,7 @@ dimension! {
 
 catalogue! {
     scheduler_lock {
-        doc: "The global scheduler lock, in Linux lock_stat vocabulary.",
+        doc: "The scheduler locks (every CPU's run-queue lock, summed), in Linux lock_stat vocabulary.",
         cost: "Two TSC reads and five shard updates per acquisition, one more TSC read and three updates per release; hold cycles include the acquire-side update.",
         dim: NoDim,
         fields {
@@ -87,7 +87,7 @@ catalogue! {
     }
 
     scheduler_lock_site {
-        doc: "The global scheduler lock split by the call-site class that took it (`site=`).",
+        doc: "The scheduler locks split by the call-site class that took them (`site=`).",
         cost: "Four shard updates per acquisition on top of `scheduler_lock`.",
         dim: SchedLockSite,
         fields {
