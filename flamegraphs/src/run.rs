@@ -1,6 +1,6 @@
 //! Every per-run view in one call: `user-pc-symbols.log`,
 //! `guest-symbol-map.txt`, the work-phase and whole-run flamegraphs, the
-//! work-phase contention graph and the timeline, all in one directory and
+//! whole-run contention graph and the timeline, all in one directory and
 //! sharing one load of the ELFs.
 //!
 //! | file | what |
@@ -9,7 +9,7 @@
 //! | `guest-symbol-map.txt` | symbol tables of the ELFs used |
 //! | `flamegraph-work.folded` / `.svg` | stacks sampled in the `work` phase |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
-//! | `contention-work.folded` / `.svg` | lock waits in `work`, by wait cycles |
+//! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
 //! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
 
 use std::path::Path;
@@ -47,13 +47,13 @@ pub fn write_run_profile(input: &ReportInput, elfs: &ElfPaths, dir: &Path) -> Re
     let work = write_folded(dir, "flamegraph-work", &GraphStyle::new("capOS work phase", "samples"), &work)?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
     let whole_run = write_folded(dir, "flamegraph-run", &GraphStyle::new("capOS whole run", "samples"), &run)?;
-    let lock = fold_contention(report, &input.contention, &resolver, Scope::Phase(Phase::Work));
+    let lock = fold_contention(report, &input.contention, &resolver, Scope::WholeRun);
     let contention = write_folded(
         dir,
-        "contention-work",
-        &GraphStyle::new("capOS lock contention, work phase", "wait cycles"),
+        "contention-run",
+        &GraphStyle::new("capOS lock contention, whole run", "wait cycles"),
         &lock,
     )?;
     let timeline = write_timeline(report, dir)?;
-    Ok(RunProfile { pc_report, work, whole_run, contention, timeline, lock_sites: lock_sites(report, Phase::Work) })
+    Ok(RunProfile { pc_report, work, whole_run, contention, timeline, lock_sites: lock_sites(report, Phase::Aggregate) })
 }

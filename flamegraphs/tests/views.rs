@@ -44,7 +44,9 @@ fn base_report() -> Report {
     let mut r = parse_measure_log(
         "measure: begin version=1 cpus=2 tsc_khz=2000000 catalogue=0x0\n\
          measure: scheduler_lock_site phase=work site=timer_select acquisitions=5 contended=2 wait_cycles=1000 hold_cycles=10\n\
-         measure: shared_kernel_lock phase=work lock=heap acquisitions=3 contended=1 wait_cycles=300\n",
+         measure: shared_kernel_lock phase=work lock=heap acquisitions=3 contended=1 wait_cycles=300\n\
+         measure: scheduler_lock_site phase=aggregate site=timer_select acquisitions=5 contended=2 wait_cycles=1000 hold_cycles=10\n\
+         measure: shared_kernel_lock phase=aggregate lock=heap acquisitions=3 contended=1 wait_cycles=300\n",
     )
     .expect("log parses");
     r.load_maps.push(LoadMap { pid: 3, binary: "prog".into(), base: BASE });

@@ -246,14 +246,16 @@ catalogue! {
     }
 
     kernel_pc_samples {
-        doc: "Timer-interrupt samples of kernel-mode PCs and stacks; the samples themselves are `kernel_pc_sample` lines.",
-        cost: "Same as `user_pc_samples`, for interrupts that hit kernel mode.",
+        doc: "Timer-interrupt samples of kernel-mode PCs and stacks, and kernel stacks at contended lock acquisitions; the samples themselves are `kernel_pc_sample`, `kernel_stack_sample` and `contention_stack` lines.",
+        cost: "Same as `user_pc_samples`, for interrupts that hit kernel mode; a contention stack is one shared-table probe (CAS on first sight of a stack, two `fetch_add`s after) per contended acquisition.",
         dim: NoDim,
         fields {
             samples: Sum = "PC samples taken.",
             overflow: Sum = "PC samples lost because the sample table was full.",
             stacks: Sum = "Stack samples taken.",
             stack_overflow: Sum = "Stack samples lost because the stack table was full.",
+            contention_stacks: Sum = "Contention stacks recorded (contended lock acquisitions with a stack).",
+            contention_overflow: Sum = "Contention stacks lost because the contention table was full (or named an unknown lock).",
         }
         hists {}
     }
@@ -310,6 +312,7 @@ mod tests {
             "trace",
             "trace_dropped",
             "end",
+            "contention_stack",
         ];
         for g in GROUPS {
             assert!(

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::declare::{Counter, Hist, GROUP_COUNT};
 use crate::hist::BUCKETS;
 use crate::phase::Phase;
-use crate::record::{tag, Mode, Record, MAX_NAME, WIRE_VERSION};
+use crate::record::{tag, ContentionClass, Mode, Record, MAX_NAME, WIRE_VERSION};
 use crate::samples::MAX_FRAMES;
 use crate::trace::{TraceEvent, TraceKind};
 
@@ -204,6 +204,29 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 mode,
                 frames,
                 count,
+            }
+        }
+        tag::CONTENTION_STACK => {
+            let phase = r.phase()?;
+            let c = r.var()?;
+            let class = u8::try_from(c)
+                .ok()
+                .and_then(ContentionClass::from_id)
+                .ok_or(DecodeError::OutOfRange {
+                    what: "contention class",
+                    value: c,
+                })?;
+            let lock = r.small("contention lock", class.lock_count() as u64 - 1)? as u8;
+            let (count, wait_cycles) = (r.var()?, r.var()?);
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            Record::ContentionStack {
+                phase,
+                class: class as u8,
+                lock,
+                frames,
+                count,
+                wait_cycles,
             }
         }
         tag::TRACE => {

@@ -1,10 +1,11 @@
 //! Turning a [`Measure`] into the record stream of the final report.
 //!
 //! Order: `Begin`, every `PhaseMark`, then per reported phase its non-zero
-//! counters and histograms, then PC samples, stack samples, trace events and
-//! per-CPU dropped counts, and `End`. Zero values are not sent: the host
-//! prints every declared field, so absent means zero. Samples are sent per
-//! phase, plus their `final_total` and `aggregate` sums computed here.
+//! counters and histograms, then PC samples, stack samples, contention
+//! stacks, trace events and per-CPU dropped counts, and `End`. Zero values
+//! are not sent: the host prints every declared field, so absent means zero.
+//! Samples (contention stacks included) are sent per phase, plus their
+//! `final_total` and `aggregate` sums computed here.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -13,7 +14,7 @@ use crate::declare::{Counter, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::measure::Measure;
 use crate::phase::Phase;
-use crate::record::{Mode, Record};
+use crate::record::{ContentionKey, Mode, Record};
 use crate::MAX_CPUS;
 
 /// What the report needs from the kernel besides the counters.
@@ -120,6 +121,27 @@ impl Measure {
                 mode,
                 frames,
                 count,
+            });
+        }
+
+        let mut contention: BTreeMap<ContentionKey, (u64, u64)> = BTreeMap::new();
+        for e in self.contention.entries() {
+            for phase in sample_phases(e.phase, final_total) {
+                let sum = contention
+                    .entry((phase, e.class, e.lock, e.frames.as_slice().to_vec()))
+                    .or_default();
+                sum.0 += e.count;
+                sum.1 = sum.1.wrapping_add(e.wait_cycles);
+            }
+        }
+        for ((phase, class, lock, frames), (count, wait_cycles)) in contention {
+            send(&Record::ContentionStack {
+                phase,
+                class,
+                lock,
+                frames,
+                count,
+                wait_cycles,
             });
         }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::log_text::contention_names;
 use crate::phase::Phase;
 use crate::record::{Mode, WIRE_VERSION};
 use crate::report::{Begin, End, LoadMap, Report};
@@ -19,6 +20,7 @@ struct Json<'a> {
     histograms: Vec<HistJson>,
     pc_samples: Vec<PcJson>,
     stack_samples: Vec<StackJson<'a>>,
+    contention_stacks: Vec<ContentionJson<'a>>,
     trace: Vec<TraceJson>,
     trace_dropped: &'a BTreeMap<u8, u64>,
     load_maps: &'a [LoadMap],
@@ -67,6 +69,19 @@ struct StackJson<'a> {
     /// Leaf first.
     frames: &'a [u64],
     count: u64,
+}
+
+#[derive(Serialize)]
+struct ContentionJson<'a> {
+    phase: Phase,
+    /// `scheduler_lock` or `shared_kernel_lock`.
+    class: String,
+    /// Site or lock name (`timer_select`, `heap`, ...).
+    lock: String,
+    /// Leaf first.
+    frames: &'a [u64],
+    count: u64,
+    wait_cycles: u64,
 }
 
 #[derive(Serialize)]
@@ -141,6 +156,21 @@ impl Report {
                     mode: *mode,
                     frames,
                     count: *count,
+                })
+                .collect(),
+            contention_stacks: self
+                .contention_stacks
+                .iter()
+                .map(|((phase, class, lock, frames), (count, wait))| {
+                    let (class, lock) = contention_names(*class, *lock);
+                    ContentionJson {
+                        phase: *phase,
+                        class,
+                        lock,
+                        frames,
+                        count: *count,
+                        wait_cycles: *wait,
+                    }
                 })
                 .collect(),
             trace: self

@@ -55,6 +55,8 @@ pub const MAX_CPUS: usize = 16;
 pub const PC_TABLE_ENTRIES: usize = 4096;
 /// Entries in the stack sample table (both modes).
 pub const STACK_TABLE_ENTRIES: usize = 512;
+/// Entries in the contention-stack table (both lock classes).
+pub const CONTENTION_TABLE_ENTRIES: usize = 256;
 /// Events kept per CPU trace ring.
 pub const TRACE_EVENTS_PER_CPU: usize = 256;
 
@@ -62,5 +64,8 @@ pub use declare::{Counter, Field, Hist, HistField, Kind, FINGERPRINT};
 pub use emit::ReportInfo;
 pub use measure::Measure;
 pub use phase::{MarkError, Phase};
-pub use record::{decode, decode_all, encode, DecodeError, Mode, Record, WIRE_VERSION};
+pub use record::{
+    decode, decode_all, encode, ContentionClass, ContentionKey, DecodeError, Mode, Record,
+    WIRE_VERSION,
+};
 pub use trace::{TraceEvent, TraceKind};

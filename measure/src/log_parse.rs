@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
-use crate::log_text::{HIST_SUFFIX, PREFIX};
+use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX};
 use crate::phase::Phase;
-use crate::record::Mode;
+use crate::record::{ContentionClass, Mode};
 use crate::report::{Begin, End, LoadMap, Report};
 use crate::samples::MAX_FRAMES;
 use crate::trace::{TraceEvent, TraceKind};
@@ -231,20 +231,8 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
         f if mode_of(f, "_stack_sample").is_some() => {
             let mode =
                 mode_of(f, "_stack_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
-            let (phase, count, list) = (t.phase("phase")?, t.num("count")?, t.str("frames")?);
-            let frames = list
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    number(s).ok_or_else(|| K::BadNumber {
-                        key: "frames".into(),
-                        value: s.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if frames.len() > MAX_FRAMES {
-                return Err(K::TooManyFrames);
-            }
+            let (phase, count) = (t.phase("phase")?, t.num("count")?);
+            let frames = frames(t.str("frames")?)?;
             if count != 0 {
                 *report
                     .stack_samples
@@ -252,9 +240,44 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                     .or_default() += count;
             }
         }
+        CONTENTION_FAMILY => {
+            let phase = t.phase("phase")?;
+            let class_name = t.str("class")?;
+            let class = ContentionClass::from_name(class_name).ok_or_else(|| K::UnknownLabel {
+                key: "class".into(),
+                value: class_name.to_string(),
+            })?;
+            let lock_name = t.str("lock")?;
+            let lock = class.lock_index(lock_name).ok_or_else(|| K::UnknownLabel {
+                key: "lock".into(),
+                value: lock_name.to_string(),
+            })?;
+            let (count, wait_cycles) = (t.num("count")?, t.num("wait_cycles")?);
+            let frames = frames(t.str("frames")?)?;
+            report.add_contention(phase, class as u8, lock, frames, count, wait_cycles);
+        }
         f => return parse_group_line(report, f, t),
     }
     t.done()
+}
+
+/// A `frames=` list: comma-separated addresses, leaf first, at most
+/// [`MAX_FRAMES`]; empty for no frames.
+fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {
+    let frames = list
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            number(s).ok_or_else(|| K::BadNumber {
+                key: "frames".into(),
+                value: s.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if frames.len() > MAX_FRAMES {
+        return Err(K::TooManyFrames);
+    }
+    Ok(frames)
 }
 
 fn parse_group_line(

@@ -10,6 +10,7 @@
 //! measure: scheduler_lock_hist phase=work kind=wait buckets=3:10,4:2
 //! measure: user_pc_sample phase=work pc=0x401000 count=9
 //! measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
+//! measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=3 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678
 //! measure: trace cpu=1 tsc=99 kind=context_switch flags=1 a=0x7 b=0x9
 //! measure: trace_dropped cpu=1 dropped=0
 //! measure: end tsc=999 records=812 lost=0
@@ -21,7 +22,7 @@
 
 use std::fmt::Write;
 
-use crate::record::{Mode, WIRE_VERSION};
+use crate::record::{ContentionClass, Mode, WIRE_VERSION};
 use crate::report::Report;
 
 /// Line prefix of every measurement line.
@@ -29,6 +30,21 @@ pub const PREFIX: &str = "measure: ";
 
 /// Suffix of a group's histogram family (`scheduler_lock_hist`).
 pub const HIST_SUFFIX: &str = "_hist";
+
+/// Line family of contention stacks.
+pub const CONTENTION_FAMILY: &str = "contention_stack";
+
+/// `class=` and `lock=` text of a contention stack (numbers when unknown).
+pub fn contention_names(class: u8, lock: u8) -> (String, String) {
+    match ContentionClass::from_id(class) {
+        Some(c) => (
+            c.name().to_string(),
+            c.lock_name(lock)
+                .map_or_else(|| lock.to_string(), str::to_string),
+        ),
+        None => (class.to_string(), lock.to_string()),
+    }
+}
 
 /// Percent-escapes bytes that would break `key=value` splitting.
 pub fn escape(name: &str) -> String {
@@ -111,6 +127,16 @@ impl Report {
                 out,
                 "{PREFIX}{}_stack_sample phase={} count={count} frames={}",
                 mode_prefix(*mode),
+                phase.name(),
+                frames.join(",")
+            );
+        }
+        for ((phase, class, lock, frames), (count, wait)) in &self.contention_stacks {
+            let (class, lock) = contention_names(*class, *lock);
+            let frames: Vec<String> = frames.iter().map(|f| format!("{f:#x}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{CONTENTION_FAMILY} phase={} class={class} lock={lock} count={count} wait_cycles={wait} frames={}",
                 phase.name(),
                 frames.join(",")
             );

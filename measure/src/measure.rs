@@ -29,11 +29,15 @@
 
 use crate::declare::{Counter, Hist};
 use crate::phase::{MarkError, Phase, PhaseBook};
+use crate::record::ContentionClass;
 use crate::record::Mode;
-use crate::samples::{PcTable, StackTable};
+use crate::samples::{ContentionTable, PcTable, StackTable};
 use crate::shard::Shards;
 use crate::trace::{TraceEvent, TraceRings};
-use crate::{catalogue, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES, TRACE_EVENTS_PER_CPU};
+use crate::{
+    catalogue, CONTENTION_TABLE_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES,
+    TRACE_EVENTS_PER_CPU,
+};
 
 /// The whole measurement state: shards, phase book, sample tables, trace rings.
 pub struct Measure {
@@ -42,6 +46,7 @@ pub struct Measure {
     pub(crate) user_pcs: PcTable<PC_TABLE_ENTRIES>,
     pub(crate) kernel_pcs: PcTable<PC_TABLE_ENTRIES>,
     pub(crate) stacks: StackTable<STACK_TABLE_ENTRIES>,
+    pub(crate) contention: ContentionTable<CONTENTION_TABLE_ENTRIES>,
     pub(crate) trace: TraceRings<TRACE_EVENTS_PER_CPU>,
 }
 
@@ -59,6 +64,7 @@ impl Measure {
             user_pcs: PcTable::new(),
             kernel_pcs: PcTable::new(),
             stacks: StackTable::new(),
+            contention: ContentionTable::new(),
             trace: TraceRings::new(),
         }
     }
@@ -132,6 +138,37 @@ impl Measure {
             .stacks
             .record(self.phases.current(), mode == Mode::Kernel, frames);
         self.add(cpu, if kept { stacks } else { overflow }, 1);
+    }
+
+    /// Records one contended lock acquisition: its call stack (leaf first,
+    /// at most 16 frames kept) and its wait. `class` is a [`ContentionClass`]
+    /// id (`0` scheduler lock, `lock` a `SchedLockSite` index; `1` shared
+    /// kernel lock, `lock` a `SharedLock` index). Adds 1 to the stack's count
+    /// and `wait_cycles` to its wait, and counts `contention_stacks` or
+    /// `contention_overflow` (full table, or an unknown class or lock) in
+    /// `kernel_pc_samples` on `cpu`. No allocation and no lock: safe with
+    /// interrupts off. Owner CPU for the counter update, like [`Measure::add`].
+    pub fn contention_stack(
+        &self,
+        cpu: usize,
+        class: u8,
+        lock: u8,
+        frames: &[u64],
+        wait_cycles: u64,
+    ) {
+        use catalogue::kernel_pc_samples as k;
+        let known =
+            ContentionClass::from_id(class).is_some_and(|c| (lock as usize) < c.lock_count());
+        let kept = known
+            && self
+                .contention
+                .record(self.phases.current(), class, lock, frames, wait_cycles);
+        let counter = if kept {
+            k::contention_stacks
+        } else {
+            k::contention_overflow
+        };
+        self.add(cpu, counter, 1);
     }
 
     /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.

@@ -5,22 +5,24 @@
 //! catalogue on decode; [`Record::Begin`] carries the catalogue fingerprint so
 //! the host can refuse a stream from a different build).
 //!
-//! | tag | record       | body                                              |
-//! |-----|--------------|---------------------------------------------------|
-//! | 1   | Begin        | cpus, tsc_khz, catalogue fingerprint              |
-//! | 2   | Counter      | phase, group, dim, field, value                   |
-//! | 3   | Hist         | phase, group, dim, hist, n, n x (bucket, count)   |
-//! | 4   | PcSample     | phase, mode, pc, count                            |
-//! | 5   | StackSample  | phase, mode, count, n, n x frame (leaf first)     |
-//! | 6   | Trace        | cpu, kind, flags, tsc, a, b                       |
-//! | 7   | TraceDropped | cpu, dropped                                      |
-//! | 8   | PhaseMark    | phase, tsc                                        |
-//! | 9   | LoadMap      | pid, base, name length, name bytes (UTF-8)        |
-//! | 10  | End          | tsc, records sent before this one                 |
+//! | tag | record          | body                                                              |
+//! |-----|-----------------|-------------------------------------------------------------------|
+//! | 1   | Begin           | cpus, tsc_khz, catalogue fingerprint                              |
+//! | 2   | Counter         | phase, group, dim, field, value                                   |
+//! | 3   | Hist            | phase, group, dim, hist, n, n x (bucket, count)                   |
+//! | 4   | PcSample        | phase, mode, pc, count                                            |
+//! | 5   | StackSample     | phase, mode, count, n, n x frame (leaf first)                     |
+//! | 6   | Trace           | cpu, kind, flags, tsc, a, b                                       |
+//! | 7   | TraceDropped    | cpu, dropped                                                      |
+//! | 8   | PhaseMark       | phase, tsc                                                        |
+//! | 9   | LoadMap         | pid, base, name length, name bytes (UTF-8)                        |
+//! | 10  | End             | tsc, records sent before this one                                 |
+//! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::catalogue::{SchedLockSite, SharedLock};
 use crate::declare::{Counter, Hist};
 use crate::phase::Phase;
 use crate::samples::MAX_FRAMES;
@@ -51,6 +53,73 @@ impl Mode {
         }
     }
 }
+
+/// Lock family of a contention stack (`class` on the wire and in
+/// [`crate::Measure::contention_stack`] is `ContentionClass as u8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ContentionClass {
+    /// A scheduler (run-queue) lock; `lock` is a [`SchedLockSite`] index.
+    SchedulerLock = 0,
+    /// A shared kernel lock; `lock` is a [`SharedLock`] index.
+    SharedKernelLock = 1,
+}
+
+impl ContentionClass {
+    pub const ALL: [ContentionClass; 2] = [
+        ContentionClass::SchedulerLock,
+        ContentionClass::SharedKernelLock,
+    ];
+
+    pub const fn from_id(id: u8) -> Option<Self> {
+        match id {
+            0 => Some(ContentionClass::SchedulerLock),
+            1 => Some(ContentionClass::SharedKernelLock),
+            _ => None,
+        }
+    }
+
+    /// `class=` text: the catalogue group of the lock family.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ContentionClass::SchedulerLock => "scheduler_lock",
+            ContentionClass::SharedKernelLock => "shared_kernel_lock",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Entries in this class's lock dimension.
+    pub const fn lock_count(self) -> usize {
+        match self {
+            ContentionClass::SchedulerLock => SchedLockSite::ALL.len(),
+            ContentionClass::SharedKernelLock => SharedLock::ALL.len(),
+        }
+    }
+
+    /// `lock=` text of lock index `lock` (a site or lock label).
+    pub fn lock_name(self, lock: u8) -> Option<&'static str> {
+        match self {
+            ContentionClass::SchedulerLock => {
+                SchedLockSite::ALL.get(lock as usize).map(|l| l.label())
+            }
+            ContentionClass::SharedKernelLock => {
+                SharedLock::ALL.get(lock as usize).map(|l| l.label())
+            }
+        }
+    }
+
+    /// Inverse of [`ContentionClass::lock_name`].
+    pub fn lock_index(self, name: &str) -> Option<u8> {
+        (0..self.lock_count() as u8).find(|l| self.lock_name(*l) == Some(name))
+    }
+}
+
+/// Key of a contention stack in reports: (phase, [`ContentionClass`] id,
+/// lock index, frames leaf first).
+pub type ContentionKey = (Phase, u8, u8, Vec<u64>);
 
 /// Everything the guest reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +153,17 @@ pub enum Record {
         frames: Vec<u64>,
         count: u64,
     },
+    /// Contended acquisitions of one lock from one call stack: `class` is a
+    /// [`ContentionClass`] id, `lock` an index into its dimension, frames
+    /// leaf first, at most [`MAX_FRAMES`].
+    ContentionStack {
+        phase: Phase,
+        class: u8,
+        lock: u8,
+        frames: Vec<u64>,
+        count: u64,
+        wait_cycles: u64,
+    },
     Trace(TraceEvent),
     TraceDropped {
         cpu: u8,
@@ -115,6 +195,7 @@ pub(crate) mod tag {
     pub const PHASE_MARK: u8 = 8;
     pub const LOAD_MAP: u8 = 9;
     pub const END: u8 = 10;
+    pub const CONTENTION_STACK: u8 = 11;
 }
 
 // ---------------------------------------------------------------------------
@@ -202,6 +283,30 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             out.push(tag::STACK_SAMPLE);
             let frames = &frames[..frames.len().min(MAX_FRAMES)];
             for v in [*phase as u64, *mode as u64, *count, frames.len() as u64] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
+            }
+        }
+        Record::ContentionStack {
+            phase,
+            class,
+            lock,
+            frames,
+            count,
+            wait_cycles,
+        } => {
+            out.push(tag::CONTENTION_STACK);
+            let frames = &frames[..frames.len().min(MAX_FRAMES)];
+            for v in [
+                *phase as u64,
+                *class as u64,
+                *lock as u64,
+                *count,
+                *wait_cycles,
+                frames.len() as u64,
+            ] {
                 put(out, v);
             }
             for f in frames {

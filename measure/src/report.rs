@@ -13,7 +13,7 @@ use crate::catalogue::GROUPS;
 use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::phase::Phase;
-use crate::record::{decode, DecodeError, Mode, Record};
+use crate::record::{decode, ContentionKey, DecodeError, Mode, Record};
 use crate::trace::TraceEvent;
 
 /// The guest's `Begin` record.
@@ -54,6 +54,10 @@ pub struct Report {
     pub pc_samples: BTreeMap<(Phase, Mode, u64), u64>,
     /// Frames leaf first.
     pub stack_samples: BTreeMap<(Phase, Mode, Vec<u64>), u64>,
+    /// (phase, class, lock, frames leaf first) -> (count, wait cycles);
+    /// `class` is a [`crate::ContentionClass`] id, `lock` an index into its
+    /// dimension (`SchedLockSite` or `SharedLock`).
+    pub contention_stacks: BTreeMap<ContentionKey, (u64, u64)>,
     pub trace: Vec<TraceEvent>,
     pub trace_dropped: BTreeMap<u8, u64>,
     pub load_maps: Vec<LoadMap>,
@@ -152,6 +156,14 @@ impl ReportBuilder {
                     *r.stack_samples.entry((phase, mode, frames)).or_default() += count;
                 }
             }
+            Record::ContentionStack {
+                phase,
+                class,
+                lock,
+                frames,
+                count,
+                wait_cycles,
+            } => r.add_contention(phase, class, lock, frames, count, wait_cycles),
             Record::Trace(e) => r.trace.push(e),
             Record::TraceDropped { cpu, dropped } => {
                 r.trace_dropped.insert(cpu, dropped);
@@ -220,6 +232,27 @@ impl Report {
             .unwrap_or(0)
     }
 
+    /// Adds to a contention stack's count and wait; all-zero adds nothing.
+    pub fn add_contention(
+        &mut self,
+        phase: Phase,
+        class: u8,
+        lock: u8,
+        frames: Vec<u64>,
+        count: u64,
+        wait_cycles: u64,
+    ) {
+        if count == 0 && wait_cycles == 0 {
+            return;
+        }
+        let sum = self
+            .contention_stacks
+            .entry((phase, class, lock, frames))
+            .or_default();
+        sum.0 = sum.0.saturating_add(count);
+        sum.1 = sum.1.saturating_add(wait_cycles);
+    }
+
     /// Sets one histogram bucket; zero removes it.
     pub fn set_bucket(&mut self, phase: Phase, hist: Hist, bucket: u8, count: u64) {
         let buckets = self.hists.entry((phase, hist)).or_default();
@@ -272,6 +305,7 @@ impl Report {
         set.extend(self.hists.keys().map(|(p, _)| *p));
         set.extend(self.pc_samples.keys().map(|(p, _, _)| *p));
         set.extend(self.stack_samples.keys().map(|(p, _, _)| *p));
+        set.extend(self.contention_stacks.keys().map(|(p, _, _, _)| *p));
         set.insert(Phase::Aggregate);
         set.into_iter().collect()
     }

@@ -1,4 +1,5 @@
-//! Bounded sample tables: PC -> count and call stack -> count.
+//! Bounded sample tables: PC -> count, call stack -> count, and contended
+//! lock + call stack -> (count, wait cycles).
 //!
 //! Both are open-addressing hash tables shared by all CPUs, with the phase in
 //! the key, so memory is fixed at build time whatever the run does. A sample
@@ -98,40 +99,40 @@ impl<const N: usize> PcTable<N> {
     }
 }
 
-/// One stack entry: the published hash, count, meta and frames.
+/// One stack entry: the published hash, count, weight, meta and frames.
 struct StackSlot {
     /// `0` free, [`CLAIMED`] while frames are written, else the stack's key.
     key: AtomicU64,
     count: AtomicU64,
-    /// `phase | kernel << 8 | len << 16`.
+    /// Summed weight (wait cycles for contention stacks; unused otherwise).
+    weight: AtomicU64,
+    /// The owner's meta bits (below bit 40) `| len << 40`.
     meta: AtomicU64,
     frames: [AtomicU64; MAX_FRAMES],
 }
 
 const CLAIMED: u64 = 1;
+const LEN_SHIFT: u32 = 40;
+const META_MASK: u64 = (1 << LEN_SHIFT) - 1;
 
-/// Call stack -> count for both modes; `N` must be a power of two.
-pub struct StackTable<const N: usize> {
+/// (meta, frames) -> (count, weight): the table behind [`StackTable`] and
+/// [`ContentionTable`]; `N` must be a power of two.
+struct FrameTable<const N: usize> {
     slots: [StackSlot; N],
 }
 
-impl<const N: usize> Default for StackTable<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> StackTable<N> {
+impl<const N: usize> FrameTable<N> {
     const POWER_OF_TWO: () = assert!(N.is_power_of_two());
 
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::POWER_OF_TWO;
-        StackTable {
+        FrameTable {
             slots: [const {
                 StackSlot {
                     key: AtomicU64::new(0),
                     count: AtomicU64::new(0),
+                    weight: AtomicU64::new(0),
                     meta: AtomicU64::new(0),
                     frames: [const { AtomicU64::new(0) }; MAX_FRAMES],
                 }
@@ -139,11 +140,11 @@ impl<const N: usize> StackTable<N> {
         }
     }
 
-    /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
-    /// `false` when the table is full.
-    pub fn record(&self, phase: Phase, kernel: bool, frames: &[u64]) -> bool {
+    /// Counts one stack with `weight` (leaf first; frames past
+    /// [`MAX_FRAMES`] are cut). `false` when the table is full.
+    fn record(&self, meta: u64, frames: &[u64], weight: u64) -> bool {
         let frames = &frames[..frames.len().min(MAX_FRAMES)];
-        let meta = phase as u64 | (kernel as u64) << 8 | (frames.len() as u64) << 16;
+        let meta = (meta & META_MASK) | (frames.len() as u64) << LEN_SHIFT;
         let key = frames.iter().fold(mix(meta), |h, f| mix(h ^ f)) | VALID;
         let start = key as usize;
         for probe in 0..MAX_PROBE.min(N) {
@@ -151,6 +152,9 @@ impl<const N: usize> StackTable<N> {
             let seen = slot.key.load(Ordering::Acquire);
             if seen == key {
                 slot.count.fetch_add(1, R);
+                if weight != 0 {
+                    slot.weight.fetch_add(weight, R);
+                }
                 return true;
             }
             if seen == 0
@@ -164,6 +168,7 @@ impl<const N: usize> StackTable<N> {
                 }
                 slot.meta.store(meta, R);
                 slot.count.store(1, R);
+                slot.weight.store(weight, R);
                 // Publish: readers that see the key see frames and meta.
                 slot.key.store(key, Ordering::Release);
                 return true;
@@ -174,15 +179,14 @@ impl<const N: usize> StackTable<N> {
         false
     }
 
-    /// Every (phase, kernel, frames, count) recorded, in table order.
-    pub fn entries(&self) -> impl Iterator<Item = (Phase, bool, StackFrames, u64)> + '_ {
+    /// Every (meta, frames, count, weight) recorded, in table order.
+    fn entries(&self) -> impl Iterator<Item = (u64, StackFrames, u64, u64)> + '_ {
         self.slots.iter().filter_map(|slot| {
             if slot.key.load(Ordering::Acquire) & VALID == 0 {
                 return None;
             }
             let meta = slot.meta.load(R);
-            let phase = Phase::from_id((meta & 0xff) as u8)?;
-            let len = ((meta >> 16) as usize).min(MAX_FRAMES);
+            let len = ((meta >> LEN_SHIFT) as usize).min(MAX_FRAMES);
             let mut frames = StackFrames {
                 len,
                 frames: [0; MAX_FRAMES],
@@ -190,8 +194,106 @@ impl<const N: usize> StackTable<N> {
             for (out, cell) in frames.frames.iter_mut().zip(&slot.frames).take(len) {
                 *out = cell.load(R);
             }
-            Some((phase, meta & 0x100 != 0, frames, slot.count.load(R)))
+            Some((
+                meta & META_MASK,
+                frames,
+                slot.count.load(R),
+                slot.weight.load(R),
+            ))
         })
+    }
+}
+
+/// Call stack -> count for both modes; `N` must be a power of two.
+pub struct StackTable<const N: usize> {
+    table: FrameTable<N>,
+}
+
+impl<const N: usize> Default for StackTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> StackTable<N> {
+    pub const fn new() -> Self {
+        StackTable {
+            table: FrameTable::new(),
+        }
+    }
+
+    /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
+    /// `false` when the table is full.
+    pub fn record(&self, phase: Phase, kernel: bool, frames: &[u64]) -> bool {
+        self.table
+            .record(phase as u64 | (kernel as u64) << 8, frames, 0)
+    }
+
+    /// Every (phase, kernel, frames, count) recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Phase, bool, StackFrames, u64)> + '_ {
+        self.table.entries().filter_map(|(meta, frames, count, _)| {
+            let phase = Phase::from_id((meta & 0xff) as u8)?;
+            Some((phase, meta & 0x100 != 0, frames, count))
+        })
+    }
+}
+
+/// One contention stack as read back: where a contended lock was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ContentionEntry {
+    pub phase: Phase,
+    /// A [`crate::ContentionClass`] id.
+    pub class: u8,
+    /// Index into the class's lock dimension.
+    pub lock: u8,
+    /// Leaf first.
+    pub frames: StackFrames,
+    /// Contended acquisitions with this stack.
+    pub count: u64,
+    /// Their summed wait cycles.
+    pub wait_cycles: u64,
+}
+
+/// (phase, lock class, lock, call stack) -> (count, wait cycles); `N` must
+/// be a power of two.
+pub struct ContentionTable<const N: usize> {
+    table: FrameTable<N>,
+}
+
+impl<const N: usize> Default for ContentionTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ContentionTable<N> {
+    pub const fn new() -> Self {
+        ContentionTable {
+            table: FrameTable::new(),
+        }
+    }
+
+    /// Counts one contended acquisition and adds its wait (frames leaf
+    /// first; past [`MAX_FRAMES`] are cut). `false` when the table is full.
+    pub fn record(&self, phase: Phase, class: u8, lock: u8, frames: &[u64], wait: u64) -> bool {
+        let meta = phase as u64 | (class as u64) << 8 | (lock as u64) << 16;
+        self.table.record(meta, frames, wait)
+    }
+
+    /// Every entry recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = ContentionEntry> + '_ {
+        self.table
+            .entries()
+            .filter_map(|(meta, frames, count, wait_cycles)| {
+                Some(ContentionEntry {
+                    phase: Phase::from_id((meta & 0xff) as u8)?,
+                    class: (meta >> 8) as u8,
+                    lock: (meta >> 16) as u8,
+                    frames,
+                    count,
+                    wait_cycles,
+                })
+            })
     }
 }
 
@@ -272,5 +374,46 @@ mod tests {
         }
         assert_eq!(t.entries().count(), 8);
         assert!(!t.record(Phase::Work, false, &[999]));
+    }
+
+    #[test]
+    fn contention_stacks_are_keyed_and_weighted() {
+        let t: ContentionTable<8> = ContentionTable::new();
+        assert!(t.record(Phase::Work, 0, 2, &[1, 2], 100));
+        assert!(t.record(Phase::Work, 0, 2, &[1, 2], 50));
+        assert!(t.record(Phase::Work, 1, 2, &[1, 2], 7));
+        assert!(t.record(Phase::Work, 0, 3, &[1, 2], 7));
+        assert!(t.record(Phase::Boot, 0, 2, &[1, 2], 7));
+        let long: Vec<u64> = (0..40).collect();
+        assert!(t.record(Phase::Shutdown, 1, 5, &long, 0));
+        let mut e: Vec<_> = t
+            .entries()
+            .map(|e| {
+                (
+                    e.phase,
+                    e.class,
+                    e.lock,
+                    e.frames.as_slice().to_vec(),
+                    e.count,
+                    e.wait_cycles,
+                )
+            })
+            .collect();
+        e.sort();
+        assert_eq!(
+            e,
+            vec![
+                (Phase::Boot, 0, 2, vec![1, 2], 1, 7),
+                (Phase::Work, 0, 2, vec![1, 2], 2, 150),
+                (Phase::Work, 0, 3, vec![1, 2], 1, 7),
+                (Phase::Work, 1, 2, vec![1, 2], 1, 7),
+                (Phase::Shutdown, 1, 5, (0..16).collect(), 1, 0),
+            ]
+        );
+        for i in 0..20u64 {
+            t.record(Phase::Work, 0, 0, &[100 + i], 1);
+        }
+        assert_eq!(t.entries().count(), 8);
+        assert!(!t.record(Phase::Work, 0, 0, &[999], 1));
     }
 }

@@ -1,12 +1,14 @@
 //! measure.log: shape, zeros, round trip, parser errors, JSON, docs check.
 
 use capos_measure::catalogue::{
-    scheduler_lock, scheduler_lock_site, serial, thread_placement, SchedLockSite, SerialChannel,
-    GROUPS,
+    kernel_pc_samples, scheduler_lock, scheduler_lock_site, serial, thread_placement,
+    SchedLockSite, SerialChannel, SharedLock, GROUPS,
 };
 use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
 use capos_measure::report::Report;
-use capos_measure::{Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind};
+use capos_measure::{
+    ContentionClass, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind,
+};
 
 fn sample_run() -> Vec<Record> {
     static RECORDS: std::sync::OnceLock<Vec<Record>> = std::sync::OnceLock::new();
@@ -35,6 +37,27 @@ fn record_sample_run() -> Vec<Record> {
         1,
         Mode::Kernel,
         &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200],
+    );
+    M.contention_stack(
+        1,
+        ContentionClass::SchedulerLock as u8,
+        SchedLockSite::TimerSelect as u8,
+        &[0xffff_ffff_8000_1234, 0xffff_ffff_8000_5678],
+        100_000,
+    );
+    M.contention_stack(
+        0,
+        ContentionClass::SchedulerLock as u8,
+        SchedLockSite::TimerSelect as u8,
+        &[0xffff_ffff_8000_1234, 0xffff_ffff_8000_5678],
+        20_000,
+    );
+    M.contention_stack(
+        0,
+        ContentionClass::SharedKernelLock as u8,
+        SharedLock::Heap as u8,
+        &[],
+        5,
     );
     M.trace(
         1,
@@ -97,6 +120,13 @@ fn log_has_the_seed_shape_and_exact_zeros() {
         "measure: user_pc_sample phase=work pc=0x401234 count=1"
     ));
     assert!(has("measure: kernel_stack_sample phase=work count=1 frames=0xffffffff80000010,0xffffffff80000200"));
+    assert!(has("measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"), "{log}");
+    assert!(has("measure: contention_stack phase=final_total class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"));
+    assert!(has("measure: contention_stack phase=aggregate class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"));
+    assert!(has(
+        "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=5 frames="
+    ));
+    assert!(has("measure: kernel_pc_samples phase=work samples=0 overflow=0 stacks=1 stack_overflow=0 contention_stacks=3 contention_overflow=0"), "{log}");
     assert!(has(
         "measure: trace cpu=1 tsc=2100 kind=context_switch flags=2 a=0x5 b=0x6"
     ));
@@ -128,6 +158,44 @@ fn records_to_log_and_back_are_the_same_report() {
     let parsed = parse_measure_log(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
     assert_eq!(parsed, report);
     assert_eq!(parsed.to_measure_log(), log);
+    assert_eq!(
+        parsed.contention_stacks.get(&(
+            Phase::Work,
+            ContentionClass::SchedulerLock as u8,
+            SchedLockSite::TimerSelect as u8,
+            vec![0xffff_ffff_8000_1234, 0xffff_ffff_8000_5678]
+        )),
+        Some(&(2, 120_000))
+    );
+    assert_eq!(
+        parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks),
+        3
+    );
+}
+
+#[test]
+fn contention_stack_lines_parse_in_the_shared_shape() {
+    let log = "measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=3 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678\n\
+               measure: contention_stack phase=boot class=shared_kernel_lock lock=address_space count=1 wait_cycles=9 frames=\n";
+    let r = parse_measure_log(log).unwrap();
+    assert_eq!(r.contention_stacks.len(), 2);
+    assert_eq!(
+        r.contention_stacks[&(
+            Phase::Work,
+            0,
+            SchedLockSite::TimerSelect as u8,
+            vec![0xffff_ffff_8000_1234, 0xffff_ffff_8000_5678]
+        )],
+        (3, 120_000)
+    );
+    assert_eq!(
+        r.contention_stacks[&(Phase::Boot, 1, SharedLock::AddressSpace as u8, vec![])],
+        (1, 9)
+    );
+    let text = r.to_measure_log();
+    for line in log.lines() {
+        assert!(text.lines().any(|l| l == line.trim()), "{line}\n{text}");
+    }
 }
 
 #[test]
@@ -215,6 +283,35 @@ fn parser_reports_garbage_with_line_numbers() {
             "measure: load_map pid=1 binary=a%2 base=0",
             ParseErrorKind::BadEscape("a%2".into()),
         ),
+        (
+            "measure: contention_stack phase=work class=mutex lock=heap count=1 wait_cycles=1 frames=",
+            ParseErrorKind::UnknownLabel {
+                key: "class".into(),
+                value: "mutex".into(),
+            },
+        ),
+        (
+            "measure: contention_stack phase=work class=scheduler_lock lock=heap count=1 wait_cycles=1 frames=",
+            ParseErrorKind::UnknownLabel {
+                key: "lock".into(),
+                value: "heap".into(),
+            },
+        ),
+        (
+            "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 frames=",
+            ParseErrorKind::MissingKey("wait_cycles".into()),
+        ),
+        (
+            "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=1 frames=0x1,zz",
+            ParseErrorKind::BadNumber {
+                key: "frames".into(),
+                value: "zz".into(),
+            },
+        ),
+        (
+            "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=1 frames=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+            ParseErrorKind::TooManyFrames,
+        ),
     ];
     for (bad, kind) in cases {
         let text = format!("# comment\n{good}\n{bad}\n{good}");
@@ -242,6 +339,16 @@ fn json_carries_the_same_values() {
     assert_eq!(line["fields"]["contended"], 0);
     assert_eq!(json["begin"]["cpus"], 4);
     assert_eq!(json["pc_samples"][0]["mode"], "user");
+    let c = json["contention_stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phase"] == "work" && c["class"] == "scheduler_lock")
+        .unwrap();
+    assert_eq!(c["lock"], "timer_select");
+    assert_eq!(c["count"], 2);
+    assert_eq!(c["wait_cycles"], 120_000);
+    assert_eq!(c["frames"][0], 0xffff_ffff_8000_1234u64);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! A whole measured run through `Measure`: probes, marks, report records.
 
 use capos_measure::catalogue::{
-    scheduler_lock, scheduler_lock_site, thread_placement, user_pc_samples, SchedLockSite,
+    kernel_pc_samples, scheduler_lock, scheduler_lock_site, thread_placement, user_pc_samples,
+    SchedLockSite, SharedLock,
 };
 use capos_measure::report::Report;
-use capos_measure::{MarkError, Measure, Mode, Phase, Record, ReportInfo};
+use capos_measure::{ContentionClass, MarkError, Measure, Mode, Phase, Record, ReportInfo};
 
 fn report(m: &Measure, end_tsc: u64) -> (Vec<Record>, Report) {
     let mut records = Vec::new();
@@ -198,4 +199,81 @@ fn full_pc_table_counts_overflow() {
             .count() as u64,
         taken
     );
+}
+
+#[test]
+fn contention_stacks_are_reported_per_phase_and_summed() {
+    static M: Measure = Measure::new();
+    let sched = ContentionClass::SchedulerLock as u8;
+    let site = SchedLockSite::WakeUnblock as u8;
+    let stack = [0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000];
+    M.contention_stack(0, sched, site, &stack, 10);
+    M.mark(Phase::SpawnReady, 1).unwrap();
+    M.contention_stack(0, sched, site, &stack, 20);
+    M.mark(Phase::Work, 2).unwrap();
+    M.contention_stack(1, sched, site, &stack, 300);
+    M.contention_stack(1, sched, site, &stack, 400);
+    M.mark(Phase::FinalTotal, 3).unwrap();
+    M.contention_stack(1, sched, site, &stack, 5_000);
+    // Unknown class or lock: refused and counted as overflow.
+    M.contention_stack(1, 7, 0, &stack, 1);
+    M.contention_stack(
+        1,
+        ContentionClass::SharedKernelLock as u8,
+        SharedLock::ALL.len() as u8,
+        &stack,
+        1,
+    );
+
+    let (records, r) = report(&M, 4);
+    let get = |phase| {
+        r.contention_stacks
+            .get(&(phase, sched, site, stack.to_vec()))
+            .copied()
+    };
+    assert_eq!(get(Phase::Boot), Some((1, 10)));
+    assert_eq!(get(Phase::SpawnReady), Some((1, 20)));
+    assert_eq!(get(Phase::Work), Some((2, 700)));
+    assert_eq!(get(Phase::Shutdown), None);
+    assert_eq!(get(Phase::FinalTotal), Some((3, 720)));
+    assert_eq!(get(Phase::Aggregate), Some((5, 5_730)));
+    assert_eq!(r.contention_stacks.len(), 5);
+    assert_eq!(
+        r.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks),
+        5
+    );
+    assert_eq!(
+        r.counter(Phase::Aggregate, kernel_pc_samples::contention_overflow),
+        2
+    );
+    assert_eq!(
+        r.counter(Phase::Work, kernel_pc_samples::contention_stacks),
+        2
+    );
+    // Sent after stack samples, before End.
+    assert!(matches!(
+        records.iter().rev().nth(1),
+        Some(Record::ContentionStack { .. })
+    ));
+}
+
+#[test]
+fn full_contention_table_counts_overflow() {
+    static M: Measure = Measure::new();
+    let n = capos_measure::CONTENTION_TABLE_ENTRIES as u64;
+    for i in 0..n + 50 {
+        M.contention_stack(0, 1, 0, &[0xffff_ffff_8000_0000 + i * 16], 1);
+    }
+    let (_, r) = report(&M, 1);
+    let taken = r.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks);
+    let lost = r.counter(Phase::Aggregate, kernel_pc_samples::contention_overflow);
+    assert_eq!(taken + lost, n + 50);
+    assert!(lost >= 50, "lost {lost}");
+    let kept: u64 = r
+        .contention_stacks
+        .iter()
+        .filter(|(k, _)| k.0 == Phase::Aggregate)
+        .map(|(_, v)| v.0)
+        .sum();
+    assert_eq!(kept, taken);
 }

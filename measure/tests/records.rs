@@ -1,9 +1,9 @@
 //! Wire records: round trip of every kind, clear errors, and a fuzz loop.
 
-use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SharedLock};
+use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SchedLockSite, SharedLock};
 use capos_measure::{
-    decode, decode_all, encode, DecodeError, Mode, Phase, Record, TraceEvent, TraceKind,
-    WIRE_VERSION,
+    decode, decode_all, encode, ContentionClass, DecodeError, Mode, Phase, Record, TraceEvent,
+    TraceKind, WIRE_VERSION,
 };
 
 fn every_kind() -> Vec<Record> {
@@ -50,6 +50,22 @@ fn every_kind() -> Vec<Record> {
             mode: Mode::User,
             frames: vec![],
             count: 1,
+        },
+        Record::ContentionStack {
+            phase: Phase::Work,
+            class: ContentionClass::SchedulerLock as u8,
+            lock: SchedLockSite::TimerSelect as u8,
+            frames: (0..16).map(|i| 0xffff_ffff_8000_0000 + i).collect(),
+            count: 3,
+            wait_cycles: u64::MAX,
+        },
+        Record::ContentionStack {
+            phase: Phase::Aggregate,
+            class: ContentionClass::SharedKernelLock as u8,
+            lock: SharedLock::AddressSpace as u8,
+            frames: vec![],
+            count: 0,
+            wait_cycles: 0,
         },
         Record::Trace(TraceEvent {
             tsc: 1 << 40,
@@ -174,6 +190,41 @@ fn garbage_gets_clear_errors() {
         decode(&[WIRE_VERSION, 5, 2, 0, 1, 17]),
         Err(DecodeError::OutOfRange { .. })
     ));
+    // Contention stacks: unknown class, lock past the class's dimension,
+    // too many frames.
+    assert_eq!(
+        decode(&[WIRE_VERSION, 11, 2, 2, 0, 1, 1, 0]),
+        Err(DecodeError::OutOfRange {
+            what: "contention class",
+            value: 2
+        })
+    );
+    let sites = SchedLockSite::ALL.len() as u8;
+    assert!(decode(&[WIRE_VERSION, 11, 2, 0, sites - 1, 1, 1, 0]).is_ok());
+    assert_eq!(
+        decode(&[WIRE_VERSION, 11, 2, 0, sites, 1, 1, 0]),
+        Err(DecodeError::OutOfRange {
+            what: "contention lock",
+            value: sites as u64
+        })
+    );
+    let locks = SharedLock::ALL.len() as u8;
+    assert!(decode(&[WIRE_VERSION, 11, 2, 1, locks - 1, 1, 1, 0]).is_ok());
+    assert!(matches!(
+        decode(&[WIRE_VERSION, 11, 2, 1, locks, 1, 1, 0]),
+        Err(DecodeError::OutOfRange { .. })
+    ));
+    assert_eq!(
+        decode(&[WIRE_VERSION, 11, 9, 0, 0, 1, 1, 0]),
+        Err(DecodeError::BadPhase(9))
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 11, 2, 0, 0, 1, 1, 17]),
+        Err(DecodeError::OutOfRange {
+            what: "frame count",
+            value: 17
+        })
+    );
     // Every strict prefix of a valid record is truncated, never misread.
     for record in every_kind() {
         let mut buf = Vec::new();

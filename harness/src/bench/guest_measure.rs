@@ -57,7 +57,10 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
             .with_context(|| format!("measure pass of case {}", case.label))?;
-        let input = ReportInput { report: report.clone(), contention: Vec::new() };
+        // The profile tools read the written measure.log, the one format
+        // (it also carries the contention stacks).
+        let input: ReportInput = capos_symbolize::parse_report_text(&std::fs::read_to_string(&log)?)
+            .with_context(|| format!("re-reading {}", log.display()))?;
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
         let work_cycles = cap.lines.iter().find_map(|l| work_field(l));
@@ -69,7 +72,7 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
         let graphs = vec![
             Artifact::new(format!("{}: work phase (user + kernel)", case.label), rel(&prof.work.svg)),
             Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
-            Artifact::new(format!("{}: lock contention (wait cycles)", case.label), rel(&prof.contention.svg)),
+            Artifact::new(format!("{}: lock contention, whole run (wait cycles)", case.label), rel(&prof.contention.svg)),
         ];
         eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
         out.push(CaseMeasure { case: case.label.clone(), dir, report, pc_report: prof.pc_report.report, symbol_map: prof.pc_report.symbol_map, graphs, work_cycles });

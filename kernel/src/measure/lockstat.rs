@@ -119,8 +119,27 @@ pub fn acquire<'a, T>(m: &'a spin::Mutex<T>, class: LockClass, s: SchedSite) -> 
     }
     if contended {
         super::trace(capos_measure::TraceKind::LockContendedWait, wait, class_code(class, s), 0);
+        contention_stack(class, s, wait);
     }
     (g, Held { class, site: s, since: now })
+}
+
+/// Records where a contended acquisition waited: this call's kernel stack,
+/// weighted by the wait (the lock-contention flamegraph's input).
+fn contention_stack(class: LockClass, s: SchedSite, wait: u64) {
+    use capos_measure::ContentionClass;
+    let (c, lock) = match class {
+        LockClass::Sched => (ContentionClass::SchedulerLock, site_dim(s) as u8),
+        LockClass::Shared(k) => (ContentionClass::SharedKernelLock, shared_dim(k) as u8),
+        LockClass::None => return,
+    };
+    let mut frames = [0u64; 16];
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe { core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags)) };
+    frames[0] = pc;
+    let n = crate::arch::x86_64::backtrace::walk(cpu::frame_pointer(), &mut frames, crate::arch::x86_64::backtrace::read_kernel_frame);
+    super::MEASURE.contention_stack(crate::arch::x86_64::percpu::cpu_index() as usize, c as u8, lock, &frames[..n], wait);
 }
 
 fn class_code(class: LockClass, s: SchedSite) -> u64 {
