@@ -96,24 +96,7 @@ pub fn run_all(
     knobs: &Knobs,
     art: &Path,
 ) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let csv = art.join("results.csv");
-    for case in cases {
-        for run in 0..knobs.runs {
-            let what = format!("{} {} case {} run {run}", exec.os(), bench.name(), case.label);
-            let row = run_with_retries(bench, exec, case, run, knobs, art).with_context(|| what.clone())?;
-            eprintln!(
-                "harness: {what}: work={} total={} other_cpu={:.1}%{}",
-                row.work,
-                row.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                row.other_cpu_pct.unwrap_or(0.0),
-                if row.disturbed { " (disturbed)" } else { "" }
-            );
-            rows.push(row);
-            results::write(&csv, &rows)?;
-        }
-    }
-    Ok(rows)
+    run_interleaved(bench, &mut [exec], cases, knobs, art)
 }
 
 /// Runs every case `knobs.runs` times on each executor in turn, interleaved
