@@ -172,11 +172,7 @@ pub fn run(cpus: u32, workers: u32, lo: u32, hi: u32) -> Result<ProcessScaleLine
     }
     children.wait_all()?;
     let total = ps::combine(&parts);
-    let verified = if (lo, hi) == (ps::DEFAULT_LO, ps::DEFAULT_HI) {
-        ps::verify_default(total)
-    } else {
-        total == ps::count_primes(lo..hi)
-    };
+    let verified = total == ps::reference(lo, hi);
     Ok(ProcessScaleLine {
         cpus,
         workers,
