@@ -1,8 +1,5 @@
 //! Reading a run's measure report from disk: `measure.log` text or the raw
-//! record stream, plus the contention stacks that `measure.log` may carry
-//! before the measure crate knows them.
-//!
-//! # Contention stacks (input shape until `capos-measure` has a record)
+//! record stream, with its contention stacks named for the profile tools.
 //!
 //! ```text
 //! measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=3 wait_cycles=120000 frames=0xffffffff80012345,0xffffffff80023456
@@ -13,18 +10,18 @@
 //! `shared_kernel_lock` with its `lock=` name), `count` the contended
 //! acquisitions with this stack, `wait_cycles` their summed wait, `frames`
 //! leaf first (frame 0 the PC in the acquire path, later frames return
-//! addresses), at most 16. These lines are taken out before the rest goes to
-//! [`capos_measure::log_parse::parse_measure_log`].
+//! addresses), at most 16. The measure crate owns the format; this module
+//! only turns `Report::contention_stacks` into named [`ContentionStack`]s.
 
 use std::path::{Path, PathBuf};
 
 use capos_measure::log_parse::{parse_measure_log, ParseError};
 use capos_measure::phase::Phase;
 use capos_measure::report::{Report, ReportError};
+use capos_measure::ContentionClass;
 
 /// Line family of contention stacks in `measure.log`.
 pub const CONTENTION_FAMILY: &str = "contention_stack";
-const MAX_FRAMES: usize = 16;
 
 /// Stacks at contended lock acquisitions, weighted by wait cycles.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -58,8 +55,6 @@ pub enum ReportInputError {
     Log(#[from] ParseError),
     #[error("record stream: {0}")]
     Records(#[from] ReportError),
-    #[error("measure.log line {line}: contention_stack: {reason}")]
-    Contention { line: usize, reason: String },
 }
 
 /// Reads `measure.log` text, or a raw record stream when the file is not a
@@ -71,7 +66,7 @@ pub fn read_report(path: &Path) -> Result<ReportInput, ReportInputError> {
     }
     match std::str::from_utf8(&bytes) {
         Ok(text) if looks_like_log(text) => parse_report_text(text),
-        _ => Ok(ReportInput { report: Report::from_bytes(&bytes)?, contention: Vec::new() }),
+        _ => Ok(ReportInput::from_report(Report::from_bytes(&bytes)?)),
     }
 }
 
@@ -80,72 +75,30 @@ fn looks_like_log(text: &str) -> bool {
     first.is_some_and(|l| l.starts_with("measure:") || l.starts_with('#'))
 }
 
-/// Parses `measure.log` text, taking `contention_stack` lines out first.
+/// Parses `measure.log` text (the measure crate reads `contention_stack`
+/// lines itself).
 pub fn parse_report_text(text: &str) -> Result<ReportInput, ReportInputError> {
-    let mut rest = String::with_capacity(text.len());
-    let mut contention = Vec::new();
-    let prefix = format!("measure: {CONTENTION_FAMILY} ");
-    for (i, line) in text.lines().enumerate() {
-        match line.trim().strip_prefix(&prefix) {
-            Some(body) => {
-                let stack =
-                    parse_contention(body).map_err(|reason| ReportInputError::Contention { line: i + 1, reason })?;
-                contention.push(stack);
-                // Keep line numbers of later errors right.
-                rest.push('\n');
-            }
-            None => {
-                rest.push_str(line);
-                rest.push('\n');
-            }
-        }
-    }
-    Ok(ReportInput { report: parse_measure_log(&rest)?, contention })
+    Ok(ReportInput::from_report(parse_measure_log(text)?))
 }
 
-fn parse_contention(body: &str) -> Result<ContentionStack, String> {
-    let mut fields: Vec<(&str, &str)> = Vec::new();
-    for token in body.split_whitespace() {
-        let (k, v) = token.split_once('=').ok_or_else(|| format!("token `{token}` is not key=value"))?;
-        if fields.iter().any(|(seen, _)| *seen == k) {
-            return Err(format!("key `{k}` given twice"));
-        }
-        fields.push((k, v));
-    }
-    let get = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).ok_or(format!("missing key `{key}`"));
-    let num = |key: &str| get(key).and_then(|v| parse_num(v).ok_or(format!("`{key}={v}` is not a number")));
-    if let Some((k, _)) =
-        fields.iter().find(|(k, _)| !["phase", "class", "lock", "count", "wait_cycles", "frames"].contains(k))
-    {
-        return Err(format!("unknown key `{k}`"));
-    }
-    let phase_name = get("phase")?;
-    let phase = Phase::from_name(phase_name).ok_or(format!("unknown phase `{phase_name}`"))?;
-    let frames_text = get("frames")?;
-    let frames = if frames_text.is_empty() {
-        Vec::new()
-    } else {
-        frames_text
-            .split(',')
-            .map(|f| parse_num(f).ok_or(format!("frame `{f}` is not a number")))
-            .collect::<Result<Vec<u64>, String>>()?
-    };
-    if frames.len() > MAX_FRAMES {
-        return Err(format!("more than {MAX_FRAMES} frames"));
-    }
-    Ok(ContentionStack {
-        phase,
-        class: get("class")?.to_string(),
-        lock: get("lock")?.to_string(),
-        frames,
-        count: num("count")?,
-        wait_cycles: num("wait_cycles")?,
-    })
-}
-
-fn parse_num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
+impl ReportInput {
+    /// The report plus its contention stacks, with class and lock by name.
+    pub fn from_report(report: Report) -> ReportInput {
+        let contention = report
+            .contention_stacks
+            .iter()
+            .filter_map(|((phase, class, lock, frames), &(count, wait_cycles))| {
+                let c = ContentionClass::from_id(*class)?;
+                Some(ContentionStack {
+                    phase: *phase,
+                    class: c.name().to_string(),
+                    lock: c.lock_name(*lock)?.to_string(),
+                    frames: frames.clone(),
+                    count,
+                    wait_cycles,
+                })
+            })
+            .collect();
+        ReportInput { report, contention }
     }
 }

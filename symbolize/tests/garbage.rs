@@ -44,9 +44,9 @@ fn bad_measure_log_lines_are_errors_with_line_numbers() {
         ("measure: nonsense x=1\n", "line 1"),
         ("\nmeasure: user_pc_sample phase=work pc=zz count=1\n", "line 2"),
         ("hello\n", "not a `measure:` line"),
-        ("measure: contention_stack phase=work class=a lock=b count=1 wait_cycles=x frames=\n", "not a number"),
-        ("measure: contention_stack phase=nope class=a lock=b count=1 wait_cycles=1 frames=\n", "unknown phase"),
-        ("measure: contention_stack phase=work class=a count=1 wait_cycles=1 frames=\n", "missing key `lock`"),
+        ("measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=1 wait_cycles=x frames=\n", "not a number"),
+        ("measure: contention_stack phase=nope class=scheduler_lock lock=timer_select count=1 wait_cycles=1 frames=\n", "unknown phase"),
+        ("measure: contention_stack phase=work class=scheduler_lock count=1 wait_cycles=1 frames=\n", "missing key `lock`"),
     ] {
         let err = parse_report_text(text).expect_err(text).to_string();
         assert!(err.contains(want), "{text:?}: {err}");

@@ -57,10 +57,7 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
             .with_context(|| format!("measure pass of case {}", case.label))?;
-        // The profile tools read the written measure.log, the one format
-        // (it also carries the contention stacks).
-        let input: ReportInput = capos_symbolize::parse_report_text(&std::fs::read_to_string(&log)?)
-            .with_context(|| format!("re-reading {}", log.display()))?;
+        let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
         let work_cycles = cap.lines.iter().find_map(|l| work_field(l));
