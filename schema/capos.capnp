@@ -58,4 +58,7 @@ interface Endpoint {
 interface Measure {
   # Marks the start of a phase (spawn_ready, work, shutdown, final_total).
   mark @0 (phase :Text) -> (tsc :UInt64);
+  # The kernel's memory use now and its high-water marks since boot: heap
+  # bytes and 4 KiB frames (smokes check that exited processes return all).
+  memory @1 () -> (heapUsed :UInt64, heapPeak :UInt64, framesUsed :UInt64, framesPeak :UInt64);
 }

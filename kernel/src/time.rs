@@ -1,15 +1,21 @@
 //! Time: nanoseconds from the TSC, and timed waits.
 //!
 //! Timed waits sit in one deadline list checked on every BSP tick (the
-//! coarse clock); an expired entry wakes its thread or posts its completion.
-//! Adding an entry allocates (thread context); expiring one never does.
+//! coarse clock); an expired entry wakes its thread, posts its completion
+//! or runs its callback. Every entry has an id and is removed when its wait
+//! ends early (a wakeup, an unpark, the thread's exit), so the list holds
+//! only waits that are still pending: bounded by the threads that exist and
+//! their ring reservations. Adding an entry allocates (thread context, and
+//! fallibly); expiring one never does.
 
 use crate::arch::x86_64::{cpu, tsc};
-use crate::cap::Completion;
+use crate::cap::completion::Completion;
 use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use capos_abi::error::Error;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Nanoseconds since reset.
 pub fn now_ns() -> u64 {
@@ -17,12 +23,14 @@ pub fn now_ns() -> u64 {
     (cpu::rdtsc() as u128 * 1_000_000_000 / hz as u128) as u64
 }
 
-/// A TSC deadline `ns` from now; `None` for "never" (`u64::MAX`).
+/// A TSC deadline `ns` from now; `None` for "never" (`u64::MAX`). Deadlines
+/// past the end of the TSC's range saturate (they never pass), so a huge
+/// timeout can never wrap into a short one.
 pub fn deadline_after_ns(ns: u64) -> Option<u64> {
     if ns == u64::MAX {
         return None;
     }
-    let ticks = (ns as u128 * tsc::hz() as u128 / 1_000_000_000) as u64;
+    let ticks = u64::try_from(ns as u128 * tsc::hz() as u128 / 1_000_000_000).unwrap_or(u64::MAX);
     Some(cpu::rdtsc().saturating_add(ticks))
 }
 
@@ -37,36 +45,71 @@ enum Action {
 }
 
 struct Entry {
+    id: u64,
     deadline: u64,
     action: Action,
 }
 
-static TIMERS: IrqSpinLock<Vec<Entry>> = IrqSpinLock::new(Vec::new());
+/// Names a pending timer entry (for `cancel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId(u64);
 
-fn add(deadline: u64, action: Action) {
+static TIMERS: IrqSpinLock<Vec<Entry>> = IrqSpinLock::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn add(deadline: u64, action: Action) -> Result<TimerId, Error> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut t = TIMERS.lock();
-    // Reserve outside the lock would race; timers are few, so grow here
-    // (thread context) and never in the tick handler.
-    t.push(Entry { deadline, action });
+    // Grow here (thread context), never in the tick handler; a full heap is
+    // an error for the caller, not a panic.
+    t.try_reserve(1).map_err(|_| Error::OutOfResources)?;
+    t.push(Entry { id, deadline, action });
+    Ok(TimerId(id))
 }
 
-/// Blocks `t` (the current thread) until woken or `deadline` passes.
-pub fn block_until(t: &Arc<Thread>, deadline: Option<u64>) {
-    if let Some(d) = deadline {
-        add(d, Action::Wake(t.clone()));
-    }
+/// Removes a pending entry; `false` if it already fired (or never existed).
+pub fn cancel(id: TimerId) -> bool {
+    let gone = {
+        let mut t = TIMERS.lock();
+        t.iter().position(|e| e.id == id.0).map(|i| t.swap_remove(i))
+    };
+    gone.is_some()
+}
+
+/// Blocks `t` (the current thread) until woken or `deadline` passes. The
+/// wake entry is removed however the wait ends.
+pub fn block_until(t: &Arc<Thread>, deadline: Option<u64>) -> Result<(), Error> {
+    let id = deadline.map(|d| add(d, Action::Wake(t.clone()))).transpose()?;
     sched::block_current();
+    if let Some(id) = id {
+        cancel(id);
+    }
+    Ok(())
 }
 
 /// Posts `c` (result 0) once `deadline` passes.
-pub fn complete_at(deadline: u64, c: Completion) {
-    add(deadline, Action::Complete(c));
+pub fn complete_at(deadline: u64, c: Completion) -> Result<TimerId, Error> {
+    add(deadline, Action::Complete(c))
 }
 
 /// Runs `f(arg)` from the tick handler once `deadline` passes (`f` must
 /// not allocate).
-pub fn call_at(deadline: u64, f: fn(u64), arg: u64) {
-    add(deadline, Action::Call(f, arg));
+pub fn call_at(deadline: u64, f: fn(u64), arg: u64) -> Result<TimerId, Error> {
+    add(deadline, Action::Call(f, arg))
+}
+
+/// Removes the completions pending for `t` (which is exiting); returns how
+/// many there were.
+pub fn cancel_for(t: &Arc<Thread>) -> usize {
+    let mine: Vec<Entry> = TIMERS
+        .lock()
+        .extract_if(.., |e| match &e.action {
+            Action::Complete(c) => c.is_for(t),
+            Action::Wake(w) => Arc::ptr_eq(w, t),
+            Action::Call(..) => false,
+        })
+        .collect();
+    mine.len()
 }
 
 /// Called on every BSP tick (interrupts masked): fires expired entries.
@@ -84,7 +127,7 @@ pub fn on_tick() {
         };
         match fired.action {
             Action::Wake(th) => sched::wake(&th),
-            Action::Complete(c) => crate::cap::ring::complete(c, 0, None),
+            Action::Complete(c) => crate::cap::completion::complete(c, 0, None),
             Action::Call(f, arg) => f(arg),
         }
     }

@@ -259,6 +259,23 @@ catalogue! {
         }
         hists {}
     }
+
+    memory {
+        doc: "Kernel memory and what user space may drive: heap and frame levels (high and low water per phase), refusals that protect the kernel's reserve, and completions that could not be delivered because their thread had exited.",
+        cost: "Two shard updates per heap allocation or free and per frame allocation or free; one per refusal, dropped completion or cancelled wait.",
+        dim: NoDim,
+        fields {
+            heap_peak: Max = "Most kernel heap bytes in use at once.",
+            heap_low: Min = "Fewest kernel heap bytes in use at once.",
+            frames_peak: Max = "Most 4 KiB frames in use at once.",
+            frames_low: Min = "Fewest 4 KiB frames in use at once.",
+            heap_refusals: Sum = "User-driven operations refused (OutOfResources) because the heap reached its reserve.",
+            frame_refusals: Sum = "User-driven mappings refused because no frame was free or the process hit its memory limit.",
+            completions_dropped: Sum = "Completions aimed at a thread that had exited, dropped instead of written.",
+            pending_cancelled: Sum = "Pending operations (sleeps, waits, calls, receives, parks, joins) cancelled because their thread exited.",
+        }
+        hists {}
+    }
 }
 
 #[cfg(test)]

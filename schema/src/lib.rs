@@ -28,4 +28,5 @@ pub mod methods {
     pub const ENDPOINT_RECEIVE: u16 = 1;
     pub const ENDPOINT_REPLY: u16 = 2;
     pub const MEASURE_MARK: u16 = 0;
+    pub const MEASURE_MEMORY: u16 = 1;
 }

@@ -7,8 +7,11 @@
 //! rights do not allow is `NoRights`. Every method takes a Cap'n Proto
 //! parameter message and may write a result message.
 
+pub mod completion;
 pub mod objects;
 pub mod ring;
+
+pub use completion::Completion;
 
 use crate::proc::Process;
 use crate::sched::Thread;
@@ -65,35 +68,74 @@ pub struct Slot {
     pub rights: Rights,
 }
 
-pub struct CapTable {
-    slots: Vec<Option<Slot>>,
+/// One entry of a table.
+#[derive(Clone)]
+enum Entry {
+    Empty,
+    /// Held for an object still being created (a thread or process whose
+    /// handle must have a slot before it starts).
+    Reserved,
+    Full(Slot),
 }
+
+#[derive(Default)]
+pub struct CapTable {
+    slots: Vec<Entry>,
+}
+
+/// A slot held for an object being created: `fill` it, or `release` it.
+#[must_use]
+pub struct Reservation(u32);
 
 impl CapTable {
     pub const fn new() -> Self {
         CapTable { slots: Vec::new() }
     }
 
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Appends a slot; returns its index.
-    pub fn push(&mut self, s: Slot) -> Result<u32, Error> {
-        if let Some(i) = self.slots.iter().position(Option::is_none) {
-            self.slots[i] = Some(s);
-            return Ok(i as u32);
+    /// Holds a free slot (`OutOfResources` if the table is full).
+    pub fn reserve(&mut self) -> Result<Reservation, Error> {
+        if let Some(i) = self.slots.iter().position(|e| matches!(e, Entry::Empty)) {
+            self.slots[i] = Entry::Reserved;
+            return Ok(Reservation(i as u32));
         }
         if self.slots.len() >= MAX_SLOTS {
             return Err(Error::OutOfResources);
         }
-        self.slots.push(Some(s));
-        Ok(self.slots.len() as u32 - 1)
+        self.slots.try_reserve(1).map_err(|_| Error::OutOfResources)?;
+        self.slots.push(Entry::Reserved);
+        Ok(Reservation(self.slots.len() as u32 - 1))
+    }
+
+    /// Puts `s` in the reserved slot; returns its index.
+    pub fn fill(&mut self, r: Reservation, s: Slot) -> u32 {
+        // The table may have been cleared meanwhile (its process exited):
+        // then the object is simply dropped with the reservation.
+        if let Some(e @ Entry::Reserved) = self.slots.get_mut(r.0 as usize) {
+            *e = Entry::Full(s);
+        }
+        r.0
+    }
+
+    /// Gives a reserved slot back unused.
+    pub fn release(&mut self, r: Reservation) {
+        if let Some(e @ Entry::Reserved) = self.slots.get_mut(r.0 as usize) {
+            *e = Entry::Empty;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Puts `s` in the first free slot; returns its index.
+    pub fn push(&mut self, s: Slot) -> Result<u32, Error> {
+        let r = self.reserve()?;
+        Ok(self.fill(r, s))
     }
 
     /// The slot `i` if it can be used with `needed` rights.
     pub fn get(&self, i: u32, needed: Rights) -> Result<Slot, Error> {
-        let s = self.slots.get(i as usize).and_then(Option::as_ref).ok_or(Error::BadSlot)?;
+        let Some(Entry::Full(s)) = self.slots.get(i as usize) else { return Err(Error::BadSlot) };
         if s.object.revoked() {
             return Err(Error::StaleCap);
         }
@@ -103,25 +145,17 @@ impl CapTable {
         Ok(s.clone())
     }
 
-    /// Empties slot `i` (a consumed handle).
-    pub fn remove(&mut self, i: u32) {
-        if let Some(s) = self.slots.get_mut(i as usize) {
-            *s = None;
+    /// Empties slot `i` (a consumed handle); returns what it held, to be
+    /// dropped by the caller outside the table's lock.
+    pub fn remove(&mut self, i: u32) -> Option<Slot> {
+        match self.slots.get_mut(i as usize) {
+            Some(e @ Entry::Full(_)) => match core::mem::replace(e, Entry::Empty) {
+                Entry::Full(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
         }
     }
-
-    pub fn clear(&mut self) {
-        self.slots.clear();
-    }
-}
-
-/// Where a method's completion goes: the ring of the thread that asked.
-pub struct Completion {
-    pub thread: Arc<Thread>,
-    pub user_data: u64,
-    /// User buffer for the result message (0 = none) and its capacity.
-    pub result_addr: u64,
-    pub result_cap: u32,
 }
 
 /// What a method did with its SQE.

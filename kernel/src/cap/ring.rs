@@ -10,35 +10,41 @@
 //! has no unreserved slot the kernel stops consuming SQEs (the "ring full"
 //! back-pressure) until user space drains completions.
 
+use super::completion::{complete, Completion};
 use super::objects;
-use super::{Completion, Outcome};
+use super::Outcome;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::{frame, phys_to_virt};
-use crate::proc::usermem;
+use crate::proc::usermem::UserSlice;
 use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
 use alloc::sync::Arc;
 use capos_abi::error::Error;
 use capos_abi::ring::{index, op, Cqe, RingHeader, Sqe, CQ_ENTRIES, CQ_OFFSET, SQ_ENTRIES, SQ_OFFSET};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use x86_64::structures::paging::PageTableFlags as F;
 
+/// A ring page: a kernel-owned frame lent to user space at `user_va`.
+/// The mapping is removed (and shot down) before the frame is freed.
 pub struct Ring {
     phys: u64,
     pub user_va: u64,
+    space: Arc<AddressSpace>,
+    /// Still mapped at `user_va` in `space`.
+    mapped: AtomicBool,
     /// CQ slots promised to consumed SQEs whose CQE is not posted yet.
     reserved: IrqSpinLock<u32>,
 }
 
 impl Ring {
     /// A zeroed ring page mapped at `user_va` in `space`.
-    pub fn new(space: &AddressSpace, user_va: u64) -> Option<Ring> {
+    pub fn new(space: &Arc<AddressSpace>, user_va: u64) -> Option<Ring> {
         let phys = frame::alloc_zeroed()?;
         if space.map(user_va, phys, F::USER_ACCESSIBLE | F::WRITABLE | F::NO_EXECUTE).is_err() {
             frame::free(phys);
             return None;
         }
-        let r = Ring { phys, user_va, reserved: IrqSpinLock::measured(0, crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch)) };
+        let r = Ring { phys, user_va, space: space.clone(), mapped: AtomicBool::new(true), reserved: IrqSpinLock::measured(0, crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch)) };
         r.field(4).store(SQ_ENTRIES, Ordering::Relaxed); // sq_entries
         r.field(5).store(CQ_ENTRIES, Ordering::Relaxed); // cq_entries
         Some(r)
@@ -86,6 +92,11 @@ impl Ring {
         }
     }
 
+    /// Consumed SQEs whose completion is not posted yet.
+    pub fn outstanding(&self) -> u32 {
+        *self.reserved.lock()
+    }
+
     /// Claims a CQ slot for an SQE about to be consumed.
     fn reserve(&self) -> bool {
         let mut r = self.reserved.lock();
@@ -100,7 +111,7 @@ impl Ring {
     }
 
     /// Posts a CQE into a reserved slot.
-    fn post(&self, cqe: Cqe) {
+    pub(super) fn post(&self, cqe: Cqe) {
         let mut r = self.reserved.lock();
         *r = r.saturating_sub(1);
         let (h, t) = (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Relaxed));
@@ -116,36 +127,31 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// Removes the user mapping and flushes it from every CPU that has the
+    /// space loaded (the thread is exiting). Idempotent.
+    pub fn unmap(&self) {
+        if self.mapped.swap(false, Ordering::AcqRel) {
+            self.space.unmap_borrowed(self.user_va, self.phys);
+        }
+    }
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
-        // The mapping goes away with the address space.
+        // Normally unmapped when the thread exited; a thread that never
+        // started is unmapped here. Either way no CPU can reach the frame
+        // through user space once `unmap` returns.
+        self.unmap();
         frame::free(self.phys);
     }
 }
 
-/// Posts the completion `c` with `result` and an optional result message,
-/// then wakes the thread. Callable from any context (no allocation).
-pub fn complete(c: Completion, result: i64, message: Option<&[u8]>) {
-    let mut cqe = Cqe { user_data: c.user_data, result, ..Cqe::default() };
-    if let (Some(m), Some(space)) = (message, c.thread.address_space.as_ref()) {
-        if result >= 0 && c.result_addr != 0 {
-            if m.len() > c.result_cap as usize {
-                cqe.result = Error::ResultTooLarge.as_result();
-            } else if let Err(e) = usermem::copy_to_user(space, c.result_addr, m) {
-                cqe.result = e.as_result();
-            } else {
-                cqe.result_bytes = m.len() as u32;
-            }
-        }
-    }
-    if let Some(ring) = &c.thread.ring {
-        ring.post(cqe);
-    }
-    sched::wake(&c.thread);
-}
-
 /// Most parameter bytes one SQE may carry.
 pub const MAX_PARAMS: usize = 64 * 1024;
+/// Heap one operation may need besides its parameters (decoded messages,
+/// results, the objects it creates); admitted before the SQE runs.
+const OP_HEAP_BUDGET: usize = 32 * 1024;
 
 fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
     let head = ring.sq_head().load(Ordering::Relaxed);
@@ -159,7 +165,16 @@ fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
         let sqe = ring.read_sqe(head.wrapping_add(consumed));
         consumed += 1;
         ring.sq_head().store(head.wrapping_add(consumed), Ordering::Release);
-        let c = Completion { thread: t.clone(), user_data: sqe.user_data, result_addr: sqe.result, result_cap: sqe.result_len };
+        let result = if sqe.result == 0 { Ok(None) } else { UserSlice::new(sqe.result, sqe.result_len as usize).map(Some) };
+        let c = Completion { thread: t.clone(), user_data: sqe.user_data, result: result.unwrap_or(None) };
+        if let Err(e) = result {
+            complete(c, e.as_result(), None);
+            continue;
+        }
+        if let Err(e) = crate::mm::heap::admit(OP_HEAP_BUDGET + (sqe.params_len as usize).min(MAX_PARAMS)) {
+            complete(c, e.as_result(), None);
+            continue;
+        }
         match sqe.opcode {
             op::NOP => complete(c, 0, None),
             op::CALL => match crate::m_segment!(MethodBody, { objects::invoke(t, &sqe, &c) }) {
@@ -192,6 +207,8 @@ pub fn cap_enter(min_complete: u64, timeout_ns: u64) -> i64 {
         if deadline.is_some_and(crate::time::passed) {
             return if ready > 0 { ready as i64 } else { Error::Timeout.as_result() };
         }
-        crate::time::block_until(&t, deadline);
+        if let Err(e) = crate::time::block_until(&t, deadline) {
+            return e.as_result();
+        }
     }
 }

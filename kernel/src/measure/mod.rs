@@ -33,6 +33,21 @@ macro_rules! m_max {
     ($c:expr, $v:expr) => {{
         #[cfg(feature = "measure")]
         $crate::measure::max($c, $v);
+        // Never called: keeps the value's inputs "used" in normal builds.
+        #[cfg(not(feature = "measure"))]
+        let _ = || $v;
+    }};
+}
+
+/// Updates a min counter.
+#[macro_export]
+macro_rules! m_min {
+    ($c:expr, $v:expr) => {{
+        #[cfg(feature = "measure")]
+        $crate::measure::min($c, $v);
+        // Never called: keeps the value's inputs "used" in normal builds.
+        #[cfg(not(feature = "measure"))]
+        let _ = || $v;
     }};
 }
 

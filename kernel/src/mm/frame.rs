@@ -16,6 +16,8 @@ struct Bitmap {
     next: usize,
     free: usize,
     total_usable: usize,
+    /// Fewest free frames ever (the high-water mark of frames in use).
+    low_free: usize,
 }
 
 static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::measured(None, LockClass::Shared(SharedClass::FrameAlloc));
@@ -24,6 +26,8 @@ static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::measured(None, LockCla
 pub struct FrameStats {
     pub total: usize,
     pub free: usize,
+    /// Most frames ever in use at once (`total - fewest free`).
+    pub peak_used: usize,
 }
 
 impl Bitmap {
@@ -55,7 +59,7 @@ pub fn init(entries: &[&Entry]) {
     // HHDM, large enough for `bytes`; u64-aligned because it is page aligned.
     let words = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.base) as *mut u64, bytes / 8) };
     words.fill(u64::MAX);
-    let mut b = Bitmap { words, frames, next: 0, free: 0, total_usable: 0 };
+    let mut b = Bitmap { words, frames, next: 0, free: 0, total_usable: 0, low_free: 0 };
     for e in usable() {
         for f in (e.base / PAGE_SIZE)..((e.base + e.length) / PAGE_SIZE) {
             b.set(f as usize, false);
@@ -68,6 +72,7 @@ pub fn init(entries: &[&Entry]) {
         b.set(f, true);
         b.free -= 1;
     }
+    b.low_free = b.free;
     *FRAMES.lock() = Some(b);
 }
 
@@ -83,7 +88,11 @@ pub fn alloc() -> Option<u64> {
         if !b.used(f) {
             b.set(f, true);
             b.free -= 1;
+            b.low_free = b.low_free.min(b.free);
             b.next = f + 1;
+            let used = (b.total_usable - b.free) as u64;
+            drop(g);
+            crate::m_max!(capos_measure::catalogue::memory::frames_peak, used);
             return Some(f as u64 * PAGE_SIZE);
         }
     }
@@ -110,6 +119,10 @@ pub fn alloc_contiguous(count: usize, align_frames: usize) -> Option<u64> {
                 b.set(f, true);
             }
             b.free -= count;
+            b.low_free = b.low_free.min(b.free);
+            let used = (b.total_usable - b.free) as u64;
+            drop(g);
+            crate::m_max!(capos_measure::catalogue::memory::frames_peak, used);
             return Some(start as u64 * PAGE_SIZE);
         }
         start += align;
@@ -130,6 +143,9 @@ pub fn free_contiguous(phys: u64, count: usize) {
         b.set(f, false);
     }
     b.free += count;
+    let used = (b.total_usable - b.free) as u64;
+    drop(g);
+    crate::m_min!(capos_measure::catalogue::memory::frames_low, used);
 }
 
 pub fn free(phys: u64) {
@@ -138,7 +154,7 @@ pub fn free(phys: u64) {
 
 pub fn stats() -> FrameStats {
     let g = FRAMES.lock();
-    g.as_ref().map(|b| FrameStats { total: b.total_usable, free: b.free }).unwrap_or(FrameStats { total: 0, free: 0 })
+    g.as_ref().map(|b| FrameStats { total: b.total_usable, free: b.free, peak_used: b.total_usable - b.low_free }).unwrap_or(FrameStats { total: 0, free: 0, peak_used: 0 })
 }
 
 #[cfg(feature = "ktest")]
@@ -161,7 +177,8 @@ mod tests {
         for g in got {
             super::free(g);
         }
-        kassert_eq!(super::stats(), before);
+        kassert_eq!(super::stats().free, before.free);
+        kassert!(super::stats().peak_used >= before.total - before.free + 64, "peak does not cover the 64 frames");
         Ok(())
     });
 

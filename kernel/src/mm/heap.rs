@@ -4,7 +4,11 @@ use super::{frame, phys_to_virt, PAGE_SIZE};
 use crate::sync::{IrqSpinLock, LockClass, SharedClass};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
+
+/// Most heap bytes ever in use at once.
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// The heap behind an interrupt-masking, measured lock (`lock=heap`).
 struct KernelHeap(IrqSpinLock<Heap>);
@@ -13,13 +17,23 @@ struct KernelHeap(IrqSpinLock<Heap>);
 // the region given to it at init; the lock serializes all access.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        let mut h = self.0.lock();
+        let p = h.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr());
+        let used = h.used();
+        drop(h);
+        PEAK.fetch_max(used, Ordering::Relaxed);
+        crate::m_max!(capos_measure::catalogue::memory::heap_peak, used as u64);
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if let Some(p) = NonNull::new(ptr) {
+            let mut h = self.0.lock();
             // SAFETY: `ptr` came from `alloc` with this layout.
-            unsafe { self.0.lock().deallocate(p, layout) };
+            unsafe { h.deallocate(p, layout) };
+            let used = h.used();
+            drop(h);
+            crate::m_min!(capos_measure::catalogue::memory::heap_low, used as u64);
         }
     }
 }
@@ -43,6 +57,28 @@ pub fn init() -> usize {
 
 pub fn used() -> usize {
     HEAP.0.lock().used()
+}
+
+/// Most heap bytes ever in use at once since boot.
+pub fn peak() -> usize {
+    PEAK.load(Ordering::Relaxed)
+}
+
+/// Heap bytes kept back from user-driven work, so the kernel's own
+/// bookkeeping (exits, wakeups, reports) never runs dry because a process
+/// filled the heap.
+pub const USER_RESERVE: usize = 512 * 1024;
+
+/// Admits a user-driven allocation of about `bytes`: `OutOfResources` if it
+/// would eat into [`USER_RESERVE`]. User paths call this before allocating,
+/// so heap exhaustion is an error in the completion, never a panic.
+pub fn admit(bytes: usize) -> Result<(), capos_abi::error::Error> {
+    let free = HEAP.0.lock().free();
+    if free.saturating_sub(USER_RESERVE) < bytes {
+        crate::m_add!(capos_measure::catalogue::memory::heap_refusals);
+        return Err(capos_abi::error::Error::OutOfResources);
+    }
+    Ok(())
 }
 
 #[cfg(feature = "ktest")]

@@ -4,12 +4,11 @@
 //! segment must lie in the user half, file bytes must be inside the file,
 //! and the entry point must be in an executable segment. Each page gets its
 //! own zeroed frame mapped with the segment's rights (W only if writable, NX
-//! unless executable, always USER); the frames are recorded in the process
-//! so they are freed when it exits.
+//! unless executable, always USER); the address space owns the frames, so
+//! they are freed with it (also when loading fails half way).
 
 use crate::mm::address_space::{AddressSpace, MapError};
-use crate::mm::{frame, phys_to_virt, PAGE_SIZE};
-use alloc::vec::Vec;
+use crate::mm::PAGE_SIZE;
 use capos_abi::layout::USER_MMAP_BASE;
 use object::elf::{FileHeader64, PF_W, PF_X, PT_LOAD};
 use object::read::elf::{FileHeader, ProgramHeader};
@@ -29,11 +28,12 @@ pub enum ElfError {
 pub struct Loaded {
     pub entry: u64,
     /// Start of the lowest segment (page aligned): the load map's base.
+    #[cfg_attr(not(feature = "measure"), allow(dead_code))]
     pub base: u64,
 }
 
-/// Maps `elf` into `space`; pushes every frame it allocates onto `frames`.
-pub fn load(space: &AddressSpace, elf: &[u8], frames: &mut Vec<u64>) -> Result<Loaded, ElfError> {
+/// Maps `elf` into `space` (which owns every frame it maps).
+pub fn load(space: &AddressSpace, elf: &[u8]) -> Result<Loaded, ElfError> {
     let h = FileHeader64::<LittleEndian>::parse(elf).map_err(|_| ElfError::NotElf)?;
     let e = h.endian().map_err(|_| ElfError::NotElf)?;
     if h.e_machine(e) != object::elf::EM_X86_64 {
@@ -65,18 +65,17 @@ pub fn load(space: &AddressSpace, elf: &[u8], frames: &mut Vec<u64>) -> Result<L
         let first = vaddr & !(PAGE_SIZE - 1);
         let mut page = first;
         while page < end {
-            let f = frame::alloc_zeroed().ok_or(ElfError::OutOfMemory)?;
-            frames.push(f);
             // Copy the part of the file that lands in this page.
             let (lo, hi) = (page.max(vaddr), (page + PAGE_SIZE).min(vaddr + filesz));
-            if lo < hi {
-                let src = &elf[(off + (lo - vaddr)) as usize..(off + (hi - vaddr)) as usize];
-                // SAFETY: f is our fresh frame; the copy stays inside it.
-                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), phys_to_virt(f).add((lo - page) as usize), src.len()) };
-            }
-            match space.map(page, f, pflags) {
+            let fill = |frame: &mut [u8]| {
+                if lo < hi {
+                    let src = &elf[(off + (lo - vaddr)) as usize..(off + (hi - vaddr)) as usize];
+                    frame[(lo - page) as usize..(hi - page) as usize].copy_from_slice(src);
+                }
+            };
+            match space.map_owned(page, pflags, fill) {
                 Ok(()) => {}
-                Err(MapError::OutOfMemory) => return Err(ElfError::OutOfMemory),
+                Err(MapError::OutOfMemory | MapError::Limit) => return Err(ElfError::OutOfMemory),
                 Err(_) => return Err(ElfError::BadSegment), // overlapping segments
             }
             page += PAGE_SIZE;

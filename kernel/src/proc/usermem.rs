@@ -1,71 +1,76 @@
-//! Copying to and from user memory without ever faulting the kernel.
+//! User memory as a type: the kernel never holds a user address as a bare
+//! integer past the ring boundary.
 //!
-//! Each page is looked up in the process's page tables first: it must be
-//! present, user-accessible, below the user top and (for writes) writable.
-//! The bytes are then copied through the HHDM, so a bad pointer from user
-//! space is an `Error::BadAddress`, never a kernel page fault.
+//! A [`UserSlice`] is a range of user virtual memory, checked when it is
+//! made to lie entirely in the user half (no wrap-around). Its bytes are
+//! read and written only through [`AddressSpace::access`], which checks each
+//! page's rights and holds the space's lock across the walk and the copy:
+//! a bad pointer is `Error::BadAddress`, never a kernel fault, and a frame
+//! can never be freed under a copy.
 
 use crate::mm::address_space::AddressSpace;
-use crate::mm::paging::mapper;
-use crate::mm::phys_to_virt;
+use alloc::vec::Vec;
 use capos_abi::error::Error;
 use capos_abi::layout::USER_TOP;
-use x86_64::structures::paging::mapper::TranslateResult;
-use x86_64::structures::paging::{PageTableFlags as F, Translate};
-use x86_64::VirtAddr;
 
-/// Physical address of user `addr` if mapped with the needed rights.
-fn user_phys(space: &AddressSpace, addr: u64, write: bool) -> Result<u64, Error> {
-    if addr >= USER_TOP {
-        return Err(Error::BadAddress);
-    }
-    // SAFETY: translation only reads the tables; concurrent changes by the
-    // owning process at worst make the lookup fail or hit a frame the
-    // process still owned a moment ago.
-    let m = unsafe { mapper(space.pml4()) };
-    match m.translate(VirtAddr::new(addr)) {
-        TranslateResult::Mapped { frame, offset, flags } => {
-            if !flags.contains(F::USER_ACCESSIBLE) || (write && !flags.contains(F::WRITABLE)) {
-                return Err(Error::BadAddress);
-            }
-            Ok(frame.start_address().as_u64() + offset)
+/// `len` bytes of user memory at `addr`, inside the user half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserSlice {
+    addr: u64,
+    len: usize,
+}
+
+impl UserSlice {
+    pub fn new(addr: u64, len: usize) -> Result<Self, Error> {
+        let end = addr.checked_add(len as u64).ok_or(Error::BadAddress)?;
+        if end > USER_TOP {
+            return Err(Error::BadAddress);
         }
-        _ => Err(Error::BadAddress),
+        Ok(UserSlice { addr, len })
     }
-}
 
-fn for_each_chunk(space: &AddressSpace, addr: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), Error> {
-    let end = addr.checked_add(len as u64).ok_or(Error::BadAddress)?;
-    if end > USER_TOP {
-        return Err(Error::BadAddress);
+    /// Copies the whole slice into `buf` (which must be as long).
+    pub fn read_into(&self, space: &AddressSpace, buf: &mut [u8]) -> Result<(), Error> {
+        if buf.len() != self.len {
+            return Err(Error::BadParams);
+        }
+        space
+            .access(self.addr, self.len, false, |src, off, n| {
+                // SAFETY: `src` is the HHDM address of n mapped user bytes;
+                // the space lock keeps the frame from being freed meanwhile.
+                unsafe { core::ptr::copy_nonoverlapping(src, buf[off..].as_mut_ptr(), n) }
+            })
+            .map_err(|_| Error::BadAddress)
     }
-    let mut done = 0usize;
-    while done < len {
-        let a = addr + done as u64;
-        let in_page = (4096 - (a % 4096)) as usize;
-        let n = in_page.min(len - done);
-        let phys = user_phys(space, a, write)?;
-        f(phys_to_virt(phys), done, n);
-        done += n;
+
+    /// Reads the slice into a new vector; `BadParams` if it is longer than
+    /// `max`, `OutOfResources` if the kernel heap cannot hold it.
+    pub fn read_vec(&self, space: &AddressSpace, max: usize) -> Result<Vec<u8>, Error> {
+        if self.len > max {
+            return Err(Error::BadParams);
+        }
+        let mut v = Vec::new();
+        crate::mm::heap::admit(self.len)?;
+        v.try_reserve_exact(self.len).map_err(|_| Error::OutOfResources)?;
+        v.resize(self.len, 0);
+        self.read_into(space, &mut v)?;
+        Ok(v)
     }
-    Ok(())
-}
 
-/// Copies `buf.len()` bytes from user `addr`.
-pub fn copy_from_user(space: &AddressSpace, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
-    let len = buf.len();
-    for_each_chunk(space, addr, len, false, |src, off, n| {
-        // SAFETY: `src` is the HHDM address of n mapped user bytes.
-        unsafe { core::ptr::copy_nonoverlapping(src, buf[off..].as_mut_ptr(), n) }
-    })
-}
-
-/// Copies `data` to user `addr` (which must be writable).
-pub fn copy_to_user(space: &AddressSpace, addr: u64, data: &[u8]) -> Result<(), Error> {
-    for_each_chunk(space, addr, data.len(), true, |dst, off, n| {
-        // SAFETY: `dst` is the HHDM address of n mapped writable user bytes.
-        unsafe { core::ptr::copy_nonoverlapping(data[off..].as_ptr(), dst, n) }
-    })
+    /// Writes `data` at the start of the slice; `ResultTooLarge` if it does
+    /// not fit.
+    pub fn write(&self, space: &AddressSpace, data: &[u8]) -> Result<(), Error> {
+        if data.len() > self.len {
+            return Err(Error::ResultTooLarge);
+        }
+        space
+            .access(self.addr, data.len(), true, |dst, off, n| {
+                // SAFETY: `dst` is the HHDM address of n mapped, writable user
+                // bytes; the space lock keeps the frame from being freed.
+                unsafe { core::ptr::copy_nonoverlapping(data[off..].as_ptr(), dst, n) }
+            })
+            .map_err(|_| Error::BadAddress)
+    }
 }
 
 /// Reads a user `u32` (must be 4-byte aligned).
@@ -74,7 +79,7 @@ pub fn read_u32(space: &AddressSpace, addr: u64) -> Result<u32, Error> {
         return Err(Error::BadAddress);
     }
     let mut b = [0u8; 4];
-    copy_from_user(space, addr, &mut b)?;
+    UserSlice::new(addr, 4)?.read_into(space, &mut b)?;
     Ok(u32::from_le_bytes(b))
 }
 
@@ -82,17 +87,7 @@ pub fn read_u32(space: &AddressSpace, addr: u64) -> Result<u32, Error> {
 /// `None` if it is not readable user memory (a stack walk then stops).
 pub fn read_frame(space: &AddressSpace, fp: u64) -> Option<(u64, u64)> {
     let mut pair = [0u8; 16];
-    copy_from_user(space, fp, &mut pair).ok()?;
+    UserSlice::new(fp, 16).ok()?.read_into(space, &mut pair).ok()?;
     let word = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
     Some((word(&pair[..8])?, word(&pair[8..])?))
-}
-
-/// Reads up to `max` bytes from user memory into a new vector.
-pub fn read_vec(space: &AddressSpace, addr: u64, len: usize, max: usize) -> Result<alloc::vec::Vec<u8>, Error> {
-    if len > max {
-        return Err(Error::BadParams);
-    }
-    let mut v = alloc::vec![0u8; len];
-    copy_from_user(space, addr, &mut v)?;
-    Ok(v)
 }

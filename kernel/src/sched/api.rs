@@ -1,7 +1,7 @@
 //! Creating, joining and ending threads.
 
 use super::dispatch::{block_current, current, enqueue_at, schedule, IrqOff};
-use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef};
+use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef, UserEntry};
 use crate::mm::address_space::AddressSpace;
 use crate::sync::IrqSpinLock;
 use alloc::string::String;
@@ -62,20 +62,20 @@ impl Spawn {
         self
     }
 
-    /// Like `start`, returning the thread itself (a detached thread may
+    /// Starts a user thread: `f` runs first in the new thread (kernel
+    /// mode) and names the user entry. Returns the thread itself (it may
     /// already have exited and left the table by the time this returns).
-    pub fn start_thread(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<Arc<Thread>, SpawnError> {
-        self.launch(f).map(|(_, t)| t)
+    pub fn start_user(self, f: impl FnOnce() -> UserEntry + Send + 'static) -> Result<Arc<Thread>, SpawnError> {
+        self.launch(Entry::User(alloc::boxed::Box::new(f))).map(|(_, t)| t)
     }
 
     /// Creates the thread and makes it runnable; `f`'s result is its exit code.
     pub fn start(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<ThreadRef, SpawnError> {
-        self.launch(f).map(|(r, _)| r)
+        self.launch(Entry::Kernel(alloc::boxed::Box::new(f))).map(|(r, _)| r)
     }
 
-    fn launch(self, f: impl FnOnce() -> i64 + Send + 'static) -> Result<(ThreadRef, Arc<Thread>), SpawnError> {
+    fn launch(self, entry: Entry) -> Result<(ThreadRef, Arc<Thread>), SpawnError> {
         let stack = KernelStack::new().ok_or(SpawnError::OutOfMemory)?;
-        let entry: Entry = alloc::boxed::Box::new(f);
         let t = Thread::new(NewThread {
             name: self.name,
             kind: Kind::Kernel,

@@ -16,13 +16,13 @@ mod tests;
 pub use dispatch::{block_current, current, schedule, wake};
 pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
 pub use cpu::CpuSched;
-pub use thread::{State, Thread, ThreadRef};
+pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
 use alloc::string::String;
 use capos_kcore::timer_policy::{self, TickAction, TickInput};
 use core::sync::atomic::Ordering;
-use thread::{Kind, KernelStack, NewThread};
+use thread::{Entry, Kind, KernelStack, NewThread};
 
 /// Timer continuations allowed before a locked pass must run.
 pub const FAST_PATH_SKIP_BUDGET: u32 = 4;
@@ -63,7 +63,7 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
             process: None,
             ring: None,
             stack: Some(stack),
-            entry: Some(alloc::boxed::Box::new(|| idle_loop())),
+            entry: Some(Entry::Kernel(alloc::boxed::Box::new(|| idle_loop()))),
             initial_state: State::Ready,
         })
     } else {
@@ -121,11 +121,14 @@ pub extern "C" fn thread_start() -> ! {
     dispatch::after_switch();
     let entry = current().entry.lock().take();
     x86_64::instructions::interrupts::enable();
-    let code = match entry {
-        Some(f) => f(),
-        None => 0,
-    };
-    exit(code)
+    match entry {
+        Some(Entry::Kernel(f)) => exit(f()),
+        Some(Entry::User(f)) => {
+            let e = f();
+            crate::arch::x86_64::syscall::enter_user(e.rip, e.rsp, e.rdi, e.rsi, e.rdx)
+        }
+        None => exit(0),
+    }
 }
 
 /// Timer tick on this CPU (interrupts masked, EOI already sent).

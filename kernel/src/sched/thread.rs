@@ -65,7 +65,25 @@ impl Drop for KernelStack {
     }
 }
 
-pub type Entry = Box<dyn FnOnce() -> i64 + Send>;
+/// Where a user thread enters user mode, and its first argument registers.
+#[derive(Clone, Copy, Debug)]
+pub struct UserEntry {
+    pub rip: u64,
+    pub rsp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+}
+
+/// What a new thread runs first.
+pub enum Entry {
+    /// A kernel function; its result is the exit code.
+    Kernel(Box<dyn FnOnce() -> i64 + Send>),
+    /// Kernel set-up that yields the user entry. It returns before the
+    /// thread drops to user mode, so its box is freed (user mode never
+    /// comes back to this frame).
+    User(Box<dyn FnOnce() -> UserEntry + Send>),
+}
 
 pub struct Thread {
     tref: AtomicU64,
@@ -93,6 +111,11 @@ pub struct Thread {
     /// Bit i set once the thread has run on CPU i.
     pub cpus_run_on: AtomicU64,
     pub(super) exit_code: AtomicI64,
+    /// Set when the thread begins to exit: completions aimed at it are
+    /// dropped from then on (see cap::completion).
+    exiting: AtomicBool,
+    /// Set once `exit_code` is final (a user thread's joiners may read it).
+    exit_published: AtomicBool,
     /// Set once the thread has exited and its stack is released.
     pub(super) reaped: AtomicBool,
     pub(super) joined: AtomicBool,
@@ -147,6 +170,8 @@ impl Thread {
             last_cpu: AtomicU32::new(u32::MAX),
             cpus_run_on: AtomicU64::new(0),
             exit_code: AtomicI64::new(0),
+            exiting: AtomicBool::new(false),
+            exit_published: AtomicBool::new(false),
             reaped: AtomicBool::new(false),
             joined: AtomicBool::new(false),
             joiner: spin::Mutex::new(None),
@@ -162,10 +187,6 @@ impl Thread {
         self.tref.store(r.to_u64(), Ordering::Release);
     }
 
-    pub fn state(&self) -> State {
-        self.sched.lock().state
-    }
-
     pub fn is_idle(&self) -> bool {
         self.kind == Kind::Idle
     }
@@ -174,6 +195,26 @@ impl Thread {
     pub(super) fn release_stack(&self) {
         drop(self.stack.lock().take());
         self.reaped.store(true, Ordering::Release);
+    }
+
+    /// Marks the thread as exiting (nothing may be written to it any more).
+    pub fn begin_exit(&self) {
+        self.exiting.store(true, Ordering::Release);
+    }
+
+    pub fn is_exiting(&self) -> bool {
+        self.exiting.load(Ordering::Acquire)
+    }
+
+    /// Records the exit code for joiners.
+    pub fn publish_exit(&self, code: i64) {
+        self.exit_code.store(code, Ordering::Release);
+        self.exit_published.store(true, Ordering::Release);
+    }
+
+    /// The exit code, once published.
+    pub fn published_exit(&self) -> Option<i64> {
+        self.exit_published.load(Ordering::Acquire).then(|| self.exit_code.load(Ordering::Acquire))
     }
 
     pub fn is_reaped(&self) -> bool {

@@ -201,6 +201,24 @@ impl Measure {
         let (_, msg) = call_msg(self.0, m::MEASURE_MARK, &words(&b), 64)?;
         Ok(get_root!(msg, s::measure::mark_results::Reader)?.get_tsc())
     }
+
+    /// The kernel's memory use and high-water marks.
+    pub fn memory(&self) -> Result<KernelMemory, Error> {
+        let (_, msg) = call_msg(self.0, m::MEASURE_MEMORY, &[], 128)?;
+        let reader = read(&msg)?;
+        let r = reader.get_root::<s::measure::memory_results::Reader>().map_err(|_| Error::BadParams)?;
+        Ok(KernelMemory { heap_used: r.get_heap_used(), heap_peak: r.get_heap_peak(), frames_used: r.get_frames_used(), frames_peak: r.get_frames_peak() })
+    }
+}
+
+/// What `Measure::memory` reports: kernel heap bytes and 4 KiB frames in use
+/// now, and the most ever in use since boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelMemory {
+    pub heap_used: u64,
+    pub heap_peak: u64,
+    pub frames_used: u64,
+    pub frames_peak: u64,
 }
 
 /// Formats into a String and writes it to `console` (errors ignored).

@@ -5,10 +5,15 @@
 //! the server replies with the call's id. When a process that may receive
 //! on the endpoint exits, the endpoint is revoked: queued and in-flight
 //! calls complete with `Cancelled`, and every later use is `StaleCap`.
+//! A caller or receiver that exits is taken out of every queue (its call
+//! id is then unknown: a late reply gets `NotFound`). One process may have
+//! at most [`MAX_CALLS_PER_PROCESS`] calls queued on one endpoint, so it
+//! cannot fill the queue for everyone else.
 
 use super::messages::{self, Params};
-use crate::cap::ring::complete;
+use crate::cap::completion::complete;
 use crate::cap::{Completion, Outcome};
+use crate::sched::Thread;
 use crate::sync::IrqSpinLock;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -19,8 +24,17 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Most calls queued on one endpoint.
 const MAX_QUEUED: usize = 256;
+/// Most calls one process may have queued on one endpoint.
+pub const MAX_CALLS_PER_PROCESS: usize = 64;
 /// Largest call or reply payload.
 const MAX_DATA: usize = 16 * 1024;
+
+fn same_process(a: &Completion, b: &Completion) -> bool {
+    match (&a.thread.process, &b.thread.process) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -70,13 +84,19 @@ impl Endpoint {
             let mut s = self.state.lock();
             match s.receivers.pop_front() {
                 Some(r) => {
+                    if s.in_flight.try_reserve(1).is_err() {
+                        s.receivers.push_front(r);
+                        return Err(Error::OutOfResources);
+                    }
                     s.in_flight.push((id, c));
                     Some(r)
                 }
                 None => {
-                    if s.calls.len() >= MAX_QUEUED {
+                    let mine = s.calls.iter().filter(|(_, _, q)| same_process(q, &c)).count();
+                    if s.calls.len() >= MAX_QUEUED || mine >= MAX_CALLS_PER_PROCESS {
                         return Err(Error::OutOfResources);
                     }
+                    s.calls.try_reserve(1).map_err(|_| Error::OutOfResources)?;
                     s.calls.push_back((id, data.clone(), c));
                     None
                 }
@@ -90,9 +110,12 @@ impl Endpoint {
 
     pub fn receive(&self, c: Completion) -> Result<Outcome, Error> {
         let mut s = self.state.lock();
+        s.in_flight.try_reserve(1).map_err(|_| Error::OutOfResources)?;
+        s.receivers.try_reserve(1).map_err(|_| Error::OutOfResources)?;
         match s.calls.pop_front() {
             Some((id, data, caller)) => {
                 s.in_flight.push((id, caller));
+                drop(s);
                 Ok(Outcome::Done(0, Some(messages::receive_result(id, &data))))
             }
             None => {
@@ -129,6 +152,41 @@ impl Endpoint {
             complete(c, Error::Cancelled.as_result(), None);
         }
     }
+}
+
+impl Endpoint {
+    /// Takes everything `t` has pending here out of the queues.
+    fn cancel_for(&self, t: &Thread) -> usize {
+        let mut s = self.state.lock();
+        let calls = take_from(&mut s.calls, |(_, _, c)| c.is_for(t));
+        let receivers = take_from(&mut s.receivers, |c| c.is_for(t));
+        let in_flight: Vec<_> = s.in_flight.extract_if(.., |(_, c)| c.is_for(t)).collect();
+        drop(s);
+        calls.len() + receivers.len() + in_flight.len()
+    }
+}
+
+/// Moves the entries matching `pick` out of `q`, keeping the others in
+/// order (rotating in place: the queue never reallocates).
+fn take_from<T>(q: &mut VecDeque<T>, pick: impl Fn(&T) -> bool) -> Vec<T> {
+    let mut out = Vec::new();
+    for _ in 0..q.len() {
+        if let Some(x) = q.pop_front() {
+            if pick(&x) {
+                out.push(x);
+            } else {
+                q.push_back(x);
+            }
+        }
+    }
+    out
+}
+
+/// Drops the calls and receives `t` (which is exiting) has pending on any
+/// endpoint; returns how many.
+pub fn cancel_for(t: &Arc<Thread>) -> usize {
+    let eps: Vec<Arc<Endpoint>> = REGISTRY.lock().clone();
+    eps.iter().map(|e| e.cancel_for(t)).sum()
 }
 
 /// A server process exited: revoke the endpoints it served.

@@ -5,7 +5,7 @@
 
 use crate::cap::ring::MAX_PARAMS;
 use crate::mm::address_space::AddressSpace;
-use crate::proc::usermem;
+use crate::proc::usermem::UserSlice;
 use alloc::string::String;
 use alloc::vec::Vec;
 use capnp::message::{Builder, HeapAllocator, Reader, ReaderOptions};
@@ -27,7 +27,7 @@ impl Params {
         if sqe.params_len == 0 {
             return Ok(Params { msg: None });
         }
-        let bytes = usermem::read_vec(space, sqe.params, sqe.params_len as usize, MAX_PARAMS)?;
+        let bytes = UserSlice::new(sqe.params, sqe.params_len as usize)?.read_vec(space, MAX_PARAMS)?;
         let opts = *ReaderOptions::new().traversal_limit_in_words(Some(16 * 1024)).nesting_limit(16);
         let msg = serialize::read_message(&mut &bytes[..], opts).map_err(bad)?;
         Ok(Params { msg: Some(msg) })
@@ -157,5 +157,15 @@ pub fn receive_result(call_id: u64, data: &[u8]) -> Vec<u8> {
 pub fn measure_mark(tsc: u64) -> Vec<u8> {
     let mut b = Builder::new_default();
     b.init_root::<s::measure::mark_results::Builder>().set_tsc(tsc);
+    finish(&b)
+}
+
+pub fn memory(heap_used: u64, heap_peak: u64, frames_used: u64, frames_peak: u64) -> Vec<u8> {
+    let mut b = Builder::new_default();
+    let mut r = b.init_root::<s::measure::memory_results::Builder>();
+    r.set_heap_used(heap_used);
+    r.set_heap_peak(heap_peak);
+    r.set_frames_used(frames_used);
+    r.set_frames_peak(frames_peak);
     finish(&b)
 }

@@ -40,6 +40,12 @@ pub fn process_gone(pid: u32, space: u64) {
     endpoint::server_exited(pid);
 }
 
+/// Drops the park waits and endpoint calls/receives pending for `t`
+/// (which is exiting); returns how many there were.
+pub fn cancel_for(t: &Arc<Thread>) -> usize {
+    park::cancel_for(t) + endpoint::cancel_for(t)
+}
+
 /// Runs method `sqe.method` of the object in slot `sqe.cap` for thread `t`.
 pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Error> {
     let p = t.process.as_ref().ok_or(Error::InvalidState)?;
@@ -52,7 +58,7 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
         return Err(Error::NoRights);
     }
     let params = Params::read(&p.space, sqe)?;
-    let pending = |c: &Completion| Completion { thread: c.thread.clone(), user_data: c.user_data, result_addr: c.result_addr, result_cap: c.result_cap };
+    let pending = |c: &Completion| c.clone();
     match (&slot.object, sqe.method) {
         (Object::Console, m::CONSOLE_WRITE) => {
             let text = params.console_write()?;
@@ -64,7 +70,7 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
             let ns = params.timer_sleep()?;
             match crate::time::deadline_after_ns(ns) {
                 Some(d) => {
-                    crate::time::complete_at(d, pending(c));
+                    crate::time::complete_at(d, pending(c))?;
                     Ok(Outcome::Pending)
                 }
                 None => Err(Error::BadParams),
@@ -92,6 +98,11 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
             }
             let _ = &phase;
             Ok(Outcome::Done(0, Some(messages::measure_mark(tsc))))
+        }
+        (Object::Measure, m::MEASURE_MEMORY) => {
+            let f = crate::mm::frame::stats();
+            let (heap, peak) = (crate::mm::heap::used() as u64, crate::mm::heap::peak() as u64);
+            Ok(Outcome::Done(0, Some(messages::memory(heap, peak, (f.total - f.free) as u64, f.peak_used as u64))))
         }
         _ => Err(Error::BadMethod),
     }

@@ -1,7 +1,7 @@
 //! ProcessSpawner, ProcessHandle, ThreadSpawner and ThreadHandle.
 
 use super::messages::{self, Params};
-use crate::cap::ring::complete;
+use crate::cap::completion::complete;
 use crate::cap::{CapTable, Completion, Object, Outcome, Slot};
 use crate::proc::{ExitStatus, Process};
 use crate::sched::Thread;
@@ -29,8 +29,17 @@ pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
             child.push(Slot { object: s.object, rights: s.rights.intersect(Rights(rights)) })?;
         }
     }
-    let proc = Process::spawn(&binary, &args, child).map_err(Error::from)?;
-    let handle = p.caps.lock().push(Slot { object: Object::ProcessHandle(proc), rights: Rights::CALL })?;
+    // The handle's slot is held before the child starts, so a full table
+    // is an error with nothing started.
+    let slot = p.caps.lock().reserve()?;
+    let proc = match Process::spawn(&binary, &args, child) {
+        Ok(proc) => proc,
+        Err(e) => {
+            p.caps.lock().release(slot);
+            return Err(Error::from(e));
+        }
+    };
+    let handle = p.caps.lock().fill(slot, Slot { object: Object::ProcessHandle(proc), rights: Rights::CALL });
     Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
 }
 
@@ -43,14 +52,38 @@ pub fn spawn_thread(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error>
     if !user_addr(entry) || (stack_top != 0 && (!user_addr(stack_top) || stack_top % 16 != 0)) || tls >= USER_TOP {
         return Err(Error::BadAddress);
     }
-    let stack_top = if stack_top == 0 { p.alloc_stack(USER_STACK_BYTES)? } else { stack_top };
-    let t = p.start_thread("user-thread", move |ring_va| {
+    // The handle's slot is held before the thread starts: with a full
+    // table the spawn fails and nothing runs.
+    let slot = p.caps.lock().reserve()?;
+    let started = start_user_thread(p, entry, arg, stack_top, tls);
+    match started {
+        Ok(t) => {
+            let handle = p.caps.lock().fill(slot, Slot { object: Object::ThreadHandle(t), rights: Rights::CALL });
+            Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
+        }
+        Err(e) => {
+            p.caps.lock().release(slot);
+            Err(e)
+        }
+    }
+}
+
+/// Starts a sibling thread at `entry` (with a kernel-allocated stack when
+/// `stack_top` is 0, freed when the thread exits).
+fn start_user_thread(p: &Arc<Process>, entry: u64, arg: u64, stack_top: u64, tls: u64) -> Result<Arc<Thread>, Error> {
+    let stack = if stack_top == 0 { Some(p.alloc_stack(USER_STACK_BYTES)?) } else { None };
+    let top = stack.map_or(stack_top, |(base, bytes)| base + bytes);
+    let started = p.start_thread("user-thread", stack, move |ring_va| {
         crate::sched::current().fs_base.store(tls, core::sync::atomic::Ordering::Relaxed);
         crate::arch::x86_64::syscall::set_fs_base(tls);
-        (entry, stack_top - 8, arg, ring_va, 0)
-    })?;
-    let handle = p.caps.lock().push(Slot { object: Object::ThreadHandle(t), rights: Rights::CALL })?;
-    Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
+        crate::sched::UserEntry { rip: entry, rsp: top - 8, rdi: arg, rsi: ring_va, rdx: 0 }
+    });
+    if started.is_err() {
+        if let Some(s) = stack {
+            p.free_stack(s);
+        }
+    }
+    started
 }
 
 pub fn join_thread(p: &Arc<Process>, slot: u32, th: &Arc<Thread>, c: Completion) -> Result<Outcome, Error> {
@@ -58,7 +91,8 @@ pub fn join_thread(p: &Arc<Process>, slot: u32, th: &Arc<Thread>, c: Completion)
         return Err(Error::InvalidState);
     }
     // The handle is consumed: a second join on the slot is BadSlot.
-    p.caps.lock().remove(slot);
+    let handle = p.caps.lock().remove(slot);
     p.join_thread(th, c);
+    drop(handle);
     Ok(Outcome::Pending)
 }
