@@ -1,6 +1,7 @@
 //! Creating, joining and ending threads.
 
-use super::dispatch::{block_current, current, enqueue_at, schedule, IrqOff};
+use super::dispatch::{block_current, current, enqueue_at, schedule};
+use crate::sync::IrqOff;
 use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef, UserEntry};
 use crate::mm::address_space::AddressSpace;
 use crate::sync::IrqSpinLock;

@@ -3,9 +3,8 @@
 use super::run_queue::RunQueue;
 use super::thread::Thread;
 use crate::mm::address_space::AddressSpace;
-use crate::sync::{IrqSpinLock, LockClass};
+use crate::sync::{CpuCell, IrqSpinLock, LockClass};
 use alloc::sync::Arc;
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
 /// Counters each CPU keeps about itself (read by reports and tests).
@@ -48,13 +47,12 @@ pub struct CpuSched {
     pub(super) run_queue: IrqSpinLock<RunQueue>,
     /// Mirror of the run queue's length, readable without the lock.
     pub queue_len: AtomicUsize,
-    /// Owner CPU only, interrupts masked.
-    pub(super) current: UnsafeCell<Option<Arc<Thread>>>,
+    pub(super) current: CpuCell<Option<Arc<Thread>>>,
     /// The thread just switched away from, for `finish_switch`.
-    pub(super) prev: UnsafeCell<Option<Arc<Thread>>>,
-    pub(super) idle: UnsafeCell<Option<Arc<Thread>>>,
+    pub(super) prev: CpuCell<Option<Arc<Thread>>>,
+    pub(super) idle: CpuCell<Option<Arc<Thread>>>,
     /// The address space whose tables are loaded (None = kernel only).
-    pub(super) loaded_space: UnsafeCell<Option<Arc<AddressSpace>>>,
+    pub(super) loaded_space: CpuCell<Option<Arc<AddressSpace>>>,
     pub running_idle: AtomicBool,
     /// Idle and halted in `hlt`: needs an IPI to notice new work.
     pub halted: AtomicBool,
@@ -67,19 +65,16 @@ pub struct CpuSched {
     pub stats: CpuStats,
 }
 
-// SAFETY: the UnsafeCell fields are touched only by the owning CPU with
-// interrupts masked; everything shared is atomic or behind a lock.
-unsafe impl Sync for CpuSched {}
 
 impl CpuSched {
     pub const fn new() -> Self {
         CpuSched {
             run_queue: IrqSpinLock::measured(RunQueue::new(), LockClass::Sched),
             queue_len: AtomicUsize::new(0),
-            current: UnsafeCell::new(None),
-            prev: UnsafeCell::new(None),
-            idle: UnsafeCell::new(None),
-            loaded_space: UnsafeCell::new(None),
+            current: CpuCell::new(None),
+            prev: CpuCell::new(None),
+            idle: CpuCell::new(None),
+            loaded_space: CpuCell::new(None),
             running_idle: AtomicBool::new(true),
             halted: AtomicBool::new(false),
             reschedule_pending: AtomicBool::new(false),

@@ -8,9 +8,10 @@ use super::cpu::CpuSched;
 use super::thread::{State, Thread};
 use crate::arch::x86_64::context::context_switch;
 use crate::arch::x86_64::{cpu, interrupts, ipi, percpu, tlb};
-use crate::sync::SchedSite;
+use crate::sync::{IrqOff, SchedSite};
 #[cfg(feature = "measure")]
 use capos_measure::catalogue::{scheduler as msched, thread_placement as mplace};
+use crate::mm::address_space::AddressSpace;
 use alloc::sync::Arc;
 use capos_kcore::placement::{self, CpuLoad};
 use core::sync::atomic::Ordering;
@@ -29,29 +30,9 @@ fn cpu_count() -> usize {
 
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
-    let _irq = IrqOff::new();
-    // SAFETY: `current` is only touched by this CPU with interrupts masked.
-    let c = unsafe { (*this().current.get()).clone() };
+    let irq = IrqOff::new();
+    let c = this().current.with(&irq, |c| c.clone());
     c.unwrap_or_else(|| crate::panic::stop_system("scheduler used before it owns this CPU"))
-}
-
-/// Masks interrupts for its lifetime, restoring the previous state.
-pub struct IrqOff(bool);
-
-impl IrqOff {
-    pub fn new() -> Self {
-        let was = x86_64::instructions::interrupts::are_enabled();
-        x86_64::instructions::interrupts::disable();
-        IrqOff(was)
-    }
-}
-
-impl Drop for IrqOff {
-    fn drop(&mut self) {
-        if self.0 {
-            x86_64::instructions::interrupts::enable();
-        }
-    }
 }
 
 /// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
@@ -155,12 +136,11 @@ pub(super) fn steal_candidate() -> bool {
 /// Gives the CPU to the next runnable thread. If the current thread is still
 /// Running it is preempted (requeued); if it blocked or exited it is not.
 pub fn schedule() {
-    let _irq = IrqOff::new();
+    let irq = IrqOff::new();
     let cs = this();
     cs.reschedule_pending.store(false, Ordering::Relaxed);
     cs.skips_used.store(0, Ordering::Relaxed);
-    // SAFETY: owner CPU, interrupts masked.
-    let Some(prev) = (unsafe { (*cs.current.get()).clone() }) else { return };
+    let Some(prev) = cs.current.with(&irq, |c| c.clone()) else { return };
     let prev_runnable = !prev.is_idle() && {
         let mut s = prev.sched.lock();
         if s.state == State::Running {
@@ -178,7 +158,10 @@ pub fn schedule() {
         }
         None if prev.is_idle() => return,
         // SAFETY: owner CPU, interrupts masked; idle exists once active.
-        None => match unsafe { crate::m_add!(msched::candidates_idle); (*cs.idle.get()).clone() } {
+        None => match {
+            crate::m_add!(msched::candidates_idle);
+            cs.idle.with(&irq, |i| i.clone())
+        } {
             Some(idle) => idle,
             None => crate::panic::stop_system("no idle thread"),
         },
@@ -188,10 +171,10 @@ pub fn schedule() {
         s.state = State::Running;
         s.on_cpu = true;
     }
-    switch_to(cs, prev, next);
+    switch_to(cs, &irq, prev, next);
 }
 
-fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
+fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<Thread>) {
     let now = cpu::rdtsc();
     let since = cs.switch_in_tsc.swap(now, Ordering::Relaxed);
     if !prev.is_idle() {
@@ -214,9 +197,9 @@ fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
         }
     }
     let _ = (last, ran_here_before);
-    switch_address_space(cs, &next);
+    switch_address_space(cs, irq, &next);
     if next.kernel_stack_top != 0 {
-        percpu::set_kernel_stack(next.kernel_stack_top);
+        percpu::set_kernel_stack(irq, next.kernel_stack_top);
     }
     if next.process.is_some() {
         crate::arch::x86_64::syscall::set_fs_base(next.fs_base.load(Ordering::Relaxed));
@@ -226,11 +209,14 @@ fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
     // SAFETY: next's context was saved by a previous switch (or prepared
     // by prepare_stack) and next is marked on_cpu for this CPU only.
     let load = unsafe { *next.ctx_rsp.get() };
-    // SAFETY: owner CPU, interrupts masked. The references move into the
-    // per-CPU slots so no Arc stays on a stack that may never resume.
+    // The references move into the per-CPU cells so no Arc stays on a
+    // stack that may never resume.
+    cs.prev.with(irq, |p| *p = Some(prev));
+    cs.current.with(irq, |c| *c = Some(next));
+    // SAFETY: owner CPU, interrupts masked; prev is on this CPU (on_cpu), so
+    // nobody else touches its FPU area or saved stack pointer until
+    // finish_switch clears on_cpu after the switch.
     unsafe {
-        *cs.prev.get() = Some(prev);
-        *cs.current.get() = Some(next);
         (*fpu).save();
         context_switch(save, load);
     }
@@ -241,18 +227,19 @@ fn switch_to(cs: &'static CpuSched, prev: Arc<Thread>, next: Arc<Thread>) {
 /// settle the thread that left.
 pub(super) fn after_switch() {
     let cs = this();
-    // SAFETY: owner CPU, interrupts masked (still inside the switch path).
-    unsafe {
-        if let Some(cur) = &*cs.current.get() {
-            (*cur.fpu.get()).restore();
+    let irq = IrqOff::new();
+    cs.current.with(&irq, |cur| {
+        if let Some(cur) = cur {
+            // SAFETY: the current thread runs on this CPU only; its FPU area
+            // was saved when it last left a CPU.
+            unsafe { (*cur.fpu.get()).restore() };
         }
-    }
-    finish_switch(cs);
+    });
+    finish_switch(cs, &irq);
 }
 
-fn finish_switch(cs: &'static CpuSched) {
-    // SAFETY: owner CPU, interrupts masked.
-    let Some(prev) = (unsafe { (*cs.prev.get()).take() }) else { return };
+fn finish_switch(cs: &'static CpuSched, irq: &IrqOff) {
+    let Some(prev) = cs.prev.with(irq, |p| p.take()) else { return };
     let state = {
         let mut s = prev.sched.lock();
         s.on_cpu = false;
@@ -275,19 +262,25 @@ fn finish_switch(cs: &'static CpuSched) {
     }
 }
 
-fn switch_address_space(cs: &'static CpuSched, next: &Arc<Thread>) {
-    // SAFETY: owner CPU, interrupts masked.
-    let loaded = unsafe { &mut *cs.loaded_space.get() };
+fn switch_address_space(cs: &'static CpuSched, irq: &IrqOff, next: &Arc<Thread>) {
+    // The replaced space's reference is dropped after the cell is left.
+    let _old = cs.loaded_space.with(irq, |loaded| load_space(loaded, next));
+}
+
+/// Loads `next`'s address space if it is not the one in `loaded`; returns
+/// the reference to the space this CPU no longer has loaded.
+fn load_space(loaded: &mut Option<Arc<AddressSpace>>, next: &Arc<Thread>) -> Option<Arc<AddressSpace>> {
     let same = match (&*loaded, &next.address_space) {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         (None, None) => true,
         _ => false,
     };
     if same {
-        return;
+        return None;
     }
     let me = percpu::cpu_index();
-    if let Some(old) = loaded.take() {
+    let old = loaded.take();
+    if let Some(old) = &old {
         old.active_cpus.fetch_and(!(1 << me), Ordering::AcqRel);
     }
     match &next.address_space {
@@ -298,6 +291,7 @@ fn switch_address_space(cs: &'static CpuSched, next: &Arc<Thread>) {
         }
         None => tlb::load_cr3(crate::mm::paging::kernel_pml4()),
     }
+    old
 }
 
 /// Wakes `t` if it is blocked; otherwise leaves it a wake token.

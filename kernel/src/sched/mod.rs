@@ -71,11 +71,9 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
     };
     booted.last_cpu.store(index, Ordering::Relaxed);
     booted.cpus_run_on.fetch_or(1 << index, Ordering::Relaxed);
-    // SAFETY: owner CPU, before interrupts are enabled.
-    unsafe {
-        *cs.current.get() = Some(booted);
-        *cs.idle.get() = Some(idle);
-    }
+    let irq = crate::sync::IrqOff::new();
+    cs.current.with(&irq, |c| *c = Some(booted));
+    cs.idle.with(&irq, |i| *i = Some(idle));
     cs.running_idle.store(!is_bsp, Ordering::Release);
     cs.switch_in_tsc.store(crate::arch::x86_64::cpu::rdtsc(), Ordering::Relaxed);
     cs.active.store(true, Ordering::Release);

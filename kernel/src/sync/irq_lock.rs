@@ -1,6 +1,6 @@
 use super::lock_class::{LockClass, SchedSite};
 use core::ops::{Deref, DerefMut};
-use x86_64::instructions::interrupts;
+use super::IrqOff;
 
 pub struct IrqSpinLock<T> {
     inner: spin::Mutex<T>,
@@ -10,7 +10,8 @@ pub struct IrqSpinLock<T> {
 
 pub struct IrqSpinLockGuard<'a, T> {
     guard: Option<spin::MutexGuard<'a, T>>,
-    irqs_were_enabled: bool,
+    /// Dropped after the lock is released (field order), restoring interrupts.
+    irq: Option<IrqOff>,
     #[cfg(feature = "measure")]
     stat: crate::measure::lockstat::Held,
 }
@@ -32,34 +33,29 @@ impl<T> IrqSpinLock<T> {
     /// Takes the lock, attributing it to `site` when it is a scheduler lock.
     #[cfg_attr(not(feature = "measure"), allow(unused_variables))]
     pub fn lock_at(&self, site: SchedSite) -> IrqSpinLockGuard<'_, T> {
-        let irqs_were_enabled = interrupts::are_enabled();
-        interrupts::disable();
+        let irq = Some(IrqOff::new());
         #[cfg(feature = "measure")]
         {
             let (guard, stat) = crate::measure::lockstat::acquire(&self.inner, self.class, site);
-            IrqSpinLockGuard { guard: Some(guard), irqs_were_enabled, stat }
+            IrqSpinLockGuard { guard: Some(guard), irq, stat }
         }
         #[cfg(not(feature = "measure"))]
-        IrqSpinLockGuard { guard: Some(self.inner.lock()), irqs_were_enabled }
+        IrqSpinLockGuard { guard: Some(self.inner.lock()), irq }
     }
 
     /// Tries for about `spins` iterations; `None` if the lock stayed held.
     pub fn try_lock_for_spins(&self, spins: u64) -> Option<IrqSpinLockGuard<'_, T>> {
-        let irqs_were_enabled = interrupts::are_enabled();
-        interrupts::disable();
+        let irq = IrqOff::new();
         for _ in 0..spins {
             if let Some(g) = self.inner.try_lock() {
                 return Some(IrqSpinLockGuard {
                     guard: Some(g),
-                    irqs_were_enabled,
+                    irq: Some(irq),
                     #[cfg(feature = "measure")]
                     stat: crate::measure::lockstat::Held::untracked(),
                 });
             }
             core::hint::spin_loop();
-        }
-        if irqs_were_enabled {
-            interrupts::enable();
         }
         None
     }
@@ -83,8 +79,6 @@ impl<T> Drop for IrqSpinLockGuard<'_, T> {
         drop(self.guard.take());
         #[cfg(feature = "measure")]
         self.stat.release();
-        if self.irqs_were_enabled {
-            interrupts::enable();
-        }
+        drop(self.irq.take());
     }
 }

@@ -7,8 +7,12 @@
 //! acquisitions, contention, spin loops, wait and hold cycles (Linux
 //! lock_stat vocabulary) under its [`LockClass`].
 
+mod cpu_local;
 mod irq_lock;
+mod irq_off;
 mod lock_class;
 
+pub use cpu_local::CpuCell;
 pub use irq_lock::IrqSpinLock;
+pub use irq_off::IrqOff;
 pub use lock_class::{LockClass, SchedSite, SharedClass};

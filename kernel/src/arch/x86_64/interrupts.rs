@@ -107,7 +107,7 @@ fn tick(frame: &TrapFrame) {
     crate::m_add!(if from_user { capos_measure::catalogue::timer::user_scheduler } else { capos_measure::catalogue::timer::kernel_only });
     #[cfg(feature = "measure")]
     crate::measure::sample(from_user, frame.rip, frame.rbp);
-    if pc.index == 0 {
+    if pc.index() == 0 {
         GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(capos_measure::catalogue::timer::bsp_tick_advances);
         crate::time::on_tick();

@@ -17,7 +17,7 @@ pub fn send(cpu: usize, vector: u8) -> bool {
         FAILED.fetch_add(1, Ordering::Relaxed);
         return false;
     }
-    let apic_id = percpu::slot(cpu).lapic_id;
+    let apic_id = percpu::slot(cpu).lapic_id();
     let ok = x86_64::instructions::interrupts::without_interrupts(|| {
         lapic::send_ipi(lapic::Dest::Apic(apic_id), lapic::Delivery::Fixed(vector))
     });

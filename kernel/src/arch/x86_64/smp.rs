@@ -62,10 +62,10 @@ mod tests {
         kassert_eq!(percpu::online_count() as usize, n);
         for i in 0..n {
             let s = percpu::slot(i);
-            kassert_eq!(s.index as usize, i);
+            kassert_eq!(s.index() as usize, i);
             kassert!(s.online_tsc.load(Ordering::Relaxed) != 0, "cpu {} has no online timestamp", i);
             for j in i + 1..n {
-                kassert!(s.lapic_id != percpu::slot(j).lapic_id, "cpus {} and {} share LAPIC id {}", i, j, s.lapic_id);
+                kassert!(s.lapic_id() != percpu::slot(j).lapic_id(), "cpus {} and {} share LAPIC id {}", i, j, s.lapic_id());
             }
         }
         Ok(())
@@ -73,7 +73,7 @@ mod tests {
 
     ktest!(fn gs_base_points_at_this_cpus_slot() -> KResult {
         let pc = percpu::current();
-        kassert_eq!(pc.index, 0);
+        kassert_eq!(pc.index(), 0);
         kassert!(core::ptr::eq(pc, percpu::slot(0)), "GS base does not point at slot 0");
         Ok(())
     });

@@ -92,6 +92,10 @@ pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
             core::hint::spin_loop();
         }
         let me = percpu::cpu_index() as usize;
+        // The caller's page-table stores must be visible before we read who
+        // has the space loaded: a CPU that loads it after this read walks
+        // the updated tables (x86 may otherwise order this load first).
+        core::sync::atomic::fence(Ordering::SeqCst);
         let targets = space.active_cpus.load(Ordering::Acquire) & !(1u64 << me);
         REQ_PML4.store(space.pml4(), Ordering::Release);
         REQ_START.store(start, Ordering::Release);
