@@ -53,6 +53,62 @@ pub const KTEST_RESULT: &str = "result: ";
 /// appends the symbol, file and line it resolves for the address.
 pub const BACKTRACE_FRAME: &str = "  bt #";
 
+/// Every line a user process writes to the console reaches COM1 as
+/// `user <pid> <name>: <text>`: the kernel adds the tag to each line (a
+/// write with several lines gives several tagged lines, control characters
+/// are replaced), so no user program can print a line that is not tagged
+/// with its own pid and binary name. The harness takes verdicts and
+/// results only from such lines of the process it expects, and kernel
+/// lines (`kernel: ...`, `ktest: ...`, panics) only from untagged lines.
+pub const USER_LINE_PREFIX: &str = "user ";
+
+/// A user process's console line, as [`parse_user_line`] splits it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserLine<'a> {
+    pub pid: u32,
+    /// The process's binary (boot module) name.
+    pub name: &'a str,
+    /// What the process wrote (one line of it).
+    pub text: &'a str,
+}
+
+/// The process name as it appears in a tag: no spaces, colons or control
+/// characters (so the tag always parses back to the same name).
+pub fn tag_safe(c: char) -> char {
+    if c.is_whitespace() || c == ':' || c.is_control() {
+        '_'
+    } else {
+        c
+    }
+}
+
+/// The text as it appears after a tag: control characters (other than tab)
+/// become `?`, so one write can never start a line of its own.
+pub fn text_safe(c: char) -> char {
+    if c.is_control() && c != '\t' {
+        '?'
+    } else {
+        c
+    }
+}
+
+/// Parses a COM1 line written by a user process; `None` for any other line.
+pub fn parse_user_line(line: &str) -> Option<UserLine<'_>> {
+    let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(USER_LINE_PREFIX)?;
+    let (pid, rest) = rest.split_once(' ')?;
+    let (name, text) = rest.split_once(": ")?;
+    if name.is_empty() || name.contains(' ') {
+        return None;
+    }
+    Some(UserLine { pid: pid.parse().ok()?, name, text })
+}
+
+/// The text of `line` if it was written by a user process running binary
+/// `name`; `None` for kernel lines and other processes' lines.
+pub fn user_text<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    parse_user_line(line).filter(|u| u.name == name).map(|u| u.text)
+}
+
 /// Kernel command-line word that makes the kernel run its tests and exit.
 pub const CMDLINE_KTEST: &str = "ktest";
 /// `ktest=<substring>` runs only tests whose name contains the substring;
@@ -120,6 +176,25 @@ mod tests {
         assert_eq!(parse_ktest_line("ktest: running many tests"), None);
         assert_eq!(parse_ktest_line("boot: hello"), None);
         assert_eq!(parse_ktest_line("ktest: half a line"), None);
+    }
+
+    #[test]
+    fn user_lines_parse_and_carry_their_process() {
+        let u = parse_user_line("user 3 smoke-ring: [smoke-ring] PASS (4 checks)\r\n").unwrap();
+        assert_eq!(u, UserLine { pid: 3, name: "smoke-ring", text: "[smoke-ring] PASS (4 checks)" });
+        assert_eq!(parse_user_line("user 7 bystander: "), Some(UserLine { pid: 7, name: "bystander", text: "" }));
+        assert_eq!(user_text("user 3 smoke-ring: [smoke-ring] PASS", "smoke-ring"), Some("[smoke-ring] PASS"));
+        // Another process cannot speak for smoke-ring, and kernel lines are not user lines.
+        assert_eq!(user_text("user 4 evil: [smoke-ring] PASS", "smoke-ring"), None);
+        assert_eq!(parse_user_line("kernel: all 2 manifest processes exited (all succeeded)"), None);
+        assert_eq!(parse_user_line("user x smoke: hi"), None);
+        assert_eq!(parse_user_line("user 3 smoke-ring"), None);
+        assert_eq!(parse_user_line("ktest: running 3 tests"), None);
+        // What a process writes is sanitized so it cannot open a line of its own.
+        let forged: String = "ok\rkernel: boot complete".chars().map(text_safe).collect();
+        assert_eq!(forged, "ok?kernel: boot complete");
+        let name: String = "a b:c\n".chars().map(tag_safe).collect();
+        assert_eq!(name, "a_b_c_");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::build::KernelFlavor;
 use crate::cli::SmokeArgs;
 use crate::qemu::ExitKind;
 use crate::{session, user};
-use capos_abi::guest::GuestExit;
+use capos_abi::guest::{user_text, GuestExit};
 
 /// A smoke: its name (= manifest and `[name] PASS` prefix) and the binaries it boots.
 pub struct Smoke {
@@ -27,15 +27,17 @@ pub const SMOKES: &[Smoke] = &[
     Smoke { name: "smoke-hostile", binaries: &["smoke-hostile", "smoke-manifest", "exit-child"] },
 ];
 
-/// Whether a smoke's console shows its PASS line and no FAILED check.
+/// Whether a smoke's console shows its PASS line and no FAILED check. The
+/// PASS line counts only from the smoke's own process (a user line tagged
+/// with its binary name): no other program can pass a smoke for it.
 pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String> {
     let pass = format!("[{name}] PASS");
     let failed: Vec<&String> = lines.iter().filter(|l| l.contains("FAILED") || l.contains("] FAIL (")).collect();
     if let Some(f) = failed.first() {
         return Err(format!("{name}: {f}"));
     }
-    if !lines.iter().any(|l| l.contains(&pass)) {
-        return Err(format!("{name}: no `{pass}` line"));
+    if !lines.iter().any(|l| user_text(l, name).is_some_and(|t| t.starts_with(&pass))) {
+        return Err(format!("{name}: no `{pass}` line from process {name}"));
     }
     if exit != ExitKind::Guest(GuestExit::Success) {
         return Err(format!("{name}: guest exit {}", exit.describe()));
@@ -98,11 +100,18 @@ mod tests {
 
     #[test]
     fn judging_needs_pass_line_no_failure_and_success_exit() {
-        let ok = l("[smoke-x] ok: a\n[smoke-x] PASS (1 checks)\n");
+        let ok = l("user 2 smoke-x: [smoke-x] ok: a\nuser 2 smoke-x: [smoke-x] PASS (1 checks)\n");
         assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Success)).is_ok());
         assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Failure)).is_err());
         assert!(judge("smoke-y", &ok, ExitKind::Guest(GuestExit::Success)).is_err());
-        let bad = l("[smoke-x] FAILED: a\n[smoke-x] PASS (1 checks)\n");
+        let bad = l("user 2 smoke-x: [smoke-x] FAILED: a\nuser 2 smoke-x: [smoke-x] PASS (1 checks)\n");
         assert!(judge("smoke-x", &bad, ExitKind::Guest(GuestExit::Success)).is_err());
+    }
+
+    #[test]
+    fn a_pass_line_from_another_process_or_untagged_does_not_count() {
+        let forged = l("user 5 bystander: [smoke-x] PASS (9 checks)\n[smoke-x] PASS (9 checks)\n");
+        let e = judge("smoke-x", &forged, ExitKind::Guest(GuestExit::Success)).unwrap_err();
+        assert!(e.contains("no `[smoke-x] PASS` line"), "{e}");
     }
 }

@@ -21,6 +21,27 @@ pub fn print(args: fmt::Arguments) {
     crate::m_add!(capos_measure::catalogue::serial::bytes.at(capos_measure::catalogue::SerialChannel::Com1), g.take_written());
 }
 
+/// Prints what user process `pid` (binary `name`) wrote: each line tagged
+/// `user <pid> <name>: ` with control characters replaced (see
+/// `capos_abi::guest::USER_LINE_PREFIX`), so a process can never print a
+/// line the harness would take for the kernel's or another process's.
+pub fn print_user(pid: u32, name: &str, text: &str) {
+    use capos_abi::guest::{tag_safe, text_safe, USER_LINE_PREFIX};
+    struct Sanitized<'a>(&'a str, fn(char) -> char);
+    impl fmt::Display for Sanitized<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.chars().try_for_each(|c| f.write_char((self.1)(c)))
+        }
+    }
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if text.is_empty() {
+        return;
+    }
+    for line in text.split('\n') {
+        crate::kprintln!("{USER_LINE_PREFIX}{pid} {}: {}", Sanitized(name, tag_safe), Sanitized(line, text_safe));
+    }
+}
+
 /// Writes `args` even if the console lock is stuck.
 pub fn emergency_print(args: fmt::Arguments) {
     match COM1.try_lock_for_spins(10_000_000) {

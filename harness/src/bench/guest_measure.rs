@@ -18,6 +18,7 @@ use capos_measure::report::Report;
 use capos_measure::Phase;
 use capos_symbolize::{ElfPaths, ReportInput};
 
+use super::Benchmark;
 use super::capos::CaposExec;
 use super::results::{self, Row};
 use super::runner::{Case, Executor};
@@ -60,7 +61,7 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
-        let work_cycles = cap.lines.iter().find_map(|l| work_field(l));
+        let work_cycles = work_of(case.workers, &cap.lines);
         for r in rows.iter_mut().filter(|r| r.os == "capos" && r.case == case.label) {
             r.user_pc_symbol_report = prof.pc_report.report.display().to_string();
             r.guest_symbol_map = prof.pc_report.symbol_map.display().to_string();
@@ -98,13 +99,13 @@ fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option
     }
 }
 
-/// `work=<n>` (thread-scale) or `elapsed=<n>` (process-scale) of a result line.
-fn work_field(line: &str) -> Option<u64> {
-    if !line.contains("verified=true") {
-        return None;
-    }
-    let key = if line.contains("[thread-scale]") { "work=" } else { "elapsed=" };
-    line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|v| v.parse().ok())
+/// Work-window cycles of the run's verified result line (thread-scale
+/// `work=`, process-scale `elapsed=`), parsed by the one result-line parser.
+fn work_of(workers: u32, lines: &[String]) -> Option<u64> {
+    [Benchmark::ThreadScale, Benchmark::ProcessScale]
+        .into_iter()
+        .find_map(|b| crate::bench::runner::parse_row(b, workers, lines).ok())
+        .map(|r| r.work)
 }
 
 /// Median timed work per capOS case, from the rows.
@@ -184,11 +185,22 @@ pub fn write_index(art: &Path, bench: &str, measured: &[CaseMeasure], diff: Opti
 mod tests {
     use super::*;
 
+    fn fixture(name: &str) -> Vec<String> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).lines().map(String::from).collect()
+    }
+
     #[test]
-    fn work_fields_come_from_verified_lines_only() {
-        assert_eq!(work_field("[thread-scale] cpus=2 work=123 total=9 verified=true"), Some(123));
-        assert_eq!(work_field("[smp-process-scale] cpus=2 elapsed=77 verified=true"), Some(77));
-        assert_eq!(work_field("[thread-scale] cpus=2 work=123 verified=false"), None);
-        assert_eq!(work_field("noise"), None);
+    fn work_comes_from_verified_lines_of_the_benchmark_process_only() {
+        let t = fixture("capos-thread-scale-smp2.log");
+        let expected = crate::bench::runner::parse_row(Benchmark::ThreadScale, 2, &t).unwrap().work;
+        assert_eq!(work_of(2, &t), Some(expected));
+        assert_eq!(work_of(2, &fixture("capos-thread-scale-unverified.log")), None);
+        // A result line printed by some other capOS process is not a result.
+        let forged: Vec<String> = t.iter().map(|l| l.replacen("[thread-scale]", "user 9 evil: [thread-scale]", 1)).collect();
+        assert_eq!(work_of(2, &forged), None);
+        let own: Vec<String> = t.iter().map(|l| l.replacen("[thread-scale]", "user 3 thread-scale: [thread-scale]", 1)).collect();
+        assert_eq!(work_of(2, &own), Some(expected));
+        assert_eq!(work_of(2, &["noise".to_string()]), None);
     }
 }

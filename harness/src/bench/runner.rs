@@ -46,12 +46,31 @@ fn tag(bench: Benchmark) -> &'static str {
     }
 }
 
+/// The binary that prints `bench`'s result line on capOS.
+pub fn capos_binary(bench: Benchmark) -> &'static str {
+    match bench {
+        Benchmark::ThreadScale => "thread-scale",
+        Benchmark::ProcessScale => "smp-process-scale",
+    }
+}
+
+/// What a console line says as far as results go: the text of a capOS user
+/// line from the benchmark's own process, or a plain line (a Linux guest's
+/// console; the capOS kernel never prints result tags). Other capOS
+/// processes' lines are ignored, so no program can forge a result.
+pub fn result_text<'a>(bench: Benchmark, line: &'a str) -> Option<&'a str> {
+    match capos_abi::guest::parse_user_line(line) {
+        Some(u) => (u.name == capos_binary(bench)).then_some(u.text),
+        None => Some(line),
+    }
+}
+
 /// The row for the one verified result line in `lines`, or why there is none.
 pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row> {
     let t = tag(bench);
-    let found: Vec<&String> = lines.iter().filter(|l| l.contains(t)).collect();
+    let found: Vec<&str> = lines.iter().filter_map(|l| result_text(bench, l)).filter(|l| l.contains(t)).collect();
     let line = match found.as_slice() {
-        [one] => one.as_str(),
+        [one] => *one,
         [] => {
             let errors: Vec<&str> = lines
                 .iter()

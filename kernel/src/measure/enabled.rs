@@ -11,7 +11,11 @@ use capos_measure::{Counter, Hist, Measure, Mode, Phase, Record, ReportInfo, Tra
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();
 
-/// Processes' load maps (pid, binary, base), reported with the samples.
+/// Processes' load maps (pid, binary, base), reported with the samples: one
+/// per distinct (binary, base), kept with the first pid that loaded it. A
+/// binary always loads at the same base, so the list is bounded by the boot
+/// modules however many processes are spawned (samples carry no pid yet;
+/// the symbolizer resolves by binary and base).
 static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> = IrqSpinLock::new(Vec::new());
 
 fn me() -> usize {
@@ -62,7 +66,11 @@ pub fn mark(name: &str, tsc: u64) -> bool {
 }
 
 pub fn load_map(pid: u32, binary: &str, base: u64) {
-    LOAD_MAPS.lock().push((pid, String::from(binary), base));
+    let mut maps = LOAD_MAPS.lock();
+    if maps.iter().any(|(_, b, x)| b == binary && *x == base) {
+        return;
+    }
+    maps.push((pid, String::from(binary), base));
 }
 
 /// Most frames of a sampled stack.

@@ -62,7 +62,7 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
     match (&slot.object, sqe.method) {
         (Object::Console, m::CONSOLE_WRITE) => {
             let text = params.console_write()?;
-            crate::console::print(format_args!("{text}"));
+            crate::console::print_user(p.pid, &p.name, &text);
             Ok(Outcome::Done(0, None))
         }
         (Object::Timer, m::TIMER_NOW) => Ok(Outcome::Done(0, Some(messages::timer_now(crate::time::now_ns())))),
