@@ -61,8 +61,21 @@ pub fn mark(name: &str, tsc: u64) -> bool {
     let ok = MEASURE.mark(p, tsc).is_ok();
     if ok {
         trace(TraceKind::PhaseMark, p as u64, tsc, 0);
+        seed_memory_levels();
     }
     ok
+}
+
+/// The memory levels at a phase's start belong to the phase: without this
+/// a phase with no allocation or free would report no level at all.
+fn seed_memory_levels() {
+    let heap = crate::mm::heap::used() as u64;
+    let f = crate::mm::frame::stats();
+    let frames = (f.total - f.free) as u64;
+    max(cat::memory::heap_peak, heap);
+    min(cat::memory::heap_low, heap);
+    max(cat::memory::frames_peak, frames);
+    min(cat::memory::frames_low, frames);
 }
 
 pub fn load_map(pid: u32, binary: &str, base: u64) {
