@@ -16,6 +16,7 @@
 extern crate alloc;
 
 mod arch;
+mod arch_hooks;
 mod boot_requests;
 mod cap;
 mod cmdline;
@@ -39,6 +40,7 @@ use panic::stop_system;
 #[no_mangle]
 extern "C" fn kmain() -> ! {
     let tsc_entry = cpu::rdtsc();
+    arch_hooks::install();
     console::init();
     kprintln!("kernel: capOS {} starting", env!("CARGO_PKG_VERSION"));
     if !req::BASE_REVISION.is_supported() {

@@ -8,7 +8,7 @@ use capos_abi::syscall as nr;
 use core::sync::atomic::Ordering;
 
 /// Called from `syscall_entry` with interrupts enabled.
-pub extern "C" fn dispatch(f: &mut SyscallFrame) {
+pub fn dispatch(f: &mut SyscallFrame) {
     let result: i64 = match f.rax {
         nr::CAP_ENTER => cap::ring::cap_enter(f.rdi, f.rsi),
         nr::EXIT_THREAD => proc::exit_current_thread(f.rdi as i64),

@@ -15,6 +15,7 @@
 //! that way are not dropped: a test that fails while holding a lock leaves
 //! it held, so later tests may hang, which the harness reports as a timeout.
 
+mod arch_tests;
 mod guard;
 mod runner;
 

@@ -101,6 +101,12 @@ impl AddressSpace {
         self.pml4
     }
 
+    /// Flushes `pages` pages from `start` (0: all) on every CPU that has the
+    /// space loaded, and waits for them.
+    pub fn shootdown(&self, start: u64, pages: u64) {
+        tlb::shootdown(self.pml4, &self.active_cpus, start, pages);
+    }
+
     /// Frames the space owns now.
     pub fn owned_frames(&self) -> usize {
         self.tables.lock().owned
@@ -172,7 +178,7 @@ impl AddressSpace {
                 }
             }
         }
-        tlb::shootdown(self, virt, 1);
+        self.shootdown(virt, 1);
     }
 
     /// Removes a borrowed mapping without any flush (kernel tests that do
@@ -217,7 +223,7 @@ impl AddressSpace {
                     }
                 }
             }
-            tlb::shootdown(self, base, n);
+            self.shootdown(base, n);
             freed[..k].iter().for_each(|&f| frame::free(f));
             done += n;
         }
@@ -229,7 +235,7 @@ impl AddressSpace {
     /// and later accesses find nothing mapped.
     pub fn teardown(&self) {
         let roots = self.detach_lower_half();
-        tlb::shootdown(self, 0, 0);
+        self.shootdown(0, 0);
         free_roots(&roots);
     }
 

@@ -4,6 +4,7 @@ use super::run_queue::RunQueue;
 use super::thread::Thread;
 use crate::mm::address_space::AddressSpace;
 use crate::sync::{CpuCell, IrqSpinLock, LockClass};
+use crate::arch::x86_64::percpu::MAX_CPUS;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
@@ -65,6 +66,10 @@ pub struct CpuSched {
     pub stats: CpuStats,
 }
 
+
+/// Every CPU's scheduler state, by CPU index (the scheduler's own per-CPU
+/// data: `arch`'s `PerCpu` knows nothing of it).
+pub static CPUS: [CpuSched; MAX_CPUS] = [const { CpuSched::new() }; MAX_CPUS];
 
 impl CpuSched {
     pub const fn new() -> Self {

@@ -16,12 +16,14 @@ use alloc::sync::Arc;
 use capos_kcore::placement::{self, CpuLoad};
 use core::sync::atomic::Ordering;
 
+/// The calling CPU's scheduler state.
 pub(super) fn this() -> &'static CpuSched {
-    &percpu::current().sched
+    &super::cpu::CPUS[percpu::current().index() as usize]
 }
 
-fn cpu_sched(i: usize) -> &'static CpuSched {
-    &percpu::slot(i).sched
+/// CPU `i`'s scheduler state.
+pub(super) fn cpu_sched(i: usize) -> &'static CpuSched {
+    &super::cpu::CPUS[i]
 }
 
 fn cpu_count() -> usize {

@@ -15,7 +15,6 @@ mod tests;
 
 pub use dispatch::{block_current, current, schedule, wake};
 pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
-pub use cpu::CpuSched;
 pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
@@ -114,8 +113,26 @@ fn idle_loop() -> ! {
     }
 }
 
+/// A reschedule IPI arrived on this CPU: run the scheduler at the next
+/// opportunity.
+pub fn reschedule_ipi() {
+    let cs = dispatch::this();
+    cs.stats.reschedule_ipis_received.fetch_add(1, Ordering::Relaxed);
+    cs.reschedule_pending.store(true, Ordering::Release);
+}
+
+/// The self-test IPI arrived on this CPU (kernel tests count them).
+pub fn test_ipi() {
+    dispatch::this().stats.test_ipis_received.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Scheduler statistics of CPU `i`.
+pub fn cpu_stats(i: usize) -> &'static cpu::CpuStats {
+    &dispatch::cpu_sched(i).stats
+}
+
 /// First code of every new thread (reached from `thread_entry_trampoline`).
-pub extern "C" fn thread_start() -> ! {
+pub fn thread_start() -> ! {
     dispatch::after_switch();
     let entry = current().entry.lock().take();
     x86_64::instructions::interrupts::enable();
@@ -131,8 +148,8 @@ pub extern "C" fn thread_start() -> ! {
 
 /// Timer tick on this CPU (interrupts masked, EOI already sent).
 pub fn on_tick(from_user: bool) {
-    let pc = percpu::current();
-    let cs = &pc.sched;
+    let cs = dispatch::this();
+    cs.stats.ticks.fetch_add(1, Ordering::Relaxed);
     if !cs.active.load(Ordering::Acquire) {
         return;
     }

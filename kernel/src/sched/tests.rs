@@ -33,10 +33,10 @@ fn wait_for(ms: u64, cond: impl Fn() -> bool) -> bool {
 
 ktest!(fn ticks_arrive_on_every_cpu() -> KResult {
     let n = cpus();
-    let before: Vec<u64> = (0..n).map(|i| percpu::slot(i).sched.stats.ticks.load(Ordering::Relaxed)).collect();
+    let before: Vec<u64> = (0..n).map(|i| cpu_stats(i).ticks.load(Ordering::Relaxed)).collect();
     spin_ms(150);
     for (i, b) in before.iter().enumerate() {
-        let now = percpu::slot(i).sched.stats.ticks.load(Ordering::Relaxed);
+        let now = cpu_stats(i).ticks.load(Ordering::Relaxed);
         kassert!(now >= b + 3, "cpu {} got {} ticks in 150 ms", i, now - b);
     }
     kassert!(interrupts::GLOBAL_TICKS.load(Ordering::Relaxed) > 0);
@@ -45,7 +45,7 @@ ktest!(fn ticks_arrive_on_every_cpu() -> KResult {
 
 ktest!(fn ipis_are_delivered_to_every_other_cpu() -> KResult {
     for target in 1..cpus() {
-        let counter = &percpu::slot(target).sched.stats.test_ipis_received;
+        let counter = &cpu_stats(target).test_ipis_received;
         let before = counter.load(Ordering::Acquire);
         kassert!(ipi::send(target, interrupts::TEST_IPI), "IPI to cpu {} not accepted", target);
         kassert!(wait_for(1000, || counter.load(Ordering::Acquire) > before), "cpu {} never saw its IPI", target);
@@ -250,7 +250,7 @@ ktest!(fn tlb_shootdown_reaches_every_cpu_that_has_the_space() -> KResult {
     let active = space.active_cpus.load(Ordering::Acquire);
     kassert_eq!(space.unmap(VA), Some(old));
     space.map(VA, new, F::WRITABLE).map_err(|e| alloc::format!("{e:?}"))?;
-    tlb::shootdown(&space, VA, 1);
+    space.shootdown(VA, 1);
     remapped.store(true, Ordering::Release);
     for r in refs {
         kassert_eq!(join(r), Ok(1));

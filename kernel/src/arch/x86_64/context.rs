@@ -36,8 +36,13 @@ thread_entry_trampoline:
     ud2
     .text
 "#,
-    start = sym crate::sched::thread_start,
+    start = sym thread_first_code,
 );
+
+/// Where `thread_entry_trampoline` goes: the kernel's thread start hook.
+extern "C" fn thread_first_code() -> ! {
+    (super::hooks::hooks().thread_start)()
+}
 
 extern "C" {
     /// Saves the current context, storing RSP at `save_rsp`, and resumes the

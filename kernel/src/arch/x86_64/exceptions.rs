@@ -46,34 +46,17 @@ pub fn handle(frame: &mut TrapFrame) {
         super::cpu::halt_forever(); // another CPU panicked and stopped us
     }
     if frame.cs & 3 == 3 {
-        crate::proc::user_fault(frame.vector, frame.rip, if frame.vector == 14 { Cr2::read_raw() } else { 0 }, frame.rbp);
+        let addr = if frame.vector == 14 { Cr2::read_raw() } else { 0 };
+        (super::hooks::hooks().user_fault)(frame.vector, frame.rip, addr, frame.rbp);
     }
     report(frame);
-    #[cfg(feature = "ktest")]
-    crate::ktest::on_fault(frame.vector);
+    if let Some(h) = super::hooks::try_hooks() {
+        (h.kernel_fault)(frame.vector);
+    }
     crate::panic::stop_system("kernel exception")
 }
 
 pub fn unexpected_vector(frame: &mut TrapFrame) {
     emergency_print(format_args!("!!! unexpected interrupt vector {} on cpu {}\n", frame.vector, percpu::cpu_index()));
     crate::panic::stop_system("unexpected interrupt")
-}
-
-#[cfg(feature = "ktest")]
-mod tests {
-    use crate::ktest;
-
-    /// Reads an address no page table maps: a deliberate kernel page fault.
-    #[inline(never)]
-    fn trigger_page_fault() -> u64 {
-        let p = core::hint::black_box(0x0000_7fff_dead_0000u64) as *const u64;
-        // SAFETY: not sound on purpose: this read faults, and the test
-        // framework recovers. The address is canonical and never mapped.
-        unsafe { p.read_volatile() }
-    }
-
-    ktest!(expect_fault fn page_fault_is_reported() -> KResult {
-        let v = trigger_page_fault();
-        Err(alloc::format!("read of an unmapped address returned {v:#x}"))
-    });
 }

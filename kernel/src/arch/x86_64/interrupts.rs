@@ -78,16 +78,14 @@ pub fn handle(frame: &mut TrapFrame) {
         RESCHEDULE => {
             lapic::eoi();
             crate::m_trace!(IpiRecv, percpu::cpu_index() as u64, RESCHEDULE as u64);
-            let s = &percpu::current().sched;
-            s.stats.reschedule_ipis_received.fetch_add(1, Ordering::Relaxed);
-            s.reschedule_pending.store(true, Ordering::Release);
+            (super::hooks::hooks().reschedule_ipi)();
         }
         TLB_SHOOTDOWN => {
             super::tlb::handle_ipi();
             lapic::eoi();
         }
         TEST_IPI => {
-            percpu::current().sched.stats.test_ipis_received.fetch_add(1, Ordering::Relaxed);
+            (super::hooks::hooks().test_ipi)();
             lapic::eoi();
         }
         SPURIOUS => {}
@@ -95,22 +93,13 @@ pub fn handle(frame: &mut TrapFrame) {
         _ => super::exceptions::unexpected_vector(frame),
     }
     if frame.cs & 3 == 3 {
-        crate::proc::exit_if_killed();
+        (super::hooks::hooks().before_user_return)();
     }
 }
 
 fn tick(frame: &TrapFrame) {
-    let pc = percpu::current();
-    let from_user = frame.cs & 3 == 3;
-    pc.sched.stats.ticks.fetch_add(1, Ordering::Relaxed);
-    crate::m_add!(capos_measure::catalogue::timer::interrupts);
-    crate::m_add!(if from_user { capos_measure::catalogue::timer::user_scheduler } else { capos_measure::catalogue::timer::kernel_only });
-    #[cfg(feature = "measure")]
-    crate::measure::sample(from_user, frame.rip, frame.rbp);
-    if pc.index() == 0 {
+    if percpu::current().index() == 0 {
         GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
-        crate::m_add!(capos_measure::catalogue::timer::bsp_tick_advances);
-        crate::time::on_tick();
     }
-    crate::sched::on_tick(from_user);
+    (super::hooks::hooks().tick)(frame.cs & 3 == 3, frame.rip, frame.rbp);
 }

@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod debug_exit;
 pub mod exceptions;
 pub mod gdt;
+pub mod hooks;
 pub mod idt;
 pub mod interrupts;
 pub mod ipi;

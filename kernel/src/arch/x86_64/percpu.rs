@@ -31,7 +31,6 @@ pub struct PerCpu {
     /// TSC when the CPU came online.
     pub online_tsc: AtomicU64,
     pub tables: CpuTables,
-    pub sched: crate::sched::CpuSched,
 }
 
 impl PerCpu {
@@ -45,7 +44,6 @@ impl PerCpu {
             online: AtomicBool::new(false),
             online_tsc: AtomicU64::new(0),
             tables: CpuTables::new(),
-            sched: crate::sched::CpuSched::new(),
         }
     }
 

@@ -98,11 +98,16 @@ syscall_entry:
 "#,
     user_rsp = const offset_of!(PerCpu, user_rsp),
     kstack = const offset_of!(PerCpu, kernel_stack_top),
-    dispatch = sym crate::syscall::dispatch,
+    dispatch = sym syscall_dispatch,
 );
 
 extern "C" {
     fn syscall_entry();
+}
+
+/// Called by `syscall_entry` with interrupts enabled: the kernel's hook.
+extern "C" fn syscall_dispatch(f: &mut SyscallFrame) {
+    (super::hooks::hooks().syscall)(f)
 }
 
 /// Enables `syscall` on the calling CPU.

@@ -9,7 +9,6 @@
 //! deadlock on each other's unanswered IPIs.
 
 use super::{interrupts, ipi, percpu};
-use crate::mm::address_space::AddressSpace;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
@@ -82,8 +81,9 @@ pub fn handle_ipi() {
 }
 
 /// Invalidates `[start, start + pages * 4 KiB)` (`pages == 0`: everything)
-/// of `space` on every CPU that has it loaded, and waits for them.
-pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
+/// of the address space rooted at `pml4` on every CPU in `active` (the CPUs
+/// that have it loaded), and waits for them.
+pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(capos_measure::catalogue::tlb::shootdown_requests);
@@ -96,8 +96,8 @@ pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
         // has the space loaded: a CPU that loads it after this read walks
         // the updated tables (x86 may otherwise order this load first).
         core::sync::atomic::fence(Ordering::SeqCst);
-        let targets = space.active_cpus.load(Ordering::Acquire) & !(1u64 << me);
-        REQ_PML4.store(space.pml4(), Ordering::Release);
+        let targets = active.load(Ordering::Acquire) & !(1u64 << me);
+        REQ_PML4.store(pml4, Ordering::Release);
         REQ_START.store(start, Ordering::Release);
         REQ_PAGES.store(pages, Ordering::Release);
         PENDING_ACKS.store(targets.count_ones(), Ordering::Release);
@@ -115,7 +115,7 @@ pub fn shootdown(space: &AddressSpace, start: u64, pages: u64) {
                 PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        flush_local(space.pml4(), start, pages);
+        flush_local(pml4, start, pages);
         while PENDING_ACKS.load(Ordering::Acquire) != 0 {
             core::hint::spin_loop();
         }

@@ -1,0 +1,52 @@
+//! What the kernel above `arch` registers for `arch` to call.
+//!
+//! `arch` sits at the bottom: it never names the scheduler, processes,
+//! capabilities, system calls, time or tests. Traps, interrupts, system
+//! calls and new threads end in these hooks instead, registered once at
+//! boot (before the first interrupt) by the kernel's `arch_hooks` module.
+
+use super::syscall::SyscallFrame;
+use spin::Once;
+
+/// The kernel's handlers for everything `arch` cannot decide itself.
+pub struct Hooks {
+    /// A timer tick on this CPU (interrupts masked, EOI sent): where it
+    /// interrupted, and whether that was user mode.
+    pub tick: fn(from_user: bool, rip: u64, rbp: u64),
+    /// A reschedule IPI arrived on this CPU.
+    pub reschedule_ipi: fn(),
+    /// The self-test IPI arrived on this CPU.
+    pub test_ipi: fn(),
+    /// An interrupt is about to return to user mode.
+    pub before_user_return: fn(),
+    /// An exception in user mode (`addr`: CR2 for page faults). Never returns.
+    pub user_fault: fn(vector: u64, rip: u64, addr: u64, rbp: u64) -> !,
+    /// A kernel exception, after its report and before the system stops
+    /// (kernel tests that expect the fault recover here).
+    pub kernel_fault: fn(vector: u64),
+    /// A system call, with interrupts enabled.
+    pub syscall: fn(&mut SyscallFrame),
+    /// First code of every new thread.
+    pub thread_start: fn() -> !,
+    /// An application processor's life once it is online.
+    pub ap_main: fn(index: u32) -> !,
+}
+
+static HOOKS: Once<Hooks> = Once::new();
+
+/// Registers the hooks (once, on the BSP, before interrupts are enabled).
+pub fn install(h: Hooks) {
+    HOOKS.call_once(|| h);
+}
+
+/// The hooks, if registered yet (paths that must work before boot is done).
+pub fn try_hooks() -> Option<&'static Hooks> {
+    HOOKS.get()
+}
+
+pub fn hooks() -> &'static Hooks {
+    match HOOKS.get() {
+        Some(h) => h,
+        None => crate::panic::stop_system("arch hooks used before the kernel registered them"),
+    }
+}

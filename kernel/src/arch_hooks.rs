@@ -1,0 +1,47 @@
+//! The kernel's answers to what `arch` reports: ticks, IPIs, faults,
+//! system calls, new threads and application processors. Registered once
+//! at boot (`install`), so `arch` never names the modules above it.
+
+use crate::arch::x86_64::hooks::{self, Hooks};
+use crate::arch::x86_64::percpu;
+
+/// Registers the hooks; called first thing on the BSP.
+pub fn install() {
+    hooks::install(Hooks {
+        tick,
+        reschedule_ipi: crate::sched::reschedule_ipi,
+        test_ipi: crate::sched::test_ipi,
+        before_user_return: crate::proc::exit_if_killed,
+        user_fault: crate::proc::user_fault,
+        kernel_fault,
+        syscall: crate::syscall::dispatch,
+        thread_start: crate::sched::thread_start,
+        ap_main: crate::sched::run_ap,
+    });
+}
+
+/// A timer tick: measurement first (it samples the interrupted context),
+/// then timed waits (on the BSP, the coarse clock), then the scheduler.
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn tick(from_user: bool, rip: u64, rbp: u64) {
+    crate::m_add!(capos_measure::catalogue::timer::interrupts);
+    crate::m_add!(if from_user {
+        capos_measure::catalogue::timer::user_scheduler
+    } else {
+        capos_measure::catalogue::timer::kernel_only
+    });
+    #[cfg(feature = "measure")]
+    crate::measure::sample(from_user, rip, rbp);
+    if percpu::current().index() == 0 {
+        crate::m_add!(capos_measure::catalogue::timer::bsp_tick_advances);
+        crate::time::on_tick();
+    }
+    crate::sched::on_tick(from_user);
+}
+
+/// A kernel exception: a kernel test that expects it recovers here.
+#[cfg_attr(not(feature = "ktest"), allow(unused_variables))]
+fn kernel_fault(vector: u64) {
+    #[cfg(feature = "ktest")]
+    crate::ktest::on_fault(vector);
+}
