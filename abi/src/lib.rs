@@ -8,12 +8,14 @@
 //! * [`error`]: error codes.
 //! * [`rights`]: capability rights.
 //! * [`layout`]: where the kernel puts things in a user address space.
+//! * [`phase`]: the measurement phases user space marks.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod guest;
 pub mod layout;
+pub mod phase;
 pub mod rights;
 pub mod ring;
 pub mod syscall;

@@ -23,49 +23,7 @@ use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOT
 use crate::hist::BUCKETS;
 use crate::shard::{decode_extreme, Shards};
 
-/// A phase label. The numeric values are wire ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "snake_case"))]
-#[repr(u8)]
-pub enum Phase {
-    Boot = 0,
-    SpawnReady = 1,
-    Work = 2,
-    Shutdown = 3,
-    FinalTotal = 4,
-    Aggregate = 5,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 6] = [
-        Phase::Boot,
-        Phase::SpawnReady,
-        Phase::Work,
-        Phase::Shutdown,
-        Phase::FinalTotal,
-        Phase::Aggregate,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Phase::Boot => "boot",
-            Phase::SpawnReady => "spawn_ready",
-            Phase::Work => "work",
-            Phase::Shutdown => "shutdown",
-            Phase::FinalTotal => "final_total",
-            Phase::Aggregate => "aggregate",
-        }
-    }
-
-    pub fn from_id(id: u8) -> Option<Phase> {
-        Phase::ALL.get(id as usize).copied()
-    }
-
-    pub fn from_name(name: &str) -> Option<Phase> {
-        Phase::ALL.iter().copied().find(|p| p.name() == name)
-    }
-}
+pub use capos_abi::phase::Phase;
 
 /// Why a mark was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

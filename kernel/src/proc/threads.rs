@@ -170,6 +170,10 @@ impl Process {
             drop(caps);
             crate::cap::objects::process_gone(self.pid, self.space.pml4());
             self.space.teardown();
+            // A handle may keep the dead process for long: keep it small.
+            drop(core::mem::take(&mut *self.threads.lock()));
+            self.va.lock().forget();
+            drop(core::mem::take(&mut *self.joins.lock()));
         });
         LIVE_PROCESSES.fetch_sub(1, Ordering::AcqRel);
         crate::switch_log!(

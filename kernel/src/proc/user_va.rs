@@ -37,6 +37,11 @@ impl UserVa {
         Ok(base)
     }
 
+    /// Drops the free list (the process has exited).
+    pub fn forget(&mut self) {
+        self.free = Vec::new();
+    }
+
     /// Returns a range (already unmapped) for reuse.
     pub fn free(&mut self, base: u64, bytes: u64) {
         let bytes = bytes.next_multiple_of(PAGE);

@@ -1,9 +1,11 @@
 //! The kernel objects behind capabilities and their methods.
 
 pub mod endpoint;
+mod measure_cap;
 mod messages;
 mod park;
-mod process;
+mod process_spawner;
+mod thread_spawner;
 
 use super::{Completion, Object, Outcome};
 use crate::sched::Thread;
@@ -14,21 +16,7 @@ use capos_abi::ring::Sqe;
 use capos_schema::methods as m;
 use messages::Params;
 
-pub use process::complete_wait;
-
-/// The phases user space may mark, in the only order they may come.
-const PHASES: [&str; 4] = ["spawn_ready", "work", "shutdown", "final_total"];
-static LAST_PHASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-
-/// Accepts a phase mark only if it is a known phase later than the last
-/// one (in every kernel, measured or not, so programs see one behaviour).
-fn mark_in_order(phase: &str) -> Result<(), Error> {
-    let idx = PHASES.iter().position(|p| *p == phase).ok_or(Error::BadParams)? + 1;
-    if LAST_PHASE.fetch_max(idx, core::sync::atomic::Ordering::AcqRel) >= idx {
-        return Err(Error::InvalidState);
-    }
-    Ok(())
-}
+pub use process_spawner::complete_wait;
 
 pub fn join_message(code: i64) -> alloc::vec::Vec<u8> {
     messages::join_result(code)
@@ -76,34 +64,20 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
                 None => Err(Error::BadParams),
             }
         }
-        (Object::ProcessSpawner, m::SPAWNER_SPAWN) => process::spawn(p, &params),
+        (Object::ProcessSpawner, m::SPAWNER_SPAWN) => process_spawner::spawn(p, &params),
         (Object::ProcessHandle(child), m::PROCESS_WAIT) => {
             child.on_exit(pending(c));
             Ok(Outcome::Pending)
         }
-        (Object::ThreadSpawner, m::THREAD_SPAWN) => process::spawn_thread(p, &params),
-        (Object::ThreadHandle(th), m::THREAD_JOIN) => process::join_thread(p, sqe.cap, th, pending(c)),
+        (Object::ThreadSpawner, m::THREAD_SPAWN) => thread_spawner::spawn(p, &params),
+        (Object::ThreadHandle(th), m::THREAD_JOIN) => thread_spawner::join(p, sqe.cap, th, pending(c)),
         (Object::ParkSpace, m::PARK_PARK) => park::park(p, &params, pending(c)),
         (Object::ParkSpace, m::PARK_UNPARK) => park::unpark(p, &params),
         (Object::Endpoint(e), m::ENDPOINT_CALL) => e.call(&params, pending(c)),
         (Object::Endpoint(e), m::ENDPOINT_RECEIVE) => e.receive(pending(c)),
         (Object::Endpoint(e), m::ENDPOINT_REPLY) => e.reply(&params),
-        (Object::Measure, m::MEASURE_MARK) => {
-            let phase = params.measure_mark()?;
-            mark_in_order(&phase)?;
-            let tsc = crate::arch::x86_64::cpu::rdtsc();
-            #[cfg(feature = "measure")]
-            if !crate::measure::mark(&phase, tsc) {
-                return Err(Error::InvalidState);
-            }
-            let _ = &phase;
-            Ok(Outcome::Done(0, Some(messages::measure_mark(tsc))))
-        }
-        (Object::Measure, m::MEASURE_MEMORY) => {
-            let f = crate::mm::frame::stats();
-            let (heap, peak) = (crate::mm::heap::used() as u64, crate::mm::heap::peak() as u64);
-            Ok(Outcome::Done(0, Some(messages::memory(heap, peak, (f.total - f.free) as u64, f.peak_used as u64))))
-        }
+        (Object::Measure, m::MEASURE_MARK) => measure_cap::mark(&params),
+        (Object::Measure, m::MEASURE_MEMORY) => measure_cap::memory(),
         _ => Err(Error::BadMethod),
     }
 }

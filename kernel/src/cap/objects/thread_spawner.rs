@@ -1,53 +1,19 @@
-//! ProcessSpawner, ProcessHandle, ThreadSpawner and ThreadHandle.
+//! ThreadSpawner and ThreadHandle: starting sibling threads, joining them.
 
 use super::messages::{self, Params};
-use crate::cap::completion::complete;
-use crate::cap::{CapTable, Completion, Object, Outcome, Slot};
-use crate::proc::{ExitStatus, Process};
+use crate::cap::{Completion, Object, Outcome, Slot};
+use crate::proc::Process;
 use crate::sched::Thread;
 use alloc::sync::Arc;
 use capos_abi::error::Error;
 use capos_abi::layout::{USER_STACK_BYTES, USER_TOP};
 use capos_abi::rights::Rights;
 
-/// Posts a ProcessHandle.wait completion.
-pub fn complete_wait(c: Completion, st: ExitStatus) {
-    let msg = messages::wait_result(st.code, st.killed);
-    complete(c, 0, Some(&msg));
-}
-
-pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
-    let (binary, args, grants) = params.spawn()?;
-    if args.len() > 1024 || grants.len() > crate::cap::MAX_SLOTS {
-        return Err(Error::BadParams);
-    }
-    let mut child = CapTable::new();
-    {
-        let caps = p.caps.lock();
-        for (slot, rights) in grants {
-            let s = caps.get(slot, Rights::GRANT)?;
-            child.push(Slot { object: s.object, rights: s.rights.intersect(Rights(rights)) })?;
-        }
-    }
-    // The handle's slot is held before the child starts, so a full table
-    // is an error with nothing started.
-    let slot = p.caps.lock().reserve()?;
-    let proc = match Process::spawn(&binary, &args, child) {
-        Ok(proc) => proc,
-        Err(e) => {
-            p.caps.lock().release(slot);
-            return Err(Error::from(e));
-        }
-    };
-    let handle = p.caps.lock().fill(slot, Slot { object: Object::ProcessHandle(proc), rights: Rights::CALL });
-    Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
-}
-
 fn user_addr(a: u64) -> bool {
     a != 0 && a < USER_TOP
 }
 
-pub fn spawn_thread(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
+pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
     let (entry, arg, stack_top, tls) = params.thread_spawn()?;
     if !user_addr(entry) || (stack_top != 0 && (!user_addr(stack_top) || stack_top % 16 != 0)) || tls >= USER_TOP {
         return Err(Error::BadAddress);
@@ -86,7 +52,7 @@ fn start_user_thread(p: &Arc<Process>, entry: u64, arg: u64, stack_top: u64, tls
     started
 }
 
-pub fn join_thread(p: &Arc<Process>, slot: u32, th: &Arc<Thread>, c: Completion) -> Result<Outcome, Error> {
+pub fn join(p: &Arc<Process>, slot: u32, th: &Arc<Thread>, c: Completion) -> Result<Outcome, Error> {
     if !th.process.as_ref().is_some_and(|tp| Arc::ptr_eq(tp, p)) {
         return Err(Error::InvalidState);
     }
