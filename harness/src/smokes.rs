@@ -25,6 +25,12 @@ pub const SMOKES: &[Smoke] = &[
     Smoke { name: "smoke-exit", binaries: &["smoke-exit", "exit-child"] },
     Smoke { name: "smoke-endpoint", binaries: &["smoke-endpoint", "endpoint-server"] },
     Smoke { name: "smoke-hostile", binaries: &["smoke-hostile", "smoke-manifest", "exit-child"] },
+    Smoke { name: "smoke-ring-join", binaries: &["smoke-ring-join", "attack-ring-join", "launch", "exit-child", "bystander"] },
+    Smoke { name: "smoke-dead-completion", binaries: &["smoke-dead-completion", "attack-dead-caller", "attack-dead-waiter", "launch", "exit-child", "bystander"] },
+    Smoke { name: "smoke-timed-storm", binaries: &["smoke-timed-storm", "attack-timed-storm", "launch", "exit-child", "bystander"] },
+    Smoke { name: "smoke-full-caps", binaries: &["smoke-full-caps", "attack-full-caps", "launch", "exit-child", "bystander"] },
+    Smoke { name: "smoke-thread-churn", binaries: &["smoke-thread-churn", "attack-thread-churn", "launch", "exit-child", "bystander"] },
+    Smoke { name: "smoke-sleepers-exit", binaries: &["smoke-sleepers-exit", "attack-sleepers", "launch", "exit-child", "bystander"] },
 ];
 
 /// Whether a smoke's console shows its PASS line and no FAILED check. The

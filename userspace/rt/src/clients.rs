@@ -9,7 +9,8 @@ use capos_abi::error::Error;
 use capos_schema::capos_capnp as s;
 use capos_schema::methods as m;
 
-pub use m::{TIMER_NOW, TIMER_SLEEP};
+// Method numbers for submitting calls through the ring without waiting.
+pub use m::{ENDPOINT_CALL, ENDPOINT_RECEIVE, PARK_PARK, PROCESS_WAIT, TIMER_NOW, TIMER_SLEEP};
 
 fn words(b: &Builder<HeapAllocator>) -> Vec<u8> {
     serialize::write_message_to_words(b)
@@ -137,6 +138,12 @@ impl ParkSpace {
     /// Blocks while `*word == expected`: Ok(true) if unparked, Ok(false) if
     /// the value differed, Err(Timeout) on timeout.
     pub fn park(&self, word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) -> Result<bool, Error> {
+        let (_, msg) = call_msg(self.0, m::PARK_PARK, &Self::park_params(word, expected, timeout_ns), 64)?;
+        Ok(get_root!(msg, s::park_space::park_results::Reader)?.get_woken())
+    }
+
+    /// The parameter message of `park`, for submitting it without waiting.
+    pub fn park_params(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) -> Vec<u8> {
         let mut b = Builder::new_default();
         {
             let mut r = b.init_root::<s::park_space::park_params::Builder>();
@@ -144,8 +151,7 @@ impl ParkSpace {
             r.set_expected(expected);
             r.set_timeout_ns(timeout_ns);
         }
-        let (_, msg) = call_msg(self.0, m::PARK_PARK, &words(&b), 64)?;
-        Ok(get_root!(msg, s::park_space::park_results::Reader)?.get_woken())
+        words(&b)
     }
 
     pub fn unpark(&self, word: &core::sync::atomic::AtomicU32, count: u32) -> Result<u32, Error> {
@@ -165,15 +171,28 @@ pub struct Endpoint(pub u32);
 
 impl Endpoint {
     pub fn call(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut b = Builder::new_default();
-        b.init_root::<s::endpoint::call_params::Builder>().set_data(data);
-        let (_, msg) = call_msg(self.0, m::ENDPOINT_CALL, &words(&b), data.len() + 256)?;
+        let (_, msg) = call_msg(self.0, m::ENDPOINT_CALL, &Self::call_params(data), data.len() + 256)?;
         Ok(Vec::from(get_root!(msg, s::endpoint::call_results::Reader)?.get_reply().map_err(|_| Error::BadParams)?))
     }
 
+    /// The parameter message of `call`, for submitting it without waiting.
+    pub fn call_params(data: &[u8]) -> Vec<u8> {
+        let mut b = Builder::new_default();
+        b.init_root::<s::endpoint::call_params::Builder>().set_data(data);
+        words(&b)
+    }
+
     pub fn receive(&self) -> Result<(u64, Vec<u8>), Error> {
-        let (_, msg) = call_msg(self.0, m::ENDPOINT_RECEIVE, &[], 17 * 1024)?;
-        let reader = read(&msg)?;
+        let (_, msg) = call_msg(self.0, m::ENDPOINT_RECEIVE, &[], Self::RECEIVE_RESULT_BYTES)?;
+        Self::parse_receive(&msg)
+    }
+
+    /// Result buffer size that holds any `receive` result.
+    pub const RECEIVE_RESULT_BYTES: usize = 17 * 1024;
+
+    /// Decodes a `receive` result message: (call id, data).
+    pub fn parse_receive(msg: &[u8]) -> Result<(u64, Vec<u8>), Error> {
+        let reader = read(msg)?;
         let r = reader.get_root::<s::endpoint::receive_results::Reader>().map_err(|_| Error::BadParams)?;
         Ok((r.get_call_id(), Vec::from(r.get_data().map_err(|_| Error::BadParams)?)))
     }
@@ -205,6 +224,7 @@ impl Measure {
     /// The kernel's memory use and high-water marks.
     pub fn memory(&self) -> Result<KernelMemory, Error> {
         let (_, msg) = call_msg(self.0, m::MEASURE_MEMORY, &[], 128)?;
+        // The reader borrows the message: keep it in a binding of its own.
         let reader = read(&msg)?;
         let r = reader.get_root::<s::measure::memory_results::Reader>().map_err(|_| Error::BadParams)?;
         Ok(KernelMemory { heap_used: r.get_heap_used(), heap_peak: r.get_heap_peak(), frames_used: r.get_frames_used(), frames_peak: r.get_frames_peak() })

@@ -17,7 +17,7 @@ pub struct Ring {
 impl Ring {
     /// The calling thread's ring.
     pub fn current() -> Ring {
-        Ring { base: tls::current().ring }
+        Ring { base: tls::current().ring() }
     }
 
     fn field(&self, i: usize) -> &AtomicU32 {
@@ -75,9 +75,7 @@ impl Ring {
 
 /// A fresh `user_data` value for this thread.
 pub fn next_user_data() -> u64 {
-    let b = tls::current();
-    b.next_user_data += 1;
-    b.next_user_data
+    tls::current().fresh_user_data()
 }
 
 /// An SQE for `method` of slot `cap` with `params` and a result buffer.
@@ -98,16 +96,16 @@ pub fn call_sqe(cap: u32, method: u16, params: &[u8], result: &mut [u8], user_da
 /// Waits for the completion with `user_data`, stashing others.
 pub fn wait_for(user_data: u64) -> Cqe {
     let ring = Ring::current();
+    let b = tls::current();
     loop {
-        let b = tls::current();
-        if let Some(i) = b.stash.iter().position(|c| c.user_data == user_data) {
-            return b.stash.swap_remove(i);
+        if let Some(c) = b.unstash(user_data) {
+            return c;
         }
         while let Some(c) = ring.pop() {
             if c.user_data == user_data {
                 return c;
             }
-            tls::current().stash.push(c);
+            b.stash(c);
         }
         syscall::cap_enter(1, FOREVER);
     }
@@ -137,7 +135,7 @@ pub fn call(cap: u32, method: u16, params: &[u8], result: &mut [u8]) -> Result<(
 /// Drains every completion currently available.
 pub fn drain() -> Vec<Cqe> {
     let ring = Ring::current();
-    let mut v = core::mem::take(&mut tls::current().stash);
+    let mut v = tls::current().take_stash();
     while let Some(c) = ring.pop() {
         v.push(c);
     }

@@ -4,6 +4,12 @@
 
 extern crate alloc;
 
+pub mod args;
+pub mod attacks;
+pub mod bystander;
+pub mod launch;
+pub mod memory;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use capos_rt::clients::Console;

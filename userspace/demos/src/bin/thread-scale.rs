@@ -32,7 +32,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use capos_demos::{print, rdtsc, Args};
-use capos_rt::clients::{Console, Measure, ParkSpace, ThreadHandle, ThreadSpawner};
+use capos_rt::clients::{Console, Measure, ParkSpace, ThreadSpawner};
 use capos_rt::{thread, Ctx};
 use capos_workloads::line::{BenchClass, ParentWait, ThreadScaleLine};
 use capos_workloads::thread_scale::{self as ts, Block, CachePadded, ChunkResult};
@@ -128,7 +128,7 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
 
     let _ = MEASURE.mark("spawn_ready");
     let t0 = rdtsc();
-    let mut handles: Vec<ThreadHandle> = Vec::with_capacity(threads as usize);
+    let mut handles: Vec<thread::JoinHandle> = Vec::with_capacity(threads as usize);
     for i in 0..threads {
         let s = sh.clone();
         let h = thread::spawn(THREADS, move || worker(&s, i)).map_err(|e| alloc::format!("spawn worker {i}: {e:?}"))?;
@@ -147,7 +147,7 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
     sh.start.store(1, Ordering::Release);
     PARK.unpark(&sh.start, threads).map_err(|e| alloc::format!("unpark workers: {e:?}"))?;
     let mut bad_exit = None;
-    for (i, h) in handles.iter().enumerate() {
+    for (i, h) in handles.into_iter().enumerate() {
         match h.join() {
             Ok(0) => {}
             other => bad_exit = Some(alloc::format!("worker {i} join: {other:?}")),

@@ -9,8 +9,9 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use capos_rt::clients::{Console, Measure, ThreadHandle, ThreadSpawner, Timer};
-use capos_rt::{thread, tls, Ctx, Error};
+use capos_rt::clients::{Console, Measure, ThreadSpawner, Timer};
+use capos_rt::thread::{self, JoinHandle};
+use capos_rt::{tls, Ctx, Error};
 use capos_smokes::Checks;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,32 +23,33 @@ fn run(_ctx: &Ctx) -> i64 {
     let m = Measure(3);
     c.check(m.mark("spawn_ready").is_ok(), "phase spawn_ready marked");
     let h = thread::spawn(sp, || 42);
-    let joined = h.as_ref().map(|h| h.join());
+    let raw = h.as_ref().ok().map(JoinHandle::raw);
+    let joined = h.map(JoinHandle::join);
     c.note(&alloc::format!("spawn/join: {joined:?}"));
     c.check(joined == Ok(Ok(42)), "a thread returns 42 to its joiner");
-    if let Ok(h) = h {
-        c.check(matches!(h.join(), Err(Error::BadSlot)), "a joined handle is consumed (BadSlot)");
+    if let Some(raw) = raw {
+        c.check(matches!(raw.join(), Err(Error::BadSlot)), "a joined handle is consumed (BadSlot)");
     }
 
     // TLS: every thread sees its own block, distinct from main's.
     let main_index = tls::current().index;
-    let handles: Vec<ThreadHandle> = (0..8u64)
+    let handles: Vec<JoinHandle> = (0..8u64)
         .filter_map(|i| {
             thread::spawn(sp, move || {
                 let b = tls::current();
-                b.user[0] = 1000 + i;
+                b.user[0].set(1000 + i);
                 for _ in 0..50 {
                     capos_rt::syscall::yield_now();
                 }
                 // Each thread also uses its own ring.
                 let ok_ring = Timer(1).now().is_ok();
-                if tls::current().user[0] == 1000 + i && ok_ring { b.index as i64 } else { -1 }
+                if tls::current().user[0].get() == 1000 + i && ok_ring { b.index as i64 } else { -1 }
             })
             .ok()
         })
         .collect();
     c.check(handles.len() == 8, "8 threads created");
-    let idx: Vec<i64> = handles.iter().map(|h| h.join().unwrap_or(-2)).collect();
+    let idx: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap_or(-2)).collect();
     c.check(idx.iter().all(|&x| x > 0 && x as u64 != main_index), "each thread kept its own TLS value and index");
     let mut sorted = idx.clone();
     sorted.sort_unstable();
@@ -59,7 +61,7 @@ fn run(_ctx: &Ctx) -> i64 {
     let counter = Arc::new(AtomicU64::new(0));
     let mut created = 0;
     for _wave in 0..6 {
-        let hs: Vec<ThreadHandle> = (0..10)
+        let hs: Vec<JoinHandle> = (0..10)
             .filter_map(|_| {
                 let k = counter.clone();
                 thread::spawn(sp, move || {
