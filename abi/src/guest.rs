@@ -109,6 +109,53 @@ pub fn user_text<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     parse_user_line(line).filter(|u| u.name == name).map(|u| u.text)
 }
 
+/// Start of the kernel's report of a user-mode fault (one line, followed
+/// by the user stack as backtrace lines, which the harness symbolizes
+/// against `binary`).
+pub const USER_FAULT_PREFIX: &str = "kernel: user fault in process ";
+
+/// A user-fault report: written by the kernel with `Display`, read back by
+/// the harness with [`UserFault::parse`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserFault<'a> {
+    pub pid: u32,
+    /// The process's binary (boot module) name, also its process name.
+    pub binary: &'a str,
+    pub thread: &'a str,
+    /// The exception's name (`#PF page fault`, ...).
+    pub what: &'a str,
+    pub rip: u64,
+    /// The faulting address (CR2) for page faults, else 0.
+    pub addr: u64,
+}
+
+impl core::fmt::Display for UserFault<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{USER_FAULT_PREFIX}{} ({}) thread {}: {} at rip={:#x} addr={:#x} binary={}; killing the process",
+            self.pid, self.binary, self.thread, self.what, self.rip, self.addr, self.binary
+        )
+    }
+}
+
+impl<'a> UserFault<'a> {
+    /// Parses a kernel user-fault line; `None` for any other line (user
+    /// lines never start with the prefix: they are tagged).
+    pub fn parse(line: &'a str) -> Option<UserFault<'a>> {
+        let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(USER_FAULT_PREFIX)?;
+        let (pid, rest) = rest.split_once(" (")?;
+        let (_, rest) = rest.split_once(") thread ")?;
+        let (thread, rest) = rest.split_once(": ")?;
+        let (what, rest) = rest.rsplit_once(" at rip=")?;
+        let (rip, rest) = rest.split_once(" addr=")?;
+        let (addr, rest) = rest.split_once(" binary=")?;
+        let binary = rest.strip_suffix("; killing the process")?;
+        let hex = |v: &str| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok();
+        Some(UserFault { pid: pid.parse().ok()?, binary, thread, what, rip: hex(rip)?, addr: hex(addr)? })
+    }
+}
+
 /// Kernel command-line word that makes the kernel run its tests and exit.
 pub const CMDLINE_KTEST: &str = "ktest";
 /// `ktest=<substring>` runs only tests whose name contains the substring;
@@ -195,6 +242,17 @@ mod tests {
         assert_eq!(forged, "ok?kernel: boot complete");
         let name: String = "a b:c\n".chars().map(tag_safe).collect();
         assert_eq!(name, "a_b_c_");
+    }
+
+    #[test]
+    fn user_fault_lines_round_trip() {
+        let f = UserFault { pid: 3, binary: "exit-child", thread: "exit-child", what: "#PF page fault", rip: 0x401000, addr: 0xdead_0000 };
+        let line = f.to_string();
+        assert_eq!(line, "kernel: user fault in process 3 (exit-child) thread exit-child: #PF page fault at rip=0x401000 addr=0xdead0000 binary=exit-child; killing the process");
+        assert_eq!(UserFault::parse(&line), Some(f));
+        assert_eq!(UserFault::parse("kernel: process 3 exited binary=x"), None);
+        assert_eq!(UserFault::parse(&format!("user 9 evil: {line}")), None);
+        assert_eq!(UserFault::parse("kernel: user fault in process 3 (x) thread t: #GP at rip=zz addr=0x0 binary=x; killing the process"), None);
     }
 
     #[test]

@@ -39,6 +39,37 @@ pub struct RingHeader {
     pub _reserved: [u32; 9],
 }
 
+/// The header's `u32` fields, as byte offsets into the ring page: both
+/// sides reach them as atomics through these, never by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum HeaderField {
+    SqHead = core::mem::offset_of!(RingHeader, sq_head),
+    SqTail = core::mem::offset_of!(RingHeader, sq_tail),
+    CqHead = core::mem::offset_of!(RingHeader, cq_head),
+    CqTail = core::mem::offset_of!(RingHeader, cq_tail),
+    SqEntries = core::mem::offset_of!(RingHeader, sq_entries),
+    CqEntries = core::mem::offset_of!(RingHeader, cq_entries),
+    CqOverflow = core::mem::offset_of!(RingHeader, cq_overflow),
+}
+
+impl HeaderField {
+    /// Byte offset in the ring page (4-byte aligned).
+    pub const fn offset(self) -> usize {
+        self as usize
+    }
+}
+
+/// Byte offset of the SQE slot that free-running index `idx` names.
+pub const fn sqe_offset(idx: u32) -> usize {
+    SQ_OFFSET + (idx % SQ_ENTRIES) as usize * core::mem::size_of::<Sqe>()
+}
+
+/// Byte offset of the CQE slot that free-running index `idx` names.
+pub const fn cqe_offset(idx: u32) -> usize {
+    CQ_OFFSET + (idx % CQ_ENTRIES) as usize * core::mem::size_of::<Cqe>()
+}
+
 /// SQE opcodes.
 pub mod op {
     /// Nothing: completes at once with result 0 (ring tests, wakeups).
@@ -118,6 +149,16 @@ mod tests {
         assert_eq!(sq_pending(0, SQ_ENTRIES), Some(SQ_ENTRIES));
         assert_eq!(sq_pending(0, SQ_ENTRIES + 1), None);
         assert_eq!(sq_pending(10, 5), None);
+    }
+
+    #[test]
+    fn header_offsets_and_slots_match_the_layout() {
+        assert_eq!(HeaderField::SqHead.offset(), 0);
+        assert_eq!(HeaderField::CqOverflow.offset(), 24);
+        assert_eq!(sqe_offset(0), SQ_OFFSET);
+        assert_eq!(sqe_offset(SQ_ENTRIES + 1), SQ_OFFSET + 64);
+        assert_eq!(cqe_offset(CQ_ENTRIES - 1), CQ_OFFSET + (CQ_ENTRIES as usize - 1) * 32);
+        assert!(cqe_offset(u32::MAX) + 32 <= RING_BYTES);
     }
 
     #[test]

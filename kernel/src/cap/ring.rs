@@ -20,7 +20,7 @@ use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
 use alloc::sync::Arc;
 use capos_abi::error::Error;
-use capos_abi::ring::{index, op, Cqe, RingHeader, Sqe, CQ_ENTRIES, CQ_OFFSET, SQ_ENTRIES, SQ_OFFSET};
+use capos_abi::ring::{cqe_offset, index, op, sqe_offset, Cqe, HeaderField as H, Sqe, CQ_ENTRIES, SQ_ENTRIES};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -45,37 +45,36 @@ impl Ring {
             return None;
         }
         let r = Ring { phys, user_va, space: space.clone(), mapped: AtomicBool::new(true), reserved: IrqSpinLock::measured(0, crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch)) };
-        r.field(4).store(SQ_ENTRIES, Ordering::Relaxed); // sq_entries
-        r.field(5).store(CQ_ENTRIES, Ordering::Relaxed); // cq_entries
+        r.field(H::SqEntries).store(SQ_ENTRIES, Ordering::Relaxed);
+        r.field(H::CqEntries).store(CQ_ENTRIES, Ordering::Relaxed);
         Some(r)
     }
 
-    /// The `i`th u32 of the header, as an atomic shared with user space.
-    fn field(&self, i: usize) -> &AtomicU32 {
-        debug_assert!(i < size_of::<RingHeader>() / 4);
+    /// A header field, as an atomic shared with user space.
+    fn field(&self, f: H) -> &AtomicU32 {
         // SAFETY: the ring frame is ours for the ring's lifetime and mapped
         // by the HHDM; header fields are naturally aligned u32s.
-        unsafe { &*(phys_to_virt(self.phys) as *const AtomicU32).add(i) }
+        unsafe { &*(phys_to_virt(self.phys).add(f.offset()) as *const AtomicU32) }
     }
 
     fn sq_head(&self) -> &AtomicU32 {
-        self.field(0)
+        self.field(H::SqHead)
     }
     fn sq_tail(&self) -> &AtomicU32 {
-        self.field(1)
+        self.field(H::SqTail)
     }
     fn cq_head(&self) -> &AtomicU32 {
-        self.field(2)
+        self.field(H::CqHead)
     }
     fn cq_tail(&self) -> &AtomicU32 {
-        self.field(3)
+        self.field(H::CqTail)
     }
     fn cq_overflow(&self) -> &AtomicU32 {
-        self.field(6)
+        self.field(H::CqOverflow)
     }
 
     fn read_sqe(&self, idx: u32) -> Sqe {
-        let off = SQ_OFFSET + (idx % SQ_ENTRIES) as usize * size_of::<Sqe>();
+        let off = sqe_offset(idx);
         // SAFETY: the slot lies inside the ring page; user space may change
         // it concurrently, so we take one volatile copy and use only that.
         unsafe { (phys_to_virt(self.phys).add(off) as *const Sqe).read_volatile() }
@@ -120,7 +119,7 @@ impl Ring {
             self.cq_overflow().fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let off = CQ_OFFSET + (t % CQ_ENTRIES) as usize * size_of::<Cqe>();
+        let off = cqe_offset(t);
         // SAFETY: the slot lies inside the ring page; we hold the ring lock.
         unsafe { (phys_to_virt(self.phys).add(off) as *mut Cqe).write_volatile(cqe) };
         self.cq_tail().store(t.wrapping_add(1), Ordering::Release);

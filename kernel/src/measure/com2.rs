@@ -13,7 +13,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 const COM2: u16 = 0x2f8;
 
 static LOCKED: AtomicBool = AtomicBool::new(false);
-static mut IRQS_WERE_ON: bool = false;
+/// The interrupt mask taken in `acquire`, given back in `release`.
+static mut IRQ: Option<crate::sync::IrqOff> = None;
 static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
 static mut UART: Uart = Uart::new(COM2);
 static INIT: spin::Once<()> = spin::Once::new();
@@ -37,8 +38,7 @@ struct Com2Logger;
 // never re-entered from an interrupt on that CPU.
 unsafe impl defmt::Logger for Com2Logger {
     fn acquire() {
-        let was = x86_64::instructions::interrupts::are_enabled();
-        x86_64::instructions::interrupts::disable();
+        let irq = crate::sync::IrqOff::new();
         while LOCKED.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }
@@ -48,7 +48,7 @@ unsafe impl defmt::Logger for Com2Logger {
         });
         // SAFETY: we hold the lock.
         unsafe {
-            IRQS_WERE_ON = was;
+            *(&raw mut IRQ) = Some(irq);
             (*(&raw mut ENCODER)).start_frame(put);
         }
     }
@@ -57,14 +57,12 @@ unsafe impl defmt::Logger for Com2Logger {
 
     unsafe fn release() {
         // SAFETY: the caller holds the lock (defmt pairs acquire/release).
-        let was = unsafe {
+        let irq = unsafe {
             (*(&raw mut ENCODER)).end_frame(put);
-            IRQS_WERE_ON
+            (*(&raw mut IRQ)).take()
         };
         LOCKED.store(false, Ordering::Release);
-        if was {
-            x86_64::instructions::interrupts::enable();
-        }
+        drop(irq);
     }
 
     unsafe fn write(bytes: &[u8]) {

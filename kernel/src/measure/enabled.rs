@@ -40,9 +40,8 @@ pub fn hist(h: impl Into<Hist>, v: u64) {
 
 pub fn trace(kind: TraceKind, a: u64, b: u64, flags: u8) {
     let cpu = me();
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        MEASURE.trace(cpu, &TraceEvent { tsc: cpu::rdtsc(), kind, cpu: cpu as u8, flags, a, b });
-    });
+    let _irq = crate::sync::IrqOff::new();
+    MEASURE.trace(cpu, &TraceEvent { tsc: cpu::rdtsc(), kind, cpu: cpu as u8, flags, a, b });
 }
 
 pub fn segment(s: Segment, t0: u64) {

@@ -74,16 +74,15 @@ pub fn exit_current_thread(code: i64) -> ! {
 pub fn user_fault(vector: u64, rip: u64, addr: u64, rbp: u64) -> ! {
     let t = sched::current();
     if let Some(p) = &t.process {
-        crate::kprintln!(
-            "kernel: user fault in process {} ({}) thread {}: {} at rip={:#x} addr={:#x} binary={}; killing the process",
-            p.pid,
-            p.name,
-            t.name,
-            crate::arch::x86_64::exceptions::name(vector),
+        let report = capos_abi::guest::UserFault {
+            pid: p.pid,
+            binary: &p.name,
+            thread: &t.name,
+            what: crate::arch::x86_64::exceptions::name(vector),
             rip,
             addr,
-            p.name
-        );
+        };
+        crate::kprintln!("{report}");
         let mut frames = [0u64; 16];
         frames[0] = rip;
         let n = crate::arch::x86_64::backtrace::walk(rbp, &mut frames, |fp| usermem::read_frame(&p.space, fp));

@@ -129,9 +129,12 @@ ktest!(fn short_lived_threads_leak_nothing() -> KResult {
     kassert_eq!(thread_count(), threads);
     kassert_eq!(crate::mm::frame::stats().free, frames.free);
     // The CPU that ran a thread's last switch drops its reference just after
-    // waking the joiner, so the heap may settle a moment after `join`.
-    wait_for(1000, || crate::mm::heap::used() == heap);
-    kassert_eq!(crate::mm::heap::used(), heap);
+    // waking the joiner, so the heap may settle a moment after `join`; it
+    // may also end below the snapshot (earlier tests' threads settling),
+    // but 320 threads must not leave it any higher.
+    wait_for(1000, || crate::mm::heap::used() <= heap);
+    let now = crate::mm::heap::used();
+    kassert!(now <= heap, "heap grew from {} to {} bytes over 320 threads", heap, now);
     Ok(())
 });
 
@@ -256,7 +259,8 @@ ktest!(fn tlb_shootdown_reaches_every_cpu_that_has_the_space() -> KResult {
         kassert_eq!(join(r), Ok(1));
     }
     kassert_eq!(active.count_ones() as usize, n - 1); // exactly the readers' CPUs
-    kassert_eq!(tlb::STATS.shootdown_requests.load(Ordering::Relaxed), req0 + 1);
+    // A request goes out only when another CPU has the space loaded.
+    kassert_eq!(tlb::STATS.shootdown_requests.load(Ordering::Relaxed), req0 + (n > 1) as u64);
     kassert_eq!(tlb::STATS.shootdown_target_cpus.load(Ordering::Relaxed), tgt0 + (n as u64 - 1));
     kassert_eq!(tlb::STATS.shootdown_ipis.load(Ordering::Relaxed), ipi0 + (n as u64 - 1));
     kassert!(wait_for(1000, || Arc::strong_count(&space) == 1), "address space still referenced");

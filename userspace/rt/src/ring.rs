@@ -3,7 +3,7 @@
 use crate::{syscall, tls};
 use alloc::vec::Vec;
 use capos_abi::error::Error;
-use capos_abi::ring::{op, Cqe, Sqe, CQ_ENTRIES, CQ_OFFSET, SQ_ENTRIES, SQ_OFFSET};
+use capos_abi::ring::{cqe_offset, index, op, sqe_offset, Cqe, HeaderField as H, Sqe, SQ_ENTRIES};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Waits without a timeout.
@@ -20,56 +20,59 @@ impl Ring {
         Ring { base: tls::current().ring() }
     }
 
-    fn field(&self, i: usize) -> &AtomicU32 {
+    fn field(&self, f: H) -> &AtomicU32 {
         // SAFETY: the kernel mapped the ring page at `base` for this thread;
         // header fields are aligned u32s shared with the kernel.
-        unsafe { &*((self.base as *const AtomicU32).add(i)) }
+        unsafe { &*((self.base as usize + f.offset()) as *const AtomicU32) }
     }
 
-    /// SQEs submitted but not yet consumed by the kernel.
+    /// SQEs submitted but not yet consumed by the kernel (`SQ_ENTRIES + 1`
+    /// if the indices are inconsistent, which only a test that forces the
+    /// tail can cause).
     pub fn sq_pending(&self) -> u32 {
-        self.field(1).load(Ordering::Relaxed).wrapping_sub(self.field(0).load(Ordering::Acquire))
+        let (head, tail) = (self.field(H::SqHead).load(Ordering::Acquire), self.field(H::SqTail).load(Ordering::Relaxed));
+        index::sq_pending(head, tail).unwrap_or(SQ_ENTRIES + 1)
     }
 
     /// Queues `sqe`; `Err` if the submission queue is full.
     pub fn push(&self, sqe: Sqe) -> Result<(), Sqe> {
-        let tail = self.field(1).load(Ordering::Relaxed);
-        if tail.wrapping_sub(self.field(0).load(Ordering::Acquire)) >= SQ_ENTRIES {
+        let tail = self.field(H::SqTail).load(Ordering::Relaxed);
+        if index::sq_pending(self.field(H::SqHead).load(Ordering::Acquire), tail).is_none_or(|n| n >= SQ_ENTRIES) {
             return Err(sqe);
         }
-        let slot = SQ_OFFSET + (tail % SQ_ENTRIES) as usize * size_of::<Sqe>();
+        let slot = sqe_offset(tail);
         // SAFETY: the slot is inside our ring page and not owned by the
         // kernel until we advance the tail.
         unsafe { ((self.base as usize + slot) as *mut Sqe).write_volatile(sqe) };
-        self.field(1).store(tail.wrapping_add(1), Ordering::Release);
+        self.field(H::SqTail).store(tail.wrapping_add(1), Ordering::Release);
         Ok(())
     }
 
     /// Writes `tail` directly: for tests of the kernel's index checks.
     pub fn force_sq_tail(&self, tail: u32) {
-        self.field(1).store(tail, Ordering::Release);
+        self.field(H::SqTail).store(tail, Ordering::Release);
     }
 
     pub fn sq_head(&self) -> u32 {
-        self.field(0).load(Ordering::Acquire)
+        self.field(H::SqHead).load(Ordering::Acquire)
     }
 
     /// Takes the next completion, if any.
     pub fn pop(&self) -> Option<Cqe> {
-        let head = self.field(2).load(Ordering::Relaxed);
-        if head == self.field(3).load(Ordering::Acquire) {
+        let head = self.field(H::CqHead).load(Ordering::Relaxed);
+        if head == self.field(H::CqTail).load(Ordering::Acquire) {
             return None;
         }
-        let slot = CQ_OFFSET + (head % CQ_ENTRIES) as usize * size_of::<Cqe>();
+        let slot = cqe_offset(head);
         // SAFETY: the kernel published this slot before advancing the tail.
         let c = unsafe { ((self.base as usize + slot) as *const Cqe).read_volatile() };
-        self.field(2).store(head.wrapping_add(1), Ordering::Release);
+        self.field(H::CqHead).store(head.wrapping_add(1), Ordering::Release);
         Some(c)
     }
 
     /// Completions the kernel could not post.
     pub fn cq_overflow(&self) -> u32 {
-        self.field(6).load(Ordering::Relaxed)
+        self.field(H::CqOverflow).load(Ordering::Relaxed)
     }
 }
 

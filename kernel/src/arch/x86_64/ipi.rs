@@ -4,6 +4,7 @@
 //! interrupts are masked while the ICR is written so no handler on this CPU
 //! interleaves its own send, and each send is counted per vector class.
 
+use crate::sync::IrqOff;
 use super::{lapic, percpu};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,9 +19,10 @@ pub fn send(cpu: usize, vector: u8) -> bool {
         return false;
     }
     let apic_id = percpu::slot(cpu).lapic_id();
-    let ok = x86_64::instructions::interrupts::without_interrupts(|| {
+    let ok = {
+        let _irq = IrqOff::new();
         lapic::send_ipi(lapic::Dest::Apic(apic_id), lapic::Delivery::Fixed(vector))
-    });
+    };
     if ok {
         SENT.fetch_add(1, Ordering::Relaxed);
     } else {
@@ -32,8 +34,7 @@ pub fn send(cpu: usize, vector: u8) -> bool {
 /// NMI to every other CPU (panic: they halt in the NMI handler).
 pub fn stop_others() {
     if lapic::enabled() {
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            lapic::send_ipi(lapic::Dest::AllButSelf, lapic::Delivery::Nmi)
-        });
+        let _irq = IrqOff::new();
+        lapic::send_ipi(lapic::Dest::AllButSelf, lapic::Delivery::Nmi);
     }
 }

@@ -84,41 +84,44 @@ pub fn handle_ipi() {
 /// of the address space rooted at `pml4` on every CPU in `active` (the CPUs
 /// that have it loaded), and waits for them.
 pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
-        crate::m_add!(capos_measure::catalogue::tlb::shootdown_requests);
-        while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            service();
-            core::hint::spin_loop();
+    let _irq = crate::sync::IrqOff::new();
+    let me = percpu::cpu_index() as usize;
+    // The caller's page-table stores must be visible before we read who
+    // has the space loaded: a CPU that loads it after this read walks the
+    // updated tables (x86 may otherwise order this load first).
+    core::sync::atomic::fence(Ordering::SeqCst);
+    if active.load(Ordering::Acquire) & !(1u64 << me) == 0 {
+        flush_local(pml4, start, pages); // no other CPU can cache it
+        return;
+    }
+    STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
+    crate::m_add!(capos_measure::catalogue::tlb::shootdown_requests);
+    while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        service();
+        core::hint::spin_loop();
+    }
+    let targets = active.load(Ordering::Acquire) & !(1u64 << me);
+    REQ_PML4.store(pml4, Ordering::Release);
+    REQ_START.store(start, Ordering::Release);
+    REQ_PAGES.store(pages, Ordering::Release);
+    PENDING_ACKS.store(targets.count_ones(), Ordering::Release);
+    TARGETS.store(targets, Ordering::Release);
+    for cpu in (0..percpu::MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
+        STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
+        crate::m_add!(capos_measure::catalogue::tlb::shootdown_target_cpus);
+        if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
+            STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
+            crate::m_add!(capos_measure::catalogue::tlb::shootdown_ipis);
+            crate::m_trace!(Shootdown, cpu as u64, start);
+        } else {
+            // No IPI could be sent (no LAPIC): nobody else can have it.
+            TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);
+            PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);
         }
-        let me = percpu::cpu_index() as usize;
-        // The caller's page-table stores must be visible before we read who
-        // has the space loaded: a CPU that loads it after this read walks
-        // the updated tables (x86 may otherwise order this load first).
-        core::sync::atomic::fence(Ordering::SeqCst);
-        let targets = active.load(Ordering::Acquire) & !(1u64 << me);
-        REQ_PML4.store(pml4, Ordering::Release);
-        REQ_START.store(start, Ordering::Release);
-        REQ_PAGES.store(pages, Ordering::Release);
-        PENDING_ACKS.store(targets.count_ones(), Ordering::Release);
-        TARGETS.store(targets, Ordering::Release);
-        for cpu in (0..percpu::MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
-            STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
-            crate::m_add!(capos_measure::catalogue::tlb::shootdown_target_cpus);
-            if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
-                STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
-                crate::m_add!(capos_measure::catalogue::tlb::shootdown_ipis);
-                crate::m_trace!(Shootdown, cpu as u64, start);
-            } else {
-                // No IPI could be sent (no LAPIC): nobody else can have it.
-                TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);
-                PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        flush_local(pml4, start, pages);
-        while PENDING_ACKS.load(Ordering::Acquire) != 0 {
-            core::hint::spin_loop();
-        }
-        LOCK.store(false, Ordering::Release);
-    });
+    }
+    flush_local(pml4, start, pages);
+    while PENDING_ACKS.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+    LOCK.store(false, Ordering::Release);
 }
