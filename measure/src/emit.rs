@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::declare::{Counter, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
-use crate::measure::Measure;
+use crate::instrument::Measure;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, Mode, Record};
 use crate::MAX_CPUS;

@@ -31,7 +31,7 @@ pub mod declare;
 mod decode;
 mod emit;
 pub mod hist;
-mod measure;
+mod instrument;
 pub mod phase;
 pub mod record;
 pub mod samples;
@@ -62,7 +62,7 @@ pub const TRACE_EVENTS_PER_CPU: usize = 256;
 
 pub use declare::{Counter, Field, Hist, HistField, Kind, FINGERPRINT};
 pub use emit::ReportInfo;
-pub use measure::Measure;
+pub use instrument::Measure;
 pub use phase::{MarkError, Phase};
 pub use record::{
     decode, decode_all, encode, ContentionClass, ContentionKey, DecodeError, Mode, Record,

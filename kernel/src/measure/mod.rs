@@ -13,9 +13,9 @@ mod com2;
 #[cfg(feature = "measure")]
 pub mod lockstat;
 #[cfg(feature = "measure")]
-mod enabled;
+mod probes;
 #[cfg(feature = "measure")]
-pub use enabled::*;
+pub use probes::*;
 
 /// Adds `v` (default 1) to a sum counter of the calling CPU's shard.
 #[macro_export]

@@ -257,7 +257,7 @@ fn finish_switch(cs: &'static CpuSched, irq: &IrqOff) {
                 wake(&j);
             }
             if prev.detached.load(Ordering::Acquire) {
-                super::api::reap_detached(&prev);
+                super::lifecycle::reap_detached(&prev);
             }
         }
         _ => {}

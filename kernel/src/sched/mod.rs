@@ -5,7 +5,7 @@
 //! lock; generation-checked `ThreadRef`s. The design, the lock rules and why
 //! it scales are in docs/architecture/scheduling.md.
 
-mod api;
+mod lifecycle;
 mod dispatch;
 mod cpu;
 mod run_queue;
@@ -14,7 +14,7 @@ mod thread;
 mod tests;
 
 pub use dispatch::{block_current, current, schedule, wake};
-pub use api::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
+pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
 pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
@@ -48,7 +48,7 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
         initial_state: State::Running,
     });
     if is_bsp {
-        if let Ok(r) = api::THREADS.lock().insert(booted.clone()) {
+        if let Ok(r) = lifecycle::THREADS.lock().insert(booted.clone()) {
             booted.set_tref(r);
         }
     }
