@@ -87,27 +87,46 @@ fn load_kernel(alloc: &mut PhysAlloc, elf: &[u8]) -> Loaded {
     Loaded { plan, phys, scan }
 }
 
+/// The boot archive and what its `limine.conf` says to boot.
+struct Config {
+    archive: &'static [u8],
+    entry: conf::BootEntry<'static>,
+}
+
+impl Config {
+    /// Reads `boot/limine.conf` from the archive the PVH data points at.
+    fn read(boot: &BootData) -> Config {
+        let (arc_base, arc_len) = boot.archive;
+        if arc_base.checked_add(arc_len).is_none_or(|e| e > FOUR_GIB) {
+            fail(format_args!("boot archive at {arc_base:#x}+{arc_len:#x} is not below 4 GiB"));
+        }
+        let archive = phys_slice(arc_base, arc_len);
+        let conf_file = match archive::find(archive, "boot/limine.conf") {
+            Ok(Some(e)) => e,
+            Ok(None) => fail(format_args!("boot archive has no boot/limine.conf")),
+            Err(e) => fail(format_args!("boot archive unreadable: {e:?}")),
+        };
+        let text = &archive[conf_file.offset..conf_file.offset + conf_file.size];
+        let conf_text = step!(core::str::from_utf8(text), "limine.conf is not UTF-8");
+        let entry = step!(conf::parse(conf_text), "limine.conf");
+        Config { archive, entry }
+    }
+
+    /// The archive file at `path` (the boot stops if it is missing).
+    fn file(&self, path: &str) -> &'static [u8] {
+        match archive::find(self.archive, path) {
+            Ok(Some(e)) => &self.archive[e.offset..e.offset + e.size],
+            Ok(None) => fail(format_args!("boot archive has no {path}")),
+            Err(e) => fail(format_args!("boot archive unreadable: {e:?}")),
+        }
+    }
+}
+
 /// Whole boot after the PVH data is safe: never returns.
 pub fn boot(boot: &BootData, loader: (u64, u64), tsc_entry: u64) -> ! {
+    let cfg = Config::read(boot);
+    let kernel_elf = cfg.file(cfg.entry.kernel_path);
     let (arc_base, arc_len) = boot.archive;
-    if arc_base.checked_add(arc_len).is_none_or(|e| e > FOUR_GIB) {
-        fail(format_args!("boot archive at {arc_base:#x}+{arc_len:#x} is not below 4 GiB"));
-    }
-    let arc = phys_slice(arc_base, arc_len);
-    let conf_file = match archive::find(arc, "boot/limine.conf") {
-        Ok(Some(e)) => e,
-        Ok(None) => fail(format_args!("boot archive has no boot/limine.conf")),
-        Err(e) => fail(format_args!("boot archive unreadable: {e:?}")),
-    };
-    let conf_text = step!(core::str::from_utf8(&arc[conf_file.offset..conf_file.offset + conf_file.size]), "limine.conf is not UTF-8");
-    let entry = step!(conf::parse(conf_text), "limine.conf");
-    let find = |path: &str| match archive::find(arc, path) {
-        Ok(Some(e)) => &arc[e.offset..e.offset + e.size],
-        Ok(None) => fail(format_args!("boot archive has no {path}")),
-        Err(e) => fail(format_args!("boot archive unreadable: {e:?}")),
-    };
-    let kernel_elf = find(entry.kernel_path);
-
     // Low memory below 1 MiB is left alone except the trampoline page.
     let busy = [(arc_base, arc_base + arc_len), (0x1000, smp::TRAMPOLINE), (smp::TRAMPOLINE + PAGE_SIZE, 0x10_0000)];
     let mut alloc = step!(PhysAlloc::new(boot.e820(), &busy, PAGE_SIZE, FOUR_GIB), "memory map");
@@ -119,119 +138,28 @@ pub fn boot(boot: &BootData, loader: (u64, u64), tsc_entry: u64) -> ! {
     phys_slice_mut(arena_base, ARENA_SIZE).fill(0);
     let mut arena = Arena::new(arena_base, ARENA_SIZE);
 
-    // Base revision: 2 is what this loader implements; a higher ask is left
-    // unacknowledged (is_supported() stays false) and served as revision 2.
-    if let Some(off) = k.scan.base_revision {
-        let tag = k.phys + off as u64;
-        let asked = read_u64(tag + 16);
-        write_u64(tag + 8, MAX_BASE_REVISION.min(asked.max(0)));
-        if asked <= MAX_BASE_REVISION {
-            write_u64(tag + 16, 0);
-        }
-    }
-
-    let cmdline_hhdm = step!(arena.put_str(entry.cmdline), "arena");
-    let kernel_path = step!(arena.put_str(concat_path(entry.kernel_path).as_str()), "arena");
-    let kernel_copy = copy_in(&mut alloc, kernel_elf, MemoryKind::ExecutableAndModules);
-    let file = |arena: &mut Arena, addr: u64, size: u64, path: u64, cmdline: u64| {
-        step!(
-            arena.put(File {
-                revision: 0, address: hhdm(addr), size, path, cmdline, media_type: 0, unused: 0, tftp_ip: 0, tftp_port: 0,
-                partition_index: 0, mbr_disk_id: 0, gpt_disk_uuid: [0; 16], gpt_part_uuid: [0; 16], part_uuid: [0; 16],
-            }),
-            "arena"
-        )
-    };
-    let kfile = file(&mut arena, kernel_copy, kernel_elf.len() as u64, kernel_path, cmdline_hhdm);
-    let r = step!(arena.put(FileResponse { revision: 0, file: hhdm(kfile) }), "arena");
-    k.respond(Request::ExecutableFile, r);
-
-    if k.request(Request::Module).is_some() {
-        let mods = entry.modules();
-        let array = step!(arena.alloc(8 * mods.len().max(1) as u64, 8), "arena");
-        for (i, m) in mods.iter().enumerate() {
-            let data = find(m.path);
-            let at = copy_in(&mut alloc, data, MemoryKind::ExecutableAndModules);
-            let path = step!(arena.put_str(concat_path(m.path).as_str()), "arena");
-            let cmd = step!(arena.put_str(m.cmdline), "arena");
-            let f = file(&mut arena, at, data.len() as u64, path, cmd);
-            write_u64(array + 8 * i as u64, hhdm(f));
-        }
-        let r = step!(arena.put(ModuleResponse { revision: 0, module_count: mods.len() as u64, modules: hhdm(array) }), "arena");
-        k.respond(Request::Module, r);
-    }
-
-    let stack_size = match k.request(Request::StackSize) {
-        Some(req) => {
-            let r = step!(arena.put(StackSizeResponse { revision: 0 }), "arena");
-            k.respond(Request::StackSize, r);
-            align_up(read_u64(req + REQ_FIRST_FIELD as u64).max(DEFAULT_STACK_SIZE), PAGE_SIZE)
-        }
-        None => DEFAULT_STACK_SIZE,
-    };
+    answer_base_revision(&k);
+    let cmdline = step!(arena.put_str(cfg.entry.cmdline), "arena");
+    answer_files(&cfg, &k, &mut alloc, &mut arena, kernel_elf, cmdline);
+    let stack_size = answer_stack_size(&k, &mut arena);
     let bsp_stack = step!(alloc.alloc(stack_size, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "BSP stack");
-
-    let name = step!(arena.put_str("capOS-boot"), "arena");
-    let version = step!(arena.put_str(env!("CARGO_PKG_VERSION")), "arena");
-    let r = step!(arena.put(BootloaderInfoResponse { revision: 0, name, version }), "arena");
-    k.respond(Request::BootloaderInfo, r);
-    let r = step!(arena.put(HhdmResponse { revision: 0, offset: HHDM_OFFSET }), "arena");
-    k.respond(Request::Hhdm, r);
-    let r = step!(arena.put(ExecutableAddressResponse { revision: 0, physical_base: k.phys, virtual_base: k.plan.virtual_base }), "arena");
-    k.respond(Request::ExecutableAddress, r);
-    let r = step!(arena.put(CmdlineResponse { revision: 0, cmdline: cmdline_hhdm }), "arena");
-    k.respond(Request::ExecutableCmdline, r);
-    let r = step!(arena.put(PagingModeResponse { revision: 0, mode: 0 }), "arena");
-    k.respond(Request::PagingMode, r);
-    if boot.rsdp != 0 {
-        let r = step!(arena.put(RsdpResponse { revision: 0, address: hhdm(boot.rsdp) }), "arena");
-        k.respond(Request::Rsdp, r);
-    }
-
-    // Page tables: the HHDM covers everything the kernel may own or read.
-    let phys_end = boot
-        .e820()
-        .iter()
-        .filter(|e| memmap::e820_kind(e.kind) != MemoryKind::Reserved)
-        .map(|e| e.base.saturating_add(e.length))
-        .max()
-        .unwrap_or(FOUR_GIB);
-    let cr3 = {
-        let mut pt = step!(PageTables::new(&mut alloc), "page tables");
-        step!(pt.map_low_and_hhdm(phys_end), "page tables");
-        step!(pt.map_kernel(&k.plan, k.phys), "page tables");
-        pt.pml4
-    };
-
+    answer_info(boot, &k, &mut arena, cmdline);
+    let cr3 = build_page_tables(boot, &k, &mut alloc);
     let cpus = if k.request(Request::Mp).is_some() && boot.rsdp != 0 {
         start_aps(&mut alloc, &mut arena, &k, boot.rsdp, cr3, stack_size)
     } else {
         1
     };
-
     // The memory map goes last: it must describe every allocation above.
-    if k.request(Request::MemoryMap).is_some() {
-        let entries = step!(arena.alloc((MAX_MEMMAP * size_of::<MemmapEntry>()) as u64, 8), "arena");
-        let pointers = step!(arena.alloc((MAX_MEMMAP * 8) as u64, 8), "arena");
-        let response = step!(arena.put(MemmapResponse { revision: 0, entry_count: 0, entries: hhdm(pointers) }), "arena");
-        // SAFETY: `entries` is an arena block sized for MAX_MEMMAP entries.
-        let out = unsafe { core::slice::from_raw_parts_mut(entries as *mut MemmapEntry, MAX_MEMMAP) };
-        let typed: &[Typed] = alloc.allocations();
-        let n = step!(memmap::build(boot.e820(), typed, out), "memory map");
-        for i in 0..n {
-            write_u64(pointers + 8 * i as u64, hhdm(entries + (i * size_of::<MemmapEntry>()) as u64));
-        }
-        write_u64(response + 8, n as u64);
-        k.respond(Request::MemoryMap, response);
-    }
+    answer_memory_map(boot, &k, &alloc, &mut arena);
 
     let tsc_handoff = pit::rdtsc();
     say!(
         "kernel {} ({:#x} bytes at {:#x}), {} module(s), {} cpu(s), arena {} bytes, tsc entry={} handoff={}",
-        entry.kernel_path,
+        cfg.entry.kernel_path,
         k.plan.span,
         k.phys,
-        entry.modules().len(),
+        cfg.entry.modules().len(),
         cpus,
         arena.used(),
         tsc_entry,
@@ -240,6 +168,130 @@ pub fn boot(boot: &BootData, loader: (u64, u64), tsc_entry: u64) -> ! {
     // Stacks are handed over as HHDM addresses so they stay valid once the
     // kernel drops the identity map.
     jump(cr3, hhdm(bsp_stack + stack_size), k.plan.entry)
+}
+
+/// Base revision: 2 is what this loader implements; a higher ask is left
+/// unacknowledged (is_supported() stays false) and served as revision 2.
+fn answer_base_revision(k: &Loaded) {
+    if let Some(off) = k.scan.base_revision {
+        let tag = k.phys + off as u64;
+        let asked = read_u64(tag + 16);
+        write_u64(tag + 8, MAX_BASE_REVISION.min(asked));
+        if asked <= MAX_BASE_REVISION {
+            write_u64(tag + 16, 0);
+        }
+    }
+}
+
+/// A Limine `File` for `size` bytes at physical `addr`; returns its address.
+fn put_file(arena: &mut Arena, addr: u64, size: u64, path: u64, cmdline: u64) -> u64 {
+    let f = File {
+        revision: 0,
+        address: hhdm(addr),
+        size,
+        path,
+        cmdline,
+        media_type: 0,
+        unused: 0,
+        tftp_ip: 0,
+        tftp_port: 0,
+        partition_index: 0,
+        mbr_disk_id: 0,
+        gpt_disk_uuid: [0; 16],
+        gpt_part_uuid: [0; 16],
+        part_uuid: [0; 16],
+    };
+    step!(arena.put(f), "arena")
+}
+
+/// The executable file and the modules, each copied to fresh memory.
+fn answer_files(cfg: &Config, k: &Loaded, alloc: &mut PhysAlloc, arena: &mut Arena, kernel_elf: &[u8], cmdline: u64) {
+    let kernel_path = step!(arena.put_str(concat_path(cfg.entry.kernel_path).as_str()), "arena");
+    let kernel_copy = copy_in(alloc, kernel_elf, MemoryKind::ExecutableAndModules);
+    let kfile = put_file(arena, kernel_copy, kernel_elf.len() as u64, kernel_path, cmdline);
+    let r = step!(arena.put(FileResponse { revision: 0, file: hhdm(kfile) }), "arena");
+    k.respond(Request::ExecutableFile, r);
+    if k.request(Request::Module).is_none() {
+        return;
+    }
+    let mods = cfg.entry.modules();
+    let array = step!(arena.alloc(8 * mods.len().max(1) as u64, 8), "arena");
+    for (i, m) in mods.iter().enumerate() {
+        let data = cfg.file(m.path);
+        let at = copy_in(alloc, data, MemoryKind::ExecutableAndModules);
+        let path = step!(arena.put_str(concat_path(m.path).as_str()), "arena");
+        let cmd = step!(arena.put_str(m.cmdline), "arena");
+        let f = put_file(arena, at, data.len() as u64, path, cmd);
+        write_u64(array + 8 * i as u64, hhdm(f));
+    }
+    let r = step!(arena.put(ModuleResponse { revision: 0, module_count: mods.len() as u64, modules: hhdm(array) }), "arena");
+    k.respond(Request::Module, r);
+}
+
+/// The stack size the kernel asked for (at least the default).
+fn answer_stack_size(k: &Loaded, arena: &mut Arena) -> u64 {
+    match k.request(Request::StackSize) {
+        Some(req) => {
+            let r = step!(arena.put(StackSizeResponse { revision: 0 }), "arena");
+            k.respond(Request::StackSize, r);
+            align_up(read_u64(req + REQ_FIRST_FIELD as u64).max(DEFAULT_STACK_SIZE), PAGE_SIZE)
+        }
+        None => DEFAULT_STACK_SIZE,
+    }
+}
+
+/// Bootloader info, HHDM, executable address, command line, paging mode, RSDP.
+fn answer_info(boot: &BootData, k: &Loaded, arena: &mut Arena, cmdline: u64) {
+    let name = step!(arena.put_str("capOS-boot"), "arena");
+    let version = step!(arena.put_str(env!("CARGO_PKG_VERSION")), "arena");
+    let r = step!(arena.put(BootloaderInfoResponse { revision: 0, name, version }), "arena");
+    k.respond(Request::BootloaderInfo, r);
+    let r = step!(arena.put(HhdmResponse { revision: 0, offset: HHDM_OFFSET }), "arena");
+    k.respond(Request::Hhdm, r);
+    let r = step!(arena.put(ExecutableAddressResponse { revision: 0, physical_base: k.phys, virtual_base: k.plan.virtual_base }), "arena");
+    k.respond(Request::ExecutableAddress, r);
+    let r = step!(arena.put(CmdlineResponse { revision: 0, cmdline }), "arena");
+    k.respond(Request::ExecutableCmdline, r);
+    let r = step!(arena.put(PagingModeResponse { revision: 0, mode: 0 }), "arena");
+    k.respond(Request::PagingMode, r);
+    if boot.rsdp != 0 {
+        let r = step!(arena.put(RsdpResponse { revision: 0, address: hhdm(boot.rsdp) }), "arena");
+        k.respond(Request::Rsdp, r);
+    }
+}
+
+/// Page tables: the HHDM covers everything the kernel may own or read.
+fn build_page_tables(boot: &BootData, k: &Loaded, alloc: &mut PhysAlloc) -> u64 {
+    let phys_end = boot
+        .e820()
+        .iter()
+        .filter(|e| memmap::e820_kind(e.kind) != MemoryKind::Reserved)
+        .map(|e| e.base.saturating_add(e.length))
+        .max()
+        .unwrap_or(FOUR_GIB);
+    let mut pt = step!(PageTables::new(alloc), "page tables");
+    step!(pt.map_low_and_hhdm(phys_end), "page tables");
+    step!(pt.map_kernel(&k.plan, k.phys), "page tables");
+    pt.pml4
+}
+
+/// The memory map, describing every allocation made so far.
+fn answer_memory_map(boot: &BootData, k: &Loaded, alloc: &PhysAlloc, arena: &mut Arena) {
+    if k.request(Request::MemoryMap).is_none() {
+        return;
+    }
+    let entries = step!(arena.alloc((MAX_MEMMAP * size_of::<MemmapEntry>()) as u64, 8), "arena");
+    let pointers = step!(arena.alloc((MAX_MEMMAP * 8) as u64, 8), "arena");
+    let response = step!(arena.put(MemmapResponse { revision: 0, entry_count: 0, entries: hhdm(pointers) }), "arena");
+    // SAFETY: `entries` is an arena block sized for MAX_MEMMAP entries.
+    let out = unsafe { core::slice::from_raw_parts_mut(entries as *mut MemmapEntry, MAX_MEMMAP) };
+    let typed: &[Typed] = alloc.allocations();
+    let n = step!(memmap::build(boot.e820(), typed, out), "memory map");
+    for i in 0..n {
+        write_u64(pointers + 8 * i as u64, hhdm(entries + (i * size_of::<MemmapEntry>()) as u64));
+    }
+    write_u64(response + 8, n as u64);
+    k.respond(Request::MemoryMap, response);
 }
 
 /// `boot/x` -> `/boot/x` (Limine reports paths from the volume root).
