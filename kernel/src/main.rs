@@ -64,7 +64,7 @@ extern "C" fn kmain() -> ! {
     let frames = mm::frame::stats();
     kprintln!(
         "kernel: memory: {} MiB usable, {} MiB heap, kernel at phys {:#x}",
-        frames.total * 4096 >> 20,
+        (frames.total * 4096) >> 20,
         heap >> 20,
         exec.physical_base()
     );

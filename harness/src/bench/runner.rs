@@ -58,7 +58,7 @@ pub fn capos_binary(bench: Benchmark) -> &'static str {
 /// line from the benchmark's own process, or a plain line (a Linux guest's
 /// console; the capOS kernel never prints result tags). Other capOS
 /// processes' lines are ignored, so no program can forge a result.
-pub fn result_text<'a>(bench: Benchmark, line: &'a str) -> Option<&'a str> {
+pub fn result_text(bench: Benchmark, line: &str) -> Option<&str> {
     match capos_abi::guest::parse_user_line(line) {
         Some(u) => (u.name == capos_binary(bench)).then_some(u.text),
         None => Some(line),

@@ -8,25 +8,53 @@
 
 use crate::arch::x86_64::serial::Uart;
 use capos_measure::catalogue::{serial, SerialChannel};
+use crate::sync::IrqOff;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 const COM2: u16 = 0x2f8;
 
 static LOCKED: AtomicBool = AtomicBool::new(false);
+
+/// State used only by the CPU that holds `LOCKED`.
+struct UnderLock<T>(UnsafeCell<T>);
+
+// SAFETY: every access goes through `with`, whose callers hold `LOCKED`
+// (taken with interrupts masked), so one CPU at a time touches the value.
+unsafe impl<T> Sync for UnderLock<T> {}
+
+impl<T> UnderLock<T> {
+    const fn new(v: T) -> Self {
+        UnderLock(UnsafeCell::new(v))
+    }
+
+    /// # Safety
+    /// The caller holds `LOCKED` and is not already inside `with` of the
+    /// same value.
+    unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: per the contract this is the only reference.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
 /// The interrupt mask taken in `acquire`, given back in `release`.
-static mut IRQ: Option<crate::sync::IrqOff> = None;
-static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
-static mut UART: Uart = Uart::new(COM2);
+static IRQ: UnderLock<Option<IrqOff>> = UnderLock::new(None);
+static ENCODER: UnderLock<defmt::Encoder> = UnderLock::new(defmt::Encoder::new());
+static UART: UnderLock<Uart> = UnderLock::new(Uart::new(COM2));
 static INIT: spin::Once<()> = spin::Once::new();
 
 defmt::timestamp!("{=u64}", crate::arch::x86_64::cpu::rdtsc());
 
 fn put(bytes: &[u8]) {
-    // SAFETY: only called between acquire and release, under LOCKED.
-    let uart = unsafe { &mut *(&raw mut UART) };
-    for &b in bytes {
-        uart.put(b);
-    }
+    // SAFETY: only called by the encoder between acquire and release, under
+    // LOCKED; the encoder never touches the UART itself.
+    unsafe {
+        UART.with(|uart| {
+            for &b in bytes {
+                uart.put(b);
+            }
+        })
+    };
     super::add(serial::bytes.at(SerialChannel::Com2), bytes.len() as u64);
 }
 
@@ -38,36 +66,35 @@ struct Com2Logger;
 // never re-entered from an interrupt on that CPU.
 unsafe impl defmt::Logger for Com2Logger {
     fn acquire() {
-        let irq = crate::sync::IrqOff::new();
+        let irq = IrqOff::new();
         while LOCKED.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }
         INIT.call_once(|| {
             // SAFETY: we hold the lock.
-            unsafe { (*(&raw mut UART)).init() };
+            unsafe { UART.with(|u| u.init()) }
         });
         // SAFETY: we hold the lock.
-        unsafe {
-            *(&raw mut IRQ) = Some(irq);
-            (*(&raw mut ENCODER)).start_frame(put);
-        }
+        unsafe { IRQ.with(|slot| *slot = Some(irq)) };
+        // SAFETY: we hold the lock; `put` reaches only the UART.
+        unsafe { ENCODER.with(|e| e.start_frame(put)) };
     }
 
     unsafe fn flush() {}
 
     unsafe fn release() {
-        // SAFETY: the caller holds the lock (defmt pairs acquire/release).
-        let irq = unsafe {
-            (*(&raw mut ENCODER)).end_frame(put);
-            (*(&raw mut IRQ)).take()
-        };
+        // SAFETY: the caller holds the lock (defmt pairs acquire and release
+        // on one CPU); `put` reaches only the UART.
+        unsafe { ENCODER.with(|e| e.end_frame(put)) };
+        // SAFETY: as above.
+        let irq = unsafe { IRQ.with(|slot| slot.take()) };
         LOCKED.store(false, Ordering::Release);
         drop(irq);
     }
 
     unsafe fn write(bytes: &[u8]) {
         // SAFETY: the caller holds the lock.
-        unsafe { (*(&raw mut ENCODER)).write(bytes, put) };
+        unsafe { ENCODER.with(|e| e.write(bytes, put)) };
     }
 }
 

@@ -75,7 +75,7 @@ impl UserSlice {
 
 /// Reads a user `u32` (must be 4-byte aligned).
 pub fn read_u32(space: &AddressSpace, addr: u64) -> Result<u32, Error> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Error::BadAddress);
     }
     let mut b = [0u8; 4];

@@ -159,14 +159,11 @@ pub fn schedule() {
             return;
         }
         None if prev.is_idle() => return,
-        // SAFETY: owner CPU, interrupts masked; idle exists once active.
-        None => match {
+        None => {
             crate::m_add!(msched::candidates_idle);
-            cs.idle.with(&irq, |i| i.clone())
-        } {
-            Some(idle) => idle,
-            None => crate::panic::stop_system("no idle thread"),
-        },
+            let idle = cs.idle.with(&irq, |i| i.clone());
+            idle.unwrap_or_else(|| crate::panic::stop_system("no idle thread"))
+        }
     };
     {
         let mut s = next.sched.lock();

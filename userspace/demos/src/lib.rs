@@ -54,7 +54,7 @@ pub mod report {
     use alloc::vec::Vec;
 
     /// "I am spawned and set up; release me" (the reply is the start signal).
-    pub const READY: u64 = 0x5245_4144_59; // "READY"
+    pub const READY: u64 = 0x52_4541_4459; // "READY"
     /// "My range is done": index, lo, hi, primes, checksum, end TSC.
     pub const RESULT: u64 = 0x5245_5355_4c54; // "RESULT"
 
@@ -81,7 +81,7 @@ pub mod report {
 
         /// `None` for anything that is not exactly one well-formed message.
         pub fn decode(bytes: &[u8]) -> Option<Msg> {
-            if bytes.len() % 8 != 0 {
+            if !bytes.len().is_multiple_of(8) {
                 return None;
             }
             let w: Vec<u64> =

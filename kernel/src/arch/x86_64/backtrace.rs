@@ -20,7 +20,7 @@ const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
 /// number of entries of `out` filled (at least 1).
 pub fn walk(mut rbp: u64, out: &mut [u64], read: impl Fn(u64) -> Option<(u64, u64)>) -> usize {
     let mut n = 1;
-    while n < out.len() && rbp != 0 && rbp % 8 == 0 {
+    while n < out.len() && rbp != 0 && rbp.is_multiple_of(8) {
         let Some((next, ret)) = read(rbp) else { break };
         if ret == 0 {
             break;

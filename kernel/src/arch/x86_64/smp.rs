@@ -18,11 +18,9 @@ pub fn start_aps(mp: &MpResponse) -> u32 {
         kprintln!("kernel: {} CPUs reported, using the first {}", cpus.len(), percpu::MAX_CPUS);
     }
     percpu::CPU_COUNT.store(usable as u32, Ordering::Release);
-    let mut index = 1;
-    for c in cpus.iter().filter(|c| c.lapic_id != bsp).take(usable - 1) {
+    for (index, c) in (1..).zip(cpus.iter().filter(|c| c.lapic_id != bsp).take(usable - 1)) {
         c.extra.store(index, Ordering::SeqCst);
         c.goto_address.write(ap_entry);
-        index += 1;
     }
     // APs come up in well under a second even under TCG; allow 5 s.
     let deadline = cpu::rdtsc() + tsc::hz() * 5;

@@ -14,6 +14,9 @@ use capos_abi::error::Error;
 use capos_abi::ring::Sqe;
 use capos_schema::capos_capnp as s;
 
+/// `ProcessSpawner.spawn`'s parameters: binary, args, grants (slot, rights).
+pub type SpawnParams = (String, String, Vec<(u32, u32)>);
+
 pub struct Params {
     msg: Option<Reader<OwnedSegments>>,
 }
@@ -47,7 +50,7 @@ impl Params {
     }
 
     /// (binary, args, [(slot, rights)])
-    pub fn spawn(&self) -> Result<(String, String, Vec<(u32, u32)>), Error> {
+    pub fn spawn(&self) -> Result<SpawnParams, Error> {
         let r = self.root::<s::process_spawner::spawn_params::Owned>()?;
         let binary = String::from(r.get_binary().map_err(bad)?.to_str().map_err(bad)?);
         let args = if r.has_args() { String::from(r.get_args().map_err(bad)?.to_str().map_err(bad)?) } else { String::new() };
