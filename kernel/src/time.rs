@@ -71,7 +71,9 @@ fn add(deadline: u64, action: Action) -> Result<TimerId, Error> {
 pub fn cancel(id: TimerId) -> bool {
     let gone = {
         let mut t = TIMERS.lock();
-        t.iter().position(|e| e.id == id.0).map(|i| t.swap_remove(i))
+        let gone = t.iter().position(|e| e.id == id.0).map(|i| t.swap_remove(i));
+        crate::mm::heap::trim(&mut t);
+        gone
     };
     gone.is_some()
 }
@@ -101,14 +103,18 @@ pub fn call_at(deadline: u64, f: fn(u64), arg: u64) -> Result<TimerId, Error> {
 /// Removes the completions pending for `t` (which is exiting); returns how
 /// many there were.
 pub fn cancel_for(t: &Arc<Thread>) -> usize {
-    let mine: Vec<Entry> = TIMERS
-        .lock()
-        .extract_if(.., |e| match &e.action {
-            Action::Complete(c) => c.is_for(t),
-            Action::Wake(w) => Arc::ptr_eq(w, t),
-            Action::Call(..) => false,
-        })
-        .collect();
+    let mine: Vec<Entry> = {
+        let mut timers = TIMERS.lock();
+        let mine = timers
+            .extract_if(.., |e| match &e.action {
+                Action::Complete(c) => c.is_for(t),
+                Action::Wake(w) => Arc::ptr_eq(w, t),
+                Action::Call(..) => false,
+            })
+            .collect();
+        crate::mm::heap::trim(&mut timers);
+        mine
+    };
     mine.len()
 }
 

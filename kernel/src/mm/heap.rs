@@ -59,6 +59,15 @@ pub fn used() -> usize {
     HEAP.0.lock().used()
 }
 
+/// Gives back most of a collection's spare capacity once a burst is over
+/// (thread context only: it reallocates), so a storm of pending entries
+/// does not keep its peak footprint on the heap for good.
+pub fn trim<T>(v: &mut alloc::vec::Vec<T>) {
+    if v.capacity() > 64 && v.len() < v.capacity() / 4 {
+        v.shrink_to(v.capacity() / 2);
+    }
+}
+
 /// Most heap bytes ever in use at once since boot.
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)

@@ -163,7 +163,9 @@ impl Process {
         let waiters: Vec<Completion> = {
             let mut w = EXIT_WAITS.lock();
             *self.exit.lock() = Some(st);
-            w.extract_if(.., |(pid, _)| *pid == self.pid).map(|(_, c)| c).collect()
+            let mine = w.extract_if(.., |(pid, _)| *pid == self.pid).map(|(_, c)| c).collect();
+            crate::mm::heap::trim(&mut w);
+            mine
         };
         crate::m_segment!(ProcessExitDrop, {
             let caps = core::mem::take(&mut *self.caps.lock());
@@ -195,6 +197,11 @@ impl Process {
 
 /// Drops the `ProcessHandle.wait`s that `t` (exiting) had pending.
 pub fn cancel_exit_waits_of(t: &Arc<Thread>) -> usize {
-    let mine: Vec<_> = EXIT_WAITS.lock().extract_if(.., |(_, c)| c.is_for(t)).collect();
+    let mine: Vec<_> = {
+        let mut w = EXIT_WAITS.lock();
+        let mine = w.extract_if(.., |(_, c)| c.is_for(t)).collect();
+        crate::mm::heap::trim(&mut w);
+        mine
+    };
     mine.len()
 }

@@ -98,13 +98,24 @@ pub fn run_ap(index: u32) -> ! {
 }
 
 /// Every idle thread runs this: halt until there is work, then schedule.
+///
+/// The loop never spins with interrupts masked: when work is visible but
+/// `schedule` cannot take it (a queued thread pinned to its CPU, a lock
+/// held elsewhere), it halts with interrupts enabled until the next tick or
+/// IPI instead of polling. A CPU that polled with interrupts masked would
+/// never acknowledge a TLB shootdown, and its initiator would wait forever
+/// (the fuzzer found exactly that: an idle CPU spinning on a pinned thread
+/// queued behind the initiator).
 fn idle_loop() -> ! {
     let cs = dispatch::this();
     loop {
         x86_64::instructions::interrupts::disable();
         if cs.queue_len.load(Ordering::Acquire) > 0 || cs.reschedule_pending.load(Ordering::Acquire) || dispatch::steal_candidate() {
+            let switches = cs.stats.switches.load(Ordering::Relaxed);
             schedule();
-            continue;
+            if cs.stats.switches.load(Ordering::Relaxed) != switches {
+                continue; // ran something; look again at once
+            }
         }
         cs.halted.store(true, Ordering::Release);
         // `sti; hlt` is atomic with respect to interrupts: none is lost.

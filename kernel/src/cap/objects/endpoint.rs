@@ -161,6 +161,7 @@ impl Endpoint {
         let calls = take_from(&mut s.calls, |(_, _, c)| c.is_for(t));
         let receivers = take_from(&mut s.receivers, |c| c.is_for(t));
         let in_flight: Vec<_> = s.in_flight.extract_if(.., |(_, c)| c.is_for(t)).collect();
+        crate::mm::heap::trim(&mut s.in_flight);
         drop(s);
         calls.len() + receivers.len() + in_flight.len()
     }

@@ -74,12 +74,15 @@ fn take(max: usize, mut pick: impl FnMut(&Waiter) -> bool) -> Vec<Waiter> {
     let taken: Vec<Waiter> = {
         let mut ws = WAITERS.lock();
         let mut n = 0;
-        ws.extract_if(.., |w| {
-            let hit = n < max && pick(w);
-            n += hit as usize;
-            hit
-        })
-        .collect()
+        let taken = ws
+            .extract_if(.., |w| {
+                let hit = n < max && pick(w);
+                n += hit as usize;
+                hit
+            })
+            .collect();
+        crate::mm::heap::trim(&mut ws);
+        taken
     };
     for w in &taken {
         if let Some(t) = w.timer {
