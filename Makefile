@@ -4,7 +4,7 @@ ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
-.PHONY: all deps deps-bench test host-test kernel-test smoke-test ktest run run-smp2-smokes \
+.PHONY: all deps deps-bench test host-test kernel-test smoke-test ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
@@ -30,6 +30,19 @@ kernel-test:
 smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
+	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
+
+## The syscall and ring fuzzer (harness/src/fuzz.rs): fresh runs, the next
+## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP
+## value). SEED= sets the first seed (default: from the clock), OPS= the ops
+## per run, CHILDREN= the fuzz processes per run; SMP defaults to 4 here.
+## A failing run prints the `make fuzz SEED=...` that replays it.
+SECONDS ?= 60
+SMOKE_FUZZ_OPS ?= 20000
+FUZZ_SMP = $(if $(filter file,$(origin SMP)),4,$(SMP))
+fuzz: deps
+	$(HARNESS) fuzz --seconds $(SECONDS) --smp $(FUZZ_SMP) --accel $(ACCEL) \
+		$(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(CHILDREN),--children $(CHILDREN))
 
 ## Every smoke under -smp 2; per-smoke logs under target/runs/.
 run-smp2-smokes: deps

@@ -39,6 +39,8 @@ pub enum Command {
     BenchLinuxGuest(crate::bench::commands::BenchArgs),
     /// Recompute summary.log and the speedup table from an existing results.csv.
     BenchSummary(crate::bench::commands::SummaryArgs),
+    /// Fuzz the kernel's syscalls and rings (seeded; replayable) and judge each run.
+    Fuzz(crate::fuzz::FuzzArgs),
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,8 @@ mod archive;
 mod bench;
 mod build;
 mod cli;
+mod fuzz;
+mod hangdump;
 mod iso;
 mod ktest;
 mod measure_log;
@@ -15,6 +17,7 @@ mod rundir;
 mod session;
 mod smokes;
 mod suite;
+mod tools;
 mod user;
 mod zero_cost;
 
@@ -60,6 +63,7 @@ fn real_main() -> Result<bool> {
         Command::BenchLinuxNative(a) => bench::commands::native(&root, &a),
         Command::BenchLinuxGuest(a) => bench::commands::guest(&root, &a),
         Command::BenchSummary(a) => bench::commands::summary(&a),
+        Command::Fuzz(a) => fuzz::run(&root, &a),
     }
 }
 

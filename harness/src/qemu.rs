@@ -294,6 +294,35 @@ fn spawn_stderr_copier<R: Read + Send + 'static>(input: R, log: PathBuf) -> thre
 /// start or runs past the timeout (it is killed then); the guest's exit is
 /// in the outcome for the caller to judge.
 pub fn run(cfg: &QemuConfig) -> Result<RunOutcome> {
+    run_impl(cfg, false)
+}
+
+/// Like [`run`], but a guest that runs past the timeout is first stopped
+/// and every vCPU's stack written, symbolized, to `hang-stacks.txt` in the
+/// run directory (see `hangdump`).
+pub fn run_watched(cfg: &QemuConfig) -> Result<RunOutcome> {
+    run_impl(cfg, true)
+}
+
+/// Name of the file [`run_watched`] writes for a hung guest.
+pub const HANG_STACKS: &str = "hang-stacks.txt";
+
+/// Stops the hung guest behind `sock` and writes its vCPU stacks.
+fn record_hang(sock: &std::path::Path, cfg: &QemuConfig, annotator: &Annotator) -> Option<PathBuf> {
+    let lines = match crate::hangdump::dump(sock, cfg.smp) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("harness: warning: could not record where the hung guest is: {e:#}");
+            return None;
+        }
+    };
+    let text: String = lines.iter().map(|l| annotator.annotate_any(l) + "\n").collect();
+    let path = cfg.run_dir.join(HANG_STACKS);
+    std::fs::write(&path, text).ok()?;
+    Some(path)
+}
+
+fn run_impl(cfg: &QemuConfig, watch: bool) -> Result<RunOutcome> {
     std::fs::create_dir_all(&cfg.run_dir).with_context(|| format!("cannot create {}", cfg.run_dir.display()))?;
     let serial_path = cfg.serial_log();
     let mut serial = std::io::BufWriter::new(
@@ -303,6 +332,10 @@ pub fn run(cfg: &QemuConfig) -> Result<RunOutcome> {
 
     let mut cmd = Command::new(QEMU);
     cmd.args(cfg.args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let monitor = watch.then(crate::hangdump::socket_path);
+    if let Some(sock) = &monitor {
+        cmd.args(crate::hangdump::monitor_args(sock));
+    }
     // Own process group: a terminal Ctrl-C reaches only the harness, whose
     // handler kills QEMU deliberately.
     cmd.process_group(0);
@@ -379,14 +412,22 @@ pub fn run(cfg: &QemuConfig) -> Result<RunOutcome> {
         }
     };
     if status.is_none() {
+        let stacks = monitor.as_deref().and_then(|sock| record_hang(sock, cfg, &annotator));
         drop(guard); // kills and reaps QEMU
         let _ = reader.join();
         let _ = stderr_thread.join();
+        if let Some(sock) = &monitor {
+            let _ = std::fs::remove_file(sock);
+        }
+        let stacks = stacks.map_or(String::new(), |p| format!("; vCPU stacks in {}", p.display()));
         bail!(
-            "QEMU timed out after {} s and was killed (console so far: {})",
+            "QEMU timed out after {} s and was killed (console so far: {}{stacks})",
             cfg.timeout.as_secs(),
             serial_path.display()
         );
+    }
+    if let Some(sock) = &monitor {
+        let _ = std::fs::remove_file(sock);
     }
     let status = guard.finish()?;
     let _ = reader.join();

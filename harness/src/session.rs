@@ -30,6 +30,23 @@ pub fn boot_direct(
     accel: Accel,
 ) -> Result<(PathBuf, RunOutcome)> {
     let run_dir = crate::rundir::create(root, name)?;
+    let outcome = boot_in_dir(&run_dir, images, cmdline, smp, opts, accel, false)?;
+    Ok((run_dir, outcome))
+}
+
+/// [`boot_direct`] into an existing run directory (so a caller still knows
+/// where the console log is when the boot fails, e.g. on a timeout). With
+/// `watch`, a guest that times out gets its vCPU stacks recorded first
+/// (`qemu::run_watched`).
+pub fn boot_in_dir(
+    run_dir: &Path,
+    images: &Images,
+    cmdline: &str,
+    smp: u32,
+    opts: &QemuOpts,
+    accel: Accel,
+    watch: bool,
+) -> Result<RunOutcome> {
     eprintln!("harness: run dir {}", run_dir.display());
     let initrd = run_dir.join("initrd.tar");
     archive::write_initrd(images, cmdline, &initrd).context("cannot pack the initrd")?;
@@ -39,7 +56,7 @@ pub fn boot_direct(
         mem: opts.mem.clone(),
         accel,
         timeout: opts.timeout,
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         quiet: opts.quiet,
         // Kernel and loader first; user programs for user-fault reports.
         symbol_elfs: [images.kernel.clone(), images.loader.clone()]
@@ -47,9 +64,9 @@ pub fn boot_direct(
             .chain(images.modules.iter().filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE).map(|m| m.host_path.clone()))
             .collect(),
     };
-    let outcome = qemu::run(&cfg)?;
+    let outcome = if watch { qemu::run_watched(&cfg)? } else { qemu::run(&cfg)? };
     outcome.warn_if_kernel_silent();
-    Ok((run_dir, outcome))
+    Ok(outcome)
 }
 
 /// A judged kernel-test run.

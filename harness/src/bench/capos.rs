@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn compiled_case_manifests_with_capnp() {
         if std::process::Command::new("capnp").arg("--version").output().is_err() {
-            eprintln!("capnp not installed: skipped");
+            crate::tools::tool_missing("capnp");
             return;
         }
         let root = tempfile::tempdir().unwrap();

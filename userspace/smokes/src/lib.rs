@@ -53,3 +53,5 @@ impl Checks {
         }
     }
 }
+
+pub mod fuzz;
