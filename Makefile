@@ -4,7 +4,7 @@ ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
-.PHONY: all deps deps-bench test host-test kernel-test smoke-test ktest run run-smp2-smokes fuzz \
+.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
@@ -19,7 +19,21 @@ deps-bench:
 ## Everything CI runs: host tests, kernel tests at SMP=1, 2 and 4 plus the
 ## framework self-checks, and every smoke at SMP=1, 2 and 4.
 ## Each harness stage ends with `total: N passed, M failed`.
-test: deps host-test kernel-test smoke-test
+test: deps lint host-test kernel-test smoke-test
+
+## Formatting and clippy with warnings as errors (undocumented unsafe
+## blocks included): host crates, then the bare-metal crates for their
+## target (the kernel in all three flavours, the loader, user space).
+CLIPPY_DENY := -D warnings -D clippy::undocumented_unsafe_blocks
+BARE_CLIPPY := cargo clippy --quiet --profile kernel --target x86_64-unknown-none --target-dir target/clippy
+lint:
+	cargo fmt --all --check
+	cargo clippy --quiet --all-targets -- $(CLIPPY_DENY)
+	$(BARE_CLIPPY) -p capos-kernel -- $(CLIPPY_DENY)
+	$(BARE_CLIPPY) -p capos-kernel --features ktest -- $(CLIPPY_DENY)
+	$(BARE_CLIPPY) -p capos-kernel --features measure -- $(CLIPPY_DENY)
+	$(BARE_CLIPPY) -p capos-boot --features bare-metal -- $(CLIPPY_DENY)
+	$(BARE_CLIPPY) -p capos-rt -p capos-smokes -p capos-demos -- $(CLIPPY_DENY)
 
 host-test:
 	cargo test --quiet

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=capos.capnp");
     println!("cargo:rerun-if-changed=manifest.capnp");
-    if let Err(e) = capnpc::CompilerCommand::new().file("capos.capnp").file("manifest.capnp").run() {
+    if let Err(e) = capnpc::CompilerCommand::new().file("capos.capnp").file("manifest.capnp").run()
+    {
         eprintln!("capnp compile failed (is Debian's `capnproto` installed? `make deps`): {e}");
         std::process::exit(1);
     }
@@ -16,7 +17,11 @@ fn main() {
             eprintln!("generated file {} missing", path.display());
             std::process::exit(1);
         };
-        let fixed = text.replace("(hook: Box<", "(hook: ::alloc::boxed::Box<").replace("-> Box<", "-> ::alloc::boxed::Box<").replace(" Box::new(", " ::alloc::boxed::Box::new(").replace("\".to_string()", "\".into()");
+        let fixed = text
+            .replace("(hook: Box<", "(hook: ::alloc::boxed::Box<")
+            .replace("-> Box<", "-> ::alloc::boxed::Box<")
+            .replace(" Box::new(", " ::alloc::boxed::Box::new(")
+            .replace("\".to_string()", "\".into()");
         if let Err(e) = std::fs::write(&path, fixed) {
             eprintln!("cannot rewrite {}: {e}", path.display());
             std::process::exit(1);

@@ -32,9 +32,7 @@ impl GuestExit {
 
     /// Maps a QEMU exit status back to the guest's reason, if it is one of ours.
     pub fn from_qemu_status(status: i32) -> Option<Self> {
-        [Self::Success, Self::Failure, Self::Panic]
-            .into_iter()
-            .find(|e| e.qemu_status() == status)
+        [Self::Success, Self::Failure, Self::Panic].into_iter().find(|e| e.qemu_status() == status)
     }
 }
 
@@ -152,7 +150,14 @@ impl<'a> UserFault<'a> {
         let (addr, rest) = rest.split_once(" binary=")?;
         let binary = rest.strip_suffix("; killing the process")?;
         let hex = |v: &str| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok();
-        Some(UserFault { pid: pid.parse().ok()?, binary, thread, what, rip: hex(rip)?, addr: hex(addr)? })
+        Some(UserFault {
+            pid: pid.parse().ok()?,
+            binary,
+            thread,
+            what,
+            rip: hex(rip)?,
+            addr: hex(addr)?,
+        })
     }
 }
 
@@ -213,12 +218,18 @@ mod tests {
     #[test]
     fn ktest_lines_parse() {
         assert_eq!(parse_ktest_line("ktest: running 12 tests\r\n"), Some(KtestLine::Running(12)));
-        assert_eq!(parse_ktest_line("ktest: mm::frames_unique ... ok"), Some(KtestLine::Passed("mm::frames_unique")));
+        assert_eq!(
+            parse_ktest_line("ktest: mm::frames_unique ... ok"),
+            Some(KtestLine::Passed("mm::frames_unique"))
+        );
         assert_eq!(
             parse_ktest_line("ktest: a::b ... FAILED: assertion x == y"),
             Some(KtestLine::Failed { name: "a::b", reason: "assertion x == y" })
         );
-        assert_eq!(parse_ktest_line("ktest: result: 3 passed, 1 failed"), Some(KtestLine::Result { passed: 3, failed: 1 }));
+        assert_eq!(
+            parse_ktest_line("ktest: result: 3 passed, 1 failed"),
+            Some(KtestLine::Result { passed: 3, failed: 1 })
+        );
         assert_eq!(parse_ktest_line("ktest: result: x passed, 1 failed"), None);
         assert_eq!(parse_ktest_line("ktest: running many tests"), None);
         assert_eq!(parse_ktest_line("boot: hello"), None);
@@ -228,12 +239,24 @@ mod tests {
     #[test]
     fn user_lines_parse_and_carry_their_process() {
         let u = parse_user_line("user 3 smoke-ring: [smoke-ring] PASS (4 checks)\r\n").unwrap();
-        assert_eq!(u, UserLine { pid: 3, name: "smoke-ring", text: "[smoke-ring] PASS (4 checks)" });
-        assert_eq!(parse_user_line("user 7 bystander: "), Some(UserLine { pid: 7, name: "bystander", text: "" }));
-        assert_eq!(user_text("user 3 smoke-ring: [smoke-ring] PASS", "smoke-ring"), Some("[smoke-ring] PASS"));
+        assert_eq!(
+            u,
+            UserLine { pid: 3, name: "smoke-ring", text: "[smoke-ring] PASS (4 checks)" }
+        );
+        assert_eq!(
+            parse_user_line("user 7 bystander: "),
+            Some(UserLine { pid: 7, name: "bystander", text: "" })
+        );
+        assert_eq!(
+            user_text("user 3 smoke-ring: [smoke-ring] PASS", "smoke-ring"),
+            Some("[smoke-ring] PASS")
+        );
         // Another process cannot speak for smoke-ring, and kernel lines are not user lines.
         assert_eq!(user_text("user 4 evil: [smoke-ring] PASS", "smoke-ring"), None);
-        assert_eq!(parse_user_line("kernel: all 2 manifest processes exited (all succeeded)"), None);
+        assert_eq!(
+            parse_user_line("kernel: all 2 manifest processes exited (all succeeded)"),
+            None
+        );
         assert_eq!(parse_user_line("user x smoke: hi"), None);
         assert_eq!(parse_user_line("user 3 smoke-ring"), None);
         assert_eq!(parse_user_line("ktest: running 3 tests"), None);
@@ -246,7 +269,14 @@ mod tests {
 
     #[test]
     fn user_fault_lines_round_trip() {
-        let f = UserFault { pid: 3, binary: "exit-child", thread: "exit-child", what: "#PF page fault", rip: 0x401000, addr: 0xdead_0000 };
+        let f = UserFault {
+            pid: 3,
+            binary: "exit-child",
+            thread: "exit-child",
+            what: "#PF page fault",
+            rip: 0x401000,
+            addr: 0xdead_0000,
+        };
         let line = f.to_string();
         assert_eq!(line, "kernel: user fault in process 3 (exit-child) thread exit-child: #PF page fault at rip=0x401000 addr=0xdead0000 binary=exit-child; killing the process");
         assert_eq!(UserFault::parse(&line), Some(f));
@@ -257,7 +287,10 @@ mod tests {
 
     #[test]
     fn backtrace_frames_parse() {
-        assert_eq!(parse_backtrace_frame("  bt #0 0xffffffff80001234"), Some((0, 0xffffffff80001234)));
+        assert_eq!(
+            parse_backtrace_frame("  bt #0 0xffffffff80001234"),
+            Some((0, 0xffffffff80001234))
+        );
         assert_eq!(parse_backtrace_frame("  bt #12 0x10 main+0x4"), Some((12, 0x10)));
         assert_eq!(parse_backtrace_frame("  bt #x 0x10"), None);
         assert_eq!(parse_backtrace_frame("  bt #1 10"), None);

@@ -21,7 +21,14 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 6] = [Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate];
+    pub const ALL: [Phase; 6] = [
+        Phase::Boot,
+        Phase::SpawnReady,
+        Phase::Work,
+        Phase::Shutdown,
+        Phase::FinalTotal,
+        Phase::Aggregate,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -59,7 +66,8 @@ mod tests {
             assert_eq!(Phase::from_name(p.name()), Some(p));
             assert_eq!(Phase::from_id(p as u8), Some(p));
         }
-        let marks: Vec<&str> = Phase::ALL.iter().filter(|p| p.is_mark()).map(|p| p.name()).collect();
+        let marks: Vec<&str> =
+            Phase::ALL.iter().filter(|p| p.is_mark()).map(|p| p.name()).collect();
         assert_eq!(marks, ["spawn_ready", "work", "shutdown", "final_total"]);
         assert_eq!(Phase::from_name("Work"), None);
     }

@@ -29,7 +29,9 @@ impl Madt {
 pub enum AcpiError {
     BadRsdp,
     /// A table could not be read or its checksum/length is wrong.
-    BadTable { address: u64 },
+    BadTable {
+        address: u64,
+    },
     NoMadt,
 }
 
@@ -46,7 +48,10 @@ fn u64_at(b: &[u8], o: usize) -> Option<u64> {
 }
 
 /// Reads a whole SDT (header first, to learn its length) and checks it.
-fn table<'a>(read: &impl Fn(u64, usize) -> Option<&'a [u8]>, address: u64) -> Result<&'a [u8], AcpiError> {
+fn table<'a>(
+    read: &impl Fn(u64, usize) -> Option<&'a [u8]>,
+    address: u64,
+) -> Result<&'a [u8], AcpiError> {
     let bad = AcpiError::BadTable { address };
     let header = read(address, 36).ok_or(bad)?;
     let len = u32_at(header, 4).ok_or(bad)? as usize;
@@ -61,7 +66,10 @@ fn table<'a>(read: &impl Fn(u64, usize) -> Option<&'a [u8]>, address: u64) -> Re
 }
 
 /// Finds the MADT from the RSDP at `rsdp` and lists the enabled CPUs.
-pub fn parse_madt<'a>(rsdp: u64, read: impl Fn(u64, usize) -> Option<&'a [u8]>) -> Result<Madt, AcpiError> {
+pub fn parse_madt<'a>(
+    rsdp: u64,
+    read: impl Fn(u64, usize) -> Option<&'a [u8]>,
+) -> Result<Madt, AcpiError> {
     let r = read(rsdp, 20).ok_or(AcpiError::BadRsdp)?;
     if &r[..8] != b"RSD PTR " || !checksum_ok(r) {
         return Err(AcpiError::BadRsdp);
@@ -79,7 +87,11 @@ pub fn parse_madt<'a>(rsdp: u64, read: impl Fn(u64, usize) -> Option<&'a [u8]>) 
         .filter_map(|addr| table(&read, addr).ok())
         .find(|t| &t[..4] == b"APIC")
         .ok_or(AcpiError::NoMadt)?;
-    let mut m = Madt { lapic_base: u32_at(madt, 36).unwrap_or(0xfee0_0000) as u64, cpus: [MadtCpu::default(); MAX_CPUS], count: 0 };
+    let mut m = Madt {
+        lapic_base: u32_at(madt, 36).unwrap_or(0xfee0_0000) as u64,
+        cpus: [MadtCpu::default(); MAX_CPUS],
+        count: 0,
+    };
     let mut off = 44;
     while off + 2 <= madt.len() {
         let (kind, len) = (madt[off], madt[off + 1] as usize);
@@ -89,7 +101,11 @@ pub fn parse_madt<'a>(rsdp: u64, read: impl Fn(u64, usize) -> Option<&'a [u8]>) 
         let e = &madt[off..off + len];
         let cpu = match kind {
             0 if len >= 8 => Some((e[2] as u32, e[3] as u32, u32_at(e, 4).unwrap_or(0))),
-            9 if len >= 16 => Some((u32_at(e, 12).unwrap_or(0), u32_at(e, 4).unwrap_or(0), u32_at(e, 8).unwrap_or(0))),
+            9 if len >= 16 => Some((
+                u32_at(e, 12).unwrap_or(0),
+                u32_at(e, 4).unwrap_or(0),
+                u32_at(e, 8).unwrap_or(0),
+            )),
             5 if len >= 12 => {
                 m.lapic_base = u64_at(e, 4).unwrap_or(m.lapic_base);
                 None
@@ -172,10 +188,16 @@ mod tests {
         let mem = image(&lapic(0, 0, 1));
         let mut bad = mem.clone();
         bad[3] ^= 1;
-        assert_eq!(parse_madt(0, |a, l| bad.get(a as usize..a as usize + l)), Err(AcpiError::BadRsdp));
+        assert_eq!(
+            parse_madt(0, |a, l| bad.get(a as usize..a as usize + l)),
+            Err(AcpiError::BadRsdp)
+        );
         let mut bad = mem.clone();
         bad[0x210] ^= 1;
-        assert_eq!(parse_madt(0, |a, l| bad.get(a as usize..a as usize + l)), Err(AcpiError::NoMadt));
+        assert_eq!(
+            parse_madt(0, |a, l| bad.get(a as usize..a as usize + l)),
+            Err(AcpiError::NoMadt)
+        );
         for cut in 0..mem.len() {
             let _ = parse_madt(0, |a, l| mem[..cut].get(a as usize..a as usize + l));
         }

@@ -38,10 +38,14 @@ pub enum ConfError {
     NotLimineProtocol,
     NoKernelPath,
     /// A path that does not start with `boot():/`; the line number is 1-based.
-    UnsupportedResource { line: usize },
+    UnsupportedResource {
+        line: usize,
+    },
     TooManyModules,
     /// `module_cmdline` without a preceding `module_path`.
-    OrphanModuleCmdline { line: usize },
+    OrphanModuleCmdline {
+        line: usize,
+    },
 }
 
 /// Strips the `boot():` resource, leaving the archive path without its `/`.
@@ -87,7 +91,8 @@ pub fn parse(text: &str) -> Result<BootEntry<'_>, ConfError> {
                 if e.module_count == MAX_MODULES {
                     return Err(ConfError::TooManyModules);
                 }
-                e.modules[e.module_count] = ModuleSpec { path: archive_path(value, line_no)?, cmdline: "" };
+                e.modules[e.module_count] =
+                    ModuleSpec { path: archive_path(value, line_no)?, cmdline: "" };
                 e.module_count += 1;
                 last_module_has_cmdline = false;
             }
@@ -135,15 +140,25 @@ mod tests {
     #[test]
     fn rejects_bad_configs() {
         assert_eq!(parse("timeout: 0\n"), Err(ConfError::NoEntry));
-        assert_eq!(parse("/a\n protocol: linux\n path: boot():/k\n"), Err(ConfError::NotLimineProtocol));
+        assert_eq!(
+            parse("/a\n protocol: linux\n path: boot():/k\n"),
+            Err(ConfError::NotLimineProtocol)
+        );
         assert_eq!(parse("/a\n protocol: limine\n"), Err(ConfError::NoKernelPath));
-        assert_eq!(parse("/a\n protocol: limine\n path: tftp():/k\n"), Err(ConfError::UnsupportedResource { line: 3 }));
+        assert_eq!(
+            parse("/a\n protocol: limine\n path: tftp():/k\n"),
+            Err(ConfError::UnsupportedResource { line: 3 })
+        );
         assert_eq!(
             parse("/a\n protocol: limine\n path: boot():/k\n module_cmdline: x\n"),
             Err(ConfError::OrphanModuleCmdline { line: 4 })
         );
-        let many: String = (0..=MAX_MODULES).map(|i| format!(" module_path: boot():/m{i}\n")).collect();
-        assert_eq!(parse(&format!("/a\n protocol: limine\n path: boot():/k\n{many}")), Err(ConfError::TooManyModules));
+        let many: String =
+            (0..=MAX_MODULES).map(|i| format!(" module_path: boot():/m{i}\n")).collect();
+        assert_eq!(
+            parse(&format!("/a\n protocol: limine\n path: boot():/k\n{many}")),
+            Err(ConfError::TooManyModules)
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub enum PlanError {
     NoLoadSegments,
     TooManySegments,
     /// A segment's file bytes lie outside the file or file size > memory size.
-    BadSegment { index: usize },
+    BadSegment {
+        index: usize,
+    },
     /// The kernel must live in the higher half (top 2 GiB).
     NotHigherHalf,
     Overlap,
@@ -91,7 +93,10 @@ pub fn plan(elf: &[u8]) -> Result<LoadPlan, PlanError> {
         };
         let file_end = s.file_offset.checked_add(s.file_size);
         let mem_end = s.vaddr.checked_add(s.mem_size);
-        if s.file_size > s.mem_size || file_end.is_none_or(|e| e > elf.len() as u64) || mem_end.is_none() {
+        if s.file_size > s.mem_size
+            || file_end.is_none_or(|e| e > elf.len() as u64)
+            || mem_end.is_none()
+        {
             return Err(PlanError::BadSegment { index });
         }
         if s.vaddr < 0xffff_ffff_8000_0000 {
@@ -179,10 +184,19 @@ pub(crate) mod tests {
     #[test]
     fn rejects_bad_kernels() {
         assert_eq!(plan(b"not an elf"), Err(PlanError::NotElf64));
-        assert_eq!(plan(&synth_elf(0x1000, &[(0x1000, 0x1000, 0x10, 5)])), Err(PlanError::NotHigherHalf));
+        assert_eq!(
+            plan(&synth_elf(0x1000, &[(0x1000, 0x1000, 0x10, 5)])),
+            Err(PlanError::NotHigherHalf)
+        );
         assert_eq!(plan(&synth_elf(K, &[])), Err(PlanError::NoLoadSegments));
-        assert_eq!(plan(&synth_elf(K + 0x9000, &[(K, 0x1000, 0x10, 5)])), Err(PlanError::EntryOutsideImage));
-        assert_eq!(plan(&synth_elf(K, &[(K, 0x2000, 0x10, 5), (K + 0x1000, 0x1000, 0x10, 6)])), Err(PlanError::Overlap));
+        assert_eq!(
+            plan(&synth_elf(K + 0x9000, &[(K, 0x1000, 0x10, 5)])),
+            Err(PlanError::EntryOutsideImage)
+        );
+        assert_eq!(
+            plan(&synth_elf(K, &[(K, 0x2000, 0x10, 5), (K + 0x1000, 0x1000, 0x10, 6)])),
+            Err(PlanError::Overlap)
+        );
         let mut elf = synth_elf(K, &[(K, 0x1000, 0x10, 5)]);
         elf.truncate(elf.len() - 4);
         assert_eq!(plan(&elf), Err(PlanError::BadSegment { index: 0 }));

@@ -78,15 +78,24 @@ fn kind_at(addr: u64, e820: &[E820], allocs: &[Typed]) -> Option<MemoryKind> {
         return Some(a.kind);
     }
     e820.iter()
-        .filter_map(|e| firmware_span(e).filter(|&(b, en)| addr >= b && addr < en).map(|_| e820_kind(e.kind)))
+        .filter_map(|e| {
+            firmware_span(e).filter(|&(b, en)| addr >= b && addr < en).map(|_| e820_kind(e.kind))
+        })
         .max_by_key(|&k| rank(k))
 }
 
 /// Writes the Limine memory map into `out`; returns the number of entries.
-pub fn build(e820: &[E820], allocs: &[Typed], out: &mut [MemmapEntry]) -> Result<usize, MemmapError> {
+pub fn build(
+    e820: &[E820],
+    allocs: &[Typed],
+    out: &mut [MemmapEntry],
+) -> Result<usize, MemmapError> {
     let mut points = [0u64; MAX_BOUNDARIES];
     let mut n = 0;
-    let spans = e820.iter().filter_map(firmware_span).chain(allocs.iter().filter(|a| a.length > 0).map(|a| (a.base, a.base + a.length)));
+    let spans = e820
+        .iter()
+        .filter_map(firmware_span)
+        .chain(allocs.iter().filter(|a| a.length > 0).map(|a| (a.base, a.base + a.length)));
     for (b, e) in spans {
         for p in [b, e] {
             if n == MAX_BOUNDARIES {
@@ -122,8 +131,12 @@ pub fn build(e820: &[E820], allocs: &[Typed], out: &mut [MemmapEntry]) -> Result
     let mut kept = 0;
     for i in 0..count {
         let mut e = out[i];
-        if e.kind == MemoryKind::Usable as u64 || e.kind == MemoryKind::BootloaderReclaimable as u64 {
-            let (b, en) = (align_up(e.base.max(PAGE_SIZE), PAGE_SIZE), align_down(e.base + e.length, PAGE_SIZE));
+        if e.kind == MemoryKind::Usable as u64 || e.kind == MemoryKind::BootloaderReclaimable as u64
+        {
+            let (b, en) = (
+                align_up(e.base.max(PAGE_SIZE), PAGE_SIZE),
+                align_down(e.base + e.length, PAGE_SIZE),
+            );
             if b >= en {
                 continue;
             }
@@ -151,12 +164,23 @@ mod tests {
     #[test]
     fn sorts_drops_empty_and_aligns() {
         // QEMU-like: unsorted, a zero-length entry, unaligned usable edges.
-        let map = [e(0x100000, 0x1ff00000 - 0x80, 1), e(0, 0x9fc00, 1), e(0x5000, 0, 1), e(0xf0000, 0x10000, 2), e(0x9fc00, 0x400, 2)];
+        let map = [
+            e(0x100000, 0x1ff00000 - 0x80, 1),
+            e(0, 0x9fc00, 1),
+            e(0x5000, 0, 1),
+            e(0xf0000, 0x10000, 2),
+            e(0x9fc00, 0x400, 2),
+        ];
         let mut out = [MemmapEntry { base: 0, length: 0, kind: 0 }; 16];
         let n = build(&map, &[], &mut out).unwrap();
         assert_eq!(
             kinds(&out[..n]),
-            vec![(0x1000, 0x9e000, 0), (0x9fc00, 0x400, 1), (0xf0000, 0x10000, 1), (0x100000, 0x1feff000, 0)]
+            vec![
+                (0x1000, 0x9e000, 0),
+                (0x9fc00, 0x400, 1),
+                (0xf0000, 0x10000, 1),
+                (0x100000, 0x1feff000, 0)
+            ]
         );
         for w in out[..n].windows(2) {
             assert!(w[0].base + w[0].length <= w[1].base);
@@ -174,7 +198,12 @@ mod tests {
         let n = build(&map, &allocs, &mut out).unwrap();
         assert_eq!(
             kinds(&out[..n]),
-            vec![(0x100000, 0x10000, 5), (0x110000, 0xf0000, 0), (0x200000, 0x3000, 6), (0x203000, 0x2fd000, 0)]
+            vec![
+                (0x100000, 0x10000, 5),
+                (0x110000, 0xf0000, 0),
+                (0x200000, 0x3000, 6),
+                (0x203000, 0x2fd000, 0)
+            ]
         );
     }
 
@@ -183,7 +212,10 @@ mod tests {
         let map = [e(0x100000, 0x100000, 1), e(0x180000, 0x1000, 2)];
         let mut out = [MemmapEntry { base: 0, length: 0, kind: 0 }; 16];
         let n = build(&map, &[], &mut out).unwrap();
-        assert_eq!(kinds(&out[..n]), vec![(0x100000, 0x80000, 0), (0x180000, 0x1000, 1), (0x181000, 0x7f000, 0)]);
+        assert_eq!(
+            kinds(&out[..n]),
+            vec![(0x100000, 0x80000, 0), (0x180000, 0x1000, 1), (0x181000, 0x7f000, 0)]
+        );
     }
 
     #[test]
@@ -192,7 +224,8 @@ mod tests {
         let mut out = [MemmapEntry { base: 0, length: 0, kind: 0 }; 1];
         assert_eq!(build(&map, &[], &mut out), Ok(1));
         assert_eq!(kinds(&out), vec![(0x1000, 0x2000, 0)]);
-        let many: Vec<E820> = (0..8).map(|i| e(0x10000 * i, 0x1000, if i % 2 == 0 { 1 } else { 2 })).collect();
+        let many: Vec<E820> =
+            (0..8).map(|i| e(0x10000 * i, 0x1000, if i % 2 == 0 { 1 } else { 2 })).collect();
         assert_eq!(build(&many, &[], &mut out), Err(MemmapError::TooManyEntries));
     }
 }

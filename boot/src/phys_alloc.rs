@@ -20,10 +20,14 @@ struct Range {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllocError {
-    OutOfMemory { bytes: u64 },
+    OutOfMemory {
+        bytes: u64,
+    },
     TooManyRanges,
     /// `reserve` was asked for memory that is not free.
-    NotFree { base: u64 },
+    NotFree {
+        base: u64,
+    },
 }
 
 pub struct PhysAlloc {
@@ -179,10 +183,19 @@ mod tests {
     fn reserve_requires_free_memory_and_oom_is_reported() {
         let map = [e(0, 0x9fc00, 1), e(0x100000, 0x10000, 1), e(0x8000, 0x100, 2)];
         let mut a = PhysAlloc::new(&map, &[], 0, 0x110000).unwrap();
-        assert_eq!(a.reserve(0x8000, 0x1000, MemoryKind::BootloaderReclaimable), Err(AllocError::NotFree { base: 0x8000 }));
+        assert_eq!(
+            a.reserve(0x8000, 0x1000, MemoryKind::BootloaderReclaimable),
+            Err(AllocError::NotFree { base: 0x8000 })
+        );
         assert_eq!(a.reserve(0x7000, 0x1000, MemoryKind::BootloaderReclaimable), Ok(()));
-        assert_eq!(a.reserve(0x7000, 0x1000, MemoryKind::BootloaderReclaimable), Err(AllocError::NotFree { base: 0x7000 }));
-        assert!(matches!(a.alloc(0x100000, 0x1000, MemoryKind::Usable), Err(AllocError::OutOfMemory { .. })));
+        assert_eq!(
+            a.reserve(0x7000, 0x1000, MemoryKind::BootloaderReclaimable),
+            Err(AllocError::NotFree { base: 0x7000 })
+        );
+        assert!(matches!(
+            a.alloc(0x100000, 0x1000, MemoryKind::Usable),
+            Err(AllocError::OutOfMemory { .. })
+        ));
         // The first page is never handed out.
         let first = a.alloc(0x1000, 0x1000, MemoryKind::BootloaderReclaimable).unwrap();
         assert_eq!(first, 0x1000);

@@ -5,7 +5,9 @@
 //! bytes between them are searched (the kernel keeps all requests there);
 //! otherwise the whole image is. The base-revision tag is found the same way.
 
-use crate::proto::{Request, BASE_REVISION_MAGIC, COMMON_MAGIC, REQUESTS_END_MARKER, REQUESTS_START_MARKER};
+use crate::proto::{
+    Request, BASE_REVISION_MAGIC, COMMON_MAGIC, REQUESTS_END_MARKER, REQUESTS_START_MARKER,
+};
 
 pub const MAX_REQUESTS: usize = 32;
 
@@ -52,7 +54,9 @@ fn word(image: &[u8], off: usize) -> Option<u64> {
 }
 
 fn find_words(image: &[u8], words: &[u64], from: usize) -> Option<usize> {
-    (from..image.len()).step_by(8).find(|&o| words.iter().enumerate().all(|(i, &w)| word(image, o + 8 * i) == Some(w)))
+    (from..image.len())
+        .step_by(8)
+        .find(|&o| words.iter().enumerate().all(|(i, &w)| word(image, o + 8 * i) == Some(w)))
 }
 
 /// Scans `image` (the kernel's loaded span, starting page-aligned).
@@ -70,7 +74,9 @@ pub fn scan(image: &[u8]) -> Result<Scan, ScanError> {
     s.base_revision = find_words(image, &BASE_REVISION_MAGIC, 0);
     let mut off = from;
     while off + 32 <= region.len() {
-        if word(region, off) == Some(COMMON_MAGIC[0]) && word(region, off + 8) == Some(COMMON_MAGIC[1]) {
+        if word(region, off) == Some(COMMON_MAGIC[0])
+            && word(region, off + 8) == Some(COMMON_MAGIC[1])
+        {
             let id = [word(region, off + 16).unwrap_or(0), word(region, off + 24).unwrap_or(0)];
             match Request::from_id(id) {
                 Some(r) => {

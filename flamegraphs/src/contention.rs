@@ -18,7 +18,12 @@ use crate::stacks::Scope;
 
 /// Folds contention for `scope` from `stacks`, or from counters when no
 /// stack is in scope.
-pub fn fold_contention(report: &Report, stacks: &[ContentionStack], resolver: &Resolver<'_>, scope: Scope) -> Folded {
+pub fn fold_contention(
+    report: &Report,
+    stacks: &[ContentionStack],
+    resolver: &Resolver<'_>,
+    scope: Scope,
+) -> Folded {
     let phases = scope.phases(stacks.iter().map(|s| s.phase));
     let mut namer = Namer::new(resolver);
     let mut folded = Folded::new(FoldSource::ContentionStacks);

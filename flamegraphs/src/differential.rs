@@ -24,8 +24,13 @@ pub fn differential_folded(before: &Folded, after: &Folded) -> Result<String, Pr
     let (after, _) = after.scaled_for_drawing();
     let opt = differential::Options { normalize: true, strip_hex: false };
     let mut out = Vec::new();
-    differential::from_readers(opt, before.to_text().as_bytes(), after.to_text().as_bytes(), &mut out)
-        .map_err(ProfileError::Differential)?;
+    differential::from_readers(
+        opt,
+        before.to_text().as_bytes(),
+        after.to_text().as_bytes(),
+        &mut out,
+    )
+    .map_err(ProfileError::Differential)?;
     // inferno writes stacks in hash order; sort for stable files.
     let text = String::from_utf8_lossy(&out);
     let mut lines: Vec<&str> = text.lines().collect();
@@ -60,7 +65,10 @@ pub fn write_differential(
         "{} vs {}: {} -> {} samples, before normalised to after; red grew, blue shrank",
         labels.0, labels.1, b.total, a.total
     );
-    let style = GraphStyle::new(format!("capOS {} phase: {} vs {}", scope.name(), labels.0, labels.1), "samples")
-        .with_subtitle(note.clone());
+    let style = GraphStyle::new(
+        format!("capOS {} phase: {} vs {}", scope.name(), labels.0, labels.1),
+        "samples",
+    )
+    .with_subtitle(note.clone());
     write_graph(dir, stem, &style, &text, &note)
 }

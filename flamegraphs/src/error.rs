@@ -24,9 +24,14 @@ pub enum ProfileError {
 }
 
 pub(crate) fn create_dir(path: &std::path::Path) -> Result<(), ProfileError> {
-    std::fs::create_dir_all(path).map_err(|source| ProfileError::CreateDir { path: path.to_path_buf(), source })
+    std::fs::create_dir_all(path)
+        .map_err(|source| ProfileError::CreateDir { path: path.to_path_buf(), source })
 }
 
-pub(crate) fn write_file(path: &std::path::Path, bytes: impl AsRef<[u8]>) -> Result<(), ProfileError> {
-    std::fs::write(path, bytes).map_err(|source| ProfileError::Write { path: path.to_path_buf(), source })
+pub(crate) fn write_file(
+    path: &std::path::Path,
+    bytes: impl AsRef<[u8]>,
+) -> Result<(), ProfileError> {
+    std::fs::write(path, bytes)
+        .map_err(|source| ProfileError::Write { path: path.to_path_buf(), source })
 }

@@ -121,7 +121,10 @@ impl<'r, 'b> Namer<'r, 'b> {
         for (i, addr) in leaf_first.iter().enumerate().rev() {
             let key = (i > 0, *addr);
             let resolver = self.resolver;
-            let names = self.cache.entry(key).or_insert_with(|| resolver.locate_frame(i, *addr).frame_names());
+            let names = self
+                .cache
+                .entry(key)
+                .or_insert_with(|| resolver.locate_frame(i, *addr).frame_names());
             out.extend(names.iter().cloned());
         }
         out
@@ -140,7 +143,8 @@ pub fn fold_samples(report: &Report, resolver: &Resolver<'_>, scope: Scope) -> F
         return folded;
     }
     let pcs = pc_counts(report, scope);
-    let mut folded = Folded::new(if pcs.is_empty() { FoldSource::Empty } else { FoldSource::PcSamples });
+    let mut folded =
+        Folded::new(if pcs.is_empty() { FoldSource::Empty } else { FoldSource::PcSamples });
     for ((_, pc), n) in &pcs {
         folded.add(&namer.stack(&[*pc]), *n);
     }

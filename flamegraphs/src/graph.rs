@@ -91,7 +91,12 @@ pub const MAX_TOTAL: u64 = 1 << 52;
 
 /// Writes a [`Folded`] view as a graph, scaling its weights down by a power
 /// of two first if their total exceeds [`MAX_TOTAL`] (noted in the subtitle).
-pub fn write_folded(dir: &Path, stem: &str, style: &GraphStyle, folded: &Folded) -> Result<GraphFiles, ProfileError> {
+pub fn write_folded(
+    dir: &Path,
+    stem: &str,
+    style: &GraphStyle,
+    folded: &Folded,
+) -> Result<GraphFiles, ProfileError> {
     let (scaled, shift) = folded.scaled_for_drawing();
     let mut note = folded.source.describe().to_string();
     if shift > 0 {

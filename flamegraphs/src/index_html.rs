@@ -57,12 +57,17 @@ impl Table {
             inner.split('|').map(|c| c.trim().to_string()).collect()
         };
         let lines: Vec<&str> = markdown.lines().collect();
-        let start = lines
-            .windows(2)
-            .position(|w| w[0].trim_start().starts_with('|') && w[1].trim().starts_with('|') && w[1].contains("---"))?;
+        let start = lines.windows(2).position(|w| {
+            w[0].trim_start().starts_with('|')
+                && w[1].trim().starts_with('|')
+                && w[1].contains("---")
+        })?;
         let header = cells(lines[start]);
-        let rows =
-            lines[start + 2..].iter().take_while(|l| l.trim_start().starts_with('|')).map(|l| cells(l)).collect();
+        let rows = lines[start + 2..]
+            .iter()
+            .take_while(|l| l.trim_start().starts_with('|'))
+            .map(|l| cells(l))
+            .collect();
         Some(Table { caption: caption.into(), header, rows })
     }
 }
@@ -121,8 +126,16 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
         let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(n));
     }
     if !input.gates.is_empty() {
-        let rows = input.gates.iter().map(|g| vec![g.name.clone(), g.status.clone(), g.detail.clone()]).collect();
-        let t = Table { caption: "Gates".into(), header: vec!["gate".into(), "status".into(), "detail".into()], rows };
+        let rows = input
+            .gates
+            .iter()
+            .map(|g| vec![g.name.clone(), g.status.clone(), g.detail.clone()])
+            .collect();
+        let t = Table {
+            caption: "Gates".into(),
+            header: vec!["gate".into(), "status".into(), "detail".into()],
+            rows,
+        };
         table(&mut h, &t, Some(1));
     }
     for t in &input.tables {
@@ -134,11 +147,23 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
             .lock_sites
             .iter()
             .map(|s| {
-                let n = [s.acquisitions, s.contended, s.wait_cycles, s.hold_cycles].map(|v| v.to_string());
-                vec![s.family.clone(), s.site.clone(), n[0].clone(), n[1].clone(), n[2].clone(), n[3].clone()]
+                let n = [s.acquisitions, s.contended, s.wait_cycles, s.hold_cycles]
+                    .map(|v| v.to_string());
+                vec![
+                    s.family.clone(),
+                    s.site.clone(),
+                    n[0].clone(),
+                    n[1].clone(),
+                    n[2].clone(),
+                    n[3].clone(),
+                ]
             })
             .collect();
-        let t = Table { caption: "Top lock-contention sites".into(), header: header.map(String::from).to_vec(), rows };
+        let t = Table {
+            caption: "Top lock-contention sites".into(),
+            header: header.map(String::from).to_vec(),
+            rows,
+        };
         table(&mut h, &t, None);
     }
     if !input.graphs.is_empty() {
@@ -156,7 +181,11 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
                 );
             }
             None => {
-                let _ = writeln!(h, "<p class=\"missing\">missing: {}</p>", esc(&g.path.display().to_string()));
+                let _ = writeln!(
+                    h,
+                    "<p class=\"missing\">missing: {}</p>",
+                    esc(&g.path.display().to_string())
+                );
             }
         }
     }
@@ -166,10 +195,15 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
             let shown = esc(&f.path.display().to_string());
             match link(dir, &f.path, &mut missing) {
                 Some(href) => {
-                    let _ = writeln!(h, "<li>{}: <a href=\"{href}\">{shown}</a></li>", esc(&f.title));
+                    let _ =
+                        writeln!(h, "<li>{}: <a href=\"{href}\">{shown}</a></li>", esc(&f.title));
                 }
                 None => {
-                    let _ = writeln!(h, "<li class=\"missing\">{}: missing {shown}</li>", esc(&f.title));
+                    let _ = writeln!(
+                        h,
+                        "<li class=\"missing\">{}: missing {shown}</li>",
+                        esc(&f.title)
+                    );
                 }
             }
         }
@@ -238,7 +272,8 @@ fn link(dir: &Path, path: &Path, missing: &mut Vec<PathBuf>) -> Option<String> {
 fn relative_to(dir: &Path, path: &Path) -> Option<PathBuf> {
     let dir = std::path::absolute(dir).ok()?;
     let path = std::path::absolute(path).ok()?;
-    let (d, p): (Vec<Component>, Vec<Component>) = (dir.components().collect(), path.components().collect());
+    let (d, p): (Vec<Component>, Vec<Component>) =
+        (dir.components().collect(), path.components().collect());
     let common = d.iter().zip(&p).take_while(|(a, b)| a == b).count();
     let mut rel = PathBuf::new();
     for _ in common..d.len() {

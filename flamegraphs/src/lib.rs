@@ -19,6 +19,7 @@
 //! [`lock_sites`] (top contention sites from counters), [`timeline`]
 //! (Chrome trace-event JSON for Perfetto), [`index_html`] (the run's
 //! `index.html`), [`run`] (all per-run views in one call).
+#![forbid(unsafe_code)]
 
 pub mod contention;
 pub mod differential;
@@ -36,7 +37,9 @@ pub use differential::{differential_folded, write_differential};
 pub use error::ProfileError;
 pub use folded::{fold_samples, FoldSource, Folded};
 pub use graph::{write_folded, write_graph, GraphFiles, GraphStyle, MAX_TOTAL};
-pub use index_html::{render_index, write_index, Artifact, GateResult, IndexInput, IndexOutcome, Table, INDEX_FILE};
+pub use index_html::{
+    render_index, write_index, Artifact, GateResult, IndexInput, IndexOutcome, Table, INDEX_FILE,
+};
 pub use lock_sites::{lock_sites, LockSite};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;

@@ -41,12 +41,9 @@ pub fn lock_sites(report: &Report, phase: Phase) -> Vec<LockSite> {
         })
         .collect();
     out.sort_by(|a, b| {
-        (std::cmp::Reverse(a.wait_cycles), std::cmp::Reverse(a.contended), &a.family, &a.site).cmp(&(
-            std::cmp::Reverse(b.wait_cycles),
-            std::cmp::Reverse(b.contended),
-            &b.family,
-            &b.site,
-        ))
+        (std::cmp::Reverse(a.wait_cycles), std::cmp::Reverse(a.contended), &a.family, &a.site).cmp(
+            &(std::cmp::Reverse(b.wait_cycles), std::cmp::Reverse(b.contended), &b.family, &b.site),
+        )
     });
     out
 }

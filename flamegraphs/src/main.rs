@@ -9,17 +9,23 @@
 //! ```
 //!
 //! Each prints the paths it wrote, one per line.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use capos_flamegraphs::{write_differential, write_index, write_run_profile, write_timeline, IndexInput, Scope};
+use capos_flamegraphs::{
+    write_differential, write_index, write_run_profile, write_timeline, IndexInput, Scope,
+};
 use capos_measure::phase::Phase;
 use capos_symbolize::{read_report, ElfPaths, ReportInput};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "capos-flamegraphs", about = "Flamegraphs, timeline and index.html from capOS measure reports")]
+#[command(
+    name = "capos-flamegraphs",
+    about = "Flamegraphs, timeline and index.html from capOS measure reports"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,18 +119,33 @@ fn main() -> Result<()> {
         Command::Diff { before, after, elfs, out, stem, phase, labels } => {
             let scope = match phase.as_str() {
                 "run" => Scope::WholeRun,
-                name => Scope::Phase(Phase::from_name(name).with_context(|| format!("unknown phase `{name}`"))?),
+                name => Scope::Phase(
+                    Phase::from_name(name).with_context(|| format!("unknown phase `{name}`"))?,
+                ),
             };
-            let Some((l0, l1)) = labels.split_once(',') else { bail!("--labels wants two labels: A,B") };
+            let Some((l0, l1)) = labels.split_once(',') else {
+                bail!("--labels wants two labels: A,B")
+            };
             let (b, a) = (load(&before)?, load(&after)?);
-            let g = write_differential(&b.report, &a.report, &elfs.paths()?, scope, (l0, l1), &out, &stem)?;
+            let g = write_differential(
+                &b.report,
+                &a.report,
+                &elfs.paths()?,
+                scope,
+                (l0, l1),
+                &out,
+                &stem,
+            )?;
             println!("{}\n{}", g.folded.display(), g.svg.display());
         }
-        Command::Timeline { report, out } => println!("{}", write_timeline(&load(&report)?.report, &out)?.display()),
+        Command::Timeline { report, out } => {
+            println!("{}", write_timeline(&load(&report)?.report, &out)?.display())
+        }
         Command::Index { input, out } => {
-            let text = std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
-            let input: IndexInput =
-                serde_json::from_str(&text).with_context(|| format!("parsing {}", input.display()))?;
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("reading {}", input.display()))?;
+            let input: IndexInput = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", input.display()))?;
             let outcome = write_index(&input, &out)?;
             for m in &outcome.missing {
                 eprintln!("capos-flamegraphs: warning: missing {}", m.display());

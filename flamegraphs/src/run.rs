@@ -15,7 +15,9 @@
 use std::path::Path;
 
 use capos_measure::phase::Phase;
-use capos_symbolize::{write_pc_report_resolved, Binaries, ElfPaths, PcReportPaths, ReportInput, Resolver};
+use capos_symbolize::{
+    write_pc_report_resolved, Binaries, ElfPaths, PcReportPaths, ReportInput, Resolver,
+};
 
 use crate::contention::fold_contention;
 use crate::error::ProfileError;
@@ -38,15 +40,25 @@ pub struct RunProfile {
 }
 
 /// Writes all per-run views of `input` into `dir`.
-pub fn write_run_profile(input: &ReportInput, elfs: &ElfPaths, dir: &Path) -> Result<RunProfile, ProfileError> {
+pub fn write_run_profile(
+    input: &ReportInput,
+    elfs: &ElfPaths,
+    dir: &Path,
+) -> Result<RunProfile, ProfileError> {
     let report = &input.report;
     let bins = Binaries::load(elfs, report.load_maps.iter().map(|m| m.binary.as_str()));
     let resolver = Resolver::new(&bins, &report.load_maps);
     let pc_report = write_pc_report_resolved(report, &bins, &resolver, dir)?;
     let work = fold_samples(report, &resolver, Scope::Phase(Phase::Work));
-    let work = write_folded(dir, "flamegraph-work", &GraphStyle::new("capOS work phase", "samples"), &work)?;
+    let work = write_folded(
+        dir,
+        "flamegraph-work",
+        &GraphStyle::new("capOS work phase", "samples"),
+        &work,
+    )?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
-    let whole_run = write_folded(dir, "flamegraph-run", &GraphStyle::new("capOS whole run", "samples"), &run)?;
+    let whole_run =
+        write_folded(dir, "flamegraph-run", &GraphStyle::new("capOS whole run", "samples"), &run)?;
     let lock = fold_contention(report, &input.contention, &resolver, Scope::WholeRun);
     let contention = write_folded(
         dir,
@@ -55,5 +67,12 @@ pub fn write_run_profile(input: &ReportInput, elfs: &ElfPaths, dir: &Path) -> Re
         &lock,
     )?;
     let timeline = write_timeline(report, dir)?;
-    Ok(RunProfile { pc_report, work, whole_run, contention, timeline, lock_sites: lock_sites(report, Phase::Aggregate) })
+    Ok(RunProfile {
+        pc_report,
+        work,
+        whole_run,
+        contention,
+        timeline,
+        lock_sites: lock_sites(report, Phase::Aggregate),
+    })
 }

@@ -57,14 +57,22 @@ impl Clock {
 /// The timeline as a JSON value (`{"traceEvents": [...], ...}`).
 pub fn timeline_json(report: &Report) -> Value {
     let khz = report.begin.map_or(0, |b| b.tsc_khz);
-    let t0 = report.checkpoints.values().chain(report.trace.iter().map(|e| &e.tsc)).min().copied().unwrap_or(0);
+    let t0 = report
+        .checkpoints
+        .values()
+        .chain(report.trace.iter().map(|e| &e.tsc))
+        .min()
+        .copied()
+        .unwrap_or(0);
     let clock = Clock { t0, khz };
     let mut by_cpu: BTreeMap<u8, Vec<&TraceEvent>> = BTreeMap::new();
     for e in &report.trace {
         by_cpu.entry(e.cpu).or_default().push(e);
     }
     let cpus = report.begin.map_or(0, |b| b.cpus);
-    let mut events = vec![json!({"ph": "M", "pid": PID, "name": "process_name", "args": {"name": "capOS guest"}})];
+    let mut events = vec![
+        json!({"ph": "M", "pid": PID, "name": "process_name", "args": {"name": "capOS guest"}}),
+    ];
     for cpu in (0..cpus).chain(by_cpu.keys().copied().filter(|c| *c >= cpus)) {
         events.push(
             json!({"ph": "M", "pid": PID, "tid": cpu, "name": "thread_name", "args": {"name": format!("CPU {cpu}")}}),
@@ -97,7 +105,13 @@ pub fn write_timeline(report: &Report, dir: &Path) -> Result<PathBuf, ProfileErr
     Ok(path)
 }
 
-fn cpu_events(clock: &Clock, cpu: u8, list: &[&TraceEvent], end_tsc: Option<u64>, out: &mut Vec<Value>) {
+fn cpu_events(
+    clock: &Clock,
+    cpu: u8,
+    list: &[&TraceEvent],
+    end_tsc: Option<u64>,
+    out: &mut Vec<Value>,
+) {
     let first_tsc = list.first().map_or(0, |e| e.tsc);
     let last_tsc = list.last().map_or(0, |e| e.tsc);
     // (thread, start tsc, truncated)
@@ -121,17 +135,26 @@ fn cpu_events(clock: &Clock, cpu: u8, list: &[&TraceEvent], end_tsc: Option<u64>
                 running = Some((e.b, e.tsc, false));
                 continue;
             }
-            TraceKind::Wakeup => {
-                (format!("wakeup thread {} -> cpu {}", e.a, e.b), json!({"thread": e.a, "target_cpu": e.b}))
+            TraceKind::Wakeup => (
+                format!("wakeup thread {} -> cpu {}", e.a, e.b),
+                json!({"thread": e.a, "target_cpu": e.b}),
+            ),
+            TraceKind::IpiSend => {
+                (format!("ipi send -> {:#x}", e.a), json!({"target": e.a, "vector": e.b}))
             }
-            TraceKind::IpiSend => (format!("ipi send -> {:#x}", e.a), json!({"target": e.a, "vector": e.b})),
-            TraceKind::IpiRecv => (format!("ipi recv vector {:#x}", e.a), json!({"vector": e.a, "sender": e.b})),
-            TraceKind::Shootdown => {
-                (format!("tlb shootdown -> {:#x}", e.a), json!({"cpu_mask": e.a, "address_space": e.b}))
+            TraceKind::IpiRecv => {
+                (format!("ipi recv vector {:#x}", e.a), json!({"vector": e.a, "sender": e.b}))
             }
-            TraceKind::LockContendedWait => (format!("lock wait {:#x}", e.a), json!({"lock": e.a, "wait_cycles": e.b})),
+            TraceKind::Shootdown => (
+                format!("tlb shootdown -> {:#x}", e.a),
+                json!({"cpu_mask": e.a, "address_space": e.b}),
+            ),
+            TraceKind::LockContendedWait => {
+                (format!("lock wait {:#x}", e.a), json!({"lock": e.a, "wait_cycles": e.b}))
+            }
             TraceKind::PhaseMark => {
-                let phase = u8::try_from(e.a).ok().and_then(Phase::from_id).map_or("?", |p| p.name());
+                let phase =
+                    u8::try_from(e.a).ok().and_then(Phase::from_id).map_or("?", |p| p.name());
                 (format!("phase mark {phase}"), json!({"phase_id": e.a}))
             }
         };

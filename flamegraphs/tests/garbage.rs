@@ -44,8 +44,16 @@ fn mutated_logs_never_panic() {
         if i % 5 != 0 {
             continue;
         }
-        write_differential(&base.report, &input.report, &elfs, Scope::Phase(Phase::Work), ("a", "b"), &out, "diff")
-            .expect("differential of parsed reports");
+        write_differential(
+            &base.report,
+            &input.report,
+            &elfs,
+            Scope::Phase(Phase::Work),
+            ("a", "b"),
+            &out,
+            "diff",
+        )
+        .expect("differential of parsed reports");
     }
     assert!(parsed >= 10, "mutations too destructive: {parsed} parsed");
     let empty = ReportInput::default();
@@ -55,7 +63,8 @@ fn mutated_logs_never_panic() {
 /// Replaces the values of a few `key=value` tokens with random numbers,
 /// which mostly keeps the log parseable and stresses the views instead.
 fn mutate_values(m: &mut Mutator) -> String {
-    let mut lines: Vec<Vec<String>> = LOG.lines().map(|l| l.split(' ').map(String::from).collect()).collect();
+    let mut lines: Vec<Vec<String>> =
+        LOG.lines().map(|l| l.split(' ').map(String::from).collect()).collect();
     for _ in 0..1 + m.below(4) {
         let line = m.below(lines.len());
         let words = &mut lines[line];

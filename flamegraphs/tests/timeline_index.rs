@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use capos_flamegraphs::{
-    render_index, timeline_json, write_index, write_run_profile, write_timeline, Artifact, GateResult, IndexInput,
-    LockSite, Table,
+    render_index, timeline_json, write_index, write_run_profile, write_timeline, Artifact,
+    GateResult, IndexInput, LockSite, Table,
 };
 use capos_measure::phase::Phase;
 use capos_measure::report::{Begin, End, Report};
@@ -54,7 +54,11 @@ fn slices(v: &Value) -> BTreeMap<u64, Vec<(f64, f64, String)>> {
             let ts = e["ts"].as_f64().expect("ts");
             let dur = e["dur"].as_f64().expect("dur");
             assert!(dur >= 0.0, "{e}");
-            by_tid.entry(tid).or_default().push((ts, dur, e["name"].as_str().unwrap_or("").to_string()));
+            by_tid.entry(tid).or_default().push((
+                ts,
+                dur,
+                e["name"].as_str().unwrap_or("").to_string(),
+            ));
         }
     }
     for list in by_tid.values_mut() {
@@ -72,7 +76,10 @@ fn timeline_is_valid_json_with_non_overlapping_cpu_slices() {
     let path = write_timeline(&traced(), &dir).expect("timeline");
     let text = std::fs::read_to_string(path).expect("read");
     let v: Value = serde_json::from_str(&text).expect("valid JSON");
-    assert_eq!(serde_json::to_string(&v).ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()), Some(v.clone()));
+    assert_eq!(
+        serde_json::to_string(&v).ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()),
+        Some(v.clone())
+    );
     let s = slices(&v);
     // CPU 0: thread 1 (truncated, from the first event), 5, then 7 to the end.
     let cpu0: Vec<&str> = s[&0].iter().map(|x| x.2.as_str()).collect();
@@ -92,7 +99,15 @@ fn timeline_is_valid_json_with_non_overlapping_cpu_slices() {
         .filter(|e| e["ph"] == "i")
         .filter_map(|e| e["cat"].as_str())
         .collect();
-    for cat in ["wakeup", "ipi_send", "ipi_recv", "shootdown", "lock_contended_wait", "phase_mark", "phase"] {
+    for cat in [
+        "wakeup",
+        "ipi_send",
+        "ipi_recv",
+        "shootdown",
+        "lock_contended_wait",
+        "phase_mark",
+        "phase",
+    ] {
         assert!(instants.contains(&cat), "{cat} missing from {instants:?}");
     }
 }
@@ -102,8 +117,11 @@ fn random_traces_never_overlap_or_panic() {
     let mut m = Mutator::new(77);
     for _ in 0..200 {
         let mut r = traced();
-        r.begin =
-            (m.below(4) != 0).then_some(Begin { cpus: m.below(5) as u8, tsc_khz: m.next() % 3_000_000, catalogue: 0 });
+        r.begin = (m.below(4) != 0).then_some(Begin {
+            cpus: m.below(5) as u8,
+            tsc_khz: m.next() % 3_000_000,
+            catalogue: 0,
+        });
         r.end = (m.below(3) != 0).then(|| End { tsc: m.next() % 30_000, records: 0, lost: 0 });
         r.trace = (0..m.below(40))
             .map(|_| {
@@ -123,8 +141,16 @@ fn sample_input(dir: &std::path::Path) -> IndexInput {
         notes: vec!["accel=tcg <script>alert(1)</script>".into()],
         tables: vec![Table::from_markdown("Speedup", md).expect("table")],
         gates: vec![
-            GateResult { name: "work 1->2".into(), status: "pass".into(), detail: "1.9x >= 1.5x".into() },
-            GateResult { name: "kvm".into(), status: "not collected".into(), detail: "no KVM".into() },
+            GateResult {
+                name: "work 1->2".into(),
+                status: "pass".into(),
+                detail: "1.9x >= 1.5x".into(),
+            },
+            GateResult {
+                name: "kvm".into(),
+                status: "not collected".into(),
+                detail: "no KVM".into(),
+            },
         ],
         lock_sites: vec![LockSite {
             family: "scheduler_lock_site".into(),
@@ -147,7 +173,9 @@ fn sample_input(dir: &std::path::Path) -> IndexInput {
 #[test]
 fn index_escapes_text_and_links_only_existing_files() {
     let dir = scratch("index");
-    let report = parse_report_text("measure: begin version=1 cpus=1 tsc_khz=0 catalogue=0x0\n").expect("log").report;
+    let report = parse_report_text("measure: begin version=1 cpus=1 tsc_khz=0 catalogue=0x0\n")
+        .expect("log")
+        .report;
     write_run_profile(
         &capos_symbolize::ReportInput { report, contention: vec![] },
         &ElfPaths::new(),

@@ -6,7 +6,8 @@
 mod common;
 
 use capos_flamegraphs::{
-    differential_folded, fold_contention, fold_samples, write_differential, write_run_profile, FoldSource, Scope,
+    differential_folded, fold_contention, fold_samples, write_differential, write_run_profile,
+    FoldSource, Scope,
 };
 use capos_measure::log_parse::parse_measure_log;
 use capos_measure::phase::Phase;
@@ -58,7 +59,8 @@ fn with_stacks(work_probe: u64, work_caller_only: u64) -> Report {
     let caller_only = vec![runtime(flame_caller) + 8];
     r.stack_samples.insert((Phase::Work, Mode::User, probe_stack()), work_probe);
     r.stack_samples.insert((Phase::Work, Mode::User, caller_only), work_caller_only);
-    r.stack_samples.insert((Phase::Work, Mode::Kernel, vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000]), 2);
+    r.stack_samples
+        .insert((Phase::Work, Mode::Kernel, vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000]), 2);
     r.stack_samples.insert((Phase::Shutdown, Mode::User, probe_stack()), 1);
     r
 }
@@ -73,15 +75,25 @@ fn folded_stacks_are_root_first_with_binary_and_kernel_marks() {
     let f = fold(&with_stacks(5, 0), Scope::Phase(Phase::Work));
     assert_eq!(f.source, FoldSource::Stacks);
     assert_eq!(f.total, 7);
-    let (probe_line, n) = f.stacks.iter().find(|(s, _)| s.contains("flame_probe")).expect("probe stack");
+    let (probe_line, n) =
+        f.stacks.iter().find(|(s, _)| s.contains("flame_probe")).expect("probe stack");
     assert_eq!(*n, 5);
     let frames: Vec<&str> = probe_line.split(';').collect();
-    assert!(frames.first().is_some_and(|f| f.starts_with("prog`") && f.ends_with("::flame_caller")), "{frames:?}");
-    assert!(frames.last().is_some_and(|f| f.starts_with("prog`") && f.ends_with("::flame_probe")), "{frames:?}");
+    assert!(
+        frames.first().is_some_and(|f| f.starts_with("prog`") && f.ends_with("::flame_caller")),
+        "{frames:?}"
+    );
+    assert!(
+        frames.last().is_some_and(|f| f.starts_with("prog`") && f.ends_with("::flame_probe")),
+        "{frames:?}"
+    );
     // No kernel ELF given: kernel frames are unresolved but marked and kept.
     assert_eq!(f.stacks.get("<no symbols>_[k];<no symbols>_[k]"), Some(&2));
     let text = f.to_text();
-    assert!(text.lines().all(|l| l.rsplit_once(' ').is_some_and(|(_, n)| n.parse::<u64>().is_ok())), "{text}");
+    assert!(
+        text.lines().all(|l| l.rsplit_once(' ').is_some_and(|(_, n)| n.parse::<u64>().is_ok())),
+        "{text}"
+    );
 
     // Whole run without aggregate samples: boot..shutdown summed.
     assert_eq!(fold(&with_stacks(5, 0), Scope::WholeRun).total, 8);
@@ -121,7 +133,11 @@ fn contention_uses_stacks_or_falls_back_to_site_counters() {
     assert_eq!(f.source, FoldSource::ContentionStacks);
     assert_eq!(f.total, 4000);
     let (line, _) = f.stacks.iter().next().expect("one stack");
-    assert!(line.starts_with("[lock scheduler_lock timer_select];prog`") && line.ends_with("::flame_probe"), "{line}");
+    assert!(
+        line.starts_with("[lock scheduler_lock timer_select];prog`")
+            && line.ends_with("::flame_probe"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -139,11 +155,14 @@ fn run_profile_writes_every_view_with_folded_beside_svg() {
     assert!(svg.contains("flame_probe"));
     assert_eq!(p.work.total, 10);
     assert_eq!(p.contention.total, 1300);
-    assert!(p.pc_report.report.is_file() && p.pc_report.symbol_map.is_file() && p.timeline.is_file());
+    assert!(
+        p.pc_report.report.is_file() && p.pc_report.symbol_map.is_file() && p.timeline.is_file()
+    );
     assert_eq!(p.lock_sites.first().map(|s| s.site.as_str()), Some("timer_select"));
 
     // Nothing sampled: the SVG says so instead of failing.
-    let empty = write_run_profile(&ReportInput::default(), &ElfPaths::new(), &dir.join("empty")).expect("empty");
+    let empty = write_run_profile(&ReportInput::default(), &ElfPaths::new(), &dir.join("empty"))
+        .expect("empty");
     let svg = std::fs::read_to_string(&empty.work.svg).expect("svg");
     assert!(svg.contains("nothing to draw (no samples in scope)"), "{svg}");
 }
@@ -152,8 +171,11 @@ fn run_profile_writes_every_view_with_folded_beside_svg() {
 fn differential_compares_one_worker_with_n() {
     let before = with_stacks(10, 10);
     let after = with_stacks(30, 10);
-    let text = differential_folded(&fold(&before, Scope::Phase(Phase::Work)), &fold(&after, Scope::Phase(Phase::Work)))
-        .expect("diff");
+    let text = differential_folded(
+        &fold(&before, Scope::Phase(Phase::Work)),
+        &fold(&after, Scope::Phase(Phase::Work)),
+    )
+    .expect("diff");
     let probe = text.lines().find(|l| l.contains("flame_probe")).expect("probe line");
     let nums: Vec<u64> = probe.rsplitn(3, ' ').take(2).map(|n| n.parse().expect("count")).collect();
     // after=30; before 10 normalised from a total of 22 to 42: 19.

@@ -27,7 +27,12 @@ pub enum ArgError<'a> {
     Repeated(&'static str),
     Missing(&'static str),
     NotANumber(&'static str, &'a str),
-    OutOfRange { key: &'static str, value: u64, min: u64, max: u64 },
+    OutOfRange {
+        key: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
 }
 
 impl fmt::Display for ArgError<'_> {
@@ -61,7 +66,10 @@ fn number(s: &str) -> Option<u64> {
 }
 
 /// Parses `args` against `keys`; `out[i]` receives the value of `keys[i]`.
-fn parse_keys<'a, const N: usize>(args: &'a str, keys: &[Key; N]) -> Result<[Option<u64>; N], ArgError<'a>> {
+fn parse_keys<'a, const N: usize>(
+    args: &'a str,
+    keys: &[Key; N],
+) -> Result<[Option<u64>; N], ArgError<'a>> {
     let mut out = [None; N];
     for word in args.split_whitespace() {
         let (k, v) = word.split_once('=').ok_or(ArgError::NotKeyValue(word))?;
@@ -165,7 +173,11 @@ impl ChildArgs {
 
 impl fmt::Display for ChildArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seed={:#x} ops={} threads={} index={}", self.seed, self.ops, self.threads, self.index)
+        write!(
+            f,
+            "seed={:#x} ops={} threads={} index={}",
+            self.seed, self.ops, self.threads, self.index
+        )
     }
 }
 

@@ -19,8 +19,12 @@ pub const LETHAL_CODES: [i64; 5] = [0, -1, -7, -42, i64::MIN];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChildExit {
-    Finished { steps: u64 },
-    Stalled { steps: u64 },
+    Finished {
+        steps: u64,
+    },
+    Stalled {
+        steps: u64,
+    },
     BadArgs,
     NoRing,
     /// A lethal op, a panic (101) or a kill code.
@@ -42,8 +46,12 @@ impl ChildExit {
         match code {
             BAD_ARGS => ChildExit::BadArgs,
             NO_RING => ChildExit::NoRing,
-            c if (FINISHED..STALLED).contains(&c) => ChildExit::Finished { steps: (c - FINISHED) as u64 },
-            c if (STALLED..STALLED + FINISHED).contains(&c) => ChildExit::Stalled { steps: (c - STALLED) as u64 },
+            c if (FINISHED..STALLED).contains(&c) => {
+                ChildExit::Finished { steps: (c - FINISHED) as u64 }
+            }
+            c if (STALLED..STALLED + FINISHED).contains(&c) => {
+                ChildExit::Stalled { steps: (c - STALLED) as u64 }
+            }
             c => ChildExit::Other(c),
         }
     }
@@ -55,7 +63,9 @@ impl fmt::Display for ChildExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChildExit::Finished { steps } => write!(f, "finished ran={steps}"),
-            ChildExit::Stalled { steps } => write!(f, "stalled ran={steps} (workers unfinished at the deadline)"),
+            ChildExit::Stalled { steps } => {
+                write!(f, "stalled ran={steps} (workers unfinished at the deadline)")
+            }
             ChildExit::BadArgs => write!(f, "bad args"),
             ChildExit::NoRing => write!(f, "no ring"),
             ChildExit::Other(c) => write!(f, "exit={c}"),
@@ -69,7 +79,13 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_never_collide() {
-        for e in [ChildExit::Finished { steps: 0 }, ChildExit::Finished { steps: 12345 }, ChildExit::Stalled { steps: 7 }, ChildExit::BadArgs, ChildExit::NoRing] {
+        for e in [
+            ChildExit::Finished { steps: 0 },
+            ChildExit::Finished { steps: 12345 },
+            ChildExit::Stalled { steps: 7 },
+            ChildExit::BadArgs,
+            ChildExit::NoRing,
+        ] {
             assert_eq!(ChildExit::decode(e.code()), e);
         }
         for c in LETHAL_CODES.into_iter().chain([101, -1014, i64::MAX]) {

@@ -308,7 +308,9 @@ mod tests {
             assert_eq!(k.index(), i, "{k:?}");
         }
         assert!(WORKER_MIX.iter().all(|&(_, k)| k != Kind::Lethal));
-        assert!(SUB_MIX.iter().all(|&(_, k)| !matches!(k, Kind::Lethal | Kind::ThreadSpawn | Kind::ProcSpawn)));
+        assert!(SUB_MIX
+            .iter()
+            .all(|&(_, k)| !matches!(k, Kind::Lethal | Kind::ThreadSpawn | Kind::ProcSpawn)));
     }
 
     #[test]
@@ -327,7 +329,8 @@ mod tests {
         let p = ChildPlan::new(99, 103, 4);
         let per_worker: Vec<usize> = (0..4).map(|w| p.worker(w).count()).collect();
         assert_eq!(per_worker, vec![26, 26, 26, 25]);
-        let lethal: usize = (0..4).map(|w| p.worker(w).filter(|s| s.kind == Kind::Lethal).count()).sum();
+        let lethal: usize =
+            (0..4).map(|w| p.worker(w).filter(|s| s.kind == Kind::Lethal).count()).sum();
         assert_eq!(lethal, usize::from(p.lethal.is_some()));
         assert_eq!(ThreadPlan::sub(5, 7).count(), 7);
         assert_eq!(ChildPlan::new(1, 0, 4).lethal, None);

@@ -56,7 +56,11 @@ pub fn probe_kvm(device: &Path) -> Result<(), String> {
     // by value and returns a new file descriptor or -1.
     let vm = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_CREATE_VM as _, 0) };
     if vm < 0 {
-        return Err(format!("{}: KVM_CREATE_VM failed: {}", device.display(), std::io::Error::last_os_error()));
+        return Err(format!(
+            "{}: KVM_CREATE_VM failed: {}",
+            device.display(),
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: `vm` is a fresh descriptor returned by the kernel that nothing
     // else owns; OwnedFd closes it when dropped.

@@ -66,7 +66,10 @@ fn check_module_path(path: &str) -> Result<()> {
 /// when its command line is empty.
 pub fn limine_conf(kernel_cmdline: &str, modules: &[Module]) -> Result<String> {
     check_value("kernel command line", kernel_cmdline)?;
-    let mut conf = format!("timeout: 0\n\n/{ENTRY_NAME}\n    protocol: limine\n    path: {}\n", boot_uri(KERNEL_PATH));
+    let mut conf = format!(
+        "timeout: 0\n\n/{ENTRY_NAME}\n    protocol: limine\n    path: {}\n",
+        boot_uri(KERNEL_PATH)
+    );
     if !kernel_cmdline.is_empty() {
         conf.push_str(&format!("    cmdline: {kernel_cmdline}\n"));
     }
@@ -92,7 +95,10 @@ pub fn plan(images: &Images, kernel_cmdline: &str) -> Result<Vec<Entry>> {
         if entries.iter().any(|e| e.path == m.path_in_archive) {
             bail!("two modules are both named {}", m.path_in_archive);
         }
-        entries.push(Entry { path: m.path_in_archive.clone(), content: Content::File(m.host_path.clone()) });
+        entries.push(Entry {
+            path: m.path_in_archive.clone(),
+            content: Content::File(m.host_path.clone()),
+        });
     }
     if let Some(long) = entries.iter().find(|e| e.path.len() > MAX_PATH_LEN) {
         bail!("archive path {} is longer than {MAX_PATH_LEN} bytes (the ustar name field the loader reads)", long.path);
@@ -108,8 +114,9 @@ pub fn write_initrd(images: &Images, kernel_cmdline: &str, out: &Path) -> Result
     for entry in &entries {
         let data = match &entry.content {
             Content::Bytes(b) => b.clone(),
-            Content::File(p) => std::fs::read(p)
-                .with_context(|| format!("cannot read {} for archive entry {}", p.display(), entry.path))?,
+            Content::File(p) => std::fs::read(p).with_context(|| {
+                format!("cannot read {} for archive entry {}", p.display(), entry.path)
+            })?,
         };
         let mut header = tar::Header::new_ustar();
         header.set_size(data.len() as u64);
@@ -146,7 +153,8 @@ mod tests {
 
     #[test]
     fn conf_with_cmdline_and_modules_in_order() {
-        let modules = vec![Module::new("init", "/a", "verbose"), Module::new("manifest.bin", "/b", "")];
+        let modules =
+            vec![Module::new("init", "/a", "verbose"), Module::new("manifest.bin", "/b", "")];
         assert_eq!(
             limine_conf("ktest=mm::", &modules).unwrap(),
             "timeout: 0\n\
@@ -160,7 +168,11 @@ mod tests {
     #[test]
     fn conf_rejects_bad_values() {
         assert!(limine_conf("a\nb", &[]).unwrap_err().to_string().contains("one line"));
-        let bad = Module { path_in_archive: "boot/modules/../kernel".into(), host_path: "/x".into(), cmdline: "".into() };
+        let bad = Module {
+            path_in_archive: "boot/modules/../kernel".into(),
+            host_path: "/x".into(),
+            cmdline: "".into(),
+        };
         assert!(limine_conf("", &[bad]).is_err());
         let dup = vec![Module::new("a", "/x", ""), Module::new("a", "/y", "")];
         assert!(plan(&images(dup), "").unwrap_err().to_string().contains("two modules"));
@@ -175,7 +187,11 @@ mod tests {
         let init = dir.path().join("init.elf");
         std::fs::write(&kernel, b"\x7fELF kernel").unwrap();
         std::fs::write(&init, b"init bytes").unwrap();
-        let imgs = Images { loader: "/l".into(), kernel, modules: vec![Module::new("init", &init, "x=1")] };
+        let imgs = Images {
+            loader: "/l".into(),
+            kernel,
+            modules: vec![Module::new("init", &init, "x=1")],
+        };
         let out = dir.path().join("initrd.tar");
         write_initrd(&imgs, "ktest", &out).unwrap();
 

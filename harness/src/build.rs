@@ -40,7 +40,11 @@ impl Module {
     /// A module stored as `boot/modules/<name>`.
     #[allow(dead_code)] // user-space modules are not built yet
     pub fn new(name: &str, host_path: impl Into<PathBuf>, cmdline: impl Into<String>) -> Self {
-        Module { path_in_archive: format!("{MODULES_DIR}/{name}"), host_path: host_path.into(), cmdline: cmdline.into() }
+        Module {
+            path_in_archive: format!("{MODULES_DIR}/{name}"),
+            host_path: host_path.into(),
+            cmdline: cmdline.into(),
+        }
     }
 }
 
@@ -68,7 +72,8 @@ pub struct CargoBuild {
 }
 
 const LOADER_RUSTFLAGS: &str = "-C relocation-model=static -C force-frame-pointers=yes";
-const KERNEL_RUSTFLAGS: &str = "-C relocation-model=static -C code-model=kernel -C force-frame-pointers=yes";
+const KERNEL_RUSTFLAGS: &str =
+    "-C relocation-model=static -C code-model=kernel -C force-frame-pointers=yes";
 
 impl CargoBuild {
     pub fn loader() -> Self {
@@ -77,20 +82,39 @@ impl CargoBuild {
 
     pub fn kernel(flavor: KernelFlavor) -> Self {
         match flavor {
-            KernelFlavor::Normal => Self::new("kernel", "capos-kernel", &[], "target/kernel", KERNEL_RUSTFLAGS),
-            KernelFlavor::Ktest => {
-                Self::new("ktest kernel", "capos-kernel", &["ktest"], "target/kernel-ktest", KERNEL_RUSTFLAGS)
+            KernelFlavor::Normal => {
+                Self::new("kernel", "capos-kernel", &[], "target/kernel", KERNEL_RUSTFLAGS)
             }
+            KernelFlavor::Ktest => Self::new(
+                "ktest kernel",
+                "capos-kernel",
+                &["ktest"],
+                "target/kernel-ktest",
+                KERNEL_RUSTFLAGS,
+            ),
             KernelFlavor::Measure => {
-                let mut b = Self::new("measure kernel", "capos-kernel", &["measure"], "target/kernel-measure", KERNEL_RUSTFLAGS);
+                let mut b = Self::new(
+                    "measure kernel",
+                    "capos-kernel",
+                    &["measure"],
+                    "target/kernel-measure",
+                    KERNEL_RUSTFLAGS,
+                );
                 b.env.push(("DEFMT_LOG", "info"));
                 b
             }
         }
     }
 
-    fn new(what: &'static str, package: &str, features: &[&str], target_dir: &str, rustflags: &'static str) -> Self {
-        let mut args: Vec<String> = ["build", "--profile", PROFILE, "-p", package].map(String::from).to_vec();
+    fn new(
+        what: &'static str,
+        package: &str,
+        features: &[&str],
+        target_dir: &str,
+        rustflags: &'static str,
+    ) -> Self {
+        let mut args: Vec<String> =
+            ["build", "--profile", PROFILE, "-p", package].map(String::from).to_vec();
         if !features.is_empty() {
             args.extend(["--features".to_string(), features.join(",")]);
         }
@@ -112,9 +136,15 @@ impl CargoBuild {
             .env("RUSTFLAGS", self.rustflags)
             .envs(self.env.iter().copied())
             .status()
-            .with_context(|| format!("cannot start `{}` to build the {}", cargo.to_string_lossy(), self.what))?;
+            .with_context(|| {
+                format!("cannot start `{}` to build the {}", cargo.to_string_lossy(), self.what)
+            })?;
         if !status.success() {
-            bail!("building the {} failed ({status}); command: cargo {}", self.what, self.args.join(" "));
+            bail!(
+                "building the {} failed ({status}); command: cargo {}",
+                self.what,
+                self.args.join(" ")
+            );
         }
         let artifact = root.join(&self.artifact);
         if !artifact.is_file() {
@@ -156,7 +186,10 @@ mod tests {
         let t = CargoBuild::kernel(KernelFlavor::Ktest);
         assert!(t.args.join(" ").contains("--features ktest"));
         assert!(t.args.join(" ").ends_with("--target-dir target/kernel-ktest"));
-        assert_eq!(t.artifact, Path::new("target/kernel-ktest/x86_64-unknown-none/kernel/capos-kernel"));
+        assert_eq!(
+            t.artifact,
+            Path::new("target/kernel-ktest/x86_64-unknown-none/kernel/capos-kernel")
+        );
     }
 
     #[test]

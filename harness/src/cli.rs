@@ -6,7 +6,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "capos-harness", about = "Build capOS images, pack the initrd, run QEMU and the kernel tests")]
+#[command(
+    name = "capos-harness",
+    about = "Build capOS images, pack the initrd, run QEMU and the kernel tests"
+)]
 pub struct Cli {
     /// Workspace root (default: the workspace this harness was built from).
     #[arg(long, global = true, value_name = "DIR")]
@@ -165,10 +168,9 @@ pub struct SymbolizeArgs {
 pub const MAX_SMP: u32 = 255;
 
 pub fn parse_smp(s: &str) -> Result<u32, String> {
-    let n: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a CPU count: expected a whole number from 1 to {MAX_SMP}"))?;
+    let n: u32 = s.trim().parse().map_err(|_| {
+        format!("`{s}` is not a CPU count: expected a whole number from 1 to {MAX_SMP}")
+    })?;
     if n == 0 || n > MAX_SMP {
         return Err(format!("CPU count {n} is out of range: expected 1 to {MAX_SMP}"));
     }
@@ -205,23 +207,37 @@ mod tests {
 
     #[test]
     fn defaults_and_lists() {
-        let Command::TestSuite(s) = parse(&["test-suite"]).unwrap().command else { panic!("subcommand") };
+        let Command::TestSuite(s) = parse(&["test-suite"]).unwrap().command else {
+            panic!("subcommand")
+        };
         assert_eq!(s.smp, vec![1, 2, 4]);
         assert_eq!(s.repeat, 1);
         assert_eq!(s.qemu.timeout, Duration::from_secs(60));
         assert_eq!(s.qemu.accel, AccelChoice::Auto);
         assert_eq!(s.qemu.mem, "512M");
 
-        let Command::TestSuite(s) = parse(&["test-suite", "--smp", "2,3", "--repeat", "4"]).unwrap().command else {
+        let Command::TestSuite(s) =
+            parse(&["test-suite", "--smp", "2,3", "--repeat", "4"]).unwrap().command
+        else {
             panic!("subcommand")
         };
         assert_eq!((s.smp, s.repeat), (vec![2, 3], 4));
         assert!(parse(&["test-suite", "--repeat", "0"]).is_err());
 
-        let Command::Ktest(k) =
-            parse(&["ktest", "--smp", "4", "--filter", "mm::", "--expect-failure", "--accel", "tcg", "--timeout", "5"])
-                .unwrap()
-                .command
+        let Command::Ktest(k) = parse(&[
+            "ktest",
+            "--smp",
+            "4",
+            "--filter",
+            "mm::",
+            "--expect-failure",
+            "--accel",
+            "tcg",
+            "--timeout",
+            "5",
+        ])
+        .unwrap()
+        .command
         else {
             panic!("subcommand")
         };

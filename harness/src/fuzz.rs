@@ -68,7 +68,9 @@ pub struct FuzzArgs {
 /// longest a child may take before it gives up on its workers, plus slack.
 /// Reaching it means the kernel stopped making progress.
 pub fn run_timeout(args: &ParentArgs) -> Duration {
-    Duration::from_secs(30) + Duration::from_millis(child_deadline_ms(max_ops_per_worker(args))) + Duration::from_secs(15)
+    Duration::from_secs(30)
+        + Duration::from_millis(child_deadline_ms(max_ops_per_worker(args)))
+        + Duration::from_secs(15)
 }
 
 /// The (seed, smp) of run `i`: every seed at every CPU count, in order.
@@ -97,7 +99,8 @@ pub fn manifest_for(template: &str, args: &ParentArgs) -> Result<String> {
         bail!("the fuzz manifest must have exactly one `{KEY}...\"`, found {}", found.len());
     };
     let start = at + KEY.len() - "seed=".len();
-    let len = template[start..].find('"').context("unterminated args string in the fuzz manifest")?;
+    let len =
+        template[start..].find('"').context("unterminated args string in the fuzz manifest")?;
     Ok(format!("{}{args}{}", &template[..start], &template[start + len..]))
 }
 
@@ -160,10 +163,15 @@ fn snapshot(images: &Images, dir: &Path) -> Result<Images> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let copy = |src: &Path, name: &str| -> Result<PathBuf> {
         let dst = dir.join(name);
-        std::fs::copy(src, &dst).with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+        std::fs::copy(src, &dst)
+            .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
         Ok(dst)
     };
-    let mut out = Images { loader: copy(&images.loader, "loader")?, kernel: copy(&images.kernel, "kernel")?, modules: Vec::new() };
+    let mut out = Images {
+        loader: copy(&images.loader, "loader")?,
+        kernel: copy(&images.kernel, "kernel")?,
+        modules: Vec::new(),
+    };
     for m in &images.modules {
         let name = m.path_in_archive.rsplit('/').next().unwrap_or("module");
         out.modules.push(Module { host_path: copy(&m.host_path, name)?, ..m.clone() });
@@ -175,7 +183,8 @@ fn compile_manifest(root: &Path, template: &str, args: &ParentArgs) -> Result<Pa
     let dir = root.join("target/manifests");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let src = dir.join(format!("fuzz-{}.capnp", args.seed));
-    std::fs::write(&src, manifest_for(template, args)?).with_context(|| format!("cannot write {}", src.display()))?;
+    std::fs::write(&src, manifest_for(template, args)?)
+        .with_context(|| format!("cannot write {}", src.display()))?;
     user::compile_manifest_file(root, &src, &dir.join(format!("fuzz-{}.bin", args.seed)))
 }
 
@@ -191,14 +200,24 @@ struct Tally {
 }
 
 pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
-    let mut opts = QemuOpts { timeout: Duration::from_secs(60), accel: a.accel, mem: a.mem.clone(), quiet: a.quiet };
+    let mut opts = QemuOpts {
+        timeout: Duration::from_secs(60),
+        accel: a.accel,
+        mem: a.mem.clone(),
+        quiet: a.quiet,
+    };
     let accel = session::pick_accel(&opts)?;
     let src = root.join(user::MANIFEST_DIR).join("fuzz.capnp");
-    let template = std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
-    let snapshot_dir = RemovedOnDrop(root.join("target/fuzz").join(format!("images-{}", std::process::id())));
+    let template =
+        std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
+    let snapshot_dir =
+        RemovedOnDrop(root.join("target/fuzz").join(format!("images-{}", std::process::id())));
     let images = snapshot(&prepare_images(root, &template)?, &snapshot_dir.0)?;
     let first = a.seed.unwrap_or_else(clock_seed);
-    println!("harness: fuzz: first seed {first}, {} ops and {} children per run, smp {:?}", a.ops, a.children, a.smp);
+    println!(
+        "harness: fuzz: first seed {first}, {} ops and {} children per run, smp {:?}",
+        a.ops, a.children, a.smp
+    );
     let started = Instant::now();
     let mut t = Tally::default();
     let mut i = 0u64;
@@ -208,10 +227,15 @@ pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
         let args = ParentArgs { seed, ops: a.ops, children: a.children, threads: DEFAULT_THREADS };
         opts.timeout = a.timeout.unwrap_or_else(|| run_timeout(&args));
         let mut run_images = images.clone();
-        run_images.modules.push(Module::new("manifest", compile_manifest(root, &template, &args)?, user::MANIFEST_CMDLINE));
+        run_images.modules.push(Module::new(
+            "manifest",
+            compile_manifest(root, &template, &args)?,
+            user::MANIFEST_CMDLINE,
+        ));
         let dir = rundir::create(root, &format!("fuzz-s{seed}-smp{smp}"))?;
         let wall = Instant::now();
-        let report = match session::boot_in_dir(&dir, &run_images, CMDLINE, smp, &opts, accel, true) {
+        let report = match session::boot_in_dir(&dir, &run_images, CMDLINE, smp, &opts, accel, true)
+        {
             Ok(out) => judge::judge(&args, &out.lines, out.exit),
             // qemu::run's wording for a guest it had to kill.
             Err(e) if format!("{e:#}").contains("timed out after") => judge::judge_timeout(
@@ -219,7 +243,9 @@ pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
                 &read_lines(&dir.join(crate::qemu::HANG_STACKS)),
                 opts.timeout.as_secs(),
             ),
-            Err(e) => return Err(e.context(format!("fuzz run seed={seed} smp={smp} could not run"))),
+            Err(e) => {
+                return Err(e.context(format!("fuzz run seed={seed} smp={smp} could not run")))
+            }
         };
         t.runs += 1;
         t.ops += u64::from(a.ops);
@@ -234,9 +260,15 @@ pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
     }
     let failed = t.panics + t.hangs + t.failures;
     if t.suspect_runs > 0 {
-        println!("harness: fuzz: {} of {} runs showed suspect signs (the `suspect:` lines)", t.suspect_runs, t.runs);
+        println!(
+            "harness: fuzz: {} of {} runs showed suspect signs (the `suspect:` lines)",
+            t.suspect_runs, t.runs
+        );
     }
-    println!("fuzz: {} runs, {} ops, {} panics, {} hangs, {} failures", t.runs, t.ops, t.panics, t.hangs, t.failures);
+    println!(
+        "fuzz: {} runs, {} ops, {} panics, {} hangs, {} failures",
+        t.runs, t.ops, t.panics, t.hangs, t.failures
+    );
     println!("total: {} passed, {failed} failed", t.runs - failed);
     Ok(failed == 0)
 }
@@ -249,7 +281,11 @@ fn print_run(args: &ParentArgs, smp: u32, r: &Report, wall: Duration, dir: &Path
     let c = r.children;
     // Killed children cannot report their steps: the rate is a lower bound.
     let rate = match r.guest_ms {
-        Some(ms) if ms > 0 => format!(", {} steps reported in {ms} guest ms: >= {:.0} ops/s", c.steps, c.steps as f64 * 1000.0 / ms as f64),
+        Some(ms) if ms > 0 => format!(
+            ", {} steps reported in {ms} guest ms: >= {:.0} ops/s",
+            c.steps,
+            c.steps as f64 * 1000.0 / ms as f64
+        ),
         _ => String::new(),
     };
     let outcome = match &r.verdict {
@@ -277,7 +313,11 @@ fn print_run(args: &ParentArgs, smp: u32, r: &Report, wall: Duration, dir: &Path
         Verdict::Pass => return,
         Verdict::Panic(w) | Verdict::Hang(w) | Verdict::Failure(w) => w,
     };
-    println!("harness: fuzz FAILED seed={} smp={smp} (replay: {})", args.seed, replay(args.seed, smp, args.ops, args.children));
+    println!(
+        "harness: fuzz FAILED seed={} smp={smp} (replay: {})",
+        args.seed,
+        replay(args.seed, smp, args.ops, args.children)
+    );
     println!("harness:   {why}");
     println!("harness:   log: {}", dir.join("serial.log").display());
     let stacks = dir.join(crate::qemu::HANG_STACKS);
@@ -293,7 +333,8 @@ mod tests {
     use clap::Parser;
 
     fn parse(args: &[&str]) -> Result<FuzzArgs, clap::Error> {
-        let cli = Cli::try_parse_from(["capos-harness", "fuzz"].iter().chain(args.iter()).copied())?;
+        let cli =
+            Cli::try_parse_from(["capos-harness", "fuzz"].iter().chain(args.iter()).copied())?;
         let Command::Fuzz(f) = cli.command else { panic!("not the fuzz subcommand") };
         Ok(f)
     }
@@ -301,9 +342,26 @@ mod tests {
     #[test]
     fn arguments_and_defaults() {
         let f = parse(&[]).unwrap();
-        assert_eq!((f.seconds, f.seed, f.ops, f.children, f.smp.clone()), (0, None, DEFAULT_OPS, DEFAULT_CHILDREN, vec![4]));
+        assert_eq!(
+            (f.seconds, f.seed, f.ops, f.children, f.smp.clone()),
+            (0, None, DEFAULT_OPS, DEFAULT_CHILDREN, vec![4])
+        );
         assert_eq!((f.timeout, f.accel), (None, AccelChoice::Auto));
-        let f = parse(&["--seconds", "60", "--seed", "42", "--ops", "10", "--smp", "2,4", "--accel", "tcg", "--timeout", "9"]).unwrap();
+        let f = parse(&[
+            "--seconds",
+            "60",
+            "--seed",
+            "42",
+            "--ops",
+            "10",
+            "--smp",
+            "2,4",
+            "--accel",
+            "tcg",
+            "--timeout",
+            "9",
+        ])
+        .unwrap();
         assert_eq!((f.seconds, f.seed, f.ops, f.smp.clone()), (60, Some(42), 10, vec![2, 4]));
         assert_eq!((f.accel, f.timeout), (AccelChoice::Tcg, Some(Duration::from_secs(9))));
         assert!(parse(&["--children", "0"]).is_err());

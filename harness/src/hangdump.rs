@@ -20,7 +20,11 @@ const PROMPT: &str = "(qemu) ";
 pub fn socket_path() -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    std::env::temp_dir().join(format!("capos-qmon-{}-{}.sock", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    std::env::temp_dir().join(format!(
+        "capos-qmon-{}-{}.sock",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// QEMU arguments that open the monitor on `sock`.
@@ -37,7 +41,8 @@ struct Monitor {
 
 impl Monitor {
     fn connect(sock: &Path) -> Result<Monitor> {
-        let stream = UnixStream::connect(sock).with_context(|| format!("cannot connect to the QEMU monitor at {}", sock.display()))?;
+        let stream = UnixStream::connect(sock)
+            .with_context(|| format!("cannot connect to the QEMU monitor at {}", sock.display()))?;
         stream.set_read_timeout(Some(Duration::from_millis(500))).context("monitor socket")?;
         let mut m = Monitor { stream };
         m.until_prompt()?;
@@ -56,7 +61,11 @@ impl Monitor {
             match self.stream.read(&mut buf) {
                 Ok(0) => bail!("the QEMU monitor closed the connection"),
                 Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(e).context("reading the QEMU monitor"),
             }
         }
@@ -64,7 +73,9 @@ impl Monitor {
     }
 
     fn command(&mut self, cmd: &str) -> Result<String> {
-        self.stream.write_all(format!("{cmd}\n").as_bytes()).context("writing to the QEMU monitor")?;
+        self.stream
+            .write_all(format!("{cmd}\n").as_bytes())
+            .context("writing to the QEMU monitor")?;
         self.until_prompt()
     }
 }
@@ -78,7 +89,11 @@ pub fn register(text: &str, name: &str) -> Option<u64> {
 /// The two u64s of an `x /2gx ADDR` answer (`ADDR: 0x... 0x...`).
 pub fn two_words(text: &str) -> Option<(u64, u64)> {
     let line = text.lines().find(|l| l.contains(": 0x"))?;
-    let mut it = line.split_once(':')?.1.split_whitespace().filter_map(|w| u64::from_str_radix(w.strip_prefix("0x")?, 16).ok());
+    let mut it = line
+        .split_once(':')?
+        .1
+        .split_whitespace()
+        .filter_map(|w| u64::from_str_radix(w.strip_prefix("0x")?, 16).ok());
     Some((it.next()?, it.next()?))
 }
 
@@ -92,13 +107,18 @@ pub fn dump(sock: &Path, cpus: u32) -> Result<Vec<String>> {
         m.command(&format!("cpu {cpu}"))?;
         let regs = m.command("info registers")?;
         let (Some(rip), Some(rbp)) = (register(&regs, "RIP"), register(&regs, "RBP")) else {
-            out.push(format!("vcpu {cpu}: no registers ({})", regs.lines().next().unwrap_or("").trim()));
+            out.push(format!(
+                "vcpu {cpu}: no registers ({})",
+                regs.lines().next().unwrap_or("").trim()
+            ));
             continue;
         };
         let halted = regs.contains("HLT=1");
-        let cpl = regs.split_whitespace().find_map(|w| w.strip_prefix("CPL=")).unwrap_or("?").to_string();
+        let cpl =
+            regs.split_whitespace().find_map(|w| w.strip_prefix("CPL=")).unwrap_or("?").to_string();
         // RFLAGS.IF (bit 9): a vCPU spinning with interrupts off cannot take an IPI.
-        let irqs = register(&regs, "RFL").map_or("?", |f| if f & 0x200 != 0 { "on" } else { "off" });
+        let irqs =
+            register(&regs, "RFL").map_or("?", |f| if f & 0x200 != 0 { "on" } else { "off" });
         out.push(format!(
             "vcpu {cpu}: rip={rip:#x} rsp={:#x} cpl={cpl} irqs={irqs}{}",
             register(&regs, "RSP").unwrap_or(0),
@@ -110,7 +130,9 @@ pub fn dump(sock: &Path, cpus: u32) -> Result<Vec<String>> {
             if fp == 0 || fp % 8 != 0 {
                 break;
             }
-            let Some((next, ret)) = two_words(&m.command(&format!("x /2gx {fp:#x}"))?) else { break };
+            let Some((next, ret)) = two_words(&m.command(&format!("x /2gx {fp:#x}"))?) else {
+                break;
+            };
             if ret == 0 {
                 break;
             }
@@ -141,6 +163,9 @@ mod tests {
         assert_eq!(two_words("Cannot access memory\n"), None);
         assert!(socket_path().to_string_lossy().len() < 100);
         let frame = "  bt #0 0xffffffff8021a3b4".to_string();
-        assert_eq!(capos_abi::guest::parse_backtrace_frame(&frame), Some((0, 0xffff_ffff_8021_a3b4)));
+        assert_eq!(
+            capos_abi::guest::parse_backtrace_frame(&frame),
+            Some((0, 0xffff_ffff_8021_a3b4))
+        );
     }
 }

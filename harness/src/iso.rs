@@ -23,10 +23,11 @@ pub fn check_limine_dir(limine_dir: &Path) -> Result<()> {
     if !limine_dir.is_dir() {
         bail!("the Limine directory {} does not exist", limine_dir.display());
     }
-    let missing: Vec<&str> = [LIMINE_BIOS_SYS, LIMINE_BIOS_CD, LIMINE_UEFI_CD, LIMINE_EFI, LIMINE_TOOL]
-        .into_iter()
-        .filter(|f| !limine_dir.join(f).is_file())
-        .collect();
+    let missing: Vec<&str> =
+        [LIMINE_BIOS_SYS, LIMINE_BIOS_CD, LIMINE_UEFI_CD, LIMINE_EFI, LIMINE_TOOL]
+            .into_iter()
+            .filter(|f| !limine_dir.join(f).is_file())
+            .collect();
     if !missing.is_empty() {
         bail!(
             "{} lacks Limine files: {} (take them from a Limine 8.x binary release)",
@@ -52,7 +53,8 @@ pub fn plan(images: &Images, kernel_cmdline: &str, limine_dir: &Path) -> Result<
         (LIMINE_UEFI_CD, "boot/limine/limine-uefi-cd.bin"),
         (LIMINE_EFI, "EFI/BOOT/BOOTX64.EFI"),
     ] {
-        entries.push(Entry { path: dest.to_string(), content: Content::File(limine_dir.join(file)) });
+        entries
+            .push(Entry { path: dest.to_string(), content: Content::File(limine_dir.join(file)) });
     }
     Ok(entries)
 }
@@ -105,21 +107,29 @@ fn run_tool(program: &Path, args: &[String], what: &str) -> Result<()> {
 }
 
 /// Builds the ISO at `iso`, staging its files in `<iso>.root/`.
-pub fn build_iso(images: &Images, kernel_cmdline: &str, limine_dir: &Path, iso: &Path) -> Result<()> {
+pub fn build_iso(
+    images: &Images,
+    kernel_cmdline: &str,
+    limine_dir: &Path,
+    iso: &Path,
+) -> Result<()> {
     check_limine_dir(limine_dir)?;
-    let xorriso = find_in_path("xorriso").context("xorriso is not installed (Debian package `xorriso`)")?;
+    let xorriso =
+        find_in_path("xorriso").context("xorriso is not installed (Debian package `xorriso`)")?;
     let entries = plan(images, kernel_cmdline, limine_dir)?;
 
     let mut root_name = iso.file_name().context("the ISO path has no file name")?.to_os_string();
     root_name.push(".root");
     let root = iso.with_file_name(root_name);
     if root.exists() {
-        std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear {}", root.display()))?;
+        std::fs::remove_dir_all(&root)
+            .with_context(|| format!("cannot clear {}", root.display()))?;
     }
     for e in &entries {
         let dest = root.join(&e.path);
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         match &e.content {
             Content::Bytes(b) => std::fs::write(&dest, b).map(|_| ()),
@@ -131,7 +141,11 @@ pub fn build_iso(images: &Images, kernel_cmdline: &str, limine_dir: &Path, iso: 
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     run_tool(&xorriso, &xorriso_args(&root, iso), "xorriso")?;
-    run_tool(&limine_dir.join(LIMINE_TOOL), &["bios-install".to_string(), iso.display().to_string()], "limine bios-install")?;
+    run_tool(
+        &limine_dir.join(LIMINE_TOOL),
+        &["bios-install".to_string(), iso.display().to_string()],
+        "limine bios-install",
+    )?;
     eprintln!("harness: wrote {}", iso.display());
     Ok(())
 }
@@ -143,8 +157,11 @@ mod tests {
 
     #[test]
     fn file_plan_matches_the_archive() {
-        let images =
-            Images { loader: "/l".into(), kernel: "/k/kernel".into(), modules: vec![Module::new("init", "/m/init", "")] };
+        let images = Images {
+            loader: "/l".into(),
+            kernel: "/k/kernel".into(),
+            modules: vec![Module::new("init", "/m/init", "")],
+        };
         let plan = plan(&images, "quiet", Path::new("/limine")).unwrap();
         let paths: Vec<&str> = plan.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
@@ -179,7 +196,9 @@ mod tests {
     #[test]
     fn xorriso_command() {
         let a = xorriso_args(Path::new("/r"), Path::new("/o.iso")).join(" ");
-        assert!(a.starts_with("-as mkisofs -R -r -J -b boot/limine/limine-bios-cd.bin -no-emul-boot"));
+        assert!(
+            a.starts_with("-as mkisofs -R -r -J -b boot/limine/limine-bios-cd.bin -no-emul-boot")
+        );
         assert!(a.ends_with("--efi-boot-image --protective-msdos-label /r -o /o.iso"));
     }
 }

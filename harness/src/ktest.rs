@@ -25,7 +25,9 @@ impl KtestReport {
             match parse_ktest_line(line) {
                 Some(KtestLine::Running(n)) => r.running.push(n),
                 Some(KtestLine::Passed(name)) => r.passed.push(name.to_string()),
-                Some(KtestLine::Failed { name, reason }) => r.failed.push((name.to_string(), reason.to_string())),
+                Some(KtestLine::Failed { name, reason }) => {
+                    r.failed.push((name.to_string(), reason.to_string()))
+                }
                 Some(KtestLine::Result { passed, failed }) => r.results.push((passed, failed)),
                 None => {}
             }
@@ -70,9 +72,10 @@ pub fn evaluate(report: &KtestReport, exit: ExitKind, expect: &Expect) -> Vec<Pr
 
     match report.running.as_slice() {
         [] => run("no `ktest: running N tests` line".into()),
-        [n] if *n != np + nf => {
-            run(format!("`running {n} tests` but {} results were reported ({np} ok, {nf} FAILED)", np + nf))
-        }
+        [n] if *n != np + nf => run(format!(
+            "`running {n} tests` but {} results were reported ({np} ok, {nf} FAILED)",
+            np + nf
+        )),
         [_] => {}
         more => run(format!("{} `ktest: running` lines; expected one", more.len())),
     }
@@ -108,7 +111,8 @@ pub fn evaluate(report: &KtestReport, exit: ExitKind, expect: &Expect) -> Vec<Pr
             if exit != ExitKind::Guest(GuestExit::Failure) {
                 run(format!("{}; expected Failure", exit.describe()));
             }
-            let named = report.failed.iter().any(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)));
+            let named =
+                report.failed.iter().any(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)));
             if !named {
                 run(match filter {
                     Some(f) => format!("no test matching `{f}` was reported FAILED"),
@@ -210,8 +214,12 @@ ktest: result: 3 passed, 0 failed
     #[test]
     fn count_mismatches_are_caught() {
         let r = report(MISCOUNTED);
-        let text: Vec<String> = evaluate(&r, SUCCESS, &Expect::AllPass).iter().map(ToString::to_string).collect();
+        let text: Vec<String> =
+            evaluate(&r, SUCCESS, &Expect::AllPass).iter().map(ToString::to_string).collect();
         assert!(text.iter().any(|t| t.contains("`running 4 tests` but 2 results")), "{text:?}");
-        assert!(text.iter().any(|t| t.contains("result line says 3 passed but 2 tests reported ok")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("result line says 3 passed but 2 tests reported ok")),
+            "{text:?}"
+        );
     }
 }

@@ -17,6 +17,7 @@ mod rundir;
 mod session;
 mod smokes;
 mod suite;
+#[cfg(test)]
 mod tools;
 mod user;
 mod zero_cost;
@@ -50,7 +51,8 @@ fn real_main() -> Result<bool> {
     match cli.command {
         Command::Build(a) => {
             CargoBuild::loader().run(&root)?;
-            CargoBuild::kernel(if a.ktest { KernelFlavor::Ktest } else { KernelFlavor::Normal }).run(&root)?;
+            CargoBuild::kernel(if a.ktest { KernelFlavor::Ktest } else { KernelFlavor::Normal })
+                .run(&root)?;
             Ok(true)
         }
         Command::Run(a) => cmd_run(&root, &a).map(|()| true),
@@ -70,7 +72,10 @@ fn real_main() -> Result<bool> {
 fn workspace_root(given: Option<&Path>) -> Result<PathBuf> {
     let root = match given {
         Some(p) => p.to_path_buf(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("harness manifest dir has no parent")?.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("harness manifest dir has no parent")?
+            .into(),
     };
     if !root.join("Cargo.toml").is_file() {
         bail!("{} is not the capOS workspace root (no Cargo.toml); pass --root", root.display());
@@ -88,7 +93,8 @@ fn cmd_run(root: &Path, a: &RunArgs) -> Result<()> {
         Some(limine_dir) => {
             iso::check_limine_dir(limine_dir)?;
             let kernel = CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
-            let images = Images { loader: PathBuf::new(), kernel: kernel.clone(), modules: Vec::new() };
+            let images =
+                Images { loader: PathBuf::new(), kernel: kernel.clone(), modules: Vec::new() };
             let run_dir = rundir::create(root, "run-iso")?;
             eprintln!("harness: run dir {}", run_dir.display());
             let iso_path = run_dir.join("capos.iso");
@@ -109,14 +115,23 @@ fn cmd_run(root: &Path, a: &RunArgs) -> Result<()> {
         }
     };
     eprintln!("harness: guest exit: {}", outcome.exit.describe());
-    outcome.exit.check(true).with_context(|| format!("the run failed; console in {}", outcome.serial_log.display()))
+    outcome
+        .exit
+        .check(true)
+        .with_context(|| format!("the run failed; console in {}", outcome.serial_log.display()))
 }
 
 fn cmd_ktest(root: &Path, a: &KtestArgs) -> Result<()> {
     let accel = session::pick_accel(&a.qemu)?;
     let images = build::build_images(root, KernelFlavor::Ktest)?;
-    let expect = if a.expect_failure { Expect::FailureOf(a.filter.clone()) } else { Expect::AllPass };
-    let run = session::run_ktest(root, &images, a.smp, a.filter.as_deref(), &a.cmdline, &expect, &a.qemu, accel)?;
+    let expect =
+        if a.expect_failure { Expect::FailureOf(a.filter.clone()) } else { Expect::AllPass };
+    let ask = session::KtestAsk {
+        filter: a.filter.as_deref(),
+        extra_cmdline: &a.cmdline,
+        expect: &expect,
+    };
+    let run = session::run_ktest(root, &images, a.smp, &ask, &a.qemu, accel)?;
     if !run.problems.is_empty() {
         let list: Vec<String> = run.problems.iter().map(ToString::to_string).collect();
         bail!(
@@ -145,7 +160,8 @@ fn cmd_symbolize(a: &SymbolizeArgs) -> Result<()> {
     for line in std::io::stdin().lock().split(b'\n') {
         let line = line.context("reading stdin")?;
         let text = String::from_utf8_lossy(&line);
-        writeln!(out, "{}", sym.annotate_line(text.trim_end_matches('\r'))).context("writing stdout")?;
+        writeln!(out, "{}", sym.annotate_line(text.trim_end_matches('\r')))
+            .context("writing stdout")?;
     }
     out.flush().context("writing stdout")
 }

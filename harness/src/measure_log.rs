@@ -22,19 +22,27 @@ pub struct Com2Stats {
 
 /// Parses the message of a `{=[u8]}` frame: `[1, 2, 255]`.
 pub fn parse_byte_list(msg: &str) -> Result<Vec<u8>> {
-    let inner = msg.trim().strip_prefix('[').and_then(|m| m.strip_suffix(']')).with_context(|| format!("not a byte list: {msg:.60}"))?;
+    let inner = msg
+        .trim()
+        .strip_prefix('[')
+        .and_then(|m| m.strip_suffix(']'))
+        .with_context(|| format!("not a byte list: {msg:.60}"))?;
     if inner.trim().is_empty() {
         return Ok(Vec::new());
     }
     inner
         .split(',')
-        .map(|x| x.trim().parse::<u8>().with_context(|| format!("bad byte `{x}` in a measure frame")))
+        .map(|x| {
+            x.trim().parse::<u8>().with_context(|| format!("bad byte `{x}` in a measure frame"))
+        })
         .collect()
 }
 
 /// Decodes every defmt frame of `stream` against `elf`; returns the payloads.
 pub fn decode_frames(elf: &[u8], stream: &[u8]) -> Result<(Vec<Vec<u8>>, Com2Stats)> {
-    let table = Table::parse(elf).context("cannot read the kernel's defmt table")?.context("the kernel ELF has no .defmt section (not a measure kernel?)")?;
+    let table = Table::parse(elf)
+        .context("cannot read the kernel's defmt table")?
+        .context("the kernel ELF has no .defmt section (not a measure kernel?)")?;
     let mut dec = table.new_stream_decoder();
     dec.received(stream);
     let mut out = Vec::new();
@@ -65,7 +73,8 @@ pub fn decode_frames(elf: &[u8], stream: &[u8]) -> Result<(Vec<Vec<u8>>, Com2Sta
 
 /// Builds the report from a COM2 capture.
 pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2Stats)> {
-    let elf = std::fs::read(kernel_elf).with_context(|| format!("cannot read {}", kernel_elf.display()))?;
+    let elf = std::fs::read(kernel_elf)
+        .with_context(|| format!("cannot read {}", kernel_elf.display()))?;
     let stream = std::fs::read(com2).with_context(|| format!("cannot read {}", com2.display()))?;
     let (payloads, stats) = decode_frames(&elf, &stream)?;
     if payloads.is_empty() {
@@ -73,7 +82,8 @@ pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2S
     }
     let mut b = ReportBuilder::new();
     for (i, p) in payloads.iter().enumerate() {
-        b.push_bytes(p).with_context(|| format!("measure record {i} of {} is invalid", payloads.len()))?;
+        b.push_bytes(p)
+            .with_context(|| format!("measure record {i} of {} is invalid", payloads.len()))?;
     }
     Ok((b.finish(), stats))
 }
@@ -85,9 +95,11 @@ pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2S
 pub fn validate_measure_log(text: &str) -> Result<()> {
     use capos_measure::catalogue::{kernel_pc_samples, scheduler_lock, timer};
     use capos_measure::Phase;
-    let r = capos_measure::log_parse::parse_measure_log(text).map_err(|e| anyhow::anyhow!("measure.log does not parse back: {e}"))?;
+    let r = capos_measure::log_parse::parse_measure_log(text)
+        .map_err(|e| anyhow::anyhow!("measure.log does not parse back: {e}"))?;
     let phases = r.phases();
-    for p in [Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate] {
+    for p in [Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate]
+    {
         if !phases.contains(&p) {
             bail!("measure.log has no `{}` phase (phases: {:?})", p.name(), phases);
         }
@@ -107,7 +119,8 @@ pub fn validate_measure_log(text: &str) -> Result<()> {
 /// Writes `measure.log` and `measure.json` into `dir`; returns the log path.
 pub fn write_measure_files(report: &Report, dir: &Path) -> Result<PathBuf> {
     let log = dir.join("measure.log");
-    std::fs::write(&log, report.to_measure_log()).with_context(|| format!("cannot write {}", log.display()))?;
+    std::fs::write(&log, report.to_measure_log())
+        .with_context(|| format!("cannot write {}", log.display()))?;
     let json = dir.join("measure.json");
     let text = report.to_json().context("cannot serialize the report")?;
     std::fs::write(&json, text).with_context(|| format!("cannot write {}", json.display()))?;

@@ -76,11 +76,12 @@ impl QemuConfig {
     /// the explicit `-serial`s still create COM1 (stdio) and COM2 (file).
     pub fn args(&self) -> Vec<OsString> {
         let smp = self.smp.to_string();
-        let mut a: Vec<OsString> = ["-nodefaults", "-M", "q35", "-cpu", "max", "-m", &self.mem, "-smp", &smp]
-            .into_iter()
-            .chain(["-accel", self.accel.qemu_arg()])
-            .map(OsString::from)
-            .collect();
+        let mut a: Vec<OsString> =
+            ["-nodefaults", "-M", "q35", "-cpu", "max", "-m", &self.mem, "-smp", &smp]
+                .into_iter()
+                .chain(["-accel", self.accel.qemu_arg()])
+                .map(OsString::from)
+                .collect();
         match &self.boot {
             BootMedia::Direct { loader, initrd } => {
                 a.extend(["-kernel".into(), loader.into(), "-initrd".into(), initrd.into()]);
@@ -89,10 +90,15 @@ impl QemuConfig {
         }
         let mut com2 = OsString::from("file:");
         com2.push(self.run_dir.join("com2.bin"));
-        a.extend(["-display", "none", "-no-reboot", "-serial", "stdio", "-serial"].map(OsString::from));
+        a.extend(
+            ["-display", "none", "-no-reboot", "-serial", "stdio", "-serial"].map(OsString::from),
+        );
         a.push(com2);
         a.push(OsString::from("-device"));
-        a.push(OsString::from(format!("isa-debug-exit,iobase={:#x},iosize=0x04", capos_abi::guest::DEBUG_EXIT_PORT)));
+        a.push(OsString::from(format!(
+            "isa-debug-exit,iobase={:#x},iosize=0x04",
+            capos_abi::guest::DEBUG_EXIT_PORT
+        )));
         a
     }
 }
@@ -115,7 +121,9 @@ impl ExitKind {
         use std::os::unix::process::ExitStatusExt;
         match (status.code(), status.signal()) {
             (Some(0), _) => ExitKind::PoweredOff,
-            (Some(c), _) => GuestExit::from_qemu_status(c).map_or(ExitKind::Status(c), ExitKind::Guest),
+            (Some(c), _) => {
+                GuestExit::from_qemu_status(c).map_or(ExitKind::Status(c), ExitKind::Guest)
+            }
             (None, Some(sig)) => ExitKind::Signal(sig),
             (None, None) => ExitKind::Status(-1),
         }
@@ -124,8 +132,12 @@ impl ExitKind {
     pub fn describe(self) -> String {
         match self {
             ExitKind::Guest(GuestExit::Success) => "guest reported Success".into(),
-            ExitKind::Guest(GuestExit::Failure) => "guest reported Failure (a test or check failed)".into(),
-            ExitKind::Guest(GuestExit::Panic) => "guest reported Panic (kernel panic or unexpected exception)".into(),
+            ExitKind::Guest(GuestExit::Failure) => {
+                "guest reported Failure (a test or check failed)".into()
+            }
+            ExitKind::Guest(GuestExit::Panic) => {
+                "guest reported Panic (kernel panic or unexpected exception)".into()
+            }
             ExitKind::PoweredOff => "guest powered off or reset (QEMU status 0)".into(),
             ExitKind::Status(1) => "QEMU failed (status 1; see qemu-stderr.log)".into(),
             ExitKind::Status(c) => format!("QEMU exited with unexpected status {c}"),
@@ -218,7 +230,10 @@ impl Annotator {
                     }
                     syms.push(s);
                 }
-                Err(e) => eprintln!("harness: warning: backtraces will not be symbolized against {}: {e}", p.display()),
+                Err(e) => eprintln!(
+                    "harness: warning: backtraces will not be symbolized against {}: {e}",
+                    p.display()
+                ),
             }
         }
         Annotator { syms, names, user: None }
@@ -254,7 +269,10 @@ enum Event {
     Line(Instant, Vec<u8>),
 }
 
-fn spawn_line_reader<R: Read + Send + 'static>(input: R, tx: mpsc::Sender<Event>) -> thread::JoinHandle<()> {
+fn spawn_line_reader<R: Read + Send + 'static>(
+    input: R,
+    tx: mpsc::Sender<Event>,
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut r = BufReader::new(input);
         let mut buf = Vec::new();
@@ -272,7 +290,10 @@ fn spawn_line_reader<R: Read + Send + 'static>(input: R, tx: mpsc::Sender<Event>
     })
 }
 
-fn spawn_stderr_copier<R: Read + Send + 'static>(input: R, log: PathBuf) -> thread::JoinHandle<Vec<String>> {
+fn spawn_stderr_copier<R: Read + Send + 'static>(
+    input: R,
+    log: PathBuf,
+) -> thread::JoinHandle<Vec<String>> {
     thread::spawn(move || {
         let mut file = File::create(&log).ok();
         let mut tail: Vec<String> = Vec::new();
@@ -323,10 +344,12 @@ fn record_hang(sock: &std::path::Path, cfg: &QemuConfig, annotator: &Annotator) 
 }
 
 fn run_impl(cfg: &QemuConfig, watch: bool) -> Result<RunOutcome> {
-    std::fs::create_dir_all(&cfg.run_dir).with_context(|| format!("cannot create {}", cfg.run_dir.display()))?;
+    std::fs::create_dir_all(&cfg.run_dir)
+        .with_context(|| format!("cannot create {}", cfg.run_dir.display()))?;
     let serial_path = cfg.serial_log();
     let mut serial = std::io::BufWriter::new(
-        File::create(&serial_path).with_context(|| format!("cannot create {}", serial_path.display()))?,
+        File::create(&serial_path)
+            .with_context(|| format!("cannot create {}", serial_path.display()))?,
     );
     let mut annotator = Annotator::load(&cfg.symbol_elfs);
 
@@ -357,7 +380,9 @@ fn run_impl(cfg: &QemuConfig, watch: bool) -> Result<RunOutcome> {
     }
 
     let start = Instant::now();
-    let child = cmd.spawn().with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed?)"))?;
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed?)"))?;
     QEMU_PID.store(child.id() as i32, Ordering::SeqCst);
     let mut guard = ChildGuard(Some(child));
     let stdout = guard.child().stdout.take().context("QEMU stdout")?;
@@ -387,7 +412,8 @@ fn run_impl(cfg: &QemuConfig, watch: bool) -> Result<RunOutcome> {
                 if !cfg.quiet {
                     println!("{annotated}");
                 }
-                writeln!(serial, "{annotated}").with_context(|| format!("writing {}", serial_path.display()))?;
+                writeln!(serial, "{annotated}")
+                    .with_context(|| format!("writing {}", serial_path.display()))?;
                 lines.push(annotated);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -470,7 +496,10 @@ mod tests {
 
     #[test]
     fn direct_boot_command_line() {
-        let c = cfg(BootMedia::Direct { loader: "/b/capos-boot".into(), initrd: "/runs/x/initrd.tar".into() });
+        let c = cfg(BootMedia::Direct {
+            loader: "/b/capos-boot".into(),
+            initrd: "/runs/x/initrd.tar".into(),
+        });
         assert_eq!(
             joined(&c),
             "-nodefaults -M q35 -cpu max -m 512M -smp 2 -accel tcg,thread=multi \
@@ -524,22 +553,38 @@ msg: .ascii "boot: tiny\nkernel: hello\n  bt #0 0x0000000000100000\n"
     /// Assembles the tiny guest; `None` when the tools or QEMU are missing.
     fn tiny_guest(dir: &std::path::Path, defsym: &str) -> Option<PathBuf> {
         let have = |t: &str| crate::iso::find_in_path(t).is_some();
-        if !(have("as") && have("ld") && have(QEMU)) {
-            eprintln!("skipping: needs as, ld and {QEMU}");
+        if let Some(missing) = ["as", "ld", QEMU].into_iter().find(|t| !have(t)) {
+            crate::tools::tool_missing(missing);
             return None;
         }
         let src = dir.join("guest.S");
         std::fs::write(&src, TINY_GUEST).unwrap();
         let obj = dir.join("guest.o");
         let elf = dir.join(format!("guest-{}.elf", defsym.replace('=', "-")));
-        let ok = Command::new("as").args(["--32", "--defsym", defsym]).arg(&src).arg("-o").arg(&obj).status().unwrap();
+        let ok = Command::new("as")
+            .args(["--32", "--defsym", defsym])
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj)
+            .status()
+            .unwrap();
         assert!(ok.success());
-        let ok = Command::new("ld").args(["-m", "elf_i386", "-Ttext=0x100000", "-o"]).arg(&elf).arg(&obj).status().unwrap();
+        let ok = Command::new("ld")
+            .args(["-m", "elf_i386", "-Ttext=0x100000", "-o"])
+            .arg(&elf)
+            .arg(&obj)
+            .status()
+            .unwrap();
         assert!(ok.success());
         Some(elf)
     }
 
-    fn tiny_cfg(dir: &std::path::Path, elf: &std::path::Path, name: &str, timeout: u64) -> QemuConfig {
+    fn tiny_cfg(
+        dir: &std::path::Path,
+        elf: &std::path::Path,
+        name: &str,
+        timeout: u64,
+    ) -> QemuConfig {
         QemuConfig {
             boot: BootMedia::Direct { loader: elf.to_path_buf(), initrd: dir.join("guest.S") },
             smp: 1,
@@ -567,7 +612,9 @@ msg: .ascii "boot: tiny\nkernel: hello\n  bt #0 0x0000000000100000\n"
         assert!(log.contains("_start+0x0\nktest: running 1 tests\n"), "{log}");
         assert_eq!(std::fs::read(cfg.run_dir.join("com2.bin")).unwrap(), b"Z");
         let report = crate::ktest::KtestReport::parse(out.lines.iter().map(String::as_str));
-        assert!(crate::ktest::evaluate(&report, out.exit, &crate::ktest::Expect::AllPass).is_empty());
+        assert!(
+            crate::ktest::evaluate(&report, out.exit, &crate::ktest::Expect::AllPass).is_empty()
+        );
 
         let elf = tiny_guest(dir.path(), "EXITCODE=0x11").unwrap();
         let out = run(&tiny_cfg(dir.path(), &elf, "fail", 30)).unwrap();
@@ -593,7 +640,10 @@ msg: .ascii "boot: tiny\nkernel: hello\n  bt #0 0x0000000000100000\n"
         assert_eq!(ExitKind::from_status(st(37)), ExitKind::Guest(GuestExit::Panic));
         assert_eq!(ExitKind::from_status(st(0)), ExitKind::PoweredOff);
         assert_eq!(ExitKind::from_status(st(1)), ExitKind::Status(1));
-        assert_eq!(ExitKind::from_status(std::process::ExitStatus::from_raw(9)), ExitKind::Signal(9));
+        assert_eq!(
+            ExitKind::from_status(std::process::ExitStatus::from_raw(9)),
+            ExitKind::Signal(9)
+        );
         assert!(ExitKind::PoweredOff.check(true).is_ok());
         assert!(ExitKind::PoweredOff.check(false).is_err());
         assert!(ExitKind::Guest(GuestExit::Success).check(false).is_ok());

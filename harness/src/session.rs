@@ -61,7 +61,13 @@ pub fn boot_in_dir(
         // Kernel and loader first; user programs for user-fault reports.
         symbol_elfs: [images.kernel.clone(), images.loader.clone()]
             .into_iter()
-            .chain(images.modules.iter().filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE).map(|m| m.host_path.clone()))
+            .chain(
+                images
+                    .modules
+                    .iter()
+                    .filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE)
+                    .map(|m| m.host_path.clone()),
+            )
             .collect(),
     };
     let outcome = if watch { qemu::run_watched(&cfg)? } else { qemu::run(&cfg)? };
@@ -90,20 +96,29 @@ pub fn ktest_cmdline(filter: Option<&str>, extra: &str) -> String {
     }
 }
 
+/// What a kernel-test run is asked to do.
+pub struct KtestAsk<'a> {
+    /// `ktest=<filter>`: only tests whose name contains it.
+    pub filter: Option<&'a str>,
+    /// More kernel command-line words.
+    pub extra_cmdline: &'a str,
+    pub expect: &'a Expect,
+}
+
 /// Boots the ktest kernel and judges the run; prints the per-test results
 /// and `harness: ktest smp=N: P passed, F failed`.
 pub fn run_ktest(
     root: &Path,
     images: &Images,
     smp: u32,
-    filter: Option<&str>,
-    extra_cmdline: &str,
-    expect: &Expect,
+    ask: &KtestAsk,
     opts: &QemuOpts,
     accel: Accel,
 ) -> Result<KtestRun> {
+    let KtestAsk { filter, extra_cmdline, expect } = *ask;
     let name = format!("ktest-smp{smp}");
-    let (_, outcome) = boot_direct(root, &name, images, &ktest_cmdline(filter, extra_cmdline), smp, opts, accel)?;
+    let (_, outcome) =
+        boot_direct(root, &name, images, &ktest_cmdline(filter, extra_cmdline), smp, opts, accel)?;
     let report = KtestReport::parse(outcome.lines.iter().map(String::as_str));
     let problems = ktest::evaluate(&report, outcome.exit, expect);
     for t in &report.passed {
@@ -113,7 +128,11 @@ pub fn run_ktest(
         eprintln!("harness:   FAILED  {t}: {why}");
     }
     eprintln!("harness: guest exit: {}", outcome.exit.describe());
-    println!("harness: ktest smp={smp}: {} passed, {} failed", report.passed.len(), report.failed.len());
+    println!(
+        "harness: ktest smp={smp}: {} passed, {} failed",
+        report.passed.len(),
+        report.failed.len()
+    );
     for p in &problems {
         eprintln!("harness: problem: {p}");
     }

@@ -25,12 +25,43 @@ pub const SMOKES: &[Smoke] = &[
     Smoke { name: "smoke-exit", binaries: &["smoke-exit", "exit-child"] },
     Smoke { name: "smoke-endpoint", binaries: &["smoke-endpoint", "endpoint-server"] },
     Smoke { name: "smoke-hostile", binaries: &["smoke-hostile", "smoke-manifest", "exit-child"] },
-    Smoke { name: "smoke-ring-join", binaries: &["smoke-ring-join", "attack-ring-join", "launch", "exit-child", "bystander"] },
-    Smoke { name: "smoke-dead-completion", binaries: &["smoke-dead-completion", "attack-dead-caller", "attack-dead-waiter", "launch", "exit-child", "bystander"] },
-    Smoke { name: "smoke-timed-storm", binaries: &["smoke-timed-storm", "attack-timed-storm", "launch", "exit-child", "bystander"] },
-    Smoke { name: "smoke-full-caps", binaries: &["smoke-full-caps", "attack-full-caps", "launch", "exit-child", "bystander"] },
-    Smoke { name: "smoke-thread-churn", binaries: &["smoke-thread-churn", "attack-thread-churn", "launch", "exit-child", "bystander"] },
-    Smoke { name: "smoke-sleepers-exit", binaries: &["smoke-sleepers-exit", "attack-sleepers", "launch", "exit-child", "bystander"] },
+    Smoke {
+        name: "smoke-ring-join",
+        binaries: &["smoke-ring-join", "attack-ring-join", "launch", "exit-child", "bystander"],
+    },
+    Smoke {
+        name: "smoke-dead-completion",
+        binaries: &[
+            "smoke-dead-completion",
+            "attack-dead-caller",
+            "attack-dead-waiter",
+            "launch",
+            "exit-child",
+            "bystander",
+        ],
+    },
+    Smoke {
+        name: "smoke-timed-storm",
+        binaries: &["smoke-timed-storm", "attack-timed-storm", "launch", "exit-child", "bystander"],
+    },
+    Smoke {
+        name: "smoke-full-caps",
+        binaries: &["smoke-full-caps", "attack-full-caps", "launch", "exit-child", "bystander"],
+    },
+    Smoke {
+        name: "smoke-thread-churn",
+        binaries: &[
+            "smoke-thread-churn",
+            "attack-thread-churn",
+            "launch",
+            "exit-child",
+            "bystander",
+        ],
+    },
+    Smoke {
+        name: "smoke-sleepers-exit",
+        binaries: &["smoke-sleepers-exit", "attack-sleepers", "launch", "exit-child", "bystander"],
+    },
 ];
 
 /// Whether a smoke's console shows its PASS line and no FAILED check. The
@@ -38,7 +69,8 @@ pub const SMOKES: &[Smoke] = &[
 /// with its binary name): no other program can pass a smoke for it.
 pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String> {
     let pass = format!("[{name}] PASS");
-    let failed: Vec<&String> = lines.iter().filter(|l| l.contains("FAILED") || l.contains("] FAIL (")).collect();
+    let failed: Vec<&String> =
+        lines.iter().filter(|l| l.contains("FAILED") || l.contains("] FAIL (")).collect();
     if let Some(f) = failed.first() {
         return Err(format!("{name}: {f}"));
     }
@@ -53,9 +85,16 @@ pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String>
 
 /// Decodes the run's COM2 capture into measure.log / measure.json.
 fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
-    let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin")).map_err(|e| format!("measure: {e:#}"))?;
-    let log = crate::measure_log::write_measure_files(&report, dir).map_err(|e| format!("measure: {e:#}"))?;
-    println!("harness: measure: {} ({} defmt frames, {} malformed)", log.display(), stats.frames, stats.malformed);
+    let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin"))
+        .map_err(|e| format!("measure: {e:#}"))?;
+    let log = crate::measure_log::write_measure_files(&report, dir)
+        .map_err(|e| format!("measure: {e:#}"))?;
+    println!(
+        "harness: measure: {} ({} defmt frames, {} malformed)",
+        log.display(),
+        stats.frames,
+        stats.malformed
+    );
     if stats.malformed > 0 {
         return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
     }
@@ -66,19 +105,30 @@ fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     let accel = session::pick_accel(&args.qemu)?;
     let (mut passed, mut failed) = (0u32, 0u32);
-    let selected: Vec<&Smoke> = SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
+    let selected: Vec<&Smoke> =
+        SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
     for smoke in &selected {
         let flavor = if args.measure { KernelFlavor::Measure } else { KernelFlavor::Normal };
-        let images = user::images_with_manifest(root, flavor, "capos-smokes", smoke.binaries, smoke.name)?;
+        let images =
+            user::images_with_manifest(root, flavor, "capos-smokes", smoke.binaries, smoke.name)?;
         for &smp in &args.smp {
             for _ in 0..args.repeat {
                 let name = format!("{}-smp{smp}", smoke.name);
-                let verdict = match session::boot_direct(root, &name, &images, "", smp, &args.qemu, accel) {
-                    Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
-                        .and_then(|()| if args.measure { write_measure(&images.kernel, &dir) } else { Ok(()) })
-                        .map_err(|e| format!("{e} (log: {})", dir.join("serial.log").display())),
-                    Err(e) => Err(format!("{}: {e:#}", smoke.name)),
-                };
+                let verdict =
+                    match session::boot_direct(root, &name, &images, "", smp, &args.qemu, accel) {
+                        Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
+                            .and_then(|()| {
+                                if args.measure {
+                                    write_measure(&images.kernel, &dir)
+                                } else {
+                                    Ok(())
+                                }
+                            })
+                            .map_err(|e| {
+                                format!("{e} (log: {})", dir.join("serial.log").display())
+                            }),
+                        Err(e) => Err(format!("{}: {e:#}", smoke.name)),
+                    };
                 match verdict {
                     Ok(()) => {
                         passed += 1;
@@ -110,7 +160,8 @@ mod tests {
         assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Success)).is_ok());
         assert!(judge("smoke-x", &ok, ExitKind::Guest(GuestExit::Failure)).is_err());
         assert!(judge("smoke-y", &ok, ExitKind::Guest(GuestExit::Success)).is_err());
-        let bad = l("user 2 smoke-x: [smoke-x] FAILED: a\nuser 2 smoke-x: [smoke-x] PASS (1 checks)\n");
+        let bad =
+            l("user 2 smoke-x: [smoke-x] FAILED: a\nuser 2 smoke-x: [smoke-x] PASS (1 checks)\n");
         assert!(judge("smoke-x", &bad, ExitKind::Guest(GuestExit::Success)).is_err());
     }
 

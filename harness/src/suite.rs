@@ -51,7 +51,10 @@ pub fn panic_stopped_system(lines: &[String], exit: crate::qemu::ExitKind, cpu: 
     let panicked = lines.iter().any(|l| l.contains(&format!("!!! PANIC cpu={cpu}:")));
     let stopped = lines.iter().any(|l| l.contains(&format!("!!! kernel stopped on cpu {cpu}:")));
     let finished = lines.iter().any(|l| l.contains("ktest: result:"));
-    panicked && stopped && !finished && exit == crate::qemu::ExitKind::Guest(capos_abi::guest::GuestExit::Panic)
+    panicked
+        && stopped
+        && !finished
+        && exit == crate::qemu::ExitKind::Guest(capos_abi::guest::GuestExit::Panic)
 }
 
 /// True when some `!!! EXCEPTION` report is followed (within a few lines) by
@@ -73,14 +76,21 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     let mut smp1_log: Option<Vec<String>> = None;
 
     let normal_run = |smp: u32, extra: &str, tally: &mut Tally| -> Option<Vec<String>> {
-        match session::run_ktest(root, &images, smp, None, extra, &Expect::AllPass, &args.qemu, accel) {
+        let ask =
+            session::KtestAsk { filter: None, extra_cmdline: extra, expect: &Expect::AllPass };
+        match session::run_ktest(root, &images, smp, &ask, &args.qemu, accel) {
             Ok(run) => {
                 tally.passed += run.report.passed.len() as u32;
                 tally.failed += run.report.failed.len() as u32;
-                let run_problems: Vec<String> =
-                    run.problems.iter().filter(|p| matches!(p, Problem::Run(_))).map(ToString::to_string).collect();
+                let run_problems: Vec<String> = run
+                    .problems
+                    .iter()
+                    .filter(|p| matches!(p, Problem::Run(_)))
+                    .map(ToString::to_string)
+                    .collect();
                 if !run_problems.is_empty() {
-                    tally.check(false, &format!("ktest smp={smp} run: {}", run_problems.join("; ")));
+                    tally
+                        .check(false, &format!("ktest smp={smp} run: {}", run_problems.join("; ")));
                 }
                 Some(run.outcome.lines)
             }
@@ -105,8 +115,11 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
 
     // (a) A failing test is reported by name with a non-zero exit.
     let want = Expect::FailureOf(Some(DELIBERATE_FAILURE.to_string()));
-    let what = format!("`ktest={DELIBERATE_FAILURE}` exits with Failure and reports the test FAILED");
-    match session::run_ktest(root, &images, 1, Some(DELIBERATE_FAILURE), "", &want, &args.qemu, accel) {
+    let what =
+        format!("`ktest={DELIBERATE_FAILURE}` exits with Failure and reports the test FAILED");
+    let ask =
+        session::KtestAsk { filter: Some(DELIBERATE_FAILURE), extra_cmdline: "", expect: &want };
+    match session::run_ktest(root, &images, 1, &ask, &args.qemu, accel) {
         Ok(run) => {
             let named = run.report.failed.iter().any(|(n, _)| n == DELIBERATE_FAILURE);
             tally.check(run.problems.is_empty() && named, &what);
@@ -115,7 +128,9 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     }
 
     // (b) A deliberate kernel fault produces a symbolized report.
-    let what = format!("the smp=1 log has a `{EXCEPTION_MARKER}` report whose backtrace names `{FAULT_FUNCTION}`");
+    let what = format!(
+        "the smp=1 log has a `{EXCEPTION_MARKER}` report whose backtrace names `{FAULT_FUNCTION}`"
+    );
     let ok = smp1_log.as_deref().is_some_and(|l| exception_report_names(l, FAULT_FUNCTION));
     tally.check(ok, &what);
 
@@ -124,11 +139,24 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     let before = tally.failed;
     let lines = normal_run(2, NOAPIC, &mut tally);
     let bsp_only = lines.as_deref().is_some_and(|l| l.iter().any(|x| x.contains(PIT_TICK_LINE)));
-    tally.check(tally.failed == before && bsp_only, "`noapic` at smp=2: PIT/PIC tick on the BSP only, all tests pass");
+    tally.check(
+        tally.failed == before && bsp_only,
+        "`noapic` at smp=2: PIT/PIC tick on the BSP only, all tests pass",
+    );
 
     // (d) A panic on one CPU stops the others and the run.
-    let what = format!("`ktest={PANIC_ON_AP}` at smp=2: the panic on cpu 1 is reported and stops the system");
-    match session::boot_direct(root, "panic-ap", &images, &session::ktest_cmdline(Some(PANIC_ON_AP), ""), 2, &args.qemu, accel) {
+    let what = format!(
+        "`ktest={PANIC_ON_AP}` at smp=2: the panic on cpu 1 is reported and stops the system"
+    );
+    match session::boot_direct(
+        root,
+        "panic-ap",
+        &images,
+        &session::ktest_cmdline(Some(PANIC_ON_AP), ""),
+        2,
+        &args.qemu,
+        accel,
+    ) {
         Ok((_, out)) => tally.check(panic_stopped_system(&out.lines, out.exit, 1), &what),
         Err(e) => tally.check(false, &format!("{what}: {e:#}")),
     }
@@ -138,7 +166,8 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     let zc = (|| -> Result<(bool, String)> {
         let normal = crate::build::CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
         let measure = crate::build::CargoBuild::kernel(KernelFlavor::Measure).run(root)?;
-        let (n, m) = (crate::zero_cost::footprint_of(&normal)?, crate::zero_cost::footprint_of(&measure)?);
+        let (n, m) =
+            (crate::zero_cost::footprint_of(&normal)?, crate::zero_cost::footprint_of(&measure)?);
         let ok = !n.defmt_section && n.symbols == 0 && m.defmt_section && m.symbols > 0;
         Ok((ok, format!("normal kernel: .defmt={} measure symbols={} {:?}; measure kernel: .defmt={} symbols={}", n.defmt_section, n.symbols, n.example, m.defmt_section, m.symbols)))
     })();
@@ -163,7 +192,8 @@ mod tests {
     fn panic_stop_needs_report_stop_line_and_panic_exit() {
         use crate::qemu::ExitKind;
         use capos_abi::guest::GuestExit;
-        let good = lines("!!! PANIC cpu=1: boom\n  bt #0 0x1\n!!! kernel stopped on cpu 1: panic\n");
+        let good =
+            lines("!!! PANIC cpu=1: boom\n  bt #0 0x1\n!!! kernel stopped on cpu 1: panic\n");
         assert!(panic_stopped_system(&good, ExitKind::Guest(GuestExit::Panic), 1));
         assert!(!panic_stopped_system(&good, ExitKind::Guest(GuestExit::Success), 1));
         assert!(!panic_stopped_system(&good, ExitKind::Guest(GuestExit::Panic), 0));

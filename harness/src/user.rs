@@ -16,7 +16,17 @@ pub const MANIFEST_CMDLINE: &str = "manifest";
 /// Builds the user package `package` (all its binaries) into target/user.
 pub fn build_package(root: &Path, package: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = ["build", "--profile", PROFILE, "-p", package, "--target", TARGET, "--target-dir", "target/user"];
+    let args = [
+        "build",
+        "--profile",
+        PROFILE,
+        "-p",
+        package,
+        "--target",
+        TARGET,
+        "--target-dir",
+        "target/user",
+    ];
     eprintln!("harness: building user programs: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
@@ -38,7 +48,8 @@ pub fn compile_manifest(root: &Path, name: &str) -> Result<PathBuf> {
         bail!("no manifest {}", src.display());
     }
     let out_dir = root.join("target/manifests");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
     compile_manifest_file(root, &src, &out_dir.join(format!("{name}.bin")))
 }
 
@@ -53,9 +64,14 @@ pub fn compile_manifest_file(root: &Path, src: &Path, out: &Path) -> Result<Path
         .output()
         .context("cannot run `capnp` (install Debian's capnproto: make deps)")?;
     if !output.status.success() {
-        bail!("capnp eval of {} failed: {}", src.display(), String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "capnp eval of {} failed: {}",
+            src.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    std::fs::write(out, &output.stdout).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(out, &output.stdout)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(out.to_path_buf())
 }
 

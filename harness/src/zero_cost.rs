@@ -22,7 +22,10 @@ pub struct MeasureFootprint {
 
 pub fn footprint(elf: &[u8]) -> Result<MeasureFootprint> {
     let file = object::File::parse(elf).context("not an ELF")?;
-    let mut f = MeasureFootprint { defmt_section: file.sections().any(|s| s.name() == Ok(".defmt")), ..Default::default() };
+    let mut f = MeasureFootprint {
+        defmt_section: file.sections().any(|s| s.name() == Ok(".defmt")),
+        ..Default::default()
+    };
     for s in file.symbols() {
         let Ok(name) = s.name() else { continue };
         if name.contains("capos_measure") || name.contains("defmt") {

@@ -27,7 +27,12 @@ pub struct Options<'a> {
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
-    let mut o = Options { mode: Mode::Normal, tick_hz: DEFAULT_TICK_HZ, noapic: false, suppress_switch_logs: false };
+    let mut o = Options {
+        mode: Mode::Normal,
+        tick_hz: DEFAULT_TICK_HZ,
+        noapic: false,
+        suppress_switch_logs: false,
+    };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
             o.mode = Mode::Ktest(None);
@@ -54,14 +59,16 @@ mod tests {
     use super::*;
     use crate::{kassert, kassert_eq, ktest};
 
-    ktest!(fn command_line_words_parse() -> KResult {
-        let o = parse("tick_hz=250 noapic suppress_switch_logs ktest=sched");
-        kassert_eq!(o.tick_hz, 250);
-        kassert!(o.noapic && o.suppress_switch_logs);
-        kassert_eq!(o.mode, Mode::Ktest(Some("sched")));
-        let d = parse("tick_hz=5 tick_hz=x");
-        kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
-        kassert_eq!(d.mode, Mode::Normal);
-        Ok(())
-    });
+    ktest!(
+        fn command_line_words_parse() -> KResult {
+            let o = parse("tick_hz=250 noapic suppress_switch_logs ktest=sched");
+            kassert_eq!(o.tick_hz, 250);
+            kassert!(o.noapic && o.suppress_switch_logs);
+            kassert_eq!(o.mode, Mode::Ktest(Some("sched")));
+            let d = parse("tick_hz=5 tick_hz=x");
+            kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
+            kassert_eq!(d.mode, Mode::Normal);
+            Ok(())
+        }
+    );
 }

@@ -18,7 +18,10 @@ pub fn init() {
 pub fn print(args: fmt::Arguments) {
     let mut g = COM1.lock();
     let _ = g.write_fmt(args);
-    crate::m_add!(capos_measure::catalogue::serial::bytes.at(capos_measure::catalogue::SerialChannel::Com1), g.take_written());
+    crate::m_add!(
+        capos_measure::catalogue::serial::bytes.at(capos_measure::catalogue::SerialChannel::Com1),
+        g.take_written()
+    );
 }
 
 /// Prints what user process `pid` (binary `name`) wrote: each line tagged
@@ -38,7 +41,11 @@ pub fn print_user(pid: u32, name: &str, text: &str) {
         return;
     }
     for line in text.split('\n') {
-        crate::kprintln!("{USER_LINE_PREFIX}{pid} {}: {}", Sanitized(name, tag_safe), Sanitized(line, text_safe));
+        crate::kprintln!(
+            "{USER_LINE_PREFIX}{pid} {}: {}",
+            Sanitized(name, tag_safe),
+            Sanitized(line, text_safe)
+        );
     }
 }
 

@@ -56,8 +56,12 @@ extern "C" fn kmain() -> ! {
     #[cfg(feature = "measure")]
     measure::init();
 
-    let Some(memmap) = req::MEMORY_MAP.get_response() else { stop_system("no memory map response") };
-    let Some(exec) = req::EXECUTABLE_ADDRESS.get_response() else { stop_system("no executable address response") };
+    let Some(memmap) = req::MEMORY_MAP.get_response() else {
+        stop_system("no memory map response")
+    };
+    let Some(exec) = req::EXECUTABLE_ADDRESS.get_response() else {
+        stop_system("no executable address response")
+    };
     mm::frame::init(memmap.entries());
     let heap = mm::heap::init();
     mm::paging::init(memmap.entries(), exec.physical_base(), exec.virtual_base());
@@ -116,8 +120,16 @@ extern "C" fn kmain() -> ! {
         Some(bytes) => match proc::manifest::start(bytes) {
             Ok(procs) => {
                 let ok = proc::manifest::wait_all(&procs);
-                kprintln!("kernel: all {} manifest processes exited ({})", procs.len(), if ok { "all succeeded" } else { "some failed" });
-                if ok { GuestExit::Success } else { GuestExit::Failure }
+                kprintln!(
+                    "kernel: all {} manifest processes exited ({})",
+                    procs.len(),
+                    if ok { "all succeeded" } else { "some failed" }
+                );
+                if ok {
+                    GuestExit::Success
+                } else {
+                    GuestExit::Failure
+                }
             }
             Err(e) => {
                 kprintln!("kernel: boot manifest rejected: {e:?}");

@@ -17,7 +17,9 @@ pub fn panicking() -> bool {
 fn current_pc() -> u64 {
     let pc: u64;
     // SAFETY: `lea` of RIP has no side effects.
-    unsafe { core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
     pc
 }
 
@@ -37,6 +39,10 @@ pub fn stop_system(reason: &str) -> ! {
     if !PANICKING.swap(true, Ordering::AcqRel) {
         crate::arch::x86_64::ipi::stop_others();
     }
-    emergency_print(format_args!("!!! kernel stopped on cpu {}: {}\n", percpu::cpu_index(), reason));
+    emergency_print(format_args!(
+        "!!! kernel stopped on cpu {}: {}\n",
+        percpu::cpu_index(),
+        reason
+    ));
     debug_exit::exit(GuestExit::Panic)
 }

@@ -29,7 +29,10 @@ pub fn dispatch(f: &mut SyscallFrame) {
                 0
             }
         }
-        nr::RING_INFO => sched::current().ring.as_ref().map_or(Error::InvalidState.as_result(), |r| r.user_va as i64),
+        nr::RING_INFO => sched::current()
+            .ring
+            .as_ref()
+            .map_or(Error::InvalidState.as_result(), |r| r.user_va as i64),
         nr::GROW_HEAP => {
             let t = sched::current();
             match &t.process {

@@ -131,7 +131,12 @@ pub fn on_tick() {
             let mut t = TIMERS.lock();
             // Earliest first, so waits that expire on the same tick complete
             // in deadline order.
-            match t.iter().enumerate().filter(|(_, e)| e.deadline <= now).min_by_key(|(_, e)| e.deadline) {
+            match t
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.deadline <= now)
+                .min_by_key(|(_, e)| e.deadline)
+            {
                 Some((i, _)) => t.swap_remove(i),
                 None => break,
             }
@@ -152,49 +157,54 @@ mod tests {
     use alloc::sync::Arc;
     use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-    ktest!(fn early_woken_timed_waits_leave_no_timer_entry_behind() -> KResult {
-        const WAITS: u32 = 2000;
-        let before = super::pending();
-        let done = Arc::new(AtomicU32::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (d, st) = (done.clone(), stop.clone());
-        let sleeper = Spawn::named("timed-waiter")
-            .start(move || {
-                let me = sched::current();
-                for _ in 0..WAITS {
-                    // Ten seconds: every one of these waits ends early.
-                    let deadline = super::deadline_after_ns(10_000_000_000);
-                    if super::block_until(&me, deadline).is_err() {
-                        return 1;
+    ktest!(
+        fn early_woken_timed_waits_leave_no_timer_entry_behind() -> KResult {
+            const WAITS: u32 = 2000;
+            let before = super::pending();
+            let done = Arc::new(AtomicU32::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let (d, st) = (done.clone(), stop.clone());
+            let sleeper = Spawn::named("timed-waiter")
+                .start(move || {
+                    let me = sched::current();
+                    for _ in 0..WAITS {
+                        // Ten seconds: every one of these waits ends early.
+                        let deadline = super::deadline_after_ns(10_000_000_000);
+                        if super::block_until(&me, deadline).is_err() {
+                            return 1;
+                        }
+                        d.fetch_add(1, Ordering::Release);
                     }
-                    d.fetch_add(1, Ordering::Release);
-                }
-                st.store(true, Ordering::Release);
-                0
-            })
-            .map_err(|e| alloc::format!("{e:?}"))?;
-        let t = sched::lookup(sleeper).ok_or("sleeper gone")?;
-        let end = cpu::rdtsc() + tsc::hz() * 20;
-        while !stop.load(Ordering::Acquire) && cpu::rdtsc() < end {
-            sched::wake(&t);
-            sched::yield_now();
+                    st.store(true, Ordering::Release);
+                    0
+                })
+                .map_err(|e| alloc::format!("{e:?}"))?;
+            let t = sched::lookup(sleeper).ok_or("sleeper gone")?;
+            let end = cpu::rdtsc() + tsc::hz() * 20;
+            while !stop.load(Ordering::Acquire) && cpu::rdtsc() < end {
+                sched::wake(&t);
+                sched::yield_now();
+            }
+            drop(t);
+            kassert_eq!(sched::join(sleeper), Ok(0));
+            kassert_eq!(done.load(Ordering::Acquire), WAITS);
+            kassert_eq!(super::pending(), before);
+            Ok(())
         }
-        drop(t);
-        kassert_eq!(sched::join(sleeper), Ok(0));
-        kassert_eq!(done.load(Ordering::Acquire), WAITS);
-        kassert_eq!(super::pending(), before);
-        Ok(())
-    });
+    );
 
-    ktest!(fn huge_timeouts_saturate_instead_of_wrapping() -> KResult {
-        let now = cpu::rdtsc();
-        let far = super::deadline_after_ns(u64::MAX - 1).ok_or("u64::MAX - 1 is not forever")?;
-        kassert!(far > now + tsc::hz() * 1_000_000, "deadline {} wrapped (now {})", far, now);
-        kassert!(!super::passed(far), "a saturated deadline has passed");
-        kassert_eq!(super::deadline_after_ns(u64::MAX), None);
-        let id = super::call_at(far, |_| {}, 0).map_err(|e| alloc::format!("{e:?}"))?;
-        kassert!(super::cancel(id), "a far timer could not be cancelled");
-        kassert!(!super::cancel(id), "a timer was cancelled twice");
-        Ok(())
-    });
+    ktest!(
+        fn huge_timeouts_saturate_instead_of_wrapping() -> KResult {
+            let now = cpu::rdtsc();
+            let far =
+                super::deadline_after_ns(u64::MAX - 1).ok_or("u64::MAX - 1 is not forever")?;
+            kassert!(far > now + tsc::hz() * 1_000_000, "deadline {} wrapped (now {})", far, now);
+            kassert!(!super::passed(far), "a saturated deadline has passed");
+            kassert_eq!(super::deadline_after_ns(u64::MAX), None);
+            let id = super::call_at(far, |_| {}, 0).map_err(|e| alloc::format!("{e:?}"))?;
+            kassert!(super::cancel(id), "a far timer could not be cancelled");
+            kassert!(!super::cancel(id), "a timer was cancelled twice");
+            Ok(())
+        }
+    );
 }

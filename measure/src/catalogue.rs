@@ -290,27 +290,13 @@ mod tests {
         for g in GROUPS {
             assert!(groups.insert(g.name), "duplicate group {}", g.name);
             assert!(!g.fields.is_empty(), "group {} has no fields", g.name);
-            assert!(
-                !g.doc.is_empty() && !g.cost.is_empty(),
-                "group {} undocumented",
-                g.name
-            );
+            assert!(!g.doc.is_empty() && !g.cost.is_empty(), "group {} undocumented", g.name);
             let mut names = BTreeSet::new();
             for f in g.fields {
-                assert!(
-                    names.insert(f.name),
-                    "duplicate field {}.{}",
-                    g.name,
-                    f.name
-                );
+                assert!(names.insert(f.name), "duplicate field {}.{}", g.name, f.name);
                 assert!(!f.doc.is_empty());
                 // Text keys that would collide with a line's own keys.
-                assert!(
-                    f.name != "phase" && f.name != g.dim.key,
-                    "{}.{}",
-                    g.name,
-                    f.name
-                );
+                assert!(f.name != "phase" && f.name != g.dim.key, "{}.{}", g.name, f.name);
             }
             let mut hists = BTreeSet::new();
             for h in g.hists {
@@ -332,11 +318,7 @@ mod tests {
             "contention_stack",
         ];
         for g in GROUPS {
-            assert!(
-                !reserved.contains(&g.name),
-                "{} is a reserved line family",
-                g.name
-            );
+            assert!(!reserved.contains(&g.name), "{} is a reserved line family", g.name);
             for suffix in ["_hist", "_pc_sample", "_stack_sample"] {
                 assert!(!g.name.ends_with(suffix), "{} ends with {suffix}", g.name);
             }
@@ -370,16 +352,9 @@ mod tests {
         assert_eq!(all.len(), COUNTER_SLOTS);
         for (i, c) in all.iter().enumerate() {
             assert_eq!(c.slot as usize, i);
-            assert_eq!(
-                Counter::from_ids(c.group, c.dim as usize, c.field),
-                Some(*c)
-            );
+            assert_eq!(Counter::from_ids(c.group, c.dim as usize, c.field), Some(*c));
         }
-        let mm: Vec<u16> = all
-            .iter()
-            .filter(|c| c.kind != Kind::Sum)
-            .map(|c| c.minmax)
-            .collect();
+        let mm: Vec<u16> = all.iter().filter(|c| c.kind != Kind::Sum).map(|c| c.minmax).collect();
         assert_eq!(mm, (0..MINMAX_SLOTS as u16).collect::<Vec<_>>());
         let hists: Vec<Hist> = Hist::all().collect();
         assert_eq!(hists.len(), HIST_SLOTS);
@@ -394,11 +369,7 @@ mod tests {
         assert_eq!(c.group_desc().name, "scheduler_lock_site");
         assert_eq!(c.field_desc().name, "wait_cycles");
         assert_eq!(
-            c.group_desc()
-                .dim
-                .label(c.dim as usize)
-                .map(|l| l.to_string())
-                .as_deref(),
+            c.group_desc().dim.label(c.dim as usize).map(|l| l.to_string()).as_deref(),
             Some("timer_select")
         );
         assert!(thread_placement::selected.at(crate::MAX_CPUS).is_void());

@@ -51,10 +51,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or(DecodeError::Truncated(self.pos))?;
+        let b = *self.bytes.get(self.pos).ok_or(DecodeError::Truncated(self.pos))?;
         self.pos += 1;
         Ok(b)
     }
@@ -86,10 +83,7 @@ impl<'a> Reader<'a> {
 
     fn phase(&mut self) -> Result<Phase, DecodeError> {
         let v = self.var()?;
-        u8::try_from(v)
-            .ok()
-            .and_then(Phase::from_id)
-            .ok_or(DecodeError::BadPhase(v))
+        u8::try_from(v).ok().and_then(Phase::from_id).ok_or(DecodeError::BadPhase(v))
     }
 
     fn mode(&mut self) -> Result<Mode, DecodeError> {
@@ -120,11 +114,7 @@ fn ids(r: &mut Reader<'_>, hist: bool) -> Result<(u8, usize, u8), DecodeError> {
     if d >= desc.dim.count() as u64 {
         return Err(DecodeError::BadDimension { group: g, dim: d });
     }
-    let members = if hist {
-        desc.hists.len()
-    } else {
-        desc.fields.len()
-    } as u64;
+    let members = if hist { desc.hists.len() } else { desc.fields.len() } as u64;
     if m >= members {
         return Err(if hist {
             DecodeError::BadHist { group: g, hist: m }
@@ -140,10 +130,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.byte()?;
     if version != WIRE_VERSION {
-        return Err(DecodeError::VersionMismatch {
-            found: version,
-            expected: WIRE_VERSION,
-        });
+        return Err(DecodeError::VersionMismatch { found: version, expected: WIRE_VERSION });
     }
     let record = match r.byte()? {
         tag::BEGIN => Record::Begin {
@@ -154,57 +141,35 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
         tag::COUNTER => {
             let phase = r.phase()?;
             let (g, d, f) = ids(&mut r, false)?;
-            let counter = Counter::from_ids(g, d, f).ok_or(DecodeError::BadField {
-                group: g as u64,
-                field: f as u64,
-            })?;
-            Record::Counter {
-                phase,
-                counter,
-                value: r.var()?,
-            }
+            let counter = Counter::from_ids(g, d, f)
+                .ok_or(DecodeError::BadField { group: g as u64, field: f as u64 })?;
+            Record::Counter { phase, counter, value: r.var()? }
         }
         tag::HIST => {
             let phase = r.phase()?;
             let (g, d, h) = ids(&mut r, true)?;
-            let hist = Hist::from_ids(g, d, h).ok_or(DecodeError::BadHist {
-                group: g as u64,
-                hist: h as u64,
-            })?;
+            let hist = Hist::from_ids(g, d, h)
+                .ok_or(DecodeError::BadHist { group: g as u64, hist: h as u64 })?;
             let n = r.small("bucket count", BUCKETS as u64)?;
             let mut buckets = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let b = r.var()?;
-                let ascending = buckets
-                    .last()
-                    .is_none_or(|(prev, _): &(u8, u64)| b > *prev as u64);
+                let ascending = buckets.last().is_none_or(|(prev, _): &(u8, u64)| b > *prev as u64);
                 if b >= BUCKETS as u64 || !ascending {
                     return Err(DecodeError::BadBucket(b));
                 }
                 buckets.push((b as u8, r.var()?));
             }
-            Record::Hist {
-                phase,
-                hist,
-                buckets,
-            }
+            Record::Hist { phase, hist, buckets }
         }
-        tag::PC_SAMPLE => Record::PcSample {
-            phase: r.phase()?,
-            mode: r.mode()?,
-            pc: r.var()?,
-            count: r.var()?,
-        },
+        tag::PC_SAMPLE => {
+            Record::PcSample { phase: r.phase()?, mode: r.mode()?, pc: r.var()?, count: r.var()? }
+        }
         tag::STACK_SAMPLE => {
             let (phase, mode, count) = (r.phase()?, r.mode()?, r.var()?);
             let n = r.small("frame count", MAX_FRAMES as u64)?;
             let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
-            Record::StackSample {
-                phase,
-                mode,
-                frames,
-                count,
-            }
+            Record::StackSample { phase, mode, frames, count }
         }
         tag::CONTENTION_STACK => {
             let phase = r.phase()?;
@@ -212,22 +177,12 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let class = u8::try_from(c)
                 .ok()
                 .and_then(ContentionClass::from_id)
-                .ok_or(DecodeError::OutOfRange {
-                    what: "contention class",
-                    value: c,
-                })?;
+                .ok_or(DecodeError::OutOfRange { what: "contention class", value: c })?;
             let lock = r.small("contention lock", class.lock_count() as u64 - 1)? as u8;
             let (count, wait_cycles) = (r.var()?, r.var()?);
             let n = r.small("frame count", MAX_FRAMES as u64)?;
             let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
-            Record::ContentionStack {
-                phase,
-                class: class as u8,
-                lock,
-                frames,
-                count,
-                wait_cycles,
-            }
+            Record::ContentionStack { phase, class: class as u8, lock, frames, count, wait_cycles }
         }
         tag::TRACE => {
             let cpu = r.small("cpu", u8::MAX as u64)? as u8;
@@ -237,37 +192,19 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 .and_then(TraceKind::from_id)
                 .ok_or(DecodeError::BadTraceKind(k))?;
             let flags = r.small("trace flags", u8::MAX as u64)? as u8;
-            Record::Trace(TraceEvent {
-                cpu,
-                kind,
-                flags,
-                tsc: r.var()?,
-                a: r.var()?,
-                b: r.var()?,
-            })
+            Record::Trace(TraceEvent { cpu, kind, flags, tsc: r.var()?, a: r.var()?, b: r.var()? })
         }
-        tag::TRACE_DROPPED => Record::TraceDropped {
-            cpu: r.small("cpu", u8::MAX as u64)? as u8,
-            dropped: r.var()?,
-        },
-        tag::PHASE_MARK => Record::PhaseMark {
-            phase: r.phase()?,
-            tsc: r.var()?,
-        },
+        tag::TRACE_DROPPED => {
+            Record::TraceDropped { cpu: r.small("cpu", u8::MAX as u64)? as u8, dropped: r.var()? }
+        }
+        tag::PHASE_MARK => Record::PhaseMark { phase: r.phase()?, tsc: r.var()? },
         tag::LOAD_MAP => {
             let (pid, base) = (r.var()?, r.var()?);
             let len = r.small("name length", MAX_NAME as u64)? as usize;
             let name = core::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::BadUtf8)?;
-            Record::LoadMap {
-                pid,
-                binary: String::from(name),
-                base,
-            }
+            Record::LoadMap { pid, binary: String::from(name), base }
         }
-        tag::END => Record::End {
-            tsc: r.var()?,
-            records: r.var()?,
-        },
+        tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),
     };
     Ok((record, r.pos))

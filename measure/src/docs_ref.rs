@@ -15,12 +15,7 @@ pub fn reference_markdown() -> String {
             DimLabels::None => {}
             DimLabels::Named(names) => {
                 let labels: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                let _ = writeln!(
-                    out,
-                    "One line per `{}=`: {}.\n",
-                    g.dim.key,
-                    labels.join(", ")
-                );
+                let _ = writeln!(out, "One line per `{}=`: {}.\n", g.dim.key, labels.join(", "));
             }
             DimLabels::Cpu(n) => {
                 let _ = writeln!(
@@ -59,11 +54,7 @@ pub fn missing_from_docs(markdown: &str) -> Vec<String> {
         };
         let body = &markdown[start + heading.len()..];
         let section = &body[..body.find("\n#").unwrap_or(body.len())];
-        let names = g
-            .fields
-            .iter()
-            .map(|f| f.name)
-            .chain(g.hists.iter().map(|h| h.name));
+        let names = g.fields.iter().map(|f| f.name).chain(g.hists.iter().map(|h| h.name));
         for name in names {
             if !section.contains(&format!("`{name}`")) {
                 missing.push(format!("{}.{name}", g.name));

@@ -32,12 +32,8 @@ pub struct ReportInfo {
 fn sample_phases(tag: Phase, final_total: Option<u8>) -> impl Iterator<Item = Phase> {
     // A tag of `FinalTotal` means "after the final mark": aggregate only.
     let own = (tag < Phase::FinalTotal).then_some(tag);
-    let total = final_total
-        .filter(|m| m & (1 << tag as u8) != 0)
-        .map(|_| Phase::FinalTotal);
-    own.into_iter()
-        .chain(total)
-        .chain(core::iter::once(Phase::Aggregate))
+    let total = final_total.filter(|m| m & (1 << tag as u8) != 0).map(|_| Phase::FinalTotal);
+    own.into_iter().chain(total).chain(core::iter::once(Phase::Aggregate))
 }
 
 impl Measure {
@@ -48,11 +44,7 @@ impl Measure {
             sent += 1;
             emit(r);
         };
-        send(&Record::Begin {
-            cpus: info.cpus,
-            tsc_khz: info.tsc_khz,
-            catalogue: FINGERPRINT,
-        });
+        send(&Record::Begin { cpus: info.cpus, tsc_khz: info.tsc_khz, catalogue: FINGERPRINT });
         for phase in &Phase::ALL[..5] {
             if let Some(tsc) = self.phases.mark_tsc(*phase) {
                 send(&Record::PhaseMark { phase: *phase, tsc });
@@ -63,11 +55,7 @@ impl Measure {
             for counter in Counter::all() {
                 let value = self.phases.value(&self.shards, &span, counter);
                 if value != 0 {
-                    send(&Record::Counter {
-                        phase: span.phase,
-                        counter,
-                        value,
-                    });
+                    send(&Record::Counter { phase: span.phase, counter, value });
                 }
             }
             for hist in Hist::all() {
@@ -76,21 +64,14 @@ impl Measure {
                     .filter(|(_, n)| *n != 0)
                     .collect();
                 if !buckets.is_empty() {
-                    send(&Record::Hist {
-                        phase: span.phase,
-                        hist,
-                        buckets,
-                    });
+                    send(&Record::Hist { phase: span.phase, hist, buckets });
                 }
             }
         }
 
         let final_total = self.phases.final_total_members();
         let mut pcs: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
-        for (mode, table) in [
-            (Mode::User, &self.user_pcs),
-            (Mode::Kernel, &self.kernel_pcs),
-        ] {
+        for (mode, table) in [(Mode::User, &self.user_pcs), (Mode::Kernel, &self.kernel_pcs)] {
             for (tag, pc, count) in table.entries() {
                 for phase in sample_phases(tag, final_total) {
                     *pcs.entry((phase, mode, pc)).or_default() += count;
@@ -98,30 +79,18 @@ impl Measure {
             }
         }
         for ((phase, mode, pc), count) in pcs {
-            send(&Record::PcSample {
-                phase,
-                mode,
-                pc,
-                count,
-            });
+            send(&Record::PcSample { phase, mode, pc, count });
         }
 
         let mut stacks: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
         for (tag, kernel, frames, count) in self.stacks.entries() {
             let mode = if kernel { Mode::Kernel } else { Mode::User };
             for phase in sample_phases(tag, final_total) {
-                *stacks
-                    .entry((phase, mode, frames.as_slice().to_vec()))
-                    .or_default() += count;
+                *stacks.entry((phase, mode, frames.as_slice().to_vec())).or_default() += count;
             }
         }
         for ((phase, mode, frames), count) in stacks {
-            send(&Record::StackSample {
-                phase,
-                mode,
-                frames,
-                count,
-            });
+            send(&Record::StackSample { phase, mode, frames, count });
         }
 
         let mut contention: BTreeMap<ContentionKey, (u64, u64)> = BTreeMap::new();
@@ -135,14 +104,7 @@ impl Measure {
             }
         }
         for ((phase, class, lock, frames), (count, wait_cycles)) in contention {
-            send(&Record::ContentionStack {
-                phase,
-                class,
-                lock,
-                frames,
-                count,
-                wait_cycles,
-            });
+            send(&Record::ContentionStack { phase, class, lock, frames, count, wait_cycles });
         }
 
         for cpu in 0..MAX_CPUS {
@@ -155,15 +117,9 @@ impl Measure {
             for event in ring.events() {
                 send(&Record::Trace(event));
             }
-            send(&Record::TraceDropped {
-                cpu: cpu as u8,
-                dropped: ring.dropped(),
-            });
+            send(&Record::TraceDropped { cpu: cpu as u8, dropped: ring.dropped() });
         }
         let records = sent;
-        emit(&Record::End {
-            tsc: info.end_tsc,
-            records,
-        });
+        emit(&Record::End { tsc: info.end_tsc, records });
     }
 }

@@ -56,10 +56,7 @@ mod tests {
     #[test]
     fn bounds_agree_with_bucket() {
         for b in 0..BUCKETS {
-            let (lo, hi) = (
-                bucket_lower_bound(b).unwrap(),
-                bucket_upper_bound(b).unwrap(),
-            );
+            let (lo, hi) = (bucket_lower_bound(b).unwrap(), bucket_upper_bound(b).unwrap());
             assert_eq!(bucket(lo), b, "lower bound of {b}");
             assert_eq!(bucket(hi), b, "upper bound of {b}");
             if b > 0 {

@@ -119,11 +119,7 @@ impl Measure {
                 catalogue::kernel_pc_samples::overflow,
             ),
         };
-        let counter = if table.record(self.phases.current(), pc) {
-            samples
-        } else {
-            overflow
-        };
+        let counter = if table.record(self.phases.current(), pc) { samples } else { overflow };
         self.add(cpu, counter, 1);
     }
 
@@ -134,9 +130,7 @@ impl Measure {
             Mode::User => (u::stacks, u::stack_overflow),
             Mode::Kernel => (k::stacks, k::stack_overflow),
         };
-        let kept = self
-            .stacks
-            .record(self.phases.current(), mode == Mode::Kernel, frames);
+        let kept = self.stacks.record(self.phases.current(), mode == Mode::Kernel, frames);
         self.add(cpu, if kept { stacks } else { overflow }, 1);
     }
 
@@ -160,14 +154,8 @@ impl Measure {
         let known =
             ContentionClass::from_id(class).is_some_and(|c| (lock as usize) < c.lock_count());
         let kept = known
-            && self
-                .contention
-                .record(self.phases.current(), class, lock, frames, wait_cycles);
-        let counter = if kept {
-            k::contention_stacks
-        } else {
-            k::contention_overflow
-        };
+            && self.contention.record(self.phases.current(), class, lock, frames, wait_cycles);
+        let counter = if kept { k::contention_stacks } else { k::contention_overflow };
         self.add(cpu, counter, 1);
     }
 
@@ -186,10 +174,7 @@ mod tests {
     #[test]
     fn static_footprint_is_bounded() {
         let size = core::mem::size_of::<Measure>();
-        println!(
-            "Measure: {size} bytes; shards {} bytes",
-            core::mem::size_of::<Shards>()
-        );
+        println!("Measure: {size} bytes; shards {} bytes", core::mem::size_of::<Shards>());
         assert!(size < 1 << 20, "Measure is {size} bytes");
     }
 }

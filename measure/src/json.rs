@@ -123,18 +123,12 @@ impl Report {
             checkpoints: self
                 .checkpoints
                 .iter()
-                .map(|(p, v)| Named {
-                    phase: *p,
-                    value: *v,
-                })
+                .map(|(p, v)| Named { phase: *p, value: *v })
                 .collect(),
             phase_cycles: self
                 .phase_cycles
                 .iter()
-                .map(|(p, v)| Named {
-                    phase: *p,
-                    value: *v,
-                })
+                .map(|(p, v)| Named { phase: *p, value: *v })
                 .collect(),
             groups,
             histograms,

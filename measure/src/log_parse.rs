@@ -67,9 +67,7 @@ impl<'a> Tokens<'a> {
     fn new(rest: impl Iterator<Item = &'a str>) -> Result<Self, ParseErrorKind> {
         let mut map = BTreeMap::new();
         for token in rest {
-            let (k, v) = token
-                .split_once('=')
-                .ok_or_else(|| K::BadToken(token.to_string()))?;
+            let (k, v) = token.split_once('=').ok_or_else(|| K::BadToken(token.to_string()))?;
             if map.insert(k, v).is_some() {
                 return Err(K::DuplicateKey(k.to_string()));
             }
@@ -78,17 +76,12 @@ impl<'a> Tokens<'a> {
     }
 
     fn str(&mut self, key: &str) -> Result<&'a str, ParseErrorKind> {
-        self.map
-            .remove(key)
-            .ok_or_else(|| K::MissingKey(key.to_string()))
+        self.map.remove(key).ok_or_else(|| K::MissingKey(key.to_string()))
     }
 
     fn num(&mut self, key: &str) -> Result<u64, ParseErrorKind> {
         let value = self.str(key)?;
-        number(value).ok_or_else(|| K::BadNumber {
-            key: key.to_string(),
-            value: value.to_string(),
-        })
+        number(value).ok_or_else(|| K::BadNumber { key: key.to_string(), value: value.to_string() })
     }
 
     fn opt_num(&mut self, key: &str) -> Result<Option<u64>, ParseErrorKind> {
@@ -101,10 +94,7 @@ impl<'a> Tokens<'a> {
 
     fn small<T: TryFrom<u64>>(&mut self, key: &str) -> Result<T, ParseErrorKind> {
         let v = self.num(key)?;
-        T::try_from(v).map_err(|_| K::BadNumber {
-            key: key.to_string(),
-            value: v.to_string(),
-        })
+        T::try_from(v).map_err(|_| K::BadNumber { key: key.to_string(), value: v.to_string() })
     }
 
     fn phase(&mut self, key: &str) -> Result<Phase, ParseErrorKind> {
@@ -201,25 +191,15 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let kind = TraceKind::from_name(kind_name)
                 .ok_or_else(|| K::UnknownTraceKind(kind_name.to_string()))?;
             let flags = t.small("flags")?;
-            report.trace.push(TraceEvent {
-                tsc,
-                kind,
-                cpu,
-                flags,
-                a: t.num("a")?,
-                b: t.num("b")?,
-            });
+            report.trace.push(TraceEvent { tsc, kind, cpu, flags, a: t.num("a")?, b: t.num("b")? });
         }
         "trace_dropped" => {
             let cpu = t.small("cpu")?;
             report.trace_dropped.insert(cpu, t.num("dropped")?);
         }
         "end" => {
-            report.end = Some(End {
-                tsc: t.num("tsc")?,
-                records: t.num("records")?,
-                lost: t.num("lost")?,
-            });
+            report.end =
+                Some(End { tsc: t.num("tsc")?, records: t.num("records")?, lost: t.num("lost")? });
         }
         f if mode_of(f, "_pc_sample").is_some() => {
             let mode = mode_of(f, "_pc_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
@@ -234,10 +214,7 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let (phase, count) = (t.phase("phase")?, t.num("count")?);
             let frames = frames(t.str("frames")?)?;
             if count != 0 {
-                *report
-                    .stack_samples
-                    .entry((phase, mode, frames))
-                    .or_default() += count;
+                *report.stack_samples.entry((phase, mode, frames)).or_default() += count;
             }
         }
         CONTENTION_FAMILY => {
@@ -268,10 +245,7 @@ fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            number(s).ok_or_else(|| K::BadNumber {
-                key: "frames".into(),
-                value: s.to_string(),
-            })
+            number(s).ok_or_else(|| K::BadNumber { key: "frames".into(), value: s.to_string() })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if frames.len() > MAX_FRAMES {
@@ -305,10 +279,7 @@ fn parse_group_line(
         let h = group.hists.iter().position(|h| h.name == kind);
         let hist = h
             .and_then(|h| Hist::from_ids(g, dim, h as u8))
-            .ok_or_else(|| K::UnknownLabel {
-                key: "kind".into(),
-                value: kind.to_string(),
-            })?;
+            .ok_or_else(|| K::UnknownLabel { key: "kind".into(), value: kind.to_string() })?;
         let list = t.str("buckets")?;
         let bad = || K::BadBuckets(list.to_string());
         for item in list.split(',').filter(|s| !s.is_empty()) {

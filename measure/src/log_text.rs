@@ -39,8 +39,7 @@ pub fn contention_names(class: u8, lock: u8) -> (String, String) {
     match ContentionClass::from_id(class) {
         Some(c) => (
             c.name().to_string(),
-            c.lock_name(lock)
-                .map_or_else(|| lock.to_string(), str::to_string),
+            c.lock_name(lock).map_or_else(|| lock.to_string(), str::to_string),
         ),
         None => (class.to_string(), lock.to_string()),
     }
@@ -157,11 +156,8 @@ impl Report {
             let _ = writeln!(out, "{PREFIX}trace_dropped cpu={cpu} dropped={dropped}");
         }
         if let Some(e) = &self.end {
-            let _ = writeln!(
-                out,
-                "{PREFIX}end tsc={} records={} lost={}",
-                e.tsc, e.records, e.lost
-            );
+            let _ =
+                writeln!(out, "{PREFIX}end tsc={} records={} lost={}", e.tsc, e.records, e.lost);
         }
         out
     }

@@ -110,8 +110,7 @@ impl PhaseBook {
 
     /// TSC of a mark, if taken.
     pub fn mark_tsc(&self, phase: Phase) -> Option<u64> {
-        self.is_marked(phase)
-            .then(|| self.tsc[phase as usize].load(R))
+        self.is_marked(phase).then(|| self.tsc[phase as usize].load(R))
     }
 
     /// Takes a phase mark at `tsc`. `Boot` only records the start-up TSC and
@@ -120,11 +119,7 @@ impl PhaseBook {
         if phase == Phase::Aggregate {
             return Err(MarkError::NotAMark(phase));
         }
-        if self
-            .marking
-            .compare_exchange(false, true, Ordering::Acquire, R)
-            .is_err()
-        {
+        if self.marking.compare_exchange(false, true, Ordering::Acquire, R).is_err() {
             return Err(MarkError::Busy);
         }
         let result = self.mark_locked(shards, phase, tsc);
@@ -207,12 +202,7 @@ impl PhaseBook {
             } else {
                 Extremes::Stored(p as usize)
             };
-            spans[p as usize] = Some(Span {
-                phase: p,
-                start,
-                end: next_mark(p),
-                extremes,
-            });
+            spans[p as usize] = Some(Span { phase: p, start, end: next_mark(p), extremes });
         }
         if let Some(mask) = self.final_total_members() {
             let first = [Phase::SpawnReady, Phase::Work, Phase::Shutdown]

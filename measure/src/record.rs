@@ -66,10 +66,8 @@ pub enum ContentionClass {
 }
 
 impl ContentionClass {
-    pub const ALL: [ContentionClass; 2] = [
-        ContentionClass::SchedulerLock,
-        ContentionClass::SharedKernelLock,
-    ];
+    pub const ALL: [ContentionClass; 2] =
+        [ContentionClass::SchedulerLock, ContentionClass::SharedKernelLock];
 
     pub const fn from_id(id: u8) -> Option<Self> {
         match id {
@@ -217,21 +215,13 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     out.push(WIRE_VERSION);
     match record {
-        Record::Begin {
-            cpus,
-            tsc_khz,
-            catalogue,
-        } => {
+        Record::Begin { cpus, tsc_khz, catalogue } => {
             out.push(tag::BEGIN);
             for v in [*cpus as u64, *tsc_khz, *catalogue] {
                 put(out, v);
             }
         }
-        Record::Counter {
-            phase,
-            counter,
-            value,
-        } => {
+        Record::Counter { phase, counter, value } => {
             out.push(tag::COUNTER);
             for v in [
                 *phase as u64,
@@ -243,11 +233,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, v);
             }
         }
-        Record::Hist {
-            phase,
-            hist,
-            buckets,
-        } => {
+        Record::Hist { phase, hist, buckets } => {
             out.push(tag::HIST);
             for v in [
                 *phase as u64,
@@ -263,23 +249,13 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, *n);
             }
         }
-        Record::PcSample {
-            phase,
-            mode,
-            pc,
-            count,
-        } => {
+        Record::PcSample { phase, mode, pc, count } => {
             out.push(tag::PC_SAMPLE);
             for v in [*phase as u64, *mode as u64, *pc, *count] {
                 put(out, v);
             }
         }
-        Record::StackSample {
-            phase,
-            mode,
-            frames,
-            count,
-        } => {
+        Record::StackSample { phase, mode, frames, count } => {
             out.push(tag::STACK_SAMPLE);
             let frames = &frames[..frames.len().min(MAX_FRAMES)];
             for v in [*phase as u64, *mode as u64, *count, frames.len() as u64] {
@@ -289,14 +265,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, *f);
             }
         }
-        Record::ContentionStack {
-            phase,
-            class,
-            lock,
-            frames,
-            count,
-            wait_cycles,
-        } => {
+        Record::ContentionStack { phase, class, lock, frames, count, wait_cycles } => {
             out.push(tag::CONTENTION_STACK);
             let frames = &frames[..frames.len().min(MAX_FRAMES)];
             for v in [

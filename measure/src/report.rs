@@ -104,66 +104,35 @@ impl ReportBuilder {
             self.received += 1;
         }
         match record {
-            Record::Begin {
-                cpus,
-                tsc_khz,
-                catalogue,
-            } => {
+            Record::Begin { cpus, tsc_khz, catalogue } => {
                 if catalogue != FINGERPRINT {
                     return Err(ReportError::CatalogueMismatch {
                         guest: catalogue,
                         host: FINGERPRINT,
                     });
                 }
-                r.begin = Some(Begin {
-                    cpus,
-                    tsc_khz,
-                    catalogue,
-                });
+                r.begin = Some(Begin { cpus, tsc_khz, catalogue });
                 self.received = 1;
             }
-            Record::Counter {
-                phase,
-                counter,
-                value,
-            } => r.set_counter(phase, counter, value),
-            Record::Hist {
-                phase,
-                hist,
-                buckets,
-            } => {
+            Record::Counter { phase, counter, value } => r.set_counter(phase, counter, value),
+            Record::Hist { phase, hist, buckets } => {
                 for (b, n) in buckets {
                     r.set_bucket(phase, hist, b, n);
                 }
             }
-            Record::PcSample {
-                phase,
-                mode,
-                pc,
-                count,
-            } => {
+            Record::PcSample { phase, mode, pc, count } => {
                 if count != 0 {
                     *r.pc_samples.entry((phase, mode, pc)).or_default() += count;
                 }
             }
-            Record::StackSample {
-                phase,
-                mode,
-                frames,
-                count,
-            } => {
+            Record::StackSample { phase, mode, frames, count } => {
                 if count != 0 {
                     *r.stack_samples.entry((phase, mode, frames)).or_default() += count;
                 }
             }
-            Record::ContentionStack {
-                phase,
-                class,
-                lock,
-                frames,
-                count,
-                wait_cycles,
-            } => r.add_contention(phase, class, lock, frames, count, wait_cycles),
+            Record::ContentionStack { phase, class, lock, frames, count, wait_cycles } => {
+                r.add_contention(phase, class, lock, frames, count, wait_cycles)
+            }
             Record::Trace(e) => r.trace.push(e),
             Record::TraceDropped { cpu, dropped } => {
                 r.trace_dropped.insert(cpu, dropped);
@@ -176,11 +145,7 @@ impl ReportBuilder {
             }
             Record::End { tsc, records } => {
                 let got = self.received - 1;
-                r.end = Some(End {
-                    tsc,
-                    records,
-                    lost: records.saturating_sub(got),
-                });
+                r.end = Some(End { tsc, records, lost: records.saturating_sub(got) });
                 r.phase_cycles = r.derive_phase_cycles();
             }
         }
@@ -226,10 +191,7 @@ impl Report {
     }
 
     pub fn counter(&self, phase: Phase, counter: impl Into<Counter>) -> u64 {
-        self.counters
-            .get(&(phase, counter.into()))
-            .copied()
-            .unwrap_or(0)
+        self.counters.get(&(phase, counter.into())).copied().unwrap_or(0)
     }
 
     /// Adds to a contention stack's count and wait; all-zero adds nothing.
@@ -245,10 +207,7 @@ impl Report {
         if count == 0 && wait_cycles == 0 {
             return;
         }
-        let sum = self
-            .contention_stacks
-            .entry((phase, class, lock, frames))
-            .or_default();
+        let sum = self.contention_stacks.entry((phase, class, lock, frames)).or_default();
         sum.0 = sum.0.saturating_add(count);
         sum.1 = sum.1.saturating_add(wait_cycles);
     }
@@ -274,10 +233,8 @@ impl Report {
         let cp = &self.checkpoints;
         for p in [Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown] {
             let Some(start) = cp.get(&p) else { continue };
-            let next = cp
-                .range(p..)
-                .find(|(q, _)| **q > p && **q <= Phase::FinalTotal)
-                .map(|(_, t)| *t);
+            let next =
+                cp.range(p..).find(|(q, _)| **q > p && **q <= Phase::FinalTotal).map(|(_, t)| *t);
             if let Some(stop) = next.or(end) {
                 out.insert(p, stop.saturating_sub(*start));
             }
@@ -349,13 +306,7 @@ impl Report {
                         })
                         .collect();
                     let label = group.dim.label(dim).map(|l| (group.dim.key, l.to_string()));
-                    lines.push(GroupLine {
-                        phase,
-                        group,
-                        dim: label,
-                        values,
-                        hists,
-                    });
+                    lines.push(GroupLine { phase, group, dim: label, values, hists });
                 }
             }
         }

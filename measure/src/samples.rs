@@ -56,10 +56,7 @@ impl<const N: usize> PcTable<N> {
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::POWER_OF_TWO;
-        PcTable {
-            keys: [const { AtomicU64::new(0) }; N],
-            counts: [const { AtomicU64::new(0) }; N],
-        }
+        PcTable { keys: [const { AtomicU64::new(0) }; N], counts: [const { AtomicU64::new(0) }; N] }
     }
 
     /// Counts one sample of `pc` in `phase`; `false` when the table is full.
@@ -85,17 +82,14 @@ impl<const N: usize> PcTable<N> {
 
     /// Every (phase, pc, count) recorded, in table order.
     pub fn entries(&self) -> impl Iterator<Item = (Phase, u64, u64)> + '_ {
-        self.keys
-            .iter()
-            .zip(self.counts.iter())
-            .filter_map(|(k, c)| {
-                let (key, count) = (k.load(R), c.load(R));
-                if key & VALID == 0 || count == 0 {
-                    return None;
-                }
-                let phase = Phase::from_id(((key >> 60) & 7) as u8)?;
-                Some((phase, canonical(key), count))
-            })
+        self.keys.iter().zip(self.counts.iter()).filter_map(|(k, c)| {
+            let (key, count) = (k.load(R), c.load(R));
+            if key & VALID == 0 || count == 0 {
+                return None;
+            }
+            let phase = Phase::from_id(((key >> 60) & 7) as u8)?;
+            Some((phase, canonical(key), count))
+        })
     }
 }
 
@@ -157,12 +151,7 @@ impl<const N: usize> FrameTable<N> {
                 }
                 return true;
             }
-            if seen == 0
-                && slot
-                    .key
-                    .compare_exchange(0, CLAIMED, Ordering::Acquire, R)
-                    .is_ok()
-            {
+            if seen == 0 && slot.key.compare_exchange(0, CLAIMED, Ordering::Acquire, R).is_ok() {
                 for (cell, f) in slot.frames.iter().zip(frames) {
                     cell.store(*f, R);
                 }
@@ -187,19 +176,11 @@ impl<const N: usize> FrameTable<N> {
             }
             let meta = slot.meta.load(R);
             let len = ((meta >> LEN_SHIFT) as usize).min(MAX_FRAMES);
-            let mut frames = StackFrames {
-                len,
-                frames: [0; MAX_FRAMES],
-            };
+            let mut frames = StackFrames { len, frames: [0; MAX_FRAMES] };
             for (out, cell) in frames.frames.iter_mut().zip(&slot.frames).take(len) {
                 *out = cell.load(R);
             }
-            Some((
-                meta & META_MASK,
-                frames,
-                slot.count.load(R),
-                slot.weight.load(R),
-            ))
+            Some((meta & META_MASK, frames, slot.count.load(R), slot.weight.load(R)))
         })
     }
 }
@@ -217,16 +198,13 @@ impl<const N: usize> Default for StackTable<N> {
 
 impl<const N: usize> StackTable<N> {
     pub const fn new() -> Self {
-        StackTable {
-            table: FrameTable::new(),
-        }
+        StackTable { table: FrameTable::new() }
     }
 
     /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
     /// `false` when the table is full.
     pub fn record(&self, phase: Phase, kernel: bool, frames: &[u64]) -> bool {
-        self.table
-            .record(phase as u64 | (kernel as u64) << 8, frames, 0)
+        self.table.record(phase as u64 | (kernel as u64) << 8, frames, 0)
     }
 
     /// Every (phase, kernel, frames, count) recorded, in table order.
@@ -268,9 +246,7 @@ impl<const N: usize> Default for ContentionTable<N> {
 
 impl<const N: usize> ContentionTable<N> {
     pub const fn new() -> Self {
-        ContentionTable {
-            table: FrameTable::new(),
-        }
+        ContentionTable { table: FrameTable::new() }
     }
 
     /// Counts one contended acquisition and adds its wait (frames leaf
@@ -282,18 +258,16 @@ impl<const N: usize> ContentionTable<N> {
 
     /// Every entry recorded, in table order.
     pub fn entries(&self) -> impl Iterator<Item = ContentionEntry> + '_ {
-        self.table
-            .entries()
-            .filter_map(|(meta, frames, count, wait_cycles)| {
-                Some(ContentionEntry {
-                    phase: Phase::from_id((meta & 0xff) as u8)?,
-                    class: (meta >> 8) as u8,
-                    lock: (meta >> 16) as u8,
-                    frames,
-                    count,
-                    wait_cycles,
-                })
+        self.table.entries().filter_map(|(meta, frames, count, wait_cycles)| {
+            Some(ContentionEntry {
+                phase: Phase::from_id((meta & 0xff) as u8)?,
+                class: (meta >> 8) as u8,
+                lock: (meta >> 16) as u8,
+                frames,
+                count,
+                wait_cycles,
             })
+        })
     }
 }
 
@@ -360,10 +334,8 @@ mod tests {
         assert!(t.record(Phase::Work, false, &[1, 2]));
         let long: Vec<u64> = (0..40).collect();
         assert!(t.record(Phase::Boot, false, &long));
-        let mut e: Vec<_> = t
-            .entries()
-            .map(|(p, k, f, c)| (p, k, f.as_slice().to_vec(), c))
-            .collect();
+        let mut e: Vec<_> =
+            t.entries().map(|(p, k, f, c)| (p, k, f.as_slice().to_vec(), c)).collect();
         e.sort();
         assert_eq!(e.len(), 4);
         assert_eq!(e[0], (Phase::Boot, false, (0..16).collect(), 1));
@@ -389,14 +361,7 @@ mod tests {
         let mut e: Vec<_> = t
             .entries()
             .map(|e| {
-                (
-                    e.phase,
-                    e.class,
-                    e.lock,
-                    e.frames.as_slice().to_vec(),
-                    e.count,
-                    e.wait_cycles,
-                )
+                (e.phase, e.class, e.lock, e.frames.as_slice().to_vec(), e.count, e.wait_cycles)
             })
             .collect();
         e.sort();

@@ -107,10 +107,7 @@ impl Default for Shards {
 
 impl Shards {
     pub const fn new() -> Self {
-        Shards {
-            shards: [const { Shard::new() }; MAX_CPUS],
-            epoch: PaddedEpoch(AtomicU64::new(0)),
-        }
+        Shards { shards: [const { Shard::new() }; MAX_CPUS], epoch: PaddedEpoch(AtomicU64::new(0)) }
     }
 
     /// Adds `value` to a `sum` counter on `cpu`'s shard. Out-of-range CPUs,
@@ -192,11 +189,8 @@ impl Shards {
     /// combined in raw form (decode with [`decode_extreme`]).
     pub fn read_raw(&self, c: Counter) -> u64 {
         let slot = c.slot as usize;
-        let cells = self
-            .shards
-            .iter()
-            .filter_map(|s| s.counters.get(slot))
-            .map(|a| a.load(Relaxed));
+        let cells =
+            self.shards.iter().filter_map(|s| s.counters.get(slot)).map(|a| a.load(Relaxed));
         match c.kind {
             Kind::Sum => cells.fold(0u64, u64::wrapping_add),
             Kind::Min | Kind::Max => cells.fold(0, u64::max),
@@ -265,11 +259,7 @@ mod tests {
     #[test]
     fn min_max_skip_untouched_shards() {
         let s = shards();
-        assert_eq!(
-            s.read(scheduler_lock::wait_min.into()),
-            0,
-            "untouched min reads 0"
-        );
+        assert_eq!(s.read(scheduler_lock::wait_min.into()), 0, "untouched min reads 0");
         s.min(2, scheduler_lock::wait_min, 50);
         s.min(3, scheduler_lock::wait_min, 70);
         s.min(2, scheduler_lock::wait_min, 60);
@@ -278,11 +268,7 @@ mod tests {
         assert_eq!(s.read(scheduler_lock::wait_min.into()), 50);
         assert_eq!(s.read(scheduler_lock::wait_max.into()), 90);
         s.min(4, scheduler_lock::wait_min, 0);
-        assert_eq!(
-            s.read(scheduler_lock::wait_min.into()),
-            0,
-            "a real 0 minimum wins"
-        );
+        assert_eq!(s.read(scheduler_lock::wait_min.into()), 0, "a real 0 minimum wins");
     }
 
     #[test]
@@ -293,29 +279,17 @@ mod tests {
         s.min(0, min, 10);
         s.max(0, max, 1000);
         s.min(1, min, 20);
-        assert_eq!(
-            decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 0)),
-            10
-        );
+        assert_eq!(decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 0)), 10);
 
         let ended = s.advance_epoch();
         assert_eq!(ended, 0);
         // Epoch 1: CPU 1 updates, CPU 0 is silent.
         s.min(1, min, 30);
         s.max(1, max, 40);
-        assert_eq!(
-            decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 1)),
-            30
-        );
-        assert_eq!(
-            decode_extreme(Kind::Max, s.read_phase_raw(max.minmax as usize, 1)),
-            40
-        );
+        assert_eq!(decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 1)), 30);
+        assert_eq!(decode_extreme(Kind::Max, s.read_phase_raw(max.minmax as usize, 1)), 40);
         // The ended epoch is still readable while the new one is written.
-        assert_eq!(
-            decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 0)),
-            10
-        );
+        assert_eq!(decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 0)), 10);
         // Run-wide values never reset.
         assert_eq!(s.read(min), 10);
         assert_eq!(s.read(max), 1000);
@@ -324,14 +298,8 @@ mod tests {
         // Epoch 2 reuses buffer 0: CPU 0's epoch-0 values must not leak in.
         assert_eq!(s.read_phase_raw(min.minmax as usize, 2), 0);
         s.max(0, max, 5);
-        assert_eq!(
-            decode_extreme(Kind::Max, s.read_phase_raw(max.minmax as usize, 2)),
-            5
-        );
-        assert_eq!(
-            decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 2)),
-            0
-        );
+        assert_eq!(decode_extreme(Kind::Max, s.read_phase_raw(max.minmax as usize, 2)), 5);
+        assert_eq!(decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 2)), 0);
         const { assert!(MINMAX_SLOTS >= 4) };
     }
 

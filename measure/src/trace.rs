@@ -92,10 +92,7 @@ impl<const N: usize> TraceRing<N> {
         let head = self.head.load(R);
         let cell = &self.events[(head % N as u64) as usize];
         cell[0].store(e.tsc, R);
-        cell[1].store(
-            e.kind as u64 | (e.cpu as u64) << 8 | (e.flags as u64) << 16,
-            R,
-        );
+        cell[1].store(e.kind as u64 | (e.cpu as u64) << 8 | (e.flags as u64) << 16, R);
         cell[2].store(e.a, R);
         cell[3].store(e.b, R);
         self.head.store(head + 1, Ordering::Release);
@@ -143,9 +140,7 @@ impl<const N: usize> Default for TraceRings<N> {
 
 impl<const N: usize> TraceRings<N> {
     pub const fn new() -> Self {
-        TraceRings {
-            rings: [const { TraceRing::new() }; MAX_CPUS],
-        }
+        TraceRings { rings: [const { TraceRing::new() }; MAX_CPUS] }
     }
 
     /// Pushes `event` on `cpu`'s ring (ignored for CPUs out of range).
@@ -165,14 +160,7 @@ mod tests {
     use super::*;
 
     fn ev(tsc: u64) -> TraceEvent {
-        TraceEvent {
-            tsc,
-            kind: TraceKind::ContextSwitch,
-            cpu: 1,
-            flags: 3,
-            a: tsc * 2,
-            b: tsc * 3,
-        }
+        TraceEvent { tsc, kind: TraceKind::ContextSwitch, cpu: 1, flags: 3, a: tsc * 2, b: tsc * 3 }
     }
 
     #[test]
@@ -191,10 +179,7 @@ mod tests {
         for t in 0..10 {
             r.push(&ev(t));
         }
-        assert_eq!(
-            r.events().map(|e| e.tsc).collect::<Vec<_>>(),
-            vec![6, 7, 8, 9]
-        );
+        assert_eq!(r.events().map(|e| e.tsc).collect::<Vec<_>>(), vec![6, 7, 8, 9]);
         assert_eq!(r.dropped(), 6);
         assert_eq!(r.pushed(), 10);
     }

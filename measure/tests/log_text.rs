@@ -25,19 +25,11 @@ fn record_sample_run() -> Vec<Record> {
     M.max(1, scheduler_lock::wait_max, 77);
     M.min(1, scheduler_lock::wait_min, 7);
     M.hist(1, scheduler_lock::wait, 9);
-    M.add(
-        1,
-        scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect),
-        4,
-    );
+    M.add(1, scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect), 4);
     M.add(2, thread_placement::migrations.at(2usize), 1);
     M.mark(Phase::Work, 2_000).unwrap();
     M.sample_pc(1, Mode::User, 0x40_1234);
-    M.sample_stack(
-        1,
-        Mode::Kernel,
-        &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200],
-    );
+    M.sample_stack(1, Mode::Kernel, &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200]);
     M.contention_stack(
         1,
         ContentionClass::SchedulerLock as u8,
@@ -52,39 +44,18 @@ fn record_sample_run() -> Vec<Record> {
         &[0xffff_ffff_8000_1234, 0xffff_ffff_8000_5678],
         20_000,
     );
-    M.contention_stack(
-        0,
-        ContentionClass::SharedKernelLock as u8,
-        SharedLock::Heap as u8,
-        &[],
-        5,
-    );
+    M.contention_stack(0, ContentionClass::SharedKernelLock as u8, SharedLock::Heap as u8, &[], 5);
     M.trace(
         1,
-        &TraceEvent {
-            tsc: 2_100,
-            kind: TraceKind::ContextSwitch,
-            cpu: 1,
-            flags: 2,
-            a: 5,
-            b: 6,
-        },
+        &TraceEvent { tsc: 2_100, kind: TraceKind::ContextSwitch, cpu: 1, flags: 2, a: 5, b: 6 },
     );
     M.mark(Phase::Shutdown, 3_000).unwrap();
     M.mark(Phase::FinalTotal, 4_000).unwrap();
-    let mut records = vec![Record::LoadMap {
-        pid: 3,
-        binary: "thread scale=1%".into(),
-        base: 0x40_0000,
-    }];
-    M.report(
-        &ReportInfo {
-            cpus: 4,
-            tsc_khz: 2_000_000,
-            end_tsc: 5_000,
-        },
-        &mut |r| records.push(r.clone()),
-    );
+    let mut records =
+        vec![Record::LoadMap { pid: 3, binary: "thread scale=1%".into(), base: 0x40_0000 }];
+    M.report(&ReportInfo { cpus: 4, tsc_khz: 2_000_000, end_tsc: 5_000 }, &mut |r| {
+        records.push(r.clone())
+    });
     records
 }
 
@@ -97,28 +68,17 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     assert!(starts("measure: scheduler_lock phase=spawn_ready acquisitions=15 contended=5 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=7 wait_max=77 hold_min=0 hold_max=0"), "{log}");
     assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0"));
     assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0"));
-    assert!(has(
-        "measure: scheduler_lock_hist phase=spawn_ready kind=wait buckets=4:1"
-    ));
-    assert!(has(
-        "measure: scheduler_lock_hist phase=work kind=hold buckets="
-    ));
+    assert!(has("measure: scheduler_lock_hist phase=spawn_ready kind=wait buckets=4:1"));
+    assert!(has("measure: scheduler_lock_hist phase=work kind=hold buckets="));
     assert!(has("measure: thread_placement phase=final_total cpu=2 selected=0 first_selected=0 migrations=1"));
-    assert!(
-        !starts("measure: thread_placement phase=work cpu=4 "),
-        "cpu lines stop at cpus=4"
-    );
+    assert!(!starts("measure: thread_placement phase=work cpu=4 "), "cpu lines stop at cpus=4");
     assert!(has("measure: serial phase=boot channel=com1 bytes=300"));
     assert!(has("measure: serial phase=aggregate channel=com2 bytes=0"));
     assert!(has("measure: checkpoint name=work tsc=2000"));
     assert!(has("measure: phase name=work cycles=1000"));
     assert!(has("measure: phase name=final_total cycles=3000"));
-    assert!(has(
-        "measure: load_map pid=3 binary=thread%20scale%3D1%25 base=0x400000"
-    ));
-    assert!(has(
-        "measure: user_pc_sample phase=work pc=0x401234 count=1"
-    ));
+    assert!(has("measure: load_map pid=3 binary=thread%20scale%3D1%25 base=0x400000"));
+    assert!(has("measure: user_pc_sample phase=work pc=0x401234 count=1"));
     assert!(has("measure: kernel_stack_sample phase=work count=1 frames=0xffffffff80000010,0xffffffff80000200"));
     assert!(has("measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"), "{log}");
     assert!(has("measure: contention_stack phase=final_total class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"));
@@ -127,26 +87,13 @@ fn log_has_the_seed_shape_and_exact_zeros() {
         "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=5 frames="
     ));
     assert!(has("measure: kernel_pc_samples phase=work samples=0 overflow=0 stacks=1 stack_overflow=0 contention_stacks=3 contention_overflow=0"), "{log}");
-    assert!(has(
-        "measure: trace cpu=1 tsc=2100 kind=context_switch flags=2 a=0x5 b=0x6"
-    ));
+    assert!(has("measure: trace cpu=1 tsc=2100 kind=context_switch flags=2 a=0x5 b=0x6"));
     assert!(has("measure: trace_dropped cpu=1 dropped=0"));
     assert!(starts("measure: end tsc=5000 records="));
     // Every group has a line in every reported phase.
-    for phase in [
-        "boot",
-        "spawn_ready",
-        "work",
-        "shutdown",
-        "final_total",
-        "aggregate",
-    ] {
+    for phase in ["boot", "spawn_ready", "work", "shutdown", "final_total", "aggregate"] {
         for g in GROUPS {
-            assert!(
-                starts(&format!("measure: {} phase={phase} ", g.name)),
-                "{} {phase}",
-                g.name
-            );
+            assert!(starts(&format!("measure: {} phase={phase} ", g.name)), "{} {phase}", g.name);
         }
     }
 }
@@ -167,10 +114,7 @@ fn records_to_log_and_back_are_the_same_report() {
         )),
         Some(&(2, 120_000))
     );
-    assert_eq!(
-        parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks),
-        3
-    );
+    assert_eq!(parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks), 3);
 }
 
 #[test]
@@ -202,21 +146,10 @@ fn contention_stack_lines_parse_in_the_shared_shape() {
 fn an_empty_run_still_prints_every_family_with_zeros() {
     static M: Measure = Measure::new();
     let mut records = Vec::new();
-    M.report(
-        &ReportInfo {
-            cpus: 1,
-            tsc_khz: 0,
-            end_tsc: 0,
-        },
-        &mut |r| records.push(r.clone()),
-    );
+    M.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 0 }, &mut |r| records.push(r.clone()));
     let log = Report::from_records(records).unwrap().to_measure_log();
     for g in GROUPS {
-        assert!(
-            log.contains(&format!("measure: {} phase=aggregate ", g.name)),
-            "{}",
-            g.name
-        );
+        assert!(log.contains(&format!("measure: {} phase=aggregate ", g.name)), "{}", g.name);
     }
     assert!(log.contains("measure: tlb phase=aggregate cr3_writes=0 "));
 }

@@ -9,14 +9,9 @@ use capos_measure::{ContentionClass, MarkError, Measure, Mode, Phase, Record, Re
 
 fn report(m: &Measure, end_tsc: u64) -> (Vec<Record>, Report) {
     let mut records = Vec::new();
-    m.report(
-        &ReportInfo {
-            cpus: 4,
-            tsc_khz: 1_000_000,
-            end_tsc,
-        },
-        &mut |r| records.push(r.clone()),
-    );
+    m.report(&ReportInfo { cpus: 4, tsc_khz: 1_000_000, end_tsc }, &mut |r| {
+        records.push(r.clone())
+    });
     let report = Report::from_records(records.clone()).expect("own records make a report");
     (records, report)
 }
@@ -39,11 +34,7 @@ fn phases_report_deltas_and_fresh_extremes() {
     M.mark(Phase::Work, 2_000).unwrap();
     M.add(0, acq, 10);
     M.add(2, acq, 5);
-    M.add(
-        2,
-        scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect),
-        5,
-    );
+    M.add(2, scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect), 5);
     M.max(2, scheduler_lock::hold_max, 70);
     M.min(0, scheduler_lock::hold_min, 60);
     M.hist(2, scheduler_lock::hold, 3);
@@ -52,30 +43,15 @@ fn phases_report_deltas_and_fresh_extremes() {
 
     M.mark(Phase::Shutdown, 3_500).unwrap();
     // Nothing measured in shutdown: its extremes must read 0, not work's.
-    assert_eq!(
-        M.mark(Phase::Work, 3_600),
-        Err(MarkError::OutOfOrder(Phase::Work))
-    );
+    assert_eq!(M.mark(Phase::Work, 3_600), Err(MarkError::OutOfOrder(Phase::Work)));
     M.mark(Phase::FinalTotal, 4_000).unwrap();
     M.add(0, acq, 1000); // after the end: aggregate only
-    assert_eq!(
-        M.mark(Phase::FinalTotal, 4_100),
-        Err(MarkError::OutOfOrder(Phase::FinalTotal))
-    );
-    assert_eq!(
-        M.mark(Phase::Aggregate, 4_100),
-        Err(MarkError::NotAMark(Phase::Aggregate))
-    );
+    assert_eq!(M.mark(Phase::FinalTotal, 4_100), Err(MarkError::OutOfOrder(Phase::FinalTotal)));
+    assert_eq!(M.mark(Phase::Aggregate, 4_100), Err(MarkError::NotAMark(Phase::Aggregate)));
 
     let (records, r) = report(&M, 5_000);
-    assert!(matches!(
-        records.first(),
-        Some(Record::Begin { cpus: 4, .. })
-    ));
-    assert!(matches!(
-        records.last(),
-        Some(Record::End { tsc: 5_000, .. })
-    ));
+    assert!(matches!(records.first(), Some(Record::Begin { cpus: 4, .. })));
+    assert!(matches!(records.last(), Some(Record::End { tsc: 5_000, .. })));
 
     assert_eq!(r.counter(Phase::Boot, acq), 2);
     assert_eq!(r.counter(Phase::SpawnReady, acq), 3);
@@ -84,16 +60,10 @@ fn phases_report_deltas_and_fresh_extremes() {
     assert_eq!(r.counter(Phase::FinalTotal, acq), 18);
     assert_eq!(r.counter(Phase::Aggregate, acq), 1020);
     assert_eq!(
-        r.counter(
-            Phase::Work,
-            scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect)
-        ),
+        r.counter(Phase::Work, scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect)),
         5
     );
-    assert_eq!(
-        r.counter(Phase::Work, thread_placement::selected.at(3usize)),
-        4
-    );
+    assert_eq!(r.counter(Phase::Work, thread_placement::selected.at(3usize)), 4);
 
     assert_eq!(r.counter(Phase::Boot, scheduler_lock::hold_max), 900);
     assert_eq!(r.counter(Phase::SpawnReady, scheduler_lock::hold_max), 50);
@@ -109,10 +79,7 @@ fn phases_report_deltas_and_fresh_extremes() {
 
     let hold = scheduler_lock::hold.into();
     let work = r.hists.get(&(Phase::Work, hold)).unwrap();
-    assert_eq!(
-        work.iter().map(|(b, n)| (*b, *n)).collect::<Vec<_>>(),
-        vec![(2, 2)]
-    );
+    assert_eq!(work.iter().map(|(b, n)| (*b, *n)).collect::<Vec<_>>(), vec![(2, 2)]);
     let total = r.hists.get(&(Phase::FinalTotal, hold)).unwrap();
     assert_eq!(total.get(&6), Some(&1)); // 50 -> bucket 6
     assert_eq!(total.get(&2), Some(&2));
@@ -166,15 +133,8 @@ fn samples_are_reported_per_phase_and_summed() {
     assert_eq!(pc(Phase::Aggregate, Mode::User, 0x40_1000), 4);
     assert_eq!(pc(Phase::Work, Mode::Kernel, 0xffff_ffff_8000_1234), 1);
     let stack = vec![0x40_1000, 0x40_2000];
-    assert_eq!(
-        r.stack_samples
-            .get(&(Phase::FinalTotal, Mode::User, stack.clone())),
-        Some(&2)
-    );
-    assert_eq!(
-        r.stack_samples.get(&(Phase::Work, Mode::User, stack)),
-        Some(&1)
-    );
+    assert_eq!(r.stack_samples.get(&(Phase::FinalTotal, Mode::User, stack.clone())), Some(&2));
+    assert_eq!(r.stack_samples.get(&(Phase::Work, Mode::User, stack)), Some(&1));
     assert_eq!(r.counter(Phase::Aggregate, user_pc_samples::samples), 4);
     assert_eq!(r.counter(Phase::Work, user_pc_samples::stacks), 1);
     assert_eq!(r.counter(Phase::Aggregate, user_pc_samples::overflow), 0);
@@ -192,13 +152,7 @@ fn full_pc_table_counts_overflow() {
     let lost = r.counter(Phase::Aggregate, user_pc_samples::overflow);
     assert_eq!(taken + lost, n + 100);
     assert!(lost >= 100, "lost {lost}");
-    assert_eq!(
-        r.pc_samples
-            .iter()
-            .filter(|(k, _)| k.0 == Phase::Aggregate)
-            .count() as u64,
-        taken
-    );
+    assert_eq!(r.pc_samples.iter().filter(|(k, _)| k.0 == Phase::Aggregate).count() as u64, taken);
 }
 
 #[test]
@@ -226,11 +180,7 @@ fn contention_stacks_are_reported_per_phase_and_summed() {
     );
 
     let (records, r) = report(&M, 4);
-    let get = |phase| {
-        r.contention_stacks
-            .get(&(phase, sched, site, stack.to_vec()))
-            .copied()
-    };
+    let get = |phase| r.contention_stacks.get(&(phase, sched, site, stack.to_vec())).copied();
     assert_eq!(get(Phase::Boot), Some((1, 10)));
     assert_eq!(get(Phase::SpawnReady), Some((1, 20)));
     assert_eq!(get(Phase::Work), Some((2, 700)));
@@ -238,23 +188,11 @@ fn contention_stacks_are_reported_per_phase_and_summed() {
     assert_eq!(get(Phase::FinalTotal), Some((3, 720)));
     assert_eq!(get(Phase::Aggregate), Some((5, 5_730)));
     assert_eq!(r.contention_stacks.len(), 5);
-    assert_eq!(
-        r.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks),
-        5
-    );
-    assert_eq!(
-        r.counter(Phase::Aggregate, kernel_pc_samples::contention_overflow),
-        2
-    );
-    assert_eq!(
-        r.counter(Phase::Work, kernel_pc_samples::contention_stacks),
-        2
-    );
+    assert_eq!(r.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks), 5);
+    assert_eq!(r.counter(Phase::Aggregate, kernel_pc_samples::contention_overflow), 2);
+    assert_eq!(r.counter(Phase::Work, kernel_pc_samples::contention_stacks), 2);
     // Sent after stack samples, before End.
-    assert!(matches!(
-        records.iter().rev().nth(1),
-        Some(Record::ContentionStack { .. })
-    ));
+    assert!(matches!(records.iter().rev().nth(1), Some(Record::ContentionStack { .. })));
 }
 
 #[test]
@@ -269,11 +207,7 @@ fn full_contention_table_counts_overflow() {
     let lost = r.counter(Phase::Aggregate, kernel_pc_samples::contention_overflow);
     assert_eq!(taken + lost, n + 50);
     assert!(lost >= 50, "lost {lost}");
-    let kept: u64 = r
-        .contention_stacks
-        .iter()
-        .filter(|(k, _)| k.0 == Phase::Aggregate)
-        .map(|(_, v)| v.0)
-        .sum();
+    let kept: u64 =
+        r.contention_stacks.iter().filter(|(k, _)| k.0 == Phase::Aggregate).map(|(_, v)| v.0).sum();
     assert_eq!(kept, taken);
 }

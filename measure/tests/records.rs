@@ -8,11 +8,7 @@ use capos_measure::{
 
 fn every_kind() -> Vec<Record> {
     vec![
-        Record::Begin {
-            cpus: 4,
-            tsc_khz: 2_000_000,
-            catalogue: capos_measure::FINGERPRINT,
-        },
+        Record::Begin { cpus: 4, tsc_khz: 2_000_000, catalogue: capos_measure::FINGERPRINT },
         Record::Counter {
             phase: Phase::Work,
             counter: scheduler_lock::wait_cycles.into(),
@@ -45,12 +41,7 @@ fn every_kind() -> Vec<Record> {
             frames: (0..16).map(|i| 0x40_0000 + i).collect(),
             count: 3,
         },
-        Record::StackSample {
-            phase: Phase::Work,
-            mode: Mode::User,
-            frames: vec![],
-            count: 1,
-        },
+        Record::StackSample { phase: Phase::Work, mode: Mode::User, frames: vec![], count: 1 },
         Record::ContentionStack {
             phase: Phase::Work,
             class: ContentionClass::SchedulerLock as u8,
@@ -75,23 +66,10 @@ fn every_kind() -> Vec<Record> {
             a: 1,
             b: u64::MAX,
         }),
-        Record::TraceDropped {
-            cpu: 3,
-            dropped: 12,
-        },
-        Record::PhaseMark {
-            phase: Phase::SpawnReady,
-            tsc: 123,
-        },
-        Record::LoadMap {
-            pid: 9,
-            binary: "thread-scale/worker é".into(),
-            base: 0x40_0000,
-        },
-        Record::End {
-            tsc: 456,
-            records: 11,
-        },
+        Record::TraceDropped { cpu: 3, dropped: 12 },
+        Record::PhaseMark { phase: Phase::SpawnReady, tsc: 123 },
+        Record::LoadMap { pid: 9, binary: "thread-scale/worker é".into(), base: 0x40_0000 },
+        Record::End { tsc: 456, records: 11 },
     ]
 }
 
@@ -109,14 +87,7 @@ fn every_record_kind_round_trips() {
     }
     assert_eq!(decode_all(&stream).unwrap(), every_kind());
     for kind in TraceKind::ALL {
-        let r = Record::Trace(TraceEvent {
-            tsc: 1,
-            kind: *kind,
-            cpu: 0,
-            flags: 0,
-            a: 0,
-            b: 0,
-        });
+        let r = Record::Trace(TraceEvent { tsc: 1, kind: *kind, cpu: 0, flags: 0, a: 0, b: 0 });
         let mut buf = Vec::new();
         encode(&r, &mut buf);
         assert_eq!(decode(&buf).unwrap().0, r);
@@ -128,23 +99,11 @@ fn garbage_gets_clear_errors() {
     assert_eq!(decode(&[]), Err(DecodeError::Truncated(0)));
     assert_eq!(
         decode(&[9, 1]),
-        Err(DecodeError::VersionMismatch {
-            found: 9,
-            expected: WIRE_VERSION
-        })
+        Err(DecodeError::VersionMismatch { found: 9, expected: WIRE_VERSION })
     );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 200]),
-        Err(DecodeError::UnknownTag(200))
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 2, 9, 0, 0, 0, 1]),
-        Err(DecodeError::BadPhase(9))
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 2, 2, 100, 0, 0, 1]),
-        Err(DecodeError::BadGroup(100))
-    );
+    assert_eq!(decode(&[WIRE_VERSION, 200]), Err(DecodeError::UnknownTag(200)));
+    assert_eq!(decode(&[WIRE_VERSION, 2, 9, 0, 0, 0, 1]), Err(DecodeError::BadPhase(9)));
+    assert_eq!(decode(&[WIRE_VERSION, 2, 2, 100, 0, 0, 1]), Err(DecodeError::BadGroup(100)));
     // scheduler_lock (group 0) has no dimension, and 9 fields.
     assert_eq!(
         decode(&[WIRE_VERSION, 2, 2, 0, 1, 0, 1]),
@@ -162,51 +121,27 @@ fn garbage_gets_clear_errors() {
         decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 2, 5, 1, 5, 1]),
         Err(DecodeError::BadBucket(5))
     );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 1, 64, 1]),
-        Err(DecodeError::BadBucket(64))
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 4, 2, 2, 0, 0]),
-        Err(DecodeError::BadMode(2))
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 6, 0, 99, 0, 0, 0, 0]),
-        Err(DecodeError::BadTraceKind(99))
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 9, 1, 1, 2, 0xff, 0xfe]),
-        Err(DecodeError::BadUtf8)
-    );
-    assert_eq!(
-        decode(&[WIRE_VERSION, 9, 1, 1, 5, b'a']),
-        Err(DecodeError::Truncated(6))
-    );
+    assert_eq!(decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 1, 64, 1]), Err(DecodeError::BadBucket(64)));
+    assert_eq!(decode(&[WIRE_VERSION, 4, 2, 2, 0, 0]), Err(DecodeError::BadMode(2)));
+    assert_eq!(decode(&[WIRE_VERSION, 6, 0, 99, 0, 0, 0, 0]), Err(DecodeError::BadTraceKind(99)));
+    assert_eq!(decode(&[WIRE_VERSION, 9, 1, 1, 2, 0xff, 0xfe]), Err(DecodeError::BadUtf8));
+    assert_eq!(decode(&[WIRE_VERSION, 9, 1, 1, 5, b'a']), Err(DecodeError::Truncated(6)));
     let mut long = vec![WIRE_VERSION, 8, 2];
     long.extend([0xff; 10]);
     long.push(0);
     assert_eq!(decode(&long), Err(DecodeError::VarintOverflow(3)));
-    assert!(matches!(
-        decode(&[WIRE_VERSION, 5, 2, 0, 1, 17]),
-        Err(DecodeError::OutOfRange { .. })
-    ));
+    assert!(matches!(decode(&[WIRE_VERSION, 5, 2, 0, 1, 17]), Err(DecodeError::OutOfRange { .. })));
     // Contention stacks: unknown class, lock past the class's dimension,
     // too many frames.
     assert_eq!(
         decode(&[WIRE_VERSION, 11, 2, 2, 0, 1, 1, 0]),
-        Err(DecodeError::OutOfRange {
-            what: "contention class",
-            value: 2
-        })
+        Err(DecodeError::OutOfRange { what: "contention class", value: 2 })
     );
     let sites = SchedLockSite::ALL.len() as u8;
     assert!(decode(&[WIRE_VERSION, 11, 2, 0, sites - 1, 1, 1, 0]).is_ok());
     assert_eq!(
         decode(&[WIRE_VERSION, 11, 2, 0, sites, 1, 1, 0]),
-        Err(DecodeError::OutOfRange {
-            what: "contention lock",
-            value: sites as u64
-        })
+        Err(DecodeError::OutOfRange { what: "contention lock", value: sites as u64 })
     );
     let locks = SharedLock::ALL.len() as u8;
     assert!(decode(&[WIRE_VERSION, 11, 2, 1, locks - 1, 1, 1, 0]).is_ok());
@@ -214,16 +149,10 @@ fn garbage_gets_clear_errors() {
         decode(&[WIRE_VERSION, 11, 2, 1, locks, 1, 1, 0]),
         Err(DecodeError::OutOfRange { .. })
     ));
-    assert_eq!(
-        decode(&[WIRE_VERSION, 11, 9, 0, 0, 1, 1, 0]),
-        Err(DecodeError::BadPhase(9))
-    );
+    assert_eq!(decode(&[WIRE_VERSION, 11, 9, 0, 0, 1, 1, 0]), Err(DecodeError::BadPhase(9)));
     assert_eq!(
         decode(&[WIRE_VERSION, 11, 2, 0, 0, 1, 1, 17]),
-        Err(DecodeError::OutOfRange {
-            what: "frame count",
-            value: 17
-        })
+        Err(DecodeError::OutOfRange { what: "frame count", value: 17 })
     );
     // Every strict prefix of a valid record is truncated, never misread.
     for record in every_kind() {
@@ -313,10 +242,7 @@ fn decoder_survives_mutation_fuzz() {
             }
         }
     }
-    assert!(
-        ok > 1000 && err > 1000,
-        "fuzz explored both paths: ok={ok} err={err}"
-    );
+    assert!(ok > 1000 && err > 1000, "fuzz explored both paths: ok={ok} err={err}");
 }
 
 #[test]
@@ -324,20 +250,10 @@ fn report_stream_checks_catalogue_and_counts_lost_records() {
     use capos_measure::report::{Report, ReportBuilder, ReportError};
     let mut bytes = Vec::new();
     let records = [
-        Record::Begin {
-            cpus: 2,
-            tsc_khz: 1,
-            catalogue: capos_measure::FINGERPRINT,
-        },
-        Record::PhaseMark {
-            phase: Phase::Work,
-            tsc: 10,
-        },
+        Record::Begin { cpus: 2, tsc_khz: 1, catalogue: capos_measure::FINGERPRINT },
+        Record::PhaseMark { phase: Phase::Work, tsc: 10 },
         // One record "lost in transit": End says 3 were sent before it.
-        Record::End {
-            tsc: 20,
-            records: 3,
-        },
+        Record::End { tsc: 20, records: 3 },
     ];
     for r in &records {
         encode(r, &mut bytes);
@@ -347,28 +263,12 @@ fn report_stream_checks_catalogue_and_counts_lost_records() {
     assert_eq!(report.phase_cycles.get(&Phase::Work), Some(&10));
 
     let mut b = ReportBuilder::new();
-    let wrong = Record::Begin {
-        cpus: 2,
-        tsc_khz: 1,
-        catalogue: capos_measure::FINGERPRINT ^ 1,
-    };
-    assert!(matches!(
-        b.push(wrong),
-        Err(ReportError::CatalogueMismatch { .. })
-    ));
-    assert!(matches!(
-        b.push_bytes(&[WIRE_VERSION, 77]),
-        Err(ReportError::Decode { .. })
-    ));
+    let wrong = Record::Begin { cpus: 2, tsc_khz: 1, catalogue: capos_measure::FINGERPRINT ^ 1 };
+    assert!(matches!(b.push(wrong), Err(ReportError::CatalogueMismatch { .. })));
+    assert!(matches!(b.push_bytes(&[WIRE_VERSION, 77]), Err(ReportError::Decode { .. })));
     b.push(Record::End { tsc: 1, records: 0 }).unwrap();
-    assert!(matches!(
-        b.push(Record::End { tsc: 2, records: 0 }),
-        Err(ReportError::AfterEnd)
-    ));
+    assert!(matches!(b.push(Record::End { tsc: 2, records: 0 }), Err(ReportError::AfterEnd)));
     let mut bad = bytes.clone();
     bad.push(0xee);
-    assert!(matches!(
-        Report::from_bytes(&bad),
-        Err(ReportError::Decode { index: 3, .. })
-    ));
+    assert!(matches!(Report::from_bytes(&bad), Err(ReportError::Decode { index: 3, .. })));
 }

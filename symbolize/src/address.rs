@@ -111,7 +111,9 @@ impl Location {
                 let n = sanitize_frame(&n);
                 match &self.origin {
                     _ if kernel => format!("{n}_[k]"),
-                    Origin::Program(b) | Origin::Unresolved(b) => format!("{}`{n}", sanitize_frame(b)),
+                    Origin::Program(b) | Origin::Unresolved(b) => {
+                        format!("{}`{n}", sanitize_frame(b))
+                    }
                     _ => n,
                 }
             })
@@ -149,7 +151,8 @@ impl<'a> Resolver<'a> {
     pub fn new(bins: &'a Binaries, load_maps: &[LoadMap]) -> Resolver<'a> {
         let mut images = Vec::new();
         let mut unknown = Vec::new();
-        let placed: BTreeSet<(&str, u64)> = load_maps.iter().map(|m| (m.binary.as_str(), m.base)).collect();
+        let placed: BTreeSet<(&str, u64)> =
+            load_maps.iter().map(|m| (m.binary.as_str(), m.base)).collect();
         let assumed = placed.is_empty();
         let placements: Vec<(String, Option<u64>)> = if assumed {
             bins.programs.keys().map(|b| (b.clone(), None)).collect()
@@ -157,7 +160,11 @@ impl<'a> Resolver<'a> {
             placed.iter().map(|(b, base)| (b.to_string(), Some(*base))).collect()
         };
         for (binary, base) in placements {
-            let range = bins.programs.get(&binary).and_then(|s| s.symbolizer()).and_then(|s| s.load_range());
+            let range = bins
+                .programs
+                .get(&binary)
+                .and_then(|s| s.symbolizer())
+                .and_then(|s| s.load_range());
             match (range, base) {
                 (Some((lo, hi)), Some(base)) => images.push(Image {
                     binary,
@@ -203,8 +210,14 @@ impl<'a> Resolver<'a> {
     fn locate_inner(&self, addr: u64, lookup: u64) -> Location {
         if addr >= KERNEL_HALF {
             return match &self.bins.kernel.state {
-                BinaryState::Loaded(s) => Location { addr, origin: Origin::Kernel, resolved: Some(s.resolve(lookup)) },
-                _ => Location { addr, origin: Origin::Unresolved(KERNEL_BINARY.into()), resolved: None },
+                BinaryState::Loaded(s) => {
+                    Location { addr, origin: Origin::Kernel, resolved: Some(s.resolve(lookup)) }
+                }
+                _ => Location {
+                    addr,
+                    origin: Origin::Unresolved(KERNEL_BINARY.into()),
+                    resolved: None,
+                },
             };
         }
         let mut hits: Vec<(&str, Resolved)> = Vec::new();
@@ -224,11 +237,18 @@ impl<'a> Resolver<'a> {
             }
         }
         if let Some((binary, resolved)) = hits.pop() {
-            return Location { addr, origin: Origin::Program(binary.to_string()), resolved: Some(resolved) };
+            return Location {
+                addr,
+                origin: Origin::Program(binary.to_string()),
+                resolved: Some(resolved),
+            };
         }
-        let unresolved = self.unknown.iter().filter(|(base, _)| *base <= addr).max_by_key(|(base, _)| *base);
+        let unresolved =
+            self.unknown.iter().filter(|(base, _)| *base <= addr).max_by_key(|(base, _)| *base);
         match unresolved {
-            Some((_, binary)) => Location { addr, origin: Origin::Unresolved(binary.clone()), resolved: None },
+            Some((_, binary)) => {
+                Location { addr, origin: Origin::Unresolved(binary.clone()), resolved: None }
+            }
             None => Location { addr, origin: Origin::Unmapped, resolved: None },
         }
     }

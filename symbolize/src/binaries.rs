@@ -47,7 +47,9 @@ impl ElfPaths {
                 let name = path
                     .file_name()
                     .and_then(|n| n.to_str())
-                    .ok_or_else(|| format!("`{arg}`: expected NAME=PATH or a path with a file name"))?
+                    .ok_or_else(|| {
+                        format!("`{arg}`: expected NAME=PATH or a path with a file name")
+                    })?
                     .to_string();
                 (name, path)
             }
@@ -103,24 +105,33 @@ impl BinaryStatus {
         match &self.state {
             BinaryState::Missing => Some("no ELF path given; its addresses stay unresolved".into()),
             BinaryState::Failed(e) => Some(format!("cannot load ELF: {e}")),
-            BinaryState::Loaded(s) if s.symbol_count() == 0 && !s.has_dwarf() => {
-                Some("ELF is stripped (no symbols, no DWARF); its addresses resolve to <unmapped>".into())
-            }
+            BinaryState::Loaded(s) if s.symbol_count() == 0 && !s.has_dwarf() => Some(
+                "ELF is stripped (no symbols, no DWARF); its addresses resolve to <unmapped>"
+                    .into(),
+            ),
             BinaryState::Loaded(s) if s.symbol_count() == 0 => {
                 Some("ELF has no symbol table; names come from DWARF only".into())
             }
-            BinaryState::Loaded(s) => s.dwarf_warning().map(|w| format!("{w}; resolving with symbols only")),
+            BinaryState::Loaded(s) => {
+                s.dwarf_warning().map(|w| format!("{w}; resolving with symbols only"))
+            }
         }
     }
 }
 
 impl fmt::Display for BinaryStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.as_deref().map_or_else(|| "-".to_string(), |p| p.display().to_string());
+        let path =
+            self.path.as_deref().map_or_else(|| "-".to_string(), |p| p.display().to_string());
         write!(f, "name={} elf={path}", self.name)?;
         match &self.state {
             BinaryState::Loaded(s) => {
-                write!(f, " status=ok symbols={} dwarf={}", s.symbol_count(), if s.has_dwarf() { "yes" } else { "no" })
+                write!(
+                    f,
+                    " status=ok symbols={} dwarf={}",
+                    s.symbol_count(),
+                    if s.has_dwarf() { "yes" } else { "no" }
+                )
             }
             BinaryState::Missing => f.write_str(" status=missing"),
             BinaryState::Failed(_) => f.write_str(" status=failed"),
@@ -142,8 +153,11 @@ impl Binaries {
     /// `named` (usually the report's load maps) lists without an ELF path.
     pub fn load<'a>(paths: &ElfPaths, named: impl IntoIterator<Item = &'a str>) -> Binaries {
         let kernel = BinaryStatus::load(KERNEL_BINARY, paths.kernel.as_deref());
-        let mut programs: BTreeMap<String, BinaryStatus> =
-            paths.programs.iter().map(|(name, path)| (name.clone(), BinaryStatus::load(name, Some(path)))).collect();
+        let mut programs: BTreeMap<String, BinaryStatus> = paths
+            .programs
+            .iter()
+            .map(|(name, path)| (name.clone(), BinaryStatus::load(name, Some(path))))
+            .collect();
         for name in named {
             programs.entry(name.to_string()).or_insert_with(|| BinaryStatus::load(name, None));
         }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionIndex, SectionKind, SymbolKind};
+use object::{
+    Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionIndex, SectionKind, SymbolKind,
+};
 
 /// Why an ELF could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +109,12 @@ impl fmt::Display for Resolved {
         }
         for pair in self.frames.windows(2) {
             let (callee, caller) = (&pair[0], &pair[1]);
-            write!(f, " (inlined {} into {}", callee.function_or_unknown(), caller.function_or_unknown())?;
+            write!(
+                f,
+                " (inlined {} into {}",
+                callee.function_or_unknown(),
+                caller.function_or_unknown()
+            )?;
             if let Some(loc) = caller.location() {
                 write!(f, " at {loc}")?;
             }
@@ -171,8 +178,10 @@ impl Symbolizer {
     /// Reads and loads the ELF at `path`.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, SymbolizeError> {
         let path = path.as_ref();
-        let data = std::fs::read(path).map_err(|error| SymbolizeError::Io { path: path.to_path_buf(), error })?;
-        Self::from_bytes(data).map_err(|e| SymbolizeError::InFile { path: path.to_path_buf(), error: Box::new(e) })
+        let data = std::fs::read(path)
+            .map_err(|error| SymbolizeError::Io { path: path.to_path_buf(), error })?;
+        Self::from_bytes(data)
+            .map_err(|e| SymbolizeError::InFile { path: path.to_path_buf(), error: Box::new(e) })
     }
 
     /// Loads an ELF image held in memory.
@@ -185,10 +194,12 @@ impl Symbolizer {
             return Err(SymbolizeError::Empty);
         }
         if !data.starts_with(b"\x7fELF") {
-            let found = data.iter().take(4).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+            let found =
+                data.iter().take(4).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
             return Err(SymbolizeError::NotElf { found: format!("bytes {found}") });
         }
-        let malformed = |e: object::Error| SymbolizeError::Malformed { len: data.len(), reason: e.to_string() };
+        let malformed =
+            |e: object::Error| SymbolizeError::Malformed { len: data.len(), reason: e.to_string() };
         let file = object::File::parse(&*data).map_err(malformed)?;
         let syms = collect_symbols(&file);
         let mut max_end = Vec::with_capacity(syms.len());
@@ -262,7 +273,8 @@ impl Symbolizer {
         let Some((index, addr)) = capos_abi::guest::parse_backtrace_frame(line) else {
             return line.to_string();
         };
-        let resolved = if index > 0 { self.resolve_return_address(addr) } else { self.resolve(addr) };
+        let resolved =
+            if index > 0 { self.resolve_return_address(addr) } else { self.resolve(addr) };
         format!("{} {}", line.trim_end_matches(['\r', '\n']), resolved)
     }
 
@@ -297,7 +309,8 @@ impl Symbolizer {
         let Ok(mut iter) = ctx.find_frames(addr).skip_all_loads() else { return out };
         // Corrupt DWARF ends the walk; what was found so far is still useful.
         while let Ok(Some(frame)) = iter.next() {
-            let function = frame.function.as_ref().and_then(|n| n.demangle().ok()).map(|n| n.into_owned());
+            let function =
+                frame.function.as_ref().and_then(|n| n.demangle().ok()).map(|n| n.into_owned());
             let (file, line) = match &frame.location {
                 Some(loc) => (loc.file.map(str::to_string), loc.line),
                 None => (None, None),
@@ -391,11 +404,16 @@ fn load_dwarf(file: &object::File<'_>) -> Result<Option<addr2line::Context<Reade
     if file.section_by_name(".debug_info").is_none() {
         return Ok(None);
     }
-    let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
     let load = |id: gimli::SectionId| -> Result<Reader, String> {
         let bytes: Rc<[u8]> = match file.section_by_name(id.name()) {
             Some(sec) => {
-                let data = sec.uncompressed_data().map_err(|e| format!("section {}: {e}", id.name()))?;
+                let data =
+                    sec.uncompressed_data().map_err(|e| format!("section {}: {e}", id.name()))?;
                 Rc::from(&*data)
             }
             None => Rc::from(&[][..]),
@@ -417,7 +435,11 @@ mod tests {
     #[test]
     fn display_plain_inlined_and_unmapped() {
         let sym = Some(SymbolHit { name: "k::main".into(), start: 0x1000, offset: 0x1c });
-        let plain = Resolved { addr: 0x101c, symbol: sym.clone(), frames: vec![frame("k::main", "src/main.rs", 7)] };
+        let plain = Resolved {
+            addr: 0x101c,
+            symbol: sym.clone(),
+            frames: vec![frame("k::main", "src/main.rs", 7)],
+        };
         assert_eq!(plain.to_string(), "k::main+0x1c at src/main.rs:7");
 
         let inlined = Resolved {

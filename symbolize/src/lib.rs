@@ -60,6 +60,7 @@
 //! run-time address from a measure report to the right ELF using the
 //! report's load maps. [`write_pc_report`] writes `user-pc-symbols.log` and
 //! the guest symbol map from a [`capos_measure::report::Report`].
+#![forbid(unsafe_code)]
 
 mod address;
 mod binaries;
@@ -71,11 +72,14 @@ mod symbol_map;
 
 pub use address::{Location, Origin, Resolver, KERNEL_HALF};
 pub use binaries::{Binaries, BinaryState, BinaryStatus, ElfPaths, KERNEL_BINARY};
-pub use elf::{demangle, Resolved, SourceFrame, SymbolEntry, SymbolHit, SymbolizeError, Symbolizer};
+pub use elf::{
+    demangle, Resolved, SourceFrame, SymbolEntry, SymbolHit, SymbolizeError, Symbolizer,
+};
 pub use pc_report::{
-    pc_report_text, write_pc_report, write_pc_report_resolved, PcReportError, PcReportPaths, PC_REPORT_FILE,
-    SYMBOL_MAP_FILE,
+    pc_report_text, write_pc_report, write_pc_report_resolved, PcReportError, PcReportPaths,
+    PC_REPORT_FILE, SYMBOL_MAP_FILE,
 };
 pub use report_input::{
-    parse_report_text, read_report, ContentionStack, ReportInput, ReportInputError, CONTENTION_FAMILY,
+    parse_report_text, read_report, ContentionStack, ReportInput, ReportInputError,
+    CONTENTION_FAMILY,
 };

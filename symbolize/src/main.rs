@@ -4,6 +4,7 @@
 //! hexadecimal, with or without `0x`, and are resolved exactly, not as return
 //! addresses). Without addresses: copies a serial log from stdin to stdout,
 //! appending resolutions to backtrace frame lines (`  bt #<i> 0x<hex>`).
+#![forbid(unsafe_code)]
 
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -13,7 +14,10 @@ use capos_symbolize::Symbolizer;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "capos-symbolize", about = "Resolve capOS addresses and annotate backtraces against an ELF")]
+#[command(
+    name = "capos-symbolize",
+    about = "Resolve capOS addresses and annotate backtraces against an ELF"
+)]
 struct Args {
     /// The ELF to resolve against (kernel, loader or user program).
     #[arg(long, value_name = "PATH")]
@@ -31,9 +35,13 @@ fn parse_addr(s: &str) -> Result<u64, String> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let sym = Symbolizer::from_path(&args.elf).context("cannot load the ELF to symbolize against")?;
+    let sym =
+        Symbolizer::from_path(&args.elf).context("cannot load the ELF to symbolize against")?;
     if let Some(w) = sym.dwarf_warning() {
-        eprintln!("capos-symbolize: warning: {}: {w}; resolving with symbols only", args.elf.display());
+        eprintln!(
+            "capos-symbolize: warning: {}: {w}; resolving with symbols only",
+            args.elf.display()
+        );
     }
     if sym.symbol_count() == 0 && !sym.has_dwarf() {
         eprintln!(

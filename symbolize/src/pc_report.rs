@@ -24,8 +24,14 @@ pub const PC_REPORT_FILE: &str = "user-pc-symbols.log";
 pub const SYMBOL_MAP_FILE: &str = "guest-symbol-map.txt";
 
 /// Phases reported, in print order; `aggregate` and `work` always print.
-const SECTION_PHASES: [Phase; 6] =
-    [Phase::Aggregate, Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal];
+const SECTION_PHASES: [Phase; 6] = [
+    Phase::Aggregate,
+    Phase::Boot,
+    Phase::SpawnReady,
+    Phase::Work,
+    Phase::Shutdown,
+    Phase::FinalTotal,
+];
 
 /// Where [`write_pc_report`] put its files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +55,11 @@ pub enum PcReportError {
 /// Writes `user-pc-symbols.log` and `guest-symbol-map.txt` into `out_dir`
 /// (created if needed) for every PC sample in `report`, resolved against
 /// `elfs`.
-pub fn write_pc_report(report: &Report, elfs: &ElfPaths, out_dir: &Path) -> Result<PcReportPaths, PcReportError> {
+pub fn write_pc_report(
+    report: &Report,
+    elfs: &ElfPaths,
+    out_dir: &Path,
+) -> Result<PcReportPaths, PcReportError> {
     let bins = Binaries::load(elfs, report.load_maps.iter().map(|m| m.binary.as_str()));
     let resolver = Resolver::new(&bins, &report.load_maps);
     write_pc_report_resolved(report, &bins, &resolver, out_dir)
@@ -65,9 +75,13 @@ pub fn write_pc_report_resolved(
 ) -> Result<PcReportPaths, PcReportError> {
     std::fs::create_dir_all(out_dir)
         .map_err(|source| PcReportError::CreateDir { path: out_dir.to_path_buf(), source })?;
-    let paths = PcReportPaths { report: out_dir.join(PC_REPORT_FILE), symbol_map: out_dir.join(SYMBOL_MAP_FILE) };
+    let paths = PcReportPaths {
+        report: out_dir.join(PC_REPORT_FILE),
+        symbol_map: out_dir.join(SYMBOL_MAP_FILE),
+    };
     let write = |path: &Path, text: String| {
-        std::fs::write(path, text).map_err(|source| PcReportError::Write { path: path.to_path_buf(), source })
+        std::fs::write(path, text)
+            .map_err(|source| PcReportError::Write { path: path.to_path_buf(), source })
     };
     write(&paths.report, pc_report_text(report, bins, resolver))?;
     write(&paths.symbol_map, symbol_map::symbol_map_text(bins))?;
@@ -95,7 +109,8 @@ pub fn pc_report_text(report: &Report, bins: &Binaries, resolver: &Resolver<'_>)
 /// `boot`..`shutdown` as its aggregate.
 fn samples(report: &Report, phase: Phase, mode: Mode) -> BTreeMap<u64, u64> {
     let mut out: BTreeMap<u64, u64> = BTreeMap::new();
-    let pick = |p: Phase| report.pc_samples.iter().filter(move |((q, m, _), _)| *q == p && *m == mode);
+    let pick =
+        |p: Phase| report.pc_samples.iter().filter(move |((q, m, _), _)| *q == p && *m == mode);
     let phases: &[Phase] = if phase == Phase::Aggregate && pick(phase).next().is_none() {
         &[Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown]
     } else {
@@ -139,7 +154,12 @@ pub(crate) struct Section {
 }
 
 impl Section {
-    fn build(phase: Phase, mode: Mode, pcs: &BTreeMap<u64, u64>, resolver: &Resolver<'_>) -> Section {
+    fn build(
+        phase: Phase,
+        mode: Mode,
+        pcs: &BTreeMap<u64, u64>,
+        resolver: &Resolver<'_>,
+    ) -> Section {
         let mut by_symbol: BTreeMap<(bool, String, String), u64> = BTreeMap::new();
         let mut pc_rows = Vec::with_capacity(pcs.len());
         let mut total = 0u64;
@@ -154,7 +174,12 @@ impl Section {
         }
         let mut rows: Vec<SymbolRow> = by_symbol
             .into_iter()
-            .map(|((unmapped, binary, symbol), count)| SymbolRow { count, binary, symbol, unmapped })
+            .map(|((unmapped, binary, symbol), count)| SymbolRow {
+                count,
+                binary,
+                symbol,
+                unmapped,
+            })
             .collect();
         rows.sort_by(|a, b| {
             (a.unmapped, std::cmp::Reverse(a.count), &a.binary, &a.symbol).cmp(&(

@@ -60,7 +60,8 @@ pub enum ReportInputError {
 /// Reads `measure.log` text, or a raw record stream when the file is not a
 /// `measure:` text log.
 pub fn read_report(path: &Path) -> Result<ReportInput, ReportInputError> {
-    let bytes = std::fs::read(path).map_err(|source| ReportInputError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path)
+        .map_err(|source| ReportInputError::Io { path: path.to_path_buf(), source })?;
     if bytes.is_empty() {
         return Err(ReportInputError::Empty { path: path.to_path_buf() });
     }

@@ -32,11 +32,22 @@ use crate::address::Resolver;
 use crate::binaries::Binaries;
 use crate::pc_report::Section;
 
-pub(crate) fn render(report: &Report, bins: &Binaries, resolver: &Resolver<'_>, sections: &[Section]) -> String {
+pub(crate) fn render(
+    report: &Report,
+    bins: &Binaries,
+    resolver: &Resolver<'_>,
+    sections: &[Section],
+) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail; results are ignored throughout.
-    let _ = writeln!(out, "# user-pc-symbols.log: sampled PCs by binary and nearest symbol (capos-symbolize)");
-    let _ = writeln!(out, "# user PCs are looked up at pc - load_map base + ELF link start; kernel PCs as they are");
+    let _ = writeln!(
+        out,
+        "# user-pc-symbols.log: sampled PCs by binary and nearest symbol (capos-symbolize)"
+    );
+    let _ = writeln!(
+        out,
+        "# user PCs are looked up at pc - load_map base + ELF link start; kernel PCs as they are"
+    );
     if let Some(b) = &report.begin {
         let _ = writeln!(out, "begin cpus={} tsc_khz={}", b.cpus, b.tsc_khz);
     }
@@ -52,7 +63,10 @@ pub(crate) fn render(report: &Report, bins: &Binaries, resolver: &Resolver<'_>, 
         }
     }
     if resolver.assumed_link_addresses() {
-        let _ = writeln!(out, "note: the report has no load maps; programs are assumed at their link addresses");
+        let _ = writeln!(
+            out,
+            "note: the report has no load maps; programs are assumed at their link addresses"
+        );
     }
     for s in sections {
         render_section(&mut out, s);
@@ -62,7 +76,12 @@ pub(crate) fn render(report: &Report, bins: &Binaries, resolver: &Resolver<'_>, 
 
 fn render_section(out: &mut String, s: &Section) {
     let (phase, mode) = (s.phase.name(), s.mode.name());
-    let _ = writeln!(out, "\nsection phase={phase} mode={mode} samples={} rows={}", s.total, s.rows.len());
+    let _ = writeln!(
+        out,
+        "\nsection phase={phase} mode={mode} samples={} rows={}",
+        s.total,
+        s.rows.len()
+    );
     if s.rows.is_empty() {
         let _ = writeln!(out, "   (no samples)");
         return;
@@ -70,15 +89,28 @@ fn render_section(out: &mut String, s: &Section) {
     let width = s.rows.iter().map(|r| r.binary.len()).max().unwrap_or(0).max("binary".len());
     let _ = writeln!(out, "{:>8} {:>8}  {:<width$}  symbol", "count", "share", "binary");
     for r in &s.rows {
-        let _ = writeln!(out, "{:>8} {:>8}  {:<width$}  {}", r.count, share(r.count, s.total), r.binary, r.symbol);
+        let _ = writeln!(
+            out,
+            "{:>8} {:>8}  {:<width$}  {}",
+            r.count,
+            share(r.count, s.total),
+            r.binary,
+            r.symbol
+        );
     }
     let labels: Vec<String> = s.pcs.iter().map(|p| p.location.binary_label()).collect();
     let width = labels.iter().map(String::len).max().unwrap_or(0).max("binary".len());
     let _ = writeln!(out, "pcs phase={phase} mode={mode} distinct={}", s.pcs.len());
     let _ = writeln!(out, "{:>8}  {:<18}  {:<width$}  resolution", "count", "pc", "binary");
     for (p, label) in s.pcs.iter().zip(&labels) {
-        let _ =
-            writeln!(out, "{:>8}  {:#018x}  {:<width$}  {}", p.count, p.location.addr, label, p.location.describe());
+        let _ = writeln!(
+            out,
+            "{:>8}  {:#018x}  {:<width$}  {}",
+            p.count,
+            p.location.addr,
+            label,
+            p.location.describe()
+        );
     }
 }
 

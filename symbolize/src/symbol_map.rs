@@ -18,7 +18,8 @@ use crate::binaries::Binaries;
 
 pub(crate) fn symbol_map_text(bins: &Binaries) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# guest symbol map (capos-symbolize): address size kind name, per binary");
+    let _ =
+        writeln!(out, "# guest symbol map (capos-symbolize): address size kind name, per binary");
     for status in bins.all() {
         let _ = write!(out, "binary {status}");
         let Some(sym) = status.symbolizer() else {

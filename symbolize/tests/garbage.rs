@@ -9,7 +9,8 @@ use capos_measure::record::{encode, Mode, Record};
 use capos_measure::report::{LoadMap, Report};
 use capos_measure::{decode_all, FINGERPRINT};
 use capos_symbolize::{
-    parse_report_text, pc_report_text, read_report, Binaries, ElfPaths, ReportInputError, Resolver, Symbolizer,
+    parse_report_text, pc_report_text, read_report, Binaries, ElfPaths, ReportInputError, Resolver,
+    Symbolizer,
 };
 use common::*;
 
@@ -18,7 +19,12 @@ fn sample_records() -> Vec<Record> {
         Record::Begin { cpus: 2, tsc_khz: 1_000_000, catalogue: FINGERPRINT },
         Record::PhaseMark { phase: Phase::Work, tsc: 100 },
         Record::PcSample { phase: Phase::Work, mode: Mode::User, pc: 0x40_1000, count: 3 },
-        Record::StackSample { phase: Phase::Work, mode: Mode::User, frames: vec![0x40_1000, 0x40_2000], count: 2 },
+        Record::StackSample {
+            phase: Phase::Work,
+            mode: Mode::User,
+            frames: vec![0x40_1000, 0x40_2000],
+            count: 2,
+        },
         Record::LoadMap { pid: 3, binary: "prog".into(), base: 0x40_0000 },
         Record::End { tsc: 500, records: 4 },
     ]
@@ -77,12 +83,17 @@ fn truncated_record_streams_are_errors() {
     assert!(matches!(err, ReportInputError::Records(_)), "{err}");
     std::fs::write(&path, b"").expect("write");
     assert!(read_report(&path).expect_err("empty").to_string().contains("empty"));
-    assert!(read_report(&dir.join("absent")).expect_err("absent").to_string().contains("cannot read"));
+    assert!(read_report(&dir.join("absent"))
+        .expect_err("absent")
+        .to_string()
+        .contains("cannot read"));
 }
 
 #[test]
 fn garbage_elfs_are_errors() {
-    for bytes in [Vec::new(), b"MZ\x90\x00".to_vec(), b"\x7fELF".to_vec(), empty_elf()[..40].to_vec()] {
+    for bytes in
+        [Vec::new(), b"MZ\x90\x00".to_vec(), b"\x7fELF".to_vec(), empty_elf()[..40].to_vec()]
+    {
         assert!(Symbolizer::from_bytes(bytes.clone()).is_err(), "{bytes:?}");
     }
     let sym = Symbolizer::from_bytes(empty_elf()).expect("header-only ELF loads");
@@ -107,7 +118,11 @@ fn seeded_mutation_loop_never_panics() {
             Report::from_bytes(&m.mutate(&bytes)).ok()
         };
         let mut report = report.unwrap_or_default();
-        report.load_maps.push(LoadMap { pid: 9, binary: "prog".into(), base: m.next() & 0xffff_ffff });
+        report.load_maps.push(LoadMap {
+            pid: 9,
+            binary: "prog".into(),
+            base: m.next() & 0xffff_ffff,
+        });
         report.pc_samples.insert((Phase::Work, Mode::User, m.next()), m.next());
         report.pc_samples.insert((Phase::Work, Mode::User, m.next()), u64::MAX);
         // ELF: mostly small mutated prefixes, sometimes the whole binary.

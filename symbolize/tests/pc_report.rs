@@ -55,25 +55,36 @@ fn resolves_samples_per_phase_with_unmapped_rows_and_lines() {
 
     let work = section(&text, "section phase=work mode=user");
     assert!(work[0].contains("samples=10 rows=2"), "{}", work[0]);
-    assert!(work[2].contains("8") && work[2].contains("80.00%") && work[2].contains("prog"), "{work:?}");
+    assert!(
+        work[2].contains("8") && work[2].contains("80.00%") && work[2].contains("prog"),
+        "{work:?}"
+    );
     assert!(work[2].trim_end().ends_with("::pc_report_probe"), "{work:?}");
-    assert!(work[3].contains("20.00%") && work[3].trim_end().ends_with("<unmapped>"), "unmapped last: {work:?}");
+    assert!(
+        work[3].contains("20.00%") && work[3].trim_end().ends_with("<unmapped>"),
+        "unmapped last: {work:?}"
+    );
     let pcs = work.iter().find(|l| l.contains(&format!("{probe:#018x}"))).expect("pc row");
     assert!(pcs.contains("::pc_report_probe+0x0 at "), "{pcs}");
-    let line = pcs.rsplit(':').next().and_then(|l| l.trim().parse::<u32>().ok()).expect("line number");
+    let line =
+        pcs.rsplit(':').next().and_then(|l| l.trim().parse::<u32>().ok()).expect("line number");
     assert!((PROBE_LINE..PROBE_LINE + 3).contains(&line), "line {line}");
 
     let agg = section(&text, "section phase=aggregate mode=user");
     assert!(agg[0].contains("samples=12"), "{agg:?}");
     // No kernel ELF: kernel PCs are counted as unresolved, with a problem line.
     let kernel = section(&text, "section phase=work mode=kernel");
-    assert!(kernel[2].contains("kernel") && kernel[2].trim_end().ends_with("<no symbols>"), "{kernel:?}");
+    assert!(
+        kernel[2].contains("kernel") && kernel[2].trim_end().ends_with("<no symbols>"),
+        "{kernel:?}"
+    );
     assert!(text.contains("problem binary=kernel: no ELF path given"), "{text}");
     assert!(text.contains("load_map pid=3 binary=prog base=0x400000"));
 
     let map = std::fs::read_to_string(&paths.symbol_map).expect("read map");
     let probe_link = fn_link_address(pc_report_probe);
-    let entry = map.lines().find(|l| l.ends_with("::pc_report_probe")).expect("probe in symbol map");
+    let entry =
+        map.lines().find(|l| l.ends_with("::pc_report_probe")).expect("probe in symbol map");
     assert!(entry.starts_with(&format!("{probe_link:#018x} ")), "{entry}");
     assert!(map.contains("binary name=prog elf="), "{map}");
 }
@@ -81,7 +92,10 @@ fn resolves_samples_per_phase_with_unmapped_rows_and_lines() {
 /// The lines of one section, header first, up to the next blank line.
 fn section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|l| l.starts_with(header)).unwrap_or_else(|| panic!("no `{header}` in\n{text}"));
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(header))
+        .unwrap_or_else(|| panic!("no `{header}` in\n{text}"));
     lines[start..].iter().take_while(|l| !l.is_empty()).copied().collect()
 }
 
@@ -90,7 +104,10 @@ fn work_and_aggregate_sections_print_even_without_samples() {
     let dir = scratch("empty");
     let paths = write_pc_report(&Report::default(), &ElfPaths::new(), &dir).expect("report");
     let text = std::fs::read_to_string(paths.report).expect("read");
-    assert!(text.contains("section phase=aggregate mode=user samples=0 rows=0\n   (no samples)"), "{text}");
+    assert!(
+        text.contains("section phase=aggregate mode=user samples=0 rows=0\n   (no samples)"),
+        "{text}"
+    );
     assert!(text.contains("section phase=work mode=user samples=0"), "{text}");
     assert!(text.contains("note: the report has no load maps"), "{text}");
 }
@@ -107,7 +124,10 @@ fn missing_garbage_and_stripped_elfs_are_reported_not_fatal() {
         LoadMap { pid: 2, binary: "garbage".into(), base: 0x80_0000 },
         LoadMap { pid: 3, binary: "stripped".into(), base: 0x100_0000 },
     ];
-    let r = report_with(&[(Phase::Work, Mode::User, BASE + 0x10, 1), (Phase::Work, Mode::User, 0x100_0010, 1)], maps);
+    let r = report_with(
+        &[(Phase::Work, Mode::User, BASE + 0x10, 1), (Phase::Work, Mode::User, 0x100_0010, 1)],
+        maps,
+    );
     let elfs = ElfPaths::new()
         .with_program("garbage", &garbage)
         .with_program("stripped", &stripped)
@@ -115,9 +135,16 @@ fn missing_garbage_and_stripped_elfs_are_reported_not_fatal() {
     let paths = write_pc_report(&r, &elfs, &dir).expect("report");
     let text = std::fs::read_to_string(paths.report).expect("read");
     assert!(text.contains("problem binary=init: no ELF path given"), "{text}");
-    assert!(text.contains("problem binary=garbage: cannot load ELF:") && text.contains("not an ELF file"), "{text}");
+    assert!(
+        text.contains("problem binary=garbage: cannot load ELF:")
+            && text.contains("not an ELF file"),
+        "{text}"
+    );
     assert!(text.contains("problem binary=kernel: cannot load ELF: cannot read"), "{text}");
-    assert!(text.contains("binary name=stripped") && text.contains("status=ok symbols=0 dwarf=no"), "{text}");
+    assert!(
+        text.contains("binary name=stripped") && text.contains("status=ok symbols=0 dwarf=no"),
+        "{text}"
+    );
     let work = section(&text, "section phase=work mode=user");
     assert!(work[0].contains("samples=2"), "{work:?}");
     assert!(work.iter().any(|l| l.contains("init") && l.ends_with("<no symbols>")), "{work:?}");
@@ -127,8 +154,10 @@ fn missing_garbage_and_stripped_elfs_are_reported_not_fatal() {
 #[test]
 fn overlapping_images_without_pid_are_ambiguous_and_link_addresses_are_assumed_without_maps() {
     let elfs = ElfPaths::new().with_program("a", own_exe()).with_program("b", own_exe());
-    let maps =
-        vec![LoadMap { pid: 1, binary: "a".into(), base: BASE }, LoadMap { pid: 2, binary: "b".into(), base: BASE }];
+    let maps = vec![
+        LoadMap { pid: 1, binary: "a".into(), base: BASE },
+        LoadMap { pid: 2, binary: "b".into(), base: BASE },
+    ];
     let bins = Binaries::load(&elfs, maps.iter().map(|m| m.binary.as_str()));
     let loc = Resolver::new(&bins, &maps).locate(probe_runtime());
     assert_eq!(loc.origin, Origin::Ambiguous(vec!["a".into(), "b".into()]));

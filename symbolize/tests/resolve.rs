@@ -31,7 +31,10 @@ fn link_address(runtime: u64) -> u64 {
         .lines()
         .find_map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            if cols.len() < 6 || exe != std::path::Path::new(cols[5]) || u64::from_str_radix(cols[2], 16).ok()? != 0 {
+            if cols.len() < 6
+                || exe != std::path::Path::new(cols[5])
+                || u64::from_str_radix(cols[2], 16).ok()? != 0
+            {
                 return None;
             }
             u64::from_str_radix(cols[0].split('-').next()?, 16).ok()
@@ -66,7 +69,10 @@ fn resolves_a_known_function_with_file_and_line() {
     let file = inner.file.as_deref().expect("file");
     assert!(file.ends_with("tests/resolve.rs"), "file: {file}");
     let line = inner.line.expect("line");
-    assert!((PROBE_LINE..PROBE_LINE + 3).contains(&line), "line {line}, function starts at {PROBE_LINE}");
+    assert!(
+        (PROBE_LINE..PROBE_LINE + 3).contains(&line),
+        "line {line}, function starts at {PROBE_LINE}"
+    );
 
     let text = r.to_string();
     assert!(text.contains("::symbolize_probe_function+0x0 at "), "{text}");
@@ -104,7 +110,10 @@ fn low_address_is_explicitly_unmapped() {
     let r = sym.resolve(0x10);
     assert!(r.is_unmapped(), "{r:?}");
     assert_eq!(r.to_string(), "<unmapped>");
-    assert_eq!(sym.annotate_line("  bt #0 0x0000000000000010"), "  bt #0 0x0000000000000010 <unmapped>");
+    assert_eq!(
+        sym.annotate_line("  bt #0 0x0000000000000010"),
+        "  bt #0 0x0000000000000010 <unmapped>"
+    );
     assert_eq!(sym.resolve(u64::MAX).to_string(), "<unmapped>");
 }
 
@@ -140,12 +149,16 @@ fn clear_errors_for_bad_input() {
 fn stripped_elf_loads_and_resolves_without_panicking() {
     let dir = tempdir();
     let stripped = dir.join("stripped");
-    let status = std::process::Command::new("strip").arg("-o").arg(&stripped).arg(own_exe()).status();
+    let status =
+        std::process::Command::new("strip").arg("-o").arg(&stripped).arg(own_exe()).status();
     match status {
         Ok(s) if s.success() => {}
         _ => {
             // In CI (CI=true) a missing tool is a failure, not a skip.
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "`strip` is not installed (CI=true: required)");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "`strip` is not installed (CI=true: required)"
+            );
             eprintln!("skipping: `strip` not available");
             return;
         }

@@ -36,7 +36,10 @@ pub struct PrimeResult {
 impl PrimeResult {
     /// The result of two disjoint ranges together.
     pub const fn merge(self, other: PrimeResult) -> PrimeResult {
-        PrimeResult { primes: self.primes + other.primes, checksum: self.checksum.wrapping_add(other.checksum) }
+        PrimeResult {
+            primes: self.primes + other.primes,
+            checksum: self.checksum.wrapping_add(other.checksum),
+        }
     }
 }
 
@@ -172,7 +175,11 @@ fn boundary(lo: u32, hi: u32, workers: u32, k: u32) -> u32 {
     for_each_slice(u64::from(lo), u64::from(hi), |a, len, cost| {
         if acc + cost >= target {
             let need = target - acc;
-            at = a + if cost == 0 { 0 } else { (u128::from(len) * u128::from(need) / u128::from(cost)) as u64 };
+            at = a + if cost == 0 {
+                0
+            } else {
+                (u128::from(len) * u128::from(need) / u128::from(cost)) as u64
+            };
             return false;
         }
         acc += cost;
@@ -212,13 +219,16 @@ mod tests {
         // A split and a merge agree with one pass on a slice of it.
         let (lo, hi) = (DEFAULT_HI - 200_000, DEFAULT_HI);
         let whole = count_primes(lo..hi);
-        let parts: Vec<PrimeResult> = (0..4).map(|i| count_primes(worker_range(lo, hi, 4, i))).collect();
+        let parts: Vec<PrimeResult> =
+            (0..4).map(|i| count_primes(worker_range(lo, hi, 4, i))).collect();
         assert_eq!(combine(&parts), whole);
     }
 
     #[test]
     fn ranges_tile_in_order() {
-        for (lo, hi, w) in [(0u32, 1000u32, 3u32), (10, 11, 4), (5, 5, 2), (0, 3_000_000, 8), (7, 100, 1)] {
+        for (lo, hi, w) in
+            [(0u32, 1000u32, 3u32), (10, 11, 4), (5, 5, 2), (0, 3_000_000, 8), (7, 100, 1)]
+        {
             let mut next = lo;
             for i in 0..w {
                 let r = worker_range(lo, hi, w, i);

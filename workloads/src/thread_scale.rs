@@ -43,7 +43,8 @@ impl Block {
         let mut words = [0u64; WORDS_PER_BLOCK];
         let mut j = 0;
         while j < WORDS_PER_BLOCK {
-            words[j] = splitmix64(index.wrapping_mul(WORDS_PER_BLOCK as u64).wrapping_add(j as u64));
+            words[j] =
+                splitmix64(index.wrapping_mul(WORDS_PER_BLOCK as u64).wrapping_add(j as u64));
             j += 1;
         }
         Block(words)
@@ -279,7 +280,10 @@ mod tests {
         assert_ne!(combine(&reordered), want);
         assert!(check_cover(&reordered, T).is_err());
         let dropped_tail = [parts[0], parts[1], parts[2]];
-        assert_eq!(check_cover(&dropped_tail, T), Err(CoverError::Short { covered: 750, total: T }));
+        assert_eq!(
+            check_cover(&dropped_tail, T),
+            Err(CoverError::Short { covered: 750, total: T })
+        );
         // Even a forged cover (right ranges, swapped digests) is caught by the fold.
         let mut forged = parts.clone();
         let d = forged[0].digest;

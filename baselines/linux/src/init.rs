@@ -25,7 +25,9 @@ fn power_off() -> ! {
 fn mount_proc() -> Result<(), String> {
     let _ = std::fs::create_dir_all("/proc");
     // SAFETY: all four strings are NUL-terminated literals; data is null.
-    let rc = unsafe { libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), 0, std::ptr::null()) };
+    let rc = unsafe {
+        libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), 0, std::ptr::null())
+    };
     if rc != 0 {
         return Err(format!("mount /proc: {}", std::io::Error::last_os_error()));
     }
@@ -37,9 +39,9 @@ pub fn run_as_init() -> ! {
         println!("{LOG_PREFIX} error: panic: {info}");
         power_off();
     }));
-    let cmdline = match mount_proc()
-        .and_then(|()| std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}")))
-    {
+    let cmdline = match mount_proc().and_then(|()| {
+        std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))
+    }) {
         Ok(c) => c,
         Err(e) => {
             println!("{LOG_PREFIX} warning: {e}; running the defaults");

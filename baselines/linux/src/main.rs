@@ -52,7 +52,9 @@ pub fn run_spec(spec: &Spec) -> bool {
             Bench::ThreadScale { threads, blocks, rounds } => {
                 thread_scale::run(cpus, threads, blocks, rounds).map(|l| l.to_string())
             }
-            Bench::ProcessScale { workers, lo, hi } => process_scale::run(cpus, workers, lo, hi).map(|l| l.to_string()),
+            Bench::ProcessScale { workers, lo, hi } => {
+                process_scale::run(cpus, workers, lo, hi).map(|l| l.to_string())
+            }
         };
         let mut out = std::io::stdout().lock();
         match result {

@@ -59,7 +59,11 @@ impl fmt::Display for SpecError {
     }
 }
 
-fn num<T: std::str::FromStr + PartialOrd + From<u8>>(key: &str, v: &str, min: u8) -> Result<T, SpecError> {
+fn num<T: std::str::FromStr + PartialOrd + From<u8>>(
+    key: &str,
+    v: &str,
+    min: u8,
+) -> Result<T, SpecError> {
     match v.parse::<T>() {
         Ok(n) if n >= T::from(min) => Ok(n),
         _ => Err(SpecError::BadValue(key.to_string(), v.to_string())),
@@ -93,9 +97,11 @@ impl Spec {
                 blocks: thread_scale::DEFAULT_TOTAL_BLOCKS,
                 rounds: thread_scale::DEFAULT_WORK_ROUNDS,
             },
-            "process-scale" => {
-                Bench::ProcessScale { workers: 1, lo: process_scale::DEFAULT_LO, hi: process_scale::DEFAULT_HI }
-            }
+            "process-scale" => Bench::ProcessScale {
+                workers: 1,
+                lo: process_scale::DEFAULT_LO,
+                hi: process_scale::DEFAULT_HI,
+            },
             other => return Err(SpecError::UnknownBenchmark(other.to_string())),
         };
         for (k, v) in pairs {
@@ -162,19 +168,40 @@ mod tests {
 
     #[test]
     fn argv_forms() {
-        let s = Spec::from_args(&args("thread-scale --threads 4 --blocks=1024 --rounds 2 --runs 3")).unwrap();
-        assert_eq!(s, Spec { bench: Bench::ThreadScale { threads: 4, blocks: 1024, rounds: 2 }, runs: 3 });
+        let s =
+            Spec::from_args(&args("thread-scale --threads 4 --blocks=1024 --rounds 2 --runs 3"))
+                .unwrap();
+        assert_eq!(
+            s,
+            Spec { bench: Bench::ThreadScale { threads: 4, blocks: 1024, rounds: 2 }, runs: 3 }
+        );
         let s = Spec::from_args(&args("process-scale --workers 2")).unwrap();
         assert_eq!(
             s.bench,
-            Bench::ProcessScale { workers: 2, lo: process_scale::DEFAULT_LO, hi: process_scale::DEFAULT_HI }
+            Bench::ProcessScale {
+                workers: 2,
+                lo: process_scale::DEFAULT_LO,
+                hi: process_scale::DEFAULT_HI
+            }
         );
         assert_eq!(Spec::from_args(&[]), Err(SpecError::NoBenchmark));
         assert!(matches!(Spec::from_args(&args("fft")), Err(SpecError::UnknownBenchmark(_))));
-        assert!(matches!(Spec::from_args(&args("thread-scale --workers 2")), Err(SpecError::UnknownOption(_))));
-        assert!(matches!(Spec::from_args(&args("thread-scale --threads")), Err(SpecError::MissingValue(_))));
-        assert!(matches!(Spec::from_args(&args("thread-scale --threads 0")), Err(SpecError::BadValue(..))));
-        assert!(matches!(Spec::from_args(&args("process-scale --lo 9 --hi 3")), Err(SpecError::BadValue(..))));
+        assert!(matches!(
+            Spec::from_args(&args("thread-scale --workers 2")),
+            Err(SpecError::UnknownOption(_))
+        ));
+        assert!(matches!(
+            Spec::from_args(&args("thread-scale --threads")),
+            Err(SpecError::MissingValue(_))
+        ));
+        assert!(matches!(
+            Spec::from_args(&args("thread-scale --threads 0")),
+            Err(SpecError::BadValue(..))
+        ));
+        assert!(matches!(
+            Spec::from_args(&args("process-scale --lo 9 --hi 3")),
+            Err(SpecError::BadValue(..))
+        ));
     }
 
     #[test]

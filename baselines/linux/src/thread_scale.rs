@@ -22,7 +22,8 @@ struct Slot {
 }
 
 pub fn run(cpus: u32, threads: u32, blocks: u64, rounds: u32) -> Result<ThreadScaleLine, String> {
-    let len = usize::try_from(blocks).map_err(|_| format!("{blocks} blocks do not fit in memory"))?;
+    let len =
+        usize::try_from(blocks).map_err(|_| format!("{blocks} blocks do not fit in memory"))?;
     let mut input = Vec::new();
     input.try_reserve_exact(len).map_err(|e| format!("cannot allocate {blocks} blocks: {e}"))?;
     input.resize(len, Block::ZERO);

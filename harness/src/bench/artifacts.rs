@@ -12,7 +12,8 @@ use super::{Benchmark, Os};
 /// Creates a fresh artifact directory for `os` running `bench`.
 pub fn create(root: &Path, os: Os, bench: Benchmark) -> Result<PathBuf> {
     let parent = root.join("target").join(format!("{}{}", os.artifact_prefix(), bench.name()));
-    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let base = crate::rundir::timestamp(now);
     for k in 0..1000 {

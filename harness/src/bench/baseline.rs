@@ -18,7 +18,10 @@ fn ensure_target() -> Result<()> {
         }
     }
     eprintln!("harness: adding Rust target {MUSL_TARGET}");
-    let st = Command::new("rustup").args(["target", "add", MUSL_TARGET]).status().context("cannot run rustup")?;
+    let st = Command::new("rustup")
+        .args(["target", "add", MUSL_TARGET])
+        .status()
+        .context("cannot run rustup")?;
     if !st.success() {
         bail!("`rustup target add {MUSL_TARGET}` failed ({st})");
     }
@@ -31,7 +34,16 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     let target_dir = root.join("target").join("linux-baseline");
     let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
-        .args(["build", "--quiet", "--release", "-p", PACKAGE, "--target", MUSL_TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            PACKAGE,
+            "--target",
+            MUSL_TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .status()
         .context("cannot run cargo")?;

@@ -55,7 +55,9 @@ pub fn demo_args(workload: &Workload, workers: u32, cpus: u32) -> String {
         Workload::ThreadScale { blocks, rounds } => {
             format!("threads={workers} blocks={blocks} rounds={rounds} cpus={cpus}")
         }
-        Workload::ProcessScale { lo, hi } => format!("workers={workers} lo={lo} hi={hi} cpus={cpus}"),
+        Workload::ProcessScale { lo, hi } => {
+            format!("workers={workers} lo={lo} hi={hi} cpus={cpus}")
+        }
     }
 }
 
@@ -66,10 +68,14 @@ pub fn manifest_variant(template: &str, args: &str) -> Result<String> {
     const KEY: &str = "args = \"";
     let found: Vec<usize> = template.match_indices(KEY).map(|(i, _)| i).collect();
     let [at] = found.as_slice() else {
-        bail!("the manifest template must have exactly one `args = \"...\"`, found {}", found.len());
+        bail!(
+            "the manifest template must have exactly one `args = \"...\"`, found {}",
+            found.len()
+        );
     };
     let start = at + KEY.len();
-    let len = template[start..].find('"').context("unterminated args string in the manifest template")?;
+    let len =
+        template[start..].find('"').context("unterminated args string in the manifest template")?;
     if args.contains(['"', '\\', '\n']) {
         bail!("manifest args may not contain quotes, backslashes or newlines: `{args}`");
     }
@@ -77,15 +83,22 @@ pub fn manifest_variant(template: &str, args: &str) -> Result<String> {
 }
 
 /// Writes and compiles the manifest of one case; returns the binary.
-pub fn compile_case_manifest(root: &Path, bench: Benchmark, case_label: &str, args: &str) -> Result<PathBuf> {
+pub fn compile_case_manifest(
+    root: &Path,
+    bench: Benchmark,
+    case_label: &str,
+    args: &str,
+) -> Result<PathBuf> {
     let name = bench.manifest();
     let src = root.join(user::MANIFEST_DIR).join(format!("{name}.capnp"));
-    let template = std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
+    let template =
+        std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
     let text = manifest_variant(&template, args).with_context(|| format!("{}", src.display()))?;
     let dir = root.join("target/manifests");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let variant = dir.join(format!("{name}-{case_label}.capnp"));
-    std::fs::write(&variant, text).with_context(|| format!("cannot write {}", variant.display()))?;
+    std::fs::write(&variant, text)
+        .with_context(|| format!("cannot write {}", variant.display()))?;
     user::compile_manifest_file(root, &variant, &dir.join(format!("{name}-{case_label}.bin")))
 }
 
@@ -207,7 +220,8 @@ impl Executor for CaposExec {
     fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture> {
         let images = self.images_for(case)?;
         let initrd = dir.join("initrd.tar");
-        crate::archive::write_initrd(&images, &self.cmdline, &initrd).context("cannot pack the initrd")?;
+        crate::archive::write_initrd(&images, &self.cmdline, &initrd)
+            .context("cannot pack the initrd")?;
         let cfg = QemuConfig {
             boot: BootMedia::Direct { loader: images.loader.clone(), initrd },
             smp: case.cpus,
@@ -221,10 +235,12 @@ impl Executor for CaposExec {
         let mut argv: Vec<OsString> = case.pin.as_deref().map(taskset).unwrap_or_default();
         argv.push(crate::qemu::QEMU.into());
         argv.extend(cfg.args());
-        std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n")).context("writing qemu-command.txt")?;
+        std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n"))
+            .context("writing qemu-command.txt")?;
         let log = dir.join("serial.log");
         let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
-        judge_exit(ExitKind::from_status(f.status), &f.lines).with_context(|| format!("log: {}", log.display()))?;
+        judge_exit(ExitKind::from_status(f.status), &f.lines)
+            .with_context(|| format!("log: {}", log.display()))?;
         Ok(Capture { lines: f.lines, log, wall: f.wall })
     }
 }
@@ -257,7 +273,10 @@ mod tests {
             assert!(v.contains("args = \"threads=1 x=y\""), "{v}");
             assert_eq!(v.matches("args = ").count(), 1);
             // Everything else (caps, binary, file id) is unchanged.
-            assert_eq!(t.replace(|c: char| c != '\n', "").len(), v.replace(|c: char| c != '\n', "").len());
+            assert_eq!(
+                t.replace(|c: char| c != '\n', "").len(),
+                v.replace(|c: char| c != '\n', "").len()
+            );
             assert!(v.contains(&format!("binary = \"{}\"", bench.binaries()[0])));
         }
         let two = "args = \"a\"; args = \"b\"";
@@ -276,19 +295,26 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         std::fs::create_dir_all(root.path().join(user::MANIFEST_DIR)).unwrap();
-        std::fs::copy(src.join("schema/manifest.capnp"), root.path().join("schema/manifest.capnp")).unwrap();
+        std::fs::copy(src.join("schema/manifest.capnp"), root.path().join("schema/manifest.capnp"))
+            .unwrap();
         std::fs::write(
             root.path().join(user::MANIFEST_DIR).join("smp-process-scale.capnp"),
             template(Benchmark::ProcessScale),
         )
         .unwrap();
-        let bin =
-            compile_case_manifest(root.path(), Benchmark::ProcessScale, "smp2-w2", "workers=2 lo=0 hi=100 cpus=2")
-                .unwrap();
+        let bin = compile_case_manifest(
+            root.path(),
+            Benchmark::ProcessScale,
+            "smp2-w2",
+            "workers=2 lo=0 hi=100 cpus=2",
+        )
+        .unwrap();
         let bytes = std::fs::read(&bin).unwrap();
         assert!(bytes.windows(30).any(|w| w == b"workers=2 lo=0 hi=100 cpus=2\0\0"));
-        let text =
-            std::fs::read_to_string(root.path().join("target/manifests/smp-process-scale-smp2-w2.capnp")).unwrap();
+        let text = std::fs::read_to_string(
+            root.path().join("target/manifests/smp-process-scale-smp2-w2.capnp"),
+        )
+        .unwrap();
         assert!(text.contains("args = \"workers=2 lo=0 hi=100 cpus=2\""));
     }
 
@@ -307,14 +333,20 @@ mod tests {
         let t = fixture("capos-thread-scale-smp2.log");
         judge_exit(ExitKind::Guest(GuestExit::Success), &t).unwrap();
         let row = parse_row(Benchmark::ThreadScale, 2, &t).unwrap();
-        assert_eq!((row.workers, row.work_rounds, row.parent_wait.as_str()), (2, Some(512), "blocking"));
+        assert_eq!(
+            (row.workers, row.work_rounds, row.parent_wait.as_str()),
+            (2, Some(512), "blocking")
+        );
         assert!(row.total.unwrap() >= row.work + row.spawn_ready.unwrap());
         let p = fixture("capos-process-scale-smp2.log");
         judge_exit(ExitKind::Guest(GuestExit::Success), &p).unwrap();
         let row = parse_row(Benchmark::ProcessScale, 2, &p).unwrap();
         assert_eq!((row.primes, row.range.as_str()), (Some(664_579), "0..10000000"));
         // The wrong case (a 2-worker line where 4 were asked for) fails closed.
-        assert!(parse_row(Benchmark::ProcessScale, 4, &p).unwrap_err().to_string().contains("asked for 4"));
+        assert!(parse_row(Benchmark::ProcessScale, 4, &p)
+            .unwrap_err()
+            .to_string()
+            .contains("asked for 4"));
     }
 
     #[test]
@@ -326,19 +358,27 @@ mod tests {
         let e = parse_row(Benchmark::ProcessScale, 2, &killed).unwrap_err().to_string();
         assert!(e.contains("no [smp-process-scale] result line") && e.contains("error"), "{e}");
         let unverified = fixture("capos-thread-scale-unverified.log");
-        let e = judge_exit(ExitKind::Guest(GuestExit::Failure), &unverified).unwrap_err().to_string();
+        let e =
+            judge_exit(ExitKind::Guest(GuestExit::Failure), &unverified).unwrap_err().to_string();
         assert!(e.contains("verified=false"), "{e}");
-        assert!(parse_row(Benchmark::ThreadScale, 2, &unverified).unwrap_err().to_string().contains("verified=false"));
+        assert!(parse_row(Benchmark::ThreadScale, 2, &unverified)
+            .unwrap_err()
+            .to_string()
+            .contains("verified=false"));
     }
 
     #[test]
     fn only_a_success_exit_is_a_good_run() {
-        let ok = lines("[thread-scale] ...\nkernel: all 1 manifest processes exited (all succeeded)");
+        let ok =
+            lines("[thread-scale] ...\nkernel: all 1 manifest processes exited (all succeeded)");
         assert!(judge_exit(ExitKind::Guest(GuestExit::Success), &ok).is_ok());
         let bad = lines("[smp-process-scale-error] worker 1 ended (exit code 13, killed=false)\nkernel: process 2 (smp-process-scale) exited: code 2");
         let e = judge_exit(ExitKind::Guest(GuestExit::Failure), &bad).unwrap_err().to_string();
         assert!(e.contains("Failure") && e.contains("worker 1 ended"), "{e}");
         assert!(judge_exit(ExitKind::PoweredOff, &ok).is_err());
-        assert!(judge_exit(ExitKind::Guest(GuestExit::Panic), &ok).unwrap_err().to_string().contains("Panic"));
+        assert!(judge_exit(ExitKind::Guest(GuestExit::Panic), &ok)
+            .unwrap_err()
+            .to_string()
+            .contains("Panic"));
     }
 }

@@ -71,7 +71,8 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<u32>> {
         let bad = || anyhow::anyhow!("`{s}` is not a CPU list like 0-3 or 0,2");
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                let (a, b): (u32, u32) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
                 if a > b {
                     return Err(bad());
                 }
@@ -97,7 +98,8 @@ fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
             rounds: knobs.work_rounds.unwrap_or(thread_scale::BENCH_WORK_ROUNDS),
         },
         Benchmark::ProcessScale => {
-            let (lo, hi) = knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
+            let (lo, hi) =
+                knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
             Workload::ProcessScale { lo, hi }
         }
     }
@@ -111,7 +113,10 @@ fn worker_counts(args: &BenchArgs, knobs: &Knobs, notes: &mut Vec<String>) -> Ve
             w.push(8);
             notes.push("smp8-smt is an SMT diagnostic, not 8-core evidence".into());
         } else {
-            notes.push(format!("smp8-smt diagnostic not collected: the host has {} logical CPUs", host_cpus()));
+            notes.push(format!(
+                "smp8-smt diagnostic not collected: the host has {} logical CPUs",
+                host_cpus()
+            ));
         }
     }
     w.dedup();
@@ -126,7 +131,9 @@ fn common_setup(args: &BenchArgs) -> Result<(Knobs, Vec<String>, bool)> {
     let mut notes = Vec::new();
     let p = super::knobs::prefix(args.benchmark);
     if knobs.guest_measure || knobs.suppress_switch_logs {
-        notes.push(format!("{p}GUEST_MEASURE / SUPPRESS_SWITCH_LOGS apply to capOS guests; ignored for Linux"));
+        notes.push(format!(
+            "{p}GUEST_MEASURE / SUPPRESS_SWITCH_LOGS apply to capOS guests; ignored for Linux"
+        ));
     }
     let profile = knobs.profile && profile::available();
     if knobs.profile && !profile {
@@ -144,7 +151,12 @@ pub fn native(root: &Path, args: &BenchArgs) -> Result<bool> {
         .map(|w| match &pin {
             Some(list) => {
                 let mine: Vec<u32> = list.iter().copied().take(w as usize).collect();
-                Case { label: format!("cpus{}-w{w}", mine.len()), cpus: mine.len() as u32, workers: w, pin: Some(mine) }
+                Case {
+                    label: format!("cpus{}-w{w}", mine.len()),
+                    cpus: mine.len() as u32,
+                    workers: w,
+                    pin: Some(mine),
+                }
             }
             None => Case { label: format!("w{w}"), cpus: 0, workers: w, pin: None },
         })
@@ -234,7 +246,9 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     }
     let cmdline = if knobs.suppress_switch_logs { SUPPRESS_SWITCH_LOGS_WORD } else { "" };
     if knobs.suppress_switch_logs {
-        notes.push(format!("capOS kernel command line `{cmdline}`: no process/thread start and exit lines"));
+        notes.push(format!(
+            "capOS kernel command line `{cmdline}`: no process/thread start and exit lines"
+        ));
     }
     let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
     eprintln!("harness: accel: {why}");
@@ -244,7 +258,14 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     // Everything is built and every manifest compiled before the first run.
     let (images, manifests) = CaposExec::prepare(root, bench, &work, &cases)?;
     let art = artifacts::create(root, Os::Capos, bench)?;
-    notes.push(format!("guest_measure={}", if knobs.guest_measure { "on (one measure-kernel pass per case, after the timed runs)" } else { "off" }));
+    notes.push(format!(
+        "guest_measure={}",
+        if knobs.guest_measure {
+            "on (one measure-kernel pass per case, after the timed runs)"
+        } else {
+            "off"
+        }
+    ));
     let mut capos = CaposExec {
         images,
         manifests,
@@ -270,7 +291,14 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     };
     let measured = if knobs.guest_measure {
         let capos_cases: Vec<_> = cases.clone();
-        let (m, diff) = super::guest_measure::run(root, &capos, &capos_cases, &art, &mut rows, bench.binaries())?;
+        let (m, diff) = super::guest_measure::run(
+            root,
+            &capos,
+            &capos_cases,
+            &art,
+            &mut rows,
+            bench.binaries(),
+        )?;
         notes.extend(super::guest_measure::overhead_notes(&rows, &m));
         Some((m, diff))
     } else {
@@ -325,10 +353,17 @@ fn policy(knobs: &Knobs) -> Policy {
     }
 }
 
-fn write_summary(bench: &str, rows: &[results::Row], knobs: &Knobs, notes: &[String], dir: &Path) -> Result<bool> {
+fn write_summary(
+    bench: &str,
+    rows: &[results::Row],
+    knobs: &Knobs,
+    notes: &[String],
+    dir: &Path,
+) -> Result<bool> {
     let s = report::summarize(bench, rows, &policy(knobs), host_cpus(), notes);
     std::fs::write(dir.join("summary.log"), &s.text).context("writing summary.log")?;
-    std::fs::write(dir.join("speedup-table.md"), &s.markdown).context("writing speedup-table.md")?;
+    std::fs::write(dir.join("speedup-table.md"), &s.markdown)
+        .context("writing speedup-table.md")?;
     print!("{}", s.text);
     eprintln!("harness: summary in {}", dir.join("summary.log").display());
     Ok(s.errors.is_empty())
@@ -338,8 +373,9 @@ fn write_summary(bench: &str, rows: &[results::Row], knobs: &Knobs, notes: &[Str
 pub fn summary(args: &SummaryArgs) -> Result<bool> {
     let rows = results::read(&args.csv)?;
     let first = rows.first().context("results.csv has no rows")?;
-    let bench = Benchmark::from_name(&first.benchmark)
-        .with_context(|| format!("unknown benchmark `{}` in {}", first.benchmark, args.csv.display()))?;
+    let bench = Benchmark::from_name(&first.benchmark).with_context(|| {
+        format!("unknown benchmark `{}` in {}", first.benchmark, args.csv.display())
+    })?;
     let knobs = Knobs::from_env(bench)?;
     let dir = args.csv.parent().unwrap_or(Path::new("."));
     write_summary(bench.name(), &rows, &knobs, &["summary replayed from results.csv".into()], dir)

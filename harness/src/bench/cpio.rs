@@ -41,13 +41,19 @@ impl<W: Write> CpioWriter<W> {
     pub fn add(&mut self, path: &str, entry: &Entry<'_>) -> io::Result<()> {
         let (mode, data, nlink, (rmaj, rmin)): (u32, &[u8], u32, (u32, u32)) = match entry {
             Entry::Dir => (S_IFDIR | 0o755, &[], 2, (0, 0)),
-            Entry::File { data, executable } => (S_IFREG | if *executable { 0o755 } else { 0o644 }, data, 1, (0, 0)),
+            Entry::File { data, executable } => {
+                (S_IFREG | if *executable { 0o755 } else { 0o644 }, data, 1, (0, 0))
+            }
             Entry::CharDevice { major, minor } => (S_IFCHR | 0o600, &[], 1, (*major, *minor)),
         };
-        let size = u32::try_from(data.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{path}: file over 4 GiB")))?;
+        let size = u32::try_from(data.len()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{path}: file over 4 GiB"))
+        })?;
         if path.is_empty() || path.starts_with('/') || path.contains('\0') {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad cpio path `{path}`")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad cpio path `{path}`"),
+            ));
         }
         let ino = self.next_ino;
         self.next_ino += 1;
@@ -112,8 +118,10 @@ mod tests {
         let mut off = 0usize;
         loop {
             assert_eq!(&b[..6], b"070701", "magic at {off}");
-            let field =
-                |i: usize| u32::from_str_radix(std::str::from_utf8(&b[6 + 8 * i..14 + 8 * i]).unwrap(), 16).unwrap();
+            let field = |i: usize| {
+                u32::from_str_radix(std::str::from_utf8(&b[6 + 8 * i..14 + 8 * i]).unwrap(), 16)
+                    .unwrap()
+            };
             let (mode, size, rmaj, rmin, namesize) =
                 (field(1), field(6) as usize, field(9), field(10), field(11) as usize);
             let name = std::str::from_utf8(&b[110..110 + namesize - 1]).unwrap().to_string();
@@ -149,7 +157,8 @@ mod tests {
     fn odd_sizes_pad_and_bad_paths_fail() {
         let mut w = CpioWriter::new(Vec::new());
         for n in 0..5 {
-            w.add(&"x".repeat(n + 1), &Entry::File { data: &vec![7u8; n], executable: false }).unwrap();
+            w.add(&"x".repeat(n + 1), &Entry::File { data: &vec![7u8; n], executable: false })
+                .unwrap();
         }
         assert!(w.add("/abs", &Entry::Dir).is_err());
         assert!(w.add("", &Entry::Dir).is_err());

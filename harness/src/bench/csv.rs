@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let rec: Vec<String> = ["plain", "a,b", "say \"hi\"", "two\nlines", ""].map(String::from).to_vec();
+        let rec: Vec<String> =
+            ["plain", "a,b", "say \"hi\"", "two\nlines", ""].map(String::from).to_vec();
         let text = write_record(&rec) + &write_record(&["x".to_string()]);
         assert_eq!(parse(&text).unwrap(), vec![rec, vec!["x".to_string()]]);
         assert_eq!(parse("a,b\r\nc,d").unwrap(), vec![vec!["a", "b"], vec!["c", "d"]]);

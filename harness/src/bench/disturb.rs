@@ -26,7 +26,9 @@ pub fn parse_proc_stat(text: &str, cpus: Option<&[u32]>) -> Result<CpuTimes> {
         let Some(name) = it.next() else { continue };
         let wanted = match (name.strip_prefix("cpu"), cpus) {
             (Some(""), None) => true,
-            (Some(n), Some(set)) if !n.is_empty() => n.parse::<u32>().is_ok_and(|n| set.contains(&n)),
+            (Some(n), Some(set)) if !n.is_empty() => {
+                n.parse::<u32>().is_ok_and(|n| set.contains(&n))
+            }
             _ => false,
         };
         if !wanted {
@@ -57,7 +59,8 @@ pub fn parse_pid_stat(text: &str) -> Result<u64> {
     let after = &text[text.rfind(')').context("no `)` in /proc/<pid>/stat")? + 1..];
     let f: Vec<&str> = after.split_ascii_whitespace().collect();
     // After the name: state(0) ppid ... utime is field 14 overall -> index 11 here.
-    let num = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).context("short /proc/<pid>/stat");
+    let num =
+        |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).context("short /proc/<pid>/stat");
     Ok(num(11)? + num(12)?)
 }
 

@@ -60,10 +60,13 @@ impl Gate {
         }
         match &self.outcome {
             Outcome::Pass { .. } => None,
-            Outcome::Fail { speedup } => {
-                Some(format!("gate {}: median speedup {speedup:.3}x is below {:.2}x", self.name, self.threshold))
+            Outcome::Fail { speedup } => Some(format!(
+                "gate {}: median speedup {speedup:.3}x is below {:.2}x",
+                self.name, self.threshold
+            )),
+            Outcome::NotCollected(why) => {
+                Some(format!("gate {} is required but was not collected: {why}", self.name))
             }
-            Outcome::NotCollected(why) => Some(format!("gate {} is required but was not collected: {why}", self.name)),
         }
     }
 
@@ -114,7 +117,14 @@ pub fn evaluate(policy: &Policy, accel: &str, speedup_1to2: Option<&Speedup>) ->
     let ev = Evidence::of(accel);
     let no_case = "no verified 1-worker or 2-worker case";
     vec![
-        gate("work-1to2", policy.work_threshold, policy.require_work, ev, speedup_1to2.map(|s| s.work), no_case),
+        gate(
+            "work-1to2",
+            policy.work_threshold,
+            policy.require_work,
+            ev,
+            speedup_1to2.map(|s| s.work),
+            no_case,
+        ),
         gate(
             "total-1to2",
             policy.total_threshold,
@@ -153,7 +163,12 @@ mod tests {
         Speedup { os: "capos".into(), accel: "kvm".into(), to_workers: 2, to_cpus: 2, work, total }
     }
 
-    const REQ: Policy = Policy { require_work: true, work_threshold: 1.6, require_total: false, total_threshold: 1.6 };
+    const REQ: Policy = Policy {
+        require_work: true,
+        work_threshold: 1.6,
+        require_total: false,
+        total_threshold: 1.6,
+    };
 
     #[test]
     fn kvm_pass_and_fail() {
@@ -172,9 +187,13 @@ mod tests {
         assert!(matches!(g[0].outcome, Outcome::NotCollected(_)));
         assert!(g[0].blocking_error().unwrap().contains("not collected"));
         let relaxed = Policy { require_work: false, ..REQ };
-        assert!(evaluate(&relaxed, "tcg", Some(&sp(1.9, None))).iter().all(|g| g.blocking_error().is_none()));
+        assert!(evaluate(&relaxed, "tcg", Some(&sp(1.9, None)))
+            .iter()
+            .all(|g| g.blocking_error().is_none()));
         let g = evaluate(&REQ, "kvm", None);
         assert!(g[0].blocking_error().unwrap().contains("no verified 1-worker"));
-        assert!(g[0].describe().starts_with("gate work-1to2 threshold=1.60x required=yes: not collected"));
+        assert!(g[0]
+            .describe()
+            .starts_with("gate work-1to2 threshold=1.60x required=yes: not collected"));
     }
 }

@@ -17,7 +17,9 @@ pub fn find_kernel(boot: &Path) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(boot)
         .with_context(|| format!("cannot list {}", boot.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
         .collect();
     found.sort();
     found.pop().with_context(|| {
@@ -30,7 +32,8 @@ pub fn find_kernel(boot: &Path) -> Result<PathBuf> {
 
 /// Writes the initramfs for `baseline` to `out`.
 pub fn write_initramfs(baseline: &Path, out: &Path) -> Result<()> {
-    let init = std::fs::read(baseline).with_context(|| format!("cannot read {}", baseline.display()))?;
+    let init =
+        std::fs::read(baseline).with_context(|| format!("cannot read {}", baseline.display()))?;
     let img = cpio::initramfs(&init).context("cannot build the initramfs")?;
     std::fs::write(out, img).with_context(|| format!("cannot write {}", out.display()))
 }
@@ -50,26 +53,35 @@ impl GuestExec {
     /// The kernel command line for `workers`.
     pub fn append(&self, workers: u32) -> String {
         // panic=-1: a guest panic reboots at once, which -no-reboot turns into a QEMU exit.
-        format!("console=ttyS0 quiet tsc=reliable panic=-1 capos.bench={}", self.workload.cmdline_value(workers))
+        format!(
+            "console=ttyS0 quiet tsc=reliable panic=-1 capos.bench={}",
+            self.workload.cmdline_value(workers)
+        )
     }
 
     pub fn qemu_argv(&self, smp: u32, workers: u32) -> Vec<OsString> {
         let smp = smp.to_string();
-        let mut a: Vec<OsString> = ["qemu-system-x86_64", "-M", "q35", "-cpu", "max", "-m", &self.mem, "-smp", &smp]
-            .into_iter()
-            .chain([
-                "-accel",
-                self.accel.qemu_arg(),
-                "-nodefaults",
-                "-serial",
-                "stdio",
-                "-display",
-                "none",
-                "-no-reboot",
-            ])
-            .map(OsString::from)
-            .collect();
-        a.extend(["-kernel".into(), self.kernel.clone().into(), "-initrd".into(), self.initramfs.clone().into()]);
+        let mut a: Vec<OsString> =
+            ["qemu-system-x86_64", "-M", "q35", "-cpu", "max", "-m", &self.mem, "-smp", &smp]
+                .into_iter()
+                .chain([
+                    "-accel",
+                    self.accel.qemu_arg(),
+                    "-nodefaults",
+                    "-serial",
+                    "stdio",
+                    "-display",
+                    "none",
+                    "-no-reboot",
+                ])
+                .map(OsString::from)
+                .collect();
+        a.extend([
+            "-kernel".into(),
+            self.kernel.clone().into(),
+            "-initrd".into(),
+            self.initramfs.clone().into(),
+        ]);
         a.extend(["-append".into(), self.append(workers).into()]);
         a
     }
@@ -93,11 +105,16 @@ impl Executor for GuestExec {
         if self.profile {
             argv = profile::wrap(argv, dir);
         }
-        std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n")).context("writing qemu-command.txt")?;
+        std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n"))
+            .context("writing qemu-command.txt")?;
         let log = dir.join("serial.log");
         let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
         if !f.status.success() {
-            bail!("QEMU exited with {} instead of a guest power-off (log: {})", f.status, log.display());
+            bail!(
+                "QEMU exited with {} instead of a guest power-off (log: {})",
+                f.status,
+                log.display()
+            );
         }
         Ok(Capture { lines: f.lines, log, wall: f.wall })
     }
@@ -119,7 +136,12 @@ mod tests {
             profile: false,
             quiet: true,
         };
-        let s = g.qemu_argv(2, 2).iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        let s = g
+            .qemu_argv(2, 2)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
         assert_eq!(
             s,
             "qemu-system-x86_64 -M q35 -cpu max -m 512M -smp 2 -accel tcg,thread=multi -nodefaults -serial stdio \

@@ -18,10 +18,10 @@ use capos_measure::report::Report;
 use capos_measure::Phase;
 use capos_symbolize::{ElfPaths, ReportInput};
 
-use super::Benchmark;
 use super::capos::CaposExec;
 use super::results::{self, Row};
 use super::runner::{Case, Executor};
+use super::Benchmark;
 use crate::build::{CargoBuild, KernelFlavor};
 
 /// What the pass produced for one case.
@@ -37,7 +37,14 @@ pub struct CaseMeasure {
 }
 
 /// Runs the pass for every case; fills the symbol columns of `rows`.
-pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mut [Row], binaries: &[&str]) -> Result<(Vec<CaseMeasure>, Option<Artifact>)> {
+pub fn run(
+    root: &Path,
+    timed: &CaposExec,
+    cases: &[Case],
+    art: &Path,
+    rows: &mut [Row],
+    binaries: &[&str],
+) -> Result<(Vec<CaseMeasure>, Option<Artifact>)> {
     let kernel = CargoBuild::kernel(KernelFlavor::Measure).run(root)?;
     let mut exec = timed.with_kernel(kernel.clone());
     let prog_dir = timed.program_dir().context("no user programs in the images")?;
@@ -48,8 +55,10 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
     let mut out = Vec::new();
     for case in cases {
         let dir = art.join(&case.label).join("measure");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let cap = exec.run(case, &dir).with_context(|| format!("measure pass of case {}", case.label))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let cap =
+            exec.run(case, &dir).with_context(|| format!("measure pass of case {}", case.label))?;
         let (report, stats) = crate::measure_log::report_from_com2(&kernel, &dir.join("com2.bin"))
             .with_context(|| format!("measure pass of case {}", case.label))?;
         if stats.malformed > 0 {
@@ -68,12 +77,26 @@ pub fn run(root: &Path, timed: &CaposExec, cases: &[Case], art: &Path, rows: &mu
         }
         let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
         let graphs = vec![
-            Artifact::new(format!("{}: work phase (user + kernel)", case.label), rel(&prof.work.svg)),
+            Artifact::new(
+                format!("{}: work phase (user + kernel)", case.label),
+                rel(&prof.work.svg),
+            ),
             Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
-            Artifact::new(format!("{}: lock contention, whole run (wait cycles)", case.label), rel(&prof.contention.svg)),
+            Artifact::new(
+                format!("{}: lock contention, whole run (wait cycles)", case.label),
+                rel(&prof.contention.svg),
+            ),
         ];
         eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
-        out.push(CaseMeasure { case: case.label.clone(), dir, report, pc_report: prof.pc_report.report, symbol_map: prof.pc_report.symbol_map, graphs, work_cycles });
+        out.push(CaseMeasure {
+            case: case.label.clone(),
+            dir,
+            report,
+            pc_report: prof.pc_report.report,
+            symbol_map: prof.pc_report.symbol_map,
+            graphs,
+            work_cycles,
+        });
     }
     results::write(&art.join("results.csv"), rows)?;
     let diff = differential(art, &out, &elfs);
@@ -87,7 +110,15 @@ fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option
         return None;
     }
     let labels = (first.case.as_str(), last.case.as_str());
-    match capos_flamegraphs::write_differential(&first.report, &last.report, elfs, Scope::Phase(Phase::Work), labels, art, "differential-work") {
+    match capos_flamegraphs::write_differential(
+        &first.report,
+        &last.report,
+        elfs,
+        Scope::Phase(Phase::Work),
+        labels,
+        art,
+        "differential-work",
+    ) {
         Ok(g) => Some(Artifact::new(
             format!("differential, work phase: {} -> {}", first.case, last.case),
             g.svg.strip_prefix(art).unwrap_or(&g.svg).to_path_buf(),
@@ -141,16 +172,31 @@ pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
 }
 
 /// `index.html` of the artifact directory.
-pub fn write_index(art: &Path, bench: &str, measured: &[CaseMeasure], diff: Option<Artifact>, notes: &[String]) -> Result<PathBuf> {
+pub fn write_index(
+    art: &Path,
+    bench: &str,
+    measured: &[CaseMeasure],
+    diff: Option<Artifact>,
+    notes: &[String],
+) -> Result<PathBuf> {
     let mut graphs: Vec<Artifact> = diff.into_iter().collect();
-    let mut files = vec![Artifact::new("results.csv", "results.csv"), Artifact::new("summary.log", "summary.log")];
+    let mut files = vec![
+        Artifact::new("results.csv", "results.csv"),
+        Artifact::new("summary.log", "summary.log"),
+    ];
     for m in measured {
         graphs.extend(m.graphs.iter().cloned());
         let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
-        files.push(Artifact::new(format!("{} measure.log", m.case), rel(&m.dir.join("measure.log"))));
+        files.push(Artifact::new(
+            format!("{} measure.log", m.case),
+            rel(&m.dir.join("measure.log")),
+        ));
         files.push(Artifact::new(format!("{} user-pc-symbols.log", m.case), rel(&m.pc_report)));
         files.push(Artifact::new(format!("{} guest symbol map", m.case), rel(&m.symbol_map)));
-        files.push(Artifact::new(format!("{} timeline (Perfetto)", m.case), rel(&m.dir.join(capos_flamegraphs::TIMELINE_FILE))));
+        files.push(Artifact::new(
+            format!("{} timeline (Perfetto)", m.case),
+            rel(&m.dir.join(capos_flamegraphs::TIMELINE_FILE)),
+        ));
     }
     let md = std::fs::read_to_string(art.join("speedup-table.md")).unwrap_or_default();
     let summary = std::fs::read_to_string(art.join("summary.log")).unwrap_or_default();
@@ -159,15 +205,29 @@ pub fn write_index(art: &Path, bench: &str, measured: &[CaseMeasure], diff: Opti
         .filter(|l| l.contains("gate"))
         .map(|l| GateResult {
             name: l.split(':').next().unwrap_or(l).trim().to_string(),
-            status: if l.contains("PASS") || l.contains("pass") { "pass" } else if l.contains("not collected") { "not collected" } else if l.contains("FAIL") || l.contains("fail") { "fail" } else { "info" }.into(),
+            status: if l.contains("PASS") || l.contains("pass") {
+                "pass"
+            } else if l.contains("not collected") {
+                "not collected"
+            } else if l.contains("FAIL") || l.contains("fail") {
+                "fail"
+            } else {
+                "info"
+            }
+            .into(),
             detail: l.trim().to_string(),
         })
         .collect();
-    let lock_sites = measured.last().map(|m| capos_flamegraphs::lock_sites(&m.report, Phase::Work)).unwrap_or_default();
+    let lock_sites = measured
+        .last()
+        .map(|m| capos_flamegraphs::lock_sites(&m.report, Phase::Work))
+        .unwrap_or_default();
     let input = IndexInput {
         title: format!("capOS {bench}"),
         notes: notes.to_vec(),
-        tables: Table::from_markdown("Speedups (capOS and Linux guest, same run)", &md).into_iter().collect(),
+        tables: Table::from_markdown("Speedups (capOS and Linux guest, same run)", &md)
+            .into_iter()
+            .collect(),
         gates,
         lock_sites: lock_sites.into_iter().take(10).collect(),
         graphs,
@@ -186,8 +246,14 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<String> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).lines().map(String::from).collect()
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/bench")
+            .join(name);
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     #[test]
@@ -197,9 +263,15 @@ mod tests {
         assert_eq!(work_of(2, &t), Some(expected));
         assert_eq!(work_of(2, &fixture("capos-thread-scale-unverified.log")), None);
         // A result line printed by some other capOS process is not a result.
-        let forged: Vec<String> = t.iter().map(|l| l.replacen("[thread-scale]", "user 9 evil: [thread-scale]", 1)).collect();
+        let forged: Vec<String> = t
+            .iter()
+            .map(|l| l.replacen("[thread-scale]", "user 9 evil: [thread-scale]", 1))
+            .collect();
         assert_eq!(work_of(2, &forged), None);
-        let own: Vec<String> = t.iter().map(|l| l.replacen("[thread-scale]", "user 3 thread-scale: [thread-scale]", 1)).collect();
+        let own: Vec<String> = t
+            .iter()
+            .map(|l| l.replacen("[thread-scale]", "user 3 thread-scale: [thread-scale]", 1))
+            .collect();
         assert_eq!(work_of(2, &own), Some(expected));
         assert_eq!(work_of(2, &["noise".to_string()]), None);
     }

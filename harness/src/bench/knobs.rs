@@ -91,8 +91,9 @@ impl Knobs {
         };
         let range = match (bench, v("RANGE")) {
             (Benchmark::ProcessScale, Some(s)) => {
-                let parsed =
-                    s.split_once("..").and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                let parsed = s
+                    .split_once("..")
+                    .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
                 match parsed {
                     Some((lo, hi)) if lo < hi => Some((lo, hi)),
                     _ => bail!("{}={s}: expected lo..hi with lo < hi <= 4294967295", k("RANGE")),
@@ -100,7 +101,8 @@ impl Knobs {
             }
             _ => None,
         };
-        let disturb_pct: f64 = number("CAPOS_BENCH_DISTURB_PCT", get("CAPOS_BENCH_DISTURB_PCT"), 10.0)?;
+        let disturb_pct: f64 =
+            number("CAPOS_BENCH_DISTURB_PCT", get("CAPOS_BENCH_DISTURB_PCT"), 10.0)?;
         if !(0.0..=100.0).contains(&disturb_pct) {
             bail!("CAPOS_BENCH_DISTURB_PCT={disturb_pct}: expected 0 to 100");
         }
@@ -114,11 +116,19 @@ impl Knobs {
             require_speedup: flag(&k("REQUIRE_SPEEDUP"), v("REQUIRE_SPEEDUP"))?,
             speedup_threshold: number(&k("SPEEDUP_THRESHOLD"), v("SPEEDUP_THRESHOLD"), 1.6)?,
             require_total_speedup: flag(&k("REQUIRE_TOTAL_SPEEDUP"), v("REQUIRE_TOTAL_SPEEDUP"))?,
-            total_speedup_threshold: number(&k("TOTAL_SPEEDUP_THRESHOLD"), v("TOTAL_SPEEDUP_THRESHOLD"), 1.6)?,
+            total_speedup_threshold: number(
+                &k("TOTAL_SPEEDUP_THRESHOLD"),
+                v("TOTAL_SPEEDUP_THRESHOLD"),
+                1.6,
+            )?,
             suppress_switch_logs: flag(&k("SUPPRESS_SWITCH_LOGS"), v("SUPPRESS_SWITCH_LOGS"))?,
             profile: flag(&k("PROFILE"), v("PROFILE"))?,
             disturb_pct,
-            disturb_retries: number("CAPOS_BENCH_DISTURB_RETRIES", get("CAPOS_BENCH_DISTURB_RETRIES"), 2)?,
+            disturb_retries: number(
+                "CAPOS_BENCH_DISTURB_RETRIES",
+                get("CAPOS_BENCH_DISTURB_RETRIES"),
+                2,
+            )?,
         })
     }
 }
@@ -129,7 +139,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn knobs(bench: Benchmark, pairs: &[(&str, &str)]) -> Result<Knobs> {
-        let m: HashMap<String, String> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let m: HashMap<String, String> =
+            pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         Knobs::from_lookup(bench, |k| m.get(k).cloned())
     }
 
@@ -157,12 +168,19 @@ mod tests {
         .unwrap();
         assert_eq!((k.runs, k.total_blocks, k.require_total_speedup), (3, Some(1_048_576), true));
         assert_eq!(k.work_rounds, Some(512));
-        assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_WORK_ROUNDS", "many")]).is_err());
+        assert!(
+            knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_WORK_ROUNDS", "many")]).is_err()
+        );
         assert_eq!(k.total_speedup_threshold, 1.3);
-        let k = knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RUNS", "9"), ("CAPOS_SMP_SCALE_RANGE", "10..20")])
-            .unwrap();
+        let k = knobs(
+            Benchmark::ProcessScale,
+            &[("CAPOS_SMP_SCALE_RUNS", "9"), ("CAPOS_SMP_SCALE_RANGE", "10..20")],
+        )
+        .unwrap();
         assert_eq!((k.runs, k.range), (9, Some((10, 20))));
-        let e = knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "x")]).unwrap_err().to_string();
+        let e = knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "x")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CAPOS_THREAD_SCALE_RUNS=x"), "{e}");
         assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "0")]).is_err());
         assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_PROFILE", "maybe")]).is_err());

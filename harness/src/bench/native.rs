@@ -37,7 +37,12 @@ impl Workload {
                 format!("--rounds={rounds}"),
             ],
             Workload::ProcessScale { lo, hi } => {
-                vec!["process-scale".into(), format!("--workers={workers}"), format!("--lo={lo}"), format!("--hi={hi}")]
+                vec![
+                    "process-scale".into(),
+                    format!("--workers={workers}"),
+                    format!("--lo={lo}"),
+                    format!("--hi={hi}"),
+                ]
             }
         }
     }
@@ -48,7 +53,9 @@ impl Workload {
             Workload::ThreadScale { blocks, rounds } => {
                 format!("thread-scale,threads={workers},blocks={blocks},rounds={rounds}")
             }
-            Workload::ProcessScale { lo, hi } => format!("process-scale,workers={workers},lo={lo},hi={hi}"),
+            Workload::ProcessScale { lo, hi } => {
+                format!("process-scale,workers={workers},lo={lo},hi={hi}")
+            }
         }
     }
 }

@@ -21,7 +21,9 @@ pub fn available() -> bool {
 /// `argv` run under `perf stat`, its report in `dir/perf-stat.txt`.
 pub fn wrap(argv: Vec<OsString>, dir: &Path) -> Vec<OsString> {
     let mut out: Vec<OsString> =
-        ["perf", "stat", "-e", "instructions,cycles,task-clock,context-switches", "-o"].map(OsString::from).to_vec();
+        ["perf", "stat", "-e", "instructions,cycles,task-clock,context-switches", "-o"]
+            .map(OsString::from)
+            .to_vec();
     out.push(dir.join("perf-stat.txt").into());
     out.push("--".into());
     out.extend(argv);

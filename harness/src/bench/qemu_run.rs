@@ -23,10 +23,12 @@ pub struct Finished {
 /// Runs `argv` until it exits or `timeout` passes (then it is killed: error).
 pub fn run(argv: &[OsString], log: &Path, timeout: Duration, quiet: bool) -> Result<Finished> {
     let (prog, args) = argv.split_first().context("empty command")?;
-    let mut out =
-        std::io::BufWriter::new(File::create(log).with_context(|| format!("cannot create {}", log.display()))?);
+    let mut out = std::io::BufWriter::new(
+        File::create(log).with_context(|| format!("cannot create {}", log.display()))?,
+    );
     let err_path = log.with_extension("stderr");
-    let err = File::create(&err_path).with_context(|| format!("cannot create {}", err_path.display()))?;
+    let err =
+        File::create(&err_path).with_context(|| format!("cannot create {}", err_path.display()))?;
     let mut cmd = Command::new(prog);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(err).process_group(0);
     // SAFETY: the closure runs in the forked child before exec and only calls
@@ -40,7 +42,8 @@ pub fn run(argv: &[OsString], log: &Path, timeout: Duration, quiet: bool) -> Res
         });
     }
     let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", prog.to_string_lossy()))?;
+    let mut child =
+        cmd.spawn().with_context(|| format!("cannot start {}", prog.to_string_lossy()))?;
     let stdout = child.stdout.take().context("child stdout")?;
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
@@ -61,7 +64,8 @@ pub fn run(argv: &[OsString], log: &Path, timeout: Duration, quiet: bool) -> Res
         }
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_string();
+                let text =
+                    String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_string();
                 if !quiet {
                     println!("{text}");
                 }
@@ -104,7 +108,8 @@ mod tests {
     #[test]
     fn captures_and_times_out() {
         let dir = tempfile::tempdir().unwrap();
-        let argv: Vec<OsString> = ["sh", "-c", "echo one; echo two >&2; printf three"].map(OsString::from).to_vec();
+        let argv: Vec<OsString> =
+            ["sh", "-c", "echo one; echo two >&2; printf three"].map(OsString::from).to_vec();
         let f = run(&argv, &dir.path().join("a.log"), Duration::from_secs(10), true).unwrap();
         assert_eq!(f.lines, ["one", "three"]);
         assert!(f.status.success());

@@ -24,7 +24,13 @@ const TARGETS: [u32; 2] = [2, 4];
 
 /// Builds the summary. Gates are enforced (`required`) for capOS rows only;
 /// Linux rows are references and get the same gates as information.
-pub fn summarize(benchmark: &str, rows: &[Row], policy: &Policy, host_cpus: u32, notes: &[String]) -> Summary {
+pub fn summarize(
+    benchmark: &str,
+    rows: &[Row],
+    policy: &Policy,
+    host_cpus: u32,
+    notes: &[String],
+) -> Summary {
     let st = stats::case_stats(rows);
     let mut text = String::new();
     let mut md = String::new();
@@ -54,12 +60,17 @@ pub fn summarize(benchmark: &str, rows: &[Row], policy: &Policy, host_cpus: u32,
             s.work.max,
             s.total.map(|t| t.median.to_string()).unwrap_or_else(|| "-".into()),
             if s.workers == 1 { "1.000x".into() } else { fmt_x(sp.as_ref().map(|x| x.work)) },
-            if s.workers == 1 && s.total.is_some() { "1.000x".into() } else { fmt_x(sp.and_then(|x| x.total)) },
+            if s.workers == 1 && s.total.is_some() {
+                "1.000x".into()
+            } else {
+                fmt_x(sp.and_then(|x| x.total))
+            },
         );
     }
     let systems = stats::systems(&st);
     for (os, accel) in &systems {
-        let _ = writeln!(text, "system os={os} accel={accel} evidence={}", Evidence::of(accel).name());
+        let _ =
+            writeln!(text, "system os={os} accel={accel} evidence={}", Evidence::of(accel).name());
         for to in TARGETS {
             if let Some(sp) = stats::speedup(&st, os, accel, to) {
                 let _ = writeln!(
@@ -109,13 +120,20 @@ fn line_for_case(text: &mut String, s: &CaseStats) {
 }
 
 /// capOS-vs-Linux speedup ratios when both are present with the same accel.
-fn relative_lines(text: &mut String, md: &mut String, st: &[CaseStats], systems: &[(String, String)]) {
+fn relative_lines(
+    text: &mut String,
+    md: &mut String,
+    st: &[CaseStats],
+    systems: &[(String, String)],
+) {
     for (os, accel) in systems.iter().filter(|(os, _)| os != "capos") {
         if !systems.contains(&("capos".to_string(), accel.clone())) {
             continue;
         }
         for to in TARGETS {
-            let (Some(c), Some(l)) = (stats::speedup(st, "capos", accel, to), stats::speedup(st, os, accel, to)) else {
+            let (Some(c), Some(l)) =
+                (stats::speedup(st, "capos", accel, to), stats::speedup(st, os, accel, to))
+            else {
                 continue;
             };
             if let Some(r) = stats::relative(&c, &l) {
@@ -132,22 +150,40 @@ mod tests {
     use crate::bench::results::from_csv;
 
     fn fixture(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench").join(name);
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/bench")
+            .join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
-    const POLICY: Policy =
-        Policy { require_work: true, work_threshold: 1.6, require_total: true, total_threshold: 1.6 };
+    const POLICY: Policy = Policy {
+        require_work: true,
+        work_threshold: 1.6,
+        require_total: true,
+        total_threshold: 1.6,
+    };
 
     #[test]
     fn recorded_kvm_sample_passes_work_and_fails_total() {
         let rows = from_csv(&fixture("results-kvm.csv")).unwrap();
         let s = summarize("thread-scale", &rows, &POLICY, 8, &[]);
-        assert!(s.text.contains("speedup os=capos accel=kvm 1->2 (cpus=2) work=1.961x total=1.500x"), "{}", s.text);
-        assert!(s.text.contains("gate work-1to2 threshold=1.60x required=yes: pass (1.961x) os=capos"), "{}", s.text);
+        assert!(
+            s.text.contains("speedup os=capos accel=kvm 1->2 (cpus=2) work=1.961x total=1.500x"),
+            "{}",
+            s.text
+        );
+        assert!(
+            s.text.contains("gate work-1to2 threshold=1.60x required=yes: pass (1.961x) os=capos"),
+            "{}",
+            s.text
+        );
         assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
         assert!(s.errors[0].contains("total-1to2") && s.errors[0].contains("1.500x"));
-        assert!(s.text.contains("relative capos/linux-guest accel=kvm 1->2 work=0.990"), "{}", s.text);
+        assert!(
+            s.text.contains("relative capos/linux-guest accel=kvm 1->2 work=0.990"),
+            "{}",
+            s.text
+        );
         assert!(s.markdown.contains("| capos | kvm | smp2-w2 | 2 | 2 | 3 | 1 |"), "{}", s.markdown);
         // Linux rows are never enforced.
         assert!(!s.errors.iter().any(|e| e.starts_with("linux")));

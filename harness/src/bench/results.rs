@@ -174,7 +174,8 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<()> {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Row>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     from_csv(&text).with_context(|| format!("in {}", path.display()))
 }
 
@@ -198,7 +199,10 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
         let num = |name: &str| -> Result<Option<u64>> {
             match get(name) {
                 "" => Ok(None),
-                v => v.parse().map(Some).with_context(|| format!("line {line}: `{name}`={v} is not a number")),
+                v => v
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("line {line}: `{name}`={v} is not a number")),
             }
         };
         let boolean = |name: &str| -> Result<Option<bool>> {
@@ -209,9 +213,12 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
                 v => bail!("line {line}: `{name}`={v} is not true/false"),
             }
         };
-        let required_num = |name: &str| num(name)?.with_context(|| format!("line {line}: column `{name}` is missing"));
+        let required_num = |name: &str| {
+            num(name)?.with_context(|| format!("line {line}: column `{name}` is missing"))
+        };
         let small = |v: Option<u64>, name: &str| -> Result<Option<u32>> {
-            v.map(|n| u32::try_from(n).with_context(|| format!("line {line}: `{name}` too large"))).transpose()
+            v.map(|n| u32::try_from(n).with_context(|| format!("line {line}: `{name}` too large")))
+                .transpose()
         };
         let work = match num("work")? {
             Some(w) => w,
@@ -240,7 +247,8 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
             parent_wait: get("parent_wait").into(),
             bench_class: get("bench_class").into(),
             hot_section_syscalls: num("hot_section_syscalls")?,
-            verified: boolean("verified")?.with_context(|| format!("line {line}: `verified` is missing"))?,
+            verified: boolean("verified")?
+                .with_context(|| format!("line {line}: `verified` is missing"))?,
             accepted: boolean("accepted")?,
             disturbed: boolean("disturbed")?.unwrap_or(false),
             other_cpu_pct: match get("other_cpu_pct") {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use capos_workloads::line::{BenchClass, ProcessScaleLine, ThreadScaleLine, PROCESS_SCALE_TAG, THREAD_SCALE_TAG};
+use capos_workloads::line::{
+    BenchClass, ProcessScaleLine, ThreadScaleLine, PROCESS_SCALE_TAG, THREAD_SCALE_TAG,
+};
 
 use super::disturb::Probe;
 use super::knobs::Knobs;
@@ -68,7 +70,8 @@ pub fn result_text(bench: Benchmark, line: &str) -> Option<&str> {
 /// The row for the one verified result line in `lines`, or why there is none.
 pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row> {
     let t = tag(bench);
-    let found: Vec<&str> = lines.iter().filter_map(|l| result_text(bench, l)).filter(|l| l.contains(t)).collect();
+    let found: Vec<&str> =
+        lines.iter().filter_map(|l| result_text(bench, l)).filter(|l| l.contains(t)).collect();
     let line = match found.as_slice() {
         [one] => *one,
         [] => {
@@ -87,14 +90,18 @@ pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row
     };
     let row = match bench {
         Benchmark::ThreadScale => {
-            let l = ThreadScaleLine::parse(line).map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?;
+            let l = ThreadScaleLine::parse(line)
+                .map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?;
             if l.bench_class != BenchClass::SyscallFreeCpu || l.hot_section_syscalls != 0 {
-                bail!("{t} line breaks the benchmark class (syscalls in the hot section): `{line}`");
+                bail!(
+                    "{t} line breaks the benchmark class (syscalls in the hot section): `{line}`"
+                );
             }
             Row::from_thread_line(&l)
         }
         Benchmark::ProcessScale => Row::from_process_line(
-            &ProcessScaleLine::parse(line).map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?,
+            &ProcessScaleLine::parse(line)
+                .map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?,
         ),
     };
     if !row.verified {
@@ -137,7 +144,8 @@ pub fn run_interleaved(
             for (k, exec) in execs.iter_mut().enumerate() {
                 let dir = if k == 0 { art.to_path_buf() } else { art.join(exec.os().name()) };
                 let what = format!("{} {} case {} run {run}", exec.os(), bench.name(), case.label);
-                let row = run_with_retries(bench, &mut **exec, case, run, knobs, &dir).with_context(|| what.clone())?;
+                let row = run_with_retries(bench, &mut **exec, case, run, knobs, &dir)
+                    .with_context(|| what.clone())?;
                 eprintln!(
                     "harness: {what}: work={} total={} wall={:.1}s other_cpu={:.1}%{}",
                     row.work,
@@ -168,8 +176,8 @@ fn run_with_retries(
         let probe = Probe::start(case.pin.clone())?;
         let cap = exec.run(case, &dir)?;
         let other = probe.finish()?;
-        let mut row =
-            parse_row(bench, case.workers, &cap.lines).with_context(|| format!("console in {}", cap.log.display()))?;
+        let mut row = parse_row(bench, case.workers, &cap.lines)
+            .with_context(|| format!("console in {}", cap.log.display()))?;
         let disturbed = other > knobs.disturb_pct;
         if disturbed && attempt < knobs.disturb_retries {
             eprintln!(
@@ -210,17 +218,24 @@ mod tests {
         assert_eq!(parse_row(Benchmark::ThreadScale, 2, &ok).unwrap().workers, 2);
         let e = parse_row(Benchmark::ThreadScale, 4, &ok).unwrap_err().to_string();
         assert!(e.contains("case asked for 4"), "{e}");
-        let e = parse_row(Benchmark::ThreadScale, 1, &fixture_lines("thread-scale-unverified.log")).unwrap_err();
+        let e = parse_row(Benchmark::ThreadScale, 1, &fixture_lines("thread-scale-unverified.log"))
+            .unwrap_err();
         assert!(e.to_string().contains("verified=false"), "{e}");
-        let e = parse_row(Benchmark::ProcessScale, 2, &fixture_lines("process-scale-crash.log")).unwrap_err();
+        let e = parse_row(Benchmark::ProcessScale, 2, &fixture_lines("process-scale-crash.log"))
+            .unwrap_err();
         assert!(e.to_string().contains("no [smp-process-scale] result line"), "{e}");
         assert!(e.to_string().contains("panic"), "{e}");
         assert_eq!(
-            parse_row(Benchmark::ProcessScale, 1, &fixture_lines("process-scale-smp1.log")).unwrap().primes,
+            parse_row(Benchmark::ProcessScale, 1, &fixture_lines("process-scale-smp1.log"))
+                .unwrap()
+                .primes,
             Some(216_816)
         );
         let twice: Vec<String> = ok.iter().chain(ok.iter()).cloned().collect();
-        assert!(parse_row(Benchmark::ThreadScale, 2, &twice).unwrap_err().to_string().contains("2 [thread-scale]"));
+        assert!(parse_row(Benchmark::ThreadScale, 2, &twice)
+            .unwrap_err()
+            .to_string()
+            .contains("2 [thread-scale]"));
     }
 
     struct Fake {
@@ -237,7 +252,11 @@ mod tests {
         }
         fn run(&mut self, _: &Case, dir: &Path) -> Result<Capture> {
             self.calls += 1;
-            Ok(Capture { lines: self.lines.clone(), log: dir.join("serial.log"), wall: Duration::from_millis(5) })
+            Ok(Capture {
+                lines: self.lines.clone(),
+                log: dir.join("serial.log"),
+                wall: Duration::from_millis(5),
+            })
         }
     }
 
@@ -249,7 +268,14 @@ mod tests {
         knobs.disturb_pct = 100.0;
         let case = Case { label: "smp2-w2".into(), cpus: 2, workers: 2, pin: None };
         let mut fake = Fake { lines: fixture_lines("thread-scale-smp2.log"), calls: 0 };
-        let rows = run_all(Benchmark::ThreadScale, &mut fake, std::slice::from_ref(&case), &knobs, art.path()).unwrap();
+        let rows = run_all(
+            Benchmark::ThreadScale,
+            &mut fake,
+            std::slice::from_ref(&case),
+            &knobs,
+            art.path(),
+        )
+        .unwrap();
         assert_eq!((rows.len(), fake.calls, rows[1].run, rows[0].attempts), (2, 2, 1, 1));
         assert_eq!(results::read(&art.path().join("results.csv")).unwrap(), rows);
         let art2 = tempfile::tempdir().unwrap();
@@ -265,11 +291,18 @@ mod tests {
         .unwrap();
         assert_eq!((rows.len(), a.calls, b.calls), (4, 2, 2));
         assert_eq!(rows.iter().map(|r| r.run).collect::<Vec<_>>(), [0, 0, 1, 1]);
-        assert!(rows[0].serial_log.starts_with(&*art2.path().join("smp2-w2/run0").to_string_lossy()));
-        assert!(rows[1].serial_log.starts_with(&*art2.path().join("linux-native/smp2-w2/run0").to_string_lossy()));
+        assert!(rows[0]
+            .serial_log
+            .starts_with(&*art2.path().join("smp2-w2/run0").to_string_lossy()));
+        assert!(rows[1]
+            .serial_log
+            .starts_with(&*art2.path().join("linux-native/smp2-w2/run0").to_string_lossy()));
         assert_eq!(results::read(&art2.path().join("results.csv")).unwrap(), rows);
         let mut bad = Fake { lines: vec!["Kernel panic - not syncing".into()], calls: 0 };
-        let e = format!("{:#}", run_all(Benchmark::ThreadScale, &mut bad, &[case], &knobs, art.path()).unwrap_err());
+        let e = format!(
+            "{:#}",
+            run_all(Benchmark::ThreadScale, &mut bad, &[case], &knobs, art.path()).unwrap_err()
+        );
         assert!(e.contains("linux-native thread-scale case smp2-w2 run 0"), "{e}");
     }
 }

@@ -52,7 +52,9 @@ pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
         .filter_map(|(os, accel, cpus, workers)| {
             let group: Vec<&Row> = rows
                 .iter()
-                .filter(|r| r.os == os && r.accel == accel && r.cpus == cpus && r.workers == workers)
+                .filter(|r| {
+                    r.os == os && r.accel == accel && r.cpus == cpus && r.workers == workers
+                })
                 .collect();
             let work = spread(&group.iter().map(|r| r.work).collect::<Vec<_>>())?;
             let all = |f: fn(&Row) -> Option<u64>| -> Option<Spread> {

@@ -49,7 +49,13 @@ pub struct Report {
 /// Where the fuzzer faults on purpose (its lethal ops): the first frame
 /// of a fault in one of these places, or at the unmapped address the
 /// lethal ops jump to, is expected.
-const DELIBERATE_FAULTS: [&str; 5] = ["ops_sys::lethal", "ops_sys::push_entry", "ops_sys::dead_ring", "ops_ring::scribble_on", "0x00000000dead0000"];
+const DELIBERATE_FAULTS: [&str; 5] = [
+    "ops_sys::lethal",
+    "ops_sys::push_entry",
+    "ops_sys::dead_ring",
+    "ops_ring::scribble_on",
+    "0x00000000dead0000",
+];
 
 /// User faults the fuzzer did not ask for (a program faulting somewhere
 /// else, e.g. on a register or memory the kernel corrupted), and fuzz
@@ -62,11 +68,14 @@ pub fn suspects(lines: &[String]) -> Vec<String> {
             let frame = lines.get(i + 1).filter(|f| f.trim_start().starts_with("bt #0"));
             let deliberate = frame.is_some_and(|f| DELIBERATE_FAULTS.iter().any(|d| f.contains(d)));
             if !deliberate {
-                let at = frame.and_then(|f| f.split_whitespace().nth(3)).unwrap_or("(no backtrace)");
+                let at =
+                    frame.and_then(|f| f.split_whitespace().nth(3)).unwrap_or("(no backtrace)");
                 out.push(format!("unexpected fault: {} in {at}", l.trim()));
             }
         }
-        if let Some(t) = fuzz_text(l).filter(|t| t.starts_with("[fuzz] child ") && t.ends_with(" exit=101")) {
+        if let Some(t) =
+            fuzz_text(l).filter(|t| t.starts_with("[fuzz] child ") && t.ends_with(" exit=101"))
+        {
             out.push(format!("child panicked: {t}"));
         }
     }
@@ -91,7 +100,9 @@ fn fuzz_text(line: &str) -> Option<&str> {
 
 /// The first line that reports a kernel panic.
 fn panic_text(lines: &[String]) -> Option<String> {
-    let i = lines.iter().position(|l| l.contains("!!! PANIC") || l.to_ascii_lowercase().contains("kernel panic"))?;
+    let i = lines
+        .iter()
+        .position(|l| l.contains("!!! PANIC") || l.to_ascii_lowercase().contains("kernel panic"))?;
     // The panic message, then the "stopped" line if it follows shortly.
     let stop = lines[i..].iter().take(40).find(|l| l.contains("!!! kernel stopped"));
     Some(match stop {
@@ -121,7 +132,10 @@ fn children(lines: &[String]) -> Children {
 }
 
 fn guest_ms(lines: &[String]) -> Option<u64> {
-    lines.iter().filter_map(|l| fuzz_text(l)).find_map(|l| l.strip_prefix("[fuzz] children done in ")?.strip_suffix(" ms")?.parse().ok())
+    lines
+        .iter()
+        .filter_map(|l| fuzz_text(l))
+        .find_map(|l| l.strip_prefix("[fuzz] children done in ")?.strip_suffix(" ms")?.parse().ok())
 }
 
 fn has(lines: &[String], want: &str) -> bool {
@@ -135,17 +149,32 @@ pub fn judge(args: &ParentArgs, lines: &[String], exit: ExitKind) -> Report {
     } else if exit == ExitKind::Guest(GuestExit::Panic) {
         Verdict::Panic("the guest exited with the Panic code (no panic line on the console)".into())
     } else if exit != ExitKind::Guest(GuestExit::Success) {
-        let why = lines.iter().find(|l| l.contains("[fuzz] FAIL") || l.contains("FAILED")).map_or(String::new(), |l| format!(": {}", l.trim()));
+        let why = lines
+            .iter()
+            .find(|l| l.contains("[fuzz] FAIL") || l.contains("FAILED"))
+            .map_or(String::new(), |l| format!(": {}", l.trim()));
         Verdict::Failure(format!("{}{why}", exit.describe()))
     } else if !has(lines, &pass_line(args)) {
         Verdict::Failure(format!("no `{}` line", pass_line(args)))
     } else if !has(lines, &plan_line(args)) {
-        let got = lines.iter().filter_map(|l| fuzz_text(l)).find(|l| l.starts_with("[fuzz] plan ")).unwrap_or("none");
-        Verdict::Failure(format!("the guest planned other ops than the host: guest `{got}`, host `{}`", plan_line(args)))
+        let got = lines
+            .iter()
+            .filter_map(|l| fuzz_text(l))
+            .find(|l| l.starts_with("[fuzz] plan "))
+            .unwrap_or("none");
+        Verdict::Failure(format!(
+            "the guest planned other ops than the host: guest `{got}`, host `{}`",
+            plan_line(args)
+        ))
     } else {
         Verdict::Pass
     };
-    Report { verdict, children: children(lines), guest_ms: guest_ms(lines), suspects: suspects(lines) }
+    Report {
+        verdict,
+        children: children(lines),
+        guest_ms: guest_ms(lines),
+        suspects: suspects(lines),
+    }
 }
 
 /// Where each vCPU of a hung guest was: the header and first frame of each
@@ -176,11 +205,20 @@ pub fn judge_timeout(lines: &[String], stacks: &[String], timeout_s: u64) -> Rep
                 Some(l) => format!("last: {l}"),
                 None => "no [fuzz] line: the kernel never got the fuzzer running".to_string(),
             };
-            let at = if stacks.is_empty() { String::new() } else { format!("; {}", where_stuck(stacks)) };
+            let at = if stacks.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", where_stuck(stacks))
+            };
             Verdict::Hang(format!("no exit within {timeout_s} s ({last}){at}"))
         }
     };
-    Report { verdict, children: children(lines), guest_ms: guest_ms(lines), suspects: suspects(lines) }
+    Report {
+        verdict,
+        children: children(lines),
+        guest_ms: guest_ms(lines),
+        suspects: suspects(lines),
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +247,10 @@ mod tests {
         let a = args();
         let r = judge(&a, &good_log(&a), OK);
         assert_eq!(r.verdict, Verdict::Pass);
-        assert_eq!(r.children, Children { finished: 1, killed: 1, steps: 20, ..Children::default() });
+        assert_eq!(
+            r.children,
+            Children { finished: 1, killed: 1, steps: 20, ..Children::default() }
+        );
         assert_eq!(r.guest_ms, Some(1500));
         assert_eq!(pass_line(&a), "[fuzz] PASS seed=9 ops=40 children=2");
     }
@@ -221,7 +262,9 @@ mod tests {
         log.insert(3, "!!! PANIC cpu=2: use after free at kernel/src/cap/ring.rs:99".into());
         log.insert(4, "  bt #0 0xffffffff80001234".into());
         log.insert(5, "!!! kernel stopped on cpu 2: panic".into());
-        let Verdict::Panic(t) = judge(&a, &log, ExitKind::Guest(GuestExit::Panic)).verdict else { panic!("not a panic") };
+        let Verdict::Panic(t) = judge(&a, &log, ExitKind::Guest(GuestExit::Panic)).verdict else {
+            panic!("not a panic")
+        };
         assert!(t.contains("use after free") && t.contains("kernel stopped"), "{t}");
         let v = judge(&a, &["Kernel panic: oops".to_string()], OK).verdict;
         assert!(matches!(v, Verdict::Panic(_)), "{v:?}");
@@ -233,7 +276,9 @@ mod tests {
     fn missing_pass_bad_exit_and_plan_mismatch_fail() {
         let a = args();
         let log: Vec<String> = good_log(&a).into_iter().filter(|l| !l.contains("PASS")).collect();
-        assert!(matches!(judge(&a, &log, OK).verdict, Verdict::Failure(w) if w.contains("no `[fuzz] PASS seed=9")));
+        assert!(
+            matches!(judge(&a, &log, OK).verdict, Verdict::Failure(w) if w.contains("no `[fuzz] PASS seed=9"))
+        );
         let v = judge(&a, &good_log(&a), ExitKind::Guest(GuestExit::Failure)).verdict;
         assert!(matches!(v, Verdict::Failure(w) if w.contains("Failure")));
         // A PASS line for another seed does not count.
@@ -241,7 +286,9 @@ mod tests {
         assert!(matches!(judge(&other, &good_log(&a), OK).verdict, Verdict::Failure(_)));
         let mut log = good_log(&a);
         log[1] = "user 1 fuzz: [fuzz] plan seed=9 ops=40 children=2: ops=40 digest=0x0".into();
-        assert!(matches!(judge(&a, &log, OK).verdict, Verdict::Failure(w) if w.contains("planned other ops")));
+        assert!(
+            matches!(judge(&a, &log, OK).verdict, Verdict::Failure(w) if w.contains("planned other ops"))
+        );
     }
 
     #[test]
@@ -249,7 +296,11 @@ mod tests {
         let a = args();
         let log = good_log(&a)[..3].to_vec();
         let r = judge_timeout(&log, &[], 120);
-        assert!(matches!(&r.verdict, Verdict::Hang(w) if w.contains("120 s") && w.contains("child 0")), "{:?}", r.verdict);
+        assert!(
+            matches!(&r.verdict, Verdict::Hang(w) if w.contains("120 s") && w.contains("child 0")),
+            "{:?}",
+            r.verdict
+        );
         let stacks: Vec<String> = [
             "vcpu 0: rip=0xffffffff80201000 rsp=0x1 cpl=0 halted",
             "  bt #0 0xffffffff80201000 capos_kernel::sched::idle+0x10 at kernel/src/sched/mod.rs:9",
@@ -259,8 +310,16 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let Verdict::Hang(w) = judge_timeout(&log, &stacks, 120).verdict else { panic!("not a hang") };
-        assert!(w.contains("vcpu 0 halted at capos_kernel::sched::idle+0x10") && w.contains("vcpu 1 running (irqs off) at capos_kernel::sync::IrqSpinLock::lock+0x22"), "{w}");
+        let Verdict::Hang(w) = judge_timeout(&log, &stacks, 120).verdict else {
+            panic!("not a hang")
+        };
+        assert!(
+            w.contains("vcpu 0 halted at capos_kernel::sched::idle+0x10")
+                && w.contains(
+                    "vcpu 1 running (irqs off) at capos_kernel::sync::IrqSpinLock::lock+0x22"
+                ),
+            "{w}"
+        );
         let mut log = log;
         log.push("!!! PANIC cpu=0: deadlock detected".into());
         assert!(matches!(judge_timeout(&log, &[], 120).verdict, Verdict::Panic(_)));
@@ -276,7 +335,17 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(children(&lines), Children { finished: 1, stalled: 1, not_run: 1, other: 1, steps: 8, ..Children::default() });
+        assert_eq!(
+            children(&lines),
+            Children {
+                finished: 1,
+                stalled: 1,
+                not_run: 1,
+                other: 1,
+                steps: 8,
+                ..Children::default()
+            }
+        );
     }
 
     #[test]
@@ -297,7 +366,12 @@ mod tests {
         .to_vec();
         let s = suspects(&lines);
         assert_eq!(s.len(), 2, "{s:#?}");
-        assert!(s[0].starts_with("unexpected fault: kernel: user fault in process 6") && s[0].ends_with("in capos_smokes::fuzz::threads::thread_entry+0x6d"), "{}", s[0]);
+        assert!(
+            s[0].starts_with("unexpected fault: kernel: user fault in process 6")
+                && s[0].ends_with("in capos_smokes::fuzz::threads::thread_entry+0x6d"),
+            "{}",
+            s[0]
+        );
         assert_eq!(s[1], "child panicked: [fuzz] child 2: seed=0x3 ops=5 exit=101");
     }
 
@@ -306,7 +380,10 @@ mod tests {
         use capos_fuzzplan::outcome::ChildExit;
         let line = |e: ChildExit| vec![format!("[fuzz] child 0: seed=0x1 ops=5 {e}")];
         assert_eq!(children(&line(ChildExit::Finished { steps: 4 })).finished, 1);
-        assert_eq!(children(&line(ChildExit::Stalled { steps: 4 })), Children { stalled: 1, steps: 4, ..Children::default() });
+        assert_eq!(
+            children(&line(ChildExit::Stalled { steps: 4 })),
+            Children { stalled: 1, steps: 4, ..Children::default() }
+        );
         assert_eq!(children(&line(ChildExit::Other(-7))).other, 1);
     }
 }

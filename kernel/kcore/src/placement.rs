@@ -30,7 +30,9 @@ pub fn choose(loads: &[CpuLoad], caller: usize, previous: Option<usize>) -> usiz
         return i;
     }
     let mut best = if caller < n { caller } else { 0 };
-    let rank = |i: usize| (loads[i].queued + usize::from(!loads[i].idle), i != caller, Some(i) != previous);
+    let rank = |i: usize| {
+        (loads[i].queued + usize::from(!loads[i].idle), i != caller, Some(i) != previous)
+    };
     for i in 0..n {
         if rank(i) < rank(best) {
             best = i;

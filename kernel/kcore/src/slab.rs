@@ -61,11 +61,17 @@ impl<T> Slab<T> {
     }
 
     pub fn get(&self, r: SlotRef) -> Option<&T> {
-        self.slots.get(r.index as usize).filter(|s| s.generation == r.generation).and_then(|s| s.value.as_ref())
+        self.slots
+            .get(r.index as usize)
+            .filter(|s| s.generation == r.generation)
+            .and_then(|s| s.value.as_ref())
     }
 
     pub fn get_mut(&mut self, r: SlotRef) -> Option<&mut T> {
-        self.slots.get_mut(r.index as usize).filter(|s| s.generation == r.generation).and_then(|s| s.value.as_mut())
+        self.slots
+            .get_mut(r.index as usize)
+            .filter(|s| s.generation == r.generation)
+            .and_then(|s| s.value.as_mut())
     }
 
     pub fn remove(&mut self, r: SlotRef) -> Option<T> {

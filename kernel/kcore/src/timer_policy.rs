@@ -84,21 +84,39 @@ mod tests {
 
     #[test]
     fn kernel_ticks_never_schedule() {
-        assert_eq!(decide(TickInput { from_user: false, local_queue_len: 9, ..base() }), TickAction::KernelOnly);
+        assert_eq!(
+            decide(TickInput { from_user: false, local_queue_len: 9, ..base() }),
+            TickAction::KernelOnly
+        );
     }
 
     #[test]
     fn clean_user_tick_continues_until_budget_spent() {
         assert_eq!(decide(base()), TickAction::Continue);
         assert_eq!(decide(TickInput { skips_used: 3, ..base() }), TickAction::Continue);
-        assert_eq!(decide(TickInput { skips_used: 4, ..base() }), TickAction::Schedule(SlowReason::BudgetExhausted));
+        assert_eq!(
+            decide(TickInput { skips_used: 4, ..base() }),
+            TickAction::Schedule(SlowReason::BudgetExhausted)
+        );
     }
 
     #[test]
     fn each_reason_forces_the_slow_path() {
-        assert_eq!(decide(TickInput { running_idle: true, ..base() }), TickAction::Schedule(SlowReason::Idle));
-        assert_eq!(decide(TickInput { reschedule_pending: true, ..base() }), TickAction::Schedule(SlowReason::ReschedulePending));
-        assert_eq!(decide(TickInput { local_queue_len: 1, ..base() }), TickAction::Schedule(SlowReason::QueueNonEmpty));
-        assert_eq!(decide(TickInput { summary_clean: false, ..base() }), TickAction::Schedule(SlowReason::SummaryDirty));
+        assert_eq!(
+            decide(TickInput { running_idle: true, ..base() }),
+            TickAction::Schedule(SlowReason::Idle)
+        );
+        assert_eq!(
+            decide(TickInput { reschedule_pending: true, ..base() }),
+            TickAction::Schedule(SlowReason::ReschedulePending)
+        );
+        assert_eq!(
+            decide(TickInput { local_queue_len: 1, ..base() }),
+            TickAction::Schedule(SlowReason::QueueNonEmpty)
+        );
+        assert_eq!(
+            decide(TickInput { summary_clean: false, ..base() }),
+            TickAction::Schedule(SlowReason::SummaryDirty)
+        );
     }
 }

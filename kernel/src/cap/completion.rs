@@ -47,7 +47,8 @@ pub fn complete(c: Completion, result: i64, message: Option<&[u8]>) {
         return;
     }
     let mut cqe = Cqe { user_data: c.user_data, result, ..Cqe::default() };
-    if let (Some(m), Some(dst), Some(space)) = (message, c.result, c.thread.address_space.as_ref()) {
+    if let (Some(m), Some(dst), Some(space)) = (message, c.result, c.thread.address_space.as_ref())
+    {
         if result >= 0 {
             match dst.write(space, m) {
                 Ok(()) => cqe.result_bytes = m.len() as u32,

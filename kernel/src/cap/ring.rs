@@ -20,7 +20,9 @@ use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;
 use alloc::sync::Arc;
 use capos_abi::error::Error;
-use capos_abi::ring::{cqe_offset, index, op, sqe_offset, Cqe, HeaderField as H, Sqe, CQ_ENTRIES, SQ_ENTRIES};
+use capos_abi::ring::{
+    cqe_offset, index, op, sqe_offset, Cqe, HeaderField as H, Sqe, CQ_ENTRIES, SQ_ENTRIES,
+};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -44,7 +46,16 @@ impl Ring {
             frame::free(phys);
             return None;
         }
-        let r = Ring { phys, user_va, space: space.clone(), mapped: AtomicBool::new(true), reserved: IrqSpinLock::measured(0, crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch)) };
+        let r = Ring {
+            phys,
+            user_va,
+            space: space.clone(),
+            mapped: AtomicBool::new(true),
+            reserved: IrqSpinLock::measured(
+                0,
+                crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch),
+            ),
+        };
         r.field(H::SqEntries).store(SQ_ENTRIES, Ordering::Relaxed);
         r.field(H::CqEntries).store(CQ_ENTRIES, Ordering::Relaxed);
         Some(r)
@@ -82,7 +93,8 @@ impl Ring {
 
     /// CQEs available to user space (0 if its head is inconsistent).
     pub fn cq_ready(&self) -> u32 {
-        let (h, t) = (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Acquire));
+        let (h, t) =
+            (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Acquire));
         let used = t.wrapping_sub(h);
         if used <= CQ_ENTRIES {
             used
@@ -99,7 +111,8 @@ impl Ring {
     /// Claims a CQ slot for an SQE about to be consumed.
     fn reserve(&self) -> bool {
         let mut r = self.reserved.lock();
-        let (h, t) = (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Acquire));
+        let (h, t) =
+            (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Acquire));
         match index::cq_free(h, t) {
             Some(free) if free > *r => {
                 *r += 1;
@@ -113,7 +126,8 @@ impl Ring {
     pub(super) fn post(&self, cqe: Cqe) {
         let mut r = self.reserved.lock();
         *r = r.saturating_sub(1);
-        let (h, t) = (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Relaxed));
+        let (h, t) =
+            (self.cq_head().load(Ordering::Acquire), self.cq_tail().load(Ordering::Relaxed));
         if index::cq_free(h, t).unwrap_or(0) == 0 {
             // User space moved its head backwards: drop and count.
             self.cq_overflow().fetch_add(1, Ordering::Relaxed);
@@ -164,13 +178,23 @@ fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
         let sqe = ring.read_sqe(head.wrapping_add(consumed));
         consumed += 1;
         ring.sq_head().store(head.wrapping_add(consumed), Ordering::Release);
-        let result = if sqe.result == 0 { Ok(None) } else { UserSlice::new(sqe.result, sqe.result_len as usize).map(Some) };
-        let c = Completion { thread: t.clone(), user_data: sqe.user_data, result: result.unwrap_or(None) };
+        let result = if sqe.result == 0 {
+            Ok(None)
+        } else {
+            UserSlice::new(sqe.result, sqe.result_len as usize).map(Some)
+        };
+        let c = Completion {
+            thread: t.clone(),
+            user_data: sqe.user_data,
+            result: result.unwrap_or(None),
+        };
         if let Err(e) = result {
             complete(c, e.as_result(), None);
             continue;
         }
-        if let Err(e) = crate::mm::heap::admit(OP_HEAP_BUDGET + (sqe.params_len as usize).min(MAX_PARAMS)) {
+        if let Err(e) =
+            crate::mm::heap::admit(OP_HEAP_BUDGET + (sqe.params_len as usize).min(MAX_PARAMS))
+        {
             complete(c, e.as_result(), None);
             continue;
         }

@@ -76,7 +76,12 @@ macro_rules! kassert_eq {
                 if a != b {
                     return Err(alloc::format!(
                         "{}:{}: {} == {} failed: {:?} != {:?}",
-                        file!(), line!(), stringify!($a), stringify!($b), a, b
+                        file!(),
+                        line!(),
+                        stringify!($a),
+                        stringify!($b),
+                        a,
+                        b
                     ));
                 }
             }
@@ -88,9 +93,13 @@ ktest!(explicit fn selfcheck_deliberate_failure() -> KResult {
     Err("deliberate failure: the harness checks that a failing test is reported by name".into())
 });
 
-ktest!(fn framework_collects_tests() -> KResult {
-    let all = runner::all_tests();
-    kassert!(all.len() >= 5, "only {} tests collected", all.len());
-    kassert!(all.iter().any(|t| t.name.ends_with("selfcheck_deliberate_failure") && t.explicit));
-    Ok(())
-});
+ktest!(
+    fn framework_collects_tests() -> KResult {
+        let all = runner::all_tests();
+        kassert!(all.len() >= 5, "only {} tests collected", all.len());
+        kassert!(all
+            .iter()
+            .any(|t| t.name.ends_with("selfcheck_deliberate_failure") && t.explicit));
+        Ok(())
+    }
+);

@@ -4,7 +4,9 @@ use super::guard::{self, Guard};
 use super::KTest;
 use crate::arch::x86_64::{debug_exit, percpu};
 use crate::kprintln;
-use capos_abi::guest::{GuestExit, KTEST_FAILED, KTEST_OK, KTEST_PREFIX, KTEST_RESULT, KTEST_RUNNING};
+use capos_abi::guest::{
+    GuestExit, KTEST_FAILED, KTEST_OK, KTEST_PREFIX, KTEST_RESULT, KTEST_RUNNING,
+};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 extern "C" {
@@ -80,13 +82,17 @@ fn run_one(t: &'static KTest) -> Result<(), alloc::string::String> {
         (0, false) => result,
         (0, true) => Err("expected a CPU exception, none happened".into()),
         (ABORT_FAULT, true) => Ok(()),
-        (ABORT_FAULT, false) => Err(alloc::format!("unexpected CPU exception, vector {vector} (report above)")),
+        (ABORT_FAULT, false) => {
+            Err(alloc::format!("unexpected CPU exception, vector {vector} (report above)"))
+        }
         _ => Err("panicked (report above)".into()),
     }
 }
 
 fn abort_if_in_test(code: u32) {
-    if CURRENT.load(Ordering::SeqCst).is_null() || percpu::cpu_index() != RUNNER_CPU.load(Ordering::Relaxed) {
+    if CURRENT.load(Ordering::SeqCst).is_null()
+        || percpu::cpu_index() != RUNNER_CPU.load(Ordering::Relaxed)
+    {
         return;
     }
     // SAFETY: a test is running on this CPU inside guard::call, and we are

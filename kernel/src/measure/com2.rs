@@ -7,8 +7,8 @@
 //! kernel's ELF and the payloads with `capos_measure::decode`.
 
 use crate::arch::x86_64::serial::Uart;
-use capos_measure::catalogue::{serial, SerialChannel};
 use crate::sync::IrqOff;
+use capos_measure::catalogue::{serial, SerialChannel};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -67,7 +67,10 @@ struct Com2Logger;
 unsafe impl defmt::Logger for Com2Logger {
     fn acquire() {
         let irq = IrqOff::new();
-        while LOCKED.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while LOCKED
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
         INIT.call_once(|| {

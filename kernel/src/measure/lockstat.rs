@@ -2,7 +2,10 @@
 
 use crate::arch::x86_64::cpu;
 use crate::sync::{LockClass, SchedSite, SharedClass};
-use capos_measure::catalogue::{scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite, SharedLock};
+use capos_measure::catalogue::{
+    scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite,
+    SharedLock,
+};
 
 /// A held lock's statistics (released with the guard).
 pub struct Held {
@@ -67,7 +70,11 @@ fn shared_dim(c: SharedClass) -> SharedLock {
 }
 
 /// Takes `m`, counting the acquisition under `class` (interrupts are masked).
-pub fn acquire<'a, T>(m: &'a spin::Mutex<T>, class: LockClass, s: SchedSite) -> (spin::MutexGuard<'a, T>, Held) {
+pub fn acquire<'a, T>(
+    m: &'a spin::Mutex<T>,
+    class: LockClass,
+    s: SchedSite,
+) -> (spin::MutexGuard<'a, T>, Held) {
     if class == LockClass::None {
         return (m.lock(), Held::untracked());
     }
@@ -136,10 +143,22 @@ fn contention_stack(class: LockClass, s: SchedSite, wait: u64) {
     let mut frames = [0u64; 16];
     let pc: u64;
     // SAFETY: `lea` of RIP has no side effects.
-    unsafe { core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
     frames[0] = pc;
-    let n = crate::arch::x86_64::backtrace::walk(cpu::frame_pointer(), &mut frames, crate::arch::x86_64::backtrace::read_kernel_frame);
-    super::MEASURE.contention_stack(crate::arch::x86_64::percpu::cpu_index() as usize, c as u8, lock, &frames[..n], wait);
+    let n = crate::arch::x86_64::backtrace::walk(
+        cpu::frame_pointer(),
+        &mut frames,
+        crate::arch::x86_64::backtrace::read_kernel_frame,
+    );
+    super::MEASURE.contention_stack(
+        crate::arch::x86_64::percpu::cpu_index() as usize,
+        c as u8,
+        lock,
+        &frames[..n],
+        wait,
+    );
 }
 
 fn class_code(class: LockClass, s: SchedSite) -> u64 {

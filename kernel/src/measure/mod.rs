@@ -20,7 +20,9 @@ pub use probes::*;
 /// Adds `v` (default 1) to a sum counter of the calling CPU's shard.
 #[macro_export]
 macro_rules! m_add {
-    ($c:expr) => { $crate::m_add!($c, 1) };
+    ($c:expr) => {
+        $crate::m_add!($c, 1)
+    };
     ($c:expr, $v:expr) => {{
         #[cfg(feature = "measure")]
         $crate::measure::add($c, $v);
@@ -54,7 +56,9 @@ macro_rules! m_min {
 /// Records a trace event: kind, a, b (and optional flags).
 #[macro_export]
 macro_rules! m_trace {
-    ($kind:ident, $a:expr, $b:expr) => { $crate::m_trace!($kind, $a, $b, 0) };
+    ($kind:ident, $a:expr, $b:expr) => {
+        $crate::m_trace!($kind, $a, $b, 0)
+    };
     ($kind:ident, $a:expr, $b:expr, $flags:expr) => {{
         #[cfg(feature = "measure")]
         $crate::measure::trace(capos_measure::TraceKind::$kind, $a, $b, $flags);

@@ -6,7 +6,9 @@ use crate::sync::IrqSpinLock;
 use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
-use capos_measure::{Counter, Hist, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind};
+use capos_measure::{
+    Counter, Hist, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind,
+};
 
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();

@@ -27,7 +27,9 @@ use alloc::sync::Arc;
 use capos_abi::layout::USER_TOP;
 use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::mapper::TranslateResult;
-use x86_64::structures::paging::{Mapper, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB, Translate};
+use x86_64::structures::paging::{
+    Mapper, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB, Translate,
+};
 use x86_64::{PhysAddr, VirtAddr};
 
 /// Software PTE bit: the frame belongs to the address space.
@@ -93,7 +95,10 @@ impl AddressSpace {
             pml4,
             active_cpus: AtomicU64::new(0),
             frame_limit,
-            tables: IrqSpinLock::measured(Tables { owned: 0, dead: false }, LockClass::Shared(SharedClass::AddressSpace)),
+            tables: IrqSpinLock::measured(
+                Tables { owned: 0, dead: false },
+                LockClass::Shared(SharedClass::AddressSpace),
+            ),
         }))
     }
 
@@ -112,7 +117,13 @@ impl AddressSpace {
         self.tables.lock().owned
     }
 
-    fn map_locked(&self, t: &Tables, virt: u64, phys: u64, flags: PageTableFlags) -> Result<(), MapError> {
+    fn map_locked(
+        &self,
+        t: &Tables,
+        virt: u64,
+        phys: u64,
+        flags: PageTableFlags,
+    ) -> Result<(), MapError> {
         if t.dead {
             return Err(MapError::Dead);
         }
@@ -124,13 +135,16 @@ impl AddressSpace {
         let f = PhysFrame::containing_address(PhysAddr::new(phys));
         // SAFETY: the lower half belongs to this space; the frame is either
         // fresh (owned) or kept alive by the borrowing object.
-        match unsafe { m.map_to(page(virt), f, flags | PageTableFlags::PRESENT, &mut TableFrames) } {
+        match unsafe { m.map_to(page(virt), f, flags | PageTableFlags::PRESENT, &mut TableFrames) }
+        {
             Ok(flush) => {
                 // A new entry: no CPU can cache a translation for it.
                 flush.ignore();
                 Ok(())
             }
-            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => Err(MapError::OutOfMemory),
+            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
+                Err(MapError::OutOfMemory)
+            }
             Err(_) => Err(MapError::AlreadyMapped),
         }
     }
@@ -144,12 +158,21 @@ impl AddressSpace {
 
     /// Maps a fresh zeroed frame, owned by the space, at `virt`; `fill`
     /// may write its initial contents first.
-    pub fn map_owned(&self, virt: u64, flags: PageTableFlags, fill: impl FnOnce(&mut [u8])) -> Result<(), MapError> {
+    pub fn map_owned(
+        &self,
+        virt: u64,
+        flags: PageTableFlags,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), MapError> {
         let f = frame::alloc_zeroed().ok_or(MapError::OutOfMemory)?;
         // SAFETY: the frame was just allocated to us and is mapped by the HHDM.
         fill(unsafe { core::slice::from_raw_parts_mut(phys_to_virt(f), PAGE_SIZE as usize) });
         let mut t = self.tables.lock();
-        let r = if t.owned >= self.frame_limit { Err(MapError::Limit) } else { self.map_locked(&t, virt, f, flags | OWNED) };
+        let r = if t.owned >= self.frame_limit {
+            Err(MapError::Limit)
+        } else {
+            self.map_locked(&t, virt, f, flags | OWNED)
+        };
         match r {
             Ok(()) => t.owned += 1,
             Err(_) => {
@@ -169,7 +192,9 @@ impl AddressSpace {
             if !t.dead {
                 // SAFETY: we hold the lock.
                 let mut m = unsafe { mapper(self.pml4) };
-                if let TranslateResult::Mapped { frame, flags, .. } = m.translate(VirtAddr::new(virt)) {
+                if let TranslateResult::Mapped { frame, flags, .. } =
+                    m.translate(VirtAddr::new(virt))
+                {
                     if frame.start_address().as_u64() == phys && !flags.contains(OWNED) {
                         if let Ok((_, flush)) = m.unmap(page(virt)) {
                             flush.ignore(); // the shootdown below flushes every CPU
@@ -259,7 +284,13 @@ impl AddressSpace {
     /// Runs `f(hhdm_ptr, offset, n)` over `[addr, addr + len)` page by page
     /// with the lock held, once every page is checked to be mapped user
     /// accessible (and writable if `write`).
-    pub fn access(&self, addr: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), Unmapped> {
+    pub fn access(
+        &self,
+        addr: u64,
+        len: usize,
+        write: bool,
+        mut f: impl FnMut(*mut u8, usize, usize),
+    ) -> Result<(), Unmapped> {
         let end = addr.checked_add(len as u64).ok_or(Unmapped)?;
         if end > USER_TOP {
             return Err(Unmapped);
@@ -273,7 +304,8 @@ impl AddressSpace {
             let n = ((PAGE_SIZE - a % PAGE_SIZE) as usize).min(len - done);
             let phys = match m.translate(VirtAddr::new(a)) {
                 TranslateResult::Mapped { frame, offset, flags }
-                    if flags.contains(PageTableFlags::USER_ACCESSIBLE) && (!write || flags.contains(PageTableFlags::WRITABLE)) =>
+                    if flags.contains(PageTableFlags::USER_ACCESSIBLE)
+                        && (!write || flags.contains(PageTableFlags::WRITABLE)) =>
                 {
                     frame.start_address().as_u64() + offset
                 }
@@ -325,42 +357,64 @@ mod tests {
     const VA: u64 = 0x1000_0000;
     const RW: F = F::USER_ACCESSIBLE.union(F::WRITABLE).union(F::NO_EXECUTE);
 
-    ktest!(fn owned_frames_are_freed_by_release_and_teardown_and_never_reachable_after() -> KResult {
-        let before = crate::mm::frame::stats().free;
-        let space = AddressSpace::new(8).ok_or("no memory for an address space")?;
-        for i in 0..8 {
-            space.map_owned(VA + i * 4096, RW, |f| f[0] = i as u8).map_err(|e| alloc::format!("{e:?}"))?;
+    ktest!(
+        fn owned_frames_are_freed_by_release_and_teardown_and_never_reachable_after() -> KResult {
+            let before = crate::mm::frame::stats().free;
+            let space = AddressSpace::new(8).ok_or("no memory for an address space")?;
+            for i in 0..8 {
+                space
+                    .map_owned(VA + i * 4096, RW, |f| f[0] = i as u8)
+                    .map_err(|e| alloc::format!("{e:?}"))?;
+            }
+            kassert_eq!(space.map_owned(VA + 8 * 4096, RW, |_| {}), Err(MapError::Limit));
+            kassert_eq!(space.owned_frames(), 8);
+            let mut got = [0u8; 1];
+            space
+                .access(VA + 3 * 4096, 1, false, |p, _, _| {
+                    // SAFETY: `access` hands us one mapped byte through the HHDM.
+                    got[0] = unsafe { *p }
+                })
+                .map_err(|_| "page 3 not readable")?;
+            kassert_eq!(got[0], 3);
+            kassert!(
+                space.access(VA + 4095, 2, true, |_, _, _| {}).is_ok(),
+                "a write straddling two owned pages failed"
+            );
+            space.release(VA, 4);
+            kassert_eq!(space.owned_frames(), 4);
+            kassert_eq!(space.access(VA, 1, false, |_, _, _| {}), Err(Unmapped));
+            kassert!(
+                space.access(VA + 4 * 4096, 1, false, |_, _, _| {}).is_ok(),
+                "release took too much"
+            );
+            space.teardown();
+            kassert_eq!(space.owned_frames(), 0);
+            kassert_eq!(space.access(VA + 4 * 4096, 1, false, |_, _, _| {}), Err(Unmapped));
+            kassert_eq!(space.map_owned(VA, RW, |_| {}), Err(MapError::Dead));
+            drop(space);
+            kassert_eq!(crate::mm::frame::stats().free, before);
+            Ok(())
         }
-        kassert_eq!(space.map_owned(VA + 8 * 4096, RW, |_| {}), Err(MapError::Limit));
-        kassert_eq!(space.owned_frames(), 8);
-        let mut got = [0u8; 1];
-        space.access(VA + 3 * 4096, 1, false, |p, _, _| {
-            // SAFETY: `access` hands us one mapped byte through the HHDM.
-            got[0] = unsafe { *p }
-        }).map_err(|_| "page 3 not readable")?;
-        kassert_eq!(got[0], 3);
-        kassert!(space.access(VA + 4095, 2, true, |_, _, _| {}).is_ok(), "a write straddling two owned pages failed");
-        space.release(VA, 4);
-        kassert_eq!(space.owned_frames(), 4);
-        kassert_eq!(space.access(VA, 1, false, |_, _, _| {}), Err(Unmapped));
-        kassert!(space.access(VA + 4 * 4096, 1, false, |_, _, _| {}).is_ok(), "release took too much");
-        space.teardown();
-        kassert_eq!(space.owned_frames(), 0);
-        kassert_eq!(space.access(VA + 4 * 4096, 1, false, |_, _, _| {}), Err(Unmapped));
-        kassert_eq!(space.map_owned(VA, RW, |_| {}), Err(MapError::Dead));
-        drop(space);
-        kassert_eq!(crate::mm::frame::stats().free, before);
-        Ok(())
-    });
+    );
 
-    ktest!(fn user_access_is_refused_outside_the_user_half_and_without_rights() -> KResult {
-        let space = AddressSpace::new(2).ok_or("no memory for an address space")?;
-        space.map_owned(VA, F::USER_ACCESSIBLE | F::NO_EXECUTE, |_| {}).map_err(|e| alloc::format!("{e:?}"))?;
-        kassert!(space.access(VA, 8, false, |_, _, _| {}).is_ok(), "read-only page not readable");
-        kassert_eq!(space.access(VA, 8, true, |_, _, _| {}), Err(Unmapped));
-        kassert_eq!(space.access(u64::MAX - 4, 8, false, |_, _, _| {}), Err(Unmapped));
-        kassert_eq!(space.access(0xffff_8000_0000_0000, 8, false, |_, _, _| {}), Err(Unmapped));
-        kassert_eq!(space.map_owned(0xffff_8000_0000_0000, F::USER_ACCESSIBLE, |_| {}), Err(MapError::NotUserHalf));
-        Ok(())
-    });
+    ktest!(
+        fn user_access_is_refused_outside_the_user_half_and_without_rights() -> KResult {
+            let space = AddressSpace::new(2).ok_or("no memory for an address space")?;
+            space
+                .map_owned(VA, F::USER_ACCESSIBLE | F::NO_EXECUTE, |_| {})
+                .map_err(|e| alloc::format!("{e:?}"))?;
+            kassert!(
+                space.access(VA, 8, false, |_, _, _| {}).is_ok(),
+                "read-only page not readable"
+            );
+            kassert_eq!(space.access(VA, 8, true, |_, _, _| {}), Err(Unmapped));
+            kassert_eq!(space.access(u64::MAX - 4, 8, false, |_, _, _| {}), Err(Unmapped));
+            kassert_eq!(space.access(0xffff_8000_0000_0000, 8, false, |_, _, _| {}), Err(Unmapped));
+            kassert_eq!(
+                space.map_owned(0xffff_8000_0000_0000, F::USER_ACCESSIBLE, |_| {}),
+                Err(MapError::NotUserHalf)
+            );
+            Ok(())
+        }
+    );
 }

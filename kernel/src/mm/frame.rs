@@ -20,7 +20,8 @@ struct Bitmap {
     low_free: usize,
 }
 
-static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::measured(None, LockClass::Shared(SharedClass::FrameAlloc));
+static FRAMES: IrqSpinLock<Option<Bitmap>> =
+    IrqSpinLock::measured(None, LockClass::Shared(SharedClass::FrameAlloc));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameStats {
@@ -57,7 +58,8 @@ pub fn init(entries: &[&Entry]) {
     };
     // SAFETY: `home` is usable RAM nobody else owns yet, reached through the
     // HHDM, large enough for `bytes`; u64-aligned because it is page aligned.
-    let words = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.base) as *mut u64, bytes / 8) };
+    let words =
+        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home.base) as *mut u64, bytes / 8) };
     words.fill(u64::MAX);
     let mut b = Bitmap { words, frames, next: 0, free: 0, total_usable: 0, low_free: 0 };
     for e in usable() {
@@ -154,43 +156,56 @@ pub fn free(phys: u64) {
 
 pub fn stats() -> FrameStats {
     let g = FRAMES.lock();
-    g.as_ref().map(|b| FrameStats { total: b.total_usable, free: b.free, peak_used: b.total_usable - b.low_free }).unwrap_or(FrameStats { total: 0, free: 0, peak_used: 0 })
+    g.as_ref()
+        .map(|b| FrameStats {
+            total: b.total_usable,
+            free: b.free,
+            peak_used: b.total_usable - b.low_free,
+        })
+        .unwrap_or(FrameStats { total: 0, free: 0, peak_used: 0 })
 }
 
 #[cfg(feature = "ktest")]
 mod tests {
     use crate::{kassert, kassert_eq, ktest};
 
-    ktest!(fn frames_are_unique_and_reusable() -> KResult {
-        let before = super::stats();
-        let mut got = [0u64; 64];
-        for g in got.iter_mut() {
-            *g = super::alloc().ok_or("out of frames")?;
-            kassert!(*g % 4096 == 0, "frame {:#x} not aligned", g);
-        }
-        for i in 0..got.len() {
-            for j in i + 1..got.len() {
-                kassert!(got[i] != got[j], "frame {:#x} handed out twice", got[i]);
+    ktest!(
+        fn frames_are_unique_and_reusable() -> KResult {
+            let before = super::stats();
+            let mut got = [0u64; 64];
+            for g in got.iter_mut() {
+                *g = super::alloc().ok_or("out of frames")?;
+                kassert!(*g % 4096 == 0, "frame {:#x} not aligned", g);
             }
+            for i in 0..got.len() {
+                for j in i + 1..got.len() {
+                    kassert!(got[i] != got[j], "frame {:#x} handed out twice", got[i]);
+                }
+            }
+            kassert_eq!(super::stats().free, before.free - 64);
+            for g in got {
+                super::free(g);
+            }
+            kassert_eq!(super::stats().free, before.free);
+            kassert!(
+                super::stats().peak_used >= before.total - before.free + 64,
+                "peak does not cover the 64 frames"
+            );
+            Ok(())
         }
-        kassert_eq!(super::stats().free, before.free - 64);
-        for g in got {
-            super::free(g);
-        }
-        kassert_eq!(super::stats().free, before.free);
-        kassert!(super::stats().peak_used >= before.total - before.free + 64, "peak does not cover the 64 frames");
-        Ok(())
-    });
+    );
 
-    ktest!(fn contiguous_runs_are_aligned_and_zeroed_frames_are_zero() -> KResult {
-        let run = super::alloc_contiguous(16, 16).ok_or("no contiguous run")?;
-        kassert_eq!(run % (16 * 4096), 0);
-        super::free_contiguous(run, 16);
-        let z = super::alloc_zeroed().ok_or("out of frames")?;
-        // SAFETY: z is a frame we own, mapped through the HHDM.
-        let page = unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(z), 4096) };
-        kassert!(page.iter().all(|&b| b == 0), "zeroed frame has data");
-        super::free(z);
-        Ok(())
-    });
+    ktest!(
+        fn contiguous_runs_are_aligned_and_zeroed_frames_are_zero() -> KResult {
+            let run = super::alloc_contiguous(16, 16).ok_or("no contiguous run")?;
+            kassert_eq!(run % (16 * 4096), 0);
+            super::free_contiguous(run, 16);
+            let z = super::alloc_zeroed().ok_or("out of frames")?;
+            // SAFETY: z is a frame we own, mapped through the HHDM.
+            let page = unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(z), 4096) };
+            kassert!(page.iter().all(|&b| b == 0), "zeroed frame has data");
+            super::free(z);
+            Ok(())
+        }
+    );
 }

@@ -39,7 +39,8 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(IrqSpinLock::measured(Heap::empty(), LockClass::Shared(SharedClass::Heap)));
+static HEAP: KernelHeap =
+    KernelHeap(IrqSpinLock::measured(Heap::empty(), LockClass::Shared(SharedClass::Heap)));
 
 /// Heap size: an eighth of usable memory, between 4 MiB and 64 MiB.
 pub fn init() -> usize {
@@ -95,15 +96,21 @@ mod tests {
     use crate::{kassert, kassert_eq, ktest};
     use alloc::vec::Vec;
 
-    ktest!(fn heap_allocations_round_trip_and_are_returned() -> KResult {
-        let before = super::used();
-        {
-            let v: Vec<u64> = (0..10_000).collect();
-            kassert_eq!(v.iter().sum::<u64>(), 49_995_000);
-            let boxes: Vec<alloc::boxed::Box<[u8; 1000]>> = (0..100).map(|i| alloc::boxed::Box::new([i as u8; 1000])).collect();
-            kassert!(boxes.iter().enumerate().all(|(i, b)| b[999] == i as u8), "box contents corrupted");
+    ktest!(
+        fn heap_allocations_round_trip_and_are_returned() -> KResult {
+            let before = super::used();
+            {
+                let v: Vec<u64> = (0..10_000).collect();
+                kassert_eq!(v.iter().sum::<u64>(), 49_995_000);
+                let boxes: Vec<alloc::boxed::Box<[u8; 1000]>> =
+                    (0..100).map(|i| alloc::boxed::Box::new([i as u8; 1000])).collect();
+                kassert!(
+                    boxes.iter().enumerate().all(|(i, b)| b[999] == i as u8),
+                    "box contents corrupted"
+                );
+            }
+            kassert_eq!(super::used(), before);
+            Ok(())
         }
-        kassert_eq!(super::used(), before);
-        Ok(())
-    });
+    );
 }

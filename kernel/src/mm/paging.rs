@@ -14,8 +14,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use limine::memory_map::{Entry, EntryType};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as F, PhysFrame, Size2MiB,
-    Size4KiB, Translate,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as F,
+    PhysFrame, Size2MiB, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -54,7 +54,9 @@ extern "C" {
 
 /// Builds the kernel page tables and switches the calling CPU (the BSP) to them.
 pub fn init(entries: &[&Entry], phys_base: u64, virt_base: u64) {
-    let Some(pml4) = frame::alloc_zeroed() else { crate::panic::stop_system("no frame for the kernel PML4") };
+    let Some(pml4) = frame::alloc_zeroed() else {
+        crate::panic::stop_system("no frame for the kernel PML4")
+    };
     // SAFETY: pml4 is a fresh zeroed frame only we know about.
     let mut m = unsafe { mapper(pml4) };
     let ram_end = entries
@@ -69,15 +71,30 @@ pub fn init(entries: &[&Entry], phys_base: u64, virt_base: u64) {
         let page = Page::<Size2MiB>::containing_address(VirtAddr::new(hhdm_offset() + p));
         let f = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(p));
         // SAFETY: the HHDM maps each frame once at its fixed offset.
-        match unsafe { m.map_to(page, f, F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL, &mut TableFrames) } {
+        match unsafe {
+            m.map_to(
+                page,
+                f,
+                F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL,
+                &mut TableFrames,
+            )
+        } {
             Ok(flush) => flush.ignore(),
             Err(_) => crate::panic::stop_system("cannot build the HHDM"),
         }
     }
     let sections = [
         (&raw const __text_start as u64, &raw const __text_end as u64, F::PRESENT | F::GLOBAL),
-        (&raw const __rodata_start as u64, &raw const __rodata_end as u64, F::PRESENT | F::GLOBAL | F::NO_EXECUTE),
-        (&raw const __data_start as u64, &raw const __kernel_end as u64, F::PRESENT | F::GLOBAL | F::WRITABLE | F::NO_EXECUTE),
+        (
+            &raw const __rodata_start as u64,
+            &raw const __rodata_end as u64,
+            F::PRESENT | F::GLOBAL | F::NO_EXECUTE,
+        ),
+        (
+            &raw const __data_start as u64,
+            &raw const __kernel_end as u64,
+            F::PRESENT | F::GLOBAL | F::WRITABLE | F::NO_EXECUTE,
+        ),
     ];
     for (start, end, flags) in sections {
         let mut v = start & !(PAGE_SIZE - 1);
@@ -119,26 +136,30 @@ pub fn translate(virt: u64) -> Option<u64> {
 mod tests {
     use crate::{kassert, kassert_eq, ktest};
 
-    ktest!(fn kernel_image_is_w_xor_x_and_hhdm_translates() -> KResult {
-        let text = tests_marker as fn() as usize as u64;
-        kassert!(super::translate(text).is_some(), "kernel text not mapped");
-        let p = crate::mm::frame::alloc().ok_or("out of frames")?;
-        let v = crate::mm::phys_to_virt(p) as u64;
-        kassert_eq!(super::translate(v + 0x123), Some(p + 0x123));
-        crate::mm::frame::free(p);
-        // Writing to text must fault: checked by flags, not by faulting.
-        // SAFETY: read-only walk of the kernel tables.
-        let m = unsafe { super::mapper(super::kernel_pml4()) };
-        use x86_64::structures::paging::{mapper::TranslateResult, PageTableFlags as F, Translate};
-        match m.translate(x86_64::VirtAddr::new(text)) {
-            TranslateResult::Mapped { flags, .. } => {
-                kassert!(!flags.contains(F::WRITABLE), "text is writable");
-                kassert!(!flags.contains(F::NO_EXECUTE), "text is not executable");
+    ktest!(
+        fn kernel_image_is_w_xor_x_and_hhdm_translates() -> KResult {
+            let text = tests_marker as fn() as usize as u64;
+            kassert!(super::translate(text).is_some(), "kernel text not mapped");
+            let p = crate::mm::frame::alloc().ok_or("out of frames")?;
+            let v = crate::mm::phys_to_virt(p) as u64;
+            kassert_eq!(super::translate(v + 0x123), Some(p + 0x123));
+            crate::mm::frame::free(p);
+            // Writing to text must fault: checked by flags, not by faulting.
+            // SAFETY: read-only walk of the kernel tables.
+            let m = unsafe { super::mapper(super::kernel_pml4()) };
+            use x86_64::structures::paging::{
+                mapper::TranslateResult, PageTableFlags as F, Translate,
+            };
+            match m.translate(x86_64::VirtAddr::new(text)) {
+                TranslateResult::Mapped { flags, .. } => {
+                    kassert!(!flags.contains(F::WRITABLE), "text is writable");
+                    kassert!(!flags.contains(F::NO_EXECUTE), "text is not executable");
+                }
+                _ => return Err("text not mapped".into()),
             }
-            _ => return Err("text not mapped".into()),
+            Ok(())
         }
-        Ok(())
-    });
+    );
 
     fn tests_marker() {}
 }

@@ -46,10 +46,15 @@ pub fn load(space: &AddressSpace, elf: &[u8]) -> Result<Loaded, ElfError> {
     let mut any = false;
     for ph in phdrs.iter().filter(|p| p.p_type(e) == PT_LOAD && p.p_memsz(e) > 0) {
         any = true;
-        let (vaddr, memsz, off, filesz, flags) = (ph.p_vaddr(e), ph.p_memsz(e), ph.p_offset(e), ph.p_filesz(e), ph.p_flags(e));
+        let (vaddr, memsz, off, filesz, flags) =
+            (ph.p_vaddr(e), ph.p_memsz(e), ph.p_offset(e), ph.p_filesz(e), ph.p_flags(e));
         let end = vaddr.checked_add(memsz).ok_or(ElfError::BadSegment)?;
         let file_end = off.checked_add(filesz).ok_or(ElfError::BadSegment)?;
-        if vaddr < PAGE_SIZE || end > USER_MMAP_BASE || filesz > memsz || file_end > elf.len() as u64 {
+        if vaddr < PAGE_SIZE
+            || end > USER_MMAP_BASE
+            || filesz > memsz
+            || file_end > elf.len() as u64
+        {
             return Err(ElfError::BadSegment);
         }
         if flags & PF_X != 0 && (vaddr..end).contains(&entry) {

@@ -38,7 +38,11 @@ pub fn start(bytes: &[u8]) -> Result<Vec<Arc<Process>>, ManifestError> {
     for spec in m.get_processes().map_err(malformed)?.iter() {
         let name = String::from(spec.get_name().map_err(malformed)?.to_str().map_err(malformed)?);
         let binary = spec.get_binary().map_err(malformed)?.to_str().map_err(malformed)?;
-        let args = if spec.has_args() { spec.get_args().map_err(malformed)?.to_str().map_err(malformed)? } else { "" };
+        let args = if spec.has_args() {
+            spec.get_args().map_err(malformed)?.to_str().map_err(malformed)?
+        } else {
+            ""
+        };
         let mut table = CapTable::new();
         let mut serves = Vec::new();
         for c in spec.get_caps().map_err(malformed)?.iter() {
@@ -51,7 +55,8 @@ pub fn start(bytes: &[u8]) -> Result<Vec<Arc<Process>>, ManifestError> {
                 CapKind::ParkSpace => (Object::ParkSpace, base),
                 CapKind::Measure => (Object::Measure, base),
                 CapKind::Endpoint => {
-                    let ep_name = c.get_endpoint().map_err(malformed)?.to_str().map_err(malformed)?;
+                    let ep_name =
+                        c.get_endpoint().map_err(malformed)?.to_str().map_err(malformed)?;
                     let ep = match endpoints.iter().find(|e| e.name == ep_name) {
                         Some(e) => e.clone(),
                         None => {
@@ -71,7 +76,8 @@ pub fn start(bytes: &[u8]) -> Result<Vec<Arc<Process>>, ManifestError> {
             };
             table.push(Slot { object, rights }).map_err(malformed)?;
         }
-        let p = Process::spawn(binary, args, table).map_err(|error| ManifestError::Spawn { process: name.clone(), error })?;
+        let p = Process::spawn(binary, args, table)
+            .map_err(|error| ManifestError::Spawn { process: name.clone(), error })?;
         for e in serves {
             e.add_server(p.pid);
         }

@@ -85,7 +85,9 @@ pub fn user_fault(vector: u64, rip: u64, addr: u64, rbp: u64) -> ! {
         crate::kprintln!("{report}");
         let mut frames = [0u64; 16];
         frames[0] = rip;
-        let n = crate::arch::x86_64::backtrace::walk(rbp, &mut frames, |fp| usermem::read_frame(&p.space, fp));
+        let n = crate::arch::x86_64::backtrace::walk(rbp, &mut frames, |fp| {
+            usermem::read_frame(&p.space, fp)
+        });
         for (i, pc) in frames[..n].iter().enumerate() {
             crate::kprintln!("{}{i} {pc:#018x}", capos_abi::guest::BACKTRACE_FRAME);
         }

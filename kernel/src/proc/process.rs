@@ -4,7 +4,9 @@
 use super::elf;
 use super::user_va::UserVa;
 use super::usermem::UserSlice;
-use super::{modules, ExitStatus, SpawnError, MAX_FRAMES_PER_PROCESS, MAX_PROCESSES, MAX_THREADS_PER_PROCESS};
+use super::{
+    modules, ExitStatus, SpawnError, MAX_FRAMES_PER_PROCESS, MAX_PROCESSES, MAX_THREADS_PER_PROCESS,
+};
 use crate::cap::CapTable;
 use crate::mm::address_space::{AddressSpace, MapError};
 use crate::mm::PAGE_SIZE;
@@ -65,7 +67,12 @@ impl Process {
         result
     }
 
-    fn build(binary: &str, args: &str, caps: CapTable, elf_bytes: &[u8]) -> Result<Arc<Process>, SpawnError> {
+    fn build(
+        binary: &str,
+        args: &str,
+        caps: CapTable,
+        elf_bytes: &[u8],
+    ) -> Result<Arc<Process>, SpawnError> {
         crate::mm::heap::admit(16 * 1024).map_err(|_| SpawnError::OutOfResources)?;
         // Dropping `space` on any error below frees everything it owns.
         let space = AddressSpace::new(MAX_FRAMES_PER_PROCESS).ok_or(SpawnError::OutOfResources)?;
@@ -78,7 +85,10 @@ impl Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
             name: String::from(binary),
             space,
-            caps: IrqSpinLock::measured(caps, crate::sync::LockClass::Shared(crate::sync::SharedClass::CapTable)),
+            caps: IrqSpinLock::measured(
+                caps,
+                crate::sync::LockClass::Shared(crate::sync::SharedClass::CapTable),
+            ),
             threads: IrqSpinLock::new(Vec::with_capacity(MAX_THREADS_PER_PROCESS as usize)),
             live_threads: AtomicU32::new(0),
             va: IrqSpinLock::new(UserVa::new(2 * MAX_THREADS_PER_PROCESS as usize)),
@@ -99,14 +109,22 @@ impl Process {
             sp -= (bytes.len() as u64 + 1).div_ceil(16) * 16;
             let mut v = Vec::from(bytes);
             v.push(0);
-            UserSlice::new(sp, v.len()).and_then(|s| s.write(&p.space, &v)).map_err(|_| SpawnError::OutOfResources)?;
+            UserSlice::new(sp, v.len())
+                .and_then(|s| s.write(&p.space, &v))
+                .map_err(|_| SpawnError::OutOfResources)?;
             args_addr = sp;
         }
         let entry = loaded.entry;
         #[cfg(feature = "measure")]
         crate::measure::load_map(p.pid, binary, loaded.base);
-        p.start_thread(binary, None, move |ring_va| sched::UserEntry { rip: entry, rsp: sp - 8, rdi: ring_va, rsi: cap_count, rdx: args_addr })
-            .map_err(|_| SpawnError::OutOfResources)?;
+        p.start_thread(binary, None, move |ring_va| sched::UserEntry {
+            rip: entry,
+            rsp: sp - 8,
+            rdi: ring_va,
+            rsi: cap_count,
+            rdx: args_addr,
+        })
+        .map_err(|_| SpawnError::OutOfResources)?;
         Ok(p)
     }
 
@@ -115,7 +133,11 @@ impl Process {
     pub fn map_fresh(&self, va: u64, bytes: u64) -> Result<(), Error> {
         let pages = bytes.div_ceil(PAGE_SIZE);
         for i in 0..pages {
-            if let Err(e) = self.space.map_owned(va + i * PAGE_SIZE, F::USER_ACCESSIBLE | F::WRITABLE | F::NO_EXECUTE, |_| {}) {
+            if let Err(e) = self.space.map_owned(
+                va + i * PAGE_SIZE,
+                F::USER_ACCESSIBLE | F::WRITABLE | F::NO_EXECUTE,
+                |_| {},
+            ) {
                 self.space.release(va, i);
                 if matches!(e, MapError::OutOfMemory | MapError::Limit) {
                     crate::m_add!(capos_measure::catalogue::memory::frame_refusals);
@@ -173,7 +195,8 @@ impl Process {
             self.kill_code.store(code, Ordering::Release);
             self.fault_kill.store(fault, Ordering::Release);
         }
-        let threads: Vec<Arc<Thread>> = self.threads.lock().iter().map(|u| u.thread.clone()).collect();
+        let threads: Vec<Arc<Thread>> =
+            self.threads.lock().iter().map(|u| u.thread.clone()).collect();
         for t in threads {
             sched::wake(&t);
         }
@@ -182,7 +205,10 @@ impl Process {
     pub(super) fn exit_status(&self, last_code: i64) -> ExitStatus {
         let killed = self.killed.load(Ordering::Acquire);
         let fault = killed && self.fault_kill.load(Ordering::Acquire);
-        ExitStatus { code: if killed { self.kill_code.load(Ordering::Acquire) } else { last_code }, killed: fault }
+        ExitStatus {
+            code: if killed { self.kill_code.load(Ordering::Acquire) } else { last_code },
+            killed: fault,
+        }
     }
 
     pub fn status(&self) -> Option<ExitStatus> {

@@ -27,12 +27,16 @@ impl UserVa {
 
     /// A page-aligned range of `bytes` (rounded up to pages).
     pub fn alloc(&mut self, bytes: u64) -> Result<u64, Error> {
-        let bytes = bytes.checked_next_multiple_of(PAGE).filter(|&b| b > 0).ok_or(Error::BadParams)?;
+        let bytes =
+            bytes.checked_next_multiple_of(PAGE).filter(|&b| b > 0).ok_or(Error::BadParams)?;
         if let Some(i) = self.free.iter().position(|&(_, b)| b == bytes) {
             return Ok(self.free.swap_remove(i).0);
         }
         let base = self.next;
-        let next = base.checked_add(bytes + PAGE).filter(|&n| n <= USER_HEAP_BASE).ok_or(Error::OutOfResources)?;
+        let next = base
+            .checked_add(bytes + PAGE)
+            .filter(|&n| n <= USER_HEAP_BASE)
+            .ok_or(Error::OutOfResources)?;
         self.next = next;
         Ok(base)
     }

@@ -2,9 +2,9 @@
 
 use super::run_queue::RunQueue;
 use super::thread::Thread;
+use crate::arch::x86_64::percpu::MAX_CPUS;
 use crate::mm::address_space::AddressSpace;
 use crate::sync::{CpuCell, IrqSpinLock, LockClass};
-use crate::arch::x86_64::percpu::MAX_CPUS;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
@@ -65,7 +65,6 @@ pub struct CpuSched {
     pub(super) skips_used: AtomicU32,
     pub stats: CpuStats,
 }
-
 
 /// Every CPU's scheduler state, by CPU index (the scheduler's own per-CPU
 /// data: `arch`'s `PerCpu` knows nothing of it).

@@ -8,12 +8,12 @@ use super::cpu::CpuSched;
 use super::thread::{State, Thread};
 use crate::arch::x86_64::context::context_switch;
 use crate::arch::x86_64::{cpu, interrupts, ipi, percpu, tlb};
-use crate::sync::{IrqOff, SchedSite};
-#[cfg(feature = "measure")]
-use capos_measure::catalogue::{scheduler as msched, thread_placement as mplace};
 use crate::mm::address_space::AddressSpace;
+use crate::sync::{IrqOff, SchedSite};
 use alloc::sync::Arc;
 use capos_kcore::placement::{self, CpuLoad};
+#[cfg(feature = "measure")]
+use capos_measure::catalogue::{scheduler as msched, thread_placement as mplace};
 use core::sync::atomic::Ordering;
 
 /// The calling CPU's scheduler state.
@@ -54,7 +54,10 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) {
             for (i, l) in loads.iter_mut().enumerate().take(n) {
                 let c = cpu_sched(i);
                 if c.active.load(Ordering::Acquire) {
-                    *l = CpuLoad { idle: c.running_idle.load(Ordering::Acquire), queued: c.queue_len.load(Ordering::Acquire) };
+                    *l = CpuLoad {
+                        idle: c.running_idle.load(Ordering::Acquire),
+                        queued: c.queue_len.load(Ordering::Acquire),
+                    };
                 }
             }
             let prev = t.last_cpu.load(Ordering::Relaxed) as usize;
@@ -102,7 +105,11 @@ fn pick_next(cs: &'static CpuSched) -> Option<Arc<Thread>> {
 }
 
 fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
-    let site = if cs.running_idle.load(Ordering::Relaxed) { SchedSite::StartIdleSelect } else { SchedSite::TimerSelect };
+    let site = if cs.running_idle.load(Ordering::Relaxed) {
+        SchedSite::StartIdleSelect
+    } else {
+        SchedSite::TimerSelect
+    };
     {
         let mut rq = cs.run_queue.lock_at(site);
         if let Some(t) = rq.pop_front() {
@@ -185,7 +192,12 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
     let last = next.last_cpu.swap(me, Ordering::Relaxed);
     let ran_here_before = next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed) & (1 << me) != 0;
     crate::m_add!(msched::outcome_runnable);
-    crate::m_trace!(ContextSwitch, prev.tref().to_u64(), next.tref().to_u64(), prev.sched.lock().state as u8);
+    crate::m_trace!(
+        ContextSwitch,
+        prev.tref().to_u64(),
+        next.tref().to_u64(),
+        prev.sched.lock().state as u8
+    );
     if next.process.is_some() {
         crate::m_add!(mplace::selected.at(me as usize));
         if !ran_here_before {
@@ -245,7 +257,9 @@ fn finish_switch(cs: &'static CpuSched, irq: &IrqOff) {
         s.state
     };
     match state {
-        State::Ready if !prev.is_idle() => crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::TimerPreRing) }),
+        State::Ready if !prev.is_idle() => {
+            crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::TimerPreRing) })
+        }
         State::Exited => {
             // Deferred stack release: only now is nobody running on it.
             prev.release_stack();
@@ -268,7 +282,10 @@ fn switch_address_space(cs: &'static CpuSched, irq: &IrqOff, next: &Arc<Thread>)
 
 /// Loads `next`'s address space if it is not the one in `loaded`; returns
 /// the reference to the space this CPU no longer has loaded.
-fn load_space(loaded: &mut Option<Arc<AddressSpace>>, next: &Arc<Thread>) -> Option<Arc<AddressSpace>> {
+fn load_space(
+    loaded: &mut Option<Arc<AddressSpace>>,
+    next: &Arc<Thread>,
+) -> Option<Arc<AddressSpace>> {
     let same = match (&*loaded, &next.address_space) {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         (None, None) => true,

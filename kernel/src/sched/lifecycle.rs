@@ -1,9 +1,9 @@
 //! Creating, joining and ending threads.
 
 use super::dispatch::{block_current, current, enqueue_at, schedule};
-use crate::sync::IrqOff;
-use super::thread::{Entry, Kind, KernelStack, NewThread, State, Thread, ThreadRef, UserEntry};
+use super::thread::{Entry, KernelStack, Kind, NewThread, State, Thread, ThreadRef, UserEntry};
 use crate::mm::address_space::AddressSpace;
+use crate::sync::IrqOff;
 use crate::sync::IrqSpinLock;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -14,7 +14,8 @@ use core::sync::atomic::Ordering;
 pub const MAX_THREADS: usize = 4096;
 
 /// Every thread that has a `ThreadRef`, until it is joined.
-pub(super) static THREADS: IrqSpinLock<Slab<Arc<Thread>>> = IrqSpinLock::new(Slab::with_limit(MAX_THREADS));
+pub(super) static THREADS: IrqSpinLock<Slab<Arc<Thread>>> =
+    IrqSpinLock::new(Slab::with_limit(MAX_THREADS));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
@@ -44,7 +45,14 @@ pub struct Spawn {
 
 impl Spawn {
     pub fn named(name: &str) -> Self {
-        Spawn { name: String::from(name), affinity: None, address_space: None, process: None, ring: None, detached: false }
+        Spawn {
+            name: String::from(name),
+            affinity: None,
+            address_space: None,
+            process: None,
+            ring: None,
+            detached: false,
+        }
     }
     pub fn on_cpu(mut self, cpu: u32) -> Self {
         self.affinity = Some(cpu);
@@ -55,7 +63,11 @@ impl Spawn {
         self
     }
     /// A user thread of `process` with its own ring; reaped without a join.
-    pub fn user(mut self, process: Arc<crate::proc::Process>, ring: crate::cap::ring::Ring) -> Self {
+    pub fn user(
+        mut self,
+        process: Arc<crate::proc::Process>,
+        ring: crate::cap::ring::Ring,
+    ) -> Self {
         self.address_space = Some(process.space.clone());
         self.process = Some(process);
         self.ring = Some(ring);
@@ -66,7 +78,10 @@ impl Spawn {
     /// Starts a user thread: `f` runs first in the new thread (kernel
     /// mode) and names the user entry. Returns the thread itself (it may
     /// already have exited and left the table by the time this returns).
-    pub fn start_user(self, f: impl FnOnce() -> UserEntry + Send + 'static) -> Result<Arc<Thread>, SpawnError> {
+    pub fn start_user(
+        self,
+        f: impl FnOnce() -> UserEntry + Send + 'static,
+    ) -> Result<Arc<Thread>, SpawnError> {
         self.launch(Entry::User(alloc::boxed::Box::new(f))).map(|(_, t)| t)
     }
 

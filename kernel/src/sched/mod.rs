@@ -5,13 +5,13 @@
 //! lock; generation-checked `ThreadRef`s. The design, the lock rules and why
 //! it scales are in docs/architecture/scheduling.md.
 
-mod lifecycle;
-mod dispatch;
 mod cpu;
+mod dispatch;
+mod lifecycle;
 mod run_queue;
-mod thread;
 #[cfg(feature = "ktest")]
 mod tests;
+mod thread;
 
 pub use dispatch::{block_current, current, schedule, wake};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
@@ -21,7 +21,7 @@ use crate::arch::x86_64::{context, interrupts, percpu};
 use alloc::string::String;
 use capos_kcore::timer_policy::{self, TickAction, TickInput};
 use core::sync::atomic::Ordering;
-use thread::{Entry, Kind, KernelStack, NewThread};
+use thread::{Entry, KernelStack, Kind, NewThread};
 
 /// Timer continuations allowed before a locked pass must run.
 pub const FAST_PATH_SKIP_BUDGET: u32 = 4;
@@ -53,7 +53,9 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
         }
     }
     let idle = if is_bsp {
-        let Some(stack) = KernelStack::new() else { crate::panic::stop_system("no memory for the BSP idle stack") };
+        let Some(stack) = KernelStack::new() else {
+            crate::panic::stop_system("no memory for the BSP idle stack")
+        };
         Thread::new(NewThread {
             name: String::from("idle0"),
             kind: Kind::Idle,
@@ -110,7 +112,10 @@ fn idle_loop() -> ! {
     let cs = dispatch::this();
     loop {
         x86_64::instructions::interrupts::disable();
-        if cs.queue_len.load(Ordering::Acquire) > 0 || cs.reschedule_pending.load(Ordering::Acquire) || dispatch::steal_candidate() {
+        if cs.queue_len.load(Ordering::Acquire) > 0
+            || cs.reschedule_pending.load(Ordering::Acquire)
+            || dispatch::steal_candidate()
+        {
             let switches = cs.stats.switches.load(Ordering::Relaxed);
             schedule();
             if cs.stats.switches.load(Ordering::Relaxed) != switches {

@@ -162,7 +162,11 @@ impl Thread {
             fs_base: AtomicU64::new(0),
             kernel_stack_top,
             detached: AtomicBool::new(false),
-            sched: spin::Mutex::new(SchedState { state: n.initial_state, on_cpu: n.initial_state == State::Running, wake_token: false }),
+            sched: spin::Mutex::new(SchedState {
+                state: n.initial_state,
+                on_cpu: n.initial_state == State::Running,
+                wake_token: false,
+            }),
             ctx_rsp: UnsafeCell::new(rsp),
             fpu: UnsafeCell::new(FpuState::new()),
             stack: spin::Mutex::new(n.stack),

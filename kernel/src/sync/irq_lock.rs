@@ -1,6 +1,6 @@
 use super::lock_class::{LockClass, SchedSite};
-use core::ops::{Deref, DerefMut};
 use super::IrqOff;
+use core::ops::{Deref, DerefMut};
 
 pub struct IrqSpinLock<T> {
     inner: spin::Mutex<T>,

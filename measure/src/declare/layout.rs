@@ -107,12 +107,7 @@ impl<D> Copy for Field<D> {}
 
 impl<D> core::fmt::Debug for Field<D> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "Field({}.{})",
-            GROUPS[self.group as usize].name,
-            self.desc().name
-        )
+        write!(f, "Field({}.{})", GROUPS[self.group as usize].name, self.desc().name)
     }
 }
 
@@ -127,11 +122,7 @@ impl<D: Dimension> Field<D> {
 impl<D> Field<D> {
     #[doc(hidden)]
     pub const fn new(group: u8, field: u8) -> Self {
-        Field {
-            group,
-            field,
-            _dim: PhantomData,
-        }
+        Field { group, field, _dim: PhantomData }
     }
 
     /// `const` form of [`Field::at`] with a raw index.
@@ -169,14 +160,8 @@ pub struct Counter {
 
 impl Counter {
     /// The counter whose updates are dropped.
-    pub const VOID: Counter = Counter {
-        group: 0,
-        dim: 0,
-        field: 0,
-        kind: Kind::Sum,
-        slot: u16::MAX,
-        minmax: NO_MINMAX,
-    };
+    pub const VOID: Counter =
+        Counter { group: 0, dim: 0, field: 0, kind: Kind::Sum, slot: u16::MAX, minmax: NO_MINMAX };
 
     /// Validated construction from wire ids.
     pub const fn from_ids(group: u8, dim: usize, field: u8) -> Option<Counter> {
@@ -206,14 +191,7 @@ impl Counter {
                 (BASES.1[g] as usize + dim * per_entry + rank) as u16
             }
         };
-        Some(Counter {
-            group,
-            dim: dim as u8,
-            field,
-            kind,
-            slot: slot as u16,
-            minmax,
-        })
+        Some(Counter { group, dim: dim as u8, field, kind, slot: slot as u16, minmax })
     }
 
     pub const fn is_void(self) -> bool {
@@ -261,11 +239,7 @@ impl<D: Dimension> HistField<D> {
 impl<D> HistField<D> {
     #[doc(hidden)]
     pub const fn new(group: u8, hist: u8) -> Self {
-        HistField {
-            group,
-            hist,
-            _dim: PhantomData,
-        }
+        HistField { group, hist, _dim: PhantomData }
     }
 
     pub const fn at_index(self, dim: usize) -> Hist {
@@ -293,12 +267,7 @@ pub struct Hist {
 }
 
 impl Hist {
-    pub const VOID: Hist = Hist {
-        group: 0,
-        dim: 0,
-        hist: 0,
-        slot: u16::MAX,
-    };
+    pub const VOID: Hist = Hist { group: 0, dim: 0, hist: 0, slot: u16::MAX };
 
     pub const fn from_ids(group: u8, dim: usize, hist: u8) -> Option<Hist> {
         let g = group as usize;
@@ -311,12 +280,7 @@ impl Hist {
             return None;
         }
         let slot = BASES.2[g] as usize + dim * desc.hists.len() + h;
-        Some(Hist {
-            group,
-            dim: dim as u8,
-            hist,
-            slot: slot as u16,
-        })
+        Some(Hist { group, dim: dim as u8, hist, slot: slot as u16 })
     }
 
     pub const fn is_void(self) -> bool {
@@ -394,9 +358,5 @@ pub const FINGERPRINT: u64 = {
 
 /// Looks up a group by its printed name.
 pub fn group_by_name(name: &str) -> Option<(u8, &'static GroupDesc)> {
-    GROUPS
-        .iter()
-        .enumerate()
-        .find(|(_, g)| g.name == name)
-        .map(|(i, g)| (i as u8, g))
+    GROUPS.iter().enumerate().find(|(_, g)| g.name == name).map(|(i, g)| (i as u8, g))
 }

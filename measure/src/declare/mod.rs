@@ -158,10 +158,7 @@ impl DimIndex for () {
 pub struct NoDim;
 
 impl Dimension for NoDim {
-    const DESC: &'static DimDesc = &DimDesc {
-        key: "",
-        labels: DimLabels::None,
-    };
+    const DESC: &'static DimDesc = &DimDesc { key: "", labels: DimLabels::None };
     type Index = ();
 }
 
@@ -169,9 +166,6 @@ impl Dimension for NoDim {
 pub struct CpuSlot;
 
 impl Dimension for CpuSlot {
-    const DESC: &'static DimDesc = &DimDesc {
-        key: "cpu",
-        labels: DimLabels::Cpu(crate::MAX_CPUS),
-    };
+    const DESC: &'static DimDesc = &DimDesc { key: "cpu", labels: DimLabels::Cpu(crate::MAX_CPUS) };
     type Index = usize;
 }

@@ -3,6 +3,7 @@
 //! Writes `user-pc-symbols.log` and `guest-symbol-map.txt` into `DIR` and
 //! prints their paths. `--report` takes `measure.log` text or a raw record
 //! stream. ELF problems are listed inside the report, not fatal.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
@@ -11,7 +12,10 @@ use capos_symbolize::{read_report, write_pc_report, ElfPaths};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "capos-pc-report", about = "Resolve a capOS measure report's PC samples to symbols")]
+#[command(
+    name = "capos-pc-report",
+    about = "Resolve a capOS measure report's PC samples to symbols"
+)]
 struct Args {
     /// measure.log (text) or the raw record stream.
     #[arg(long, value_name = "PATH")]
@@ -34,7 +38,8 @@ fn main() -> Result<()> {
     for arg in &args.elfs {
         elfs.add_program_arg(arg).map_err(anyhow::Error::msg)?;
     }
-    let input = read_report(&args.report).with_context(|| format!("reading {}", args.report.display()))?;
+    let input =
+        read_report(&args.report).with_context(|| format!("reading {}", args.report.display()))?;
     let paths = write_pc_report(&input.report, &elfs, &args.out)?;
     println!("{}", paths.report.display());
     println!("{}", paths.symbol_map.display());

@@ -19,7 +19,10 @@ pub fn link_address(runtime: u64) -> u64 {
         .lines()
         .find_map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            if cols.len() < 6 || exe != Path::new(cols[5]) || u64::from_str_radix(cols[2], 16).ok()? != 0 {
+            if cols.len() < 6
+                || exe != Path::new(cols[5])
+                || u64::from_str_radix(cols[2], 16).ok()? != 0
+            {
                 return None;
             }
             u64::from_str_radix(cols[0].split('-').next()?, 16).ok()
@@ -27,7 +30,11 @@ pub fn link_address(runtime: u64) -> u64 {
         .expect("mapping of the test binary at offset 0");
     let data = std::fs::read(own_exe()).expect("read test binary");
     let file = object::File::parse(&*data).expect("parse own ELF");
-    let first = file.segments().find(|s| s.file_range().0 == 0).map(|s| s.address()).expect("segment at offset 0");
+    let first = file
+        .segments()
+        .find(|s| s.file_range().0 == 0)
+        .map(|s| s.address())
+        .expect("segment at offset 0");
     runtime - (base - first)
 }
 
@@ -39,7 +46,11 @@ pub fn fn_link_address(f: fn(u64) -> u64) -> u64 {
 
 /// Lowest PT_LOAD page of this ELF (its `load_range().0`).
 pub fn link_start() -> u64 {
-    capos_symbolize::Symbolizer::from_path(own_exe()).expect("own ELF").load_range().expect("load range").0
+    capos_symbolize::Symbolizer::from_path(own_exe())
+        .expect("own ELF")
+        .load_range()
+        .expect("load range")
+        .0
 }
 
 /// A fresh, empty scratch directory for one test.

@@ -27,7 +27,9 @@ pub struct Args<'a>(pub &'a str);
 impl<'a> Args<'a> {
     /// The value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.0.split_ascii_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        self.0
+            .split_ascii_whitespace()
+            .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
     }
 
     /// `key` as a number, `default` when absent; `Err` names a malformed value.
@@ -73,9 +75,15 @@ pub mod report {
         pub fn encode(&self) -> Vec<u8> {
             match *self {
                 Msg::Ready { index } => words(&[READY, u64::from(index)]),
-                Msg::Result { index, lo, hi, primes, checksum, end_tsc } => {
-                    words(&[RESULT, u64::from(index), u64::from(lo), u64::from(hi), primes, checksum, end_tsc])
-                }
+                Msg::Result { index, lo, hi, primes, checksum, end_tsc } => words(&[
+                    RESULT,
+                    u64::from(index),
+                    u64::from(lo),
+                    u64::from(hi),
+                    primes,
+                    checksum,
+                    end_tsc,
+                ]),
             }
         }
 
@@ -84,8 +92,10 @@ pub mod report {
             if !bytes.len().is_multiple_of(8) {
                 return None;
             }
-            let w: Vec<u64> =
-                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+            let w: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
             let small = |v: u64| u32::try_from(v).ok();
             match w.as_slice() {
                 [READY, i] => Some(Msg::Ready { index: small(*i)? }),

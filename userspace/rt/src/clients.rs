@@ -17,7 +17,12 @@ fn words(b: &Builder<HeapAllocator>) -> Vec<u8> {
 }
 
 /// Calls and returns the result message bytes.
-fn call_msg(cap: u32, method: u16, params: &[u8], result_cap: usize) -> Result<(i64, Vec<u8>), Error> {
+fn call_msg(
+    cap: u32,
+    method: u16,
+    params: &[u8],
+    result_cap: usize,
+) -> Result<(i64, Vec<u8>), Error> {
     let mut buf = vec![0u8; result_cap];
     let (r, n) = ring::call(cap, method, params, &mut buf)?;
     buf.truncate(n);
@@ -72,7 +77,12 @@ pub struct Spawner(pub u32);
 
 impl Spawner {
     /// Starts boot module `binary`; `grants` are (my slot, rights) pairs.
-    pub fn spawn(&self, binary: &str, args: &str, grants: &[(u32, u32)]) -> Result<ProcessHandle, Error> {
+    pub fn spawn(
+        &self,
+        binary: &str,
+        args: &str,
+        grants: &[(u32, u32)],
+    ) -> Result<ProcessHandle, Error> {
         let mut b = Builder::new_default();
         {
             let mut r = b.init_root::<s::process_spawner::spawn_params::Builder>();
@@ -98,7 +108,9 @@ impl ProcessHandle {
     pub fn wait(&self) -> Result<(i64, bool), Error> {
         let (_, msg) = call_msg(self.0, m::PROCESS_WAIT, &[], 64)?;
         let reader = read(&msg)?;
-        let r = reader.get_root::<s::process_handle::wait_results::Reader>().map_err(|_| Error::BadParams)?;
+        let r = reader
+            .get_root::<s::process_handle::wait_results::Reader>()
+            .map_err(|_| Error::BadParams)?;
         Ok((r.get_exit_code(), r.get_killed()))
     }
 }
@@ -107,7 +119,13 @@ impl ProcessHandle {
 pub struct ThreadSpawner(pub u32);
 
 impl ThreadSpawner {
-    pub fn spawn_raw(&self, entry: u64, arg: u64, stack_top: u64, tls: u64) -> Result<ThreadHandle, Error> {
+    pub fn spawn_raw(
+        &self,
+        entry: u64,
+        arg: u64,
+        stack_top: u64,
+        tls: u64,
+    ) -> Result<ThreadHandle, Error> {
         let mut b = Builder::new_default();
         {
             let mut r = b.init_root::<s::thread_spawner::spawn_params::Builder>();
@@ -137,13 +155,23 @@ pub struct ParkSpace(pub u32);
 impl ParkSpace {
     /// Blocks while `*word == expected`: Ok(true) if unparked, Ok(false) if
     /// the value differed, Err(Timeout) on timeout.
-    pub fn park(&self, word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) -> Result<bool, Error> {
-        let (_, msg) = call_msg(self.0, m::PARK_PARK, &Self::park_params(word, expected, timeout_ns), 64)?;
+    pub fn park(
+        &self,
+        word: &core::sync::atomic::AtomicU32,
+        expected: u32,
+        timeout_ns: u64,
+    ) -> Result<bool, Error> {
+        let (_, msg) =
+            call_msg(self.0, m::PARK_PARK, &Self::park_params(word, expected, timeout_ns), 64)?;
         Ok(get_root!(msg, s::park_space::park_results::Reader)?.get_woken())
     }
 
     /// The parameter message of `park`, for submitting it without waiting.
-    pub fn park_params(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) -> Vec<u8> {
+    pub fn park_params(
+        word: &core::sync::atomic::AtomicU32,
+        expected: u32,
+        timeout_ns: u64,
+    ) -> Vec<u8> {
         let mut b = Builder::new_default();
         {
             let mut r = b.init_root::<s::park_space::park_params::Builder>();
@@ -171,8 +199,13 @@ pub struct Endpoint(pub u32);
 
 impl Endpoint {
     pub fn call(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let (_, msg) = call_msg(self.0, m::ENDPOINT_CALL, &Self::call_params(data), data.len() + 256)?;
-        Ok(Vec::from(get_root!(msg, s::endpoint::call_results::Reader)?.get_reply().map_err(|_| Error::BadParams)?))
+        let (_, msg) =
+            call_msg(self.0, m::ENDPOINT_CALL, &Self::call_params(data), data.len() + 256)?;
+        Ok(Vec::from(
+            get_root!(msg, s::endpoint::call_results::Reader)?
+                .get_reply()
+                .map_err(|_| Error::BadParams)?,
+        ))
     }
 
     /// The parameter message of `call`, for submitting it without waiting.
@@ -193,7 +226,9 @@ impl Endpoint {
     /// Decodes a `receive` result message: (call id, data).
     pub fn parse_receive(msg: &[u8]) -> Result<(u64, Vec<u8>), Error> {
         let reader = read(msg)?;
-        let r = reader.get_root::<s::endpoint::receive_results::Reader>().map_err(|_| Error::BadParams)?;
+        let r = reader
+            .get_root::<s::endpoint::receive_results::Reader>()
+            .map_err(|_| Error::BadParams)?;
         Ok((r.get_call_id(), Vec::from(r.get_data().map_err(|_| Error::BadParams)?)))
     }
 
@@ -226,8 +261,15 @@ impl Measure {
         let (_, msg) = call_msg(self.0, m::MEASURE_MEMORY, &[], 128)?;
         // The reader borrows the message: keep it in a binding of its own.
         let reader = read(&msg)?;
-        let r = reader.get_root::<s::measure::memory_results::Reader>().map_err(|_| Error::BadParams)?;
-        Ok(KernelMemory { heap_used: r.get_heap_used(), heap_peak: r.get_heap_peak(), frames_used: r.get_frames_used(), frames_peak: r.get_frames_peak() })
+        let r = reader
+            .get_root::<s::measure::memory_results::Reader>()
+            .map_err(|_| Error::BadParams)?;
+        Ok(KernelMemory {
+            heap_used: r.get_heap_used(),
+            heap_peak: r.get_heap_peak(),
+            frames_used: r.get_frames_used(),
+            frames_peak: r.get_frames_peak(),
+        })
     }
 }
 

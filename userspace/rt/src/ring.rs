@@ -30,14 +30,19 @@ impl Ring {
     /// if the indices are inconsistent, which only a test that forces the
     /// tail can cause).
     pub fn sq_pending(&self) -> u32 {
-        let (head, tail) = (self.field(H::SqHead).load(Ordering::Acquire), self.field(H::SqTail).load(Ordering::Relaxed));
+        let (head, tail) = (
+            self.field(H::SqHead).load(Ordering::Acquire),
+            self.field(H::SqTail).load(Ordering::Relaxed),
+        );
         index::sq_pending(head, tail).unwrap_or(SQ_ENTRIES + 1)
     }
 
     /// Queues `sqe`; `Err` if the submission queue is full.
     pub fn push(&self, sqe: Sqe) -> Result<(), Sqe> {
         let tail = self.field(H::SqTail).load(Ordering::Relaxed);
-        if index::sq_pending(self.field(H::SqHead).load(Ordering::Acquire), tail).is_none_or(|n| n >= SQ_ENTRIES) {
+        if index::sq_pending(self.field(H::SqHead).load(Ordering::Acquire), tail)
+            .is_none_or(|n| n >= SQ_ENTRIES)
+        {
             return Err(sqe);
         }
         let slot = sqe_offset(tail);
@@ -125,7 +130,12 @@ pub fn submit(sqe: Sqe) {
 }
 
 /// Calls `method` on `cap` and waits: `Ok((result, bytes of result message))`.
-pub fn call(cap: u32, method: u16, params: &[u8], result: &mut [u8]) -> Result<(i64, usize), Error> {
+pub fn call(
+    cap: u32,
+    method: u16,
+    params: &[u8],
+    result: &mut [u8],
+) -> Result<(i64, usize), Error> {
     let ud = next_user_data();
     submit(call_sqe(cap, method, params, result, ud));
     let c = wait_for(ud);

@@ -69,7 +69,10 @@ impl JoinHandle {
 }
 
 /// Starts `f` on a new thread through `spawner`.
-pub fn spawn(spawner: ThreadSpawner, f: impl FnOnce() -> i64 + Send + 'static) -> Result<JoinHandle, Error> {
+pub fn spawn(
+    spawner: ThreadSpawner,
+    f: impl FnOnce() -> i64 + Send + 'static,
+) -> Result<JoinHandle, Error> {
     let index = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
     let block = tls::prepare(index);
     let stack: Box<[u128]> = alloc::vec![0u128; STACK_BYTES / 16].into_boxed_slice();

@@ -116,7 +116,9 @@ pub fn current() -> &'static ThreadBlock {
     let p: *const ThreadBlock;
     // SAFETY: every thread the runtime starts has FS base pointing at its
     // block, whose first word is its own address.
-    unsafe { core::arch::asm!("mov {}, fs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, fs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
+    };
     // SAFETY: as above; the block lives as long as the thread, and only
     // shared references to it are ever made.
     unsafe { &*p }

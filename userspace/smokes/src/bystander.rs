@@ -22,13 +22,22 @@ pub fn stop(c: &mut Checks, ep: Endpoint) {
     match ep.call(STOP) {
         Ok(reply) => {
             let text = core::str::from_utf8(&reply).unwrap_or("(not UTF-8)");
-            c.check(text.starts_with(INTACT), &alloc::format!("the bystander's memory stayed intact ({text})"));
+            c.check(
+                text.starts_with(INTACT),
+                &alloc::format!("the bystander's memory stayed intact ({text})"),
+            );
         }
-        Err(e) => c.check(false, &alloc::format!("the bystander answered the stop call (got {})", e.name())),
+        Err(e) => c.check(
+            false,
+            &alloc::format!("the bystander answered the stop call (got {})", e.name()),
+        ),
     }
 }
 
 /// Waits until the bystander behind `ep` has its pattern in place.
 pub fn wait_ready(c: &mut Checks, ep: Endpoint) {
-    c.check(ep.call(PING).as_deref() == Ok(READY), "the bystander is running with its pattern in place");
+    c.check(
+        ep.call(PING).as_deref() == Ok(READY),
+        "the bystander is running with its pattern in place",
+    );
 }

@@ -23,12 +23,19 @@ fn decode(x: i64) -> (i64, bool) {
 /// exactly as if I had spawned it. `sp` also serves as launch's spawner
 /// (the attack does not get it). `Err(NotFound)` if launch could not start
 /// the attack.
-pub fn run(sp: Spawner, binary: &str, args: &str, grants: &[(u32, u32)]) -> Result<(i64, bool), Error> {
+pub fn run(
+    sp: Spawner,
+    binary: &str,
+    args: &str,
+    grants: &[(u32, u32)],
+) -> Result<(i64, bool), Error> {
     // launch needs GRANT on every slot to pass it on; the rights the attack
     // gets travel in launch's arguments.
-    let mut all: Vec<(u32, u32)> = grants.iter().map(|&(slot, r)| (slot, r | Rights::GRANT.0)).collect();
+    let mut all: Vec<(u32, u32)> =
+        grants.iter().map(|&(slot, r)| (slot, r | Rights::GRANT.0)).collect();
     all.push((sp.0, Rights::CALL.0));
-    let rights: Vec<alloc::string::String> = grants.iter().map(|&(_, r)| alloc::format!("{r}")).collect();
+    let rights: Vec<alloc::string::String> =
+        grants.iter().map(|&(_, r)| alloc::format!("{r}")).collect();
     let line = alloc::format!("{} {binary} {args}", rights.join(","));
     let (x, launch_killed) = sp.spawn("launch", &line, &all)?.wait()?;
     if launch_killed {

@@ -48,7 +48,13 @@ impl Checks {
             capos_rt::println!(self.console, "[{}] PASS ({} checks)", self.smoke, self.passed);
             0
         } else {
-            capos_rt::println!(self.console, "[{}] FAIL ({} of {} checks failed)", self.smoke, self.failed.len(), self.failed.len() as u32 + self.passed);
+            capos_rt::println!(
+                self.console,
+                "[{}] FAIL ({} of {} checks failed)",
+                self.smoke,
+                self.failed.len(),
+                self.failed.len() as u32 + self.passed
+            );
             1
         }
     }

@@ -52,7 +52,8 @@ impl Memory {
 
     fn within(&self, before: &KernelMemory, after: &KernelMemory, handles: u64) -> bool {
         let (heap, frames) = self.allowed(handles);
-        after.heap_used <= before.heap_used + heap && after.frames_used <= before.frames_used + frames
+        after.heap_used <= before.heap_used + heap
+            && after.frames_used <= before.frames_used + frames
     }
 
     /// Polls until `done(reading)` or the settle time is over; returns the
@@ -91,7 +92,10 @@ impl Memory {
             let before = self.baseline();
             ok += (control() == Ok((0, false))) as u32;
             if let (Some(b), Some(a)) = (before, self.baseline()) {
-                let kept = (a.heap_used.saturating_sub(b.heap_used), a.frames_used.saturating_sub(b.frames_used));
+                let kept = (
+                    a.heap_used.saturating_sub(b.heap_used),
+                    a.frames_used.saturating_sub(b.frames_used),
+                );
                 self.per_handle = (self.per_handle.0.max(kept.0), self.per_handle.1.max(kept.1));
             }
         }
@@ -111,7 +115,13 @@ impl Memory {
     /// `before` (only growth counts: memory others free meanwhile is fine),
     /// `handles` being the handles the attack left in this process; prints
     /// the figures.
-    pub fn check_returned(&self, c: &mut Checks, what: &str, before: Option<KernelMemory>, handles: u64) {
+    pub fn check_returned(
+        &self,
+        c: &mut Checks,
+        what: &str,
+        before: Option<KernelMemory>,
+        handles: u64,
+    ) {
         let Some(before) = before else {
             c.check(false, &alloc::format!("{what}: Measure.memory answered before the attack"));
             return;

@@ -21,7 +21,8 @@ pub struct ProcessScaleLine {
     pub elapsed_ns: Option<u64>,
 }
 
-const KEYS: [&str; 8] = ["cpus", "workers", "range", "primes", "checksum", "elapsed", "verified", "elapsed_ns"];
+const KEYS: [&str; 8] =
+    ["cpus", "workers", "range", "primes", "checksum", "elapsed", "verified", "elapsed_ns"];
 
 impl fmt::Display for ProcessScaleLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,11 +102,26 @@ mod tests {
         let good = sample().to_string();
         let p = |s: &str| ProcessScaleLine::parse(s);
         assert_eq!(p("nothing here"), Err(LineError::MissingTag));
-        assert_eq!(p(&good.replace("range=0..1000", "range=0-1000")), Err(LineError::BadValue("range")));
-        assert_eq!(p(&good.replace("range=0..1000", "range=9..1")), Err(LineError::Inconsistent("range")));
-        assert_eq!(p(&good.replace("range=0..1000", "range=..1")), Err(LineError::BadValue("range")));
+        assert_eq!(
+            p(&good.replace("range=0..1000", "range=0-1000")),
+            Err(LineError::BadValue("range"))
+        );
+        assert_eq!(
+            p(&good.replace("range=0..1000", "range=9..1")),
+            Err(LineError::Inconsistent("range"))
+        );
+        assert_eq!(
+            p(&good.replace("range=0..1000", "range=..1")),
+            Err(LineError::BadValue("range"))
+        );
         assert_eq!(p(&good.replace(" primes=168", "")), Err(LineError::MissingField("primes")));
-        assert_eq!(p(&good.replace("elapsed=123", "elapsed=1.5")), Err(LineError::BadValue("elapsed")));
-        assert_eq!(p(&good.replace("verified=true", "verified=")), Err(LineError::BadValue("verified")));
+        assert_eq!(
+            p(&good.replace("elapsed=123", "elapsed=1.5")),
+            Err(LineError::BadValue("elapsed"))
+        );
+        assert_eq!(
+            p(&good.replace("verified=true", "verified=")),
+            Err(LineError::BadValue("verified"))
+        );
     }
 }

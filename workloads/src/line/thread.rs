@@ -207,13 +207,34 @@ mod tests {
         assert_eq!(p(&good.replace(" threads=2", "")), Err(LineError::MissingField("threads")));
         assert_eq!(p(&format!("{good} cpus=3")), Err(LineError::DuplicateField("cpus")));
         assert_eq!(p(&good.replace("cpus=2", "cpus=-2")), Err(LineError::BadValue("cpus")));
-        assert_eq!(p(&good.replace("cpus=2", "cpus=99999999999")), Err(LineError::BadValue("cpus")));
-        assert_eq!(p(&good.replace("0x00000000deadbeef", "deadbeef")), Err(LineError::BadValue("checksum")));
-        assert_eq!(p(&good.replace("0x00000000deadbeef", "0xzz")), Err(LineError::BadValue("checksum")));
-        assert_eq!(p(&good.replace("elapsed=20", "elapsed=21")), Err(LineError::Inconsistent("elapsed")));
-        assert_eq!(p(&good.replace("block_bytes=64", "block_bytes=32")), Err(LineError::BadValue("block_bytes")));
-        assert_eq!(p(&good.replace("verified=true", "verified=yes")), Err(LineError::BadValue("verified")));
-        assert_eq!(p(&good.replace("=blocking", "=sleepy")), Err(LineError::BadValue("parent_wait")));
+        assert_eq!(
+            p(&good.replace("cpus=2", "cpus=99999999999")),
+            Err(LineError::BadValue("cpus"))
+        );
+        assert_eq!(
+            p(&good.replace("0x00000000deadbeef", "deadbeef")),
+            Err(LineError::BadValue("checksum"))
+        );
+        assert_eq!(
+            p(&good.replace("0x00000000deadbeef", "0xzz")),
+            Err(LineError::BadValue("checksum"))
+        );
+        assert_eq!(
+            p(&good.replace("elapsed=20", "elapsed=21")),
+            Err(LineError::Inconsistent("elapsed"))
+        );
+        assert_eq!(
+            p(&good.replace("block_bytes=64", "block_bytes=32")),
+            Err(LineError::BadValue("block_bytes"))
+        );
+        assert_eq!(
+            p(&good.replace("verified=true", "verified=yes")),
+            Err(LineError::BadValue("verified"))
+        );
+        assert_eq!(
+            p(&good.replace("=blocking", "=sleepy")),
+            Err(LineError::BadValue("parent_wait"))
+        );
         assert_eq!(p(&format!("{good} junk")), Err(LineError::NotKeyValue));
         // Truncated by a crash mid-line.
         assert!(p(&good[..good.len() / 2]).is_err());

@@ -82,7 +82,12 @@ pub unsafe fn read(paddr: u64) -> Result<BootData, PvhError> {
     }
     // SAFETY: QEMU's modlist has nr_modules (>= 1) entries at modlist_paddr.
     let m = unsafe { &*(si.modlist_paddr as *const ModlistEntry) };
-    let mut d = BootData { rsdp: si.rsdp_paddr, archive: (m.paddr, m.size), e820: [E820::default(); MAX_E820], e820_count: 0 };
+    let mut d = BootData {
+        rsdp: si.rsdp_paddr,
+        archive: (m.paddr, m.size),
+        e820: [E820::default(); MAX_E820],
+        e820_count: 0,
+    };
     let n = (si.memmap_entries as usize).min(MAX_E820);
     for i in 0..n {
         // SAFETY: the table holds memmap_entries entries; we read at most that many.

@@ -75,7 +75,10 @@ impl Loaded {
 
 fn load_kernel(alloc: &mut PhysAlloc, elf: &[u8]) -> Loaded {
     let plan = step!(elf_plan::plan(elf), "kernel ELF rejected");
-    let phys = step!(alloc.alloc(plan.span, 2 << 20, MemoryKind::ExecutableAndModules), "no room for the kernel");
+    let phys = step!(
+        alloc.alloc(plan.span, 2 << 20, MemoryKind::ExecutableAndModules),
+        "no room for the kernel"
+    );
     let image = phys_slice_mut(phys, plan.span);
     image.fill(0);
     for s in plan.segments() {
@@ -128,13 +131,26 @@ pub fn boot(boot: &BootData, loader: (u64, u64), tsc_entry: u64) -> ! {
     let kernel_elf = cfg.file(cfg.entry.kernel_path);
     let (arc_base, arc_len) = boot.archive;
     // Low memory below 1 MiB is left alone except the trampoline page.
-    let busy = [(arc_base, arc_base + arc_len), (0x1000, smp::TRAMPOLINE), (smp::TRAMPOLINE + PAGE_SIZE, 0x10_0000)];
+    let busy = [
+        (arc_base, arc_base + arc_len),
+        (0x1000, smp::TRAMPOLINE),
+        (smp::TRAMPOLINE + PAGE_SIZE, 0x10_0000),
+    ];
     let mut alloc = step!(PhysAlloc::new(boot.e820(), &busy, PAGE_SIZE, FOUR_GIB), "memory map");
-    step!(alloc.note(loader.0, loader.1 - loader.0, MemoryKind::BootloaderReclaimable), "loader image");
-    step!(alloc.reserve(smp::TRAMPOLINE, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "AP trampoline page");
+    step!(
+        alloc.note(loader.0, loader.1 - loader.0, MemoryKind::BootloaderReclaimable),
+        "loader image"
+    );
+    step!(
+        alloc.reserve(smp::TRAMPOLINE, PAGE_SIZE, MemoryKind::BootloaderReclaimable),
+        "AP trampoline page"
+    );
 
     let k = load_kernel(&mut alloc, kernel_elf);
-    let arena_base = step!(alloc.alloc(ARENA_SIZE, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "response arena");
+    let arena_base = step!(
+        alloc.alloc(ARENA_SIZE, PAGE_SIZE, MemoryKind::BootloaderReclaimable),
+        "response arena"
+    );
     phys_slice_mut(arena_base, ARENA_SIZE).fill(0);
     let mut arena = Arena::new(arena_base, ARENA_SIZE);
 
@@ -142,7 +158,8 @@ pub fn boot(boot: &BootData, loader: (u64, u64), tsc_entry: u64) -> ! {
     let cmdline = step!(arena.put_str(cfg.entry.cmdline), "arena");
     answer_files(&cfg, &k, &mut alloc, &mut arena, kernel_elf, cmdline);
     let stack_size = answer_stack_size(&k, &mut arena);
-    let bsp_stack = step!(alloc.alloc(stack_size, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "BSP stack");
+    let bsp_stack =
+        step!(alloc.alloc(stack_size, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "BSP stack");
     answer_info(boot, &k, &mut arena, cmdline);
     let cr3 = build_page_tables(boot, &k, &mut alloc);
     let cpus = if k.request(Request::Mp).is_some() && boot.rsdp != 0 {
@@ -205,7 +222,14 @@ fn put_file(arena: &mut Arena, addr: u64, size: u64, path: u64, cmdline: u64) ->
 }
 
 /// The executable file and the modules, each copied to fresh memory.
-fn answer_files(cfg: &Config, k: &Loaded, alloc: &mut PhysAlloc, arena: &mut Arena, kernel_elf: &[u8], cmdline: u64) {
+fn answer_files(
+    cfg: &Config,
+    k: &Loaded,
+    alloc: &mut PhysAlloc,
+    arena: &mut Arena,
+    kernel_elf: &[u8],
+    cmdline: u64,
+) {
     let kernel_path = step!(arena.put_str(concat_path(cfg.entry.kernel_path).as_str()), "arena");
     let kernel_copy = copy_in(alloc, kernel_elf, MemoryKind::ExecutableAndModules);
     let kfile = put_file(arena, kernel_copy, kernel_elf.len() as u64, kernel_path, cmdline);
@@ -224,7 +248,14 @@ fn answer_files(cfg: &Config, k: &Loaded, alloc: &mut PhysAlloc, arena: &mut Are
         let f = put_file(arena, at, data.len() as u64, path, cmd);
         write_u64(array + 8 * i as u64, hhdm(f));
     }
-    let r = step!(arena.put(ModuleResponse { revision: 0, module_count: mods.len() as u64, modules: hhdm(array) }), "arena");
+    let r = step!(
+        arena.put(ModuleResponse {
+            revision: 0,
+            module_count: mods.len() as u64,
+            modules: hhdm(array)
+        }),
+        "arena"
+    );
     k.respond(Request::Module, r);
 }
 
@@ -248,7 +279,14 @@ fn answer_info(boot: &BootData, k: &Loaded, arena: &mut Arena, cmdline: u64) {
     k.respond(Request::BootloaderInfo, r);
     let r = step!(arena.put(HhdmResponse { revision: 0, offset: HHDM_OFFSET }), "arena");
     k.respond(Request::Hhdm, r);
-    let r = step!(arena.put(ExecutableAddressResponse { revision: 0, physical_base: k.phys, virtual_base: k.plan.virtual_base }), "arena");
+    let r = step!(
+        arena.put(ExecutableAddressResponse {
+            revision: 0,
+            physical_base: k.phys,
+            virtual_base: k.plan.virtual_base
+        }),
+        "arena"
+    );
     k.respond(Request::ExecutableAddress, r);
     let r = step!(arena.put(CmdlineResponse { revision: 0, cmdline }), "arena");
     k.respond(Request::ExecutableCmdline, r);
@@ -282,7 +320,10 @@ fn answer_memory_map(boot: &BootData, k: &Loaded, alloc: &PhysAlloc, arena: &mut
     }
     let entries = step!(arena.alloc((MAX_MEMMAP * size_of::<MemmapEntry>()) as u64, 8), "arena");
     let pointers = step!(arena.alloc((MAX_MEMMAP * 8) as u64, 8), "arena");
-    let response = step!(arena.put(MemmapResponse { revision: 0, entry_count: 0, entries: hhdm(pointers) }), "arena");
+    let response = step!(
+        arena.put(MemmapResponse { revision: 0, entry_count: 0, entries: hhdm(pointers) }),
+        "arena"
+    );
     // SAFETY: `entries` is an arena block sized for MAX_MEMMAP entries.
     let out = unsafe { core::slice::from_raw_parts_mut(entries as *mut MemmapEntry, MAX_MEMMAP) };
     let typed: &[Typed] = alloc.allocations();
@@ -318,8 +359,21 @@ impl PathBuf {
     }
 }
 
-fn start_aps(alloc: &mut PhysAlloc, arena: &mut Arena, k: &Loaded, rsdp: u64, cr3: u64, stack_size: u64) -> usize {
-    let madt = step!(acpi::parse_madt(rsdp, |a, l| a.checked_add(l as u64).filter(|&e| e <= FOUR_GIB).map(|_| phys_slice(a, l as u64))), "ACPI MADT");
+fn start_aps(
+    alloc: &mut PhysAlloc,
+    arena: &mut Arena,
+    k: &Loaded,
+    rsdp: u64,
+    cr3: u64,
+    stack_size: u64,
+) -> usize {
+    let madt = step!(
+        acpi::parse_madt(rsdp, |a, l| a
+            .checked_add(l as u64)
+            .filter(|&e| e <= FOUR_GIB)
+            .map(|_| phys_slice(a, l as u64))),
+        "ACPI MADT"
+    );
     let lapic = madt.lapic_base;
     let bsp = smp::bsp_lapic_id(lapic);
     smp::install(cr3);
@@ -327,11 +381,20 @@ fn start_aps(alloc: &mut PhysAlloc, arena: &mut Arena, k: &Loaded, rsdp: u64, cr
     let mut count = 0u64;
     for cpu in madt.cpus() {
         let info = step!(
-            arena.put(MpInfo { processor_id: cpu.processor_id, lapic_id: cpu.apic_id, reserved: 0, goto_address: 0, extra_argument: 0 }),
+            arena.put(MpInfo {
+                processor_id: cpu.processor_id,
+                lapic_id: cpu.apic_id,
+                reserved: 0,
+                goto_address: 0,
+                extra_argument: 0
+            }),
             "arena"
         );
         if cpu.apic_id != bsp {
-            let stack = step!(alloc.alloc(stack_size, PAGE_SIZE, MemoryKind::BootloaderReclaimable), "AP stack");
+            let stack = step!(
+                alloc.alloc(stack_size, PAGE_SIZE, MemoryKind::BootloaderReclaimable),
+                "AP stack"
+            );
             if !smp::start_ap(lapic, cpu.apic_id, hhdm(info), hhdm(stack + stack_size)) {
                 say!("AP with LAPIC id {} did not start; leaving it out", cpu.apic_id);
                 continue;
@@ -340,7 +403,16 @@ fn start_aps(alloc: &mut PhysAlloc, arena: &mut Arena, k: &Loaded, rsdp: u64, cr
         write_u64(array + 8 * count, hhdm(info));
         count += 1;
     }
-    let r = step!(arena.put(MpResponse { revision: 0, flags: 0, bsp_lapic_id: bsp, cpu_count: count, cpus: hhdm(array) }), "arena");
+    let r = step!(
+        arena.put(MpResponse {
+            revision: 0,
+            flags: 0,
+            bsp_lapic_id: bsp,
+            cpu_count: count,
+            cpus: hhdm(array)
+        }),
+        "arena"
+    );
     k.respond(Request::Mp, r);
     count as usize
 }

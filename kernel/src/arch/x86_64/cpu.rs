@@ -10,7 +10,9 @@ pub fn rdtsc() -> u64 {
 pub fn frame_pointer() -> u64 {
     let rbp: u64;
     // SAFETY: reading RBP has no side effects.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
+    };
     rbp
 }
 

@@ -40,7 +40,11 @@ impl CpuTables {
         CpuTables {
             gdt: UnsafeCell::new(GlobalDescriptorTable::new()),
             tss: UnsafeCell::new(TaskStateSegment::new()),
-            ist: UnsafeCell::new([IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE])]),
+            ist: UnsafeCell::new([
+                IstStack([0; IST_STACK_SIZE]),
+                IstStack([0; IST_STACK_SIZE]),
+                IstStack([0; IST_STACK_SIZE]),
+            ]),
         }
     }
 
@@ -58,7 +62,8 @@ impl CpuTables {
     pub unsafe fn load(&'static self) {
         // SAFETY: per the contract nothing else reads or writes the tables
         // until this returns; they live in a 'static slot and never move.
-        let (tss, gdt_cell, ist) = unsafe { (&mut *self.tss.get(), &mut *self.gdt.get(), &*self.ist.get()) };
+        let (tss, gdt_cell, ist) =
+            unsafe { (&mut *self.tss.get(), &mut *self.gdt.get(), &*self.ist.get()) };
         for (i, stack) in ist.iter().enumerate() {
             let top = VirtAddr::from_ptr(stack.0.as_ptr()) + IST_STACK_SIZE as u64;
             tss.interrupt_stack_table[i] = top;

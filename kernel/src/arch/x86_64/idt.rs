@@ -53,7 +53,10 @@ pub fn load() {
         }
         t
     });
-    let ptr = DescriptorTablePointer { limit: (size_of::<Idt>() - 1) as u16, base: VirtAddr::from_ptr(idt) };
+    let ptr = DescriptorTablePointer {
+        limit: (size_of::<Idt>() - 1) as u16,
+        base: VirtAddr::from_ptr(idt),
+    };
     // SAFETY: the IDT is 'static and every gate points at a valid stub.
     unsafe { lidt(&ptr) };
 }

@@ -4,8 +4,8 @@
 //! interrupts are masked while the ICR is written so no handler on this CPU
 //! interleaves its own send, and each send is counted per vector class.
 
-use crate::sync::IrqOff;
 use super::{lapic, percpu};
+use crate::sync::IrqOff;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 pub static SENT: AtomicU64 = AtomicU64::new(0);

@@ -16,6 +16,6 @@ pub mod pic;
 pub mod serial;
 pub mod smp;
 pub mod syscall;
-pub mod trap;
 pub mod tlb;
+pub mod trap;
 pub mod tsc;

@@ -94,7 +94,9 @@ pub fn current() -> &'static PerCpu {
     let p: *const PerCpu;
     // SAFETY: GS base was set by `install` on this CPU before any caller
     // runs; gs:[0] holds the struct's own address.
-    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
+    };
     // SAFETY: p points at a 'static slot that is only ever shared.
     unsafe { &*p }
 }
@@ -120,5 +122,7 @@ pub fn mark_online() {
 }
 
 pub fn online_count() -> u32 {
-    (0..CPU_COUNT.load(Ordering::Acquire) as usize).filter(|&i| slot(i).online.load(Ordering::Acquire)).count() as u32
+    (0..CPU_COUNT.load(Ordering::Acquire) as usize)
+        .filter(|&i| slot(i).online.load(Ordering::Acquire))
+        .count() as u32
 }

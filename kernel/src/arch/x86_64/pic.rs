@@ -12,7 +12,12 @@ pub fn remap_and_mask(base: u8) {
     // SAFETY: the 8259 command/data ports are owned by this driver; the
     // standard ICW1-4 sequence reprograms the vector offsets.
     unsafe {
-        let (mut c1, mut d1, mut c2, mut d2) = (Port::<u8>::new(PIC1), Port::<u8>::new(PIC1 + 1), Port::<u8>::new(PIC2), Port::<u8>::new(PIC2 + 1));
+        let (mut c1, mut d1, mut c2, mut d2) = (
+            Port::<u8>::new(PIC1),
+            Port::<u8>::new(PIC1 + 1),
+            Port::<u8>::new(PIC2),
+            Port::<u8>::new(PIC2 + 1),
+        );
         c1.write(0x11);
         c2.write(0x11);
         d1.write(base);

@@ -115,12 +115,19 @@ pub fn init_this_cpu() {
     // SAFETY: enabling SCE and programming STAR/LSTAR/SFMASK only changes
     // how `syscall` behaves; the entry point above is ready for it.
     unsafe {
-        Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE));
+        Efer::update(|f| {
+            f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE)
+        });
         Msr::new(IA32_STAR).write((0x10u64 << 48) | (0x08u64 << 32));
     }
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
     // IF, DF, TF and AC are cleared on entry.
-    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::ALIGNMENT_CHECK,
+    );
     KernelGsBase::write(VirtAddr::new(0));
 }
 

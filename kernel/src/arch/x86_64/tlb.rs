@@ -68,7 +68,11 @@ fn service() {
     crate::m_add!(capos_measure::catalogue::tlb::pending_flush_checks);
     let bit = 1u64 << percpu::cpu_index();
     if TARGETS.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
-        flush_local(REQ_PML4.load(Ordering::Acquire), REQ_START.load(Ordering::Acquire), REQ_PAGES.load(Ordering::Acquire));
+        flush_local(
+            REQ_PML4.load(Ordering::Acquire),
+            REQ_START.load(Ordering::Acquire),
+            REQ_PAGES.load(Ordering::Acquire),
+        );
         STATS.shootdown_acks.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(capos_measure::catalogue::tlb::deferred_completion_drains);
         PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);

@@ -58,7 +58,10 @@ impl Endpoint {
     pub fn new(name: &str) -> Arc<Endpoint> {
         let e = Arc::new(Endpoint {
             name: String::from(name),
-            state: IrqSpinLock::measured(State::default(), crate::sync::LockClass::Shared(crate::sync::SharedClass::EndpointQueue)),
+            state: IrqSpinLock::measured(
+                State::default(),
+                crate::sync::LockClass::Shared(crate::sync::SharedClass::EndpointQueue),
+            ),
             revoked: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         });
@@ -194,7 +197,9 @@ pub fn cancel_for(t: &Arc<Thread>) -> usize {
 pub fn server_exited(pid: u32) {
     let eps: Vec<Arc<Endpoint>> = {
         let mut reg = REGISTRY.lock();
-        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut *reg).into_iter().partition(|e| e.state.lock().servers.contains(&pid));
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut *reg)
+            .into_iter()
+            .partition(|e| e.state.lock().servers.contains(&pid));
         *reg = keep;
         gone
     };

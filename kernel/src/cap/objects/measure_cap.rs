@@ -38,5 +38,8 @@ pub fn mark(params: &Params) -> Result<Outcome, Error> {
 pub fn memory() -> Result<Outcome, Error> {
     let f = crate::mm::frame::stats();
     let (heap, peak) = (crate::mm::heap::used() as u64, crate::mm::heap::peak() as u64);
-    Ok(Outcome::Done(0, Some(messages::memory(heap, peak, (f.total - f.free) as u64, f.peak_used as u64))))
+    Ok(Outcome::Done(
+        0,
+        Some(messages::memory(heap, peak, (f.total - f.free) as u64, f.peak_used as u64)),
+    ))
 }

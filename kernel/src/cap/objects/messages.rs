@@ -30,8 +30,10 @@ impl Params {
         if sqe.params_len == 0 {
             return Ok(Params { msg: None });
         }
-        let bytes = UserSlice::new(sqe.params, sqe.params_len as usize)?.read_vec(space, MAX_PARAMS)?;
-        let opts = *ReaderOptions::new().traversal_limit_in_words(Some(16 * 1024)).nesting_limit(16);
+        let bytes =
+            UserSlice::new(sqe.params, sqe.params_len as usize)?.read_vec(space, MAX_PARAMS)?;
+        let opts =
+            *ReaderOptions::new().traversal_limit_in_words(Some(16 * 1024)).nesting_limit(16);
         let msg = serialize::read_message(&mut &bytes[..], opts).map_err(bad)?;
         Ok(Params { msg: Some(msg) })
     }
@@ -53,7 +55,11 @@ impl Params {
     pub fn spawn(&self) -> Result<SpawnParams, Error> {
         let r = self.root::<s::process_spawner::spawn_params::Owned>()?;
         let binary = String::from(r.get_binary().map_err(bad)?.to_str().map_err(bad)?);
-        let args = if r.has_args() { String::from(r.get_args().map_err(bad)?.to_str().map_err(bad)?) } else { String::new() };
+        let args = if r.has_args() {
+            String::from(r.get_args().map_err(bad)?.to_str().map_err(bad)?)
+        } else {
+            String::new()
+        };
         let grants = if r.has_grants() {
             r.get_grants().map_err(bad)?.iter().map(|g| (g.get_slot(), g.get_rights())).collect()
         } else {
@@ -94,7 +100,10 @@ impl Params {
     pub fn measure_mark(&self) -> Result<String, Error> {
         let r = self.root::<s::measure::mark_params::Owned>()?;
         let phase = r.get_phase().map_err(bad)?.to_str().map_err(bad)?;
-        if phase.is_empty() || phase.len() > 32 || !phase.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if phase.is_empty()
+            || phase.len() > 32
+            || !phase.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(Error::BadParams);
         }
         Ok(String::from(phase))

@@ -53,7 +53,9 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
             crate::console::print_user(p.pid, &p.name, &text);
             Ok(Outcome::Done(0, None))
         }
-        (Object::Timer, m::TIMER_NOW) => Ok(Outcome::Done(0, Some(messages::timer_now(crate::time::now_ns())))),
+        (Object::Timer, m::TIMER_NOW) => {
+            Ok(Outcome::Done(0, Some(messages::timer_now(crate::time::now_ns()))))
+        }
         (Object::Timer, m::TIMER_SLEEP) => {
             let ns = params.timer_sleep()?;
             match crate::time::deadline_after_ns(ns) {
@@ -70,7 +72,9 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
             Ok(Outcome::Pending)
         }
         (Object::ThreadSpawner, m::THREAD_SPAWN) => thread_spawner::spawn(p, &params),
-        (Object::ThreadHandle(th), m::THREAD_JOIN) => thread_spawner::join(p, sqe.cap, th, pending(c)),
+        (Object::ThreadHandle(th), m::THREAD_JOIN) => {
+            thread_spawner::join(p, sqe.cap, th, pending(c))
+        }
         (Object::ParkSpace, m::PARK_PARK) => park::park(p, &params, pending(c)),
         (Object::ParkSpace, m::PARK_UNPARK) => park::unpark(p, &params),
         (Object::Endpoint(e), m::ENDPOINT_CALL) => e.call(&params, pending(c)),

@@ -37,7 +37,9 @@ pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
             return Err(Error::from(e));
         }
     };
-    let handle = p.caps.lock().fill(slot, Slot { object: Object::ProcessHandle(proc), rights: Rights::CALL });
+    let handle = p
+        .caps
+        .lock()
+        .fill(slot, Slot { object: Object::ProcessHandle(proc), rights: Rights::CALL });
     Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
 }
-

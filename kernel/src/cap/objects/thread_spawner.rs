@@ -15,7 +15,10 @@ fn user_addr(a: u64) -> bool {
 
 pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
     let (entry, arg, stack_top, tls) = params.thread_spawn()?;
-    if !user_addr(entry) || (stack_top != 0 && (!user_addr(stack_top) || stack_top % 16 != 0)) || tls >= USER_TOP {
+    if !user_addr(entry)
+        || (stack_top != 0 && (!user_addr(stack_top) || stack_top % 16 != 0))
+        || tls >= USER_TOP
+    {
         return Err(Error::BadAddress);
     }
     // The handle's slot is held before the thread starts: with a full
@@ -24,7 +27,10 @@ pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
     let started = start_user_thread(p, entry, arg, stack_top, tls);
     match started {
         Ok(t) => {
-            let handle = p.caps.lock().fill(slot, Slot { object: Object::ThreadHandle(t), rights: Rights::CALL });
+            let handle = p
+                .caps
+                .lock()
+                .fill(slot, Slot { object: Object::ThreadHandle(t), rights: Rights::CALL });
             Ok(Outcome::Done(handle as i64, Some(messages::handle_slot(handle))))
         }
         Err(e) => {
@@ -36,7 +42,13 @@ pub fn spawn(p: &Arc<Process>, params: &Params) -> Result<Outcome, Error> {
 
 /// Starts a sibling thread at `entry` (with a kernel-allocated stack when
 /// `stack_top` is 0, freed when the thread exits).
-fn start_user_thread(p: &Arc<Process>, entry: u64, arg: u64, stack_top: u64, tls: u64) -> Result<Arc<Thread>, Error> {
+fn start_user_thread(
+    p: &Arc<Process>,
+    entry: u64,
+    arg: u64,
+    stack_top: u64,
+    tls: u64,
+) -> Result<Arc<Thread>, Error> {
     let stack = if stack_top == 0 { Some(p.alloc_stack(USER_STACK_BYTES)?) } else { None };
     let top = stack.map_or(stack_top, |(base, bytes)| base + bytes);
     let started = p.start_thread("user-thread", stack, move |ring_va| {
@@ -52,7 +64,12 @@ fn start_user_thread(p: &Arc<Process>, entry: u64, arg: u64, stack_top: u64, tls
     started
 }
 
-pub fn join(p: &Arc<Process>, slot: u32, th: &Arc<Thread>, c: Completion) -> Result<Outcome, Error> {
+pub fn join(
+    p: &Arc<Process>,
+    slot: u32,
+    th: &Arc<Thread>,
+    c: Completion,
+) -> Result<Outcome, Error> {
     if !th.process.as_ref().is_some_and(|tp| Arc::ptr_eq(tp, p)) {
         return Err(Error::InvalidState);
     }

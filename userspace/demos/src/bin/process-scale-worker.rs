@@ -25,9 +25,12 @@ const COORDINATOR: Endpoint = Endpoint(0);
 
 fn run(ctx: &Ctx) -> i64 {
     let a = Args(ctx.args);
-    let (Ok(index), Ok(workers), Ok(lo), Ok(hi)) =
-        (a.num::<u32>("index", u32::MAX), a.num::<u32>("workers", 0), a.num::<u32>("lo", 0), a.num::<u32>("hi", 0))
-    else {
+    let (Ok(index), Ok(workers), Ok(lo), Ok(hi)) = (
+        a.num::<u32>("index", u32::MAX),
+        a.num::<u32>("workers", 0),
+        a.num::<u32>("lo", 0),
+        a.num::<u32>("hi", 0),
+    ) else {
         return 10;
     };
     if index >= workers || lo > hi {
@@ -40,7 +43,14 @@ fn run(ctx: &Ctx) -> i64 {
     // Timed by the coordinator's start stamp and this end stamp.
     let r = ps::count_primes(range.clone());
     let end_tsc = rdtsc();
-    let msg = Msg::Result { index, lo: range.start, hi: range.end, primes: r.primes, checksum: r.checksum, end_tsc };
+    let msg = Msg::Result {
+        index,
+        lo: range.start,
+        hi: range.end,
+        primes: r.primes,
+        checksum: r.checksum,
+        end_tsc,
+    };
     match COORDINATOR.call(&msg.encode()) {
         Ok(_) => 0,
         Err(_) => 13,

@@ -112,7 +112,11 @@ impl Pending {
     fn on_cqe(&mut self, c: Cqe, results_in: usize) -> Result<Option<Event>, String> {
         if let Some(i) = self.waits.iter().position(|(ud, _)| *ud == c.user_data) {
             let (_, buf) = &self.waits[i];
-            let exit = if c.result < 0 { Err(c.result) } else { wait_result(&buf[..c.result_bytes as usize]) };
+            let exit = if c.result < 0 {
+                Err(c.result)
+            } else {
+                wait_result(&buf[..c.result_bytes as usize])
+            };
             let exit = exit.map_err(|e| format!("wait for worker {i} failed ({e})"))?;
             self.exits[i] = Some(exit);
             if results_in < self.exits.len() && exit != (0, false) {
@@ -130,8 +134,8 @@ impl Pending {
                 }
                 let (id, data) = receive_result(&buf[..c.result_bytes as usize])?;
                 self.receive = None;
-                let msg =
-                    Msg::decode(&data).ok_or_else(|| format!("malformed worker message of {} bytes", data.len()))?;
+                let msg = Msg::decode(&data)
+                    .ok_or_else(|| format!("malformed worker message of {} bytes", data.len()))?;
                 Ok(Some(Event::Call { id, msg }))
             }
             // A stray completion (another client call's) is not ours to judge.
@@ -229,7 +233,8 @@ fn bench(args: &str) -> Result<bool, String> {
             Msg::Result { index, lo: rlo, hi: rhi, primes, checksum, end_tsc }
                 if (index as usize) < n && results[index as usize].is_none() =>
             {
-                results[index as usize] = Some((rlo, rhi, PrimeResult { primes, checksum }, end_tsc));
+                results[index as usize] =
+                    Some((rlo, rhi, PrimeResult { primes, checksum }, end_tsc));
                 results_in += 1;
                 if results_in == n {
                     let _ = MEASURE.mark("shutdown");
@@ -264,7 +269,9 @@ fn bench(args: &str) -> Result<bool, String> {
     let mut parts = Vec::with_capacity(n);
     let mut t_end = t_start;
     for (i, r) in results.iter().enumerate() {
-        let Some((rlo, rhi, pr, end)) = *r else { return Err(format!("no result from worker {i}")) };
+        let Some((rlo, rhi, pr, end)) = *r else {
+            return Err(format!("no result from worker {i}"));
+        };
         let want = ps::worker_range(lo, hi, workers, i as u32);
         ranges_ok &= want == (rlo..rhi);
         parts.push(pr);

@@ -131,7 +131,8 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
     let mut handles: Vec<thread::JoinHandle> = Vec::with_capacity(threads as usize);
     for i in 0..threads {
         let s = sh.clone();
-        let h = thread::spawn(THREADS, move || worker(&s, i)).map_err(|e| alloc::format!("spawn worker {i}: {e:?}"))?;
+        let h = thread::spawn(THREADS, move || worker(&s, i))
+            .map_err(|e| alloc::format!("spawn worker {i}: {e:?}"))?;
         handles.push(h);
     }
     loop {
@@ -168,9 +169,11 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
             digest: s.0.digest.load(Ordering::Acquire),
         })
         .collect();
-    let t_end = sh.slots.iter().map(|s| s.0.end_tsc.load(Ordering::Acquire)).max().unwrap_or(t_work);
+    let t_end =
+        sh.slots.iter().map(|s| s.0.end_tsc.load(Ordering::Acquire)).max().unwrap_or(t_work);
     let checksum = ts::combine(&results);
-    let verified = ts::check_cover(&results, blocks).is_ok() && checksum == ts::reference_checksum(blocks, rounds);
+    let verified = ts::check_cover(&results, blocks).is_ok()
+        && checksum == ts::reference_checksum(blocks, rounds);
     let line = ThreadScaleLine {
         cpus,
         threads,

@@ -89,16 +89,44 @@ fn cycle(i: u32, t: &mut Tally) {
 
 fn inner(ctx: &Ctx, cycles: u32) -> i64 {
     let mut c = Checks::new("attack-full-caps", Console(0));
-    c.check(ctx.caps as usize == INNER_SLOTS, &alloc::format!("started with {} of 256 slots used", ctx.caps));
+    c.check(
+        ctx.caps as usize == INNER_SLOTS,
+        &alloc::format!("started with {} of 256 slots used", ctx.caps),
+    );
     let mut t = Tally::default();
     for i in 0..cycles {
         cycle(i, &mut t);
     }
-    c.check(t.a_started == cycles, &alloc::format!("thread A took the last slot in {}/{cycles} cycles", t.a_started));
-    c.check(t.b_refused == cycles, &alloc::format!("thread B was refused with OutOfResources in {}/{cycles} cycles {:?}", t.b_refused, t.b_other));
-    c.check(B_RAN.load(Ordering::SeqCst) == 0, &alloc::format!("no refused thread B ever ran (ran {} times)", B_RAN.load(Ordering::SeqCst)));
-    c.check(t.a_joined == cycles, &alloc::format!("A's join returned A's code in {}/{cycles} cycles", t.a_joined));
-    c.check(t.c_joined == cycles, &alloc::format!("C started in the freed slot and its join returned C's code in {}/{cycles} cycles", t.c_joined));
+    c.check(
+        t.a_started == cycles,
+        &alloc::format!("thread A took the last slot in {}/{cycles} cycles", t.a_started),
+    );
+    c.check(
+        t.b_refused == cycles,
+        &alloc::format!(
+            "thread B was refused with OutOfResources in {}/{cycles} cycles {:?}",
+            t.b_refused,
+            t.b_other
+        ),
+    );
+    c.check(
+        B_RAN.load(Ordering::SeqCst) == 0,
+        &alloc::format!(
+            "no refused thread B ever ran (ran {} times)",
+            B_RAN.load(Ordering::SeqCst)
+        ),
+    );
+    c.check(
+        t.a_joined == cycles,
+        &alloc::format!("A's join returned A's code in {}/{cycles} cycles", t.a_joined),
+    );
+    c.check(
+        t.c_joined == cycles,
+        &alloc::format!(
+            "C started in the freed slot and its join returned C's code in {}/{cycles} cycles",
+            t.c_joined
+        ),
+    );
     c.finish()
 }
 
@@ -106,14 +134,24 @@ fn outer(cycles: u32) -> i64 {
     let call = Rights::CALL.0;
     let mut grants: Vec<(u32, u32)> = alloc::vec![(0, call), (1, call), (2, call)];
     grants.resize(INNER_SLOTS, (0, call));
-    match Spawner(3).spawn("attack-full-caps", &alloc::format!("inner cycles={cycles}"), &grants).and_then(|h| h.wait()) {
+    match Spawner(3)
+        .spawn("attack-full-caps", &alloc::format!("inner cycles={cycles}"), &grants)
+        .and_then(|h| h.wait())
+    {
         Ok((code, false)) => code,
         Ok((code, true)) => {
-            capos_rt::println!(Console(0), "[attack-full-caps] the inner process was killed by a fault (code {code})");
+            capos_rt::println!(
+                Console(0),
+                "[attack-full-caps] the inner process was killed by a fault (code {code})"
+            );
             99
         }
         Err(e) => {
-            capos_rt::println!(Console(0), "[attack-full-caps] FAILED: starting the inner process: {}", e.name());
+            capos_rt::println!(
+                Console(0),
+                "[attack-full-caps] FAILED: starting the inner process: {}",
+                e.name()
+            );
             98
         }
     }

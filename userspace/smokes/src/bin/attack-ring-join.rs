@@ -53,12 +53,19 @@ fn wave() -> Result<Vec<u64>, alloc::string::String> {
     let rings: Arc<Vec<AtomicU64>> = Arc::new((0..THREADS).map(|_| AtomicU64::new(0)).collect());
     let mut handles = Vec::with_capacity(THREADS);
     for i in 0..THREADS {
-        handles.push(start(&rings, i).map_err(|e| alloc::format!("spawning thread {i}: {}", e.name()))?);
+        handles.push(
+            start(&rings, i).map_err(|e| alloc::format!("spawning thread {i}: {}", e.name()))?,
+        );
     }
     for (i, h) in handles.into_iter().enumerate() {
         match h.join() {
             Ok(code) if code == code_of(i) => {}
-            other => return Err(alloc::format!("thread {i} joined with {other:?}, want Ok({})", code_of(i))),
+            other => {
+                return Err(alloc::format!(
+                    "thread {i} joined with {other:?}, want Ok({})",
+                    code_of(i)
+                ))
+            }
         }
     }
     Ok(rings.iter().map(|r| r.load(Ordering::Acquire)).collect())
@@ -85,18 +92,26 @@ fn run(ctx: &Ctx) -> i64 {
     }
     let first = &all[0];
     if first.iter().any(|&r| r == 0 || r == own) {
-        capos_rt::println!(CONSOLE, "[attack-ring-join] FAILED: a thread recorded no ring of its own");
+        capos_rt::println!(
+            CONSOLE,
+            "[attack-ring-join] FAILED: a thread recorded no ring of its own"
+        );
         return 3;
     }
     if let Some(second) = all.get(1) {
         let reused = second.iter().filter(|r| first.contains(r)).count();
-        capos_rt::println!(CONSOLE, "[attack-ring-join] second wave reused {reused} of the first wave's ring addresses");
+        capos_rt::println!(
+            CONSOLE,
+            "[attack-ring-join] second wave reused {reused} of the first wave's ring addresses"
+        );
     }
     let target = first[0];
     capos_rt::println!(CONSOLE, "[attack-ring-join] {waves} wave(s) of {THREADS} threads joined with the right codes; reading the ring of joined thread 0 at {target:#x} (must fault)");
     // SAFETY: not sound on purpose: the page belonged to a thread that has
     // exited; a correct kernel has unmapped it and kills us right here.
-    let page: Vec<u64> = (0..512).map(|i| unsafe { core::ptr::read_volatile((target as *const u64).add(i)) }).collect();
+    let page: Vec<u64> = (0..512)
+        .map(|i| unsafe { core::ptr::read_volatile((target as *const u64).add(i)) })
+        .collect();
     let kernelish: Vec<u64> = page.iter().copied().filter(|&w| kernel_looking(w)).collect();
     let nonzero = page.iter().filter(|&&w| w != 0).count();
     capos_rt::println!(

@@ -30,7 +30,8 @@ fn code_of(i: u64) -> i64 {
 
 /// Starts and joins threads `from..to`; `Err` says what went wrong first.
 fn batch(from: u64, to: u64) -> Result<(), alloc::string::String> {
-    let handles: Vec<(u64, Result<JoinHandle, Error>)> = (from..to).map(|i| (i, thread::spawn(ThreadSpawner(1), move || code_of(i)))).collect();
+    let handles: Vec<(u64, Result<JoinHandle, Error>)> =
+        (from..to).map(|i| (i, thread::spawn(ThreadSpawner(1), move || code_of(i)))).collect();
     let mut first_error = None;
     for (i, h) in handles {
         let got = h.and_then(JoinHandle::join);
@@ -60,8 +61,22 @@ fn run(ctx: &Ctx) -> i64 {
         }
     }
     let ms = (TIMER.now().unwrap_or(0) - t0) / 1_000_000;
-    c.note(&alloc::format!("{done} threads started and joined, {per_batch} at a time, in {ms} ms ({} us each)", ms * 1000 / done.max(1)));
-    c.check(result.is_ok(), &alloc::format!("every thread started and its join returned its code ({})", result.as_ref().err().map_or("all right", |e| e.as_str())));
-    mem.check_returned(&mut c, &alloc::format!("after {done} threads (this process still alive)"), warm, 0);
+    c.note(&alloc::format!(
+        "{done} threads started and joined, {per_batch} at a time, in {ms} ms ({} us each)",
+        ms * 1000 / done.max(1)
+    ));
+    c.check(
+        result.is_ok(),
+        &alloc::format!(
+            "every thread started and its join returned its code ({})",
+            result.as_ref().err().map_or("all right", |e| e.as_str())
+        ),
+    );
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("after {done} threads (this process still alive)"),
+        warm,
+        0,
+    );
     c.finish()
 }

@@ -81,7 +81,10 @@ impl Storm {
 
     /// Parks made so far by both threads.
     fn waits(&self) -> u64 {
-        [&self.woken, &self.changed, &self.entered, &self.timeouts, &self.errors].iter().map(|a| a.load(Ordering::Relaxed)).sum()
+        [&self.woken, &self.changed, &self.entered, &self.timeouts, &self.errors]
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Takes turns as `side` (0: A, 1: B) until `target` parks have been
@@ -97,7 +100,11 @@ impl Storm {
                 if v % 2 == side {
                     break;
                 }
-                if side == 0 { self.park_wait(v) } else { self.enter_wait(v) }
+                if side == 0 {
+                    self.park_wait(v)
+                } else {
+                    self.enter_wait(v)
+                }
             }
             // Set before the turn moves on, so the other side sees it when
             // it wakes for the turn.
@@ -142,9 +149,27 @@ fn run(ctx: &Ctx) -> i64 {
         load(&storm.changed),
         load(&storm.entered)
     ));
-    c.check(turns.iter().all(|&t| t >= 0) && storm.waits() >= waits, &alloc::format!("both storm threads made their {waits} parks together"));
-    c.check(turns.iter().sum::<i64>() == storm.turn.load(Ordering::Relaxed) as i64, "every turn was taken exactly once");
-    c.check(load(&storm.timeouts) == 0 && load(&storm.errors) == 0, &alloc::format!("no wait timed out or failed ({} timeouts, {} errors)", load(&storm.timeouts), load(&storm.errors)));
-    mem.check_returned(&mut c, &alloc::format!("after {} waits ended early (this process still alive)", storm.waits()), before, 0);
+    c.check(
+        turns.iter().all(|&t| t >= 0) && storm.waits() >= waits,
+        &alloc::format!("both storm threads made their {waits} parks together"),
+    );
+    c.check(
+        turns.iter().sum::<i64>() == storm.turn.load(Ordering::Relaxed) as i64,
+        "every turn was taken exactly once",
+    );
+    c.check(
+        load(&storm.timeouts) == 0 && load(&storm.errors) == 0,
+        &alloc::format!(
+            "no wait timed out or failed ({} timeouts, {} errors)",
+            load(&storm.timeouts),
+            load(&storm.errors)
+        ),
+    );
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("after {} waits ended early (this process still alive)", storm.waits()),
+        before,
+        0,
+    );
     c.finish()
 }

@@ -62,7 +62,8 @@ struct Mismatch {
 
 impl Pattern {
     fn new(seed: u64) -> Pattern {
-        let mut p = Pattern { seed, words: alloc::vec![0; WORDS], generation: alloc::vec![0; PAGES] };
+        let mut p =
+            Pattern { seed, words: alloc::vec![0; WORDS], generation: alloc::vec![0; PAGES] };
         for i in 0..WORDS {
             p.words[i] = p.expected(i);
         }
@@ -72,7 +73,9 @@ impl Pattern {
     /// Cheap on purpose (every word is checked every round, under
     /// emulation too): distinct per word, per generation and per process.
     fn expected(&self, i: usize) -> u64 {
-        (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.seed ^ self.generation[i / PAGE_WORDS].rotate_left(40)
+        (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ self.seed
+            ^ self.generation[i / PAGE_WORDS].rotate_left(40)
     }
 
     fn verify(&self) -> Result<(), Mismatch> {
@@ -112,7 +115,11 @@ struct StopWatch {
 
 impl StopWatch {
     fn start(slot: u32) -> StopWatch {
-        let mut w = StopWatch { ep: Endpoint(slot), user_data: ring::next_user_data(), buf: alloc::vec![0; Endpoint::RECEIVE_RESULT_BYTES] };
+        let mut w = StopWatch {
+            ep: Endpoint(slot),
+            user_data: ring::next_user_data(),
+            buf: alloc::vec![0; Endpoint::RECEIVE_RESULT_BYTES],
+        };
         ring::submit(ring::call_sqe(slot, ENDPOINT_RECEIVE, &[], &mut w.buf, w.user_data));
         syscall::cap_enter(0, 0);
         w
@@ -123,7 +130,9 @@ impl StopWatch {
         let done = ring::drain();
         let c = done.iter().find(|c| c.user_data == self.user_data)?;
         if c.result < 0 {
-            return Some(Err(capos_rt::Error::from_result(c.result).unwrap_or(capos_rt::Error::InvalidState)));
+            return Some(Err(
+                capos_rt::Error::from_result(c.result).unwrap_or(capos_rt::Error::InvalidState)
+            ));
         }
         let msg = &self.buf[..(c.result_bytes as usize).min(self.buf.len())];
         Some(Endpoint::parse_receive(msg))
@@ -138,7 +147,12 @@ fn run(ctx: &Ctx) -> i64 {
     let seed = mix(ctx.args.bytes().fold(start, |h, b| mix(h ^ b as u64)));
     let mut pattern = Pattern::new(seed);
     let mut watch = args::number(ctx.args, "stop").map(|s| StopWatch::start(s as u32));
-    capos_rt::println!(CONSOLE, "[bystander] started: {} KiB pattern, up to {ms} ms{}", WORDS * 8 / 1024, if watch.is_some() { ", stops on request" } else { "" });
+    capos_rt::println!(
+        CONSOLE,
+        "[bystander] started: {} KiB pattern, up to {ms} ms{}",
+        WORDS * 8 / 1024,
+        if watch.is_some() { ", stops on request" } else { "" }
+    );
     let mut round = 0u64;
     loop {
         if let Err(m) = pattern.verify() {
@@ -155,11 +169,16 @@ fn run(ctx: &Ctx) -> i64 {
                     watch = Some(StopWatch::start(w.ep.0));
                 }
                 Some(Ok((id, _))) => {
-                    let _ = w.ep.reply(id, alloc::format!("{INTACT} after {round} rounds").as_bytes());
+                    let _ =
+                        w.ep.reply(id, alloc::format!("{INTACT} after {round} rounds").as_bytes());
                     break;
                 }
                 Some(Err(e)) => {
-                    capos_rt::println!(CONSOLE, "[bystander] the stop endpoint failed ({}); running until the time is up", e.name());
+                    capos_rt::println!(
+                        CONSOLE,
+                        "[bystander] the stop endpoint failed ({}); running until the time is up",
+                        e.name()
+                    );
                     watch = None;
                 }
                 None => {}

@@ -102,7 +102,8 @@ fn spawn_retrying(binary: &str, args: &str, grants: &[(u32, u32)]) -> Result<Pro
 /// The kernel still keeps time, spawns a process and reports its exit.
 fn still_works() -> Result<(), alloc::string::String> {
     TIMER.now().map_err(|e| alloc::format!("Timer.now fails: {}", e.name()))?;
-    let h = spawn_retrying("exit-child", "code=7", &[(1, ALL)]).map_err(|e| alloc::format!("spawning fails: {}", e.name()))?;
+    let h = spawn_retrying("exit-child", "code=7", &[(1, ALL)])
+        .map_err(|e| alloc::format!("spawning fails: {}", e.name()))?;
     match h.wait() {
         Ok((7, false)) => Ok(()),
         other => Err(alloc::format!("a child exiting with 7 reports {other:?}")),
@@ -115,7 +116,10 @@ fn still_works() -> Result<(), alloc::string::String> {
 fn bystander_verdict() -> Result<(), alloc::string::String> {
     match BYSTANDER.call(STOP) {
         Ok(reply) if reply.starts_with(INTACT.as_bytes()) => Ok(()),
-        Ok(reply) => Err(alloc::format!("the bystander reports {}", alloc::string::String::from_utf8_lossy(&reply))),
+        Ok(reply) => Err(alloc::format!(
+            "the bystander reports {}",
+            alloc::string::String::from_utf8_lossy(&reply)
+        )),
         Err(Error::StaleCap | Error::Cancelled) => Ok(()),
         Err(e) => Err(alloc::format!("the bystander's stop call fails: {}", e.name())),
     }
@@ -125,6 +129,11 @@ fn print_memory(b: &KernelMemory, a: &KernelMemory) {
     println!(
         CONSOLE,
         "[fuzz] kernel memory: heap {} -> {} bytes (peak {}), frames {} -> {} (peak {})",
-        b.heap_used, a.heap_used, a.heap_peak, b.frames_used, a.frames_used, a.frames_peak
+        b.heap_used,
+        a.heap_used,
+        a.heap_peak,
+        b.frames_used,
+        a.frames_used,
+        a.frames_peak
     );
 }

@@ -26,12 +26,15 @@ capos_rt::main!(run);
 fn run(ctx: &Ctx) -> i64 {
     let Some(spawner) = ctx.caps.checked_sub(1) else { return encode(FAILED, false) };
     let mut words = ctx.args.splitn(3, ' ');
-    let (rights, binary, args) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let rights: Vec<u32> = rights.split(',').filter(|r| !r.is_empty()).map(|r| r.parse().unwrap_or(0)).collect();
+    let (rights, binary, args) =
+        (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let rights: Vec<u32> =
+        rights.split(',').filter(|r| !r.is_empty()).map(|r| r.parse().unwrap_or(0)).collect();
     if rights.len() != spawner as usize {
         return encode(FAILED, false);
     }
-    let grants: Vec<(u32, u32)> = rights.iter().enumerate().map(|(slot, &r)| (slot as u32, r)).collect();
+    let grants: Vec<(u32, u32)> =
+        rights.iter().enumerate().map(|(slot, &r)| (slot as u32, r)).collect();
     match Spawner(spawner).spawn(binary, args, &grants).and_then(|h| h.wait()) {
         Ok((code, killed)) => encode(code, killed),
         Err(_) => encode(FAILED, false),

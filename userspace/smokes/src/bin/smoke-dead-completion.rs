@@ -15,8 +15,8 @@
 
 extern crate alloc;
 
-use capos_abi::ring::Cqe;
 use capos_abi::rights::Rights;
+use capos_abi::ring::Cqe;
 use capos_rt::clients::{Console, Endpoint, Measure, Spawner, Timer, ENDPOINT_RECEIVE};
 use capos_rt::{ring, syscall, Ctx};
 use capos_smokes::attacks::DYING_CALLER_MESSAGE;
@@ -56,27 +56,49 @@ fn reply_to_dead_caller(c: &mut Checks, mem: &Memory, sp: Spawner, round: u32) {
     ring::submit(ring::call_sqe(ATTACK_EP.0, ENDPOINT_RECEIVE, &[], &mut buf, ud));
     syscall::cap_enter(0, 0);
     let caller = launch::run(sp, "attack-dead-caller", "", &[(ATTACK_EP.0, CALL_GRANT)]);
-    c.check(caller == Ok((0, false)), &alloc::format!("(a) round {round}: the caller called and exited ({caller:?})"));
+    c.check(
+        caller == Ok((0, false)),
+        &alloc::format!("(a) round {round}: the caller called and exited ({caller:?})"),
+    );
     let Some(done) = completion_within(ud, 2_000_000_000) else {
         c.check(false, &alloc::format!("(a) round {round}: the call arrived"));
         return;
     };
-    let call = if done.result < 0 { None } else { Endpoint::parse_receive(&buf[..done.result_bytes as usize]).ok() };
+    let call = if done.result < 0 {
+        None
+    } else {
+        Endpoint::parse_receive(&buf[..done.result_bytes as usize]).ok()
+    };
     let Some((id, data)) = call else {
-        c.check(false, &alloc::format!("(a) round {round}: the call arrived (receive completed with {})", done.result));
+        c.check(
+            false,
+            &alloc::format!(
+                "(a) round {round}: the call arrived (receive completed with {})",
+                done.result
+            ),
+        );
         return;
     };
-    c.check(data == DYING_CALLER_MESSAGE, &alloc::format!("(a) round {round}: the call arrived with the caller's message"));
+    c.check(
+        data == DYING_CALLER_MESSAGE,
+        &alloc::format!("(a) round {round}: the call arrived with the caller's message"),
+    );
     let reply = ATTACK_EP.reply(id, &[0x41; 16 * 1024]);
     let shown = reply.map_or_else(|e| e.name(), |()| "success");
-    c.check(reply.is_err(), &alloc::format!("(a) round {round}: a 16 KiB reply to the exited caller is refused (got {shown})"));
+    c.check(
+        reply.is_err(),
+        &alloc::format!(
+            "(a) round {round}: a 16 KiB reply to the exited caller is refused (got {shown})"
+        ),
+    );
     mem.check_returned(c, &alloc::format!("(a) round {round}"), before, 1);
 }
 
 /// (b): a wait result for a waiter that has exited.
 fn wait_result_to_dead_waiter(c: &mut Checks, mem: &Memory, sp: Spawner, round: u32) {
     let before = mem.baseline();
-    let waiter = launch::run(sp, "attack-dead-waiter", "", &[(sp.0, CALL_GRANT), (TIMER.0, PASS_ON)]);
+    let waiter =
+        launch::run(sp, "attack-dead-waiter", "", &[(sp.0, CALL_GRANT), (TIMER.0, PASS_ON)]);
     c.check(waiter == Ok((0, false)), &alloc::format!("(b) round {round}: the waiter started its grandchild, submitted the wait and exited ({waiter:?})"));
     // The grandchild lingers 200 ms, then exits and is reported to nobody.
     let _ = TIMER.sleep(400_000_000);
@@ -94,12 +116,22 @@ fn run(_ctx: &Ctx) -> i64 {
     for round in 0..ROUNDS {
         reply_to_dead_caller(&mut c, &mem, sp, round);
     }
-    mem.check_returned(&mut c, &alloc::format!("(a) all {ROUNDS} rounds together"), all_before, ROUNDS as u64);
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("(a) all {ROUNDS} rounds together"),
+        all_before,
+        ROUNDS as u64,
+    );
     let all_before = mem.baseline();
     for round in 0..ROUNDS {
         wait_result_to_dead_waiter(&mut c, &mem, sp, round);
     }
-    mem.check_returned(&mut c, &alloc::format!("(b) all {ROUNDS} rounds together"), all_before, ROUNDS as u64);
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("(b) all {ROUNDS} rounds together"),
+        all_before,
+        ROUNDS as u64,
+    );
     c.check(TIMER.now().is_ok(), "the kernel still answers after all of that");
     bystander::stop(&mut c, Endpoint(5));
     c.finish()

@@ -28,7 +28,10 @@ fn run(_ctx: &Ctx) -> i64 {
     c.check(good == 200, "200 call/reply round trips returned the server's answer");
     c.note(&alloc::format!("200 round trips in {us} us"));
     c.check(ep.call(&[]) == Ok(alloc::vec::Vec::new()), "an empty message round-trips");
-    c.check(matches!(ep.receive(), Err(Error::NoRights)), "the client may not receive on the endpoint");
+    c.check(
+        matches!(ep.receive(), Err(Error::NoRights)),
+        "the client may not receive on the endpoint",
+    );
     c.check(ep.call(b"quit") == Ok(alloc::vec::Vec::from(*b"bye")), "the server acknowledges quit");
     // The server has exited: its endpoint is revoked.
     let mut revoked = false;

@@ -33,12 +33,21 @@ fn run(ctx: &Ctx) -> i64 {
     mem.calibrate(&mut c, sp);
     // The outer attack process is a launcher itself: its handle is all
     // that stays here.
-    let attack = |cycles: u64| sp.spawn("attack-full-caps", &alloc::format!("outer cycles={cycles}"), &GRANTS).and_then(|h| h.wait());
+    let attack = |cycles: u64| {
+        sp.spawn("attack-full-caps", &alloc::format!("outer cycles={cycles}"), &GRANTS)
+            .and_then(|h| h.wait())
+    };
     let warm = attack(2);
-    c.check(warm == Ok((0, false)), &alloc::format!("a 2-cycle run (warm-up) passed its own checks ({warm:?})"));
+    c.check(
+        warm == Ok((0, false)),
+        &alloc::format!("a 2-cycle run (warm-up) passed its own checks ({warm:?})"),
+    );
     let before = mem.baseline();
     let got = attack(cycles);
-    c.check(got == Ok((0, false)), &alloc::format!("a {cycles}-cycle run passed its own checks ({got:?})"));
+    c.check(
+        got == Ok((0, false)),
+        &alloc::format!("a {cycles}-cycle run passed its own checks ({got:?})"),
+    );
     mem.check_returned(&mut c, &alloc::format!("after the {cycles}-cycle run"), before, 1);
     bystander::stop(&mut c, Endpoint(5));
     c.finish()

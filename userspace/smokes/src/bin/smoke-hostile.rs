@@ -49,22 +49,67 @@ fn run(_ctx: &Ctx) -> i64 {
         result_len: rlen,
         ..Sqe::default()
     };
-    expect(&mut c, "params at an unmapped address", raw(call(0, 0, 0xdead_0000, 64, 0, 0)), Error::BadAddress);
-    expect(&mut c, "params in the kernel half", raw(call(0, 0, 0xffff_8000_0000_0000, 64, 0, 0)), Error::BadAddress);
-    expect(&mut c, "params crossing the top of user space", raw(call(0, 0, 0x0000_7fff_ffff_fff0, 64, 0, 0)), Error::BadAddress);
-    expect(&mut c, "a 1 GiB parameter length", raw(call(0, 0, 0x40_0000, 1 << 30, 0, 0)), Error::BadParams);
+    expect(
+        &mut c,
+        "params at an unmapped address",
+        raw(call(0, 0, 0xdead_0000, 64, 0, 0)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "params in the kernel half",
+        raw(call(0, 0, 0xffff_8000_0000_0000, 64, 0, 0)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "params crossing the top of user space",
+        raw(call(0, 0, 0x0000_7fff_ffff_fff0, 64, 0, 0)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "a 1 GiB parameter length",
+        raw(call(0, 0, 0x40_0000, 1 << 30, 0, 0)),
+        Error::BadParams,
+    );
     let garbage: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    expect(&mut c, "malformed capnp parameters", raw(call(0, 0, garbage.as_ptr() as u64, 64, 0, 0)), Error::BadParams);
+    expect(
+        &mut c,
+        "malformed capnp parameters",
+        raw(call(0, 0, garbage.as_ptr() as u64, 64, 0, 0)),
+        Error::BadParams,
+    );
     let empty_segment = [0u8; 8];
-    expect(&mut c, "an empty capnp message", raw(call(0, 0, empty_segment.as_ptr() as u64, 8, 0, 0)), Error::BadParams);
-    expect(&mut c, "a result buffer at an unmapped address", raw(call(1, 0, 0, 0, 0xdead_0000, 64)), Error::BadAddress);
+    expect(
+        &mut c,
+        "an empty capnp message",
+        raw(call(0, 0, empty_segment.as_ptr() as u64, 8, 0, 0)),
+        Error::BadParams,
+    );
+    expect(
+        &mut c,
+        "a result buffer at an unmapped address",
+        raw(call(1, 0, 0, 0, 0xdead_0000, 64)),
+        Error::BadAddress,
+    );
     let mut small = [0u8; 4];
-    expect(&mut c, "a 4-byte result buffer", raw(call(1, 0, 0, 0, small.as_mut_ptr() as u64, 4)), Error::ResultTooLarge);
+    expect(
+        &mut c,
+        "a 4-byte result buffer",
+        raw(call(1, 0, 0, 0, small.as_mut_ptr() as u64, 4)),
+        Error::ResultTooLarge,
+    );
     expect(&mut c, "cap slot 999", raw(call(999, 0, 0, 0, 0, 0)), Error::BadSlot);
     expect(&mut c, "opcode 77", raw(Sqe { opcode: 77, ..Sqe::default() }), Error::BadOpcode);
     expect(&mut c, "method 55 on a Timer", raw(call(1, 55, 0, 0, 0, 0)), Error::BadMethod);
     expect(&mut c, "a sleep of u64::MAX ns", res(Timer(1).sleep(u64::MAX)), Error::BadParams);
-    expect(&mut c, "a phase name with a space", res(Measure(5).mark("bad phase")), Error::BadParams);
+    expect(
+        &mut c,
+        "a phase name with a space",
+        res(Measure(5).mark("bad phase")),
+        Error::BadParams,
+    );
 
     let r = Ring::current();
     let head = r.sq_head();
@@ -75,17 +120,57 @@ fn run(_ctx: &Ctx) -> i64 {
     c.check(Timer(1).now().is_ok(), "the ring works again after the overflow attempt");
 
     expect(&mut c, "syscall 999", Error::from_result(syscall::raw(999, 0, 0)), Error::BadSyscall);
-    expect(&mut c, "FS base in the kernel half", Error::from_result(syscall::set_fs_base(0xffff_8000_0000_0000)), Error::BadAddress);
+    expect(
+        &mut c,
+        "FS base in the kernel half",
+        Error::from_result(syscall::set_fs_base(0xffff_8000_0000_0000)),
+        Error::BadAddress,
+    );
     let word = AtomicU32::new(0);
     let unaligned = unsafe_unaligned(&word);
-    expect(&mut c, "park on an unaligned word", res(ParkSpace(4).park(unaligned, 0, 1000)), Error::BadAddress);
-    expect(&mut c, "park on an unmapped word", res(ParkSpace(4).park(at(0xdead_0000), 0, 1000)), Error::BadAddress);
-    expect(&mut c, "a thread entry in the kernel half", res(ThreadSpawner(3).spawn_raw(0xffff_8000_0000_0000, 0, 0, 0)), Error::BadAddress);
-    expect(&mut c, "a misaligned thread stack", res(ThreadSpawner(3).spawn_raw(0x40_1000, 0, 0x7000_0008, 0)), Error::BadAddress);
+    expect(
+        &mut c,
+        "park on an unaligned word",
+        res(ParkSpace(4).park(unaligned, 0, 1000)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "park on an unmapped word",
+        res(ParkSpace(4).park(at(0xdead_0000), 0, 1000)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "a thread entry in the kernel half",
+        res(ThreadSpawner(3).spawn_raw(0xffff_8000_0000_0000, 0, 0, 0)),
+        Error::BadAddress,
+    );
+    expect(
+        &mut c,
+        "a misaligned thread stack",
+        res(ThreadSpawner(3).spawn_raw(0x40_1000, 0, 0x7000_0008, 0)),
+        Error::BadAddress,
+    );
     let sp = Spawner(2);
-    expect(&mut c, "spawning a binary that does not exist", res(sp.spawn("no-such-binary", "", &[])), Error::NotFound);
-    expect(&mut c, "spawning a module that is not an ELF", res(sp.spawn("manifest", "", &[])), Error::BadParams);
-    expect(&mut c, "granting a slot we do not hold", res(sp.spawn("exit-child", "code=0", &[(77, 1)])), Error::BadSlot);
+    expect(
+        &mut c,
+        "spawning a binary that does not exist",
+        res(sp.spawn("no-such-binary", "", &[])),
+        Error::NotFound,
+    );
+    expect(
+        &mut c,
+        "spawning a module that is not an ELF",
+        res(sp.spawn("manifest", "", &[])),
+        Error::BadParams,
+    );
+    expect(
+        &mut c,
+        "granting a slot we do not hold",
+        res(sp.spawn("exit-child", "code=0", &[(77, 1)])),
+        Error::BadSlot,
+    );
 
     // Exhaustion: spawn until refused, then wait for all of them.
     let mut kids = Vec::new();
@@ -98,7 +183,12 @@ fn run(_ctx: &Ctx) -> i64 {
             break None;
         }
     };
-    expect(&mut c, &alloc::format!("spawning until refused (after {} children)", kids.len()), refused, Error::OutOfResources);
+    expect(
+        &mut c,
+        &alloc::format!("spawning until refused (after {} children)", kids.len()),
+        refused,
+        Error::OutOfResources,
+    );
     let waited = kids.iter().filter(|h| h.wait() == Ok((0, false))).count();
     c.check(waited == kids.len(), "every child spawned before the refusal ran and exited normally");
     let mut grown = 0u64;
@@ -112,8 +202,16 @@ fn run(_ctx: &Ctx) -> i64 {
             break None;
         }
     };
-    expect(&mut c, &alloc::format!("growing the heap until refused (after {grown} MiB)"), heap_err, Error::OutOfResources);
-    c.check(sp.spawn("exit-child", "code=5", &[]).and_then(|h| h.wait()) == Ok((5, false)), "the kernel still spawns and waits after all of that");
+    expect(
+        &mut c,
+        &alloc::format!("growing the heap until refused (after {grown} MiB)"),
+        heap_err,
+        Error::OutOfResources,
+    );
+    c.check(
+        sp.spawn("exit-child", "code=5", &[]).and_then(|h| h.wait()) == Ok((5, false)),
+        "the kernel still spawns and waits after all of that",
+    );
     c.finish()
 }
 

@@ -41,10 +41,16 @@ fn run(_ctx: &Ctx) -> i64 {
     let timer = Timer(1);
 
     let word = Arc::new(AtomicU32::new(0));
-    c.check(PARK.park(&word, 5, u64::MAX) == Ok(false), "park returns at once when the word differs");
+    c.check(
+        PARK.park(&word, 5, u64::MAX) == Ok(false),
+        "park returns at once when the word differs",
+    );
     let t0 = timer.now().unwrap_or(0);
     c.check(PARK.park(&word, 0, 20_000_000) == Err(Error::Timeout), "park times out");
-    c.check(timer.now().unwrap_or(0).saturating_sub(t0) >= 20_000_000, "the timeout waited at least 20 ms");
+    c.check(
+        timer.now().unwrap_or(0).saturating_sub(t0) >= 20_000_000,
+        "the timeout waited at least 20 ms",
+    );
 
     let w = word.clone();
     let sleeper = thread::spawn(sp, move || match PARK.park(&w, 0, 5_000_000_000) {
@@ -86,6 +92,9 @@ fn run(_ctx: &Ctx) -> i64 {
     for h in hs {
         let _ = h.join();
     }
-    c.check(total.load(Ordering::Relaxed) == 1200, "the park-based lock kept 1200 increments exact under contention");
+    c.check(
+        total.load(Ordering::Relaxed) == 1200,
+        "the park-based lock kept 1200 increments exact under contention",
+    );
     c.finish()
 }

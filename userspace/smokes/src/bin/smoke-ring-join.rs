@@ -32,18 +32,37 @@ fn run(_ctx: &Ctx) -> i64 {
     let all_before = mem.baseline();
     for (round, waves) in rounds.into_iter().enumerate() {
         let before = mem.baseline();
-        let got = launch::run(sp, "attack-ring-join", &alloc::format!("waves={waves}"), &CHILD_GRANTS);
+        let got =
+            launch::run(sp, "attack-ring-join", &alloc::format!("waves={waves}"), &CHILD_GRANTS);
         let what = alloc::format!("child {round} ({waves} wave(s) of 64 joined threads)");
         match got {
-            Ok((_, true)) => c.check(true, &alloc::format!("{what}: reading a joined thread's ring page faulted and killed the child")),
-            Ok((RING_STILL_MAPPED, false)) => c.check(false, &alloc::format!("{what}: a joined thread's ring page was still mapped (the read succeeded)")),
-            Ok((code, false)) => c.check(false, &alloc::format!("{what}: the child exited with {code} before the attack")),
+            Ok((_, true)) => c.check(
+                true,
+                &alloc::format!(
+                    "{what}: reading a joined thread's ring page faulted and killed the child"
+                ),
+            ),
+            Ok((RING_STILL_MAPPED, false)) => c.check(
+                false,
+                &alloc::format!(
+                    "{what}: a joined thread's ring page was still mapped (the read succeeded)"
+                ),
+            ),
+            Ok((code, false)) => c.check(
+                false,
+                &alloc::format!("{what}: the child exited with {code} before the attack"),
+            ),
             Err(e) => c.check(false, &alloc::format!("{what}: spawn/wait failed: {}", e.name())),
         }
         mem.check_returned(&mut c, &what, before, 1);
     }
     // Small leaks hide under one round's allowance but add up.
-    mem.check_returned(&mut c, &alloc::format!("all {} children together", rounds.len()), all_before, rounds.len() as u64);
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("all {} children together", rounds.len()),
+        all_before,
+        rounds.len() as u64,
+    );
     bystander::stop(&mut c, Endpoint(5));
     c.finish()
 }

@@ -27,7 +27,8 @@ fn run(_ctx: &Ctx) -> i64 {
     let mut bufs: Vec<[u8; 64]> = alloc::vec![[0; 64]; SQ_ENTRIES as usize];
     let mut queued = 0;
     for (i, b) in bufs.iter_mut().enumerate() {
-        if r.push(ring::call_sqe(1, capos_rt::clients::TIMER_NOW, &[], b, 1000 + i as u64)).is_ok() {
+        if r.push(ring::call_sqe(1, capos_rt::clients::TIMER_NOW, &[], b, 1000 + i as u64)).is_ok()
+        {
             queued += 1;
         }
     }
@@ -38,8 +39,14 @@ fn run(_ctx: &Ctx) -> i64 {
     c.check(refused, "a full submission queue refuses one more SQE");
     c.check(n == SQ_ENTRIES as i64, "cap_enter returns once all 32 completions are ready");
     let uds: Vec<u64> = done.iter().map(|q| q.user_data).collect();
-    c.check(uds == (1000..1000 + SQ_ENTRIES as u64).collect::<Vec<_>>(), "completions arrive in submission order");
-    c.check(done.iter().all(|q| q.result == 0 && q.result_bytes > 0), "every call wrote its result message");
+    c.check(
+        uds == (1000..1000 + SQ_ENTRIES as u64).collect::<Vec<_>>(),
+        "completions arrive in submission order",
+    );
+    c.check(
+        done.iter().all(|q| q.result == 0 && q.result_bytes > 0),
+        "every call wrote its result message",
+    );
 
     // CQ back-pressure: fill the completion queue, then the kernel stops consuming.
     for i in 0..CQ_ENTRIES as u64 {
@@ -64,14 +71,22 @@ fn run(_ctx: &Ctx) -> i64 {
 
     // Timed completions finish in deadline order, each routed to this thread.
     let t = Timer(1);
-    let params: Vec<Vec<u8>> = (0..8u64).map(|i| Timer::sleep_params((8 - i) * 5_000_000)).collect();
+    let params: Vec<Vec<u8>> =
+        (0..8u64).map(|i| Timer::sleep_params((8 - i) * 5_000_000)).collect();
     for (i, p) in params.iter().enumerate() {
-        ring::submit(ring::call_sqe(1, capos_rt::clients::TIMER_SLEEP, p, &mut [], 4000 + i as u64));
+        ring::submit(ring::call_sqe(
+            1,
+            capos_rt::clients::TIMER_SLEEP,
+            p,
+            &mut [],
+            4000 + i as u64,
+        ));
     }
     let mut order = Vec::new();
     while order.len() < 8 {
         syscall::cap_enter(1, ring::FOREVER);
-        order.extend(ring::drain().iter().map(|q| q.user_data).filter(|u| (4000..4008).contains(u)));
+        order
+            .extend(ring::drain().iter().map(|q| q.user_data).filter(|u| (4000..4008).contains(u)));
     }
     c.check(order == (4000..4008).rev().collect::<Vec<_>>(), "sleeps complete shortest first");
     c.check(t.now().is_ok(), "synchronous calls still work after all that");

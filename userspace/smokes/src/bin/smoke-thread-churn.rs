@@ -31,15 +31,35 @@ fn run(ctx: &Ctx) -> i64 {
     let threads = args::number(ctx.args, "threads").unwrap_or(WARM_UP_THREADS);
     bystander::wait_ready(&mut c, Endpoint(5));
     mem.calibrate(&mut c, sp);
-    let churn = |n: u64| launch::run(sp, "attack-thread-churn", &alloc::format!("threads={n} batch={BATCH}"), &GRANTS);
+    let churn = |n: u64| {
+        launch::run(
+            sp,
+            "attack-thread-churn",
+            &alloc::format!("threads={n} batch={BATCH}"),
+            &GRANTS,
+        )
+    };
     let warm = churn(WARM_UP_THREADS);
-    c.check(warm == Ok((0, false)), &alloc::format!("a {WARM_UP_THREADS}-thread churn (warm-up) passed its own checks ({warm:?})"));
+    c.check(
+        warm == Ok((0, false)),
+        &alloc::format!(
+            "a {WARM_UP_THREADS}-thread churn (warm-up) passed its own checks ({warm:?})"
+        ),
+    );
     let before = mem.baseline();
     let t0 = TIMER.now().unwrap_or(0);
     let got = churn(threads);
     let ms = (TIMER.now().unwrap_or(0) - t0) / 1_000_000;
-    c.check(got == Ok((0, false)), &alloc::format!("a {threads}-thread churn passed its own checks in {ms} ms ({got:?})"));
-    mem.check_returned(&mut c, &alloc::format!("after the {threads}-thread churn exited"), before, 1);
+    c.check(
+        got == Ok((0, false)),
+        &alloc::format!("a {threads}-thread churn passed its own checks in {ms} ms ({got:?})"),
+    );
+    mem.check_returned(
+        &mut c,
+        &alloc::format!("after the {threads}-thread churn exited"),
+        before,
+        1,
+    );
     bystander::stop(&mut c, Endpoint(5));
     c.finish()
 }

@@ -43,14 +43,21 @@ fn run(_ctx: &Ctx) -> i64 {
                 }
                 // Each thread also uses its own ring.
                 let ok_ring = Timer(1).now().is_ok();
-                if tls::current().user[0].get() == 1000 + i && ok_ring { b.index as i64 } else { -1 }
+                if tls::current().user[0].get() == 1000 + i && ok_ring {
+                    b.index as i64
+                } else {
+                    -1
+                }
             })
             .ok()
         })
         .collect();
     c.check(handles.len() == 8, "8 threads created");
     let idx: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap_or(-2)).collect();
-    c.check(idx.iter().all(|&x| x > 0 && x as u64 != main_index), "each thread kept its own TLS value and index");
+    c.check(
+        idx.iter().all(|&x| x > 0 && x as u64 != main_index),
+        "each thread kept its own TLS value and index",
+    );
     let mut sorted = idx.clone();
     sorted.sort_unstable();
     sorted.dedup();

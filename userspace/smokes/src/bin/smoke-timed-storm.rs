@@ -31,13 +31,20 @@ fn run(ctx: &Ctx) -> i64 {
     let waits = args::number(ctx.args, "waits").unwrap_or(WARM_UP_WAITS);
     bystander::wait_ready(&mut c, Endpoint(6));
     mem.calibrate(&mut c, sp);
-    let warm = launch::run(sp, "attack-timed-storm", &alloc::format!("waits={WARM_UP_WAITS}"), &GRANTS);
-    c.check(warm == Ok((0, false)), &alloc::format!("a {WARM_UP_WAITS}-wait storm (warm-up) passed its own checks ({warm:?})"));
+    let warm =
+        launch::run(sp, "attack-timed-storm", &alloc::format!("waits={WARM_UP_WAITS}"), &GRANTS);
+    c.check(
+        warm == Ok((0, false)),
+        &alloc::format!("a {WARM_UP_WAITS}-wait storm (warm-up) passed its own checks ({warm:?})"),
+    );
     let before = mem.baseline();
     let t0 = TIMER.now().unwrap_or(0);
     let storm = launch::run(sp, "attack-timed-storm", &alloc::format!("waits={waits}"), &GRANTS);
     let ms = (TIMER.now().unwrap_or(0) - t0) / 1_000_000;
-    c.check(storm == Ok((0, false)), &alloc::format!("a {waits}-wait storm passed its own checks in {ms} ms ({storm:?})"));
+    c.check(
+        storm == Ok((0, false)),
+        &alloc::format!("a {waits}-wait storm passed its own checks in {ms} ms ({storm:?})"),
+    );
     mem.check_returned(&mut c, &alloc::format!("after the {waits}-wait storm exited"), before, 1);
     bystander::stop(&mut c, Endpoint(6));
     c.finish()

@@ -32,7 +32,9 @@ fn struct_ptr(off: i32, data: u16, ptrs: u16) -> u64 {
 
 /// List pointer; `elem` is the element-size code (0 void .. 6 pointer, 7 composite).
 fn list_ptr(off: i32, elem: u8, count: u32) -> u64 {
-    1 | (((off as u32) << 2) as u64) | u64::from(elem & 7) << 32 | u64::from(count & 0x1fff_ffff) << 35
+    1 | (((off as u32) << 2) as u64)
+        | u64::from(elem & 7) << 32
+        | u64::from(count & 0x1fff_ffff) << 35
 }
 
 fn far_ptr(double: bool, off: u32, segment: u32) -> u64 {
@@ -114,7 +116,8 @@ fn many_segments(r: &mut Rng) -> Vec<u8> {
     let n = r.range(2, 700) as usize;
     let one = [struct_ptr(0, 0, 0)];
     let empty: [u64; 0] = [];
-    let segs: Vec<&[u64]> = (0..n).map(|i| if i == 0 || r.chance(1, 2) { &one[..] } else { &empty[..] }).collect();
+    let segs: Vec<&[u64]> =
+        (0..n).map(|i| if i == 0 || r.chance(1, 2) { &one[..] } else { &empty[..] }).collect();
     frame(&segs)
 }
 
@@ -144,7 +147,11 @@ fn huge_lists(r: &mut Rng) -> Vec<u8> {
         1 => frame(&[&[list_ptr(0, 7, 1), struct_ptr(count as i32 & 0x3fff_ffff, 1, 0), 0]]),
         // Void elements take no space: only an element count limits them.
         2 => frame(&[&[list_ptr(0, 0, count)]]),
-        _ => frame(&[&[struct_ptr(0, 0, 1), list_ptr(0, 7, 0), struct_ptr(count as i32 & 0x3fff_ffff, 0, 0)]]),
+        _ => frame(&[&[
+            struct_ptr(0, 0, 1),
+            list_ptr(0, 7, 0),
+            struct_ptr(count as i32 & 0x3fff_ffff, 0, 0),
+        ]]),
     }
 }
 
@@ -160,7 +167,11 @@ fn hostile_spawn(r: &mut Rng) -> Vec<u8> {
     let args_at = texts_at + binary.len();
     let grants_at = args_at + args.len();
     let bin_len = if r.chance(1, 2) { 10 + 1 } else { r.pick(&[10u32, 0, 0x1fff_ffff]) };
-    seg.push(if r.chance(1, 8) { struct_ptr((texts_at - 2) as i32, 1, 0) } else { list_ptr((texts_at - 2) as i32, 2, bin_len) });
+    seg.push(if r.chance(1, 8) {
+        struct_ptr((texts_at - 2) as i32, 1, 0)
+    } else {
+        list_ptr((texts_at - 2) as i32, 2, bin_len)
+    });
     seg.push(list_ptr((args_at - 3) as i32, 2, 7));
     let elements = pick!(r, 0x3fff_ffffu32, 1 << 20, 300, 257, r.next_u32() & 0x3fff_ffff);
     let (data, ptrs) = r.pick(&[(0u16, 0u16), (1, 0), (0, 1), (1, 1)]);

@@ -25,7 +25,17 @@ const JUNK: u64 = 0;
 fn call(w: &mut Worker, r: &mut Rng, cap: u32, method: u16, params: &[u8], user_data: u64) -> bool {
     let user_data = if user_data == JUNK { junk_ud(r) } else { user_data };
     let ((p, plen), (result, result_len)) = values::aimed(r, &w.arena, &w.ring, params);
-    let sqe = Sqe { opcode: op::CALL, method, cap, user_data, params: p, params_len: plen, result, result_len, ..Sqe::default() };
+    let sqe = Sqe {
+        opcode: op::CALL,
+        method,
+        cap,
+        user_data,
+        params: p,
+        params_len: plen,
+        result,
+        result_len,
+        ..Sqe::default()
+    };
     w.push(&sqe)
 }
 
@@ -58,7 +68,7 @@ pub fn proc_spawn(w: &mut Worker, r: &mut Rng) {
         2 => Vec::new(),
         3 => long.clone(),
         4 => alloc::vec![0xff, 0xfe, b'x'], // not UTF-8
-        5 => b"fuzz-child".to_vec(),         // with junk args it exits at once
+        5 => b"fuzz-child".to_vec(),        // with junk args it exits at once
         _ => b"exit-child".to_vec(),
     };
     let code = pick!(r, 0i64, 1, 7, -1, i64::MAX, i64::MIN, r.next_u64() as i64);
@@ -74,7 +84,9 @@ pub fn proc_spawn(w: &mut Worker, r: &mut Rng) {
     let grants: Vec<(u32, u32)> = match r.below(20) {
         0..=12 => alloc::vec![(slot::TIMER, ALL), (slot::THREAD_SPAWNER, ALL)],
         13 => Vec::new(),
-        14 | 15 => (0..r.range(1, 8)).map(|_| (values::slot(r, w.caps, &w.handles()), r.next_u32())).collect(),
+        14 | 15 => (0..r.range(1, 8))
+            .map(|_| (values::slot(r, w.caps, &w.handles()), r.next_u32()))
+            .collect(),
         16 => alloc::vec![(slot::TIMER, 1); 300], // more than a table holds
         17 => alloc::vec![(slot::TIMER, ALL), (slot::ENDPOINT, ALL), (slot::PARK, ALL)],
         _ => alloc::vec![(slot::TIMER, r.next_u32()), (slot::THREAD_SPAWNER, r.next_u32())],
@@ -99,7 +111,8 @@ pub fn proc_wait(w: &mut Worker, r: &mut Rng) {
 }
 
 pub fn ep_call(w: &mut Worker, r: &mut Rng) {
-    let len = pick!(r, 0, r.range(1, 64), r.range(64, 4096), 16 * 1024, 16 * 1024 + 1, r.below(20_000));
+    let len =
+        pick!(r, 0, r.range(1, 64), r.range(64, 4096), 16 * 1024, 16 * 1024 + 1, r.below(20_000));
     let data = {
         let mut v = alloc::vec![0u8; len as usize];
         r.fill(&mut v);
@@ -123,7 +136,11 @@ pub fn ep_serve(w: &mut Worker, r: &mut Rng) {
             values::result_buf(r, &w.arena)
         };
         let params = if r.chance(1, 5) { random_bytes(r, 32) } else { Vec::new() };
-        let (p, plen) = if params.is_empty() { (0, 0) } else { values::place_params(r, &w.arena, &w.ring, &params) };
+        let (p, plen) = if params.is_empty() {
+            (0, 0)
+        } else {
+            values::place_params(r, &w.arena, &w.ring, &params)
+        };
         let sqe = Sqe {
             opcode: op::CALL,
             method: m::ENDPOINT_RECEIVE,
@@ -184,9 +201,21 @@ pub fn park_storm(w: &mut Worker, r: &mut Rng) {
     let n = r.range(8, 31);
     for _ in 0..n {
         let i = r.below(PARK_WORDS.len() as u64) as usize;
-        let bytes = msg::park(&PARK_WORDS[i] as *const _ as u64, PARK_WORDS[i].load(Ordering::Relaxed), pick!(r, 0, 1, r.range(1, 50_000)));
+        let bytes = msg::park(
+            &PARK_WORDS[i] as *const _ as u64,
+            PARK_WORDS[i].load(Ordering::Relaxed),
+            pick!(r, 0, 1, r.range(1, 50_000)),
+        );
         let params = w.arena.put(w.arena.alloc_params(bytes.len()), &bytes);
-        let sqe = Sqe { opcode: op::CALL, method: m::PARK_PARK, cap: slot::PARK, user_data: junk_ud(r), params, params_len: bytes.len() as u32, ..Sqe::default() };
+        let sqe = Sqe {
+            opcode: op::CALL,
+            method: m::PARK_PARK,
+            cap: slot::PARK,
+            user_data: junk_ud(r),
+            params,
+            params_len: bytes.len() as u32,
+            ..Sqe::default()
+        };
         if !w.push(&sqe) {
             break;
         }
@@ -199,7 +228,15 @@ pub fn park_storm(w: &mut Worker, r: &mut Rng) {
         for word in PARK_WORDS.iter().take(r.range(1, 16) as usize) {
             let bytes = msg::unpark(word as *const _ as u64, u32::MAX);
             let params = w.arena.put(w.arena.alloc_params(bytes.len()), &bytes);
-            w.push(&Sqe { opcode: op::CALL, method: m::PARK_UNPARK, cap: slot::PARK, user_data: junk_ud(r), params, params_len: bytes.len() as u32, ..Sqe::default() });
+            w.push(&Sqe {
+                opcode: op::CALL,
+                method: m::PARK_UNPARK,
+                cap: slot::PARK,
+                user_data: junk_ud(r),
+                params,
+                params_len: bytes.len() as u32,
+                ..Sqe::default()
+            });
         }
     }
     w.enter(r.range(1, n), 2_000_000);
@@ -218,7 +255,15 @@ pub fn timer_storm(w: &mut Worker, r: &mut Rng) {
     for _ in 0..n {
         let bytes = msg::timer_sleep(r.range(0, 100_000));
         let params = w.arena.put(w.arena.alloc_params(bytes.len()), &bytes);
-        let sqe = Sqe { opcode: op::CALL, method: m::TIMER_SLEEP, cap: slot::TIMER, user_data: junk_ud(r), params, params_len: bytes.len() as u32, ..Sqe::default() };
+        let sqe = Sqe {
+            opcode: op::CALL,
+            method: m::TIMER_SLEEP,
+            cap: slot::TIMER,
+            user_data: junk_ud(r),
+            params,
+            params_len: bytes.len() as u32,
+            ..Sqe::default()
+        };
         if !w.push(&sqe) {
             break;
         }

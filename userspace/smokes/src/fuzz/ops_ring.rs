@@ -21,19 +21,35 @@ fn target(w: &Worker, r: &mut Rng) -> (u32, u16, Vec<u8>) {
     match r.below(12) {
         0 => (slot::TIMER, m::TIMER_NOW, Vec::new()),
         1 => (slot::TIMER, m::TIMER_SLEEP, msg::timer_sleep(values::timeout_ns(r))),
-        2 => (slot::SPAWNER, m::SPAWNER_SPAWN, msg::spawn(b"exit-child", b"code=3", &[(slot::TIMER, 7)])),
+        2 => (
+            slot::SPAWNER,
+            m::SPAWNER_SPAWN,
+            msg::spawn(b"exit-child", b"code=3", &[(slot::TIMER, 7)]),
+        ),
         3 => {
             let (addr, i) = word(r);
             let expected = i.map_or(r.next_u32(), |i| PARK_WORDS[i].load(Ordering::Relaxed));
-            (slot::PARK, m::PARK_PARK, msg::park(addr, expected, values::timeout_ns(r) % 100_000_000))
+            (
+                slot::PARK,
+                m::PARK_PARK,
+                msg::park(addr, expected, values::timeout_ns(r) % 100_000_000),
+            )
         }
-        4 => (slot::PARK, m::PARK_UNPARK, msg::unpark(word(r).0, pick!(r, 1, u32::MAX, r.next_u32()))),
+        4 => (
+            slot::PARK,
+            m::PARK_UNPARK,
+            msg::unpark(word(r).0, pick!(r, 1, u32::MAX, r.next_u32())),
+        ),
         5 => (slot::MEASURE, m::MEASURE_MARK, msg::text(&values::text(r, 40))),
         6 => (slot::MEASURE, m::MEASURE_MEMORY, Vec::new()),
         7 => (slot::ENDPOINT, m::ENDPOINT_CALL, msg::ep_call(&random_bytes(r, 64))),
         8 => (slot::ENDPOINT, m::ENDPOINT_REPLY, msg::ep_reply(r.below(64), b"r")),
         9 => (values::slot(r, w.caps, &w.handles()), 0, Vec::new()),
-        _ => (values::slot(r, w.caps, &w.handles()), values::method(r), msg::text(&values::text(r, 16))),
+        _ => (
+            values::slot(r, w.caps, &w.handles()),
+            values::method(r),
+            msg::text(&values::text(r, 16)),
+        ),
     }
 }
 
@@ -110,7 +126,11 @@ pub fn ring_call(w: &mut Worker, r: &mut Rng) {
 
 fn push_nops(w: &mut Worker, r: &mut Rng) {
     for _ in 0..r.range(1, 8) {
-        w.ring.push(&Sqe { opcode: op::NOP, user_data: r.next_u64() & !tag::MASK, ..Sqe::default() });
+        w.ring.push(&Sqe {
+            opcode: op::NOP,
+            user_data: r.next_u64() & !tag::MASK,
+            ..Sqe::default()
+        });
     }
 }
 
@@ -119,7 +139,9 @@ pub fn ring_index(w: &mut Worker, r: &mut Rng) {
     let (head, tail) = (ring.sq_head(), ring.sq_tail());
     match r.below(6) {
         0 => {
-            ring.set_sq_tail(head.wrapping_add(r.range(u64::from(SQ_ENTRIES) + 1, u64::from(u32::MAX)) as u32));
+            ring.set_sq_tail(
+                head.wrapping_add(r.range(u64::from(SQ_ENTRIES) + 1, u64::from(u32::MAX)) as u32),
+            );
             w.enter(0, 0);
             ring.set_sq_tail(tail);
         }
@@ -131,7 +153,9 @@ pub fn ring_index(w: &mut Worker, r: &mut Rng) {
         2 => {
             // CQ head moved backwards: the kernel must count, not overwrite.
             push_nops(w, r);
-            ring.set_cq_head(ring.cq_head().wrapping_sub(r.range(1, u64::from(CQ_ENTRIES) + 8) as u32));
+            ring.set_cq_head(
+                ring.cq_head().wrapping_sub(r.range(1, u64::from(CQ_ENTRIES) + 8) as u32),
+            );
             w.enter(0, 0);
             ring.set_cq_head(ring.cq_tail());
         }
@@ -151,7 +175,10 @@ pub fn ring_index(w: &mut Worker, r: &mut Rng) {
             threads::neutralize(&ring);
             for _ in 0..r.range(1, 3) {
                 let i = pick!(r, 0usize, 3, 4, 5, 6, r.below(HEADER_WORDS as u64) as usize);
-                ring.set_header_word(i, pick!(r, 0, 1, u32::MAX, r.next_u32(), head.wrapping_add(40)));
+                ring.set_header_word(
+                    i,
+                    pick!(r, 0, 1, u32::MAX, r.next_u32(), head.wrapping_add(40)),
+                );
             }
             push_nops(w, r);
             w.enter(0, 0);
@@ -184,10 +211,22 @@ pub fn scribble(w: &mut Worker, r: &mut Rng) {
 pub fn scribble_on(ring: &RawRing, r: &mut Rng) {
     for _ in 0..r.range(1, 8) {
         match r.below(10) {
-            0..=2 => ring.set_header_word(r.below(HEADER_WORDS as u64) as usize, pick!(r, 0, 1, 31, 32, 33, u32::MAX, r.next_u32())),
-            3..=6 => ring.store_word(SQ_OFFSET + r.below(u64::from(SQ_ENTRIES) * 64) as usize, scribble_value(r)),
-            7 | 8 => ring.store_word(CQ_OFFSET + r.below(u64::from(CQ_ENTRIES) * 32) as usize, scribble_value(r)),
-            _ => ring.store_word(SPARE_OFFSET + r.below((RING_BYTES - SPARE_OFFSET) as u64) as usize, r.next_u64()),
+            0..=2 => ring.set_header_word(
+                r.below(HEADER_WORDS as u64) as usize,
+                pick!(r, 0, 1, 31, 32, 33, u32::MAX, r.next_u32()),
+            ),
+            3..=6 => ring.store_word(
+                SQ_OFFSET + r.below(u64::from(SQ_ENTRIES) * 64) as usize,
+                scribble_value(r),
+            ),
+            7 | 8 => ring.store_word(
+                CQ_OFFSET + r.below(u64::from(CQ_ENTRIES) * 32) as usize,
+                scribble_value(r),
+            ),
+            _ => ring.store_word(
+                SPARE_OFFSET + r.below((RING_BYTES - SPARE_OFFSET) as u64) as usize,
+                r.next_u64(),
+            ),
         }
     }
     // Never leave a ThreadSpawner SQE behind in anyone's ring.

@@ -31,7 +31,20 @@ pub fn syscall(w: &mut Worker, r: &mut Rng) {
     match r.below(10) {
         0..=3 => {
             // Never 0..=2 here: cap_enter is below, and the exits end the thread.
-            let n = pick!(r, nr::COUNT, nr::COUNT + 1, 63, 64, 255, 256, 0x1000, 1 << 32, u64::MAX, 1 << 63, r.range(nr::COUNT, u64::MAX));
+            let n = pick!(
+                r,
+                nr::COUNT,
+                nr::COUNT + 1,
+                63,
+                64,
+                255,
+                256,
+                0x1000,
+                1 << 32,
+                u64::MAX,
+                1 << 63,
+                r.range(nr::COUNT, u64::MAX)
+            );
             syscall::raw(n, junk(r), junk(r));
         }
         4 => {
@@ -57,7 +70,18 @@ pub fn syscall(w: &mut Worker, r: &mut Rng) {
 /// FS base: kernel and non-canonical values must be refused; any user
 /// value is allowed (fuzz threads never read FS).
 fn fs_base(r: &mut Rng) {
-    let v = pick!(r, KERNEL_HALF, KERNEL_IMAGE, USER_TOP, USER_TOP - 1, u64::MAX, 0, 1 << 63, r.below(USER_TOP), r.next_u64());
+    let v = pick!(
+        r,
+        KERNEL_HALF,
+        KERNEL_IMAGE,
+        USER_TOP,
+        USER_TOP - 1,
+        u64::MAX,
+        0,
+        1 << 63,
+        r.below(USER_TOP),
+        r.next_u64()
+    );
     syscall::set_fs_base(v);
 }
 
@@ -159,7 +183,9 @@ pub fn lethal(w: &mut Worker, r: &mut Rng) {
         // SAFETY: a breakpoint exception on purpose (nobody debugs us).
         4 => unsafe { core::arch::asm!("int3") },
         // SAFETY: a divide error on purpose; only eax/edx are clobbered.
-        5 => unsafe { core::arch::asm!("xor edx, edx", "xor eax, eax", "div ecx", in("ecx") 0u32, out("eax") _, out("edx") _) },
+        5 => unsafe {
+            core::arch::asm!("xor edx, edx", "xor eax, eax", "div ecx", in("ecx") 0u32, out("eax") _, out("edx") _)
+        },
         // SAFETY: a privileged instruction at CPL 3 is a #GP on purpose.
         6 => unsafe { core::arch::asm!("cli") },
         // SAFETY: not sound on purpose: the image's code is read-only.

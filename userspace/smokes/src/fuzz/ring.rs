@@ -175,7 +175,10 @@ impl RawRing {
 /// The SQE as the eight little-endian u64s of its `repr(C)` layout.
 pub fn sqe_words(s: &Sqe) -> [u64; 8] {
     [
-        u64::from(s.opcode) | u64::from(s.flags) << 8 | u64::from(s.method) << 16 | u64::from(s.cap) << 32,
+        u64::from(s.opcode)
+            | u64::from(s.flags) << 8
+            | u64::from(s.method) << 16
+            | u64::from(s.cap) << 32,
         s.user_data,
         s.params,
         u64::from(s.params_len) | u64::from(s.result_len) << 32,

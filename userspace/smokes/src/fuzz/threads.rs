@@ -51,8 +51,21 @@ pub struct Job {
     exit_code: i64,
 }
 
-pub fn leak_job(plan: ThreadPlan, caps: u32, worker: bool, arena_bytes: usize, exit_code: i64) -> &'static Job {
-    Box::leak(Box::new(Job { claimed: AtomicBool::new(false), plan, caps, worker, arena_bytes, exit_code }))
+pub fn leak_job(
+    plan: ThreadPlan,
+    caps: u32,
+    worker: bool,
+    arena_bytes: usize,
+    exit_code: i64,
+) -> &'static Job {
+    Box::leak(Box::new(Job {
+        claimed: AtomicBool::new(false),
+        plan,
+        caps,
+        worker,
+        arena_bytes,
+        exit_code,
+    }))
 }
 
 /// First instruction of every thread we start (RDI = job, RSI = ring).
@@ -129,7 +142,11 @@ pub fn refused_spawn_sqe(r: &mut Rng, arena: &Arena, mut sqe: Sqe) -> Sqe {
 }
 
 fn spawn_sqe(params: (u64, u32), user_data: u64, w: &Worker, r: &mut Rng) -> Sqe {
-    let (result, result_len) = if r.chance(3, 4) { values::good_result(&w.arena) } else { values::result_buf(r, &w.arena) };
+    let (result, result_len) = if r.chance(3, 4) {
+        values::good_result(&w.arena)
+    } else {
+        values::result_buf(r, &w.arena)
+    };
     Sqe {
         opcode: op::CALL,
         method: m::THREAD_SPAWN,
@@ -162,14 +179,20 @@ pub fn spawn_op(w: &mut Worker, r: &mut Rng) {
     let stack_top = if r.chance(1, 2) {
         0 // the kernel allocates one
     } else {
-        let stack: &'static mut [u128] = Box::leak(alloc::vec![0u128; SUB_STACK / 16].into_boxed_slice());
+        let stack: &'static mut [u128] =
+            Box::leak(alloc::vec![0u128; SUB_STACK / 16].into_boxed_slice());
         stack.as_ptr() as u64 + SUB_STACK as u64
     };
     let tls = pick!(r, 0, w.arena.base(), r.below(USER_TOP));
     // Nothing queued or stale may read the message below (module doc).
     w.enter(0, 0);
     neutralize(&w.ring);
-    let params = w.arena.put_spawn(&msg::thread_spawn(thread_entry_addr(), job as *const Job as u64, stack_top, tls));
+    let params = w.arena.put_spawn(&msg::thread_spawn(
+        thread_entry_addr(),
+        job as *const Job as u64,
+        stack_top,
+        tls,
+    ));
     let sqe = spawn_sqe(params, tag::make(tag::THREAD_SPAWN, 0), w, r);
     if w.ring.push(&sqe) {
         w.enter(0, 0);
@@ -188,8 +211,20 @@ pub fn join_op(w: &mut Worker, r: &mut Rng) {
     };
     let method = if r.chance(9, 10) { m::THREAD_JOIN } else { values::method(r) };
     let (result, result_len) = values::result_buf(r, &w.arena);
-    let sqe = Sqe { opcode: op::CALL, method, cap: slot, user_data: r.next_u64() & !tag::MASK, result, result_len, ..Sqe::default() };
-    let sqe = if slot == slot::THREAD_SPAWNER && method == m::THREAD_SPAWN { refused_spawn_sqe(r, &w.arena, sqe) } else { sqe };
+    let sqe = Sqe {
+        opcode: op::CALL,
+        method,
+        cap: slot,
+        user_data: r.next_u64() & !tag::MASK,
+        result,
+        result_len,
+        ..Sqe::default()
+    };
+    let sqe = if slot == slot::THREAD_SPAWNER && method == m::THREAD_SPAWN {
+        refused_spawn_sqe(r, &w.arena, sqe)
+    } else {
+        sqe
+    };
     w.push(&sqe);
     if r.chance(1, 3) {
         w.enter(1, r.range(0, 2_000_000));
@@ -201,9 +236,18 @@ pub fn join_op(w: &mut Worker, r: &mut Rng) {
 /// Starts a child's worker from its main thread and waits (bounded) for
 /// the spawn to complete; returns the handle slot or the error result.
 pub fn start_worker(ring: &RawRing, arena: &Arena, job: &'static Job) -> Result<u32, i64> {
-    let params = arena.put_spawn(&msg::thread_spawn(thread_entry_addr(), job as *const Job as u64, 0, 0));
+    let params =
+        arena.put_spawn(&msg::thread_spawn(thread_entry_addr(), job as *const Job as u64, 0, 0));
     let ud = tag::make(tag::THREAD_SPAWN, 1);
-    let sqe = Sqe { opcode: op::CALL, method: m::THREAD_SPAWN, cap: slot::THREAD_SPAWNER, user_data: ud, params: params.0, params_len: params.1, ..Sqe::default() };
+    let sqe = Sqe {
+        opcode: op::CALL,
+        method: m::THREAD_SPAWN,
+        cap: slot::THREAD_SPAWNER,
+        user_data: ud,
+        params: params.0,
+        params_len: params.1,
+        ..Sqe::default()
+    };
     if !ring.push(&sqe) {
         return Err(capos_abi::error::Error::RingOverflow.as_result());
     }

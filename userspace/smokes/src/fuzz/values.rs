@@ -7,7 +7,9 @@ use super::arena::Arena;
 use super::ring::RawRing;
 use super::shared::{self, PARK_WORDS};
 use alloc::string::String;
-use capos_abi::layout::{USER_HEAP_BASE, USER_IMAGE_BASE, USER_MMAP_BASE, USER_STACK_TOP, USER_TOP};
+use capos_abi::layout::{
+    USER_HEAP_BASE, USER_IMAGE_BASE, USER_MMAP_BASE, USER_STACK_TOP, USER_TOP,
+};
 use capos_fuzzplan::rng::Rng;
 
 /// First address of the kernel half.
@@ -26,11 +28,11 @@ pub fn bad_addr(r: &mut Rng) -> u64 {
         1 => KERNEL_HALF,
         2 => KERNEL_IMAGE,
         3 => KERNEL_HALF | r.next_u64(),
-        4 => USER_TOP,                             // first non-canonical
+        4 => USER_TOP, // first non-canonical
         5 => 0x8000_0000_0000_0000 | r.below(1 << 40),
-        6 => USER_TOP - r.range(1, 64),            // straddles the top of user space
+        6 => USER_TOP - r.range(1, 64), // straddles the top of user space
         7 => UNMAPPED + r.below(0x1000),
-        8 => r.range(1, 0x3f_ffff),                // below the image: unmapped
+        8 => r.range(1, 0x3f_ffff), // below the image: unmapped
         9 => u64::MAX - r.below(64),
         10 => r.next_u64(),
         _ => 0x0000_1000_0000_0000 + r.below(1 << 32), // the thread-stack / ring window
@@ -75,7 +77,9 @@ pub fn place_params(r: &mut Rng, arena: &Arena, ring: &RawRing, bytes: &[u8]) ->
     let exact32 = exact as u32;
     match r.below(20) {
         0..=9 => (arena.put(arena.alloc_params(exact), bytes), exact32),
-        10 | 11 => (arena.put(arena.alloc_params(exact + 8) + r.range(1, 7) as usize, bytes), exact32),
+        10 | 11 => {
+            (arena.put(arena.alloc_params(exact + 8) + r.range(1, 7) as usize, bytes), exact32)
+        }
         12 => {
             // Straddle a page boundary inside the arena (both pages mapped).
             let off = arena.alloc_params(exact + 4096);
@@ -86,12 +90,16 @@ pub fn place_params(r: &mut Rng, arena: &Arena, ring: &RawRing, bytes: &[u8]) ->
         13 => {
             // Ends at the ring page's end; a longer length runs into its guard page.
             let addr = ring.put_at_page_end(bytes);
-            let len = if r.chance(1, 2) { exact32 } else { exact32.saturating_add(r.range(1, 4096) as u32) };
+            let len = if r.chance(1, 2) {
+                exact32
+            } else {
+                exact32.saturating_add(r.range(1, 4096) as u32)
+            };
             (addr, len)
         }
         14..=16 => (arena.put(arena.alloc_params(exact), bytes), length(r, exact)),
-        17 => (USER_IMAGE_BASE + r.below(0x1000), exact32),  // code: readable garbage
-        18 => (USER_STACK_TOP - r.range(1, 256), exact32),     // runs off the main stack's top
+        17 => (USER_IMAGE_BASE + r.below(0x1000), exact32), // code: readable garbage
+        18 => (USER_STACK_TOP - r.range(1, 256), exact32),  // runs off the main stack's top
         _ => (bad_addr(r), if r.chance(1, 2) { exact32 } else { length(r, exact) }),
     }
 }
@@ -101,7 +109,10 @@ pub fn place_params(r: &mut Rng, arena: &Arena, ring: &RawRing, bytes: &[u8]) ->
 /// can never write over memory the program uses.
 pub fn result_buf(r: &mut Rng, arena: &Arena) -> (u64, u32) {
     let (addr, len) = match r.below(20) {
-        0..=8 => (arena.addr(arena.results() + r.below(64) as usize * 8), r.pick(&[64u32, 128, 256, 4096, 20 * 1024])),
+        0..=8 => (
+            arena.addr(arena.results() + r.below(64) as usize * 8),
+            r.pick(&[64u32, 128, 256, 4096, 20 * 1024]),
+        ),
         9 => (arena.addr(arena.results() + r.range(1, 63) as usize), 256),
         10 => (arena.addr(arena.results()), r.range(1, 16) as u32), // too small: ResultTooLarge
         11 => (arena.addr(arena.results()), 0),
@@ -132,12 +143,25 @@ pub fn good_result(arena: &Arena) -> (u64, u32) {
 /// Parameters and result buffer of an op aimed at a real method: mostly
 /// well placed (so the method itself gets exercised), sometimes anything
 /// `place_params` / `result_buf` come up with.
-pub fn aimed(r: &mut Rng, arena: &Arena, ring: &RawRing, params: &[u8]) -> ((u64, u32), (u64, u32)) {
+pub fn aimed(
+    r: &mut Rng,
+    arena: &Arena,
+    ring: &RawRing,
+    params: &[u8],
+) -> ((u64, u32), (u64, u32)) {
     if r.chance(3, 4) {
-        let p = if params.is_empty() { (0, 0) } else { (arena.put(arena.alloc_params(params.len()), params), params.len() as u32) };
+        let p = if params.is_empty() {
+            (0, 0)
+        } else {
+            (arena.put(arena.alloc_params(params.len()), params), params.len() as u32)
+        };
         (p, good_result(arena))
     } else {
-        let p = if params.is_empty() && r.chance(1, 2) { (0, 0) } else { place_params(r, arena, ring, params) };
+        let p = if params.is_empty() && r.chance(1, 2) {
+            (0, 0)
+        } else {
+            place_params(r, arena, ring, params)
+        };
         (p, result_buf(r, arena))
     }
 }
@@ -214,7 +238,11 @@ pub fn text(r: &mut Rng, max: usize) -> String {
     let len = r.below(max as u64 + 1) as usize;
     let mut s = String::with_capacity(len);
     for _ in 0..len {
-        let c = if r.chance(7, 8) { (b' ' + r.below(95) as u8) as char } else { char::from_u32(r.range(0x80, 0x2fff) as u32).unwrap_or('?') };
+        let c = if r.chance(7, 8) {
+            (b' ' + r.below(95) as u8) as char
+        } else {
+            char::from_u32(r.range(0x80, 0x2fff) as u32).unwrap_or('?')
+        };
         s.push(c);
     }
     if PHASES.contains(&s.as_str()) {
