@@ -5,8 +5,11 @@
 use crate::arch::x86_64::hooks::{self, Hooks};
 use crate::arch::x86_64::percpu;
 
-/// Registers the hooks; called first thing on the BSP.
+/// Registers the hooks (and, in measure builds, the lock statistics);
+/// called first thing on the BSP.
 pub fn install() {
+    #[cfg(feature = "measure")]
+    crate::measure::lockstat::install();
     hooks::install(Hooks {
         tick,
         reschedule_ipi: crate::sched::reschedule_ipi,
@@ -17,7 +20,32 @@ pub fn install() {
         syscall: crate::syscall::dispatch,
         thread_start: crate::sched::thread_start,
         ap_main: crate::sched::run_ap,
+        #[cfg(feature = "measure")]
+        event: arch_event,
     });
+}
+
+/// Counts what `arch` reports in the measure catalogue.
+#[cfg(feature = "measure")]
+fn arch_event(e: crate::arch::x86_64::hooks::ArchEvent) {
+    use crate::arch::x86_64::hooks::ArchEvent as E;
+    use capos_measure::catalogue::{serial, tlb, SerialChannel};
+    match e {
+        E::Cr3Write => crate::m_add!(tlb::cr3_writes),
+        E::FlushCheck => crate::m_add!(tlb::pending_flush_checks),
+        E::FlushAll => crate::m_add!(tlb::pending_flush_all),
+        E::FlushServiced => crate::m_add!(tlb::deferred_completion_drains),
+        E::ShootdownRequest => crate::m_add!(tlb::shootdown_requests),
+        E::ShootdownTarget => crate::m_add!(tlb::shootdown_target_cpus),
+        E::ShootdownIpi { cpu, start } => {
+            crate::m_add!(tlb::shootdown_ipis);
+            crate::m_trace!(Shootdown, cpu, start);
+        }
+        E::RescheduleIpiReceived { vector } => {
+            crate::m_trace!(IpiRecv, percpu::cpu_index() as u64, vector)
+        }
+        E::Com1Bytes(n) => crate::m_add!(serial::bytes.at(SerialChannel::Com1), n),
+    }
 }
 
 /// A timer tick: measurement first (it samples the interrupted context),

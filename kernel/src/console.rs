@@ -1,28 +1,10 @@
-//! The human console: text lines on COM1.
-//!
-//! `kprintln!` takes the console lock with interrupts masked, so lines from
-//! different CPUs never interleave. The panic and exception paths use
-//! [`emergency_writer`], which waits a bounded time for the lock and then
-//! writes anyway: a report must get out even if the CPU that died held it.
+//! The human console: `kprintln!`, scheduler transition lines, and the
+//! tagged lines of user processes. COM1 itself (its lock and the emergency
+//! writer of the panic path) is `arch::x86_64::console`.
 
-use crate::arch::x86_64::serial::Uart;
-use crate::sync::IrqSpinLock;
 use core::fmt::{self, Write};
 
-static COM1: IrqSpinLock<Uart> = IrqSpinLock::new(Uart::new(0x3f8));
-
-pub fn init() {
-    COM1.lock().init();
-}
-
-pub fn print(args: fmt::Arguments) {
-    let mut g = COM1.lock();
-    let _ = g.write_fmt(args);
-    crate::m_add!(
-        capos_measure::catalogue::serial::bytes.at(capos_measure::catalogue::SerialChannel::Com1),
-        g.take_written()
-    );
-}
+pub use crate::arch::x86_64::console::{init, print};
 
 /// Prints what user process `pid` (binary `name`) wrote: each line tagged
 /// `user <pid> <name>: ` with control characters replaced (see
@@ -46,18 +28,6 @@ pub fn print_user(pid: u32, name: &str, text: &str) {
             Sanitized(name, tag_safe),
             Sanitized(line, text_safe)
         );
-    }
-}
-
-/// Writes `args` even if the console lock is stuck.
-pub fn emergency_print(args: fmt::Arguments) {
-    match COM1.try_lock_for_spins(10_000_000) {
-        Some(mut g) => {
-            let _ = g.write_fmt(args);
-        }
-        None => {
-            let _ = Uart::new(0x3f8).write_fmt(args);
-        }
     }
 }
 

@@ -7,40 +7,29 @@ use capos_measure::catalogue::{
     SharedLock,
 };
 
-/// A held lock's statistics (released with the guard).
-pub struct Held {
-    class: LockClass,
-    site: SchedSite,
-    since: u64,
+/// Registers the lock statistics with `sync` (first thing at boot).
+pub fn install() {
+    crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe { acquired, released });
 }
 
-impl Held {
-    pub fn untracked() -> Held {
-        Held { class: LockClass::None, site: SchedSite::Generic, since: 0 }
-    }
-
-    pub fn release(&self) {
-        if self.class == LockClass::None {
-            return;
+/// A measured lock was held `hold` cycles.
+fn released(class: LockClass, s: SchedSite, hold: u64) {
+    match class {
+        LockClass::Sched => {
+            super::add(sl::hold_cycles, hold);
+            super::min(sl::hold_min, hold);
+            super::max(sl::hold_max, hold);
+            super::hist(sl::hold, hold);
+            super::add(site::hold_cycles.at(site_dim(s)), hold);
         }
-        let hold = cpu::rdtsc().saturating_sub(self.since);
-        match self.class {
-            LockClass::Sched => {
-                super::add(sl::hold_cycles, hold);
-                super::min(sl::hold_min, hold);
-                super::max(sl::hold_max, hold);
-                super::hist(sl::hold, hold);
-                super::add(site::hold_cycles.at(site_dim(self.site)), hold);
-            }
-            LockClass::Shared(c) => {
-                let d = shared_dim(c);
-                super::add(sk::hold_cycles.at(d), hold);
-                super::min(sk::hold_min.at(d), hold);
-                super::max(sk::hold_max.at(d), hold);
-                super::hist(sk::hold.at(d), hold);
-            }
-            LockClass::None => {}
+        LockClass::Shared(c) => {
+            let d = shared_dim(c);
+            super::add(sk::hold_cycles.at(d), hold);
+            super::min(sk::hold_min.at(d), hold);
+            super::max(sk::hold_max.at(d), hold);
+            super::hist(sk::hold.at(d), hold);
         }
+        LockClass::None => {}
     }
 }
 
@@ -69,31 +58,9 @@ fn shared_dim(c: SharedClass) -> SharedLock {
     }
 }
 
-/// Takes `m`, counting the acquisition under `class` (interrupts are masked).
-pub fn acquire<'a, T>(
-    m: &'a spin::Mutex<T>,
-    class: LockClass,
-    s: SchedSite,
-) -> (spin::MutexGuard<'a, T>, Held) {
-    if class == LockClass::None {
-        return (m.lock(), Held::untracked());
-    }
-    let t0 = cpu::rdtsc();
-    let (g, spins) = match m.try_lock() {
-        Some(g) => (g, 0u64),
-        None => {
-            let mut spins = 0u64;
-            loop {
-                core::hint::spin_loop();
-                spins += 1;
-                if let Some(g) = m.try_lock() {
-                    break (g, spins);
-                }
-            }
-        }
-    };
-    let now = cpu::rdtsc();
-    let wait = now.saturating_sub(t0);
+/// A measured lock was taken after `wait` cycles and `spins` failed tries
+/// (interrupts are masked).
+fn acquired(class: LockClass, s: SchedSite, wait: u64, spins: u64) {
     let contended = spins > 0;
     match class {
         LockClass::Sched => {
@@ -128,7 +95,6 @@ pub fn acquire<'a, T>(
         super::trace(capos_measure::TraceKind::LockContendedWait, wait, class_code(class, s), 0);
         contention_stack(class, s, wait);
     }
-    (g, Held { class, site: s, since: now })
 }
 
 /// Records where a contended acquisition waited: this call's kernel stack,

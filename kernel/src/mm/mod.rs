@@ -1,29 +1,14 @@
 //! Memory management: physical frames, the kernel's page tables, the heap.
 //!
 //! All physical memory is reached through the higher-half direct map (HHDM)
-//! at the offset the boot protocol reports; [`phys_to_virt`] is the only
-//! place that adds it.
+//! at the offset the boot protocol reports (`arch::x86_64::hhdm`, re-exported
+//! here).
 
 pub mod address_space;
 pub mod frame;
 pub mod heap;
 pub mod paging;
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-static HHDM_OFFSET: AtomicU64 = AtomicU64::new(0);
-
-pub fn set_hhdm(offset: u64) {
-    HHDM_OFFSET.store(offset, Ordering::Relaxed);
-}
-
-pub fn hhdm_offset() -> u64 {
-    HHDM_OFFSET.load(Ordering::Relaxed)
-}
-
-/// The HHDM address of physical address `phys`.
-pub fn phys_to_virt(phys: u64) -> *mut u8 {
-    (phys + hhdm_offset()) as *mut u8
-}
+pub use crate::arch::x86_64::hhdm::{hhdm_offset, phys_to_virt, set_hhdm};
 
 pub const PAGE_SIZE: u64 = 4096;

@@ -10,16 +10,13 @@
 //! half of this PML4 is shared by every address space later on.
 
 use super::{frame, hhdm_offset, phys_to_virt, PAGE_SIZE};
-use core::sync::atomic::{AtomicU64, Ordering};
+use crate::arch::x86_64::tlb;
 use limine::memory_map::{Entry, EntryType};
-use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as F,
     PhysFrame, Size2MiB, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
-
-static KERNEL_PML4: AtomicU64 = AtomicU64::new(0);
 
 /// Frames for page tables come from the kernel frame allocator.
 pub struct TableFrames;
@@ -109,20 +106,17 @@ pub fn init(entries: &[&Entry], phys_base: u64, virt_base: u64) {
             v += PAGE_SIZE;
         }
     }
-    KERNEL_PML4.store(pml4, Ordering::Release);
+    tlb::set_kernel_root(pml4);
     activate();
 }
 
 pub fn kernel_pml4() -> u64 {
-    KERNEL_PML4.load(Ordering::Acquire)
+    tlb::kernel_root()
 }
 
 /// Switches the calling CPU to the kernel page tables.
 pub fn activate() {
-    let f = PhysFrame::containing_address(PhysAddr::new(kernel_pml4()));
-    // SAFETY: the kernel tables map the kernel image, the HHDM (where all
-    // stacks live) and nothing the running code relies on is lost.
-    unsafe { Cr3::write(f, Cr3Flags::empty()) };
+    tlb::load_kernel_root();
 }
 
 /// Translates a kernel virtual address through the active kernel tables.

@@ -28,7 +28,7 @@ impl<T> CpuCell<T> {
     /// Runs `f` with exclusive access to the value.
     pub fn with<R>(&self, _irq: &IrqOff, f: impl FnOnce(&mut T) -> R) -> R {
         if self.borrowed.replace(true) {
-            crate::panic::stop_system("a per-CPU cell was entered twice");
+            panic!("a per-CPU cell was entered twice");
         }
         // SAFETY: interrupts are masked on this CPU (the token proves it),
         // only this CPU reaches the cell, and the flag above rules out a

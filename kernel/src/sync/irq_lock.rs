@@ -13,7 +13,7 @@ pub struct IrqSpinLockGuard<'a, T> {
     /// Dropped after the lock is released (field order), restoring interrupts.
     irq: Option<IrqOff>,
     #[cfg(feature = "measure")]
-    stat: crate::measure::lockstat::Held,
+    stat: super::lock_probe::Held,
 }
 
 impl<T> IrqSpinLock<T> {
@@ -36,7 +36,7 @@ impl<T> IrqSpinLock<T> {
         let irq = Some(IrqOff::new());
         #[cfg(feature = "measure")]
         {
-            let (guard, stat) = crate::measure::lockstat::acquire(&self.inner, self.class, site);
+            let (guard, stat) = super::lock_probe::acquire(&self.inner, self.class, site);
             IrqSpinLockGuard { guard: Some(guard), irq, stat }
         }
         #[cfg(not(feature = "measure"))]
@@ -52,7 +52,7 @@ impl<T> IrqSpinLock<T> {
                     guard: Some(g),
                     irq: Some(irq),
                     #[cfg(feature = "measure")]
-                    stat: crate::measure::lockstat::Held::untracked(),
+                    stat: super::lock_probe::Held::untracked(),
                 });
             }
             core::hint::spin_loop();

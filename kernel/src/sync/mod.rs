@@ -11,6 +11,8 @@ mod cpu_local;
 mod irq_lock;
 mod irq_off;
 mod lock_class;
+#[cfg(feature = "measure")]
+pub mod lock_probe;
 
 pub use cpu_local::CpuCell;
 pub use irq_lock::IrqSpinLock;

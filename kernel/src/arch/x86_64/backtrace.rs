@@ -52,6 +52,6 @@ pub fn print(first_pc: u64, rbp: u64) {
     frames[0] = first_pc;
     let n = walk(rbp, &mut frames, read_kernel_frame);
     for (i, pc) in frames[..n].iter().enumerate() {
-        crate::console::emergency_print(format_args!("{BACKTRACE_FRAME}{i} {pc:#018x}\n"));
+        super::console::emergency_print(format_args!("{BACKTRACE_FRAME}{i} {pc:#018x}\n"));
     }
 }

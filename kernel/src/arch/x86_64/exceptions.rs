@@ -4,9 +4,10 @@
 //! a frame-pointer backtrace. A kernel test that expects a fault is resumed
 //! by the test runner; any other kernel-mode exception stops the system.
 
+use super::console::emergency_print;
+use super::stop::{panicking, stop_system};
 use super::trap::TrapFrame;
 use super::{backtrace, percpu};
-use crate::console::emergency_print;
 use x86_64::registers::control::Cr2;
 
 const NAMES: [&str; 32] = [
@@ -67,7 +68,7 @@ pub fn report(frame: &TrapFrame) {
 }
 
 pub fn handle(frame: &mut TrapFrame) {
-    if frame.vector == 2 && crate::panic::panicking() {
+    if frame.vector == 2 && panicking() {
         super::cpu::halt_forever(); // another CPU panicked and stopped us
     }
     if frame.cs & 3 == 3 {
@@ -78,7 +79,7 @@ pub fn handle(frame: &mut TrapFrame) {
     if let Some(h) = super::hooks::try_hooks() {
         (h.kernel_fault)(frame.vector);
     }
-    crate::panic::stop_system("kernel exception")
+    stop_system("kernel exception")
 }
 
 pub fn unexpected_vector(frame: &mut TrapFrame) {
@@ -87,5 +88,5 @@ pub fn unexpected_vector(frame: &mut TrapFrame) {
         frame.vector,
         percpu::cpu_index()
     ));
-    crate::panic::stop_system("unexpected interrupt")
+    stop_system("unexpected interrupt")
 }

@@ -30,6 +30,41 @@ pub struct Hooks {
     pub thread_start: fn() -> !,
     /// An application processor's life once it is online.
     pub ap_main: fn(index: u32) -> !,
+    /// Something the measure subsystem counts happened in `arch`.
+    #[cfg(feature = "measure")]
+    pub event: fn(ArchEvent),
+}
+
+/// What `arch` reports to the measure subsystem (measure builds only).
+#[cfg(feature = "measure")]
+#[derive(Clone, Copy, Debug)]
+pub enum ArchEvent {
+    /// A runtime CR3 write.
+    Cr3Write,
+    /// A CPU checked for a shootdown request aimed at it.
+    FlushCheck,
+    /// A shootdown flushed a whole address space (CR3 reload).
+    FlushAll,
+    /// A shootdown request was serviced on this CPU.
+    FlushServiced,
+    /// A shootdown went out to at least one other CPU.
+    ShootdownRequest,
+    /// One CPU was a shootdown target.
+    ShootdownTarget,
+    /// A shootdown IPI was sent to `cpu` for the range starting at `start`.
+    ShootdownIpi { cpu: u64, start: u64 },
+    /// A reschedule IPI arrived.
+    RescheduleIpiReceived { vector: u64 },
+    /// Bytes written to COM1.
+    Com1Bytes(u64),
+}
+
+/// Reports `e` to the kernel (nothing before the hooks are registered).
+#[cfg(feature = "measure")]
+pub fn event(e: ArchEvent) {
+    if let Some(h) = HOOKS.get() {
+        (h.event)(e);
+    }
 }
 
 static HOOKS: Once<Hooks> = Once::new();
@@ -47,6 +82,6 @@ pub fn try_hooks() -> Option<&'static Hooks> {
 pub fn hooks() -> &'static Hooks {
     match HOOKS.get() {
         Some(h) => h,
-        None => crate::panic::stop_system("arch hooks used before the kernel registered them"),
+        None => super::stop::stop_system("arch hooks used before the kernel registered them"),
     }
 }

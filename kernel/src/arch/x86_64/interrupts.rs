@@ -77,7 +77,10 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         RESCHEDULE => {
             lapic::eoi();
-            crate::m_trace!(IpiRecv, percpu::cpu_index() as u64, RESCHEDULE as u64);
+            #[cfg(feature = "measure")]
+            super::hooks::event(super::hooks::ArchEvent::RescheduleIpiReceived {
+                vector: RESCHEDULE as u64,
+            });
             (super::hooks::hooks().reschedule_ipi)();
         }
         TLB_SHOOTDOWN => {

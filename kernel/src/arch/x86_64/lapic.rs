@@ -1,8 +1,8 @@
 //! Local APIC (xAPIC, MMIO through the HHDM): enable, periodic timer
 //! calibrated against the PIT, EOI, IPIs.
 
+use super::hhdm::phys_to_virt;
 use super::{cpu, tsc};
-use crate::mm::phys_to_virt;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 

@@ -4,7 +4,6 @@
 //! IDT, and reports online.
 
 use super::{cpu, idt, percpu, tsc};
-use crate::kprintln;
 use core::sync::atomic::Ordering;
 use limine::mp::Cpu;
 use limine::response::MpResponse;
@@ -15,7 +14,11 @@ pub fn start_aps(mp: &MpResponse) -> u32 {
     let cpus = mp.cpus();
     let usable = cpus.len().min(percpu::MAX_CPUS);
     if cpus.len() > percpu::MAX_CPUS {
-        kprintln!("kernel: {} CPUs reported, using the first {}", cpus.len(), percpu::MAX_CPUS);
+        super::console::print(format_args!(
+            "kernel: {} CPUs reported, using the first {}\n",
+            cpus.len(),
+            percpu::MAX_CPUS
+        ));
     }
     percpu::CPU_COUNT.store(usable as u32, Ordering::Release);
     for (index, c) in (1..).zip(cpus.iter().filter(|c| c.lapic_id != bsp).take(usable - 1)) {
@@ -29,7 +32,7 @@ pub fn start_aps(mp: &MpResponse) -> u32 {
     }
     let online = percpu::online_count();
     if online < usable as u32 {
-        kprintln!("kernel: only {online} of {usable} CPUs came online");
+        super::console::print(format_args!("kernel: only {online} of {usable} CPUs came online\n"));
     }
     online
 }
@@ -42,7 +45,7 @@ pub fn init_this_cpu(index: usize, lapic_id: u32) {
 }
 
 unsafe extern "C" fn ap_entry(info: &Cpu) -> ! {
-    crate::mm::paging::activate();
+    super::tlb::load_kernel_root();
     let index = info.extra.load(Ordering::SeqCst) as u32;
     init_this_cpu(index as usize, info.lapic_id);
     super::interrupts::init_ap();

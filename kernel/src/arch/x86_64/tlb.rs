@@ -8,7 +8,10 @@
 //! request aimed at itself while it spins, so two initiators never
 //! deadlock on each other's unanswered IPIs.
 
+#[cfg(feature = "measure")]
+use super::hooks::{event, ArchEvent};
 use super::{interrupts, ipi, percpu};
+use crate::sync::IrqOff;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
@@ -41,9 +44,31 @@ static PENDING_ACKS: AtomicU32 = AtomicU32::new(0);
 /// Bit i: CPU i has not yet serviced the published request.
 static TARGETS: AtomicU64 = AtomicU64::new(0);
 
+/// Root of the kernel's own page tables (the upper half every address space
+/// shares); set once by `mm::paging` at boot.
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+pub fn set_kernel_root(pml4: u64) {
+    KERNEL_ROOT.store(pml4, Ordering::Release);
+}
+
+pub fn kernel_root() -> u64 {
+    KERNEL_ROOT.load(Ordering::Acquire)
+}
+
+/// Switches the calling CPU to the kernel page tables (no counting: boot
+/// and AP bring-up).
+pub fn load_kernel_root() {
+    let f = PhysFrame::containing_address(PhysAddr::new(kernel_root()));
+    // SAFETY: the kernel tables map the kernel image and the HHDM (where
+    // all stacks live); nothing the running code relies on is lost.
+    unsafe { Cr3::write(f, Cr3Flags::empty()) };
+}
+
 pub fn load_cr3(pml4: u64) {
     STATS.cr3_writes.fetch_add(1, Ordering::Relaxed);
-    crate::m_add!(capos_measure::catalogue::tlb::cr3_writes);
+    #[cfg(feature = "measure")]
+    event(ArchEvent::Cr3Write);
     // SAFETY: callers pass the root of a complete address space that maps
     // the kernel half identically.
     unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty()) };
@@ -54,7 +79,8 @@ fn flush_local(pml4: u64, start: u64, pages: u64) {
         return; // not loaded here: the CR3 load that replaced it flushed
     }
     if pages == 0 || pages > FULL_FLUSH_PAGES {
-        crate::m_add!(capos_measure::catalogue::tlb::pending_flush_all);
+        #[cfg(feature = "measure")]
+        event(ArchEvent::FlushAll);
         load_cr3(pml4);
     } else {
         for i in 0..pages {
@@ -65,7 +91,8 @@ fn flush_local(pml4: u64, start: u64, pages: u64) {
 
 /// Services the published request if it targets this CPU.
 fn service() {
-    crate::m_add!(capos_measure::catalogue::tlb::pending_flush_checks);
+    #[cfg(feature = "measure")]
+    event(ArchEvent::FlushCheck);
     let bit = 1u64 << percpu::cpu_index();
     if TARGETS.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
         flush_local(
@@ -74,7 +101,8 @@ fn service() {
             REQ_PAGES.load(Ordering::Acquire),
         );
         STATS.shootdown_acks.fetch_add(1, Ordering::Relaxed);
-        crate::m_add!(capos_measure::catalogue::tlb::deferred_completion_drains);
+        #[cfg(feature = "measure")]
+        event(ArchEvent::FlushServiced);
         PENDING_ACKS.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -88,7 +116,7 @@ pub fn handle_ipi() {
 /// of the address space rooted at `pml4` on every CPU in `active` (the CPUs
 /// that have it loaded), and waits for them.
 pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
-    let _irq = crate::sync::IrqOff::new();
+    let _irq = IrqOff::new();
     let me = percpu::cpu_index() as usize;
     // The caller's page-table stores must be visible before we read who
     // has the space loaded: a CPU that loads it after this read walks the
@@ -99,7 +127,8 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         return;
     }
     STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
-    crate::m_add!(capos_measure::catalogue::tlb::shootdown_requests);
+    #[cfg(feature = "measure")]
+    event(ArchEvent::ShootdownRequest);
     while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
         service();
         core::hint::spin_loop();
@@ -112,11 +141,12 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
     TARGETS.store(targets, Ordering::Release);
     for cpu in (0..percpu::MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
         STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
-        crate::m_add!(capos_measure::catalogue::tlb::shootdown_target_cpus);
+        #[cfg(feature = "measure")]
+        event(ArchEvent::ShootdownTarget);
         if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
             STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
-            crate::m_add!(capos_measure::catalogue::tlb::shootdown_ipis);
-            crate::m_trace!(Shootdown, cpu as u64, start);
+            #[cfg(feature = "measure")]
+            event(ArchEvent::ShootdownIpi { cpu: cpu as u64, start });
         } else {
             // No IPI could be sent (no LAPIC): nobody else can have it.
             TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);

@@ -1,0 +1,75 @@
+//! How measured locks report (measure builds only).
+//!
+//! `sync` sits below everything, `arch` included, so it times its own
+//! acquisitions (the TSC, read directly) and hands the figures to a probe
+//! the measure subsystem registers at boot; before that, nothing counts.
+
+use super::lock_class::{LockClass, SchedSite};
+use spin::Once;
+
+/// The measure subsystem's callbacks for measured locks.
+pub struct LockProbe {
+    /// A measured lock was taken after `wait` cycles and `spins` failed tries.
+    pub acquired: fn(LockClass, SchedSite, wait: u64, spins: u64),
+    /// A measured lock was held for `hold` cycles.
+    pub released: fn(LockClass, SchedSite, hold: u64),
+}
+
+static PROBE: Once<LockProbe> = Once::new();
+
+/// Registers the probe (once, at boot).
+pub fn install(p: LockProbe) {
+    PROBE.call_once(|| p);
+}
+
+pub(super) fn tsc() -> u64 {
+    // SAFETY: `rdtsc` only reads the time-stamp counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// A held lock's statistics, reported when the guard goes.
+pub(super) struct Held {
+    class: LockClass,
+    site: SchedSite,
+    since: u64,
+}
+
+impl Held {
+    pub(super) fn untracked() -> Held {
+        Held { class: LockClass::None, site: SchedSite::Generic, since: 0 }
+    }
+
+    pub(super) fn release(&self) {
+        if self.class == LockClass::None {
+            return;
+        }
+        if let Some(p) = PROBE.get() {
+            (p.released)(self.class, self.site, tsc().saturating_sub(self.since));
+        }
+    }
+}
+
+/// Takes `m`, timing the wait and counting failed tries.
+pub(super) fn acquire<'a, T>(
+    m: &'a spin::Mutex<T>,
+    class: LockClass,
+    site: SchedSite,
+) -> (spin::MutexGuard<'a, T>, Held) {
+    if class == LockClass::None {
+        return (m.lock(), Held::untracked());
+    }
+    let t0 = tsc();
+    let mut spins = 0u64;
+    let g = loop {
+        if let Some(g) = m.try_lock() {
+            break g;
+        }
+        core::hint::spin_loop();
+        spins += 1;
+    };
+    let now = tsc();
+    if let Some(p) = PROBE.get() {
+        (p.acquired)(class, site, now.saturating_sub(t0), spins);
+    }
+    (g, Held { class, site, since: now })
+}
