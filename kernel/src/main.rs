@@ -65,6 +65,8 @@ extern "C" fn kmain() -> ! {
     mm::frame::init(memmap.entries());
     let heap = mm::heap::init();
     mm::paging::init(memmap.entries(), exec.physical_base(), exec.virtual_base());
+    #[cfg(feature = "measure")]
+    measure::seed_memory_levels();
     let frames = mm::frame::stats();
     kprintln!(
         "kernel: memory: {} MiB usable, {} MiB heap, kernel at phys {:#x}",

@@ -67,8 +67,10 @@ pub fn mark(p: Phase, tsc: u64) -> bool {
 }
 
 /// The memory levels at a phase's start belong to the phase: without this
-/// a phase with no allocation or free would report no level at all.
-fn seed_memory_levels() {
+/// a phase with no allocation or free would report no level at all (a
+/// min/max nobody updated reads 0). Called at each mark and once the frame
+/// allocator and heap exist.
+pub fn seed_memory_levels() {
     let heap = crate::mm::heap::used() as u64;
     let f = crate::mm::frame::stats();
     let frames = (f.total - f.free) as u64;
