@@ -14,7 +14,6 @@ use crate::proc::usermem::UserSlice;
 use crate::sched::{self, Thread};
 use alloc::sync::Arc;
 use capos_abi::ring::Cqe;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a method's completion goes: the ring of the thread that asked.
 #[derive(Clone)]
@@ -32,17 +31,10 @@ impl Completion {
     }
 }
 
-/// Completions dropped because their thread had exited (all kernels; the
-/// measure kernel also counts them per phase).
-pub static DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Pending completions cancelled because their thread exited.
-pub static CANCELLED: AtomicU64 = AtomicU64::new(0);
-
 /// Posts the completion `c` with `result` and an optional result message,
 /// then wakes the thread. Callable from any context (no allocation).
 pub fn complete(c: Completion, result: i64, message: Option<&[u8]>) {
     if c.thread.is_exiting() {
-        DROPPED.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(capos_measure::catalogue::memory::completions_dropped);
         return;
     }
@@ -72,7 +64,6 @@ pub fn cancel_for(t: &Arc<Thread>) -> usize {
         + objects::cancel_for(t)
         + t.process.as_ref().map_or(0, |p| p.cancel_joins_of(t))
         + crate::proc::cancel_exit_waits_of(t);
-    CANCELLED.fetch_add(n as u64, Ordering::Relaxed);
     crate::m_add!(capos_measure::catalogue::memory::pending_cancelled, n as u64);
     n
 }
