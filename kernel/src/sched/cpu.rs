@@ -8,21 +8,15 @@ use crate::sync::{CpuCell, IrqSpinLock, LockClass};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
-/// Counters each CPU keeps about itself (read by reports and tests).
+/// What each CPU's scheduler counts about itself for its own use and the
+/// kernel tests; everything reports read lives in the measure catalogue.
 pub struct CpuStats {
+    /// Timer ticks taken (tests check every CPU gets them).
     pub ticks: AtomicU64,
+    /// Context switches (the idle loop tells whether `schedule` ran anything).
     pub switches: AtomicU64,
-    /// TSC cycles spent running non-idle threads.
-    pub busy_tsc: AtomicU64,
-    pub steals: AtomicU64,
-    pub reschedule_ipis_sent: AtomicU64,
-    pub reschedule_ipis_skipped: AtomicU64,
-    pub reschedule_ipis_failed: AtomicU64,
-    pub reschedule_ipis_received: AtomicU64,
+    /// Self-test IPIs received (the IPI test counts them).
     pub test_ipis_received: AtomicU64,
-    pub fast_path_attempts: AtomicU64,
-    pub fast_path_continues: AtomicU64,
-    pub slow_path_ticks: AtomicU64,
 }
 
 impl CpuStats {
@@ -30,16 +24,7 @@ impl CpuStats {
         CpuStats {
             ticks: AtomicU64::new(0),
             switches: AtomicU64::new(0),
-            busy_tsc: AtomicU64::new(0),
-            steals: AtomicU64::new(0),
-            reschedule_ipis_sent: AtomicU64::new(0),
-            reschedule_ipis_skipped: AtomicU64::new(0),
-            reschedule_ipis_failed: AtomicU64::new(0),
-            reschedule_ipis_received: AtomicU64::new(0),
             test_ipis_received: AtomicU64::new(0),
-            fast_path_attempts: AtomicU64::new(0),
-            fast_path_continues: AtomicU64::new(0),
-            slow_path_ticks: AtomicU64::new(0),
         }
     }
 }
@@ -60,7 +45,6 @@ pub struct CpuSched {
     pub reschedule_pending: AtomicBool,
     /// The scheduler owns this CPU (set once its idle thread exists).
     pub active: AtomicBool,
-    pub(super) switch_in_tsc: AtomicU64,
     /// Timer fast-path continuations used since the last locked pass.
     pub(super) skips_used: AtomicU32,
     pub stats: CpuStats,
@@ -83,7 +67,6 @@ impl CpuSched {
             halted: AtomicBool::new(false),
             reschedule_pending: AtomicBool::new(false),
             active: AtomicBool::new(false),
-            switch_in_tsc: AtomicU64::new(0),
             skips_used: AtomicU32::new(0),
             stats: CpuStats::new(),
         }

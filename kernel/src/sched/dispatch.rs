@@ -7,7 +7,7 @@
 use super::cpu::CpuSched;
 use super::thread::{State, Thread};
 use crate::arch::x86_64::context::context_switch;
-use crate::arch::x86_64::{cpu, interrupts, ipi, percpu, tlb};
+use crate::arch::x86_64::{interrupts, ipi, percpu, tlb};
 use crate::mm::address_space::AddressSpace;
 use crate::sync::{IrqOff, SchedSite};
 use alloc::sync::Arc;
@@ -81,20 +81,16 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) {
 /// work at its next scheduling point).
 fn kick(target: usize) {
     let c = cpu_sched(target);
-    let stats = &this().stats;
     c.reschedule_pending.store(true, Ordering::Release);
     crate::m_add!(msched::resched_ipi_target);
     if !c.running_idle.load(Ordering::Acquire) {
-        stats.reschedule_ipis_skipped.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(msched::resched_ipi_skipped);
         return;
     }
     if ipi::send(target, interrupts::RESCHEDULE) {
-        stats.reschedule_ipis_sent.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(msched::resched_ipi_sent);
         crate::m_trace!(IpiSend, target as u64, interrupts::RESCHEDULE as u64);
     } else {
-        stats.reschedule_ipis_failed.fetch_add(1, Ordering::Relaxed);
         crate::m_add!(msched::resched_ipi_failed);
     }
 }
@@ -128,7 +124,6 @@ fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
         let mut rq = victim.run_queue.lock_at(SchedSite::StartIdleSelect);
         if let Some(t) = rq.pop_front_if(|t| t.affinity.is_none()) {
             victim.queue_len.store(rq.len(), Ordering::Release);
-            cs.stats.steals.fetch_add(1, Ordering::Relaxed);
             crate::m_add!(msched::candidates_stolen);
             return Some(t);
         }
@@ -181,11 +176,6 @@ pub fn schedule() {
 }
 
 fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<Thread>) {
-    let now = cpu::rdtsc();
-    let since = cs.switch_in_tsc.swap(now, Ordering::Relaxed);
-    if !prev.is_idle() {
-        cs.stats.busy_tsc.fetch_add(now.saturating_sub(since), Ordering::Relaxed);
-    }
     cs.stats.switches.fetch_add(1, Ordering::Relaxed);
     cs.running_idle.store(next.is_idle(), Ordering::Release);
     let me = percpu::cpu_index();

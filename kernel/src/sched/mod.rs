@@ -76,7 +76,6 @@ fn adopt_boot_context(index: u32, is_bsp: bool) {
     cs.current.with(&irq, |c| *c = Some(booted));
     cs.idle.with(&irq, |i| *i = Some(idle));
     cs.running_idle.store(!is_bsp, Ordering::Release);
-    cs.switch_in_tsc.store(crate::arch::x86_64::cpu::rdtsc(), Ordering::Relaxed);
     cs.active.store(true, Ordering::Release);
     percpu::mark_online();
 }
@@ -133,7 +132,6 @@ fn idle_loop() -> ! {
 /// opportunity.
 pub fn reschedule_ipi() {
     let cs = dispatch::this();
-    cs.stats.reschedule_ipis_received.fetch_add(1, Ordering::Relaxed);
     cs.reschedule_pending.store(true, Ordering::Release);
 }
 
@@ -181,15 +179,11 @@ pub fn on_tick(from_user: bool) {
     match timer_policy::decide(input) {
         TickAction::KernelOnly => {}
         TickAction::Continue => {
-            cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
-            cs.stats.fast_path_continues.fetch_add(1, Ordering::Relaxed);
             cs.skips_used.fetch_add(1, Ordering::Relaxed);
             crate::m_add!(capos_measure::catalogue::timer_fast_path::attempts);
             crate::m_add!(capos_measure::catalogue::timer_fast_path::continues);
         }
         TickAction::Schedule(reason) => {
-            cs.stats.fast_path_attempts.fetch_add(1, Ordering::Relaxed);
-            cs.stats.slow_path_ticks.fetch_add(1, Ordering::Relaxed);
             count_slow_path(reason, input.local_queue_len);
             schedule();
         }
