@@ -22,14 +22,20 @@ pub fn print(args: fmt::Arguments) {
     super::hooks::event(super::hooks::ArchEvent::Com1Bytes(_written));
 }
 
-/// Writes `args` even if the console lock is stuck.
+/// Writes `args` even if the console lock is stuck. The bytes count as
+/// COM1 bytes like any other write.
 pub fn emergency_print(args: fmt::Arguments) {
-    match COM1.try_lock_for_spins(10_000_000) {
+    let _written = match COM1.try_lock_for_spins(10_000_000) {
         Some(mut g) => {
             let _ = g.write_fmt(args);
+            g.take_written()
         }
         None => {
-            let _ = Uart::new(0x3f8).write_fmt(args);
+            let mut raw = Uart::new(0x3f8);
+            let _ = raw.write_fmt(args);
+            raw.take_written()
         }
-    }
+    };
+    #[cfg(feature = "measure")]
+    super::hooks::event(super::hooks::ArchEvent::Com1Bytes(_written));
 }
