@@ -8,13 +8,12 @@
 //! size per location: the header as `u32`s, SQEs, CQEs and the spare tail of
 //! the page as `u64`s.
 
-use capos_abi::ring::{Cqe, Sqe, CQ_ENTRIES, CQ_OFFSET, RING_BYTES, SQ_ENTRIES, SQ_OFFSET};
+use capos_abi::ring::{
+    cqe_offset, index, sqe_offset, Cqe, HeaderField as H, Sqe, CQ_ENTRIES, CQ_OFFSET, RING_BYTES,
+    SQ_ENTRIES, SQ_OFFSET,
+};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-const SQ_HEAD: usize = 0;
-const SQ_TAIL: usize = 1;
-const CQ_HEAD: usize = 2;
-const CQ_TAIL: usize = 3;
 /// Header words (u32) from `sq_head` to the end of `_reserved`.
 pub const HEADER_WORDS: usize = SQ_OFFSET / 4;
 /// First byte after the CQ: the rest of the page is not part of the protocol.
@@ -45,12 +44,17 @@ impl RawRing {
         self.base
     }
 
-    /// Header field `i` (0..HEADER_WORDS).
-    fn field(&self, i: usize) -> &AtomicU32 {
+    /// Header word `i` (0..HEADER_WORDS), reserved words included.
+    fn header_word(&self, i: usize) -> &AtomicU32 {
         assert!(i < HEADER_WORDS);
         // SAFETY: the header lies at the start of the mapped ring page (see
-        // `new`); the index is checked; fields are aligned u32s.
+        // `new`); the index is checked; header words are aligned u32s.
         unsafe { &*((self.base as *const AtomicU32).add(i)) }
+    }
+
+    /// A named header field (offsets from `capos_abi::ring`).
+    fn field(&self, f: H) -> &AtomicU32 {
+        self.header_word(f.offset() / 4)
     }
 
     /// The u64 at byte `off` past the header (SQ, CQ and spare area).
@@ -62,31 +66,31 @@ impl RawRing {
     }
 
     pub fn sq_head(&self) -> u32 {
-        self.field(SQ_HEAD).load(Ordering::Acquire)
+        self.field(H::SqHead).load(Ordering::Acquire)
     }
     pub fn sq_tail(&self) -> u32 {
-        self.field(SQ_TAIL).load(Ordering::Acquire)
+        self.field(H::SqTail).load(Ordering::Acquire)
     }
     pub fn cq_head(&self) -> u32 {
-        self.field(CQ_HEAD).load(Ordering::Acquire)
+        self.field(H::CqHead).load(Ordering::Acquire)
     }
     pub fn cq_tail(&self) -> u32 {
-        self.field(CQ_TAIL).load(Ordering::Acquire)
+        self.field(H::CqTail).load(Ordering::Acquire)
     }
     pub fn set_sq_tail(&self, v: u32) {
-        self.field(SQ_TAIL).store(v, Ordering::Release);
+        self.field(H::SqTail).store(v, Ordering::Release);
     }
     pub fn set_cq_head(&self, v: u32) {
-        self.field(CQ_HEAD).store(v, Ordering::Release);
+        self.field(H::CqHead).store(v, Ordering::Release);
     }
     /// Any header word, kernel-owned ones included.
     pub fn set_header_word(&self, i: usize, v: u32) {
-        self.field(i % HEADER_WORDS).store(v, Ordering::Release);
+        self.header_word(i % HEADER_WORDS).store(v, Ordering::Release);
     }
 
     /// Writes `sqe` into SQ slot `idx % SQ_ENTRIES` without publishing it.
     pub fn write_sqe(&self, idx: u32, sqe: &Sqe) {
-        let off = SQ_OFFSET + (idx % SQ_ENTRIES) as usize * 64;
+        let off = sqe_offset(idx);
         for (i, w) in sqe_words(sqe).iter().enumerate() {
             self.word(off + i * 8).store(*w, Ordering::Relaxed);
         }
@@ -94,7 +98,7 @@ impl RawRing {
 
     /// The SQE in slot `idx % SQ_ENTRIES` as it is now.
     pub fn read_sqe(&self, idx: u32) -> Sqe {
-        let off = SQ_OFFSET + (idx % SQ_ENTRIES) as usize * 64;
+        let off = sqe_offset(idx);
         let mut w = [0u64; 8];
         for (i, v) in w.iter_mut().enumerate() {
             *v = self.word(off + i * 8).load(Ordering::Relaxed);
@@ -110,7 +114,7 @@ impl RawRing {
     /// Queues `sqe`; false when the SQ is full (or its indices are broken).
     pub fn push(&self, sqe: &Sqe) -> bool {
         let tail = self.sq_tail();
-        if tail.wrapping_sub(self.sq_head()) >= SQ_ENTRIES {
+        if index::sq_pending(self.sq_head(), tail).is_none_or(|n| n >= SQ_ENTRIES) {
             return false;
         }
         self.write_sqe(tail, sqe);
@@ -125,7 +129,7 @@ impl RawRing {
         if head == tail || tail.wrapping_sub(head) > CQ_ENTRIES {
             return None;
         }
-        let off = CQ_OFFSET + (head % CQ_ENTRIES) as usize * 32;
+        let off = cqe_offset(head);
         let w: [u64; 4] = core::array::from_fn(|i| self.word(off + i * 8).load(Ordering::Relaxed));
         self.set_cq_head(head.wrapping_add(1));
         Some(Cqe {
