@@ -9,6 +9,10 @@ use linked_list_allocator::Heap;
 
 /// Most heap bytes ever in use at once.
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Heap bytes in use and the heap's size, kept beside the allocator so the
+/// per-SQE admission check reads them without taking the heap lock.
+static USED: AtomicUsize = AtomicUsize::new(0);
+static SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// The heap behind an interrupt-masking, measured lock (`lock=heap`).
 struct KernelHeap(IrqSpinLock<Heap>);
@@ -20,6 +24,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         let mut h = self.0.lock();
         let p = h.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr());
         let used = h.used();
+        USED.store(used, Ordering::Relaxed);
         drop(h);
         PEAK.fetch_max(used, Ordering::Relaxed);
         crate::m_max!(capos_measure::catalogue::memory::heap_peak, used as u64);
@@ -32,6 +37,7 @@ unsafe impl GlobalAlloc for KernelHeap {
             // SAFETY: `ptr` came from `alloc` with this layout.
             unsafe { h.deallocate(p, layout) };
             let used = h.used();
+            USED.store(used, Ordering::Relaxed);
             drop(h);
             crate::m_min!(capos_measure::catalogue::memory::heap_low, used as u64);
         }
@@ -53,6 +59,7 @@ pub fn init() -> usize {
     // SAFETY: the run was just allocated for the heap alone and is mapped
     // through the HHDM; init runs once, before anything allocates.
     unsafe { HEAP.0.lock().init(phys_to_virt(phys), size as usize) };
+    SIZE.store(size as usize, Ordering::Relaxed);
     size as usize
 }
 
@@ -83,7 +90,9 @@ pub const USER_RESERVE: usize = 512 * 1024;
 /// would eat into [`USER_RESERVE`]. User paths call this before allocating,
 /// so heap exhaustion is an error in the completion, never a panic.
 pub fn admit(bytes: usize) -> Result<(), capos_abi::error::Error> {
-    let free = HEAP.0.lock().free();
+    // `used` is stored under the heap lock at every change; a momentarily
+    // stale reading only moves the refusal point by one concurrent block.
+    let free = SIZE.load(Ordering::Relaxed).saturating_sub(USED.load(Ordering::Relaxed));
     if free.saturating_sub(USER_RESERVE) < bytes {
         crate::m_add!(capos_measure::catalogue::memory::heap_refusals);
         return Err(capos_abi::error::Error::OutOfResources);
