@@ -23,6 +23,20 @@ pub const YIELD: u64 = 5;
 /// starts at `layout::USER_HEAP_BASE`) by `bytes` of zeroed read/write
 /// memory, rounded up to pages. Fails with `OutOfResources` past the quota.
 pub const GROW_HEAP: u64 = 6;
+/// `thread_stat(which) -> count`: the calling thread's own operation
+/// counts since it started (`which`: [`thread_stat::SYSCALLS`] or
+/// [`thread_stat::RING_SQES`]). This call is the one system call that does
+/// not count itself, so two reads around a section give that section's
+/// counts exactly.
+pub const THREAD_STAT: u64 = 7;
 
 /// Highest syscall number + 1.
-pub const COUNT: u64 = 7;
+pub const COUNT: u64 = 8;
+
+/// What `THREAD_STAT` reads.
+pub mod thread_stat {
+    /// System calls made (every number but `THREAD_STAT`).
+    pub const SYSCALLS: u64 = 0;
+    /// Ring submission entries the kernel consumed for the thread.
+    pub const RING_SQES: u64 = 1;
+}

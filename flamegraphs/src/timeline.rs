@@ -3,13 +3,15 @@
 //!
 //! * One track per CPU (`pid` 1, `tid` = CPU): a complete slice (`"ph":"X"`)
 //!   per stretch a thread ran, cut at `context_switch` events (`a` previous
-//!   thread, `b` next thread, `flags` previous thread's state). The first
-//!   switch seen on a CPU also opens a slice for the thread it switched away
-//!   from, starting at that CPU's first retained event (`truncated`: the
-//!   rings keep only the newest events). The last slice ends at the report's
-//!   end TSC. Slices on one CPU never overlap.
+//!   and next thread). The first switch seen on a CPU also opens a slice for
+//!   the thread it switched away from: from the start of measurement when
+//!   that CPU's ring lost nothing, else from its first retained event and
+//!   flagged `truncated` (the rings keep only the newest events). The last
+//!   slice ends at the report's end TSC. Slices on one CPU never overlap.
 //! * Instant events (`"ph":"i"`) on the CPU's track for wakeups, IPIs sent
-//!   and received, TLB shootdowns, contended lock waits and phase marks.
+//!   and received, TLB shootdowns, contended lock waits and phase marks,
+//!   their `args` named by `capos_measure::trace::TraceArgs` (the same
+//!   definition the kernel records through).
 //! * A `phases` track (`tid` 1000) with one slice per phase, from the
 //!   report's checkpoints, and a global instant at every mark.
 //!
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use capos_measure::phase::Phase;
 use capos_measure::report::Report;
-use capos_measure::trace::{TraceEvent, TraceKind};
+use capos_measure::trace::{TraceArgs, TraceEvent};
 use serde_json::{json, Value};
 
 use crate::error::{create_dir, write_file, ProfileError};
@@ -83,7 +85,8 @@ pub fn timeline_json(report: &Report) -> Value {
     let end_tsc = report.end.map(|e| e.tsc);
     for (cpu, list) in &mut by_cpu {
         list.sort_by_key(|e| e.tsc);
-        cpu_events(&clock, *cpu, list, end_tsc, &mut events);
+        let dropped = report.trace_dropped.get(cpu).copied().unwrap_or(0);
+        cpu_events(&clock, *cpu, list, end_tsc, dropped, &mut events);
     }
     phase_events(&clock, report, &mut events);
     json!({
@@ -110,12 +113,18 @@ fn cpu_events(
     cpu: u8,
     list: &[&TraceEvent],
     end_tsc: Option<u64>,
+    dropped: u64,
     out: &mut Vec<Value>,
 ) {
-    let first_tsc = list.first().map_or(0, |e| e.tsc);
     let last_tsc = list.last().map_or(0, |e| e.tsc);
+    // The thread running before this CPU's first retained switch ran from
+    // at least the start of measurement (`clock.t0`) when the ring lost
+    // nothing; its start is unknown (`truncated`) only when events were lost.
+    let (first_start, first_truncated) =
+        if dropped > 0 { (list.first().map_or(0, |e| e.tsc), true) } else { (clock.t0, false) };
     // (thread, start tsc, truncated)
     let mut running: Option<(u64, u64, bool)> = None;
+    let mut seen_switch = false;
     let slice = |thread: u64, start: u64, end: u64, truncated: bool, out: &mut Vec<Value>| {
         out.push(json!({
             "ph": "X", "pid": PID, "tid": cpu, "cat": "sched",
@@ -125,46 +134,60 @@ fn cpu_events(
         }));
     };
     for e in list {
-        let (name, args) = match e.kind {
-            TraceKind::ContextSwitch => {
+        let Some(args) = e.args() else {
+            out.push(json!({
+                "ph": "i", "s": "t", "pid": PID, "tid": cpu, "cat": e.kind.name(),
+                "name": format!("{} (undecodable arguments)", e.kind.name()),
+                "ts": clock.us(e.tsc), "args": {"a": e.a, "b": e.b, "flags": e.flags},
+            }));
+            continue;
+        };
+        let name = match args {
+            TraceArgs::ContextSwitch { prev, next, .. } => {
                 match running.take() {
                     Some((thread, start, truncated)) => slice(thread, start, e.tsc, truncated, out),
-                    None if e.tsc > first_tsc => slice(e.a, first_tsc, e.tsc, true, out),
+                    None if !seen_switch && e.tsc > first_start => {
+                        slice(prev, first_start, e.tsc, first_truncated, out)
+                    }
                     None => {}
                 }
-                running = Some((e.b, e.tsc, false));
+                seen_switch = true;
+                running = Some((next, e.tsc, false));
                 continue;
             }
-            TraceKind::Wakeup => (
-                format!("wakeup thread {} -> cpu {}", e.a, e.b),
-                json!({"thread": e.a, "target_cpu": e.b}),
+            TraceArgs::Wakeup { thread, target_cpu, waker } => {
+                format!("wakeup thread {thread} -> cpu {target_cpu} (by thread {waker})")
+            }
+            TraceArgs::IpiSend { target_cpu, vector } => {
+                format!("ipi send vector {vector:#x} -> cpu {target_cpu}")
+            }
+            TraceArgs::IpiRecv { vector, sender_cpu } => {
+                format!("ipi recv vector {vector:#x} from cpu {sender_cpu}")
+            }
+            TraceArgs::Shootdown { cpu_mask, address_space } => {
+                format!("tlb shootdown of {address_space:#x} -> cpus {cpu_mask:#b}")
+            }
+            TraceArgs::LockContendedWait { lock, wait_cycles } => format!(
+                "lock wait {} ({wait_cycles} cycles)",
+                lock.label().unwrap_or_else(|| format!("{:#x}", lock.to_u64()))
             ),
-            TraceKind::IpiSend => {
-                (format!("ipi send -> {:#x}", e.a), json!({"target": e.a, "vector": e.b}))
-            }
-            TraceKind::IpiRecv => {
-                (format!("ipi recv vector {:#x}", e.a), json!({"vector": e.a, "sender": e.b}))
-            }
-            TraceKind::Shootdown => (
-                format!("tlb shootdown -> {:#x}", e.a),
-                json!({"cpu_mask": e.a, "address_space": e.b}),
-            ),
-            TraceKind::LockContendedWait => {
-                (format!("lock wait {:#x}", e.a), json!({"lock": e.a, "wait_cycles": e.b}))
-            }
-            TraceKind::PhaseMark => {
-                let phase =
-                    u8::try_from(e.a).ok().and_then(Phase::from_id).map_or("?", |p| p.name());
-                (format!("phase mark {phase}"), json!({"phase_id": e.a}))
+            TraceArgs::PhaseMark { phase, .. } => {
+                let phase = Phase::from_id(phase).map_or("?", |p| p.name());
+                format!("phase mark {phase}")
             }
         };
-        let mut args = args;
-        if let Some(map) = args.as_object_mut() {
-            map.insert("flags".into(), json!(e.flags));
+        let mut map = serde_json::Map::new();
+        for (k, v) in args.named() {
+            map.insert(k.into(), json!(v));
+        }
+        if let TraceArgs::LockContendedWait { lock, .. } = args {
+            if let Some(label) = lock.label() {
+                map.insert("lock_name".into(), json!(label));
+            }
         }
         out.push(json!({
             "ph": "i", "s": "t", "pid": PID, "tid": cpu, "cat": e.kind.name(),
-            "name": name, "ts": clock.us(e.tsc), "args": args,
+            "name": name, "ts": clock.us(e.tsc), "args": Value::Object(map),
         }));
     }
     if let Some((thread, start, truncated)) = running {

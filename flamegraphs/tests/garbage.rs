@@ -17,8 +17,8 @@ measure: scheduler_lock_site phase=work site=timer_select acquisitions=5 contend
 measure: user_pc_sample phase=work pc=0x401234 count=9
 measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
 measure: kernel_stack_sample phase=aggregate count=2 frames=0xffffffff80001010,0xffffffff80002200
-measure: trace cpu=1 tsc=150 kind=context_switch flags=2 a=0x5 b=0x6
-measure: trace cpu=1 tsc=120 kind=wakeup flags=0 a=0x6 b=0x1
+measure: trace cpu=1 tsc=150 kind=context_switch prev=0x5 next=0x6 prev_state=0x2
+measure: trace cpu=1 tsc=120 kind=wakeup thread=0x6 target_cpu=0x1 waker=0x5
 measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=2 wait_cycles=900 frames=0x401000,0x401200
 measure: end tsc=999 records=12 lost=0
 ";

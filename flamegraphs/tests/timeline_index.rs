@@ -12,14 +12,21 @@ use capos_flamegraphs::{
 };
 use capos_measure::phase::Phase;
 use capos_measure::report::{Begin, End, Report};
-use capos_measure::trace::{TraceEvent, TraceKind};
+use capos_measure::trace::{LockId, TraceArgs, TraceEvent, TraceKind};
+use capos_measure::ContentionClass;
 use capos_symbolize::{parse_report_text, ElfPaths};
 use common::*;
 use serde_json::Value;
 
-fn ev(cpu: u8, tsc: u64, kind: TraceKind, a: u64, b: u64) -> TraceEvent {
-    TraceEvent { tsc, kind, cpu, flags: 1, a, b }
+fn ev(cpu: u8, tsc: u64, args: TraceArgs) -> TraceEvent {
+    args.event(tsc, cpu)
 }
+
+fn switch(prev: u64, next: u64) -> TraceArgs {
+    TraceArgs::ContextSwitch { prev, next, prev_state: 1 }
+}
+
+const HEAP: LockId = LockId { class: ContentionClass::SharedKernelLock, index: 1 };
 
 fn traced() -> Report {
     let mut r = Report {
@@ -31,18 +38,72 @@ fn traced() -> Report {
     r.checkpoints.insert(Phase::Work, 4_000);
     r.checkpoints.insert(Phase::FinalTotal, 16_000);
     r.trace = vec![
-        ev(0, 2_000, TraceKind::ContextSwitch, 1, 5),
-        ev(0, 4_000, TraceKind::PhaseMark, 2, 0),
-        ev(0, 6_000, TraceKind::Wakeup, 6, 1),
-        ev(0, 6_000, TraceKind::IpiSend, 1, 0xf0),
-        ev(0, 10_000, TraceKind::ContextSwitch, 5, 7),
-        ev(1, 6_500, TraceKind::IpiRecv, 0xf0, 0),
-        ev(1, 7_000, TraceKind::ContextSwitch, 0, 6),
-        ev(1, 7_000, TraceKind::ContextSwitch, 6, 8),
-        ev(1, 9_000, TraceKind::LockContendedWait, 3, 400),
-        ev(0, 1_000, TraceKind::Shootdown, 2, 9),
+        ev(0, 2_000, switch(1, 5)),
+        ev(0, 4_000, TraceArgs::PhaseMark { phase: 2, mark_tsc: 4_000 }),
+        ev(0, 6_000, TraceArgs::Wakeup { thread: 6, target_cpu: 1, waker: 5 }),
+        ev(0, 6_000, TraceArgs::IpiSend { target_cpu: 1, vector: 0xf0 }),
+        ev(0, 10_000, switch(5, 7)),
+        ev(1, 6_500, TraceArgs::IpiRecv { vector: 0xf0, sender_cpu: 0 }),
+        ev(1, 7_000, switch(0, 6)),
+        ev(1, 7_000, switch(6, 8)),
+        ev(1, 9_000, TraceArgs::LockContendedWait { lock: HEAP, wait_cycles: 400 }),
+        ev(0, 1_000, TraceArgs::Shootdown { cpu_mask: 0b10, address_space: 0x9000 }),
     ];
     r
+}
+
+/// The instant event of category `cat` (the first one).
+fn instant<'v>(v: &'v Value, cat: &str) -> &'v Value {
+    v["traceEvents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["ph"] == "i" && e["cat"] == cat))
+        .unwrap_or_else(|| panic!("no {cat} instant"))
+}
+
+#[test]
+fn instants_carry_named_arguments_in_the_right_places() {
+    let v = timeline_json(&traced());
+    let recv = &instant(&v, "ipi_recv")["args"];
+    assert_eq!((recv["vector"].as_u64(), recv["sender_cpu"].as_u64()), (Some(0xf0), Some(0)));
+    let send = &instant(&v, "ipi_send")["args"];
+    assert_eq!((send["target_cpu"].as_u64(), send["vector"].as_u64()), (Some(1), Some(0xf0)));
+    let wake = &instant(&v, "wakeup")["args"];
+    assert_eq!(
+        (wake["thread"].as_u64(), wake["target_cpu"].as_u64(), wake["waker"].as_u64()),
+        (Some(6), Some(1), Some(5))
+    );
+    let lock = &instant(&v, "lock_contended_wait");
+    assert_eq!(lock["args"]["wait_cycles"].as_u64(), Some(400));
+    assert_eq!(lock["args"]["lock_name"].as_str(), Some("shared_kernel_lock lock=heap"));
+    let shoot = &instant(&v, "shootdown")["args"];
+    assert_eq!(
+        (shoot["cpu_mask"].as_u64(), shoot["address_space"].as_u64()),
+        (Some(0b10), Some(0x9000))
+    );
+}
+
+/// `truncated` of each CPU's first slice.
+fn first_slice_truncated(v: &Value) -> BTreeMap<u64, bool> {
+    let mut out = BTreeMap::new();
+    for e in v["traceEvents"].as_array().expect("events") {
+        if e["ph"] == "X" && e["cat"] == "sched" {
+            let tid = e["tid"].as_u64().expect("tid");
+            out.entry(tid).or_insert(e["args"]["truncated"].as_bool().expect("flag"));
+        }
+    }
+    out
+}
+
+#[test]
+fn first_slice_is_truncated_only_when_that_cpu_lost_events() {
+    let mut r = traced();
+    let v = timeline_json(&r);
+    assert_eq!(first_slice_truncated(&v), BTreeMap::from([(0, false), (1, false)]));
+    // Nothing lost: the first slice runs from the start of measurement.
+    assert_eq!(slices(&v)[&0][0].0, 0.0);
+    r.trace_dropped.insert(1, 3);
+    let v = timeline_json(&r);
+    assert_eq!(first_slice_truncated(&v), BTreeMap::from([(0, false), (1, true)]));
 }
 
 /// (tid, ts, dur) of every complete slice, checking no two on a tid overlap.
@@ -81,14 +142,14 @@ fn timeline_is_valid_json_with_non_overlapping_cpu_slices() {
         Some(v.clone())
     );
     let s = slices(&v);
-    // CPU 0: thread 1 (truncated, from the first event), 5, then 7 to the end.
+    // CPU 0: thread 1 (from the start of measurement), 5, then 7 to the end.
     let cpu0: Vec<&str> = s[&0].iter().map(|x| x.2.as_str()).collect();
     assert_eq!(cpu0, ["thread 1", "thread 5", "thread 7"]);
     // 2000 cycles at 2 GHz = 1 us; thread 5 ran 2000..10000.
     assert_eq!((s[&0][1].0, s[&0][1].1), (1.0, 4.0));
     assert_eq!(s[&0][2].0 + s[&0][2].1, 10.0);
     let cpu1: Vec<&str> = s[&1].iter().map(|x| x.2.as_str()).collect();
-    // CPU 1's first event is the IPI: thread 0 ran (truncated) until the switch.
+    // CPU 1's first switch: thread 0 ran from the start until it.
     assert_eq!(cpu1, ["thread 0", "thread 6", "thread 8"]);
     let phases: Vec<&str> = s[&1000].iter().map(|x| x.2.as_str()).collect();
     assert_eq!(phases, ["boot", "work"]);
@@ -126,7 +187,9 @@ fn random_traces_never_overlap_or_panic() {
         r.trace = (0..m.below(40))
             .map(|_| {
                 let kind = TraceKind::ALL[m.below(TraceKind::ALL.len())];
-                ev(m.below(3) as u8, m.next() % 25_000, kind, m.next() % 9, m.next())
+                // Raw slots: random values, undecodable ones included.
+                let (a, b) = (m.next() % 9, m.next());
+                TraceEvent { tsc: m.next() % 25_000, kind, cpu: m.below(3) as u8, flags: 1, a, b }
             })
             .collect();
         slices(&timeline_json(&r));

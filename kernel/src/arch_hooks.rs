@@ -35,15 +35,19 @@ fn arch_event(e: crate::arch::x86_64::hooks::ArchEvent) {
         E::FlushCheck => crate::m_add!(tlb::pending_flush_checks),
         E::FlushAll => crate::m_add!(tlb::pending_flush_all),
         E::FlushServiced => crate::m_add!(tlb::deferred_completion_drains),
-        E::ShootdownRequest => crate::m_add!(tlb::shootdown_requests),
+        E::ShootdownRequest { cpu_mask, pml4 } => {
+            crate::m_add!(tlb::shootdown_requests);
+            crate::m_trace!(Shootdown { cpu_mask, address_space: pml4 });
+        }
         E::ShootdownTarget => crate::m_add!(tlb::shootdown_target_cpus),
-        E::ShootdownIpi { cpu, start } => {
+        E::ShootdownIpi { cpu } => {
             crate::m_add!(tlb::shootdown_ipis);
-            crate::m_trace!(Shootdown, cpu, start);
+            crate::m_trace!(IpiSend {
+                target_cpu: cpu,
+                vector: crate::arch::x86_64::interrupts::TLB_SHOOTDOWN
+            });
         }
-        E::RescheduleIpiReceived { vector } => {
-            crate::m_trace!(IpiRecv, percpu::cpu_index() as u64, vector)
-        }
+        E::IpiReceived { vector, sender_cpu } => crate::m_trace!(IpiRecv { vector, sender_cpu }),
         E::Com1Bytes(n) => crate::m_add!(serial::bytes.at(SerialChannel::Com1), n),
     }
 }
@@ -62,7 +66,7 @@ fn tick(from_user: bool, rip: u64, rbp: u64) {
     crate::measure::sample(from_user, rip, rbp);
     if percpu::current().index() == 0 {
         crate::m_add!(capos_measure::catalogue::timer::bsp_tick_advances);
-        crate::time::on_tick();
+        crate::sched::timer_expiry(crate::time::on_tick);
     }
     crate::sched::on_tick(from_user);
 }

@@ -9,6 +9,9 @@ use core::sync::atomic::Ordering;
 
 /// Called from `syscall_entry` with interrupts enabled.
 pub fn dispatch(f: &mut SyscallFrame) {
+    if f.rax != nr::THREAD_STAT {
+        count_syscall(f.rax);
+    }
     let result: i64 = match f.rax {
         nr::CAP_ENTER => cap::ring::cap_enter(f.rdi, f.rsi),
         nr::EXIT_THREAD => proc::exit_current_thread(f.rdi as i64),
@@ -44,8 +47,40 @@ pub fn dispatch(f: &mut SyscallFrame) {
             sched::yield_now();
             0
         }
+        nr::THREAD_STAT => sched::with_current(|t| match f.rdi {
+            nr::thread_stat::SYSCALLS => t.syscalls.load(Ordering::Relaxed) as i64,
+            nr::thread_stat::RING_SQES => t.ring_sqes.load(Ordering::Relaxed) as i64,
+            _ => Error::BadParams.as_result(),
+        }),
         _ => Error::BadSyscall.as_result(),
     };
     f.rax = result as u64;
     proc::exit_if_killed();
+}
+
+/// Counts a system call on the calling thread (and, measuring, by number and
+/// in the per-thread table).
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn count_syscall(number: u64) {
+    sched::with_current(|t| {
+        t.syscalls.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "measure")]
+        crate::measure::thread_op(t, capos_measure::thread_ops::ThreadOp::Syscall, 1);
+    });
+    #[cfg(feature = "measure")]
+    {
+        use capos_measure::catalogue::{syscall, SyscallNr as S};
+        let which = match number {
+            nr::CAP_ENTER => S::CapEnter,
+            nr::EXIT_THREAD => S::ExitThread,
+            nr::EXIT_PROCESS => S::ExitProcess,
+            nr::SET_FS_BASE => S::SetFsBase,
+            nr::RING_INFO => S::RingInfo,
+            nr::YIELD => S::Yield,
+            nr::GROW_HEAP => S::GrowHeap,
+            nr::THREAD_STAT => S::ThreadStat,
+            _ => S::Unknown,
+        };
+        crate::m_add!(syscall::calls.at(which));
+    }
 }

@@ -54,7 +54,8 @@ struct Entry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerId(u64);
 
-static TIMERS: IrqSpinLock<Vec<Entry>> = IrqSpinLock::new(Vec::new());
+static TIMERS: IrqSpinLock<Vec<Entry>> =
+    IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::Timers);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn add(deadline: u64, action: Action) -> Result<TimerId, Error> {

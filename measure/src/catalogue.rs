@@ -17,22 +17,26 @@
 use crate::declare::{catalogue, dimension, CpuSlot, NoDim};
 
 dimension! {
-    /// Call-site classes that take a scheduler (run-queue) lock.
+    /// Why a run-queue lock was taken: the scheduler entry that picked from
+    /// the local queue (the reason `schedule()` ran), a steal from another
+    /// CPU's queue, or the path that queued a thread.
     SchedLockSite key "site" {
-        Generic = "generic",
-        TimerPreRing = "timer_pre_ring",
         TimerSelect = "timer_select",
         Blocking = "blocking",
-        ProcessExit = "process_exit",
+        Yield = "yield",
         ThreadExit = "thread_exit",
+        ProcessExit = "process_exit",
         StartIdleSelect = "start_idle_select",
+        Steal = "steal",
+        PreemptRequeue = "preempt_requeue",
         WakeUnblock = "wake_unblock",
-        Metadata = "metadata",
+        Spawn = "spawn",
     }
 }
 
 dimension! {
-    /// Kernel locks shared by all CPUs, other than the scheduler lock.
+    /// Every kernel lock other than the run-queue locks, one class per lock
+    /// (per field for locks inside per-object structures).
     SharedLock key "lock" {
         FrameAlloc = "frame_alloc",
         Heap = "heap",
@@ -40,6 +44,38 @@ dimension! {
         RingScratch = "ring_scratch",
         EndpointQueue = "endpoint_queue",
         AddressSpace = "address_space",
+        ThreadTable = "thread_table",
+        ThreadSched = "thread_sched",
+        ThreadStack = "thread_stack",
+        ThreadEntry = "thread_entry",
+        ThreadJoiner = "thread_joiner",
+        ParkWaiters = "park_waiters",
+        Timers = "timers",
+        EndpointRegistry = "endpoint_registry",
+        ExitWaits = "exit_waits",
+        ExitWatcher = "exit_watcher",
+        ProcessThreads = "process_threads",
+        ProcessVa = "process_va",
+        ProcessHeapEnd = "process_heap_end",
+        ProcessExit = "process_exit",
+        ProcessJoins = "process_joins",
+        Console = "console",
+        LoadMaps = "measure_load_maps",
+    }
+}
+
+dimension! {
+    /// System call numbers (`capos_abi::syscall`), and everything else.
+    SyscallNr key "nr" {
+        CapEnter = "cap_enter",
+        ExitThread = "exit_thread",
+        ExitProcess = "exit_process",
+        SetFsBase = "set_fs_base",
+        RingInfo = "ring_info",
+        Yield = "yield",
+        GrowHeap = "grow_heap",
+        ThreadStat = "thread_stat",
+        Unknown = "unknown",
     }
 }
 
@@ -100,7 +136,7 @@ catalogue! {
     }
 
     shared_kernel_lock {
-        doc: "Kernel-wide locks other than the scheduler lock, one line per lock class (`lock=`).",
+        doc: "Every kernel lock other than the run-queue locks, one line per lock class (`lock=`).",
         cost: "Same as `scheduler_lock` per acquisition of a measured lock.",
         dim: SharedLock,
         fields {
@@ -140,26 +176,22 @@ catalogue! {
         fields {
             attempts: Sum = "Timer interrupts that tried the fast path.",
             continues: Sum = "Attempts that continued the current thread.",
-            fallback_summary_dirty: Sum = "Fallbacks because the slow-path summary was set.",
             fallback_budget_exhausted: Sum = "Fallbacks because the skip budget ran out.",
             fallback_reschedule_pending: Sum = "Fallbacks because a reschedule IPI was pending.",
             fallback_queue_nonempty: Sum = "Fallbacks because the local run queue had work.",
-            fallback_idle: Sum = "Fallbacks because the CPU was idle or had no current thread.",
+            fallback_idle: Sum = "Fallbacks because the CPU was running its idle thread.",
         }
         hists {}
     }
 
     timer_slow_summary {
-        doc: "Why the timer slow-path summary stays set after a locked slow path.",
-        cost: "Up to six shard updates per locked timer slow path.",
+        doc: "What a timer slow path (the locked pick after a user-mode tick) left behind. Timed waits and deferred cleanup never keep it set in capOS (they live in the time module and the exit paths), so a queued thread is its one reason.",
+        cost: "Two shard updates per locked timer slow path.",
         dim: NoDim,
         fields {
-            required: Sum = "Slow paths after which hard timer work remained.",
-            clean: Sum = "Slow paths after which the summary was cleared.",
-            run_queue_nonempty: Sum = "Summaries kept because a run queue had work.",
-            sleepers: Sum = "Summaries kept because of timer sleepers.",
-            deferred_cleanup: Sum = "Summaries kept because of pending process/thread cleanup.",
-            timed_waiters: Sum = "Summaries kept because of timed cap_enter waiters.",
+            required: Sum = "Slow paths after which work remained (the sum of the reasons below).",
+            clean: Sum = "Slow paths that left nothing behind.",
+            run_queue_nonempty: Sum = "Slow paths after whose pick the local run queue still held threads.",
         }
         hists {}
     }
@@ -188,13 +220,10 @@ catalogue! {
             candidates_local: Sum = "Candidates taken from the local run queue.",
             candidates_stolen: Sum = "Candidates stolen from another CPU's queue.",
             candidates_idle: Sum = "Choices that fell back to the idle thread.",
-            outcome_runnable: Sum = "Candidates that were runnable and ran.",
-            outcome_retry: Sum = "Candidates that needed another pick.",
-            outcome_drop: Sum = "Candidates dropped (stale generation or exited).",
+            outcome_runnable: Sum = "Candidates (local or stolen) that were runnable and ran; capOS never queues a thread that cannot run, so no candidate is retried or dropped.",
             resched_ipi_target: Sum = "Times a remote CPU was chosen for a reschedule IPI.",
             resched_ipi_sent: Sum = "Reschedule IPIs sent.",
             resched_ipi_skipped: Sum = "Reschedule IPIs skipped (target already pending or running).",
-            resched_ipi_failed: Sum = "Reschedule IPIs that could not be sent.",
         }
         hists {}
     }
@@ -260,6 +289,27 @@ catalogue! {
         hists {}
     }
 
+    syscall {
+        doc: "System calls by number (`nr=`), all threads; per-thread counts are the `thread_ops` lines.",
+        cost: "One shard update and one per-thread table probe (a CAS on a thread's first call in a phase, a `fetch_add` after) per system call.",
+        dim: SyscallNr,
+        fields {
+            calls: Sum = "System calls with this number.",
+        }
+        hists {}
+    }
+
+    thread_ops {
+        doc: "Ring work and the per-thread operation table behind the `thread_ops` lines (system calls and ring SQEs per thread and phase).",
+        cost: "One shard update and one per-thread table probe per `cap_enter` that consumed SQEs.",
+        dim: NoDim,
+        fields {
+            ring_sqes: Sum = "Submission-queue entries the kernel consumed.",
+            rows_refused: Sum = "Per-thread counts lost because the (thread, phase) table was full.",
+        }
+        hists {}
+    }
+
     memory {
         doc: "Kernel memory and what user space may drive: heap and frame levels (high and low water per phase), refusals that protect the kernel's reserve, and completions that could not be delivered because their thread had exited.",
         cost: "Two shard updates per heap allocation or free and per frame allocation or free; one per refusal, dropped completion or cancelled wait.",
@@ -316,6 +366,7 @@ mod tests {
             "trace_dropped",
             "end",
             "contention_stack",
+            "thread_counts",
         ];
         for g in GROUPS {
             assert!(!reserved.contains(&g.name), "{} is a reserved line family", g.name);

@@ -9,6 +9,7 @@ use crate::hist::BUCKETS;
 use crate::phase::Phase;
 use crate::record::{tag, ContentionClass, Mode, Record, MAX_NAME, WIRE_VERSION};
 use crate::samples::MAX_FRAMES;
+use crate::thread_ops::ThreadOps;
 use crate::trace::{TraceEvent, TraceKind};
 
 /// Why bytes are not a record.
@@ -194,6 +195,13 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let flags = r.small("trace flags", u8::MAX as u64)? as u8;
             Record::Trace(TraceEvent { cpu, kind, flags, tsc: r.var()?, a: r.var()?, b: r.var()? })
         }
+        tag::THREAD_OPS => Record::ThreadOps(ThreadOps {
+            phase: r.phase()?,
+            thread: r.var()?,
+            pid: r.small("pid", u32::MAX as u64)? as u32,
+            syscalls: r.var()?,
+            ring_sqes: r.var()?,
+        }),
         tag::TRACE_DROPPED => {
             Record::TraceDropped { cpu: r.small("cpu", u8::MAX as u64)? as u8, dropped: r.var()? }
         }

@@ -15,6 +15,7 @@ use crate::hist::BUCKETS;
 use crate::instrument::Measure;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, Mode, Record};
+use crate::thread_ops::ThreadOps;
 use crate::MAX_CPUS;
 
 /// What the report needs from the kernel besides the counters.
@@ -105,6 +106,23 @@ impl Measure {
         }
         for ((phase, class, lock, frames), (count, wait_cycles)) in contention {
             send(&Record::ContentionStack { phase, class, lock, frames, count, wait_cycles });
+        }
+
+        let mut threads: BTreeMap<(Phase, u64), ThreadOps> = BTreeMap::new();
+        for t in self.thread_ops.entries() {
+            for phase in sample_phases(t.phase, final_total) {
+                let row = threads.entry((phase, t.thread)).or_insert(ThreadOps {
+                    phase,
+                    syscalls: 0,
+                    ring_sqes: 0,
+                    ..t
+                });
+                row.syscalls += t.syscalls;
+                row.ring_sqes += t.ring_sqes;
+            }
+        }
+        for t in threads.into_values() {
+            send(&Record::ThreadOps(t));
         }
 
         for cpu in 0..MAX_CPUS {

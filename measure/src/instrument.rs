@@ -33,9 +33,10 @@ use crate::record::ContentionClass;
 use crate::record::Mode;
 use crate::samples::{ContentionTable, PcTable, StackTable};
 use crate::shard::Shards;
+use crate::thread_ops::{ThreadOp, ThreadOpsTable};
 use crate::trace::{TraceEvent, TraceRings};
 use crate::{
-    catalogue, CONTENTION_TABLE_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES,
+    catalogue, CONTENTION_TABLE_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES, THREAD_OPS_ENTRIES,
     TRACE_EVENTS_PER_CPU,
 };
 
@@ -48,6 +49,7 @@ pub struct Measure {
     pub(crate) stacks: StackTable<STACK_TABLE_ENTRIES>,
     pub(crate) contention: ContentionTable<CONTENTION_TABLE_ENTRIES>,
     pub(crate) trace: TraceRings<TRACE_EVENTS_PER_CPU>,
+    pub(crate) thread_ops: ThreadOpsTable<THREAD_OPS_ENTRIES>,
 }
 
 impl Default for Measure {
@@ -66,6 +68,7 @@ impl Measure {
             stacks: StackTable::new(),
             contention: ContentionTable::new(),
             trace: TraceRings::new(),
+            thread_ops: ThreadOpsTable::new(),
         }
     }
 
@@ -157,6 +160,15 @@ impl Measure {
             && self.contention.record(self.phases.current(), class, lock, frames, wait_cycles);
         let counter = if kept { k::contention_stacks } else { k::contention_overflow };
         self.add(cpu, counter, 1);
+    }
+
+    /// Counts `n` operations of `op` by thread `tref` (of process `pid`) in
+    /// the current phase; a refused row counts `thread_ops.rows_refused` on
+    /// `cpu` (owner CPU for that update).
+    pub fn thread_op(&self, cpu: usize, tref: u64, pid: u32, op: ThreadOp, n: u64) {
+        if !self.thread_ops.record(self.phases.current(), tref, pid, op, n) {
+            self.add(cpu, catalogue::thread_ops::rows_refused, 1);
+        }
     }
 
     /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::thread_ops::ThreadOps;
+
 use crate::log_text::contention_names;
 use crate::phase::Phase;
 use crate::record::{Mode, WIRE_VERSION};
@@ -22,6 +24,7 @@ struct Json<'a> {
     stack_samples: Vec<StackJson<'a>>,
     contention_stacks: Vec<ContentionJson<'a>>,
     trace: Vec<TraceJson>,
+    thread_ops: Vec<&'a ThreadOps>,
     trace_dropped: &'a BTreeMap<u8, u64>,
     load_maps: &'a [LoadMap],
     end: Option<&'a End>,
@@ -89,9 +92,9 @@ struct TraceJson {
     cpu: u8,
     tsc: u64,
     kind: &'static str,
-    flags: u8,
-    a: u64,
-    b: u64,
+    /// The arguments by name (`capos_measure::trace::TraceArgs`); raw slots
+    /// `a`, `b`, `flags` for an event no kind can carry.
+    args: BTreeMap<&'static str, u64>,
 }
 
 impl Report {
@@ -174,11 +177,13 @@ impl Report {
                     cpu: e.cpu,
                     tsc: e.tsc,
                     kind: e.kind.name(),
-                    flags: e.flags,
-                    a: e.a,
-                    b: e.b,
+                    args: match e.args() {
+                        Some(args) => args.named().into_iter().collect(),
+                        None => BTreeMap::from([("a", e.a), ("b", e.b), ("flags", e.flags as u64)]),
+                    },
                 })
                 .collect(),
+            thread_ops: self.thread_ops.values().collect(),
             trace_dropped: &self.trace_dropped,
             load_maps: &self.load_maps,
             end: self.end.as_ref(),

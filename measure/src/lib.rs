@@ -36,6 +36,7 @@ pub mod phase;
 pub mod record;
 pub mod samples;
 pub mod shard;
+pub mod thread_ops;
 pub mod trace;
 
 #[cfg(feature = "std")]
@@ -57,6 +58,8 @@ pub const PC_TABLE_ENTRIES: usize = 4096;
 pub const STACK_TABLE_ENTRIES: usize = 512;
 /// Entries in the contention-stack table (both lock classes).
 pub const CONTENTION_TABLE_ENTRIES: usize = 256;
+/// (thread, phase) rows in the per-thread operation table.
+pub const THREAD_OPS_ENTRIES: usize = 1024;
 /// Events kept per CPU trace ring.
 pub const TRACE_EVENTS_PER_CPU: usize = 256;
 

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 
 use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
-use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX};
+use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, THREAD_OPS_FAMILY};
 use crate::phase::Phase;
 use crate::record::{ContentionClass, Mode};
 use crate::report::{Begin, End, LoadMap, Report};
 use crate::samples::MAX_FRAMES;
-use crate::trace::{TraceEvent, TraceKind};
+use crate::thread_ops::ThreadOps;
+use crate::trace::{TraceArgs, TraceKind};
 
 /// A `measure.log` line that could not be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,8 @@ pub enum ParseErrorKind {
     UnknownLabel { key: String, value: String },
     #[error("unknown trace kind `{0}`")]
     UnknownTraceKind(String),
+    #[error("trace arguments out of range for kind `{0}`")]
+    BadTraceArgs(String),
     #[error("bad bucket list `{0}`")]
     BadBuckets(String),
     #[error("bad escape in `{0}`")]
@@ -190,8 +193,13 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let kind_name = t.str("kind")?;
             let kind = TraceKind::from_name(kind_name)
                 .ok_or_else(|| K::UnknownTraceKind(kind_name.to_string()))?;
-            let flags = t.small("flags")?;
-            report.trace.push(TraceEvent { tsc, kind, cpu, flags, a: t.num("a")?, b: t.num("b")? });
+            let mut values = Vec::new();
+            for name in TraceArgs::names(kind) {
+                values.push(t.num(name)?);
+            }
+            let args = TraceArgs::from_values(kind, &values)
+                .ok_or_else(|| K::BadTraceArgs(kind_name.to_string()))?;
+            report.trace.push(args.event(tsc, cpu));
         }
         "trace_dropped" => {
             let cpu = t.small("cpu")?;
@@ -217,6 +225,13 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 *report.stack_samples.entry((phase, mode, frames)).or_default() += count;
             }
         }
+        THREAD_OPS_FAMILY => report.add_thread_ops(ThreadOps {
+            phase: t.phase("phase")?,
+            pid: t.small("pid")?,
+            thread: t.num("thread")?,
+            syscalls: t.num("syscalls")?,
+            ring_sqes: t.num("ring_sqes")?,
+        }),
         CONTENTION_FAMILY => {
             let phase = t.phase("phase")?;
             let class_name = t.str("class")?;

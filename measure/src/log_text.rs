@@ -11,7 +11,8 @@
 //! measure: user_pc_sample phase=work pc=0x401000 count=9
 //! measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
 //! measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=3 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678
-//! measure: trace cpu=1 tsc=99 kind=context_switch flags=1 a=0x7 b=0x9
+//! measure: trace cpu=1 tsc=99 kind=context_switch prev=0x7 next=0x9 prev_state=0x1
+//! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
 //! measure: trace_dropped cpu=1 dropped=0
 //! measure: end tsc=999 records=812 lost=0
 //! ```
@@ -30,6 +31,9 @@ pub const PREFIX: &str = "measure: ";
 
 /// Suffix of a group's histogram family (`scheduler_lock_hist`).
 pub const HIST_SUFFIX: &str = "_hist";
+
+/// Line family of per-thread operation counts.
+pub const THREAD_OPS_FAMILY: &str = "thread_counts";
 
 /// Line family of contention stacks.
 pub const CONTENTION_FAMILY: &str = "contention_stack";
@@ -141,15 +145,30 @@ impl Report {
             );
         }
         for e in &self.trace {
+            let _ = write!(out, "{PREFIX}trace cpu={} tsc={} kind={}", e.cpu, e.tsc, e.kind.name());
+            match e.args() {
+                Some(args) => {
+                    for (name, value) in args.named() {
+                        let _ = write!(out, " {name}={value:#x}");
+                    }
+                }
+                // Slots no kind can carry (a torn event): shown raw, and the
+                // parser refuses the line rather than guess.
+                None => {
+                    let _ = write!(out, " flags={} a={:#x} b={:#x}", e.flags, e.a, e.b);
+                }
+            }
+            let _ = writeln!(out);
+        }
+        for t in self.thread_ops.values() {
             let _ = writeln!(
                 out,
-                "{PREFIX}trace cpu={} tsc={} kind={} flags={} a={:#x} b={:#x}",
-                e.cpu,
-                e.tsc,
-                e.kind.name(),
-                e.flags,
-                e.a,
-                e.b
+                "{PREFIX}{THREAD_OPS_FAMILY} phase={} pid={} thread={:#x} syscalls={} ring_sqes={}",
+                t.phase.name(),
+                t.pid,
+                t.thread,
+                t.syscalls,
+                t.ring_sqes
             );
         }
         for (cpu, dropped) in &self.trace_dropped {

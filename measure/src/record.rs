@@ -18,6 +18,7 @@
 //! | 9   | LoadMap         | pid, base, name length, name bytes (UTF-8)                        |
 //! | 10  | End             | tsc, records sent before this one                                 |
 //! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
+//! | 13  | ThreadOps       | phase, thread ref, pid, syscalls, ring SQEs                       |
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,6 +27,7 @@ use crate::catalogue::{SchedLockSite, SharedLock};
 use crate::declare::{Counter, Hist};
 use crate::phase::Phase;
 use crate::samples::MAX_FRAMES;
+use crate::thread_ops::ThreadOps;
 use crate::trace::TraceEvent;
 
 pub use crate::decode::{decode, decode_all, DecodeError};
@@ -163,6 +165,8 @@ pub enum Record {
         wait_cycles: u64,
     },
     Trace(TraceEvent),
+    /// One thread's operation counts in one phase.
+    ThreadOps(ThreadOps),
     TraceDropped {
         cpu: u8,
         dropped: u64,
@@ -194,6 +198,7 @@ pub(crate) mod tag {
     pub const LOAD_MAP: u8 = 9;
     pub const END: u8 = 10;
     pub const CONTENTION_STACK: u8 = 11;
+    pub const THREAD_OPS: u8 = 13;
 }
 
 // ---------------------------------------------------------------------------
@@ -285,6 +290,12 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
         Record::Trace(e) => {
             out.push(tag::TRACE);
             for v in [e.cpu as u64, e.kind as u64, e.flags as u64, e.tsc, e.a, e.b] {
+                put(out, v);
+            }
+        }
+        Record::ThreadOps(t) => {
+            out.push(tag::THREAD_OPS);
+            for v in [t.phase as u64, t.thread, t.pid as u64, t.syscalls, t.ring_sqes] {
                 put(out, v);
             }
         }

@@ -14,6 +14,7 @@ use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::phase::Phase;
 use crate::record::{decode, ContentionKey, DecodeError, Mode, Record};
+use crate::thread_ops::ThreadOps;
 use crate::trace::TraceEvent;
 
 /// The guest's `Begin` record.
@@ -59,6 +60,8 @@ pub struct Report {
     /// dimension (`SchedLockSite` or `SharedLock`).
     pub contention_stacks: BTreeMap<ContentionKey, (u64, u64)>,
     pub trace: Vec<TraceEvent>,
+    /// Per-thread operation counts by (phase, thread ref).
+    pub thread_ops: BTreeMap<(Phase, u64), ThreadOps>,
     pub trace_dropped: BTreeMap<u8, u64>,
     pub load_maps: Vec<LoadMap>,
     pub end: Option<End>,
@@ -134,6 +137,7 @@ impl ReportBuilder {
                 r.add_contention(phase, class, lock, frames, count, wait_cycles)
             }
             Record::Trace(e) => r.trace.push(e),
+            Record::ThreadOps(t) => r.add_thread_ops(t),
             Record::TraceDropped { cpu, dropped } => {
                 r.trace_dropped.insert(cpu, dropped);
             }
@@ -158,6 +162,17 @@ impl ReportBuilder {
 }
 
 impl Report {
+    /// Adds a thread's counts (rows for one (phase, thread) add up).
+    pub fn add_thread_ops(&mut self, t: ThreadOps) {
+        let row = self.thread_ops.entry((t.phase, t.thread)).or_insert(ThreadOps {
+            syscalls: 0,
+            ring_sqes: 0,
+            ..t
+        });
+        row.syscalls += t.syscalls;
+        row.ring_sqes += t.ring_sqes;
+    }
+
     /// Builds a report from decoded records.
     pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Report, ReportError> {
         let mut b = ReportBuilder::new();

@@ -29,7 +29,7 @@ pub const fn canonical(pc48: u64) -> u64 {
     (((pc48 & PC_MASK) << 16) as i64 >> 16) as u64
 }
 
-const fn mix(mut x: u64) -> u64 {
+pub(crate) const fn mix(mut x: u64) -> u64 {
     // splitmix64 finaliser: spreads nearby PCs over the table.
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -6,6 +6,7 @@ use capos_measure::catalogue::{
 };
 use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
 use capos_measure::report::Report;
+use capos_measure::thread_ops::ThreadOp;
 use capos_measure::{
     ContentionClass, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind,
 };
@@ -49,7 +50,10 @@ fn record_sample_run() -> Vec<Record> {
         1,
         &TraceEvent { tsc: 2_100, kind: TraceKind::ContextSwitch, cpu: 1, flags: 2, a: 5, b: 6 },
     );
+    M.thread_op(1, 3 << 32 | 7, 2, ThreadOp::Syscall, 4);
+    M.thread_op(1, 3 << 32 | 7, 2, ThreadOp::RingSqe, 9);
     M.mark(Phase::Shutdown, 3_000).unwrap();
+    M.thread_op(0, 3 << 32 | 7, 2, ThreadOp::Syscall, 1);
     M.mark(Phase::FinalTotal, 4_000).unwrap();
     let mut records =
         vec![Record::LoadMap { pid: 3, binary: "thread scale=1%".into(), base: 0x40_0000 }];
@@ -87,8 +91,23 @@ fn log_has_the_seed_shape_and_exact_zeros() {
         "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=5 frames="
     ));
     assert!(has("measure: kernel_pc_samples phase=work samples=0 overflow=0 stacks=1 stack_overflow=0 contention_stacks=3 contention_overflow=0"), "{log}");
-    assert!(has("measure: trace cpu=1 tsc=2100 kind=context_switch flags=2 a=0x5 b=0x6"));
+    assert!(has(
+        "measure: trace cpu=1 tsc=2100 kind=context_switch prev=0x5 next=0x6 prev_state=0x2"
+    ));
     assert!(has("measure: trace_dropped cpu=1 dropped=0"));
+    // Per-thread counts: per phase, and summed into final_total/aggregate.
+    assert!(has(
+        "measure: thread_counts phase=work pid=2 thread=0x300000007 syscalls=4 ring_sqes=9"
+    ));
+    assert!(has(
+        "measure: thread_counts phase=shutdown pid=2 thread=0x300000007 syscalls=1 ring_sqes=0"
+    ));
+    assert!(has(
+        "measure: thread_counts phase=final_total pid=2 thread=0x300000007 syscalls=5 ring_sqes=9"
+    ));
+    assert!(has(
+        "measure: thread_counts phase=aggregate pid=2 thread=0x300000007 syscalls=5 ring_sqes=9"
+    ));
     assert!(starts("measure: end tsc=5000 records="));
     // Every group has a line in every reported phase.
     for phase in ["boot", "spawn_ready", "work", "shutdown", "final_total", "aggregate"] {
@@ -292,6 +311,12 @@ fn docs_mention_every_group_and_field() {
     assert!(
         missing.is_empty(),
         "docs/measure.md lacks: {missing:?} (see its \"How to add a counter\")"
+    );
+    // Nothing stale either: the reference section is the generated one.
+    assert!(
+        text.contains(capos_measure::docs_ref::reference_markdown().trim_end()),
+        "docs/measure.md's reference section differs from the catalogue; regenerate it \
+         (print_reference below)"
     );
 }
 

@@ -1,6 +1,7 @@
 //! Wire records: round trip of every kind, clear errors, and a fuzz loop.
 
 use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SchedLockSite, SharedLock};
+use capos_measure::thread_ops::ThreadOps;
 use capos_measure::{
     decode, decode_all, encode, ContentionClass, DecodeError, Mode, Phase, Record, TraceEvent,
     TraceKind, WIRE_VERSION,
@@ -65,6 +66,13 @@ fn every_kind() -> Vec<Record> {
             flags: 0xff,
             a: 1,
             b: u64::MAX,
+        }),
+        Record::ThreadOps(ThreadOps {
+            phase: Phase::Work,
+            thread: u64::MAX,
+            pid: u32::MAX,
+            syscalls: 1 << 50,
+            ring_sqes: 0,
         }),
         Record::TraceDropped { cpu: 3, dropped: 12 },
         Record::PhaseMark { phase: Phase::SpawnReady, tsc: 123 },

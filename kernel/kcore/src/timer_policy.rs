@@ -2,10 +2,11 @@
 //!
 //! A tick that interrupts user mode may keep the current thread running
 //! without taking any scheduler lock when nothing else needs the CPU: the
-//! previous locked pass published a clean summary (no hard timer work such
-//! as sleepers or deferred cleanup), the local run queue is empty, no
-//! reschedule was requested, and the per-CPU skip budget is not spent (so
-//! the locked path still runs regularly for accounting and fairness).
+//! local run queue is empty, no reschedule was requested, and the per-CPU
+//! skip budget is not spent (so the locked path still runs regularly for
+//! accounting and fairness). Hard timer work (timed waits, sleepers) never
+//! gates it: that lives in the time module, fired by the BSP's tick
+//! whichever path the tick takes.
 //! Kernel-mode ticks never enter the scheduler: they only advance time.
 
 /// What one tick should do.
@@ -22,8 +23,6 @@ pub enum TickAction {
 /// Why a user-mode tick takes the slow path (each is counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlowReason {
-    /// The last locked pass left hard timer work pending.
-    SummaryDirty,
     /// The continuation budget is spent; run the locked path once.
     BudgetExhausted,
     /// A reschedule IPI or request is pending on this CPU.
@@ -41,7 +40,6 @@ pub struct TickInput {
     pub running_idle: bool,
     pub reschedule_pending: bool,
     pub local_queue_len: usize,
-    pub summary_clean: bool,
     pub skips_used: u32,
     pub skip_budget: u32,
 }
@@ -56,8 +54,6 @@ pub fn decide(i: TickInput) -> TickAction {
         SlowReason::ReschedulePending
     } else if i.local_queue_len > 0 {
         SlowReason::QueueNonEmpty
-    } else if !i.summary_clean {
-        SlowReason::SummaryDirty
     } else if i.skips_used >= i.skip_budget {
         SlowReason::BudgetExhausted
     } else {
@@ -76,7 +72,6 @@ mod tests {
             running_idle: false,
             reschedule_pending: false,
             local_queue_len: 0,
-            summary_clean: true,
             skips_used: 0,
             skip_budget: 4,
         }
@@ -113,10 +108,6 @@ mod tests {
         assert_eq!(
             decide(TickInput { local_queue_len: 1, ..base() }),
             TickAction::Schedule(SlowReason::QueueNonEmpty)
-        );
-        assert_eq!(
-            decide(TickInput { summary_clean: false, ..base() }),
-            TickAction::Schedule(SlowReason::SummaryDirty)
         );
     }
 }

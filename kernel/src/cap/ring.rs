@@ -17,7 +17,7 @@ use crate::mm::address_space::AddressSpace;
 use crate::mm::{frame, phys_to_virt};
 use crate::proc::usermem::UserSlice;
 use crate::sched::{self, Thread};
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, SharedClass};
 use alloc::sync::Arc;
 use capos_abi::error::Error;
 use capos_abi::ring::{
@@ -51,10 +51,7 @@ impl Ring {
             user_va,
             space: space.clone(),
             mapped: AtomicBool::new(true),
-            reserved: IrqSpinLock::measured(
-                0,
-                crate::sync::LockClass::Shared(crate::sync::SharedClass::RingScratch),
-            ),
+            reserved: IrqSpinLock::shared(0, SharedClass::RingScratch),
         };
         r.field(H::SqEntries).store(SQ_ENTRIES, Ordering::Relaxed);
         r.field(H::CqEntries).store(CQ_ENTRIES, Ordering::Relaxed);
@@ -211,12 +208,24 @@ fn submit(t: &Arc<Thread>, ring: &Ring) -> Result<u32, Error> {
     Ok(consumed)
 }
 
+/// Counts the SQEs one `cap_enter` consumed for `t`.
+fn count_sqes(t: &Thread, consumed: u32) {
+    if consumed == 0 {
+        return;
+    }
+    t.ring_sqes.fetch_add(consumed as u64, Ordering::Relaxed);
+    crate::m_add!(capos_measure::catalogue::thread_ops::ring_sqes, consumed as u64);
+    #[cfg(feature = "measure")]
+    crate::measure::thread_op(t, capos_measure::thread_ops::ThreadOp::RingSqe, consumed as u64);
+}
+
 /// `cap_enter(min_complete, timeout_ns)`.
 pub fn cap_enter(min_complete: u64, timeout_ns: u64) -> i64 {
     let t = sched::current();
     let Some(ring) = &t.ring else { return Error::InvalidState.as_result() };
-    if let Err(e) = crate::m_segment!(RingProcessing, { submit(&t, ring) }) {
-        return e.as_result();
+    match crate::m_segment!(RingProcessing, { submit(&t, ring) }) {
+        Ok(consumed) => count_sqes(&t, consumed),
+        Err(e) => return e.as_result(),
     }
     let want = min_complete.min(CQ_ENTRIES as u64) as u32;
     let deadline = crate::time::deadline_after_ns(timeout_ns);

@@ -6,6 +6,8 @@ use capos_measure::catalogue::{
     scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite,
     SharedLock,
 };
+use capos_measure::trace::{LockId, TraceArgs};
+use capos_measure::ContentionClass;
 
 /// Registers the lock statistics with `sync` (first thing at boot).
 pub fn install() {
@@ -13,14 +15,18 @@ pub fn install() {
 }
 
 /// A measured lock was held `hold` cycles.
-fn released(class: LockClass, s: SchedSite, hold: u64) {
+fn released(class: LockClass, s: Option<SchedSite>, hold: u64) {
+    // A `SpinLock` leaves interrupts on: stay on this CPU for its shard.
+    let _irq = crate::sync::IrqOff::new();
     match class {
         LockClass::Sched => {
             super::add(sl::hold_cycles, hold);
             super::min(sl::hold_min, hold);
             super::max(sl::hold_max, hold);
             super::hist(sl::hold, hold);
-            super::add(site::hold_cycles.at(site_dim(s)), hold);
+            if let Some(s) = s {
+                super::add(site::hold_cycles.at(site_dim(s)), hold);
+            }
         }
         LockClass::Shared(c) => {
             let d = shared_dim(c);
@@ -35,37 +41,74 @@ fn released(class: LockClass, s: SchedSite, hold: u64) {
 
 fn site_dim(s: SchedSite) -> SchedLockSite {
     match s {
-        SchedSite::Generic => SchedLockSite::Generic,
-        SchedSite::TimerPreRing => SchedLockSite::TimerPreRing,
         SchedSite::TimerSelect => SchedLockSite::TimerSelect,
         SchedSite::Blocking => SchedLockSite::Blocking,
-        SchedSite::ProcessExit => SchedLockSite::ProcessExit,
+        SchedSite::Yield => SchedLockSite::Yield,
         SchedSite::ThreadExit => SchedLockSite::ThreadExit,
+        SchedSite::ProcessExit => SchedLockSite::ProcessExit,
         SchedSite::StartIdleSelect => SchedLockSite::StartIdleSelect,
+        SchedSite::Steal => SchedLockSite::Steal,
+        SchedSite::PreemptRequeue => SchedLockSite::PreemptRequeue,
         SchedSite::WakeUnblock => SchedLockSite::WakeUnblock,
-        SchedSite::Metadata => SchedLockSite::Metadata,
+        SchedSite::Spawn => SchedLockSite::Spawn,
     }
 }
 
 fn shared_dim(c: SharedClass) -> SharedLock {
+    use SharedClass as C;
+    use SharedLock as L;
     match c {
-        SharedClass::FrameAlloc => SharedLock::FrameAlloc,
-        SharedClass::Heap => SharedLock::Heap,
-        SharedClass::CapTable => SharedLock::CapTable,
-        SharedClass::RingScratch => SharedLock::RingScratch,
-        SharedClass::EndpointQueue => SharedLock::EndpointQueue,
-        SharedClass::AddressSpace => SharedLock::AddressSpace,
+        C::FrameAlloc => L::FrameAlloc,
+        C::Heap => L::Heap,
+        C::CapTable => L::CapTable,
+        C::RingScratch => L::RingScratch,
+        C::EndpointQueue => L::EndpointQueue,
+        C::AddressSpace => L::AddressSpace,
+        C::ThreadTable => L::ThreadTable,
+        C::ThreadSched => L::ThreadSched,
+        C::ThreadStack => L::ThreadStack,
+        C::ThreadEntry => L::ThreadEntry,
+        C::ThreadJoiner => L::ThreadJoiner,
+        C::ParkWaiters => L::ParkWaiters,
+        C::Timers => L::Timers,
+        C::EndpointRegistry => L::EndpointRegistry,
+        C::ExitWaits => L::ExitWaits,
+        C::ExitWatcher => L::ExitWatcher,
+        C::ProcessThreads => L::ProcessThreads,
+        C::ProcessVa => L::ProcessVa,
+        C::ProcessHeapEnd => L::ProcessHeapEnd,
+        C::ProcessExit => L::ProcessExit,
+        C::ProcessJoins => L::ProcessJoins,
+        C::Console => L::Console,
+        C::LoadMaps => L::LoadMaps,
+    }
+}
+
+/// The lock as trace events and contention stacks name it.
+fn lock_id(class: LockClass, s: Option<SchedSite>) -> Option<LockId> {
+    match class {
+        LockClass::Sched => {
+            Some(LockId { class: ContentionClass::SchedulerLock, index: site_dim(s?) as u8 })
+        }
+        LockClass::Shared(k) => {
+            Some(LockId { class: ContentionClass::SharedKernelLock, index: shared_dim(k) as u8 })
+        }
+        LockClass::None => None,
     }
 }
 
 /// A measured lock was taken after `wait` cycles and `spins` failed tries
 /// (interrupts are masked).
-fn acquired(class: LockClass, s: SchedSite, wait: u64, spins: u64) {
+fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) {
+    let _irq = crate::sync::IrqOff::new();
     let contended = spins > 0;
     match class {
         LockClass::Sched => {
             super::add(sl::acquisitions, 1);
-            super::add(site::acquisitions.at(site_dim(s)), 1);
+            let site_of = s.map(site_dim);
+            if let Some(d) = site_of {
+                super::add(site::acquisitions.at(d), 1);
+            }
             if contended {
                 super::add(sl::contended, 1);
                 super::add(sl::spin_loops, spins);
@@ -73,8 +116,10 @@ fn acquired(class: LockClass, s: SchedSite, wait: u64, spins: u64) {
                 super::min(sl::wait_min, wait);
                 super::max(sl::wait_max, wait);
                 super::hist(sl::wait, wait);
-                super::add(site::contended.at(site_dim(s)), 1);
-                super::add(site::wait_cycles.at(site_dim(s)), wait);
+                if let Some(d) = site_of {
+                    super::add(site::contended.at(d), 1);
+                    super::add(site::wait_cycles.at(d), wait);
+                }
             }
         }
         LockClass::Shared(c) => {
@@ -91,21 +136,15 @@ fn acquired(class: LockClass, s: SchedSite, wait: u64, spins: u64) {
         }
         LockClass::None => {}
     }
-    if contended {
-        super::trace(capos_measure::TraceKind::LockContendedWait, wait, class_code(class, s), 0);
-        contention_stack(class, s, wait);
+    if let Some(lock) = lock_id(class, s).filter(|_| contended) {
+        super::trace(TraceArgs::LockContendedWait { lock, wait_cycles: wait });
+        contention_stack(lock, wait);
     }
 }
 
 /// Records where a contended acquisition waited: this call's kernel stack,
 /// weighted by the wait (the lock-contention flamegraph's input).
-fn contention_stack(class: LockClass, s: SchedSite, wait: u64) {
-    use capos_measure::ContentionClass;
-    let (c, lock) = match class {
-        LockClass::Sched => (ContentionClass::SchedulerLock, site_dim(s) as u8),
-        LockClass::Shared(k) => (ContentionClass::SharedKernelLock, shared_dim(k) as u8),
-        LockClass::None => return,
-    };
+fn contention_stack(lock: LockId, wait: u64) {
     let mut frames = [0u64; 16];
     let pc: u64;
     // SAFETY: `lea` of RIP has no side effects.
@@ -120,17 +159,9 @@ fn contention_stack(class: LockClass, s: SchedSite, wait: u64) {
     );
     super::MEASURE.contention_stack(
         crate::arch::x86_64::percpu::cpu_index() as usize,
-        c as u8,
-        lock,
+        lock.class as u8,
+        lock.index,
         &frames[..n],
         wait,
     );
-}
-
-fn class_code(class: LockClass, s: SchedSite) -> u64 {
-    match class {
-        LockClass::Sched => s as u64,
-        LockClass::Shared(c) => 0x100 + c as u64,
-        LockClass::None => u64::MAX,
-    }
 }

@@ -53,15 +53,13 @@ macro_rules! m_min {
     }};
 }
 
-/// Records a trace event: kind, a, b (and optional flags).
+/// Records a trace event, its arguments named as in
+/// `capos_measure::trace::TraceArgs`: `m_trace!(Wakeup { thread, target_cpu, waker })`.
 #[macro_export]
 macro_rules! m_trace {
-    ($kind:ident, $a:expr, $b:expr) => {
-        $crate::m_trace!($kind, $a, $b, 0)
-    };
-    ($kind:ident, $a:expr, $b:expr, $flags:expr) => {{
+    ($kind:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
         #[cfg(feature = "measure")]
-        $crate::measure::trace(capos_measure::TraceKind::$kind, $a, $b, $flags);
+        $crate::measure::trace(capos_measure::trace::TraceArgs::$kind { $($field $(: $value)?),* });
     }};
 }
 

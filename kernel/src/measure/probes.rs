@@ -6,9 +6,8 @@ use crate::sync::IrqSpinLock;
 use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
-use capos_measure::{
-    Counter, Hist, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind,
-};
+use capos_measure::trace::TraceArgs;
+use capos_measure::{Counter, Hist, Measure, Mode, Phase, Record, ReportInfo};
 
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();
@@ -18,7 +17,8 @@ pub static MEASURE: Measure = Measure::new();
 /// binary always loads at the same base, so the list is bounded by the boot
 /// modules however many processes are spawned (samples carry no pid yet;
 /// the symbolizer resolves by binary and base).
-static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> = IrqSpinLock::new(Vec::new());
+static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> =
+    IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::LoadMaps);
 
 fn me() -> usize {
     percpu::cpu_index() as usize
@@ -40,10 +40,16 @@ pub fn hist(h: impl Into<Hist>, v: u64) {
     MEASURE.hist(me(), h, v);
 }
 
-pub fn trace(kind: TraceKind, a: u64, b: u64, flags: u8) {
-    let cpu = me();
+pub fn trace(args: TraceArgs) {
     let _irq = crate::sync::IrqOff::new();
-    MEASURE.trace(cpu, &TraceEvent { tsc: cpu::rdtsc(), kind, cpu: cpu as u8, flags, a, b });
+    let cpu = me();
+    MEASURE.trace(cpu, &args.event(cpu::rdtsc(), cpu as u8));
+}
+
+/// Counts `n` operations of `op` by thread `t` in the per-thread table.
+pub fn thread_op(t: &crate::sched::Thread, op: capos_measure::thread_ops::ThreadOp, n: u64) {
+    let pid = t.process.as_ref().map_or(0, |p| p.pid);
+    MEASURE.thread_op(me(), t.tref().to_u64(), pid, op, n);
 }
 
 pub fn segment(s: Segment, t0: u64) {
@@ -60,7 +66,7 @@ pub fn init() {
 pub fn mark(p: Phase, tsc: u64) -> bool {
     let ok = MEASURE.mark(p, tsc).is_ok();
     if ok {
-        trace(TraceKind::PhaseMark, p as u64, tsc, 0);
+        trace(TraceArgs::PhaseMark { phase: p as u8, mark_tsc: tsc });
         seed_memory_levels();
     }
     ok

@@ -22,7 +22,7 @@
 use super::paging::{kernel_pml4, mapper, TableFrames};
 use super::{frame, phys_to_virt, PAGE_SIZE};
 use crate::arch::x86_64::tlb;
-use crate::sync::{IrqSpinLock, LockClass, SharedClass};
+use crate::sync::{IrqSpinLock, SharedClass};
 use alloc::sync::Arc;
 use capos_abi::layout::USER_TOP;
 use core::sync::atomic::AtomicU64;
@@ -95,9 +95,9 @@ impl AddressSpace {
             pml4,
             active_cpus: AtomicU64::new(0),
             frame_limit,
-            tables: IrqSpinLock::measured(
+            tables: IrqSpinLock::shared(
                 Tables { owned: 0, dead: false },
-                LockClass::Shared(SharedClass::AddressSpace),
+                SharedClass::AddressSpace,
             ),
         }))
     }

@@ -7,7 +7,7 @@
 //! that is not allocated is a kernel bug and panics with the address.
 
 use super::{phys_to_virt, PAGE_SIZE};
-use crate::sync::{IrqSpinLock, LockClass, SharedClass};
+use crate::sync::{IrqSpinLock, SharedClass};
 use limine::memory_map::{Entry, EntryType};
 
 struct Bitmap {
@@ -20,8 +20,7 @@ struct Bitmap {
     low_free: usize,
 }
 
-static FRAMES: IrqSpinLock<Option<Bitmap>> =
-    IrqSpinLock::measured(None, LockClass::Shared(SharedClass::FrameAlloc));
+static FRAMES: IrqSpinLock<Option<Bitmap>> = IrqSpinLock::shared(None, SharedClass::FrameAlloc);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameStats {

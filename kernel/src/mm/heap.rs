@@ -1,7 +1,7 @@
 //! The kernel heap: `linked_list_allocator` over one contiguous frame run.
 
 use super::{frame, phys_to_virt, PAGE_SIZE};
-use crate::sync::{IrqSpinLock, LockClass, SharedClass};
+use crate::sync::{IrqSpinLock, SharedClass};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -45,8 +45,7 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap =
-    KernelHeap(IrqSpinLock::measured(Heap::empty(), LockClass::Shared(SharedClass::Heap)));
+static HEAP: KernelHeap = KernelHeap(IrqSpinLock::shared(Heap::empty(), SharedClass::Heap));
 
 /// Heap size: an eighth of usable memory, between 4 MiB and 64 MiB.
 pub fn init() -> usize {

@@ -56,7 +56,8 @@ impl From<SpawnError> for Error {
 /// Processes that have exited (boot-manifest processes and children).
 pub static EXITED: AtomicU32 = AtomicU32::new(0);
 /// A kernel thread to wake whenever a process exits (kmain waits on it).
-pub static EXIT_WATCHER: IrqSpinLock<Option<Arc<Thread>>> = IrqSpinLock::new(None);
+pub static EXIT_WATCHER: IrqSpinLock<Option<Arc<Thread>>> =
+    IrqSpinLock::shared(None, crate::sync::SharedClass::ExitWatcher);
 
 /// Ends the calling user thread (and with the last one, its process).
 pub fn exit_current_thread(code: i64) -> ! {

@@ -11,7 +11,7 @@ use crate::cap::CapTable;
 use crate::mm::address_space::{AddressSpace, MapError};
 use crate::mm::PAGE_SIZE;
 use crate::sched::{self, Thread, ThreadRef};
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, SharedClass, SpinLock};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -42,7 +42,7 @@ pub struct Process {
     pub(super) va: IrqSpinLock<UserVa>,
     /// Taken in thread context only and never with interrupts masked:
     /// mapping may shoot down TLBs, which needs other CPUs' interrupts.
-    heap_end: spin::Mutex<u64>,
+    heap_end: SpinLock<u64>,
     killed: AtomicBool,
     kill_code: AtomicI64,
     fault_kill: AtomicBool,
@@ -85,19 +85,22 @@ impl Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
             name: String::from(binary),
             space,
-            caps: IrqSpinLock::measured(
-                caps,
-                crate::sync::LockClass::Shared(crate::sync::SharedClass::CapTable),
+            caps: IrqSpinLock::shared(caps, SharedClass::CapTable),
+            threads: IrqSpinLock::shared(
+                Vec::with_capacity(MAX_THREADS_PER_PROCESS as usize),
+                SharedClass::ProcessThreads,
             ),
-            threads: IrqSpinLock::new(Vec::with_capacity(MAX_THREADS_PER_PROCESS as usize)),
             live_threads: AtomicU32::new(0),
-            va: IrqSpinLock::new(UserVa::new(2 * MAX_THREADS_PER_PROCESS as usize)),
-            heap_end: spin::Mutex::new(USER_HEAP_BASE),
+            va: IrqSpinLock::shared(
+                UserVa::new(2 * MAX_THREADS_PER_PROCESS as usize),
+                SharedClass::ProcessVa,
+            ),
+            heap_end: SpinLock::shared(USER_HEAP_BASE, SharedClass::ProcessHeapEnd),
             killed: AtomicBool::new(false),
             kill_code: AtomicI64::new(0),
             fault_kill: AtomicBool::new(false),
-            exit: IrqSpinLock::new(None),
-            joins: IrqSpinLock::new(Vec::new()),
+            exit: IrqSpinLock::shared(None, SharedClass::ProcessExit),
+            joins: IrqSpinLock::shared(Vec::new(), SharedClass::ProcessJoins),
         });
         // Main thread: stack below USER_STACK_TOP, args copied to its top.
         let stack_base = USER_STACK_TOP - USER_STACK_BYTES;

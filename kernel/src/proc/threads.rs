@@ -21,7 +21,8 @@ use capos_abi::error::Error;
 use core::sync::atomic::Ordering;
 
 /// `ProcessHandle.wait` completions: (pid waited for, the waiter's completion).
-static EXIT_WAITS: IrqSpinLock<Vec<(u32, Completion)>> = IrqSpinLock::new(Vec::new());
+static EXIT_WAITS: IrqSpinLock<Vec<(u32, Completion)>> =
+    IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::ExitWaits);
 
 impl Process {
     /// Starts a user thread. `stack` is a kernel-allocated stack the thread

@@ -47,6 +47,9 @@ pub struct CpuSched {
     pub active: AtomicBool,
     /// Timer fast-path continuations used since the last locked pass.
     pub(super) skips_used: AtomicU32,
+    /// The timer interrupt is firing expired timed waits on this CPU (their
+    /// wakeups have no waking thread).
+    pub(super) in_timer_expiry: AtomicBool,
     pub stats: CpuStats,
 }
 
@@ -68,6 +71,7 @@ impl CpuSched {
             reschedule_pending: AtomicBool::new(false),
             active: AtomicBool::new(false),
             skips_used: AtomicU32::new(0),
+            in_timer_expiry: AtomicBool::new(false),
             stats: CpuStats::new(),
         }
     }

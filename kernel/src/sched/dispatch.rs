@@ -30,6 +30,14 @@ fn cpu_count() -> usize {
     percpu::CPU_COUNT.load(Ordering::Acquire) as usize
 }
 
+/// Runs `f` on the thread running on this CPU without taking a reference
+/// (`f` must not reach the scheduler's per-CPU state).
+pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
+    let irq = IrqOff::new();
+    let r = this().current.with(&irq, |c| c.as_deref().map(f));
+    r.unwrap_or_else(|| crate::panic::stop_system("scheduler used before it owns this CPU"))
+}
+
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
     let irq = IrqOff::new();
@@ -38,13 +46,9 @@ pub fn current() -> Arc<Thread> {
 }
 
 /// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
-/// policy picks, and tells that CPU if it is idle.
-pub(super) fn enqueue(t: Arc<Thread>) {
-    enqueue_at(t, SchedSite::WakeUnblock)
-}
-
-/// `enqueue`, attributing the run-queue lock to `site`.
-pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) {
+/// policy picks, and tells that CPU if it is idle; the run-queue lock is
+/// attributed to `site`. Returns the CPU it was queued on.
+pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
     let me = percpu::cpu_index() as usize;
     let n = cpu_count();
     let target = match t.affinity {
@@ -75,6 +79,7 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) {
     } else {
         kick(target);
     }
+    target
 }
 
 /// Sends a reschedule IPI to `target` if it is idle (a busy CPU finds the
@@ -89,26 +94,24 @@ fn kick(target: usize) {
     }
     if ipi::send(target, interrupts::RESCHEDULE) {
         crate::m_add!(msched::resched_ipi_sent);
-        crate::m_trace!(IpiSend, target as u64, interrupts::RESCHEDULE as u64);
-    } else {
-        crate::m_add!(msched::resched_ipi_failed);
+        crate::m_trace!(IpiSend { target_cpu: target as u64, vector: interrupts::RESCHEDULE });
     }
 }
 
-/// Next thread for this CPU: the local queue first, then a steal.
-fn pick_next(cs: &'static CpuSched) -> Option<Arc<Thread>> {
-    crate::m_segment!(SchedChooseNext, { pick_next_inner(cs) })
+/// Next thread for this CPU: the local queue first (its lock attributed
+/// to `site`, why the scheduler runs), then a steal.
+fn pick_next(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>> {
+    crate::m_segment!(SchedChooseNext, { pick_next_inner(cs, site) })
 }
 
-fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
-    let site = if cs.running_idle.load(Ordering::Relaxed) {
-        SchedSite::StartIdleSelect
-    } else {
-        SchedSite::TimerSelect
-    };
+fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>> {
     {
         let mut rq = cs.run_queue.lock_at(site);
-        if let Some(t) = rq.pop_front() {
+        let picked = rq.pop_front();
+        if site == SchedSite::TimerSelect {
+            count_slow_path_left(rq.len());
+        }
+        if let Some(t) = picked {
             cs.queue_len.store(rq.len(), Ordering::Release);
             crate::m_add!(msched::candidates_local);
             return Some(t);
@@ -121,7 +124,7 @@ fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
         if victim.queue_len.load(Ordering::Acquire) == 0 {
             continue;
         }
-        let mut rq = victim.run_queue.lock_at(SchedSite::StartIdleSelect);
+        let mut rq = victim.run_queue.lock_at(SchedSite::Steal);
         if let Some(t) = rq.pop_front_if(|t| t.affinity.is_none()) {
             victim.queue_len.store(rq.len(), Ordering::Release);
             crate::m_add!(msched::candidates_stolen);
@@ -129,6 +132,21 @@ fn pick_next_inner(cs: &'static CpuSched) -> Option<Arc<Thread>> {
         }
     }
     None
+}
+
+/// What a timer slow path's pick left in the local queue.
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn count_slow_path_left(queued: usize) {
+    #[cfg(feature = "measure")]
+    {
+        use capos_measure::catalogue::timer_slow_summary as ss;
+        if queued > 0 {
+            crate::m_add!(ss::required);
+            crate::m_add!(ss::run_queue_nonempty);
+        } else {
+            crate::m_add!(ss::clean);
+        }
+    }
 }
 
 /// Whether another CPU has queued work this CPU may take.
@@ -139,7 +157,8 @@ pub(super) fn steal_candidate() -> bool {
 
 /// Gives the CPU to the next runnable thread. If the current thread is still
 /// Running it is preempted (requeued); if it blocked or exited it is not.
-pub fn schedule() {
+/// `why` names the reason (the local run-queue lock's site).
+pub fn schedule(why: SchedSite) {
     let irq = IrqOff::new();
     let cs = this();
     cs.reschedule_pending.store(false, Ordering::Relaxed);
@@ -154,7 +173,7 @@ pub fn schedule() {
             false
         }
     };
-    let next = match pick_next(cs) {
+    let next = match pick_next(cs, why) {
         Some(t) => t,
         None if prev_runnable => {
             prev.sched.lock().state = State::Running;
@@ -181,13 +200,14 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
     let me = percpu::cpu_index();
     let last = next.last_cpu.swap(me, Ordering::Relaxed);
     let ran_here_before = next.cpus_run_on.fetch_or(1 << me, Ordering::Relaxed) & (1 << me) != 0;
-    crate::m_add!(msched::outcome_runnable);
-    crate::m_trace!(
-        ContextSwitch,
-        prev.tref().to_u64(),
-        next.tref().to_u64(),
-        prev.sched.lock().state as u8
-    );
+    if !next.is_idle() {
+        crate::m_add!(msched::outcome_runnable);
+    }
+    crate::m_trace!(ContextSwitch {
+        prev: prev.tref().to_u64(),
+        next: next.tref().to_u64(),
+        prev_state: prev.sched.lock().state as u8,
+    });
     if next.process.is_some() {
         crate::m_add!(mplace::selected.at(me as usize));
         if !ran_here_before {
@@ -241,14 +261,19 @@ pub(super) fn after_switch() {
 
 fn finish_switch(cs: &'static CpuSched, irq: &IrqOff) {
     let Some(prev) = cs.prev.with(irq, |p| p.take()) else { return };
-    let state = {
+    let (state, woken_by) = {
         let mut s = prev.sched.lock();
         s.on_cpu = false;
-        s.state
+        (s.state, core::mem::take(&mut s.woken_by))
     };
     match state {
+        // Woken while still switching out: the wakeup's queueing happens here.
+        State::Ready if woken_by.is_some() => {
+            let target = enqueue_at(prev.clone(), SchedSite::WakeUnblock);
+            trace_wakeup(&prev, target, woken_by.unwrap_or(0));
+        }
         State::Ready if !prev.is_idle() => {
-            crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::TimerPreRing) })
+            crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::PreemptRequeue) });
         }
         State::Exited => {
             // Deferred stack release: only now is nobody running on it.
@@ -303,20 +328,46 @@ fn load_space(
 /// Wakes `t` if it is blocked; otherwise leaves it a wake token.
 pub fn wake(t: &Arc<Thread>) {
     let _irq = IrqOff::new();
+    let waker = waker_ref();
     let mut s = t.sched.lock();
     match s.state {
         State::Blocked => {
-            crate::m_trace!(Wakeup, t.tref().to_u64(), percpu::cpu_index() as u64);
             s.state = State::Ready;
-            // Still switching out: finish_switch queues it.
-            if !s.on_cpu {
+            if s.on_cpu {
+                // Still switching out: finish_switch queues it.
+                s.woken_by = Some(waker);
+            } else {
                 drop(s);
-                enqueue(t.clone());
+                let target = enqueue_at(t.clone(), SchedSite::WakeUnblock);
+                trace_wakeup(t, target, waker);
             }
         }
         State::Running | State::Ready => s.wake_token = true,
         State::Exited => {}
     }
+}
+
+/// Who is waking a thread on this CPU: the running thread's ref, or 0 when
+/// the timer interrupt's expiry processing is (`sched::in_timer_expiry`).
+#[cfg(feature = "measure")]
+fn waker_ref() -> u64 {
+    let irq = IrqOff::new();
+    let cs = this();
+    if cs.in_timer_expiry.load(Ordering::Relaxed) {
+        return 0;
+    }
+    cs.current.with(&irq, |c| c.as_ref().map_or(0, |t| t.tref().to_u64()))
+}
+
+/// Without measurement nothing reads the waker.
+#[cfg(not(feature = "measure"))]
+fn waker_ref() -> u64 {
+    0
+}
+
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn trace_wakeup(t: &Thread, target: usize, waker: u64) {
+    crate::m_trace!(Wakeup { thread: t.tref().to_u64(), target_cpu: target as u8, waker });
 }
 
 /// Blocks the current thread until woken (returns at once if a wake token
@@ -333,5 +384,5 @@ pub fn block_current() {
         s.state = State::Blocked;
     }
     drop(me);
-    schedule();
+    schedule(SchedSite::Blocking);
 }

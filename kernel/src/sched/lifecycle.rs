@@ -3,8 +3,8 @@
 use super::dispatch::{block_current, current, enqueue_at, schedule};
 use super::thread::{Entry, KernelStack, Kind, NewThread, State, Thread, ThreadRef, UserEntry};
 use crate::mm::address_space::AddressSpace;
-use crate::sync::IrqOff;
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqOff, SchedSite};
+use crate::sync::{IrqSpinLock, SharedClass};
 use alloc::string::String;
 use alloc::sync::Arc;
 use capos_kcore::slab::Slab;
@@ -15,7 +15,7 @@ pub const MAX_THREADS: usize = 4096;
 
 /// Every thread that has a `ThreadRef`, until it is joined.
 pub(super) static THREADS: IrqSpinLock<Slab<Arc<Thread>>> =
-    IrqSpinLock::new(Slab::with_limit(MAX_THREADS));
+    IrqSpinLock::shared(Slab::with_limit(MAX_THREADS), SharedClass::ThreadTable);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
@@ -107,7 +107,7 @@ impl Spawn {
         t.set_tref(r);
         t.detached.store(self.detached, Ordering::Release);
         let _irq = IrqOff::new();
-        enqueue_at(t.clone(), crate::sync::SchedSite::Metadata);
+        enqueue_at(t.clone(), crate::sync::SchedSite::Spawn);
         Ok((r, t))
     }
 }
@@ -138,20 +138,29 @@ pub fn join(r: ThreadRef) -> Result<i64, JoinError> {
 /// Ends the current thread with `code`. Its stack is released by the next
 /// thread to run on this CPU; joiners are woken then.
 pub fn exit(code: i64) -> ! {
-    {
+    let why = {
         let _irq = IrqOff::new();
         let me = current();
         me.exit_code.store(code, Ordering::Release);
         me.sched.lock().state = State::Exited;
-    }
+        // The process ends with this thread: killed, or its last thread
+        // (whose exit already recorded the process's status).
+        let process_ends =
+            me.process.as_ref().is_some_and(|p| p.is_killed() || p.status().is_some());
+        if process_ends {
+            SchedSite::ProcessExit
+        } else {
+            SchedSite::ThreadExit
+        }
+    };
     x86_64::instructions::interrupts::disable();
-    schedule();
+    schedule(why);
     crate::panic::stop_system("an exited thread was scheduled again")
 }
 
 /// Lets other runnable threads have the CPU.
 pub fn yield_now() {
-    schedule();
+    schedule(SchedSite::Yield);
 }
 
 /// Drops the table entry of a detached thread that has been reaped.

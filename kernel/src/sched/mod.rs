@@ -13,11 +13,12 @@ mod run_queue;
 mod tests;
 mod thread;
 
-pub use dispatch::{block_current, current, schedule, wake};
+pub use dispatch::{block_current, current, schedule, wake, with_current};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
 pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
+use crate::sync::SchedSite;
 use alloc::string::String;
 use capos_kcore::timer_policy::{self, TickAction, TickInput};
 use core::sync::atomic::Ordering;
@@ -116,7 +117,7 @@ fn idle_loop() -> ! {
             || dispatch::steal_candidate()
         {
             let switches = cs.stats.switches.load(Ordering::Relaxed);
-            schedule();
+            schedule(SchedSite::StartIdleSelect);
             if cs.stats.switches.load(Ordering::Relaxed) != switches {
                 continue; // ran something; look again at once
             }
@@ -126,6 +127,15 @@ fn idle_loop() -> ! {
         x86_64::instructions::interrupts::enable_and_hlt();
         cs.halted.store(false, Ordering::Release);
     }
+}
+
+/// Runs `f` (the timer interrupt's expiry of timed waits) so that the
+/// wakeups it makes name no waking thread.
+pub fn timer_expiry(f: impl FnOnce()) {
+    let cs = dispatch::this();
+    cs.in_timer_expiry.store(true, Ordering::Relaxed);
+    f();
+    cs.in_timer_expiry.store(false, Ordering::Relaxed);
 }
 
 /// A reschedule IPI arrived on this CPU: run the scheduler at the next
@@ -172,7 +182,6 @@ pub fn on_tick(from_user: bool) {
         running_idle: cs.running_idle.load(Ordering::Acquire),
         reschedule_pending: cs.reschedule_pending.load(Ordering::Acquire),
         local_queue_len: cs.queue_len.load(Ordering::Acquire),
-        summary_clean: true,
         skips_used: cs.skips_used.load(Ordering::Relaxed),
         skip_budget: FAST_PATH_SKIP_BUDGET,
     };
@@ -184,36 +193,26 @@ pub fn on_tick(from_user: bool) {
             crate::m_add!(capos_measure::catalogue::timer_fast_path::continues);
         }
         TickAction::Schedule(reason) => {
-            count_slow_path(reason, input.local_queue_len);
-            schedule();
+            count_slow_path(reason);
+            schedule(SchedSite::TimerSelect);
         }
     }
 }
 
-/// Counts why a user-mode tick took the locked path, and what the slow
-/// path's summary looks like afterwards.
+/// Counts why a user-mode tick took the locked path (what it left behind
+/// is counted at its pick, `dispatch::pick_next`).
 #[cfg_attr(not(feature = "measure"), allow(unused_variables))]
-fn count_slow_path(reason: timer_policy::SlowReason, queue_len: usize) {
+fn count_slow_path(reason: timer_policy::SlowReason) {
     #[cfg(feature = "measure")]
     {
-        use capos_measure::catalogue::{timer_fast_path as fp, timer_slow_summary as ss};
+        use capos_measure::catalogue::timer_fast_path as fp;
         use timer_policy::SlowReason as R;
         crate::m_add!(fp::attempts);
         crate::m_add!(match reason {
-            R::SummaryDirty => fp::fallback_summary_dirty,
             R::BudgetExhausted => fp::fallback_budget_exhausted,
             R::ReschedulePending => fp::fallback_reschedule_pending,
             R::QueueNonEmpty => fp::fallback_queue_nonempty,
             R::Idle => fp::fallback_idle,
         });
-        // No hard timer work is ever left by the locked path today (timed
-        // waits live in the time module's list, not in the scheduler), so
-        // the summary is clean unless a run queue still holds work.
-        if queue_len > 0 {
-            crate::m_add!(ss::required);
-            crate::m_add!(ss::run_queue_nonempty);
-        } else {
-            crate::m_add!(ss::clean);
-        }
     }
 }

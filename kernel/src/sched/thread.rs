@@ -8,6 +8,7 @@
 use crate::arch::x86_64::context::FpuState;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::{frame, phys_to_virt, PAGE_SIZE};
+use crate::sync::{IrqSpinLock, SharedClass};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -43,6 +44,9 @@ pub(super) struct SchedState {
     pub on_cpu: bool,
     /// A wakeup arrived while the thread was not blocked: its next block returns at once.
     pub wake_token: bool,
+    /// Woken while still switching out (by this thread ref; 0: the timer):
+    /// the switch's end queues it as a wakeup, not a preemption.
+    pub woken_by: Option<u64>,
 }
 
 /// Contiguous frames for a kernel stack, freed on drop.
@@ -102,15 +106,20 @@ pub struct Thread {
     pub kernel_stack_top: u64,
     /// Removed from the thread table when reaped (nobody joins it).
     pub detached: AtomicBool,
-    pub(super) sched: spin::Mutex<SchedState>,
+    pub(super) sched: IrqSpinLock<SchedState>,
     pub(super) ctx_rsp: UnsafeCell<u64>,
     pub(super) fpu: UnsafeCell<FpuState>,
-    stack: spin::Mutex<Option<KernelStack>>,
-    pub(super) entry: spin::Mutex<Option<Entry>>,
+    stack: IrqSpinLock<Option<KernelStack>>,
+    pub(super) entry: IrqSpinLock<Option<Entry>>,
     pub last_cpu: AtomicU32,
     /// Bit i set once the thread has run on CPU i.
     pub cpus_run_on: AtomicU64,
     pub(super) exit_code: AtomicI64,
+    /// System calls this thread made (every number but `THREAD_STAT`).
+    /// Written only by the thread itself, on its own CPU.
+    pub syscalls: AtomicU64,
+    /// Ring SQEs the kernel consumed for this thread.
+    pub ring_sqes: AtomicU64,
     /// Set when the thread begins to exit: completions aimed at it are
     /// dropped from then on (see cap::completion).
     exiting: AtomicBool,
@@ -119,7 +128,7 @@ pub struct Thread {
     /// Set once the thread has exited and its stack is released.
     pub(super) reaped: AtomicBool,
     pub(super) joined: AtomicBool,
-    pub(super) joiner: spin::Mutex<Option<Arc<Thread>>>,
+    pub(super) joiner: IrqSpinLock<Option<Arc<Thread>>>,
     /// Link in a run queue; guarded by that queue's lock.
     pub(super) rq_next: UnsafeCell<*const Thread>,
 }
@@ -162,23 +171,29 @@ impl Thread {
             fs_base: AtomicU64::new(0),
             kernel_stack_top,
             detached: AtomicBool::new(false),
-            sched: spin::Mutex::new(SchedState {
-                state: n.initial_state,
-                on_cpu: n.initial_state == State::Running,
-                wake_token: false,
-            }),
+            sched: IrqSpinLock::shared(
+                SchedState {
+                    state: n.initial_state,
+                    on_cpu: n.initial_state == State::Running,
+                    wake_token: false,
+                    woken_by: None,
+                },
+                SharedClass::ThreadSched,
+            ),
             ctx_rsp: UnsafeCell::new(rsp),
             fpu: UnsafeCell::new(FpuState::new()),
-            stack: spin::Mutex::new(n.stack),
-            entry: spin::Mutex::new(n.entry),
+            stack: IrqSpinLock::shared(n.stack, SharedClass::ThreadStack),
+            entry: IrqSpinLock::shared(n.entry, SharedClass::ThreadEntry),
             last_cpu: AtomicU32::new(u32::MAX),
             cpus_run_on: AtomicU64::new(0),
             exit_code: AtomicI64::new(0),
+            syscalls: AtomicU64::new(0),
+            ring_sqes: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
             exit_published: AtomicBool::new(false),
             reaped: AtomicBool::new(false),
             joined: AtomicBool::new(false),
-            joiner: spin::Mutex::new(None),
+            joiner: IrqSpinLock::shared(None, SharedClass::ThreadJoiner),
             rq_next: UnsafeCell::new(core::ptr::null()),
         })
     }

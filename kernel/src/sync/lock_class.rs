@@ -1,23 +1,35 @@
-//! What a lock is, for lock statistics (`measure` builds only).
+//! What a lock is, for lock statistics (`measure` builds only). The
+//! measure subsystem maps each variant onto its catalogue dimension entry
+//! of the same name (`kernel/src/measure/lockstat.rs`, an exhaustive match).
 
-/// Call-site classes of the scheduler (run-queue) locks. `Blocking`,
-/// `ProcessExit` and `ThreadExit` name paths that, in this design, never
-/// take a run-queue lock; their counters are exact zeros.
-#[allow(dead_code)]
+/// Why a run-queue lock is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SchedSite {
-    Generic,
-    TimerPreRing,
+    /// `schedule()` from a timer tick picks from the local queue.
     TimerSelect,
+    /// `schedule()` because the current thread blocked.
     Blocking,
-    ProcessExit,
+    /// `schedule()` because the current thread yielded.
+    Yield,
+    /// `schedule()` because the current thread exited.
     ThreadExit,
+    /// `schedule()` because the current thread exited as its process ended
+    /// (killed, or the last thread).
+    ProcessExit,
+    /// `schedule()` from the idle loop (or a CPU's first pick).
     StartIdleSelect,
+    /// A pick that steals from another CPU's queue.
+    Steal,
+    /// A preempted thread goes back on a queue after its switch-out.
+    PreemptRequeue,
+    /// A woken thread is queued.
     WakeUnblock,
-    Metadata,
+    /// A new thread is queued.
+    Spawn,
 }
 
-/// Shared kernel locks other than the scheduler's.
+/// Every kernel lock other than the run-queue locks: one class per static
+/// lock, one per field for locks inside per-object structures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedClass {
     FrameAlloc,
@@ -26,11 +38,32 @@ pub enum SharedClass {
     RingScratch,
     EndpointQueue,
     AddressSpace,
+    ThreadTable,
+    ThreadSched,
+    ThreadStack,
+    ThreadEntry,
+    ThreadJoiner,
+    ParkWaiters,
+    Timers,
+    EndpointRegistry,
+    ExitWaits,
+    ExitWatcher,
+    ProcessThreads,
+    ProcessVa,
+    ProcessHeapEnd,
+    ProcessExit,
+    ProcessJoins,
+    Console,
+    /// The measure subsystem's load-map list (measure builds only).
+    #[cfg_attr(not(feature = "measure"), allow(dead_code))]
+    LoadMaps,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockClass {
-    /// Not measured.
+    /// A guard that took its lock without statistics
+    /// (`IrqSpinLock::try_lock_for_spins`, the emergency paths).
+    #[cfg_attr(not(feature = "measure"), allow(dead_code))]
     None,
     Sched,
     Shared(SharedClass),

@@ -10,9 +10,9 @@ use spin::Once;
 /// The measure subsystem's callbacks for measured locks.
 pub struct LockProbe {
     /// A measured lock was taken after `wait` cycles and `spins` failed tries.
-    pub acquired: fn(LockClass, SchedSite, wait: u64, spins: u64),
+    pub acquired: fn(LockClass, Option<SchedSite>, wait: u64, spins: u64),
     /// A measured lock was held for `hold` cycles.
-    pub released: fn(LockClass, SchedSite, hold: u64),
+    pub released: fn(LockClass, Option<SchedSite>, hold: u64),
 }
 
 static PROBE: Once<LockProbe> = Once::new();
@@ -30,13 +30,13 @@ pub(super) fn tsc() -> u64 {
 /// A held lock's statistics, reported when the guard goes.
 pub(super) struct Held {
     class: LockClass,
-    site: SchedSite,
+    site: Option<SchedSite>,
     since: u64,
 }
 
 impl Held {
     pub(super) fn untracked() -> Held {
-        Held { class: LockClass::None, site: SchedSite::Generic, since: 0 }
+        Held { class: LockClass::None, site: None, since: 0 }
     }
 
     pub(super) fn release(&self) {
@@ -53,7 +53,7 @@ impl Held {
 pub(super) fn acquire<'a, T>(
     m: &'a spin::Mutex<T>,
     class: LockClass,
-    site: SchedSite,
+    site: Option<SchedSite>,
 ) -> (spin::MutexGuard<'a, T>, Held) {
     if class == LockClass::None {
         return (m.lock(), Held::untracked());

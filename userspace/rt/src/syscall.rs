@@ -58,6 +58,35 @@ pub fn grow_heap(bytes: u64) -> i64 {
     unsafe { syscall2(nr::GROW_HEAP, bytes, 0) }
 }
 
+/// The calling thread's own counts: system calls made (every call but this
+/// one) and ring SQEs the kernel consumed for it. Reads around a section
+/// give exactly that section's counts.
+pub fn thread_stats() -> ThreadStats {
+    // SAFETY: plain integers; the kernel reads only its own counters.
+    let read = |which| unsafe { syscall2(nr::THREAD_STAT, which, 0) }.max(0) as u64;
+    ThreadStats {
+        syscalls: read(nr::thread_stat::SYSCALLS),
+        ring_sqes: read(nr::thread_stat::RING_SQES),
+    }
+}
+
+/// What [`thread_stats`] reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadStats {
+    pub syscalls: u64,
+    pub ring_sqes: u64,
+}
+
+impl ThreadStats {
+    /// Counts since `earlier`.
+    pub fn since(self, earlier: ThreadStats) -> ThreadStats {
+        ThreadStats {
+            syscalls: self.syscalls.wrapping_sub(earlier.syscalls),
+            ring_sqes: self.ring_sqes.wrapping_sub(earlier.ring_sqes),
+        }
+    }
+}
+
 /// Any syscall number, for tests of the kernel's checks.
 pub fn raw(n: u64, a: u64, b: u64) -> i64 {
     // SAFETY: the kernel validates every argument.

@@ -8,7 +8,8 @@ use super::serial::Uart;
 use crate::sync::IrqSpinLock;
 use core::fmt::{self, Write};
 
-static COM1: IrqSpinLock<Uart> = IrqSpinLock::new(Uart::new(0x3f8));
+static COM1: IrqSpinLock<Uart> =
+    IrqSpinLock::shared(Uart::new(0x3f8), crate::sync::SharedClass::Console);
 
 pub fn init() {
     COM1.lock().init();

@@ -47,14 +47,16 @@ pub enum ArchEvent {
     FlushAll,
     /// A shootdown request was serviced on this CPU.
     FlushServiced,
-    /// A shootdown went out to at least one other CPU.
-    ShootdownRequest,
+    /// A shootdown of the space rooted at `pml4` went out to the other CPUs
+    /// in `cpu_mask`.
+    ShootdownRequest { cpu_mask: u64, pml4: u64 },
     /// One CPU was a shootdown target.
     ShootdownTarget,
-    /// A shootdown IPI was sent to `cpu` for the range starting at `start`.
-    ShootdownIpi { cpu: u64, start: u64 },
-    /// A reschedule IPI arrived.
-    RescheduleIpiReceived { vector: u64 },
+    /// A shootdown IPI was sent to `cpu`.
+    ShootdownIpi { cpu: u64 },
+    /// An IPI with `vector` arrived, last sent by `sender_cpu` (`u64::MAX`:
+    /// unknown).
+    IpiReceived { vector: u8, sender_cpu: u64 },
     /// Bytes written to COM1.
     Com1Bytes(u64),
 }

@@ -77,17 +77,16 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         RESCHEDULE => {
             lapic::eoi();
-            #[cfg(feature = "measure")]
-            super::hooks::event(super::hooks::ArchEvent::RescheduleIpiReceived {
-                vector: RESCHEDULE as u64,
-            });
+            ipi_received(RESCHEDULE);
             (super::hooks::hooks().reschedule_ipi)();
         }
         TLB_SHOOTDOWN => {
+            ipi_received(TLB_SHOOTDOWN);
             super::tlb::handle_ipi();
             lapic::eoi();
         }
         TEST_IPI => {
+            ipi_received(TEST_IPI);
             (super::hooks::hooks().test_ipi)();
             lapic::eoi();
         }
@@ -105,4 +104,14 @@ fn tick(frame: &TrapFrame) {
         GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
     }
     (super::hooks::hooks().tick)(frame.cs & 3 == 3, frame.rip, frame.rbp);
+}
+
+/// Reports an arriving IPI and its sender to the measure subsystem.
+#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+fn ipi_received(vector: u8) {
+    #[cfg(feature = "measure")]
+    super::hooks::event(super::hooks::ArchEvent::IpiReceived {
+        vector,
+        sender_cpu: super::ipi::last_sender(vector),
+    });
 }

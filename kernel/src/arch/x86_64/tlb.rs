@@ -127,8 +127,6 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         return;
     }
     STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
-    #[cfg(feature = "measure")]
-    event(ArchEvent::ShootdownRequest);
     while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
         service();
         core::hint::spin_loop();
@@ -139,6 +137,8 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
     REQ_PAGES.store(pages, Ordering::Release);
     PENDING_ACKS.store(targets.count_ones(), Ordering::Release);
     TARGETS.store(targets, Ordering::Release);
+    #[cfg(feature = "measure")]
+    event(ArchEvent::ShootdownRequest { cpu_mask: targets, pml4 });
     for cpu in (0..percpu::MAX_CPUS).filter(|c| targets & (1 << c) != 0) {
         STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "measure")]
@@ -146,7 +146,7 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
             STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
             #[cfg(feature = "measure")]
-            event(ArchEvent::ShootdownIpi { cpu: cpu as u64, start });
+            event(ArchEvent::ShootdownIpi { cpu: cpu as u64 });
         } else {
             // No IPI could be sent (no LAPIC): nobody else can have it.
             TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);

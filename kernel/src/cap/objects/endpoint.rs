@@ -14,7 +14,7 @@ use super::messages::{self, Params};
 use crate::cap::completion::complete;
 use crate::cap::{Completion, Outcome};
 use crate::sched::Thread;
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, SharedClass};
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -52,16 +52,14 @@ pub struct Endpoint {
     next_id: AtomicU64,
 }
 
-static REGISTRY: IrqSpinLock<Vec<Arc<Endpoint>>> = IrqSpinLock::new(Vec::new());
+static REGISTRY: IrqSpinLock<Vec<Arc<Endpoint>>> =
+    IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::EndpointRegistry);
 
 impl Endpoint {
     pub fn new(name: &str) -> Arc<Endpoint> {
         let e = Arc::new(Endpoint {
             name: String::from(name),
-            state: IrqSpinLock::measured(
-                State::default(),
-                crate::sync::LockClass::Shared(crate::sync::SharedClass::EndpointQueue),
-            ),
+            state: IrqSpinLock::shared(State::default(), SharedClass::EndpointQueue),
             revoked: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         });

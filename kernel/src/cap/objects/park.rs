@@ -29,7 +29,8 @@ struct Waiter {
     timer: Option<TimerId>,
 }
 
-static WAITERS: IrqSpinLock<Vec<Waiter>> = IrqSpinLock::new(Vec::new());
+static WAITERS: IrqSpinLock<Vec<Waiter>> =
+    IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::ParkWaiters);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Most parked waiters one process may have at once.
 pub const MAX_PARKED_PER_PROCESS: usize = 256;

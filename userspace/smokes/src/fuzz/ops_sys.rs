@@ -60,7 +60,8 @@ pub fn syscall(w: &mut Worker, r: &mut Rng) {
             syscall::raw(nr::RING_INFO, junk(r), junk(r));
         }
         6 => {
-            syscall::raw(nr::YIELD, junk(r), junk(r));
+            let n = pick!(r, nr::YIELD, nr::THREAD_STAT);
+            syscall::raw(n, junk(r), junk(r));
         }
         7 | 8 => fs_base(r),
         _ => grow_heap(w, r),

@@ -1,0 +1,179 @@
+//! Per-thread, per-phase operation counts: system calls and ring SQEs.
+//!
+//! An open-addressing table shared by all CPUs, like the PC sample table:
+//! the key packs `valid(1) | phase(3) | 0(12) | thread(48)`, where the
+//! thread is the kernel's thread ref squeezed to 48 bits (slot index in the
+//! low 16 bits, the low 32 bits of its generation above). A (thread, phase)
+//! that finds no slot within [`MAX_PROBE`](crate::samples::MAX_PROBE) probes
+//! is refused and the caller counts it (`syscalls.thread_overflow`).
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::phase::Phase;
+use crate::samples::MAX_PROBE;
+
+const VALID: u64 = 1 << 63;
+const THREAD_MASK: u64 = (1 << 48) - 1;
+const R: Ordering = Ordering::Relaxed;
+
+/// What one count is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadOp {
+    /// A system call (any number).
+    Syscall,
+    /// A submission-queue entry the kernel processed for the thread.
+    RingSqe,
+}
+
+/// A kernel thread ref (`generation << 32 | index`) as the table keeps it;
+/// `None` when the index does not fit 16 bits.
+pub const fn thread_key(tref: u64) -> Option<u64> {
+    let index = tref & 0xffff_ffff;
+    if index > 0xffff {
+        return None;
+    }
+    Some((tref >> 32) << 16 | index)
+}
+
+/// The inverse of [`thread_key`].
+pub const fn thread_ref(key: u64) -> u64 {
+    (key >> 16) << 32 | (key & 0xffff)
+}
+
+/// One (phase, thread) row: the thread's process and its counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
+pub struct ThreadOps {
+    pub phase: Phase,
+    /// The kernel's thread ref (as in trace events).
+    pub thread: u64,
+    pub pid: u32,
+    pub syscalls: u64,
+    pub ring_sqes: u64,
+}
+
+/// (phase, thread) -> (pid, syscalls, ring SQEs); `N` a power of two.
+pub struct ThreadOpsTable<const N: usize> {
+    keys: [AtomicU64; N],
+    pids: [AtomicU32; N],
+    syscalls: [AtomicU64; N],
+    sqes: [AtomicU64; N],
+}
+
+impl<const N: usize> Default for ThreadOpsTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ThreadOpsTable<N> {
+    const POWER_OF_TWO: () = assert!(N.is_power_of_two());
+
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::POWER_OF_TWO;
+        ThreadOpsTable {
+            keys: [const { AtomicU64::new(0) }; N],
+            pids: [const { AtomicU32::new(0) }; N],
+            syscalls: [const { AtomicU64::new(0) }; N],
+            sqes: [const { AtomicU64::new(0) }; N],
+        }
+    }
+
+    /// Adds `n` operations of `op` by thread `tref` of process `pid` in
+    /// `phase`; `false` when the table has no room (or the ref is too big).
+    pub fn record(&self, phase: Phase, tref: u64, pid: u32, op: ThreadOp, n: u64) -> bool {
+        let Some(thread) = thread_key(tref) else { return false };
+        let key = VALID | (phase as u64) << 60 | (thread & THREAD_MASK);
+        let start = crate::samples::mix(key) as usize;
+        for probe in 0..MAX_PROBE.min(N) {
+            let i = (start + probe) & (N - 1);
+            let mut seen = self.keys[i].load(R);
+            if seen == 0 {
+                seen = match self.keys[i].compare_exchange(0, key, R, R) {
+                    Ok(_) => {
+                        self.pids[i].store(pid, R);
+                        key
+                    }
+                    Err(other) => other,
+                };
+            }
+            if seen == key {
+                let counts = match op {
+                    ThreadOp::Syscall => &self.syscalls[i],
+                    ThreadOp::RingSqe => &self.sqes[i],
+                };
+                counts.fetch_add(n, R);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Every row recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = ThreadOps> + '_ {
+        (0..N).filter_map(move |i| {
+            let key = self.keys[i].load(R);
+            if key & VALID == 0 {
+                return None;
+            }
+            Some(ThreadOps {
+                phase: Phase::from_id(((key >> 60) & 7) as u8)?,
+                thread: thread_ref(key & THREAD_MASK),
+                pid: self.pids[i].load(R),
+                syscalls: self.syscalls[i].load(R),
+                ring_sqes: self.sqes[i].load(R),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_thread_and_phase() {
+        let t: ThreadOpsTable<16> = ThreadOpsTable::new();
+        let a = 7u64 << 32 | 3;
+        let b = 1u64 << 32 | 4;
+        assert!(t.record(Phase::SpawnReady, a, 2, ThreadOp::Syscall, 1));
+        assert!(t.record(Phase::Work, a, 2, ThreadOp::Syscall, 2));
+        assert!(t.record(Phase::Work, a, 2, ThreadOp::RingSqe, 5));
+        assert!(t.record(Phase::Work, b, 9, ThreadOp::Syscall, 1));
+        let mut rows: Vec<ThreadOps> = t.entries().collect();
+        rows.sort_by_key(|r| (r.phase, r.thread));
+        assert_eq!(
+            rows,
+            vec![
+                ThreadOps {
+                    phase: Phase::SpawnReady,
+                    thread: a,
+                    pid: 2,
+                    syscalls: 1,
+                    ring_sqes: 0
+                },
+                ThreadOps { phase: Phase::Work, thread: b, pid: 9, syscalls: 1, ring_sqes: 0 },
+                ThreadOps { phase: Phase::Work, thread: a, pid: 2, syscalls: 2, ring_sqes: 5 },
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_when_full_or_the_ref_does_not_fit() {
+        let t: ThreadOpsTable<2> = ThreadOpsTable::new();
+        assert!(t.record(Phase::Work, 1, 1, ThreadOp::Syscall, 1));
+        assert!(t.record(Phase::Work, 2, 1, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Work, 3, 1, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Work, 1 << 20, 1, ThreadOp::Syscall, 1));
+        assert_eq!(t.entries().count(), 2);
+    }
+
+    #[test]
+    fn thread_refs_round_trip_through_the_key() {
+        for r in [0u64, 5, 0xffff, 0xdead_beef_u64 << 32 | 0x1234] {
+            assert_eq!(thread_key(r).map(thread_ref), Some(r));
+        }
+        assert_eq!(thread_key(0x1_0000), None);
+    }
+}
