@@ -6,14 +6,25 @@ use capos_measure::catalogue::{
     scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite,
     SharedLock,
 };
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Registers the lock statistics with `sync` (first thing at boot).
 pub fn install() {
     crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe { acquired, released });
 }
 
-/// A measured lock was held `hold` cycles.
+/// Cycles of the probe's own bookkeeping inside every hold window,
+/// measured at boot (`calibrate.rs`) and subtracted from each hold.
+static HOLD_CORRECTION: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the per-hold correction (the boot calibration, once).
+pub fn set_hold_correction(cycles: u64) {
+    HOLD_CORRECTION.store(cycles, Ordering::Relaxed);
+}
+
+/// A measured lock was held `hold` cycles (less the probe's own share).
 fn released(class: LockClass, s: SchedSite, hold: u64) {
+    let hold = hold.saturating_sub(HOLD_CORRECTION.load(Ordering::Relaxed));
     match class {
         LockClass::Sched => {
             super::add(sl::hold_cycles, hold);
