@@ -62,8 +62,15 @@ pub fn write_differential(
     let (b, a) = (fold(before), fold(after));
     let text = differential_folded(&b, &a)?;
     let note = format!(
-        "{} vs {}: {} -> {} samples, before normalised to after; red grew, blue shrank",
-        labels.0, labels.1, b.total, a.total
+        "{} vs {}: {} -> {} samples, before normalised to after; red grew, blue shrank; {}: {}; {}: {}",
+        labels.0,
+        labels.1,
+        b.total,
+        a.total,
+        labels.0,
+        before.limits(scope.phase()).summary(),
+        labels.1,
+        after.limits(scope.phase()).summary()
     );
     let style = GraphStyle::new(
         format!("capOS {} phase: {} vs {}", scope.name(), labels.0, labels.1),

@@ -91,6 +91,8 @@ pub const MAX_TOTAL: u64 = 1 << 52;
 
 /// Writes a [`Folded`] view as a graph, scaling its weights down by a power
 /// of two first if their total exceeds [`MAX_TOTAL`] (noted in the subtitle).
+/// The subtitle is where the data came from, then the style's own subtitle
+/// if it has one (the instrument's limits, for views of a measure run).
 pub fn write_folded(
     dir: &Path,
     stem: &str,
@@ -102,10 +104,11 @@ pub fn write_folded(
     if shift > 0 {
         note.push_str(&format!("; weights divided by 2^{shift}"));
     }
-    let style = match &style.subtitle {
-        Some(_) => style.clone(),
-        None => style.clone().with_subtitle(note.clone()),
+    let subtitle = match &style.subtitle {
+        Some(extra) => format!("{note}; {extra}"),
+        None => note.clone(),
     };
+    let style = style.clone().with_subtitle(subtitle);
     write_graph(dir, stem, &style, &scaled.to_text(), &note)
 }
 

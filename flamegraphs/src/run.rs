@@ -49,21 +49,30 @@ pub fn write_run_profile(
     let bins = Binaries::load(elfs, report.load_maps.iter().map(|m| m.binary.as_str()));
     let resolver = Resolver::new(&bins, &report.load_maps);
     let pc_report = write_pc_report_resolved(report, &bins, &resolver, dir)?;
-    let work = fold_samples(report, &resolver, Scope::Phase(Phase::Work));
+    // Every graph states the instrument's limits for its scope.
+    let style = |title: &str, unit: &str, scope: Scope| {
+        GraphStyle::new(title, unit).with_subtitle(report.limits(scope.phase()).summary())
+    };
+    let work_scope = Scope::Phase(Phase::Work);
+    let work = fold_samples(report, &resolver, work_scope);
     let work = write_folded(
         dir,
         "flamegraph-work",
-        &GraphStyle::new("capOS work phase", "samples"),
+        &style("capOS work phase", "samples", work_scope),
         &work,
     )?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
-    let whole_run =
-        write_folded(dir, "flamegraph-run", &GraphStyle::new("capOS whole run", "samples"), &run)?;
+    let whole_run = write_folded(
+        dir,
+        "flamegraph-run",
+        &style("capOS whole run", "samples", Scope::WholeRun),
+        &run,
+    )?;
     let lock = fold_contention(report, &input.contention, &resolver, Scope::WholeRun);
     let contention = write_folded(
         dir,
         "contention-run",
-        &GraphStyle::new("capOS lock contention, whole run", "wait cycles"),
+        &style("capOS lock contention, whole run", "wait cycles", Scope::WholeRun),
         &lock,
     )?;
     let timeline = write_timeline(report, dir)?;

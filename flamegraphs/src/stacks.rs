@@ -27,6 +27,14 @@ impl Scope {
         }
     }
 
+    /// The reported phase that covers this scope (`aggregate` for the run).
+    pub fn phase(self) -> Phase {
+        match self {
+            Scope::Phase(p) => p,
+            Scope::WholeRun => Phase::Aggregate,
+        }
+    }
+
     /// The phases whose samples are summed for this scope, given the phases
     /// `present` in the data.
     pub fn phases(self, mut present: impl Iterator<Item = Phase>) -> Vec<Phase> {

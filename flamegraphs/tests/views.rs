@@ -142,6 +142,7 @@ fn contention_uses_stacks_or_falls_back_to_site_counters() {
 
 #[test]
 fn run_profile_writes_every_view_with_folded_beside_svg() {
+    // (the TCG caveat's subtitle is checked in `tcg_subtitles_name_the_hottest_share`)
     let dir = scratch("flame-run");
     let input = ReportInput { report: with_stacks(5, 3), contention: Vec::new() };
     let p = write_run_profile(&input, &elfs(), &dir).expect("profile written");
@@ -153,6 +154,11 @@ fn run_profile_writes_every_view_with_folded_beside_svg() {
     }
     let svg = std::fs::read_to_string(&p.work.svg).expect("svg");
     assert!(svg.contains("flame_probe"));
+    // The subtitle states where the data came from and the losses.
+    assert!(
+        svg.contains("frame-pointer stack samples; losses: 0 samples, 0 trace events"),
+        "{svg}"
+    );
     assert_eq!(p.work.total, 10);
     assert_eq!(p.contention.total, 1300);
     assert!(
@@ -165,6 +171,25 @@ fn run_profile_writes_every_view_with_folded_beside_svg() {
         .expect("empty");
     let svg = std::fs::read_to_string(&empty.work.svg).expect("svg");
     assert!(svg.contains("nothing to draw (no samples in scope)"), "{svg}");
+}
+
+#[test]
+fn tcg_subtitles_name_the_hottest_share() {
+    let dir = scratch("flame-tcg");
+    let mut report = with_stacks(5, 3);
+    report.pc_samples.insert((Phase::Work, Mode::User, runtime(flame_probe)), 3);
+    report.pc_samples.insert((Phase::Work, Mode::User, runtime(flame_caller)), 1);
+    report.instrument = Some(capos_measure::InstrumentInfo {
+        accel: capos_measure::Accel::Tcg,
+        ..Default::default()
+    });
+    let input = ReportInput { report, contention: Vec::new() };
+    let p = write_run_profile(&input, &elfs(), &dir).expect("profile written");
+    let svg = std::fs::read_to_string(&p.work.svg).expect("svg");
+    assert!(
+        svg.contains("TCG: samples land at translation-block starts (hottest PC: user 75.0%)"),
+        "{svg}"
+    );
 }
 
 #[test]

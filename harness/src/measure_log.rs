@@ -116,6 +116,73 @@ pub fn validate_measure_log(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Names of the report's own emission: a kernel sample or stack frame in
+/// one of these means the report was read while it was being sent.
+const EMISSION_NAMES: [&str; 5] =
+    ["emit_report", "measure::com2", "defmt", "capos_measure::emit", "capos_measure::freeze"];
+
+/// Checks that the report is one consistent snapshot (docs/measure.md,
+/// "The final snapshot"): in `aggregate`, every measured lock family's
+/// hold-histogram entries plus the holds in progress at the freeze equal
+/// its acquisitions (at most one hold in progress per CPU), and no kernel
+/// PC or stack sample of any phase lies in the report's own emission
+/// (symbolized against `kernel_elf`).
+pub fn check_snapshot(report: &Report, kernel_elf: &Path) -> Result<()> {
+    use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SharedLock};
+    use capos_measure::{Counter, Hist, Mode, Phase};
+    let cpus = report.begin.map_or(1, |b| u64::from(b.cpus.max(1)));
+    let entries = |h: Hist| -> u64 {
+        report.hists.get(&(Phase::Aggregate, h)).map_or(0, |b| b.values().sum())
+    };
+    let mut families: Vec<(String, Counter, Hist)> = vec![(
+        "scheduler_lock".into(),
+        scheduler_lock::acquisitions.into(),
+        scheduler_lock::hold.into(),
+    )];
+    for &l in SharedLock::ALL {
+        families.push((
+            format!("shared_kernel_lock lock={}", l.label()),
+            shared_kernel_lock::acquisitions.at(l),
+            shared_kernel_lock::hold.at(l),
+        ));
+    }
+    for (name, acq, hold) in families {
+        let (a, h) = (report.counter(Phase::Aggregate, acq), entries(hold));
+        if h > a || a - h > cpus {
+            bail!(
+                "{name}: {a} acquisitions but {h} hold-histogram entries in aggregate \
+                 (holds in progress at the freeze may be 0..={cpus})"
+            );
+        }
+    }
+    let elfs = capos_symbolize::ElfPaths::new().with_kernel(kernel_elf.to_path_buf());
+    let bins = capos_symbolize::Binaries::load(&elfs, std::iter::empty::<&str>());
+    if let Some(problem) = bins.all().next().and_then(|k| k.problem()) {
+        bail!("cannot check samples against the kernel ELF: {problem}");
+    }
+    let resolver = capos_symbolize::Resolver::new(&bins, &report.load_maps);
+    let kernel_stacks = report.stack_samples.iter().filter(|((_, m, _), _)| *m == Mode::Kernel);
+    let kernel_pcs = report.pc_samples.keys().filter(|(_, m, _)| *m == Mode::Kernel);
+    let stacks = kernel_stacks.map(|((p, _, frames), _)| (*p, frames.clone()));
+    for (phase, frames) in kernel_pcs.map(|(p, _, pc)| (*p, vec![*pc])).chain(stacks) {
+        for (i, addr) in frames.iter().enumerate() {
+            if let Some(n) = emission_frame(resolver.locate_frame(i, *addr).frame_names()) {
+                bail!(
+                    "kernel sample in phase {} at {addr:#x} lies in the report's own emission ({n})",
+                    phase.name()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first frame name (inlined frames included) that belongs to the
+/// report's emission.
+fn emission_frame(names: Vec<String>) -> Option<String> {
+    names.into_iter().find(|n| EMISSION_NAMES.iter().any(|e| n.contains(e)))
+}
+
 /// Writes `measure.log` and `measure.json` into `dir`; returns the log path.
 pub fn write_measure_files(report: &Report, dir: &Path) -> Result<PathBuf> {
     let log = dir.join("measure.log");
@@ -138,6 +205,50 @@ mod tests {
         assert!(parse_byte_list("[1, 256]").is_err());
         assert!(parse_byte_list("hello").is_err());
         assert!(parse_byte_list("[1, x]").is_err());
+    }
+
+    #[test]
+    fn hold_entries_must_match_acquisitions_up_to_one_hold_per_cpu() {
+        use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SharedLock};
+        use capos_measure::report::Begin;
+        use capos_measure::Phase;
+        let kernel = std::env::current_exe().unwrap();
+        let mut r = Report {
+            begin: Some(Begin { cpus: 2, tsc_khz: 1, catalogue: 0 }),
+            ..Report::default()
+        };
+        let agg = Phase::Aggregate;
+        r.set_counter(agg, scheduler_lock::acquisitions.into(), 10);
+        r.set_bucket(agg, scheduler_lock::hold.into(), 3, 9);
+        r.set_counter(agg, shared_kernel_lock::acquisitions.at(SharedLock::Heap), 4);
+        r.set_bucket(agg, shared_kernel_lock::hold.at(SharedLock::Heap), 2, 4);
+        check_snapshot(&r, &kernel).expect("one hold in progress is allowed");
+        r.set_bucket(agg, scheduler_lock::hold.into(), 3, 11);
+        let e = check_snapshot(&r, &kernel).unwrap_err().to_string();
+        assert!(e.contains("scheduler_lock: 10 acquisitions but 11"), "{e}");
+        r.set_bucket(agg, scheduler_lock::hold.into(), 3, 7);
+        assert!(check_snapshot(&r, &kernel).is_err(), "3 holds in progress on 2 CPUs");
+        r.set_bucket(agg, scheduler_lock::hold.into(), 3, 10);
+        r.set_bucket(agg, shared_kernel_lock::hold.at(SharedLock::Heap), 2, 5);
+        let e = check_snapshot(&r, &kernel).unwrap_err().to_string();
+        assert!(e.contains("lock=heap"), "{e}");
+        let missing = std::path::Path::new("/nonexistent/kernel");
+        r.set_bucket(agg, shared_kernel_lock::hold.at(SharedLock::Heap), 2, 4);
+        assert!(check_snapshot(&r, missing).is_err(), "no ELF, no check");
+    }
+
+    #[test]
+    fn emission_frames_are_recognised() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for hit in [
+            "capos_kernel::measure::probes::emit_report_[k]",
+            "_defmt_release_[k]",
+            "capos_kernel::measure::com2::put_[k]",
+            "capos_measure::emit::<impl capos_measure::freeze::Frozen>::report_[k]",
+        ] {
+            assert!(emission_frame(names(&["kmain_[k]", hit])).is_some(), "{hit}");
+        }
+        assert_eq!(emission_frame(names(&["kmain_[k]", "capos_kernel::sched::idle_[k]"])), None);
     }
 
     #[test]

@@ -99,7 +99,8 @@ fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
         return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
     }
     let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
-    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))
+    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))?;
+    crate::measure_log::check_snapshot(&report, kernel).map_err(|e| format!("measure: {e:#}"))
 }
 
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {

@@ -76,6 +76,8 @@ extern "C" fn kmain() -> ! {
     );
 
     let hz = tsc::calibrate();
+    #[cfg(feature = "measure")]
+    measure::report_calibration();
     kprintln!(
         "kernel: entered {}.{:03} ms after reset (tsc {} at {} MHz)",
         tsc::ticks_to_us(tsc_entry) / 1000,

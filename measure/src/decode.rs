@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use crate::declare::{Counter, Hist, GROUP_COUNT};
 use crate::hist::BUCKETS;
+use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{tag, ContentionClass, Mode, Record, MAX_NAME, WIRE_VERSION};
 use crate::samples::MAX_FRAMES;
@@ -162,6 +163,15 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 buckets.push((b as u8, r.var()?));
             }
             Record::Hist { phase, hist, buckets }
+        }
+        tag::INSTRUMENT => {
+            let mut n = [0u64; 10];
+            for v in &mut n {
+                *v = r.var()?;
+            }
+            let info = InstrumentInfo::from_numbers(n)
+                .ok_or(DecodeError::OutOfRange { what: "accelerator", value: n[0] })?;
+            Record::Instrument(info)
         }
         tag::PC_SAMPLE => {
             Record::PcSample { phase: r.phase()?, mode: r.mode()?, pc: r.var()?, count: r.var()? }

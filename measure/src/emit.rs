@@ -1,6 +1,7 @@
-//! Turning a [`Measure`] into the record stream of the final report.
+//! Turning a [`Frozen`] copy of a [`Measure`] into the record stream of the
+//! final report.
 //!
-//! Order: `Begin`, every `PhaseMark`, then per reported phase its non-zero
+//! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
 //! stacks, trace events and per-CPU dropped counts, and `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -11,12 +12,13 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::declare::{Counter, Hist, FINGERPRINT};
+use crate::freeze::Frozen;
 use crate::hist::BUCKETS;
 use crate::instrument::Measure;
+use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, Mode, Record};
 use crate::thread_ops::ThreadOps;
-use crate::MAX_CPUS;
 
 /// What the report needs from the kernel besides the counters.
 #[derive(Clone, Copy, Debug)]
@@ -25,8 +27,10 @@ pub struct ReportInfo {
     pub cpus: u8,
     /// TSC frequency, for converting cycles to time on the host (0 unknown).
     pub tsc_khz: u64,
-    /// TSC when the report starts (end of `aggregate`).
+    /// TSC when measurement stopped (end of `aggregate`).
     pub end_tsc: u64,
+    /// The instrument's own figures (sent after `Begin` when present).
+    pub instrument: Option<InstrumentInfo>,
 }
 
 /// Which reported phases a sample taken in phase `tag` counts towards.
@@ -38,6 +42,15 @@ fn sample_phases(tag: Phase, final_total: Option<u8>) -> impl Iterator<Item = Ph
 }
 
 impl Measure {
+    /// Stops measurement, freezes a copy and emits the whole report from it,
+    /// one record at a time, through `emit` (see [`Measure::stop`],
+    /// [`Measure::freeze`]).
+    pub fn report(&self, info: &ReportInfo, emit: &mut dyn FnMut(&Record)) {
+        self.freeze().report(info, emit);
+    }
+}
+
+impl Frozen<'_> {
     /// Emits the whole report, one record at a time, through `emit`.
     pub fn report(&self, info: &ReportInfo, emit: &mut dyn FnMut(&Record)) {
         let mut sent = 0u64;
@@ -46,6 +59,9 @@ impl Measure {
             emit(r);
         };
         send(&Record::Begin { cpus: info.cpus, tsc_khz: info.tsc_khz, catalogue: FINGERPRINT });
+        if let Some(i) = info.instrument {
+            send(&Record::Instrument(i));
+        }
         for phase in &Phase::ALL[..5] {
             if let Some(tsc) = self.phases.mark_tsc(*phase) {
                 send(&Record::PhaseMark { phase: *phase, tsc });
@@ -73,7 +89,7 @@ impl Measure {
         let final_total = self.phases.final_total_members();
         let mut pcs: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
         for (mode, table) in [(Mode::User, &self.user_pcs), (Mode::Kernel, &self.kernel_pcs)] {
-            for (tag, pc, count) in table.entries() {
+            for &(tag, pc, count) in table {
                 for phase in sample_phases(tag, final_total) {
                     *pcs.entry((phase, mode, pc)).or_default() += count;
                 }
@@ -84,9 +100,9 @@ impl Measure {
         }
 
         let mut stacks: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
-        for (tag, kernel, frames, count) in self.stacks.entries() {
-            let mode = if kernel { Mode::Kernel } else { Mode::User };
-            for phase in sample_phases(tag, final_total) {
+        for (tag, kernel, frames, count) in &self.stacks {
+            let mode = if *kernel { Mode::Kernel } else { Mode::User };
+            for phase in sample_phases(*tag, final_total) {
                 *stacks.entry((phase, mode, frames.as_slice().to_vec())).or_default() += count;
             }
         }
@@ -95,7 +111,7 @@ impl Measure {
         }
 
         let mut contention: BTreeMap<ContentionKey, (u64, u64)> = BTreeMap::new();
-        for e in self.contention.entries() {
+        for e in &self.contention {
             for phase in sample_phases(e.phase, final_total) {
                 let sum = contention
                     .entry((phase, e.class, e.lock, e.frames.as_slice().to_vec()))
@@ -109,13 +125,13 @@ impl Measure {
         }
 
         let mut threads: BTreeMap<(Phase, u64), ThreadOps> = BTreeMap::new();
-        for t in self.thread_ops.entries() {
+        for t in &self.thread_ops {
             for phase in sample_phases(t.phase, final_total) {
                 let row = threads.entry((phase, t.thread)).or_insert(ThreadOps {
                     phase,
                     syscalls: 0,
                     ring_sqes: 0,
-                    ..t
+                    ..*t
                 });
                 row.syscalls += t.syscalls;
                 row.ring_sqes += t.ring_sqes;
@@ -125,17 +141,11 @@ impl Measure {
             send(&Record::ThreadOps(t));
         }
 
-        for cpu in 0..MAX_CPUS {
-            let Some(ring) = self.trace.ring(cpu) else {
-                continue;
-            };
-            if ring.pushed() == 0 {
-                continue;
+        for ring in &self.trace {
+            for event in &ring.events {
+                send(&Record::Trace(*event));
             }
-            for event in ring.events() {
-                send(&Record::Trace(event));
-            }
-            send(&Record::TraceDropped { cpu: cpu as u8, dropped: ring.dropped() });
+            send(&Record::TraceDropped { cpu: ring.cpu, dropped: ring.dropped });
         }
         let records = sent;
         emit(&Record::End { tsc: info.end_tsc, records });

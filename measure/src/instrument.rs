@@ -13,7 +13,8 @@
 //! MEASURE.hist(cpu, scheduler_lock::hold, cycles);
 //! MEASURE.mark(Phase::Work, 1000).unwrap();
 //! let mut frame = Vec::new();
-//! MEASURE.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 2000 }, &mut |record| {
+//! // Reporting stops every probe first; later updates change nothing.
+//! MEASURE.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 2000, instrument: None }, &mut |record| {
 //!     frame.clear();
 //!     encode(record, &mut frame); // one defmt frame on COM2
 //! });
@@ -26,6 +27,8 @@
 //! static MEASURE: Measure = Measure::new();
 //! MEASURE.add(0, scheduler_lock_site::acquisitions, 1);
 //! ```
+
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::declare::{Counter, Hist};
 use crate::phase::{MarkError, Phase, PhaseBook};
@@ -40,8 +43,14 @@ use crate::{
     TRACE_EVENTS_PER_CPU,
 };
 
+/// Set once, when measurement stops; read by every probe. Alone on its
+/// cache line so probes never share a written line through it.
+#[repr(C, align(64))]
+struct StopFlag(AtomicBool);
+
 /// The whole measurement state: shards, phase book, sample tables, trace rings.
 pub struct Measure {
+    stopped: StopFlag,
     pub shards: Shards,
     pub phases: PhaseBook,
     pub(crate) user_pcs: PcTable<PC_TABLE_ENTRIES>,
@@ -61,6 +70,7 @@ impl Default for Measure {
 impl Measure {
     pub const fn new() -> Self {
         Measure {
+            stopped: StopFlag(AtomicBool::new(false)),
             shards: Shards::new(),
             phases: PhaseBook::new(),
             user_pcs: PcTable::new(),
@@ -72,33 +82,68 @@ impl Measure {
         }
     }
 
+    /// Whether probes still count (until [`Measure::stop`]).
+    #[inline]
+    fn live(&self) -> bool {
+        !self.stopped.0.load(Ordering::Relaxed)
+    }
+
+    /// Stops measurement: from now on every probe (counters, min/max,
+    /// histograms, PC and stack samples, contention stacks, trace events)
+    /// and every phase mark is refused, so what [`Measure::freeze`] copies
+    /// is final. Waits for a phase mark in progress to finish. A probe that
+    /// another CPU began before it saw the flag may still land; the kernel
+    /// waits for those before it freezes (docs/measure.md). Idempotent.
+    pub fn stop(&self) {
+        if self.stopped.0.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.phases.close();
+    }
+
+    /// Whether [`Measure::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        !self.live()
+    }
+
     /// Adds to a `sum` counter. Owner CPU only (see `shard.rs`).
     #[inline]
     pub fn add(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
-        self.shards.add(cpu, counter, value);
+        if self.live() {
+            self.shards.add(cpu, counter, value);
+        }
     }
 
     /// Folds into a `min` counter. Owner CPU only.
     #[inline]
     pub fn min(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
-        self.shards.min(cpu, counter, value);
+        if self.live() {
+            self.shards.min(cpu, counter, value);
+        }
     }
 
     /// Folds into a `max` counter. Owner CPU only.
     #[inline]
     pub fn max(&self, cpu: usize, counter: impl Into<Counter>, value: u64) {
-        self.shards.max(cpu, counter, value);
+        if self.live() {
+            self.shards.max(cpu, counter, value);
+        }
     }
 
     /// Counts `value` in a log2 histogram. Owner CPU only.
     #[inline]
     pub fn hist(&self, cpu: usize, hist: impl Into<Hist>, value: u64) {
-        self.shards.hist(cpu, hist, value);
+        if self.live() {
+            self.shards.hist(cpu, hist, value);
+        }
     }
 
     /// Takes a phase mark (see `phase.rs`); `Phase::Boot` records the
     /// start-up TSC and should be called once, early.
     pub fn mark(&self, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+        if !self.live() {
+            return Err(MarkError::Stopped);
+        }
         self.phases.mark(&self.shards, phase, tsc)
     }
 
@@ -110,6 +155,9 @@ impl Measure {
     /// Records one interrupted PC, counting `samples` or `overflow` in the
     /// mode's group on `cpu`.
     pub fn sample_pc(&self, cpu: usize, mode: Mode, pc: u64) {
+        if !self.live() {
+            return;
+        }
         let (table, samples, overflow) = match mode {
             Mode::User => (
                 &self.user_pcs,
@@ -128,6 +176,9 @@ impl Measure {
 
     /// Records one call stack (leaf first, at most 16 frames kept).
     pub fn sample_stack(&self, cpu: usize, mode: Mode, frames: &[u64]) {
+        if !self.live() {
+            return;
+        }
         use catalogue::{kernel_pc_samples as k, user_pc_samples as u};
         let (stacks, overflow) = match mode {
             Mode::User => (u::stacks, u::stack_overflow),
@@ -153,6 +204,9 @@ impl Measure {
         frames: &[u64],
         wait_cycles: u64,
     ) {
+        if !self.live() {
+            return;
+        }
         use catalogue::kernel_pc_samples as k;
         let known =
             ContentionClass::from_id(class).is_some_and(|c| (lock as usize) < c.lock_count());
@@ -166,7 +220,7 @@ impl Measure {
     /// the current phase; a refused row counts `thread_ops.rows_refused` on
     /// `cpu` (owner CPU for that update).
     pub fn thread_op(&self, cpu: usize, tref: u64, pid: u32, op: ThreadOp, n: u64) {
-        if !self.thread_ops.record(self.phases.current(), tref, pid, op, n) {
+        if self.live() && !self.thread_ops.record(self.phases.current(), tref, pid, op, n) {
             self.add(cpu, catalogue::thread_ops::rows_refused, 1);
         }
     }
@@ -174,7 +228,9 @@ impl Measure {
     /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.
     #[inline]
     pub fn trace(&self, cpu: usize, event: &TraceEvent) {
-        self.trace.push(cpu, event);
+        if self.live() {
+            self.trace.push(cpu, event);
+        }
     }
 }
 

@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::thread_ops::ThreadOps;
-
+use crate::instrument_info::InstrumentInfo;
 use crate::log_text::contention_names;
 use crate::phase::Phase;
 use crate::record::{Mode, WIRE_VERSION};
 use crate::report::{Begin, End, LoadMap, Report};
+use crate::thread_ops::ThreadOps;
 
 #[derive(Serialize)]
 struct Json<'a> {
     wire_version: u8,
     begin: Option<&'a Begin>,
+    instrument: Option<&'a InstrumentInfo>,
     checkpoints: Vec<Named>,
     phase_cycles: Vec<Named>,
     groups: Vec<GroupJson>,
@@ -123,6 +124,7 @@ impl Report {
         let json = Json {
             wire_version: WIRE_VERSION,
             begin: self.begin.as_ref(),
+            instrument: self.instrument.as_ref(),
             checkpoints: self
                 .checkpoints
                 .iter()

@@ -19,8 +19,8 @@
 //!
 //! Modules: [`declare`] (macros, layout), [`catalogue`] (the declarations),
 //! [`hist`], [`shard`], [`phase`], [`samples`], [`trace`], [`record`],
-//! `Measure` and its report emission; with `std`: `report`, `log_text`,
-//! `log_parse`, `json`, `docs_ref`.
+//! `Measure`, [`freeze`] (the final snapshot) and its report emission; with `std`: `report`, `log_text`,
+//! `log_parse`, `json`, `limits`, `docs_ref`.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -30,8 +30,10 @@ pub mod catalogue;
 pub mod declare;
 mod decode;
 mod emit;
+pub mod freeze;
 pub mod hist;
 mod instrument;
+pub mod instrument_info;
 pub mod phase;
 pub mod record;
 pub mod samples;
@@ -43,6 +45,8 @@ pub mod trace;
 pub mod docs_ref;
 #[cfg(feature = "std")]
 mod json;
+#[cfg(feature = "std")]
+pub mod limits;
 #[cfg(feature = "std")]
 pub mod log_parse;
 #[cfg(feature = "std")]
@@ -65,7 +69,9 @@ pub const TRACE_EVENTS_PER_CPU: usize = 256;
 
 pub use declare::{Counter, Field, Hist, HistField, Kind, FINGERPRINT};
 pub use emit::ReportInfo;
+pub use freeze::Frozen;
 pub use instrument::Measure;
+pub use instrument_info::{Accel, InstrumentInfo, ProbeCost};
 pub use phase::{MarkError, Phase};
 pub use record::{
     decode, decode_all, encode, ContentionClass, ContentionKey, DecodeError, Mode, Record,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
+use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, THREAD_OPS_FAMILY};
 use crate::phase::Phase;
 use crate::record::{ContentionClass, Mode};
@@ -174,6 +175,18 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 tsc_khz: t.num("tsc_khz")?,
                 catalogue: t.num("catalogue")?,
             });
+        }
+        "instrument" => {
+            let accel_name = t.str("accel")?;
+            let accel = Accel::from_name(accel_name).ok_or_else(|| K::UnknownLabel {
+                key: "accel".into(),
+                value: accel_name.to_string(),
+            })?;
+            let mut n = [accel as u64; 10];
+            for (slot, key) in n[1..].iter_mut().zip(InstrumentInfo::KEYS) {
+                *slot = t.num(key)?;
+            }
+            report.instrument = InstrumentInfo::from_numbers(n);
         }
         "load_map" => {
             let (pid, binary, base) = (t.num("pid")?, unescape(t.str("binary")?)?, t.num("base")?);

@@ -2,6 +2,9 @@
 //!
 //! ```text
 //! measure: begin version=1 cpus=4 tsc_khz=2000000 catalogue=0x...
+//! measure: instrument accel=tcg counter_cycles=9 hist_cycles=11 lock_cycles=160 trace_cycles=30 stack_cycles=900 hold_correction=70 batches=9 batch_events=256 unquiesced_cpus=0
+//! # losses: user_pc_overflow=0 ... trace_dropped=0
+//! # ... (the instrument's limits, see `limits.rs`)
 //! measure: load_map pid=3 binary=thread_scale base=0x400000
 //! measure: checkpoint name=work tsc=123456
 //! measure: phase name=work cycles=456
@@ -20,9 +23,13 @@
 //! Every declared field of every group is printed for every reported phase,
 //! zeros included; an empty histogram prints `buckets=` with nothing after.
 //! Binary names are percent-escaped so a line always splits on spaces.
+//! The `#` lines after `begin` state the instrument's limits (losses,
+//! accelerator, probe cost, hold correction); readers skip them.
 
 use std::fmt::Write;
 
+use crate::instrument_info::InstrumentInfo;
+use crate::phase::Phase;
 use crate::record::{ContentionClass, Mode, WIRE_VERSION};
 use crate::report::Report;
 
@@ -80,6 +87,16 @@ impl Report {
                 "{PREFIX}begin version={WIRE_VERSION} cpus={} tsc_khz={} catalogue={:#x}",
                 b.cpus, b.tsc_khz, b.catalogue
             );
+        }
+        if let Some(i) = &self.instrument {
+            let _ = write!(out, "{PREFIX}instrument accel={}", i.accel.name());
+            for (key, value) in InstrumentInfo::KEYS.iter().zip(&i.numbers()[1..]) {
+                let _ = write!(out, " {key}={value}");
+            }
+            out.push('\n');
+        }
+        for line in self.limits(Phase::Aggregate).lines() {
+            let _ = writeln!(out, "# {line}");
         }
         for m in &self.load_maps {
             let _ = writeln!(

@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS, NO_MINMAX};
 use crate::hist::BUCKETS;
-use crate::shard::{decode_extreme, Shards};
+use crate::shard::{decode_extreme, ShardCopy, Shards};
 
 pub use capos_abi::phase::Phase;
 
@@ -34,6 +34,8 @@ pub enum MarkError {
     OutOfOrder(Phase),
     #[error("another phase mark is in progress")]
     Busy,
+    #[error("measurement has stopped (the report is being taken)")]
+    Stopped,
 }
 
 /// Marks that carry a snapshot: spawn_ready, work, shutdown, final_total.
@@ -164,6 +166,15 @@ impl PhaseBook {
         Ok(())
     }
 
+    /// Refuses every later mark, waiting for one in progress to finish, so
+    /// that the book stays as it is while the report reads it. Marks after
+    /// this return [`MarkError::Busy`] (or `Stopped`, see `Measure::stop`).
+    pub fn close(&self) {
+        while self.marking.compare_exchange(false, true, Ordering::Acquire, R).is_err() {
+            core::hint::spin_loop();
+        }
+    }
+
     /// Once `final_total` is marked: the phases it totals, as a bit per phase
     /// id (from the first non-boot mark, or boot if there was none, up to
     /// the `final_total` mark).
@@ -181,8 +192,9 @@ impl PhaseBook {
         Some(mask)
     }
 
-    /// The phases to report, in order, with where their values come from.
-    pub fn spans(&self, shards: &Shards) -> impl Iterator<Item = Span> {
+    /// The phases to report, in order, with where their values come from
+    /// (`shards`: the copy taken when measurement stopped).
+    pub fn spans(&self, shards: &ShardCopy) -> impl Iterator<Item = Span> {
         let mut spans: [Option<Span>; 6] = [None; 6];
         let current = self.current();
         let next_mark = |p: Phase| {
@@ -225,7 +237,7 @@ impl PhaseBook {
     }
 
     /// A counter's reported value over `span`.
-    pub fn value(&self, shards: &Shards, span: &Span, c: Counter) -> u64 {
+    pub fn value(&self, shards: &ShardCopy, span: &Span, c: Counter) -> u64 {
         let slot = c.slot as usize;
         match c.kind {
             Kind::Sum => {
@@ -252,7 +264,7 @@ impl PhaseBook {
     }
 
     /// One histogram bucket's count over `span`.
-    pub fn bucket(&self, shards: &Shards, span: &Span, h: Hist, bucket: usize) -> u64 {
+    pub fn bucket(&self, shards: &ShardCopy, span: &Span, h: Hist, bucket: usize) -> u64 {
         let i = h.slot as usize * BUCKETS + bucket;
         let end = match span.end {
             Some(s) => self.hists[s][i].load(R),

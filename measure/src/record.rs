@@ -18,6 +18,7 @@
 //! | 9   | LoadMap         | pid, base, name length, name bytes (UTF-8)                        |
 //! | 10  | End             | tsc, records sent before this one                                 |
 //! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
+//! | 12  | Instrument      | accel, counter, hist, lock, trace, stack cycles, hold correction, batches, batch events, unquiesced CPUs |
 //! | 13  | ThreadOps       | phase, thread ref, pid, syscalls, ring SQEs                       |
 
 use alloc::string::String;
@@ -25,6 +26,7 @@ use alloc::vec::Vec;
 
 use crate::catalogue::{SchedLockSite, SharedLock};
 use crate::declare::{Counter, Hist};
+use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
@@ -129,6 +131,8 @@ pub enum Record {
         tsc_khz: u64,
         catalogue: u64,
     },
+    /// The accelerator, probe costs and hold correction (after `Begin`).
+    Instrument(InstrumentInfo),
     Counter {
         phase: Phase,
         counter: Counter,
@@ -198,6 +202,7 @@ pub(crate) mod tag {
     pub const LOAD_MAP: u8 = 9;
     pub const END: u8 = 10;
     pub const CONTENTION_STACK: u8 = 11;
+    pub const INSTRUMENT: u8 = 12;
     pub const THREAD_OPS: u8 = 13;
 }
 
@@ -223,6 +228,12 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
         Record::Begin { cpus, tsc_khz, catalogue } => {
             out.push(tag::BEGIN);
             for v in [*cpus as u64, *tsc_khz, *catalogue] {
+                put(out, v);
+            }
+        }
+        Record::Instrument(info) => {
+            out.push(tag::INSTRUMENT);
+            for v in info.numbers() {
                 put(out, v);
             }
         }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::GROUPS;
 use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
+use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{decode, ContentionKey, DecodeError, Mode, Record};
 use crate::thread_ops::ThreadOps;
@@ -47,6 +48,8 @@ pub struct LoadMap {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub begin: Option<Begin>,
+    /// Accelerator, probe costs and hold correction (tag 12).
+    pub instrument: Option<InstrumentInfo>,
     pub checkpoints: BTreeMap<Phase, u64>,
     pub phase_cycles: BTreeMap<Phase, u64>,
     pub counters: BTreeMap<(Phase, Counter), u64>,
@@ -117,6 +120,7 @@ impl ReportBuilder {
                 r.begin = Some(Begin { cpus, tsc_khz, catalogue });
                 self.received = 1;
             }
+            Record::Instrument(info) => r.instrument = Some(info),
             Record::Counter { phase, counter, value } => r.set_counter(phase, counter, value),
             Record::Hist { phase, hist, buckets } => {
                 for (b, n) in buckets {

@@ -22,6 +22,7 @@
 //! only bumps the epoch, and the marking CPU reads the *other* buffer (the
 //! finished phase's) while owners already write the new one.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS, NO_MINMAX};
@@ -222,6 +223,78 @@ impl Shards {
     }
 }
 
+/// Every shard read once: sums and histogram buckets added over CPUs,
+/// extremes combined (raw form), and the running epoch's per-phase extremes.
+/// The report reads this copy, never the live shards, so nothing that
+/// happens while it streams out changes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardCopy {
+    epoch: u64,
+    /// Raw run-wide value per counter slot.
+    counters: Vec<u64>,
+    /// Raw per-phase extreme per min/max index, for `epoch`.
+    phase_extremes: Vec<u64>,
+    /// Bucket counts, `slot * BUCKETS + bucket`.
+    buckets: Vec<u64>,
+}
+
+impl Shards {
+    /// Copies every counter, histogram and the running epoch's extremes.
+    ///
+    /// Histograms are read before counters. An owner adds a lock's
+    /// `acquisitions` before it later counts the hold in the `hold`
+    /// histogram, and x86 makes one CPU's stores visible in program order,
+    /// so a histogram entry seen here always has its acquisition seen too:
+    /// in the copy, histogram entries never exceed acquisitions even if an
+    /// owner is still writing.
+    pub fn copy(&self) -> ShardCopy {
+        let mut buckets = Vec::with_capacity(HIST_SLOTS * BUCKETS);
+        for slot in 0..HIST_SLOTS {
+            for b in 0..BUCKETS {
+                buckets.push(self.read_bucket(slot, b));
+            }
+        }
+        let epoch = self.epoch();
+        let mut counters = alloc::vec![0u64; COUNTER_SLOTS];
+        for c in Counter::all() {
+            if let Some(cell) = counters.get_mut(c.slot as usize) {
+                *cell = self.read_raw(c);
+            }
+        }
+        let phase_extremes = (0..MINMAX_SLOTS).map(|m| self.read_phase_raw(m, epoch)).collect();
+        ShardCopy { epoch, counters, phase_extremes, buckets }
+    }
+}
+
+impl ShardCopy {
+    /// The phase epoch when the copy was taken.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Raw run-wide value of a counter (see [`Shards::read_raw`]).
+    pub fn read_raw(&self, c: Counter) -> u64 {
+        self.counters.get(c.slot as usize).copied().unwrap_or(0)
+    }
+
+    /// Raw per-phase extreme at min/max index `minmax`; only the copied
+    /// epoch is kept, any other reads as untouched.
+    pub fn read_phase_raw(&self, minmax: usize, epoch: u64) -> u64 {
+        if epoch != self.epoch {
+            return 0;
+        }
+        self.phase_extremes.get(minmax).copied().unwrap_or(0)
+    }
+
+    /// One bucket of a histogram, summed over shards.
+    pub fn read_bucket(&self, hist_slot: usize, bucket: usize) -> u64 {
+        if bucket >= BUCKETS {
+            return 0;
+        }
+        self.buckets.get(hist_slot * BUCKETS + bucket).copied().unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +374,30 @@ mod tests {
         assert_eq!(decode_extreme(Kind::Max, s.read_phase_raw(max.minmax as usize, 2)), 5);
         assert_eq!(decode_extreme(Kind::Min, s.read_phase_raw(min.minmax as usize, 2)), 0);
         const { assert!(MINMAX_SLOTS >= 4) };
+    }
+
+    #[test]
+    fn a_copy_keeps_its_values_while_shards_move_on() {
+        let s = shards();
+        let acq: Counter = scheduler_lock::acquisitions.into();
+        let max: Counter = scheduler_lock::hold_max.into();
+        let h: Hist = scheduler_lock::hold.into();
+        s.add(0, acq, 3);
+        s.add(1, acq, 4);
+        s.max(1, max, 77);
+        s.hist(0, h, 5);
+        let copy = s.copy();
+        s.add(0, acq, 100);
+        s.max(0, max, 1000);
+        s.hist(1, h, 5);
+        assert_eq!(copy.read_raw(acq), 7);
+        assert_eq!(decode_extreme(Kind::Max, copy.read_raw(max)), 77);
+        assert_eq!(decode_extreme(Kind::Max, copy.read_phase_raw(max.minmax as usize, 0)), 77);
+        assert_eq!(copy.read_phase_raw(max.minmax as usize, 1), 0, "only the copied epoch");
+        assert_eq!(copy.read_bucket(h.slot as usize, 3), 1);
+        assert_eq!(copy.read_bucket(h.slot as usize, BUCKETS), 0);
+        assert_eq!(s.read(acq), 107, "the live shards moved on");
+        assert_eq!(copy.epoch(), 0);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
 use capos_measure::report::Report;
 use capos_measure::thread_ops::ThreadOp;
 use capos_measure::{
-    ContentionClass, Measure, Mode, Phase, Record, ReportInfo, TraceEvent, TraceKind,
+    Accel, ContentionClass, InstrumentInfo, Measure, Mode, Phase, ProbeCost, Record, ReportInfo,
+    TraceEvent, TraceKind,
 };
 
 fn sample_run() -> Vec<Record> {
@@ -57,9 +58,17 @@ fn record_sample_run() -> Vec<Record> {
     M.mark(Phase::FinalTotal, 4_000).unwrap();
     let mut records =
         vec![Record::LoadMap { pid: 3, binary: "thread scale=1%".into(), base: 0x40_0000 }];
-    M.report(&ReportInfo { cpus: 4, tsc_khz: 2_000_000, end_tsc: 5_000 }, &mut |r| {
-        records.push(r.clone())
-    });
+    let instrument = InstrumentInfo {
+        accel: Accel::Tcg,
+        cost: ProbeCost { counter: 8, hist: 12, lock: 140, trace: 35, stack: 700 },
+        hold_correction: 61,
+        batches: 9,
+        batch_events: 256,
+        unquiesced_cpus: 0,
+    };
+    let info =
+        ReportInfo { cpus: 4, tsc_khz: 2_000_000, end_tsc: 5_000, instrument: Some(instrument) };
+    M.report(&info, &mut |r| records.push(r.clone()));
     records
 }
 
@@ -134,6 +143,32 @@ fn records_to_log_and_back_are_the_same_report() {
         Some(&(2, 120_000))
     );
     assert_eq!(parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks), 3);
+    assert_eq!(parsed.instrument.map(|i| (i.accel, i.hold_correction)), Some((Accel::Tcg, 61)));
+}
+
+#[test]
+fn the_header_states_the_instruments_limits() {
+    let log = Report::from_records(sample_run()).unwrap().to_measure_log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("measure: begin "), "{log}");
+    assert_eq!(
+        lines[1],
+        "measure: instrument accel=tcg counter_cycles=8 hist_cycles=12 lock_cycles=140 \
+         trace_cycles=35 stack_cycles=700 hold_correction=61 batches=9 batch_events=256 \
+         unquiesced_cpus=0"
+    );
+    let header: Vec<&str> =
+        lines.iter().skip(2).take_while(|l| l.starts_with("# ")).copied().collect();
+    let header = header.join("\n");
+    assert!(
+        header.contains("user_pc_overflow=0 ") && header.contains("trace_dropped=0 (cpu1:0)"),
+        "{header}"
+    );
+    assert!(header.contains("translation-block starts"), "{header}");
+    assert!(header.contains("user 0x401234 holds 100.00% of 1 samples"), "{header}");
+    assert!(header.contains("61 cycles") && header.contains("counter=8"), "{header}");
+    let bad = log.replace("accel=tcg", "accel=vmware");
+    assert!(parse_measure_log(&bad).is_err());
 }
 
 #[test]
@@ -165,7 +200,9 @@ fn contention_stack_lines_parse_in_the_shared_shape() {
 fn an_empty_run_still_prints_every_family_with_zeros() {
     static M: Measure = Measure::new();
     let mut records = Vec::new();
-    M.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 0 }, &mut |r| records.push(r.clone()));
+    M.report(&ReportInfo { cpus: 1, tsc_khz: 0, end_tsc: 0, instrument: None }, &mut |r| {
+        records.push(r.clone())
+    });
     let log = Report::from_records(records).unwrap().to_measure_log();
     for g in GROUPS {
         assert!(log.contains(&format!("measure: {} phase=aggregate ", g.name)), "{}", g.name);
@@ -290,6 +327,9 @@ fn json_carries_the_same_values() {
     assert_eq!(line["fields"]["acquisitions"], 4);
     assert_eq!(line["fields"]["contended"], 0);
     assert_eq!(json["begin"]["cpus"], 4);
+    assert_eq!(json["instrument"]["accel"], "tcg");
+    assert_eq!(json["instrument"]["cost"]["lock"], 140);
+    assert_eq!(json["instrument"]["hold_correction"], 61);
     assert_eq!(json["pc_samples"][0]["mode"], "user");
     let c = json["contention_stacks"]
         .as_array()

@@ -9,7 +9,7 @@ use capos_measure::{ContentionClass, MarkError, Measure, Mode, Phase, Record, Re
 
 fn report(m: &Measure, end_tsc: u64) -> (Vec<Record>, Report) {
     let mut records = Vec::new();
-    m.report(&ReportInfo { cpus: 4, tsc_khz: 1_000_000, end_tsc }, &mut |r| {
+    m.report(&ReportInfo { cpus: 4, tsc_khz: 1_000_000, end_tsc, instrument: None }, &mut |r| {
         records.push(r.clone())
     });
     let report = Report::from_records(records.clone()).expect("own records make a report");

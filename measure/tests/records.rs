@@ -3,13 +3,21 @@
 use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SchedLockSite, SharedLock};
 use capos_measure::thread_ops::ThreadOps;
 use capos_measure::{
-    decode, decode_all, encode, ContentionClass, DecodeError, Mode, Phase, Record, TraceEvent,
-    TraceKind, WIRE_VERSION,
+    decode, decode_all, encode, Accel, ContentionClass, DecodeError, InstrumentInfo, Mode, Phase,
+    ProbeCost, Record, TraceEvent, TraceKind, WIRE_VERSION,
 };
 
 fn every_kind() -> Vec<Record> {
     vec![
         Record::Begin { cpus: 4, tsc_khz: 2_000_000, catalogue: capos_measure::FINGERPRINT },
+        Record::Instrument(InstrumentInfo {
+            accel: Accel::Tcg,
+            cost: ProbeCost { counter: 7, hist: 9, lock: 150, trace: 40, stack: u64::MAX },
+            hold_correction: 66,
+            batches: 9,
+            batch_events: 256,
+            unquiesced_cpus: 1,
+        }),
         Record::Counter {
             phase: Phase::Work,
             counter: scheduler_lock::wait_cycles.into(),
@@ -100,6 +108,18 @@ fn every_record_kind_round_trips() {
         encode(&r, &mut buf);
         assert_eq!(decode(&buf).unwrap().0, r);
     }
+}
+
+#[test]
+fn an_unknown_accelerator_is_refused() {
+    let mut buf = Vec::new();
+    encode(&Record::Instrument(InstrumentInfo::default()), &mut buf);
+    assert_eq!(buf[1], 12, "Instrument is tag 12");
+    buf[2] = 99; // accelerator id
+    assert!(matches!(
+        decode(&buf),
+        Err(DecodeError::OutOfRange { what: "accelerator", value: 99 })
+    ));
 }
 
 #[test]

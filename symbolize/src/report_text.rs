@@ -3,6 +3,8 @@
 //! ```text
 //! # user-pc-symbols.log: sampled PCs by binary and nearest symbol (capos-symbolize)
 //! begin cpus=4 tsc_khz=2000000
+//! # losses (whole run): user_pc_overflow=0 ... trace_dropped=0 (cpu0:0,...)
+//! # accel=tcg: QEMU TCG takes interrupts only at translation-block starts, ...; hottest PC ...
 //! binary name=kernel elf=target/kernel status=ok symbols=2210 dwarf=yes
 //! binary name=thread-scale elf=boot/thread-scale status=ok symbols=180 dwarf=yes
 //! load_map pid=3 binary=thread-scale base=0x400000
@@ -18,6 +20,8 @@
 //!        4  0x0000000000401234  thread-scale  thread_scale::worker_entry+0x34 at workloads/src/thread.rs:40
 //! ```
 //!
+//! The `#` lines after `begin` are the instrument's limits (the same
+//! statements as `measure.log`'s header, from `capos_measure::limits`).
 //! Sections come per mode (user, then kernel) and phase (`aggregate`, then
 //! `boot`..`final_total`); user `aggregate` and `work` always print, other
 //! sections only when they have samples. Rows are by count, `<unmapped>`
@@ -26,6 +30,7 @@
 
 use std::fmt::Write as _;
 
+use capos_measure::phase::Phase;
 use capos_measure::report::Report;
 
 use crate::address::Resolver;
@@ -50,6 +55,9 @@ pub(crate) fn render(
     );
     if let Some(b) = &report.begin {
         let _ = writeln!(out, "begin cpus={} tsc_khz={}", b.cpus, b.tsc_khz);
+    }
+    for line in report.limits(Phase::Aggregate).lines() {
+        let _ = writeln!(out, "# {line}");
     }
     for status in bins.all() {
         let _ = writeln!(out, "binary {status}");

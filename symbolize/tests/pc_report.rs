@@ -52,6 +52,9 @@ fn resolves_samples_per_phase_with_unmapped_rows_and_lines() {
     let elfs = ElfPaths::new().with_program("prog", own_exe());
     let paths = write_pc_report(&r, &elfs, &dir).expect("report written");
     let text = std::fs::read_to_string(&paths.report).expect("read report");
+    // The instrument's limits head the file, zero losses included.
+    assert!(text.contains("\n# losses (whole run): user_pc_overflow=0 "), "{text}");
+    assert!(text.contains("# accel=unknown: the report has no instrument record"), "{text}");
 
     let work = section(&text, "section phase=work mode=user");
     assert!(work[0].contains("samples=10 rows=2"), "{}", work[0]);
@@ -97,6 +100,28 @@ fn section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
         .position(|l| l.starts_with(header))
         .unwrap_or_else(|| panic!("no `{header}` in\n{text}"));
     lines[start..].iter().take_while(|l| !l.is_empty()).copied().collect()
+}
+
+#[test]
+fn under_tcg_the_header_gives_the_hottest_pcs_share() {
+    let probe = probe_runtime();
+    let mut r = report_with(
+        &[(Phase::Aggregate, Mode::User, probe, 9), (Phase::Aggregate, Mode::User, 0x10, 3)],
+        prog_map(),
+    );
+    r.instrument = Some(capos_measure::InstrumentInfo {
+        accel: capos_measure::Accel::Tcg,
+        ..Default::default()
+    });
+    r.trace_dropped.insert(1, 7);
+    let dir = scratch("pc-report-tcg");
+    let elfs = ElfPaths::new().with_program("prog", own_exe());
+    let text = std::fs::read_to_string(write_pc_report(&r, &elfs, &dir).unwrap().report).unwrap();
+    let header: Vec<&str> = text.lines().filter(|l| l.starts_with("# ")).collect();
+    let header = header.join("\n");
+    assert!(header.contains("translation-block starts"), "{header}");
+    assert!(header.contains(&format!("user {probe:#x} holds 75.00% of 12 samples")), "{header}");
+    assert!(header.contains("trace_dropped=7 (cpu1:7)"), "{header}");
 }
 
 #[test]

@@ -67,6 +67,8 @@ pub fn run(
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
             .with_context(|| format!("measure pass of case {}", case.label))?;
+        crate::measure_log::check_snapshot(&report, &kernel)
+            .with_context(|| format!("measure pass of case {}", case.label))?;
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
@@ -222,9 +224,17 @@ pub fn write_index(
         .last()
         .map(|m| capos_flamegraphs::lock_sites(&m.report, Phase::Work))
         .unwrap_or_default();
+    // The instrument's limits for every measured case (losses, accelerator
+    // and the TCG caveat, probe cost, hold correction).
+    let mut notes = notes.to_vec();
+    for m in measured {
+        for line in m.report.limits(Phase::Aggregate).lines() {
+            notes.push(format!("{} measure: {line}", m.case));
+        }
+    }
     let input = IndexInput {
         title: format!("capOS {bench}"),
-        notes: notes.to_vec(),
+        notes,
         tables: Table::from_markdown("Speedups (capOS and Linux guest, same run)", &md)
             .into_iter()
             .collect(),

@@ -8,16 +8,27 @@ use capos_measure::catalogue::{
 };
 use capos_measure::trace::{LockId, TraceArgs};
 use capos_measure::ContentionClass;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Registers the lock statistics with `sync` (first thing at boot).
 pub fn install() {
     crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe { acquired, released });
 }
 
-/// A measured lock was held `hold` cycles.
+/// Cycles of the probe's own bookkeeping inside every hold window,
+/// measured at boot (`calibrate.rs`) and subtracted from each hold.
+static HOLD_CORRECTION: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the per-hold correction (the boot calibration, once).
+pub fn set_hold_correction(cycles: u64) {
+    HOLD_CORRECTION.store(cycles, Ordering::Relaxed);
+}
+
+/// A measured lock was held `hold` cycles (less the probe's own share).
 fn released(class: LockClass, s: Option<SchedSite>, hold: u64) {
     // A `SpinLock` leaves interrupts on: stay on this CPU for its shard.
     let _irq = crate::sync::IrqOff::new();
+    let hold = hold.saturating_sub(HOLD_CORRECTION.load(Ordering::Relaxed));
     match class {
         LockClass::Sched => {
             super::add(sl::hold_cycles, hold);

@@ -9,6 +9,8 @@
 //! `.defmt` section).
 
 #[cfg(feature = "measure")]
+pub mod calibrate;
+#[cfg(feature = "measure")]
 mod com2;
 #[cfg(feature = "measure")]
 pub mod lockstat;

@@ -7,10 +7,29 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
 use capos_measure::trace::TraceArgs;
-use capos_measure::{Counter, Hist, Measure, Mode, Phase, Record, ReportInfo};
+use capos_measure::{Counter, Hist, InstrumentInfo, Measure, Mode, Phase, Record, ReportInfo};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();
+
+/// Scratch state the boot calibration runs the probes on; never reported.
+pub(super) static SCRATCH: Measure = Measure::new();
+
+/// While set, every probe updates [`SCRATCH`] instead of [`MEASURE`]. Set
+/// only by the calibration, on the BSP with interrupts masked and before
+/// the APs start, so no other probe is diverted.
+pub(super) static CALIBRATING: AtomicBool = AtomicBool::new(false);
+
+/// The state probes update.
+#[inline]
+fn target() -> &'static Measure {
+    if CALIBRATING.load(Ordering::Relaxed) {
+        &SCRATCH
+    } else {
+        &MEASURE
+    }
+}
 
 /// Processes' load maps (pid, binary, base), reported with the samples: one
 /// per distinct (binary, base), kept with the first pid that loaded it. A
@@ -25,31 +44,31 @@ fn me() -> usize {
 }
 
 pub fn add(c: impl Into<Counter>, v: u64) {
-    MEASURE.add(me(), c, v);
+    target().add(me(), c, v);
 }
 
 pub fn max(c: impl Into<Counter>, v: u64) {
-    MEASURE.max(me(), c, v);
+    target().max(me(), c, v);
 }
 
 pub fn min(c: impl Into<Counter>, v: u64) {
-    MEASURE.min(me(), c, v);
+    target().min(me(), c, v);
 }
 
 pub fn hist(h: impl Into<Hist>, v: u64) {
-    MEASURE.hist(me(), h, v);
+    target().hist(me(), h, v);
 }
 
 pub fn trace(args: TraceArgs) {
     let _irq = crate::sync::IrqOff::new();
     let cpu = me();
-    MEASURE.trace(cpu, &args.event(cpu::rdtsc(), cpu as u8));
+    target().trace(cpu, &args.event(cpu::rdtsc(), cpu as u8));
 }
 
 /// Counts `n` operations of `op` by thread `t` in the per-thread table.
 pub fn thread_op(t: &crate::sched::Thread, op: capos_measure::thread_ops::ThreadOp, n: u64) {
     let pid = t.process.as_ref().map_or(0, |p| p.pid);
-    MEASURE.thread_op(me(), t.tref().to_u64(), pid, op, n);
+    target().thread_op(me(), t.tref().to_u64(), pid, op, n);
 }
 
 pub fn segment(s: Segment, t0: u64) {
@@ -101,11 +120,12 @@ const STACK_FRAMES: usize = 16;
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
     let mode = if from_user { Mode::User } else { Mode::Kernel };
-    MEASURE.sample_pc(cpu, mode, rip);
+    let m = target();
+    m.sample_pc(cpu, mode, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
     let n = if from_user { user_stack(rbp, &mut frames) } else { kernel_stack(rbp, &mut frames) };
-    MEASURE.sample_stack(cpu, mode, &frames[..n]);
+    m.sample_stack(cpu, mode, &frames[..n]);
 }
 
 /// Frame-pointer walk of a user stack through the checked user-copy path:
@@ -120,12 +140,51 @@ fn kernel_stack(rbp: u64, out: &mut [u64; STACK_FRAMES]) -> usize {
     backtrace::walk(rbp, out, backtrace::read_kernel_frame)
 }
 
+/// How long the freeze waits for the other CPUs' ticks.
+const QUIESCE_MS: u64 = 200;
+
+/// After [`Measure::stop`]: waits until every other online CPU has taken
+/// two timer ticks (or [`QUIESCE_MS`] passed) and returns how many did not.
+///
+/// A probe that began before its CPU saw the stop may still be writing.
+/// Probes that run with interrupts masked (lock statistics, tick samples,
+/// trace events) cannot straddle a tick: once a CPU has counted two ticks
+/// since the stop, the one in progress at the stop (if any) and everything
+/// masked before it are done, and the stop flag was set before the first
+/// of the two (the tick count is a locked add, the stop a locked swap), so
+/// every later probe there sees the stop and does nothing.
+fn quiesce() -> u64 {
+    let me = me();
+    let cpus = (percpu::online_count() as usize).min(crate::arch::x86_64::percpu::MAX_CPUS);
+    let ticks = |i: usize| crate::sched::cpu_stats(i).ticks.load(Ordering::SeqCst);
+    let start: Vec<u64> = (0..cpus).map(ticks).collect();
+    let deadline = cpu::rdtsc().saturating_add(tsc::hz() / 1000 * QUIESCE_MS);
+    loop {
+        let pending = (0..cpus).filter(|&i| i != me && ticks(i) < start[i] + 2).count() as u64;
+        if pending == 0 || cpu::rdtsc() > deadline {
+            return pending;
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Sends the whole report (and the load maps) as defmt frames on COM2.
+///
+/// Stops measurement, waits for the other CPUs' in-flight probes
+/// ([`quiesce`]), freezes a copy of everything and streams the copy: the
+/// emission's own work (encoding, COM2 writes, the ticks meanwhile) is in
+/// no reported number.
 pub fn emit_report() {
+    let end_tsc = cpu::rdtsc();
+    MEASURE.stop();
+    let unquiesced_cpus = quiesce();
+    let frozen = MEASURE.freeze();
+    let instrument = super::calibrate::info().map(|i| InstrumentInfo { unquiesced_cpus, ..i });
     let info = ReportInfo {
         cpus: percpu::online_count() as u8,
         tsc_khz: tsc::hz() / 1000,
-        end_tsc: cpu::rdtsc(),
+        end_tsc,
+        instrument,
     };
     let mut buf = Vec::with_capacity(256);
     let mut send = |r: &Record| {
@@ -138,5 +197,23 @@ pub fn emit_report() {
     for (pid, binary, base) in maps {
         send(&Record::LoadMap { pid: pid.into(), binary, base });
     }
-    MEASURE.report(&info, &mut send);
+    frozen.report(&info, &mut send);
+}
+
+/// Runs the boot calibration (`calibrate.rs`) and prints its figures.
+pub fn report_calibration() {
+    let i = super::calibrate::run();
+    let c = i.cost;
+    crate::kprintln!(
+        "kernel: measure: accel {}; probe cycles/event (median of {} x {}): counter {} hist {} lock {} trace {} stack {}; hold correction {}",
+        i.accel.name(),
+        i.batches,
+        i.batch_events,
+        c.counter,
+        c.hist,
+        c.lock,
+        c.trace,
+        c.stack,
+        i.hold_correction
+    );
 }

@@ -1,0 +1,81 @@
+//! The final snapshot: everything the report reads, copied once.
+//!
+//! [`Measure::freeze`] stops measurement ([`Measure::stop`]) and copies the shards (counters, histograms, the running
+//! phase's extremes), the PC, stack and contention tables and the trace
+//! rings into a [`Frozen`]; the report is then encoded from the copy alone.
+//! The copy is final: no probe changes it,
+//! however long the report takes to stream out, and the report's own work
+//! (encoding, the COM2 writes, the timer ticks that land meanwhile) is in
+//! none of its numbers.
+
+use alloc::vec::Vec;
+
+use crate::instrument::Measure;
+use crate::phase::{Phase, PhaseBook};
+use crate::samples::{ContentionEntry, StackFrames};
+use crate::shard::ShardCopy;
+use crate::thread_ops::ThreadOps;
+use crate::trace::TraceEvent;
+use crate::MAX_CPUS;
+
+/// One CPU's trace ring as copied: retained events oldest first, and how
+/// many older ones were overwritten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingCopy {
+    pub cpu: u8,
+    pub events: Vec<TraceEvent>,
+    pub dropped: u64,
+}
+
+/// A copy of everything [`Measure`] reports.
+pub struct Frozen<'a> {
+    /// The phase book itself: after [`Measure::stop`] no mark changes it.
+    pub(crate) phases: &'a PhaseBook,
+    pub(crate) shards: ShardCopy,
+    /// (phase tag, pc, count) per mode.
+    pub(crate) user_pcs: Vec<(Phase, u64, u64)>,
+    pub(crate) kernel_pcs: Vec<(Phase, u64, u64)>,
+    /// (phase tag, kernel mode, frames, count).
+    pub(crate) stacks: Vec<(Phase, bool, StackFrames, u64)>,
+    pub(crate) contention: Vec<ContentionEntry>,
+    /// Rings that ever recorded an event, by CPU.
+    pub(crate) trace: Vec<RingCopy>,
+    /// Per-thread operation rows (phase tags as recorded).
+    pub(crate) thread_ops: Vec<ThreadOps>,
+}
+
+impl Measure {
+    /// Stops measurement (if not yet stopped) and copies everything the
+    /// report needs. A probe another CPU began before the stop may still
+    /// update the live state after the copy; the copy does not follow it.
+    /// The kernel stops, waits for such stragglers, then freezes.
+    pub fn freeze(&self) -> Frozen<'_> {
+        self.stop();
+        let shards = self.shards.copy();
+        let user_pcs = self.user_pcs.entries().collect();
+        let kernel_pcs = self.kernel_pcs.entries().collect();
+        let stacks = self.stacks.entries().collect();
+        let contention = self.contention.entries().collect();
+        let trace = (0..MAX_CPUS)
+            .filter_map(|cpu| {
+                let ring = self.trace.ring(cpu)?;
+                (ring.pushed() != 0).then(|| RingCopy {
+                    cpu: cpu as u8,
+                    events: ring.events().collect(),
+                    dropped: ring.dropped(),
+                })
+            })
+            .collect();
+        let thread_ops = self.thread_ops.entries().collect();
+        Frozen {
+            phases: &self.phases,
+            shards,
+            user_pcs,
+            kernel_pcs,
+            stacks,
+            contention,
+            trace,
+            thread_ops,
+        }
+    }
+}
