@@ -83,8 +83,9 @@ pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String>
     Ok(())
 }
 
-/// Decodes the run's COM2 capture into measure.log / measure.json.
-fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
+/// Decodes the run's COM2 capture into measure.log / measure.json and
+/// checks its counter identities (`measure-check.log` beside it).
+fn write_measure(kernel: &Path, dir: &Path, smp: u32) -> Result<(), String> {
     let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin"))
         .map_err(|e| format!("measure: {e:#}"))?;
     let log = crate::measure_log::write_measure_files(&report, dir)
@@ -99,7 +100,19 @@ fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
         return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
     }
     let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
-    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))
+    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))?;
+    let check = crate::measure_tools::check_and_record(&log, smp)
+        .map_err(|e| format!("measure check: {e:#}"))?;
+    println!("harness: {}", check.verdict_line());
+    let first = check.failures().next().map(|row| format!("{row:#}"));
+    match first {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} (first: {first}; table in {})",
+            check.verdict_line(),
+            log.with_file_name(crate::measure_tools::CHECK_LOG).display()
+        )),
+    }
 }
 
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
@@ -119,7 +132,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                         Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
                             .and_then(|()| {
                                 if args.measure {
-                                    write_measure(&images.kernel, &dir)
+                                    write_measure(&images.kernel, &dir, smp)
                                 } else {
                                     Ok(())
                                 }

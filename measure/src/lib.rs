@@ -20,7 +20,8 @@
 //! Modules: [`declare`] (macros, layout), [`catalogue`] (the declarations),
 //! [`hist`], [`shard`], [`phase`], [`samples`], [`trace`], [`record`],
 //! `Measure` and its report emission; with `std`: `report`, `log_text`,
-//! `log_parse`, `json`, `docs_ref`.
+//! `log_parse`, `json`, `docs_ref`, `check` (counter identities),
+//! `coverage` (which fields some reports raised).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,10 @@ pub mod samples;
 pub mod shard;
 pub mod trace;
 
+#[cfg(feature = "std")]
+pub mod check;
+#[cfg(feature = "std")]
+pub mod coverage;
 #[cfg(feature = "std")]
 pub mod docs_ref;
 #[cfg(feature = "std")]

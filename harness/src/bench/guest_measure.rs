@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table};
+use capos_measure::check::CheckResult;
 use capos_measure::report::Report;
 use capos_measure::Phase;
 use capos_symbolize::{ElfPaths, ReportInput};
@@ -34,6 +35,8 @@ pub struct CaseMeasure {
     pub graphs: Vec<Artifact>,
     /// Work-phase cycles of the measured run (for the overhead comparison).
     pub work_cycles: Option<u64>,
+    /// The counter-identity check of its measure.log.
+    pub check: CheckResult,
 }
 
 /// Runs the pass for every case; fills the symbol columns of `rows`.
@@ -67,6 +70,8 @@ pub fn run(
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
             .with_context(|| format!("measure pass of case {}", case.label))?;
+        let check = crate::measure_tools::check_and_record(&log, case.cpus)
+            .with_context(|| format!("measure check of case {}", case.label))?;
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
@@ -96,6 +101,7 @@ pub fn run(
             symbol_map: prof.pc_report.symbol_map,
             graphs,
             work_cycles,
+            check,
         });
     }
     results::write(&art.join("results.csv"), rows)?;
@@ -169,6 +175,20 @@ pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+/// One summary line per case: the verdict of `measure check` on its
+/// measure.log, and its failed rows (the whole table is in
+/// `<case>/measure/measure-check.log`).
+pub fn check_notes(measured: &[CaseMeasure]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for m in measured {
+        notes.push(format!("{} {}", m.case, m.check.verdict_line()));
+        for row in m.check.failures() {
+            notes.push(format!("{} measure check failed: {row:#}", m.case));
+        }
+    }
+    notes
 }
 
 /// `index.html` of the artifact directory.
