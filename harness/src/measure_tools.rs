@@ -9,6 +9,8 @@ use capos_measure::coverage::Coverage;
 use capos_measure::report::Report;
 use clap::Args;
 
+use crate::accel::Accel;
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// measure.log files to check.
@@ -17,7 +19,8 @@ pub struct CheckArgs {
     /// The guest's timer tick rate (kernel command line `tick_hz=`).
     #[arg(long, value_name = "HZ", default_value_t = capos_abi::guest::DEFAULT_TICK_HZ)]
     pub tick_hz: u32,
-    /// Ticks that may be missing, in parts per thousand of those expected.
+    /// Ticks that may be missing, in parts per thousand of those expected
+    /// (1000 for a TCG run: its lower bound is not checked).
     #[arg(long, value_name = "PERMILLE", default_value_t = capos_measure::check::DEFAULT_LOST_TICK_PERMILLE)]
     pub lost_tick_permille: u32,
     /// Print only failed rows and the verdict line.
@@ -47,11 +50,13 @@ pub fn check_file(path: &Path, cfg: &CheckConfig) -> Result<CheckResult> {
 /// File the check's table is written to, beside `measure.log`.
 pub const CHECK_LOG: &str = "measure-check.log";
 
-/// Checks a written `measure.log` for a guest of `vcpus` on this host and
-/// writes the table to `measure-check.log` in the same directory.
-pub fn check_and_record(log: &Path, vcpus: u32) -> Result<CheckResult> {
+/// Checks a written `measure.log` of a guest of `vcpus` run on this host
+/// under `accel` and writes the table to `measure-check.log` in the same
+/// directory.
+pub fn check_and_record(log: &Path, vcpus: u32, accel: Accel) -> Result<CheckResult> {
     let host = crate::bench::commands::host_cpus();
-    let result = check_file(log, &CheckConfig::for_host(vcpus, host))?;
+    let cfg = CheckConfig::for_run(vcpus, host, accel == Accel::Tcg);
+    let result = check_file(log, &cfg)?;
     let out = log.with_file_name(CHECK_LOG);
     std::fs::write(&out, result.to_string())
         .with_context(|| format!("cannot write {}", out.display()))?;

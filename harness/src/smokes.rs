@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::accel::Accel;
 use crate::build::KernelFlavor;
 use crate::cli::SmokeArgs;
 use crate::qemu::ExitKind;
@@ -85,7 +86,7 @@ pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String>
 
 /// Decodes the run's COM2 capture into measure.log / measure.json and
 /// checks its counter identities (`measure-check.log` beside it).
-fn write_measure(kernel: &Path, dir: &Path, smp: u32) -> Result<(), String> {
+fn write_measure(kernel: &Path, dir: &Path, smp: u32, accel: Accel) -> Result<(), String> {
     let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin"))
         .map_err(|e| format!("measure: {e:#}"))?;
     let log = crate::measure_log::write_measure_files(&report, dir)
@@ -101,7 +102,7 @@ fn write_measure(kernel: &Path, dir: &Path, smp: u32) -> Result<(), String> {
     }
     let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
     crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))?;
-    let check = crate::measure_tools::check_and_record(&log, smp)
+    let check = crate::measure_tools::check_and_record(&log, smp, accel)
         .map_err(|e| format!("measure check: {e:#}"))?;
     println!("harness: {}", check.verdict_line());
     let first = check.failures().next().map(|row| format!("{row:#}"));
@@ -132,7 +133,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                         Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
                             .and_then(|()| {
                                 if args.measure {
-                                    write_measure(&images.kernel, &dir, smp)
+                                    write_measure(&images.kernel, &dir, smp, accel)
                                 } else {
                                     Ok(())
                                 }

@@ -70,7 +70,7 @@ pub fn run(
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
             .with_context(|| format!("measure pass of case {}", case.label))?;
-        let check = crate::measure_tools::check_and_record(&log, case.cpus)
+        let check = crate::measure_tools::check_and_record(&log, case.cpus, timed.accel)
             .with_context(|| format!("measure check of case {}", case.label))?;
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
