@@ -265,6 +265,46 @@ pub fn write_index(
 mod tests {
     use super::*;
 
+    #[test]
+    fn check_notes_give_each_case_its_verdict_and_failed_rows() {
+        use capos_measure::check::{Row, Verdict};
+        let row = |identity: &'static str, measured: u64, verdict: Verdict| Row {
+            identity,
+            phase: Some(Phase::Work),
+            subject: "timer.interrupts".into(),
+            expected: 10,
+            measured,
+            below: 1,
+            above: 1,
+            verdict,
+        };
+        let case = |name: &str, rows: Vec<Row>| CaseMeasure {
+            case: name.into(),
+            dir: PathBuf::new(),
+            report: Report::default(),
+            pc_report: PathBuf::new(),
+            symbol_map: PathBuf::new(),
+            graphs: Vec::new(),
+            work_cycles: None,
+            check: CheckResult { rows },
+        };
+        let notes = check_notes(&[
+            case("smp1-w1", vec![row("timer_rate", 10, Verdict::Pass)]),
+            case(
+                "smp2-w2",
+                vec![row("timer_rate", 10, Verdict::Pass), row("timer_split", 20, Verdict::Fail)],
+            ),
+        ]);
+        assert_eq!(
+            notes,
+            [
+                "smp1-w1 measure check: ok (1 identities)",
+                "smp2-w2 measure check: FAILED (1 of 2)",
+                "smp2-w2 measure check failed: timer_split work timer.interrupts: expected=10 measured=20 tolerance=±1 FAILED",
+            ]
+        );
+    }
+
     fn fixture(name: &str) -> Vec<String> {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/bench")
