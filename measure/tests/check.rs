@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use capos_measure::catalogue::{
-    kernel_pc_samples, scheduler_lock, scheduler_lock_site, serial, shared_kernel_lock, timer,
-    user_pc_samples, SchedLockSite, SerialChannel, SharedLock,
+    kernel_pc_samples, scheduler, scheduler_lock, scheduler_lock_site, serial, shared_kernel_lock,
+    timer, user_pc_samples, SchedLockSite, SerialChannel, SharedLock,
 };
 use capos_measure::check::{
     check, check_log_text, CheckConfig, CheckError, CheckLogError, Verdict,
@@ -35,8 +35,15 @@ enum Event {
     Lock { cpu: usize, n: u64 },
 }
 
-/// A tick as `arch_hooks::tick` and `measure::sample` count it.
+/// A tick as `arch_hooks::tick` and `measure::sample` count it, and a
+/// context switch on every other tick as `sched::dispatch` counts it.
 fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
+    if pc.is_multiple_of(2) {
+        let choice =
+            [scheduler::candidates_local, scheduler::candidates_stolen][(pc % 4) as usize / 2];
+        m.add(cpu, if from_user { choice } else { scheduler::candidates_idle }, 1);
+        m.add(cpu, scheduler::outcome_runnable, 1);
+    }
     m.add(cpu, timer::interrupts, 1);
     m.add(cpu, if from_user { timer::user_scheduler } else { timer::kernel_only }, 1);
     let mode = if from_user { Mode::User } else { Mode::Kernel };
@@ -165,6 +172,7 @@ fn a_kernel_like_report_passes_every_identity() {
     for id in [
         "timer_rate",
         "timer_split",
+        "scheduler_choice",
         "samples_per_tick",
         "stacks_per_tick",
         "pc_sample_lines",
@@ -242,6 +250,16 @@ fn timer_split_and_samples_fail_when_a_tick_is_unaccounted() {
     let mut r = kernel_like_report();
     add(&mut r, Phase::Shutdown, user_pc_samples::stacks, 5);
     assert!(fails(&r, "stacks_per_tick", Some(Phase::Shutdown)));
+}
+
+#[test]
+fn every_switch_needs_a_choice() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler::outcome_runnable, 5);
+    assert!(fails(&r, "scheduler_choice", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler::candidates_stolen, -5);
+    assert!(fails(&r, "scheduler_choice", Some(Phase::Work)));
 }
 
 #[test]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use super::{CheckConfig, Row, Verdict};
 use crate::catalogue::{
-    kernel_pc_samples as kps, scheduler_lock as sl, scheduler_lock_site as site,
-    shared_kernel_lock as sk, timer, user_pc_samples as ups, SchedLockSite, SharedLock,
+    kernel_pc_samples as kps, scheduler as sched, scheduler_lock as sl,
+    scheduler_lock_site as site, shared_kernel_lock as sk, timer, user_pc_samples as ups,
+    SchedLockSite, SharedLock,
 };
 use crate::declare::{Counter, Hist, Kind};
 use crate::phase::Phase;
@@ -173,6 +174,23 @@ impl Ctx<'_> {
             "timer.user_scheduler + kernel_only",
             self.get(phase, timer::interrupts),
             self.get(phase, timer::user_scheduler) + self.get(phase, timer::kernel_only),
+            (t, t),
+        ));
+    }
+
+    /// Every context switch follows one choice: a local candidate, a stolen
+    /// one, or the idle thread (`sched::dispatch::schedule`).
+    pub(super) fn scheduler_choice(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let choices = self.get(phase, sched::candidates_local)
+            + self.get(phase, sched::candidates_stolen)
+            + self.get(phase, sched::candidates_idle);
+        rows.push(Row::new(
+            "scheduler_choice",
+            Some(phase),
+            "scheduler.candidates_local + stolen + idle",
+            self.get(phase, sched::outcome_runnable),
+            choices,
             (t, t),
         ));
     }

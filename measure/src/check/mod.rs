@@ -267,6 +267,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
     for phase in report.phases() {
         c.timer_rate(phase, &mut rows);
         c.timer_split(phase, &mut rows);
+        c.scheduler_choice(phase, &mut rows);
         c.samples_per_tick(phase, &mut rows);
         c.sample_lines(phase, &mut rows);
         c.lock_site_sum(phase, &mut rows);
