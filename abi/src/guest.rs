@@ -36,6 +36,10 @@ impl GuestExit {
     }
 }
 
+/// The kernel's timer tick rate when the command line sets none
+/// (`tick_hz=<n>`); host checks that count ticks assume it by default.
+pub const DEFAULT_TICK_HZ: u32 = 100;
+
 /// Prefix of every kernel-test line on COM1.
 pub const KTEST_PREFIX: &str = "ktest: ";
 /// `ktest: running <n> tests` opens a test run.

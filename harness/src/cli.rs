@@ -44,6 +44,10 @@ pub enum Command {
     BenchSummary(crate::bench::commands::SummaryArgs),
     /// Fuzz the kernel's syscalls and rings (seeded; replayable) and judge each run.
     Fuzz(crate::fuzz::FuzzArgs),
+    /// Check the counter identities of measure.log files (`measure check`).
+    MeasureCheck(crate::measure_tools::CheckArgs),
+    /// Print which catalogue fields some measure.log files raised; fail on fields none raised.
+    MeasureCoverage(crate::measure_tools::CoverageArgs),
 }
 
 #[derive(Args, Debug)]

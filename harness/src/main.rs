@@ -12,6 +12,7 @@ mod hangdump;
 mod iso;
 mod ktest;
 mod measure_log;
+mod measure_tools;
 mod qemu;
 mod rundir;
 mod session;
@@ -66,6 +67,8 @@ fn real_main() -> Result<bool> {
         Command::BenchLinuxGuest(a) => bench::commands::guest(&root, &a),
         Command::BenchSummary(a) => bench::commands::summary(&a),
         Command::Fuzz(a) => fuzz::run(&root, &a),
+        Command::MeasureCheck(a) => measure_tools::run_check(&a),
+        Command::MeasureCoverage(a) => measure_tools::run_coverage(&a),
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::accel::Accel;
 use crate::build::KernelFlavor;
 use crate::cli::SmokeArgs;
 use crate::qemu::ExitKind;
@@ -83,8 +84,9 @@ pub fn judge(name: &str, lines: &[String], exit: ExitKind) -> Result<(), String>
     Ok(())
 }
 
-/// Decodes the run's COM2 capture into measure.log / measure.json.
-fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
+/// Decodes the run's COM2 capture into measure.log / measure.json and
+/// checks its counter identities (`measure-check.log` beside it).
+fn write_measure(kernel: &Path, dir: &Path, smp: u32, accel: Accel) -> Result<(), String> {
     let (report, stats) = crate::measure_log::report_from_com2(kernel, &dir.join("com2.bin"))
         .map_err(|e| format!("measure: {e:#}"))?;
     let log = crate::measure_log::write_measure_files(&report, dir)
@@ -100,7 +102,19 @@ fn write_measure(kernel: &Path, dir: &Path) -> Result<(), String> {
     }
     let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
     crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))?;
-    crate::measure_log::check_snapshot(&report, kernel).map_err(|e| format!("measure: {e:#}"))
+    crate::measure_log::check_snapshot(&report, kernel).map_err(|e| format!("measure: {e:#}"))?;
+    let check = crate::measure_tools::check_and_record(&log, smp, accel)
+        .map_err(|e| format!("measure check: {e:#}"))?;
+    println!("harness: {}", check.verdict_line());
+    let first = check.failures().next().map(|row| format!("{row:#}"));
+    match first {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} (first: {first}; table in {})",
+            check.verdict_line(),
+            log.with_file_name(crate::measure_tools::CHECK_LOG).display()
+        )),
+    }
 }
 
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
@@ -120,7 +134,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                         Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
                             .and_then(|()| {
                                 if args.measure {
-                                    write_measure(&images.kernel, &dir)
+                                    write_measure(&images.kernel, &dir, smp, accel)
                                 } else {
                                     Ok(())
                                 }

@@ -8,7 +8,7 @@
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
-pub const DEFAULT_TICK_HZ: u32 = 100;
+pub const DEFAULT_TICK_HZ: u32 = capos_abi::guest::DEFAULT_TICK_HZ;
 
 /// What the command line asks the kernel to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,8 @@
 //! Modules: [`declare`] (macros, layout), [`catalogue`] (the declarations),
 //! [`hist`], [`shard`], [`phase`], [`samples`], [`trace`], [`record`],
 //! `Measure`, [`freeze`] (the final snapshot) and its report emission; with `std`: `report`, `log_text`,
-//! `log_parse`, `json`, `limits`, `docs_ref`.
+//! `log_parse`, `json`, `limits`, `docs_ref`, `check` (counter identities),
+//! `coverage` (which fields some reports raised).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -41,6 +42,10 @@ pub mod shard;
 pub mod thread_ops;
 pub mod trace;
 
+#[cfg(feature = "std")]
+pub mod check;
+#[cfg(feature = "std")]
+pub mod coverage;
 #[cfg(feature = "std")]
 pub mod docs_ref;
 #[cfg(feature = "std")]

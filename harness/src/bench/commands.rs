@@ -87,7 +87,7 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-fn host_cpus() -> u32 {
+pub(crate) fn host_cpus() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
@@ -300,6 +300,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             bench.binaries(),
         )?;
         notes.extend(super::guest_measure::overhead_notes(&rows, &m));
+        notes.extend(super::guest_measure::check_notes(&m));
         Some((m, diff))
     } else {
         None

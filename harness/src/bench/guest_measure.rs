@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table};
+use capos_measure::check::CheckResult;
 use capos_measure::report::Report;
 use capos_measure::Phase;
 use capos_symbolize::{ElfPaths, ReportInput};
@@ -34,6 +35,8 @@ pub struct CaseMeasure {
     pub graphs: Vec<Artifact>,
     /// Work-phase cycles of the measured run (for the overhead comparison).
     pub work_cycles: Option<u64>,
+    /// The counter-identity check of its measure.log.
+    pub check: CheckResult,
 }
 
 /// Runs the pass for every case; fills the symbol columns of `rows`.
@@ -69,6 +72,8 @@ pub fn run(
             .with_context(|| format!("measure pass of case {}", case.label))?;
         crate::measure_log::check_snapshot(&report, &kernel)
             .with_context(|| format!("measure pass of case {}", case.label))?;
+        let check = crate::measure_tools::check_and_record(&log, case.cpus, timed.accel)
+            .with_context(|| format!("measure check of case {}", case.label))?;
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
             .with_context(|| format!("profile of case {}", case.label))?;
@@ -98,6 +103,7 @@ pub fn run(
             symbol_map: prof.pc_report.symbol_map,
             graphs,
             work_cycles,
+            check,
         });
     }
     results::write(&art.join("results.csv"), rows)?;
@@ -171,6 +177,20 @@ pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+/// One summary line per case: the verdict of `measure check` on its
+/// measure.log, and its failed rows (the whole table is in
+/// `<case>/measure/measure-check.log`).
+pub fn check_notes(measured: &[CaseMeasure]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for m in measured {
+        notes.push(format!("{} {}", m.case, m.check.verdict_line()));
+        for row in m.check.failures() {
+            notes.push(format!("{} measure check failed: {row:#}", m.case));
+        }
+    }
+    notes
 }
 
 /// `index.html` of the artifact directory.
@@ -254,6 +274,46 @@ pub fn write_index(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_notes_give_each_case_its_verdict_and_failed_rows() {
+        use capos_measure::check::{Row, Verdict};
+        let row = |identity: &'static str, measured: u64, verdict: Verdict| Row {
+            identity,
+            phase: Some(Phase::Work),
+            subject: "timer.interrupts".into(),
+            expected: 10,
+            measured,
+            below: 1,
+            above: 1,
+            verdict,
+        };
+        let case = |name: &str, rows: Vec<Row>| CaseMeasure {
+            case: name.into(),
+            dir: PathBuf::new(),
+            report: Report::default(),
+            pc_report: PathBuf::new(),
+            symbol_map: PathBuf::new(),
+            graphs: Vec::new(),
+            work_cycles: None,
+            check: CheckResult { rows },
+        };
+        let notes = check_notes(&[
+            case("smp1-w1", vec![row("timer_rate", 10, Verdict::Pass)]),
+            case(
+                "smp2-w2",
+                vec![row("timer_rate", 10, Verdict::Pass), row("timer_split", 20, Verdict::Fail)],
+            ),
+        ]);
+        assert_eq!(
+            notes,
+            [
+                "smp1-w1 measure check: ok (1 identities)",
+                "smp2-w2 measure check: FAILED (1 of 2)",
+                "smp2-w2 measure check failed: timer_split work timer.interrupts: expected=10 measured=20 tolerance=±1 FAILED",
+            ]
+        );
+    }
 
     fn fixture(name: &str) -> Vec<String> {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

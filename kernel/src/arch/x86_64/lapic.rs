@@ -75,20 +75,25 @@ pub fn eoi() {
 }
 
 /// Measures the LAPIC timer rate against the TSC (already PIT-calibrated)
-/// and stores the count for a `hz` tick. Returns the timer's frequency.
+/// over 20 ms and stores the count for a `hz` tick. Both ends of the window
+/// are (TSC, timer count) pairs read together, so time the CPU spends
+/// elsewhere counts on both clocks. Returns the timer's frequency.
 pub fn calibrate_timer(hz: u32) -> u64 {
     write(REG_TIMER_DIVIDE, 0b0011); // divide by 16
     write(REG_LVT_TIMER, LVT_MASKED);
     write(REG_TIMER_INIT, u32::MAX);
-    let t0 = cpu::rdtsc();
+    let a = tsc::read_with_tsc(4, || read(REG_TIMER_CURRENT));
     let window = tsc::hz() / 50; // 20 ms
-    while cpu::rdtsc() - t0 < window {
+    while cpu::rdtsc().saturating_sub(a.tsc) < window {
         core::hint::spin_loop();
     }
-    let elapsed = u32::MAX - read(REG_TIMER_CURRENT);
+    let b = tsc::read_with_tsc(4, || read(REG_TIMER_CURRENT));
     write(REG_TIMER_INIT, 0);
-    let timer_hz = elapsed as u64 * 50;
-    TICK_COUNT.store((timer_hz / hz as u64).max(1) as u32, Ordering::Relaxed);
+    let counts = u64::from(a.value.saturating_sub(b.value));
+    let cycles = b.tsc.saturating_sub(a.tsc).max(1);
+    let timer_hz = (u128::from(counts) * u128::from(tsc::hz()) / u128::from(cycles)) as u64;
+    TICK_COUNT
+        .store((timer_hz / hz as u64).clamp(1, u64::from(u32::MAX)) as u32, Ordering::Relaxed);
     timer_hz
 }
 

@@ -1,0 +1,429 @@
+//! The identities themselves: one method of [`Ctx`] each, appending its
+//! rows (see the module above for the tolerances' two sources).
+
+use std::collections::BTreeMap;
+
+use super::{CheckConfig, Row, Verdict};
+use crate::catalogue::{
+    kernel_pc_samples as kps, scheduler as sched, scheduler_lock as sl,
+    scheduler_lock_site as site, shared_kernel_lock as sk, timer, user_pc_samples as ups,
+    SchedLockSite, SharedLock,
+};
+use crate::declare::{Counter, Hist, Kind};
+use crate::phase::Phase;
+use crate::record::{ContentionClass, Mode};
+use crate::report::Report;
+
+/// What every identity needs: the report, its CPU count and TSC rate.
+pub(super) struct Ctx<'a> {
+    pub r: &'a Report,
+    pub cpus: u64,
+    pub tsc_khz: u64,
+    pub cfg: &'a CheckConfig,
+}
+
+/// A phase's snapshot boundaries: (at its start, at its end), 0 or 1 each.
+fn boundaries(r: &Report, phase: Phase) -> (u64, u64) {
+    let first_mark = r.checkpoints.keys().copied().find(|p| *p != Phase::Boot);
+    match phase {
+        Phase::Boot => (0, 1),
+        Phase::Aggregate => (0, 1),
+        Phase::FinalTotal => (u64::from(first_mark.is_some_and(|p| p < Phase::FinalTotal)), 1),
+        _ => (1, 1),
+    }
+}
+
+/// The phases `final_total` sums: from the first non-boot mark (boot when
+/// there is none) up to the `final_total` mark, those with a checkpoint.
+fn final_total_members(r: &Report) -> Option<Vec<Phase>> {
+    r.checkpoints.get(&Phase::FinalTotal)?;
+    let first = [Phase::SpawnReady, Phase::Work, Phase::Shutdown]
+        .into_iter()
+        .find(|p| r.checkpoints.contains_key(p))
+        .unwrap_or(Phase::Boot);
+    Some(
+        [Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown]
+            .into_iter()
+            .filter(|p| *p == first || (*p > first && r.checkpoints.contains_key(p)))
+            .collect(),
+    )
+}
+
+fn counter_name(c: Counter) -> String {
+    let g = c.group_desc();
+    match g.dim.label(c.dim as usize) {
+        Some(l) => format!("{}.{} {}={l}", g.name, c.field_desc().name, g.dim.key),
+        None => format!("{}.{}", g.name, c.field_desc().name),
+    }
+}
+
+fn hist_name(h: Hist) -> String {
+    let g = h.group_desc();
+    match g.dim.label(h.dim as usize) {
+        Some(l) => format!("{}_hist kind={} {}={l}", g.name, h.hist_desc().name, g.dim.key),
+        None => format!("{}_hist kind={}", g.name, h.hist_desc().name),
+    }
+}
+
+/// One lock statistics family: `scheduler_lock` or one `shared_kernel_lock`
+/// entry, with its contention-stack class and lock indices.
+struct LockFamily {
+    name: String,
+    acquisitions: Counter,
+    contended: Counter,
+    wait_cycles: Counter,
+    wait_max: Counter,
+    wait_hist: Hist,
+    hold_hist: Hist,
+    class: ContentionClass,
+    /// Contention-stack lock indices that belong to this family.
+    locks: Vec<u8>,
+}
+
+fn lock_families() -> Vec<LockFamily> {
+    let mut out = vec![LockFamily {
+        name: "scheduler_lock".into(),
+        acquisitions: sl::acquisitions.into(),
+        contended: sl::contended.into(),
+        wait_cycles: sl::wait_cycles.into(),
+        wait_max: sl::wait_max.into(),
+        wait_hist: sl::wait.into(),
+        hold_hist: sl::hold.into(),
+        class: ContentionClass::SchedulerLock,
+        locks: (0..SchedLockSite::ALL.len() as u8).collect(),
+    }];
+    for (i, l) in SharedLock::ALL.iter().enumerate() {
+        out.push(LockFamily {
+            name: format!("shared_kernel_lock lock={}", l.label()),
+            acquisitions: sk::acquisitions.at(*l),
+            contended: sk::contended.at(*l),
+            wait_cycles: sk::wait_cycles.at(*l),
+            wait_max: sk::wait_max.at(*l),
+            wait_hist: sk::wait.at(*l),
+            hold_hist: sk::hold.at(*l),
+            class: ContentionClass::SharedKernelLock,
+            locks: vec![i as u8],
+        });
+    }
+    out
+}
+
+impl Ctx<'_> {
+    fn get(&self, phase: Phase, c: impl Into<Counter>) -> u64 {
+        self.r.counter(phase, c)
+    }
+
+    fn hist_entries(&self, phase: Phase, h: Hist) -> u64 {
+        self.r.hists.get(&(phase, h)).map_or(0, |b| b.values().sum())
+    }
+
+    /// Events that may straddle this phase's boundaries: one per CPU each.
+    fn straddle(&self, phase: Phase) -> u64 {
+        let (s, e) = boundaries(self.r, phase);
+        (s + e) * self.cpus
+    }
+
+    /// `timer.interrupts` = tick rate x CPUs x phase seconds. Checked on the
+    /// phases after start-up: during `boot` the application processors
+    /// start their timers one by one, and `aggregate` includes `boot`.
+    pub(super) fn timer_rate(&self, phase: Phase, rows: &mut Vec<Row>) {
+        if matches!(phase, Phase::Boot | Phase::Aggregate) {
+            return;
+        }
+        let subject = "timer.interrupts = tick_hz x cpus x seconds";
+        let Some(&cycles) = self.r.phase_cycles.get(&phase) else {
+            return rows.push(Row::skip(
+                "timer_rate",
+                Some(phase),
+                subject,
+                "no phase length".into(),
+            ));
+        };
+        if self.tsc_khz == 0 {
+            let why = "tsc_khz unknown".to_string();
+            return rows.push(Row::skip("timer_rate", Some(phase), subject, why));
+        }
+        let seconds = cycles as f64 / (self.tsc_khz as f64 * 1000.0);
+        let exact = f64::from(self.cfg.tick_hz) * self.cpus as f64 * seconds;
+        let rate = exact * f64::from(self.cfg.rate_permille) / 1000.0;
+        let lost = exact * f64::from(self.cfg.lost_tick_permille) / 1000.0;
+        // Each CPU's periodic timer gives floor or ceil of its share in any
+        // window: under one tick per CPU for the whole phase, plus one per
+        // CPU per snapshot boundary for the tick in flight while it is read.
+        let window = (self.cpus + self.straddle(phase)) as f64;
+        let expected = exact.round() as u64;
+        let lo = (exact - rate - lost - window).floor().max(0.0) as u64;
+        let hi = (exact + rate + window).ceil() as u64;
+        let measured = self.get(phase, timer::interrupts);
+        rows.push(Row::new(
+            "timer_rate",
+            Some(phase),
+            subject,
+            expected,
+            measured,
+            (expected - lo.min(expected), hi.saturating_sub(expected)),
+        ));
+    }
+
+    /// Every tick lands in user or kernel mode.
+    pub(super) fn timer_split(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        rows.push(Row::new(
+            "timer_split",
+            Some(phase),
+            "timer.user_scheduler + kernel_only",
+            self.get(phase, timer::interrupts),
+            self.get(phase, timer::user_scheduler) + self.get(phase, timer::kernel_only),
+            (t, t),
+        ));
+    }
+
+    /// Every switch to a thread that is not idle runs a candidate the pick
+    /// took from the local queue or stole (`sched::dispatch::schedule`);
+    /// a candidate is never retried or dropped.
+    pub(super) fn scheduler_choice(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let choices =
+            self.get(phase, sched::candidates_local) + self.get(phase, sched::candidates_stolen);
+        rows.push(Row::new(
+            "scheduler_choice",
+            Some(phase),
+            "scheduler.candidates_local + stolen",
+            self.get(phase, sched::outcome_runnable),
+            choices,
+            (t, t),
+        ));
+    }
+
+    /// Every tick takes one PC sample and one stack sample (kept or lost
+    /// to a full table).
+    pub(super) fn samples_per_tick(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let ticks = self.get(phase, timer::interrupts);
+        let pcs = self.get(phase, ups::samples)
+            + self.get(phase, ups::overflow)
+            + self.get(phase, kps::samples)
+            + self.get(phase, kps::overflow);
+        rows.push(Row::new(
+            "samples_per_tick",
+            Some(phase),
+            "user + kernel pc samples (+ overflow)",
+            ticks,
+            pcs,
+            (t, t),
+        ));
+        let stacks = self.get(phase, ups::stacks)
+            + self.get(phase, ups::stack_overflow)
+            + self.get(phase, kps::stacks)
+            + self.get(phase, kps::stack_overflow);
+        rows.push(Row::new(
+            "stacks_per_tick",
+            Some(phase),
+            "user + kernel stack samples (+ overflow)",
+            ticks,
+            stacks,
+            (t, t),
+        ));
+    }
+
+    /// The sample lines of a phase add up to its sample counters. Samples
+    /// carry the phase that was current when taken, which changes after
+    /// the mark's snapshot: one per CPU per boundary may differ.
+    pub(super) fn sample_lines(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        for (mode, samples, stacks, name) in [
+            (Mode::User, Counter::from(ups::samples), Counter::from(ups::stacks), "user"),
+            (Mode::Kernel, kps::samples.into(), kps::stacks.into(), "kernel"),
+        ] {
+            let pcs: u64 = (self.r.pc_samples.iter())
+                .filter(|((p, m, _), _)| *p == phase && *m == mode)
+                .map(|(_, n)| n)
+                .sum();
+            rows.push(Row::new(
+                "pc_sample_lines",
+                Some(phase),
+                format!("{name}_pc_sample counts"),
+                self.get(phase, samples),
+                pcs,
+                (t, t),
+            ));
+            let st: u64 = (self.r.stack_samples.iter())
+                .filter(|((p, m, _), _)| *p == phase && *m == mode)
+                .map(|(_, n)| n)
+                .sum();
+            rows.push(Row::new(
+                "stack_sample_lines",
+                Some(phase),
+                format!("{name}_stack_sample counts"),
+                self.get(phase, stacks),
+                st,
+                (t, t),
+            ));
+        }
+    }
+
+    /// `scheduler_lock` = the sum over its `scheduler_lock_site` sites.
+    pub(super) fn lock_site_sum(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let wait_max = self.get(Phase::Aggregate, sl::wait_max);
+        let hold_max = self.get(Phase::Aggregate, sl::hold_max);
+        let pairs: [(Counter, _, u64); 4] = [
+            (sl::acquisitions.into(), site::acquisitions, 1),
+            (sl::contended.into(), site::contended, 1),
+            (sl::wait_cycles.into(), site::wait_cycles, wait_max),
+            (sl::hold_cycles.into(), site::hold_cycles, hold_max),
+        ];
+        for (total, per_site, unit) in pairs {
+            let sum: u64 =
+                SchedLockSite::ALL.iter().map(|s| self.get(phase, per_site.at(*s))).sum();
+            rows.push(Row::new(
+                "lock_site_sum",
+                Some(phase),
+                format!("scheduler_lock_site.{} (all sites)", per_site.desc().name),
+                self.get(phase, total),
+                sum,
+                (t * unit, t * unit),
+            ));
+        }
+    }
+
+    /// Wait histogram entries = contended acquisitions; hold histogram
+    /// entries = acquisitions, less holds still in progress at the end,
+    /// plus those in progress at the start.
+    pub(super) fn lock_hists(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let (s, e) = boundaries(self.r, phase);
+        for f in lock_families() {
+            let contended = self.get(phase, f.contended);
+            let acq = self.get(phase, f.acquisitions);
+            let waits = self.hist_entries(phase, f.wait_hist);
+            let holds = self.hist_entries(phase, f.hold_hist);
+            if contended + acq + waits + holds == 0 {
+                continue;
+            }
+            rows.push(Row::new(
+                "hist_wait",
+                Some(phase),
+                format!("{} contended", f.name),
+                contended,
+                waits,
+                (t, t),
+            ));
+            let (below, above) = (t + e * self.cpus, t + s * self.cpus);
+            rows.push(Row::new(
+                "hist_hold",
+                Some(phase),
+                format!("{} acquisitions", f.name),
+                acq,
+                holds,
+                (below, above),
+            ));
+        }
+    }
+
+    /// Contention stacks' counts and waits add up to the lock counters,
+    /// unless the contention table overflowed.
+    pub(super) fn contention(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        let overflow = self.get(phase, kps::contention_overflow);
+        let mut by: BTreeMap<(u8, u8), (u64, u64)> = BTreeMap::new();
+        for ((p, class, lock, _), (n, w)) in &self.r.contention_stacks {
+            if *p == phase {
+                let e = by.entry((*class, *lock)).or_default();
+                e.0 += n;
+                e.1 += w;
+            }
+        }
+        let all: u64 = by.values().map(|(n, _)| n).sum();
+        rows.push(Row::new(
+            "contention_stacks",
+            Some(phase),
+            "kernel_pc_samples.contention_stacks",
+            self.get(phase, kps::contention_stacks),
+            all,
+            (t, t),
+        ));
+        for f in lock_families() {
+            let (n, w) = f
+                .locks
+                .iter()
+                .filter_map(|l| by.get(&(f.class as u8, *l)))
+                .fold((0, 0), |(n, w), (a, b)| (n + a, w + b));
+            let contended = self.get(phase, f.contended);
+            let wait = self.get(phase, f.wait_cycles);
+            if n + w + contended + wait == 0 {
+                continue;
+            }
+            if overflow > 0 {
+                let why = format!("{overflow} contention stacks overflowed");
+                rows.push(Row::skip("contention_wait", Some(phase), &f.name, why));
+                continue;
+            }
+            let unit = self.get(Phase::Aggregate, f.wait_max);
+            rows.push(Row::new(
+                "contention_count",
+                Some(phase),
+                format!("{} contended", f.name),
+                contended,
+                n,
+                (t, t),
+            ));
+            rows.push(Row::new(
+                "contention_wait",
+                Some(phase),
+                format!("{} wait_cycles", f.name),
+                wait,
+                w,
+                (t * unit, t * unit),
+            ));
+        }
+    }
+
+    /// `final_total` is the sum (for `max` fields the maximum, for
+    /// histograms the bucket-wise sum) of the phases it covers. Both sides
+    /// come from the same snapshots, so this is exact. `min` fields are not
+    /// checked: a phase that saw nothing reports 0, indistinguishable from
+    /// a seen 0.
+    pub(super) fn final_total(&self, rows: &mut Vec<Row>) {
+        let Some(members) = final_total_members(self.r) else { return };
+        let ft = Phase::FinalTotal;
+        for c in Counter::all() {
+            let values = members.iter().map(|p| self.get(*p, c));
+            let expected = match c.kind {
+                Kind::Sum => values.fold(0u64, u64::wrapping_add),
+                Kind::Max => values.max().unwrap_or(0),
+                Kind::Min => continue,
+            };
+            let measured = self.get(ft, c);
+            if expected == 0 && measured == 0 {
+                continue;
+            }
+            let id = if c.kind == Kind::Sum { "final_total_sum" } else { "final_total_max" };
+            rows.push(Row::new(id, Some(ft), counter_name(c), expected, measured, (0, 0)));
+        }
+        for h in Hist::all() {
+            let mut sum: BTreeMap<u8, u64> = BTreeMap::new();
+            for p in &members {
+                for (b, n) in self.r.hists.get(&(*p, h)).into_iter().flatten() {
+                    *sum.entry(*b).or_default() += n;
+                }
+            }
+            let got = self.r.hists.get(&(ft, h)).cloned().unwrap_or_default();
+            if sum.is_empty() && got.is_empty() {
+                continue;
+            }
+            let mut row = Row::new(
+                "final_total_hist",
+                Some(ft),
+                hist_name(h),
+                sum.values().sum(),
+                got.values().sum(),
+                (0, 0),
+            );
+            if sum != got {
+                row.verdict = Verdict::Fail;
+            }
+            rows.push(row);
+        }
+    }
+}

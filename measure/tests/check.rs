@@ -1,0 +1,384 @@
+//! `measure check`: a report built the way the kernel builds one passes
+//! every identity, and breaking any one figure fails that identity.
+
+use std::sync::OnceLock;
+
+use capos_measure::catalogue::{
+    kernel_pc_samples, scheduler, scheduler_lock, scheduler_lock_site, serial, shared_kernel_lock,
+    timer, user_pc_samples, SchedLockSite, SerialChannel, SharedLock,
+};
+use capos_measure::check::{
+    check, check_log_text, CheckConfig, CheckError, CheckLogError, Verdict,
+};
+use capos_measure::report::Report;
+use capos_measure::{
+    ContentionClass, Counter, Measure, Mode, Phase, ReportInfo, TraceEvent, TraceKind,
+};
+
+const CPUS: usize = 2;
+/// 1 MHz TSC: one 100 Hz tick is 10 000 cycles.
+const TSC_KHZ: u64 = 1_000;
+const PERIOD: u64 = 10_000;
+const MARKS: [(Phase, u64); 5] = [
+    (Phase::Boot, 0),
+    (Phase::SpawnReady, 100_000),
+    (Phase::Work, 300_000),
+    (Phase::Shutdown, 1_300_000),
+    (Phase::FinalTotal, 1_400_000),
+];
+const END: u64 = 1_500_000;
+
+/// What happens at one TSC value of the simulated run.
+enum Event {
+    Mark(Phase),
+    Tick { cpu: usize },
+    Lock { cpu: usize, n: u64 },
+}
+
+/// A tick as `arch_hooks::tick` and `measure::sample` count it, and a
+/// context switch on every other tick as `sched::dispatch` counts it.
+fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
+    if pc.is_multiple_of(2) {
+        let choice =
+            [scheduler::candidates_local, scheduler::candidates_stolen][(pc % 4) as usize / 2];
+        if from_user {
+            m.add(cpu, choice, 1);
+            m.add(cpu, scheduler::outcome_runnable, 1);
+        } else {
+            // A switch to the idle thread: no candidate ran.
+            m.add(cpu, scheduler::candidates_idle, 1);
+        }
+    }
+    m.add(cpu, timer::interrupts, 1);
+    m.add(cpu, if from_user { timer::user_scheduler } else { timer::kernel_only }, 1);
+    let mode = if from_user { Mode::User } else { Mode::Kernel };
+    m.sample_pc(cpu, mode, pc);
+    m.sample_stack(cpu, mode, &[pc, pc + 0x100]);
+}
+
+/// An acquisition and release as `lockstat` counts them.
+fn run_lock(m: &Measure, cpu: usize, n: u64) {
+    let s = [SchedLockSite::TimerSelect, SchedLockSite::WakeUnblock][n as usize % 2];
+    let wait = if n.is_multiple_of(4) { 50 + n % 7 } else { 0 };
+    let hold = 20 + n % 5;
+    m.add(cpu, scheduler_lock::acquisitions, 1);
+    m.add(cpu, scheduler_lock_site::acquisitions.at(s), 1);
+    if wait > 0 {
+        m.add(cpu, scheduler_lock::contended, 1);
+        m.add(cpu, scheduler_lock::spin_loops, 3);
+        m.add(cpu, scheduler_lock::wait_cycles, wait);
+        m.min(cpu, scheduler_lock::wait_min, wait);
+        m.max(cpu, scheduler_lock::wait_max, wait);
+        m.hist(cpu, scheduler_lock::wait, wait);
+        m.add(cpu, scheduler_lock_site::contended.at(s), 1);
+        m.add(cpu, scheduler_lock_site::wait_cycles.at(s), wait);
+        let frames = [0xffff_ffff_8000_1000 + n % 3, 0xffff_ffff_8000_2000];
+        m.contention_stack(cpu, ContentionClass::SchedulerLock as u8, s as u8, &frames, wait);
+    }
+    m.add(cpu, scheduler_lock::hold_cycles, hold);
+    m.min(cpu, scheduler_lock::hold_min, hold);
+    m.max(cpu, scheduler_lock::hold_max, hold);
+    m.hist(cpu, scheduler_lock::hold, hold);
+    m.add(cpu, scheduler_lock_site::hold_cycles.at(s), hold);
+    // A heap allocation beside it, never contended.
+    let heap = SharedLock::Heap;
+    m.add(cpu, shared_kernel_lock::acquisitions.at(heap), 1);
+    m.add(cpu, shared_kernel_lock::hold_cycles.at(heap), 9);
+    m.hist(cpu, shared_kernel_lock::hold.at(heap), 9);
+    m.add(cpu, serial::bytes.at(SerialChannel::Com1), n % 11);
+}
+
+/// A two-CPU run at 100 Hz whose every figure obeys the identities.
+fn kernel_like_report() -> Report {
+    static REPORT: OnceLock<Report> = OnceLock::new();
+    REPORT
+        .get_or_init(|| {
+            static M: Measure = Measure::new();
+            let mut events: Vec<(u64, Event)> =
+                MARKS.iter().map(|(p, t)| (*t, Event::Mark(*p))).collect();
+            for cpu in 0..CPUS {
+                let first = PERIOD / 2 + cpu as u64 * 1_000;
+                events.extend(
+                    (first..END).step_by(PERIOD as usize).map(|t| (t, Event::Tick { cpu })),
+                );
+            }
+            events.extend(
+                (0..END / 3_000)
+                    .map(|n| (n * 3_000 + 700, Event::Lock { cpu: n as usize % CPUS, n })),
+            );
+            events.sort_by_key(|(t, _)| *t);
+            for (i, (t, e)) in events.iter().enumerate() {
+                match e {
+                    Event::Mark(p) => M.mark(*p, *t).unwrap(),
+                    Event::Tick { cpu } => tick(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64),
+                    Event::Lock { cpu, n } => run_lock(&M, *cpu, *n),
+                }
+            }
+            for cpu in 0..CPUS {
+                let e = TraceEvent {
+                    tsc: 7,
+                    kind: TraceKind::ContextSwitch,
+                    cpu: cpu as u8,
+                    flags: 0,
+                    a: 1,
+                    b: 2,
+                };
+                M.trace(cpu, &e);
+            }
+            let info =
+                ReportInfo { cpus: CPUS as u8, tsc_khz: TSC_KHZ, end_tsc: END, instrument: None };
+            let mut records = Vec::new();
+            M.report(&info, &mut |r| records.push(r.clone()));
+            Report::from_records(records).unwrap()
+        })
+        .clone()
+}
+
+fn cfg() -> CheckConfig {
+    CheckConfig { tick_hz: 100, ..CheckConfig::default() }
+}
+
+/// The verdicts of `identity` rows on `phase` (`None`: whole report).
+fn verdicts(r: &Report, identity: &str, phase: Option<Phase>) -> Vec<Verdict> {
+    verdicts_with(&cfg(), r, identity, phase)
+}
+
+fn verdicts_with(
+    cfg: &CheckConfig,
+    r: &Report,
+    identity: &str,
+    phase: Option<Phase>,
+) -> Vec<Verdict> {
+    let result = check(r, cfg).unwrap();
+    result
+        .rows
+        .iter()
+        .filter(|row| row.identity == identity && (phase.is_none() || row.phase == phase))
+        .map(|row| row.verdict.clone())
+        .collect()
+}
+
+fn fails(r: &Report, identity: &str, phase: Option<Phase>) -> bool {
+    verdicts(r, identity, phase).contains(&Verdict::Fail)
+}
+
+fn add(r: &mut Report, phase: Phase, c: impl Into<Counter>, delta: i64) {
+    let c = c.into();
+    let v = r.counter(phase, c).saturating_add_signed(delta);
+    r.set_counter(phase, c, v);
+}
+
+#[test]
+fn a_kernel_like_report_passes_every_identity() {
+    let r = kernel_like_report();
+    let result = check(&r, &cfg()).unwrap();
+    let text = result.to_string();
+    assert!(result.ok(), "{text}");
+    assert!(text.ends_with(&format!("measure check: ok ({} identities)\n", result.checked())));
+    for id in [
+        "timer_rate",
+        "timer_split",
+        "scheduler_choice",
+        "samples_per_tick",
+        "stacks_per_tick",
+        "pc_sample_lines",
+        "stack_sample_lines",
+        "lock_site_sum",
+        "hist_wait",
+        "hist_hold",
+        "contention_stacks",
+        "contention_count",
+        "contention_wait",
+        "final_total_sum",
+        "final_total_max",
+        "final_total_hist",
+        "end_records",
+        "records_lost",
+    ] {
+        let v = verdicts(&r, id, None);
+        assert!(!v.is_empty() && v.iter().all(|v| *v == Verdict::Pass), "{id}: {v:?}\n{text}");
+    }
+    // 200 000 cycles at 1 MHz, 100 Hz, 2 CPUs: 40 ticks, all of them seen.
+    let row = result
+        .rows
+        .iter()
+        .find(|r| r.identity == "timer_rate" && r.phase == Some(Phase::SpawnReady))
+        .unwrap();
+    assert_eq!((row.expected, row.measured), (40, 40), "{row}");
+    // The same report read back from its measure.log text passes too.
+    let again = check_log_text(&r.to_measure_log(), &cfg()).unwrap();
+    assert!(again.ok(), "{again}");
+    assert_eq!(again.rows.len(), result.rows.len());
+}
+
+#[test]
+fn timer_rate_fails_on_too_many_or_too_few_ticks() {
+    let mut r = kernel_like_report();
+    // Work is 1 s: 200 ticks expected.
+    add(&mut r, Phase::Work, timer::interrupts, 40);
+    assert!(fails(&r, "timer_rate", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, timer::interrupts, -60);
+    assert!(fails(&r, "timer_rate", Some(Phase::Work)));
+    // A wrong tick rate is caught as well.
+    let c = CheckConfig { tick_hz: 250, ..cfg() };
+    let result = check(&kernel_like_report(), &c).unwrap();
+    assert!(result.failures().any(|r| r.identity == "timer_rate"), "{result}");
+    assert!(result.verdict_line().starts_with("measure check: FAILED ("));
+}
+
+#[test]
+fn tcg_runs_check_only_the_upper_tick_bound() {
+    assert_eq!(CheckConfig::for_run(2, 2, false).lost_tick_permille, 100);
+    assert_eq!(CheckConfig::for_run(4, 2, false).lost_tick_permille, 500);
+    let tcg = CheckConfig { tick_hz: 100, ..CheckConfig::for_run(2, 2, true) };
+    let mut r = kernel_like_report();
+    // Work expects 200 ticks; a host that delivered 50 is not the kernel's fault.
+    add(&mut r, Phase::Work, timer::interrupts, -150);
+    assert_eq!(verdicts_with(&tcg, &r, "timer_rate", Some(Phase::Work)), [Verdict::Pass]);
+    assert!(fails(&r, "timer_rate", Some(Phase::Work)));
+    // But ticks beyond the rate are never the host's doing.
+    add(&mut r, Phase::Work, timer::interrupts, 190);
+    assert_eq!(verdicts_with(&tcg, &r, "timer_rate", Some(Phase::Work)), [Verdict::Fail]);
+}
+
+#[test]
+fn timer_split_and_samples_fail_when_a_tick_is_unaccounted() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, timer::kernel_only, 5);
+    assert!(fails(&r, "timer_split", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, kernel_pc_samples::samples, -5);
+    assert!(fails(&r, "samples_per_tick", Some(Phase::Work)));
+    // Overflowed samples still count as taken.
+    add(&mut r, Phase::Work, kernel_pc_samples::overflow, 5);
+    assert!(!fails(&r, "samples_per_tick", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Shutdown, user_pc_samples::stacks, 5);
+    assert!(fails(&r, "stacks_per_tick", Some(Phase::Shutdown)));
+}
+
+#[test]
+fn every_switch_needs_a_choice() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler::outcome_runnable, 5);
+    assert!(fails(&r, "scheduler_choice", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler::candidates_stolen, -5);
+    assert!(fails(&r, "scheduler_choice", Some(Phase::Work)));
+}
+
+#[test]
+fn sample_lines_must_add_up_to_the_sample_counters() {
+    let mut r = kernel_like_report();
+    let key = r.pc_samples.keys().find(|(p, m, _)| *p == Phase::Work && *m == Mode::User).cloned();
+    *r.pc_samples.get_mut(&key.unwrap()).unwrap() += 5;
+    assert!(fails(&r, "pc_sample_lines", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    r.stack_samples.retain(|(p, m, _), _| !(*p == Phase::Work && *m == Mode::Kernel));
+    assert!(fails(&r, "stack_sample_lines", Some(Phase::Work)));
+}
+
+#[test]
+fn lock_sites_must_add_up_to_the_lock() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler_lock_site::acquisitions.at(SchedLockSite::Blocking), 5);
+    assert!(fails(&r, "lock_site_sum", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    // Hold cycles are allowed one longest hold (24 here) per CPU per
+    // boundary: 2 CPUs x 2 boundaries x 24 = 96.
+    add(&mut r, Phase::Work, scheduler_lock::hold_cycles, 96);
+    assert!(!fails(&r, "lock_site_sum", Some(Phase::Work)));
+    add(&mut r, Phase::Work, scheduler_lock::hold_cycles, 1);
+    assert!(fails(&r, "lock_site_sum", Some(Phase::Work)));
+}
+
+#[test]
+fn final_total_must_be_the_sum_of_its_phases() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, serial::bytes.at(SerialChannel::Com1), 1);
+    assert!(fails(&r, "final_total_sum", Some(Phase::FinalTotal)));
+    let mut r = kernel_like_report();
+    let max = r.counter(Phase::Work, scheduler_lock::hold_max);
+    r.set_counter(Phase::Work, scheduler_lock::hold_max.into(), max + 1);
+    assert!(fails(&r, "final_total_max", Some(Phase::FinalTotal)));
+    let mut r = kernel_like_report();
+    // Same entry count, different buckets: still wrong.
+    let h = scheduler_lock::hold.into();
+    let b = r.hists.get(&(Phase::Work, h)).unwrap().clone();
+    let (first, n) = b.iter().next().map(|(k, v)| (*k, *v)).unwrap();
+    r.set_bucket(Phase::Work, h, first, n - 1);
+    r.set_bucket(Phase::Work, h, 60, 1);
+    assert!(fails(&r, "final_total_hist", Some(Phase::FinalTotal)));
+}
+
+#[test]
+fn histograms_must_count_the_acquisitions() {
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler_lock::contended, 5);
+    assert!(fails(&r, "hist_wait", Some(Phase::Work)));
+    // Holds in progress: up to one per CPU at each boundary, plus one event
+    // in flight per CPU per boundary.
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, scheduler_lock::acquisitions, 6);
+    let v = verdicts(&r, "hist_hold", Some(Phase::Work));
+    assert_eq!(v.first(), Some(&Verdict::Pass), "6 = 2 held + 4 in flight");
+    add(&mut r, Phase::Work, scheduler_lock::acquisitions, 1);
+    assert!(fails(&r, "hist_hold", Some(Phase::Work)));
+    // From start-up nothing was held before, so more holds than
+    // acquisitions can only be the in-flight race.
+    let mut r = kernel_like_report();
+    let heap = SharedLock::Heap;
+    add(&mut r, Phase::Aggregate, shared_kernel_lock::acquisitions.at(heap), -3);
+    assert!(fails(&r, "hist_hold", Some(Phase::Aggregate)));
+}
+
+#[test]
+fn contention_stacks_must_carry_the_lock_waits() {
+    let mut r = kernel_like_report();
+    let key = r.contention_stacks.keys().find(|k| k.0 == Phase::Work).cloned().unwrap();
+    r.contention_stacks.get_mut(&key).unwrap().1 += 1_000;
+    assert!(fails(&r, "contention_wait", Some(Phase::Work)));
+    // ... unless the table overflowed: then the identity cannot hold.
+    add(&mut r, Phase::Work, kernel_pc_samples::contention_overflow, 1);
+    assert!(!fails(&r, "contention_wait", Some(Phase::Work)));
+    let v = verdicts(&r, "contention_wait", Some(Phase::Work));
+    assert!(matches!(v.first(), Some(Verdict::Skip(_))), "{v:?}");
+    let mut r = kernel_like_report();
+    r.contention_stacks.get_mut(&key).unwrap().0 += 5;
+    assert!(fails(&r, "contention_count", Some(Phase::Work)));
+    assert!(fails(&r, "contention_stacks", Some(Phase::Work)));
+}
+
+#[test]
+fn end_records_must_match_what_arrived() {
+    let mut r = kernel_like_report();
+    r.trace.pop();
+    assert!(fails(&r, "end_records", None));
+    let mut r = kernel_like_report();
+    if let Some(e) = r.end.as_mut() {
+        e.lost = 1;
+    }
+    assert!(fails(&r, "records_lost", None));
+    assert!(fails(&r, "end_records", None));
+}
+
+#[test]
+fn record_count_matches_what_the_guest_sends() {
+    let r = kernel_like_report();
+    assert_eq!(capos_measure::check::record_count(&r), r.end.unwrap().records);
+}
+
+#[test]
+fn unusable_reports_are_errors() {
+    let cfg = cfg();
+    assert_eq!(check(&Report::default(), &cfg), Err(CheckError::NoBegin));
+    let mut r = kernel_like_report();
+    r.end = None;
+    assert_eq!(check(&r, &cfg), Err(CheckError::NoEnd));
+    assert_eq!(check_log_text("  \n", &cfg), Err(CheckLogError::Empty));
+    assert!(matches!(check_log_text("garbage\n", &cfg), Err(CheckLogError::Parse(_))));
+    let text = kernel_like_report().to_measure_log();
+    let cut: String = text.lines().take(40).map(|l| format!("{l}\n")).collect();
+    assert_eq!(check_log_text(&cut, &cfg), Err(CheckLogError::Report(CheckError::NoEnd)));
+}
