@@ -199,7 +199,7 @@ pub fn report_calibration() {
     let i = super::calibrate::run();
     let c = i.cost;
     crate::kprintln!(
-        "kernel: measure: accel {}; probe cycles/event (median of {} x {}): counter {} hist {} lock {} trace {} stack {}; hold correction {}",
+        "kernel: measure: accel {}; probe cycles/event (median of {} x {}): counter {} hist {} lock {} trace {} stack {}; hold correction {} (shared locks {})",
         i.accel.name(),
         i.batches,
         i.batch_events,
@@ -208,6 +208,7 @@ pub fn report_calibration() {
         c.lock,
         c.trace,
         c.stack,
-        i.hold_correction
+        i.hold_correction,
+        i.shared_hold_correction
     );
 }
