@@ -115,6 +115,9 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
     let mode = if from_user { Mode::User } else { Mode::Kernel };
     let m = target();
+    if m.is_stopped() {
+        return; // no stack walk for a sample nobody will record
+    }
     m.sample_pc(cpu, mode, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
