@@ -103,7 +103,7 @@ dimension! {
 catalogue! {
     scheduler_lock {
         doc: "The scheduler locks (every CPU's run-queue lock, summed), in Linux lock_stat vocabulary.",
-        cost: "Two TSC reads and five shard updates per acquisition, one more TSC read and three updates per release; hold cycles include the acquire-side update.",
+        cost: "Two TSC reads and five shard updates per acquisition, one more TSC read and three updates per release; each hold has the probe's own in-window cost (`instrument hold_correction=`, measured at boot) subtracted.",
         dim: NoDim,
         fields {
             acquisitions: Sum = "Times the lock was taken.",

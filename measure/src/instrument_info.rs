@@ -85,9 +85,13 @@ pub struct ProbeCost {
 pub struct InstrumentInfo {
     pub accel: Accel,
     pub cost: ProbeCost,
-    /// Cycles subtracted from every measured hold: the part of the probe's
-    /// own bookkeeping that falls between the two TSC reads of a hold.
+    /// Cycles subtracted from every scheduler-lock hold: the part of the
+    /// probe's own bookkeeping that falls between the two TSC reads of a
+    /// hold.
     pub hold_correction: u64,
+    /// The same for shared kernel locks (one counter update fewer inside
+    /// the window: they have no call-site dimension).
+    pub shared_hold_correction: u64,
     /// Batches the costs are medians of (0: not measured).
     pub batches: u64,
     /// Events per batch.
@@ -100,7 +104,7 @@ pub struct InstrumentInfo {
 impl InstrumentInfo {
     /// The fields as they go on the wire and into `measure.log`, in order
     /// (the accelerator first, as its id).
-    pub(crate) fn numbers(&self) -> [u64; 10] {
+    pub(crate) fn numbers(&self) -> [u64; 11] {
         let c = &self.cost;
         [
             self.accel as u64,
@@ -110,6 +114,7 @@ impl InstrumentInfo {
             c.trace,
             c.stack,
             self.hold_correction,
+            self.shared_hold_correction,
             self.batches,
             self.batch_events,
             self.unquiesced_cpus,
@@ -117,13 +122,14 @@ impl InstrumentInfo {
     }
 
     /// `key=` names of [`InstrumentInfo::numbers`] after the accelerator.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 10] = [
         "counter_cycles",
         "hist_cycles",
         "lock_cycles",
         "trace_cycles",
         "stack_cycles",
         "hold_correction",
+        "shared_hold_correction",
         "batches",
         "batch_events",
         "unquiesced_cpus",
@@ -131,15 +137,16 @@ impl InstrumentInfo {
 
     /// Inverse of [`InstrumentInfo::numbers`]; `None` for an unknown
     /// accelerator id.
-    pub(crate) fn from_numbers(n: [u64; 10]) -> Option<InstrumentInfo> {
+    pub(crate) fn from_numbers(n: [u64; 11]) -> Option<InstrumentInfo> {
         let accel = u8::try_from(n[0]).ok().and_then(Accel::from_id)?;
         Some(InstrumentInfo {
             accel,
             cost: ProbeCost { counter: n[1], hist: n[2], lock: n[3], trace: n[4], stack: n[5] },
             hold_correction: n[6],
-            batches: n[7],
-            batch_events: n[8],
-            unquiesced_cpus: n[9],
+            shared_hold_correction: n[7],
+            batches: n[8],
+            batch_events: n[9],
+            unquiesced_cpus: n[10],
         })
     }
 }
@@ -167,6 +174,7 @@ mod tests {
             accel: Accel::Kvm,
             cost: ProbeCost { counter: 1, hist: 2, lock: 3, trace: 4, stack: 5 },
             hold_correction: 6,
+            shared_hold_correction: 10,
             batches: 7,
             batch_events: 8,
             unquiesced_cpus: 9,

@@ -170,9 +170,10 @@ impl Limits {
                 i.batches, i.batch_events, c.counter, c.hist, c.lock, c.trace, c.stack
             ));
             out.push(format!(
-                "hold cycles are corrected: {} cycles (the probe's own bookkeeping between the \
-                 two TSC reads of an uncontended hold) are subtracted from every hold, floor 0",
-                i.hold_correction
+                "hold cycles are corrected: the probe's own bookkeeping between the two TSC \
+                 reads of an uncontended hold is subtracted from every hold, floor 0: {} cycles \
+                 for scheduler locks, {} for shared kernel locks",
+                i.hold_correction, i.shared_hold_correction
             ));
             out.push(format!(
                 "snapshot: taken when measurement stopped (end tsc); the report's own emission \
@@ -215,6 +216,7 @@ mod tests {
             accel,
             cost: ProbeCost { counter: 5, hist: 6, lock: 150, trace: 30, stack: 800 },
             hold_correction: 70,
+            shared_hold_correction: 55,
             batches: 9,
             batch_events: 256,
             unquiesced_cpus: 0,
@@ -247,7 +249,7 @@ mod tests {
         assert!(lines.contains("translation-block starts"), "{lines}");
         assert!(lines.contains("user 0x401000 holds 83.00% of 100 samples"), "{lines}");
         assert!(lines.contains("kernel 0xffffffff80000010 holds 100.00% of 4 samples"), "{lines}");
-        assert!(lines.contains("70 cycles"), "{lines}");
+        assert!(lines.contains("70 cycles for scheduler locks, 55 for shared"), "{lines}");
         let s = l.summary();
         assert!(s.contains("losses: 5 samples, 40 trace events"), "{s}");
         assert!(s.contains("user 83.0%"), "{s}");

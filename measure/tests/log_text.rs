@@ -62,6 +62,7 @@ fn record_sample_run() -> Vec<Record> {
         accel: Accel::Tcg,
         cost: ProbeCost { counter: 8, hist: 12, lock: 140, trace: 35, stack: 700 },
         hold_correction: 61,
+        shared_hold_correction: 48,
         batches: 9,
         batch_events: 256,
         unquiesced_cpus: 0,
@@ -154,8 +155,8 @@ fn the_header_states_the_instruments_limits() {
     assert_eq!(
         lines[1],
         "measure: instrument accel=tcg counter_cycles=8 hist_cycles=12 lock_cycles=140 \
-         trace_cycles=35 stack_cycles=700 hold_correction=61 batches=9 batch_events=256 \
-         unquiesced_cpus=0"
+         trace_cycles=35 stack_cycles=700 hold_correction=61 shared_hold_correction=48 batches=9 \
+         batch_events=256 unquiesced_cpus=0"
     );
     let header: Vec<&str> =
         lines.iter().skip(2).take_while(|l| l.starts_with("# ")).copied().collect();
@@ -166,7 +167,8 @@ fn the_header_states_the_instruments_limits() {
     );
     assert!(header.contains("translation-block starts"), "{header}");
     assert!(header.contains("user 0x401234 holds 100.00% of 1 samples"), "{header}");
-    assert!(header.contains("61 cycles") && header.contains("counter=8"), "{header}");
+    assert!(header.contains("61 cycles for scheduler locks, 48 for shared"), "{header}");
+    assert!(header.contains("counter=8"), "{header}");
     let bad = log.replace("accel=tcg", "accel=vmware");
     assert!(parse_measure_log(&bad).is_err());
 }

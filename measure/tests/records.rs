@@ -14,6 +14,7 @@ fn every_kind() -> Vec<Record> {
             accel: Accel::Tcg,
             cost: ProbeCost { counter: 7, hist: 9, lock: 150, trace: 40, stack: u64::MAX },
             hold_correction: 66,
+            shared_hold_correction: 44,
             batches: 9,
             batch_events: 256,
             unquiesced_cpus: 1,

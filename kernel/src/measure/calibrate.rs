@@ -16,10 +16,10 @@ use core::sync::atomic::Ordering;
 
 use super::{lockstat, probes};
 use crate::arch::x86_64::cpu;
-use crate::sync::{IrqOff, IrqSpinLock, LockClass, SchedSite};
-use capos_measure::catalogue::{scheduler, scheduler_lock};
+use crate::sync::{IrqOff, IrqSpinLock, LockClass, SchedSite, SharedClass};
+use capos_measure::catalogue::{scheduler, scheduler_lock, shared_kernel_lock, SharedLock};
 use capos_measure::trace::TraceArgs;
-use capos_measure::{Accel, InstrumentInfo, ProbeCost};
+use capos_measure::{Accel, Counter, InstrumentInfo, ProbeCost};
 
 /// Batches each figure is the median of.
 pub const BATCHES: usize = 9;
@@ -60,8 +60,10 @@ fn median(v: &mut [u64]) -> u64 {
     v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
-/// Locks the benchmark takes: one measured like a run-queue lock, one not.
+/// Locks the benchmark takes: measured like a run-queue lock, like a
+/// shared kernel lock, and not measured.
 static MEASURED: IrqSpinLock<()> = IrqSpinLock::measured((), LockClass::Sched);
+static MEASURED_SHARED: IrqSpinLock<()> = IrqSpinLock::shared((), SharedClass::Heap);
 static PLAIN: IrqSpinLock<()> = IrqSpinLock::measured((), LockClass::None);
 
 /// Runs the benchmark once (BSP, before the APs start) and keeps the
@@ -72,7 +74,7 @@ pub fn run() -> InstrumentInfo {
         probes::CALIBRATING.store(true, Ordering::SeqCst);
         let info = measure_probes();
         probes::CALIBRATING.store(false, Ordering::SeqCst);
-        lockstat::set_hold_correction(info.hold_correction);
+        lockstat::set_hold_correction(info.hold_correction, info.shared_hold_correction);
         info
     })
 }
@@ -94,23 +96,31 @@ fn measure_probes() -> InstrumentInfo {
     InstrumentInfo {
         accel: accel(),
         cost: ProbeCost { counter, hist, lock, trace, stack },
-        hold_correction: hold_window_cost(),
+        hold_correction: hold_window_cost(
+            || MEASURED.lock_at(SchedSite::TimerSelect),
+            scheduler_lock::hold_cycles.into(),
+        ),
+        shared_hold_correction: hold_window_cost(
+            || MEASURED_SHARED.lock(),
+            shared_kernel_lock::hold_cycles.at(SharedLock::Heap),
+        ),
         batches: BATCHES as u64,
         batch_events: BATCH_EVENTS,
         unquiesced_cpus: 0,
     }
 }
 
-/// Median of the mean hold the lock statistics record for an empty
-/// critical section: the part of their own bookkeeping that falls between
-/// the two TSC reads of a hold (no correction applied yet).
-fn hold_window_cost() -> u64 {
-    let held = || probes::SCRATCH.shards.read(scheduler_lock::hold_cycles.into());
+/// Median of the mean hold the lock statistics record (in `hold_cycles`)
+/// for an empty critical section of the lock `take` takes: the part of
+/// their own bookkeeping that falls between the two TSC reads of a hold
+/// (no correction applied yet).
+fn hold_window_cost<G>(take: impl Fn() -> G, hold_cycles: Counter) -> u64 {
+    let held = || probes::SCRATCH.shards.read(hold_cycles);
     let mut batches = [0u64; BATCHES];
     for slot in &mut batches {
         let before = held();
         for _ in 0..BATCH_EVENTS {
-            drop(black_box(MEASURED.lock_at(SchedSite::TimerSelect)));
+            drop(black_box(take()));
         }
         *slot = held().saturating_sub(before) / BATCH_EVENTS;
     }

@@ -15,20 +15,27 @@ pub fn install() {
     crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe { acquired, released });
 }
 
-/// Cycles of the probe's own bookkeeping inside every hold window,
-/// measured at boot (`calibrate.rs`) and subtracted from each hold.
-static HOLD_CORRECTION: AtomicU64 = AtomicU64::new(0);
+/// Cycles of the probe's own bookkeeping inside every hold window of a
+/// scheduler lock and of a shared lock, measured at boot (`calibrate.rs`)
+/// and subtracted from each hold.
+static SCHED_HOLD_CORRECTION: AtomicU64 = AtomicU64::new(0);
+static SHARED_HOLD_CORRECTION: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the per-hold correction (the boot calibration, once).
-pub fn set_hold_correction(cycles: u64) {
-    HOLD_CORRECTION.store(cycles, Ordering::Relaxed);
+/// Sets the per-hold corrections (the boot calibration, once).
+pub fn set_hold_correction(sched: u64, shared: u64) {
+    SCHED_HOLD_CORRECTION.store(sched, Ordering::Relaxed);
+    SHARED_HOLD_CORRECTION.store(shared, Ordering::Relaxed);
 }
 
 /// A measured lock was held `hold` cycles (less the probe's own share).
 fn released(class: LockClass, s: Option<SchedSite>, hold: u64) {
     // A `SpinLock` leaves interrupts on: stay on this CPU for its shard.
     let _irq = crate::sync::IrqOff::new();
-    let hold = hold.saturating_sub(HOLD_CORRECTION.load(Ordering::Relaxed));
+    let correction = match class {
+        LockClass::Sched => &SCHED_HOLD_CORRECTION,
+        _ => &SHARED_HOLD_CORRECTION,
+    };
+    let hold = hold.saturating_sub(correction.load(Ordering::Relaxed));
     match class {
         LockClass::Sched => {
             super::add(sl::hold_cycles, hold);

@@ -121,6 +121,9 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
     let mode = if from_user { Mode::User } else { Mode::Kernel };
     let m = target();
+    if m.is_stopped() {
+        return; // no stack walk for a sample nobody will record
+    }
     m.sample_pc(cpu, mode, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
@@ -205,7 +208,7 @@ pub fn report_calibration() {
     let i = super::calibrate::run();
     let c = i.cost;
     crate::kprintln!(
-        "kernel: measure: accel {}; probe cycles/event (median of {} x {}): counter {} hist {} lock {} trace {} stack {}; hold correction {}",
+        "kernel: measure: accel {}; probe cycles/event (median of {} x {}): counter {} hist {} lock {} trace {} stack {}; hold correction {} (shared locks {})",
         i.accel.name(),
         i.batches,
         i.batch_events,
@@ -214,6 +217,7 @@ pub fn report_calibration() {
         c.lock,
         c.trace,
         c.stack,
-        i.hold_correction
+        i.hold_correction,
+        i.shared_hold_correction
     );
 }
