@@ -44,6 +44,8 @@ pub enum Command {
     BenchSummary(crate::bench::commands::SummaryArgs),
     /// Fuzz the kernel's syscalls and rings (seeded; replayable) and judge each run.
     Fuzz(crate::fuzz::FuzzArgs),
+    /// The ground-truth suite: planted workloads under the measure kernel; prints the table.
+    Fidelity(crate::fidelity::FidelityArgs),
 }
 
 #[derive(Args, Debug)]

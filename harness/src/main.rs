@@ -7,6 +7,7 @@ mod archive;
 mod bench;
 mod build;
 mod cli;
+mod fidelity;
 mod fuzz;
 mod hangdump;
 mod iso;
@@ -66,6 +67,7 @@ fn real_main() -> Result<bool> {
         Command::BenchLinuxGuest(a) => bench::commands::guest(&root, &a),
         Command::BenchSummary(a) => bench::commands::summary(&a),
         Command::Fuzz(a) => fuzz::run(&root, &a),
+        Command::Fidelity(a) => fidelity::run(&root, &a),
     }
 }
 
