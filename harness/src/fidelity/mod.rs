@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod cpu_shares;
+mod sleep;
 mod table;
 
 use std::collections::BTreeMap;
@@ -58,7 +59,7 @@ pub struct Workload {
 }
 
 /// Every planted workload, in the order the suite runs them.
-pub const WORKLOADS: &[&Workload] = &[&cpu_shares::WORKLOAD];
+pub const WORKLOADS: &[&Workload] = &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
