@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod cpu_shares;
+mod lock;
 mod sleep;
 mod table;
 
@@ -59,7 +60,7 @@ pub struct Workload {
 }
 
 /// Every planted workload, in the order the suite runs them.
-pub const WORKLOADS: &[&Workload] = &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD];
+pub const WORKLOADS: &[&Workload] = &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD, &lock::WORKLOAD];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {

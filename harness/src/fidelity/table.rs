@@ -21,6 +21,9 @@ pub struct Row {
     pub tolerance: f64,
     /// How the tolerance was derived (shown in the table).
     pub basis: String,
+    /// For a named (not numeric) quantity: expected and found names, and
+    /// whether they match; shown instead of the numbers.
+    pub names: Option<(String, String, bool)>,
 }
 
 impl Row {
@@ -39,7 +42,22 @@ impl Row {
             measured,
             tolerance,
             basis: basis.into(),
+            names: None,
         }
+    }
+
+    /// A named quantity (a lock, a call path): `matches` says whether
+    /// `found` is the `expected` one.
+    pub fn name(
+        workload: &str,
+        quantity: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        matches: bool,
+    ) -> Row {
+        let mut r = Row::new(workload, quantity, f64::NAN, f64::NAN, 0.0, "same name");
+        r.names = Some((expected.into(), found.into(), matches));
+        r
     }
 
     /// An exact count: expected == measured, tolerance 0.
@@ -71,8 +89,11 @@ impl Row {
     }
 
     pub fn pass(&self) -> bool {
-        // NaN (nothing measured) never passes.
-        (self.measured - self.expected).abs() <= self.tolerance
+        match &self.names {
+            Some((_, _, matches)) => *matches,
+            // NaN (nothing measured) never passes.
+            None => (self.measured - self.expected).abs() <= self.tolerance,
+        }
     }
 }
 
@@ -92,12 +113,16 @@ pub fn render(rows: &[Row]) -> String {
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
+            let (expected, measured, tolerance) = match &r.names {
+                Some((e, f, _)) => (e.clone(), f.clone(), "-".to_string()),
+                None => (num(r.expected), num(r.measured), format!("±{}", num(r.tolerance))),
+            };
             [
                 r.workload.clone(),
                 r.quantity.clone(),
-                num(r.expected),
-                num(r.measured),
-                format!("±{}", num(r.tolerance)),
+                expected,
+                measured,
+                tolerance,
                 if r.pass() { "ok" } else { "FAIL" }.into(),
                 r.basis.clone(),
             ]
@@ -143,6 +168,9 @@ mod tests {
         assert!(Row::exact("w", "x", 5, 5).pass());
         assert!(!Row::exact("w", "x", 5, 6).pass());
         assert!(!Row::missing("w", "x", "no line").pass());
+        assert!(Row::name("w", "lock", "heap", "heap", true).pass());
+        let t = render(&[Row::name("w", "lock", "heap", "cap_table", false)]);
+        assert!(t.contains("| heap ") && t.contains("| cap_table ") && t.contains("FAIL"), "{t}");
     }
 
     #[test]
