@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod cpu_shares;
+mod joins;
 mod lock;
 mod sleep;
 mod table;
@@ -60,7 +61,8 @@ pub struct Workload {
 }
 
 /// Every planted workload, in the order the suite runs them.
-pub const WORKLOADS: &[&Workload] = &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD, &lock::WORKLOAD];
+pub const WORKLOADS: &[&Workload] =
+    &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD, &lock::WORKLOAD, &joins::WORKLOAD];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
