@@ -12,6 +12,7 @@ mod artifacts;
 mod cpu_shares;
 mod joins;
 mod lock;
+mod migrate;
 mod sleep;
 mod table;
 
@@ -61,8 +62,13 @@ pub struct Workload {
 }
 
 /// Every planted workload, in the order the suite runs them.
-pub const WORKLOADS: &[&Workload] =
-    &[&cpu_shares::WORKLOAD, &sleep::WORKLOAD, &lock::WORKLOAD, &joins::WORKLOAD];
+pub const WORKLOADS: &[&Workload] = &[
+    &cpu_shares::WORKLOAD,
+    &sleep::WORKLOAD,
+    &lock::WORKLOAD,
+    &joins::WORKLOAD,
+    &migrate::WORKLOAD,
+];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
