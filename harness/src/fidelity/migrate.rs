@@ -38,15 +38,13 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         .map(|i| run.report.counter(Phase::Work, thread_placement::migrations.at(i)))
         .sum();
     Ok(vec![
-        // Not a measurement: how many of the rounds moved the mover at all
-        // (the rest were wake-ups that found it still running).
         Row::new(
             name,
             "rounds that really woke the mover",
             rounds as f64,
             wakes as f64,
-            rounds as f64,
-            "shown, not judged",
+            (rounds / 10) as f64,
+            "a tenth may find it not yet parked",
         ),
         Row::exact(name, "work thread_placement.migrations (all CPUs)", moved, migrations),
     ])

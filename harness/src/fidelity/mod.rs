@@ -15,6 +15,8 @@ mod lock;
 mod migrate;
 mod sleep;
 mod table;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;

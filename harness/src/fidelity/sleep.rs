@@ -2,16 +2,23 @@
 //! known total time `S` (TSC cycles around its `Timer.sleep` calls) in the
 //! work phase, so the CPU runs its idle loop for `S`. Every tick samples
 //! the interrupted PC, so the idle loop (`capos_kernel::sched::idle_loop`)
-//! must hold about `tick_hz x S` kernel samples, in `user-pc-symbols.log`
-//! and in the work flamegraph.
+//! must hold `rate x S` kernel samples, in `user-pc-symbols.log` and in the
+//! work flamegraph.
+//!
+//! `rate` is the tick rate as delivered: the work phase's timer interrupts
+//! over its length (TSC). It is `tick_hz` on an idle host; under TCG on a
+//! loaded host QEMU's timer (host time) coalesces ticks the vCPU thread was
+//! not scheduled to take, and 1-12% of them went missing in the runs in
+//! docs/measure.md. The delivered rate is printed in the row.
 //!
 //! Tolerance: each sleep is one interval whose two ends fall between ticks,
-//! so it holds `tick_hz x length` samples give or take one: `sleeps` ticks
-//! in all; plus 3% of the expected count for ticks that arrive late or
-//! coalesce under TCG (QEMU's timer runs on host time; 1-2% seen at 100 Hz
-//! on the shared 2-core host).
+//! so it holds `rate x length` samples give or take one: `sleeps` ticks in
+//! all; plus 3% of the expected count because ticks are lost unevenly (more
+//! while the CPU spins than while it halts).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use capos_measure::catalogue::timer;
+use capos_measure::Phase;
 
 use super::artifacts::{folded, pc_section, weight_with_frame};
 use super::table::Row;
@@ -28,17 +35,23 @@ pub const WORKLOAD: Workload = Workload {
 
 /// The idle loop's symbol (kernel/src/sched/mod.rs).
 const IDLE: &str = "capos_kernel::sched::idle_loop";
-/// Allowance for late or coalesced ticks, as a fraction of the expected count.
+/// Allowance for ticks lost unevenly, as a fraction of the expected count.
 const TICK_SLACK: f64 = 0.03;
 
 fn check(run: &Run) -> Result<Vec<Row>> {
     let name = WORKLOAD.name;
     let slept = run.planted("slept")? as f64;
     let sleeps = run.planted("sleeps")? as f64;
-    let per_ms = run.planted("tsc_per_ms")?.max(1) as f64;
-    let expected = slept / per_ms / 1000.0 * f64::from(WORKLOAD.tick_hz);
+    let khz = run.report.begin.context("no begin record")?.tsc_khz.max(1) as f64;
+    let work = *run.report.phase_cycles.get(&Phase::Work).context("no work phase")? as f64;
+    let ticks = run.report.counter(Phase::Work, timer::interrupts) as f64;
+    let rate = ticks / (work / khz / 1000.0);
+    let expected = rate * slept / khz / 1000.0;
     let tolerance = sleeps + (expected * TICK_SLACK).ceil();
-    let basis = format!("±1 tick per sleep ({sleeps}) + {}% late ticks", TICK_SLACK * 100.0);
+    let basis = format!("±1 tick per sleep ({sleeps}) + {}% uneven loss", TICK_SLACK * 100.0);
+    let what = |view: &str| {
+        format!("{view} idle_loop samples vs rate ({rate:.1} of {} Hz) x slept", WORKLOAD.tick_hz)
+    };
 
     let text = run.read(&run.profile.pc_report.report)?;
     let kernel = pc_section(&text, "work", "kernel")?;
@@ -49,7 +62,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     Ok(vec![
         Row::new(
             name,
-            "user-pc-symbols idle_loop samples vs tick_hz x slept",
+            what("user-pc-symbols"),
             expected.round(),
             idle as f64,
             tolerance,
@@ -57,7 +70,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         ),
         Row::new(
             name,
-            "flamegraph-work idle_loop samples vs tick_hz x slept",
+            what("flamegraph-work"),
             expected.round(),
             idle_stacks as f64,
             tolerance,
