@@ -36,19 +36,25 @@ fn check(run: &Run) -> Result<Vec<Row>> {
 
     // Every tick samples the interrupted context once: the work phase's
     // user and kernel rows of user-pc-symbols.log add up to its timer
-    // interrupts in measure.log. (How many ticks a second of work gets is
-    // not checked here: under TCG on a loaded host, ticks that fall due
-    // while QEMU's vCPU thread is descheduled coalesce, 1-9% of them at
-    // 1 kHz as seen here; the shares below do not depend on it.)
+    // interrupts in measure.log. A mark snapshots the counters with the
+    // marking CPU's interrupts masked, but a tick on another CPU can land
+    // inside the snapshot and be counted in one phase and tagged with the
+    // other: one tick per other CPU at each of the phase's two marks.
+    // (How many ticks a second of work gets is not checked here: under TCG
+    // on a loaded host, ticks that fall due while QEMU's vCPU thread is
+    // descheduled coalesce; the shares below do not depend on it.)
     let text = run.read(&run.profile.pc_report.report)?;
     let pcs = pc_section(&text, "work", "user")?;
     let kernel = pc_section(&text, "work", "kernel").map(|s| s.samples).unwrap_or(0);
     let interrupts = run.report.counter(Phase::Work, timer::interrupts);
-    rows.push(Row::exact(
+    let others = f64::from(WORKLOAD.smp - 1);
+    rows.push(Row::new(
         name,
         "work samples (user + kernel) = timer interrupts",
-        interrupts,
-        pcs.samples + kernel,
+        interrupts as f64,
+        (pcs.samples + kernel) as f64,
+        2.0 * others,
+        "exact; ±1 per other CPU per mark",
     ));
     for ((_, sym), cycles) in FUNCS.iter().zip(&spent) {
         let p = *cycles as f64 / total;

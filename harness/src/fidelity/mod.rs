@@ -193,7 +193,13 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
             let got = run_once(root, &images, &programs, w, args, accel).unwrap_or_else(|e| {
                 vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
             });
-            print!("{}", table::render(&got));
+            let bad = got.iter().filter(|r| !r.pass()).count();
+            eprintln!(
+                "harness: fidelity: {} run {}: {} rows, {bad} failed",
+                w.name,
+                k + 1,
+                got.len()
+            );
             rows.extend(got);
         }
     }
