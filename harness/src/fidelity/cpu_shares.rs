@@ -3,7 +3,10 @@
 //! work phase's user PC samples (`user-pc-symbols.log`) and its stack
 //! samples (`flamegraph-work.folded`) must split the same way, each share
 //! within [`table::SHARE_SDS`] binomial standard deviations of the cycle
-//! share the program measured.
+//! share the program measured. The program leaves out of each function's
+//! cycles the steps of its spin loop that took over half a millisecond
+//! (`stolen`: the vCPU was not running, so no tick could sample it; see
+//! userspace/smokes/src/bin/fid-cpu-shares.rs).
 
 use anyhow::Result;
 use capos_measure::catalogue::timer;

@@ -7,14 +7,19 @@
 //! is busy, with the other CPU busy too, goes back to its own CPU.
 //!
 //! So `thread_placement.migrations` in the work phase, summed over CPUs,
-//! must equal the mover's count, exactly. The rounds must also really wake
-//! the mover (else nothing was planted): a round whose unpark comes before
-//! the mover is back in `park` moves nothing (and the mover does not count
-//! it); up to a tenth of the rounds may do that (none did in the runs in
-//! docs/measure.md).
+//! equals the mover's count, but for two races the mover cannot see: a
+//! round whose unpark comes before the mover is back in `park` wakes
+//! nothing (the mover notices: no real wake-up), and a busy CPU that finds
+//! its own queue empty at a yield or a slow-path tick steals from the other
+//! CPU's queue (`scheduler.candidates_stolen`). Each such event can move
+//! the mover once without its knowing and once back: the tolerance is two
+//! migrations per round without a real wake-up and per steal in the work
+//! phase (0 in most runs: then the count is exact). One such run is in
+//! docs/measure.md. The rounds must also really wake the mover (else
+//! nothing was planted): up to a tenth of them may find it not yet parked.
 
 use anyhow::Result;
-use capos_measure::catalogue::thread_placement;
+use capos_measure::catalogue::{scheduler, thread_placement};
 use capos_measure::Phase;
 
 use super::table::Row;
@@ -37,6 +42,8 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let migrations: u64 = (0..cpus)
         .map(|i| run.report.counter(Phase::Work, thread_placement::migrations.at(i)))
         .sum();
+    let stolen = run.report.counter(Phase::Work, scheduler::candidates_stolen);
+    let races = rounds.saturating_sub(wakes) + stolen;
     Ok(vec![
         Row::new(
             name,
@@ -46,6 +53,13 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             (rounds / 10) as f64,
             "a tenth may find it not yet parked",
         ),
-        Row::exact(name, "work thread_placement.migrations (all CPUs)", moved, migrations),
+        Row::new(
+            name,
+            "work thread_placement.migrations (all CPUs)",
+            moved as f64,
+            migrations as f64,
+            2.0 * races as f64,
+            format!("2 per missed wake-up or steal ({races})"),
+        ),
     ])
 }
