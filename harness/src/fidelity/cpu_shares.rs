@@ -21,6 +21,7 @@ pub const WORKLOAD: Workload = Workload {
     smp: 1,
     // 1 kHz sampling: n ~ 2000 user samples in the 2 s work phase of a short run.
     tick_hz: 1000,
+    peers: 0,
     quick_args: "ms=2000 a=60 b=30 c=10",
     full_args: "ms=8000 a=60 b=30 c=10",
     check,

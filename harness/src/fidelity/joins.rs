@@ -33,6 +33,7 @@ pub const WORKLOAD: Workload = Workload {
     name: "fid-joins",
     smp: 2,
     tick_hz: 100,
+    peers: 0,
     quick_args: "joins=20",
     // At most 40: each join leaves about four events (switches and the
     // shootdown) in one CPU's 256-event trace ring, which must not wrap.

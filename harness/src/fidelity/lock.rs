@@ -1,20 +1,21 @@
-//! Planted lock contention (`fid-lock`): two threads on two CPUs make
+//! Planted lock contention (`fid-lock`): two processes on two CPUs make
 //! `Timer.now` calls as fast as they can. Each call is one SQE through
 //! `capos_kernel::cap::ring::submit`, which allocates and frees on the
 //! kernel heap several times (the SQE's parameters, the capnp reply built
-//! by `timer_now`), so the lock the two CPUs meet on most is the `heap`
+//! by `timer_now`). The other locks on that path are the process's own
+//! (capability table, address space: two processes so that they do not
+//! meet there; two threads of one process met on the `address_space` lock,
+//! which `AddressSpace::access` holds across each result copy, about as
+//! much as on the heap), so the one lock the two CPUs meet on is the `heap`
 //! shared kernel lock, taken on that path.
 //!
 //! Checks:
 //! * the lock with the most wait in the whole-run contention flamegraph
 //!   (`contention-run.folded`, summed over its stacks) is
 //!   `[lock shared_kernel_lock heap]`, and its heaviest stack passes through
-//!   `cap::ring::submit`. (Not simply the heaviest stack: the same path
-//!   also takes the `address_space` lock once per call, from one call
-//!   stack, while the heap's wait is spread over several allocation and
-//!   free stacks; under TCG a wait includes the time the holder's vCPU
-//!   thread was descheduled, so one long `address_space` wait outweighed
-//!   every single heap stack in one of the runs in docs/measure.md);
+//!   `cap::ring::submit` (summed per lock because the heap's wait is spread
+//!   over several allocation and free stacks, and under TCG one wait can
+//!   include the time the holder's vCPU thread was descheduled);
 //! * for every lock (each shared lock and each scheduler-lock site) in the
 //!   work phase and the whole run: the `contention_stack` lines' wait
 //!   cycles and counts add up to the lock's `wait_cycles` and `contended`
@@ -40,8 +41,9 @@ pub const WORKLOAD: Workload = Workload {
     name: "fid-lock",
     smp: 2,
     tick_hz: 100,
-    quick_args: "threads=2 calls=20000",
-    full_args: "threads=2 calls=100000",
+    peers: 1,
+    quick_args: "calls=20000",
+    full_args: "calls=100000",
     check,
 };
 

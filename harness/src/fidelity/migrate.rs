@@ -29,6 +29,7 @@ pub const WORKLOAD: Workload = Workload {
     name: "fid-migrate",
     smp: 2,
     tick_hz: 100,
+    peers: 0,
     quick_args: "rounds=20",
     full_args: "rounds=100",
     check,

@@ -56,6 +56,10 @@ pub struct Workload {
     pub smp: u32,
     /// Timer (and so sampling) rate, kernel `tick_hz=`.
     pub tick_hz: u32,
+    /// More processes running the same binary, with `peer=1` added to
+    /// their arguments (named `<name>-peer<i>`; only `name` is judged by
+    /// its PASS line and planted line, every process by its failures).
+    pub peers: u32,
     /// Program arguments for the short (`make test`) and full runs.
     pub quick_args: &'static str,
     pub full_args: &'static str,
@@ -97,16 +101,25 @@ impl Run {
 /// the measured phases).
 const CMDLINE: &str = "suppress_switch_logs";
 
-/// The capnp manifest of `w`: one process, the fidelity capability slots
-/// (`capos_smokes::fidelity`), `args`.
+/// The capnp manifest of `w`: its process and peers, the fidelity
+/// capability slots (`capos_smokes::fidelity`), `args`.
 fn manifest_text(w: &Workload, args: &str) -> String {
+    let process = |name: &str, args: &str| {
+        format!(
+            "  (name = \"{name}\", binary = \"{b}\", args = \"{args}\",\n   \
+             caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
+             (kind = parkSpace), (kind = measure)])",
+            b = w.name
+        )
+    };
+    let mut procs = vec![process(w.name, args)];
+    for i in 1..=w.peers {
+        procs.push(process(&format!("{}-peer{i}", w.name), &format!("{args} peer=1")));
+    }
     format!(
         "@0xc3a1f0e2d4b5a6f1;\nusing M = import \"/manifest.capnp\";\n\
-         const manifest :M.Manifest = (processes = [\n  \
-         (name = \"{n}\", binary = \"{n}\", args = \"{args}\",\n   \
-         caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
-         (kind = parkSpace), (kind = measure)])\n]);\n",
-        n = w.name
+         const manifest :M.Manifest = (processes = [\n{}\n]);\n",
+        procs.join(",\n")
     )
 }
 

@@ -28,6 +28,7 @@ pub const WORKLOAD: Workload = Workload {
     name: "fid-sleep",
     smp: 1,
     tick_hz: 100,
+    peers: 0,
     quick_args: "sleeps=6 sleep_ms=200 spin_ms=20",
     full_args: "sleeps=10 sleep_ms=500 spin_ms=20",
     check,
