@@ -203,3 +203,16 @@ fn joins_and_migrations_fail_on_a_count_off_by_one() {
     let r = run(dir.path(), rep, &planted, "", "", "");
     assert_eq!(failed(&migrate::WORKLOAD, &r), Vec::<String>::new());
 }
+
+#[test]
+fn manifests_name_the_workload_and_its_peers() {
+    let m = super::manifest_text(&lock::WORKLOAD, "calls=5");
+    assert!(m.contains("(name = \"fid-lock\", binary = \"fid-lock\", args = \"calls=5\""), "{m}");
+    assert!(
+        m.contains("(name = \"fid-lock-peer1\", binary = \"fid-lock\", args = \"calls=5 peer=1\""),
+        "{m}"
+    );
+    assert_eq!(m.matches("(kind = measure)").count(), 2);
+    let one = super::manifest_text(&sleep::WORKLOAD, "sleeps=1");
+    assert_eq!(one.matches("name = ").count(), 1);
+}
