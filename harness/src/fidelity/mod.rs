@@ -167,6 +167,11 @@ fn run_once(
     if stats.malformed > 0 {
         bail!("{} malformed COM2 frames in {}", stats.malformed, dir.display());
     }
+    match report.end {
+        Some(e) if e.lost == 0 => {}
+        Some(e) => bail!("{} of {} measure records lost in {}", e.lost, e.records, dir.display()),
+        None => bail!("the measure report in {} has no end record", dir.display()),
+    }
     let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
     crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
     let elfs = ElfPaths::new()
