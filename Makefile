@@ -4,7 +4,7 @@ ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
-.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test ktest run run-smp2-smokes fuzz \
+.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
@@ -19,7 +19,7 @@ deps-bench:
 ## Everything CI runs: host tests, kernel tests at SMP=1, 2 and 4 plus the
 ## framework self-checks, and every smoke at SMP=1, 2 and 4.
 ## Each harness stage ends with `total: N passed, M failed`.
-test: deps lint host-test kernel-test smoke-test
+test: deps lint host-test kernel-test smoke-test fidelity-test
 
 ## Formatting and clippy with warnings as errors (undocumented unsafe
 ## blocks included): host crates, then the bare-metal crates for their
@@ -45,6 +45,16 @@ smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
 	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
+
+## The ground-truth suite (harness/src/fidelity/, docs/measure.md "Fidelity
+## suite"): planted workloads under the measure kernel; every planted
+## quantity must be found in the reports. `make test` runs the short runs
+## once; `make fidelity` the long ones FIDELITY_REPEAT times.
+FIDELITY_REPEAT ?= 3
+fidelity-test:
+	$(HARNESS) fidelity --accel $(ACCEL) --quiet
+fidelity: deps
+	$(HARNESS) fidelity --full --repeat $(FIDELITY_REPEAT) --accel $(ACCEL) --quiet
 
 ## The syscall and ring fuzzer (harness/src/fuzz.rs): fresh runs, the next
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP

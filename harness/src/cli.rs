@@ -48,6 +48,8 @@ pub enum Command {
     MeasureCheck(crate::measure_tools::CheckArgs),
     /// Print which catalogue fields some measure.log files raised; fail on fields none raised.
     MeasureCoverage(crate::measure_tools::CoverageArgs),
+    /// The ground-truth suite: planted workloads under the measure kernel; prints the table.
+    Fidelity(crate::fidelity::FidelityArgs),
 }
 
 #[derive(Args, Debug)]

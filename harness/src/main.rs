@@ -7,6 +7,7 @@ mod archive;
 mod bench;
 mod build;
 mod cli;
+mod fidelity;
 mod fuzz;
 mod hangdump;
 mod iso;
@@ -69,6 +70,7 @@ fn real_main() -> Result<bool> {
         Command::Fuzz(a) => fuzz::run(&root, &a),
         Command::MeasureCheck(a) => measure_tools::run_check(&a),
         Command::MeasureCoverage(a) => measure_tools::run_coverage(&a),
+        Command::Fidelity(a) => fidelity::run(&root, &a),
     }
 }
 

@@ -54,8 +54,18 @@ pub const CHECK_LOG: &str = "measure-check.log";
 /// under `accel` and writes the table to `measure-check.log` in the same
 /// directory.
 pub fn check_and_record(log: &Path, vcpus: u32, accel: Accel) -> Result<CheckResult> {
+    check_and_record_at(log, vcpus, accel, capos_abi::guest::DEFAULT_TICK_HZ)
+}
+
+/// [`check_and_record`] for a kernel booted with `tick_hz=`.
+pub fn check_and_record_at(
+    log: &Path,
+    vcpus: u32,
+    accel: Accel,
+    tick_hz: u32,
+) -> Result<CheckResult> {
     let host = crate::bench::commands::host_cpus();
-    let cfg = CheckConfig::for_run(vcpus, host, accel == Accel::Tcg);
+    let cfg = CheckConfig { tick_hz, ..CheckConfig::for_run(vcpus, host, accel == Accel::Tcg) };
     let result = check_file(log, &cfg)?;
     let out = log.with_file_name(CHECK_LOG);
     std::fs::write(&out, result.to_string())

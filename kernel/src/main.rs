@@ -112,6 +112,8 @@ extern "C" fn kmain() -> ! {
         _ => 1,
     };
     kprintln!("kernel: {online} CPUs online (APs entered through goto_address)");
+    #[cfg(feature = "measure")]
+    measure::MEASURE.shards.set_cpus_in_use(online as usize);
 
     match opts.mode {
         #[cfg(feature = "ktest")]

@@ -147,17 +147,27 @@ impl PhaseBook {
         // the ended phase's buffer is stable while it is copied.
         let ended_epoch = shards.advance_epoch();
         let snap = phase as usize - 1;
-        for c in Counter::all() {
-            self.sums[snap][c.slot as usize].store(shards.read_raw(c), R);
-            if c.minmax != NO_MINMAX {
-                let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
-                self.extremes[current as usize][c.minmax as usize].store(raw, R);
-            }
-        }
-        for h in Hist::all() {
-            for b in 0..BUCKETS {
-                let value = shards.read_bucket(h.slot as usize, b);
-                self.hists[snap][h.slot as usize * BUCKETS + b].store(value, R);
+        // Other CPUs keep counting while this reads, so a (group, entry)'s
+        // histograms are read right after its counters: a lock's
+        // acquisitions and its hold histogram are read microseconds apart,
+        // not a whole catalogue apart (`hist_hold` in `measure check`).
+        for (g, desc) in crate::catalogue::GROUPS.iter().enumerate() {
+            for d in 0..desc.dim.count() {
+                for f in 0..desc.fields.len() {
+                    let Some(c) = Counter::from_ids(g as u8, d, f as u8) else { continue };
+                    self.sums[snap][c.slot as usize].store(shards.read_raw(c), R);
+                    if c.minmax != NO_MINMAX {
+                        let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
+                        self.extremes[current as usize][c.minmax as usize].store(raw, R);
+                    }
+                }
+                for h in 0..desc.hists.len() {
+                    let Some(h) = Hist::from_ids(g as u8, d, h as u8) else { continue };
+                    for b in 0..BUCKETS {
+                        let value = shards.read_bucket(h.slot as usize, b);
+                        self.hists[snap][h.slot as usize * BUCKETS + b].store(value, R);
+                    }
+                }
             }
         }
         self.tsc[phase as usize].store(tsc, R);

@@ -98,6 +98,8 @@ struct PaddedEpoch(AtomicU64);
 pub struct Shards {
     shards: [Shard; MAX_CPUS],
     epoch: PaddedEpoch,
+    /// Shards that readers visit: the CPUs that can write (all until told).
+    in_use: core::sync::atomic::AtomicUsize,
 }
 
 impl Default for Shards {
@@ -108,7 +110,22 @@ impl Default for Shards {
 
 impl Shards {
     pub const fn new() -> Self {
-        Shards { shards: [const { Shard::new() }; MAX_CPUS], epoch: PaddedEpoch(AtomicU64::new(0)) }
+        Shards {
+            shards: [const { Shard::new() }; MAX_CPUS],
+            epoch: PaddedEpoch(AtomicU64::new(0)),
+            in_use: core::sync::atomic::AtomicUsize::new(MAX_CPUS),
+        }
+    }
+
+    /// Only CPUs `0..cpus` will ever write: readers (phase marks, the final
+    /// copy) skip the other shards, which keeps a mark's snapshot short.
+    pub fn set_cpus_in_use(&self, cpus: usize) {
+        self.in_use.store(cpus.clamp(1, MAX_CPUS), Relaxed);
+    }
+
+    /// The shards readers visit.
+    fn readable(&self) -> &[Shard] {
+        &self.shards[..self.in_use.load(Relaxed).min(MAX_CPUS)]
     }
 
     /// Adds `value` to a `sum` counter on `cpu`'s shard. Out-of-range CPUs,
@@ -191,7 +208,7 @@ impl Shards {
     pub fn read_raw(&self, c: Counter) -> u64 {
         let slot = c.slot as usize;
         let cells =
-            self.shards.iter().filter_map(|s| s.counters.get(slot)).map(|a| a.load(Relaxed));
+            self.readable().iter().filter_map(|s| s.counters.get(slot)).map(|a| a.load(Relaxed));
         match c.kind {
             Kind::Sum => cells.fold(0u64, u64::wrapping_add),
             Kind::Min | Kind::Max => cells.fold(0, u64::max),
@@ -207,7 +224,7 @@ impl Shards {
     /// shards that recorded nothing in that epoch.
     pub fn read_phase_raw(&self, minmax: usize, epoch: u64) -> u64 {
         let b = (epoch & 1) as usize;
-        self.shards
+        self.readable()
             .iter()
             .filter(|s| s.phase_epoch[b].load(Relaxed) == epoch)
             .filter_map(|s| s.phase_minmax[b].get(minmax))
@@ -216,7 +233,7 @@ impl Shards {
 
     /// One bucket of a histogram, summed over shards.
     pub fn read_bucket(&self, hist_slot: usize, bucket: usize) -> u64 {
-        self.shards
+        self.readable()
             .iter()
             .filter_map(|s| s.hists.get(hist_slot).and_then(|h| h.get(bucket)))
             .fold(0u64, |acc, cell| acc.wrapping_add(cell.load(Relaxed)))

@@ -82,7 +82,14 @@ pub fn init() {
 }
 
 /// A phase mark from user space; `false` if the name or order is wrong.
+///
+/// Runs with interrupts masked: a tick on this CPU between the snapshot of
+/// `timer.interrupts` and the switch of the sample tag would count its
+/// interrupt in one phase and tag its sample with the other (the fidelity
+/// suite saw one such tick in a work phase). Ticks on other CPUs can still
+/// land inside the snapshot.
 pub fn mark(p: Phase, tsc: u64) -> bool {
+    let _irq = crate::sync::IrqOff::new();
     let ok = MEASURE.mark(p, tsc).is_ok();
     if ok {
         trace(TraceArgs::PhaseMark { phase: p as u8, mark_tsc: tsc });

@@ -7,6 +7,7 @@ extern crate alloc;
 pub mod args;
 pub mod attacks;
 pub mod bystander;
+pub mod fidelity;
 pub mod launch;
 pub mod memory;
 

@@ -1,0 +1,105 @@
+//! Planted joins (`fid-joins`, 2 CPUs): a spinner thread keeps one CPU in
+//! the process's address space for the whole work phase; on the other CPU
+//! the main thread spawns and joins `joins` children, one at a time.
+//!
+//! Expected counts, from the kernel's rules:
+//! * `tlb` (kernel/src/arch/x86_64/tlb.rs, mm/address_space.rs): an exiting
+//!   thread's ring page is unmapped (`Ring::unmap` ->
+//!   `AddressSpace::unmap_borrowed` -> `tlb::shootdown` of one page). A
+//!   shootdown is a remote request only when another CPU has the space
+//!   loaded (`active_cpus`); the spinner's CPU always has. So each join
+//!   makes one request (`shootdown_requests`), aimed at one CPU
+//!   (`shootdown_target_cpus`), one IPI (`shootdown_ipis`), serviced once
+//!   on the spinner's CPU (`pending_flush_checks`: the IPI handler's check;
+//!   no initiator ever waits for the shootdown lock, so no other check;
+//!   `deferred_completion_drains`: the serviced flush). One page is below
+//!   the full-flush threshold (32 pages): `pending_flush_all` = 0. Each
+//!   request is one `shootdown` trace event.
+//! * `thread_placement` (sched/dispatch.rs, kcore placement): the children
+//!   are placed on the main thread's CPU (the spinner's is busy, ties go to
+//!   the caller's CPU), so per join there are two user dispatches (the
+//!   child, and the main thread after the join), the child's first
+//!   (`first_selected` = joins) and no migration; no CR3 is loaded because
+//!   every switch stays within the process's space.
+
+use anyhow::Result;
+use capos_measure::catalogue::{thread_placement, tlb};
+use capos_measure::{Counter, Phase, TraceKind};
+
+use super::table::Row;
+use super::{Run, Workload};
+
+pub const WORKLOAD: Workload = Workload {
+    name: "fid-joins",
+    smp: 2,
+    tick_hz: 100,
+    peers: 0,
+    quick_args: "joins=20",
+    // At most 40: each join leaves about four events (switches and the
+    // shootdown) in one CPU's 256-event trace ring, which must not wrap.
+    full_args: "joins=40",
+    check,
+};
+
+fn check(run: &Run) -> Result<Vec<Row>> {
+    let name = WORKLOAD.name;
+    let joins = run.planted("joins")?;
+    let mut rows = vec![Row::exact(
+        name,
+        "spinner ran through the work phase",
+        1,
+        run.planted("spinner_ran")?,
+    )];
+    let work = |c: Counter| run.report.counter(Phase::Work, c);
+    for (what, counter, expected) in [
+        ("tlb.shootdown_requests", tlb::shootdown_requests.into(), joins),
+        ("tlb.shootdown_target_cpus", tlb::shootdown_target_cpus.into(), joins),
+        ("tlb.shootdown_ipis", tlb::shootdown_ipis.into(), joins),
+        ("tlb.pending_flush_checks", tlb::pending_flush_checks.into(), joins),
+        ("tlb.deferred_completion_drains", tlb::deferred_completion_drains.into(), joins),
+        ("tlb.pending_flush_all", tlb::pending_flush_all.into(), 0),
+        ("tlb.cr3_writes", tlb::cr3_writes.into(), 0),
+    ] {
+        rows.push(Row::exact(name, format!("work {what}"), expected, work(counter)));
+    }
+    let cpus = run.report.begin.map_or(0, |b| b.cpus as usize);
+    let sum = |f: fn(usize) -> Counter| (0..cpus).map(|i| work(f(i))).sum::<u64>();
+    rows.push(Row::exact(
+        name,
+        "work thread_placement.selected (all CPUs)",
+        2 * joins,
+        sum(|i| thread_placement::selected.at(i)),
+    ));
+    rows.push(Row::exact(
+        name,
+        "work thread_placement.first_selected (all CPUs)",
+        joins,
+        sum(|i| thread_placement::first_selected.at(i)),
+    ));
+    rows.push(Row::exact(
+        name,
+        "work thread_placement.migrations (all CPUs)",
+        0,
+        sum(|i| thread_placement::migrations.at(i)),
+    ));
+
+    let cp = &run.report.checkpoints;
+    let dropped: u64 = run.report.trace_dropped.values().sum();
+    match (cp.get(&Phase::Work), cp.get(&Phase::Shutdown)) {
+        (Some(&start), Some(&stop)) if dropped == 0 => {
+            let n = run
+                .report
+                .trace
+                .iter()
+                .filter(|e| e.kind == TraceKind::Shootdown && (start..stop).contains(&e.tsc))
+                .count() as u64;
+            rows.push(Row::exact(name, "work shootdown trace events", joins, n));
+        }
+        _ => rows.push(Row::missing(
+            name,
+            "work shootdown trace events",
+            format!("no work window or {dropped} trace events dropped"),
+        )),
+    }
+    Ok(rows)
+}

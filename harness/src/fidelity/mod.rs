@@ -1,0 +1,245 @@
+//! `fidelity`: the ground-truth suite. Each planted workload (a `fid-*`
+//! program in `userspace/smokes`) does something whose measurement is known
+//! in advance, runs under the measure kernel, and its reports
+//! (`measure.log`, `user-pc-symbols.log`, folded stacks) must find it.
+//!
+//! One file per workload: it says how to boot it ([`Workload`]) and turns a
+//! finished [`Run`] into table rows ([`table::Row`]: expected, measured,
+//! tolerance). Adding a planted quantity is one more row in its workload's
+//! `check`; adding a workload is one more file and one line in [`WORKLOADS`].
+
+mod artifacts;
+mod cpu_shares;
+mod joins;
+mod lock;
+mod migrate;
+mod sleep;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use capos_flamegraphs::RunProfile;
+use capos_measure::report::Report;
+use capos_symbolize::{ElfPaths, ReportInput};
+use clap::Args;
+
+use crate::build::{self, Images, KernelFlavor, Module};
+use crate::cli::QemuOpts;
+use crate::{session, user};
+pub use table::Row;
+
+#[derive(Args, Debug)]
+pub struct FidelityArgs {
+    /// Only this workload (e.g. `fid-cpu-shares`).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Boots per workload.
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// The longer runs of `make fidelity` (more samples, tighter tolerances)
+    /// instead of the short ones of `make test`.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub qemu: QemuOpts,
+}
+
+/// A planted workload: how to boot it and how to judge its reports.
+pub struct Workload {
+    /// Binary and process name (a `fid-*` program of `capos-smokes`).
+    pub name: &'static str,
+    /// CPUs to boot with.
+    pub smp: u32,
+    /// Timer (and so sampling) rate, kernel `tick_hz=`.
+    pub tick_hz: u32,
+    /// More processes running the same binary, with `peer=1` added to
+    /// their arguments (named `<name>-peer<i>`; only `name` is judged by
+    /// its PASS line and planted line, every process by its failures).
+    pub peers: u32,
+    /// Program arguments for the short (`make test`) and full runs.
+    pub quick_args: &'static str,
+    pub full_args: &'static str,
+    /// The rows of one finished run.
+    pub check: fn(&Run) -> Result<Vec<Row>>,
+}
+
+/// Every planted workload, in the order the suite runs them.
+pub const WORKLOADS: &[&Workload] = &[
+    &cpu_shares::WORKLOAD,
+    &sleep::WORKLOAD,
+    &lock::WORKLOAD,
+    &joins::WORKLOAD,
+    &migrate::WORKLOAD,
+];
+
+/// One finished, decoded and symbolized run of a workload.
+pub struct Run {
+    pub report: Report,
+    /// The workload's `planted` line.
+    pub planted: BTreeMap<String, u64>,
+    pub profile: RunProfile,
+}
+
+impl Run {
+    /// A planted value.
+    pub fn planted(&self, key: &str) -> Result<u64> {
+        artifacts::value(&self.planted, key)
+    }
+
+    /// A file the run wrote, as text.
+    pub fn read(&self, path: &Path) -> Result<String> {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// Kernel words every fidelity boot gets besides its tick rate: no
+/// per-thread start/exit lines on the console (they would be COM1 noise in
+/// the measured phases).
+const CMDLINE: &str = "suppress_switch_logs";
+
+/// The capnp manifest of `w`: its process and peers, the fidelity
+/// capability slots (`capos_smokes::fidelity`), `args`.
+fn manifest_text(w: &Workload, args: &str) -> String {
+    let process = |name: &str, args: &str| {
+        format!(
+            "  (name = \"{name}\", binary = \"{b}\", args = \"{args}\",\n   \
+             caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
+             (kind = parkSpace), (kind = measure)])",
+            b = w.name
+        )
+    };
+    let mut procs = vec![process(w.name, args)];
+    for i in 1..=w.peers {
+        procs.push(process(&format!("{}-peer{i}", w.name), &format!("{args} peer=1")));
+    }
+    format!(
+        "@0xc3a1f0e2d4b5a6f1;\nusing M = import \"/manifest.capnp\";\n\
+         const manifest :M.Manifest = (processes = [\n{}\n]);\n",
+        procs.join(",\n")
+    )
+}
+
+fn images_for(
+    root: &Path,
+    base: &Images,
+    programs: &Path,
+    w: &Workload,
+    args: &str,
+) -> Result<Images> {
+    let dir = root.join("target/manifests");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let src = dir.join(format!("fidelity-{}.capnp", w.name));
+    std::fs::write(&src, manifest_text(w, args))
+        .with_context(|| format!("cannot write {}", src.display()))?;
+    let bin =
+        user::compile_manifest_file(root, &src, &dir.join(format!("fidelity-{}.bin", w.name)))?;
+    let mut images = base.clone();
+    let prog = programs.join(w.name);
+    if !prog.is_file() {
+        bail!("user binary {} was not built", prog.display());
+    }
+    images.modules.push(Module::new(w.name, prog, ""));
+    images.modules.push(Module::new("manifest", bin, user::MANIFEST_CMDLINE));
+    Ok(images)
+}
+
+/// Boots `w` once, decodes and symbolizes its reports, and checks them.
+fn run_once(
+    root: &Path,
+    images: &Images,
+    programs: &Path,
+    w: &Workload,
+    args: &FidelityArgs,
+    accel: crate::accel::Accel,
+) -> Result<Vec<Row>> {
+    let cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    let name = format!("fidelity-{}", w.name);
+    let (dir, out) = session::boot_direct(root, &name, images, &cmdline, w.smp, &args.qemu, accel)?;
+    let log = dir.join("serial.log");
+    crate::smokes::judge(w.name, &out.lines, out.exit)
+        .map_err(|e| anyhow::anyhow!("{e} (log: {})", log.display()))?;
+    let (report, stats) =
+        crate::measure_log::report_from_com2(&images.kernel, &dir.join("com2.bin"))?;
+    if stats.malformed > 0 {
+        bail!("{} malformed COM2 frames in {}", stats.malformed, dir.display());
+    }
+    match report.end {
+        Some(e) if e.lost == 0 => {}
+        Some(e) => bail!("{} of {} measure records lost in {}", e.lost, e.records, dir.display()),
+        None => bail!("the measure report in {} has no end record", dir.display()),
+    }
+    let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
+    crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
+    crate::measure_log::check_snapshot(&report, &images.kernel)?;
+    // Every log the suite produces must also pass the counter identities.
+    let check = crate::measure_tools::check_and_record_at(&mlog, w.smp, accel, w.tick_hz)?;
+    let identities = Row::name(
+        w.name,
+        "measure check (counter identities)",
+        "ok",
+        check.verdict_line(),
+        check.ok(),
+    );
+    let elfs = ElfPaths::new()
+        .with_kernel(images.kernel.clone())
+        .with_program(w.name, programs.join(w.name));
+    let profile = capos_flamegraphs::write_run_profile(
+        &ReportInput::from_report(report.clone()),
+        &elfs,
+        &dir,
+    )
+    .with_context(|| format!("profile of {}", dir.display()))?;
+    let planted = artifacts::planted(&out.lines, w.name)
+        .with_context(|| format!("log: {}", log.display()))?;
+    eprintln!("harness: fidelity: {} reports in {}", w.name, dir.display());
+    let run = Run { report, planted, profile };
+    let mut rows = (w.check)(&run)?;
+    rows.push(identities);
+    Ok(rows)
+}
+
+pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
+    let accel = session::pick_accel(&args.qemu)?;
+    let selected: Vec<&Workload> = WORKLOADS
+        .iter()
+        .copied()
+        .filter(|w| args.only.as_deref().is_none_or(|o| o == w.name))
+        .collect();
+    if selected.is_empty() {
+        let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        bail!("no fidelity workload named {:?} (workloads: {})", args.only, names.join(", "));
+    }
+    let base = build::build_images(root, KernelFlavor::Measure)?;
+    let programs = user::build_package(root, "capos-smokes")?;
+    let mut rows = Vec::new();
+    for w in selected {
+        let wargs = if args.full { w.full_args } else { w.quick_args };
+        let images = images_for(root, &base, &programs, w, wargs)?;
+        for k in 0..args.repeat {
+            let got = run_once(root, &images, &programs, w, args, accel).unwrap_or_else(|e| {
+                vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
+            });
+            let bad = got.iter().filter(|r| !r.pass()).count();
+            eprintln!(
+                "harness: fidelity: {} run {}: {} rows, {bad} failed",
+                w.name,
+                k + 1,
+                got.len()
+            );
+            rows.extend(got);
+        }
+    }
+    let failed = rows.iter().filter(|r| !r.pass()).count();
+    println!(
+        "\nfidelity: every planted quantity ({} rows, {} runs each):",
+        rows.len(),
+        args.repeat
+    );
+    print!("{}", table::render(&rows));
+    println!("fidelity: {} of {} rows within tolerance", rows.len() - failed, rows.len());
+    Ok(failed == 0)
+}

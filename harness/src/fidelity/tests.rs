@@ -1,0 +1,218 @@
+//! The workloads' checks on hand-made reports and files: a faithful report
+//! passes, and each kind of unfaithful one fails the row it should.
+
+use std::path::Path;
+
+use capos_flamegraphs::{GraphFiles, RunProfile};
+use capos_measure::catalogue::{
+    scheduler, shared_kernel_lock, thread_placement, timer, tlb, SharedLock,
+};
+use capos_measure::report::{Begin, Report};
+use capos_measure::{ContentionClass, Counter, Phase, FINGERPRINT};
+use capos_symbolize::PcReportPaths;
+
+use super::table::Row;
+use super::{cpu_shares, joins, lock, migrate, sleep, Run, Workload};
+
+fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
+    let folded = dir.join(format!("{stem}.folded"));
+    std::fs::write(&folded, text).unwrap();
+    GraphFiles { folded, svg: dir.join(format!("{stem}.svg")), total: 0, note: String::new() }
+}
+
+/// A run of `report` whose user-pc-symbols.log, work and contention folded
+/// stacks are the given texts.
+fn run(
+    dir: &Path,
+    report: Report,
+    planted: &[(&str, u64)],
+    pcs: &str,
+    work: &str,
+    contention: &str,
+) -> Run {
+    let report_path = dir.join("user-pc-symbols.log");
+    std::fs::write(&report_path, pcs).unwrap();
+    let profile = RunProfile {
+        pc_report: PcReportPaths { report: report_path, symbol_map: dir.join("map") },
+        work: graph(dir, "work", work),
+        whole_run: graph(dir, "run", ""),
+        contention: graph(dir, "contention", contention),
+        timeline: dir.join("timeline.json"),
+        lock_sites: Vec::new(),
+    };
+    let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    Run { report, planted, profile }
+}
+
+fn report(cpus: u8) -> Report {
+    Report {
+        begin: Some(Begin { cpus, tsc_khz: 1_000_000, catalogue: FINGERPRINT }),
+        ..Report::default()
+    }
+}
+
+fn failed(w: &Workload, r: &Run) -> Vec<String> {
+    (w.check)(r).unwrap().into_iter().filter(|r| !r.pass()).map(|r: Row| r.quantity).collect()
+}
+
+fn section(phase: &str, mode: &str, rows: &[(u64, &str)]) -> String {
+    let total: u64 = rows.iter().map(|r| r.0).sum();
+    let mut s =
+        format!("\nsection phase={phase} mode={mode} samples={total} rows={}\n", rows.len());
+    s.push_str("   count    share  binary  symbol\n");
+    for (n, sym) in rows {
+        s.push_str(&format!("{n:>8}   1.00%  bin  {sym}\n"));
+    }
+    s
+}
+
+#[test]
+fn cpu_shares_pass_when_faithful_and_fail_when_a_share_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [("a", 600), ("b", 300), ("c", 100), ("other", 0), ("tsc_per_ms", 1_000_000)];
+    let mut rep = report(1);
+    rep.set_counter(Phase::Work, timer::interrupts.into(), 2000);
+    let shares = |a: u64, b: u64, c: u64| {
+        let pcs = section(
+            "work",
+            "user",
+            &[(a, "x::planted_share_a"), (b, "x::planted_share_b"), (c, "x::planted_share_c")],
+        );
+        let work = format!("fid-cpu-shares`main;fid-cpu-shares`x::planted_share_a {a}\nfid-cpu-shares`main;fid-cpu-shares`x::planted_share_b {b}\nfid-cpu-shares`main;fid-cpu-shares`x::planted_share_c {c}\n");
+        (pcs, work)
+    };
+    let (pcs, work) = shares(1210, 590, 200);
+    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    assert_eq!(failed(&cpu_shares::WORKLOAD, &r), Vec::<String>::new());
+    // a at 66% of 2000 samples is 6 sd from 60%.
+    let (pcs, work) = shares(1320, 480, 200);
+    let r = run(dir.path(), rep, &planted, &pcs, &work, "");
+    let f = failed(&cpu_shares::WORKLOAD, &r);
+    assert!(f.iter().any(|q| q.contains("user-pc-symbols planted_share_a")), "{f:?}");
+    assert!(f.iter().any(|q| q.contains("flamegraph-work planted_share_b")), "{f:?}");
+    assert!(!f.iter().any(|q| q.contains("planted_share_c")), "{f:?}");
+}
+
+#[test]
+fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rep = report(1);
+    // 2 s of work at 100 Hz; 1.5 s of it slept in 6 sleeps: 150 idle samples.
+    rep.phase_cycles.insert(Phase::Work, 2_000_000_000);
+    rep.set_counter(Phase::Work, timer::interrupts.into(), 200);
+    let planted = [("slept", 1_500_000_000), ("sleeps", 6)];
+    let idle = |n: u64| {
+        let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);
+        let work = format!("a_[k];capos_kernel::sched::idle_loop_[k] {n}\n");
+        (pcs, work)
+    };
+    let (pcs, work) = idle(148);
+    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    assert_eq!(failed(&sleep::WORKLOAD, &r), Vec::<String>::new());
+    let (pcs, work) = idle(120);
+    let r = run(dir.path(), rep, &planted, &pcs, &work, "");
+    assert_eq!(failed(&sleep::WORKLOAD, &r).len(), 2);
+}
+
+#[test]
+fn lock_fails_on_the_wrong_heaviest_lock_or_waits_that_do_not_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let heap = SharedLock::Heap;
+    let mut rep = report(2);
+    for phase in [Phase::Work, Phase::Aggregate] {
+        rep.add_contention(
+            phase,
+            ContentionClass::SharedKernelLock as u8,
+            heap as u8,
+            vec![1],
+            3,
+            900,
+        );
+        rep.set_counter(phase, shared_kernel_lock::wait_cycles.at(heap), 900);
+        rep.set_counter(phase, shared_kernel_lock::contended.at(heap), 3);
+    }
+    let good = "[lock shared_kernel_lock heap];syscall_entry_[k];capos_kernel::cap::ring::submit_[k];x_[k] 900\n";
+    let r = run(dir.path(), rep.clone(), &[], "", "", good);
+    assert_eq!(failed(&lock::WORKLOAD, &r), Vec::<String>::new());
+    // One cap_table stack heavier than any heap stack, but less in all.
+    let split = "[lock shared_kernel_lock cap_table];syscall_entry_[k] 600\n\
+        [lock shared_kernel_lock heap];syscall_entry_[k];capos_kernel::cap::ring::submit_[k];y_[k] 500\n\
+        [lock shared_kernel_lock heap];syscall_entry_[k];capos_kernel::cap::ring::submit_[k];x_[k] 400\n";
+    let r = run(dir.path(), rep.clone(), &[], "", "", split);
+    assert_eq!(failed(&lock::WORKLOAD, &r), Vec::<String>::new());
+    let other = "[lock shared_kernel_lock cap_table];syscall_entry_[k] 5000\n".to_string() + good;
+    let r = run(dir.path(), rep.clone(), &[], "", "", &other);
+    assert_eq!(failed(&lock::WORKLOAD, &r), ["heaviest lock in the contention graph"]);
+    let elsewhere = "[lock shared_kernel_lock heap];syscall_entry_[k];x_[k] 900\n";
+    let r = run(dir.path(), rep.clone(), &[], "", "", elsewhere);
+    assert_eq!(failed(&lock::WORKLOAD, &r), ["heaviest heap stack: path"]);
+    rep.set_counter(Phase::Work, shared_kernel_lock::wait_cycles.at(heap), 901);
+    let r = run(dir.path(), rep, &[], "", "", good);
+    assert_eq!(
+        failed(&lock::WORKLOAD, &r),
+        ["shared_kernel_lock heap work: stacks' wait = wait_cycles"]
+    );
+}
+
+#[test]
+fn joins_and_migrations_fail_on_a_count_off_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rep = report(2);
+    rep.checkpoints.insert(Phase::Work, 10);
+    rep.checkpoints.insert(Phase::Shutdown, 20);
+    let set = |rep: &mut Report, c: Counter, v| rep.set_counter(Phase::Work, c, v);
+    for c in [
+        tlb::shootdown_requests,
+        tlb::shootdown_target_cpus,
+        tlb::shootdown_ipis,
+        tlb::pending_flush_checks,
+        tlb::deferred_completion_drains,
+    ] {
+        set(&mut rep, c.into(), 2);
+    }
+    set(&mut rep, thread_placement::selected.at(1), 4);
+    set(&mut rep, thread_placement::first_selected.at(1), 2);
+    for tsc in [12, 15] {
+        rep.trace.push(capos_measure::TraceEvent {
+            tsc,
+            kind: capos_measure::TraceKind::Shootdown,
+            cpu: 1,
+            flags: 0,
+            a: 0,
+            b: 0,
+        });
+    }
+    let planted = [("joins", 2), ("spinner_ran", 1)];
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&joins::WORKLOAD, &r), Vec::<String>::new());
+    set(&mut rep, tlb::shootdown_ipis.into(), 3);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&joins::WORKLOAD, &r), ["work tlb.shootdown_ipis"]);
+
+    set(&mut rep, thread_placement::migrations.at(0), 9);
+    set(&mut rep, thread_placement::migrations.at(1), 10);
+    let planted = [("rounds", 20), ("wakes", 20), ("migrations", 20)];
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&migrate::WORKLOAD, &r), ["work thread_placement.migrations (all CPUs)"]);
+    // A steal in the work phase is a race the mover cannot see: 2 allowed.
+    set(&mut rep, scheduler::candidates_stolen.into(), 1);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&migrate::WORKLOAD, &r), Vec::<String>::new());
+    set(&mut rep, scheduler::candidates_stolen.into(), 0);
+    set(&mut rep, thread_placement::migrations.at(0), 10);
+    let r = run(dir.path(), rep, &planted, "", "", "");
+    assert_eq!(failed(&migrate::WORKLOAD, &r), Vec::<String>::new());
+}
+
+#[test]
+fn manifests_name_the_workload_and_its_peers() {
+    let m = super::manifest_text(&lock::WORKLOAD, "calls=5");
+    assert!(m.contains("(name = \"fid-lock\", binary = \"fid-lock\", args = \"calls=5\""), "{m}");
+    assert!(
+        m.contains("(name = \"fid-lock-peer1\", binary = \"fid-lock\", args = \"calls=5 peer=1\""),
+        "{m}"
+    );
+    assert_eq!(m.matches("(kind = measure)").count(), 2);
+    let one = super::manifest_text(&sleep::WORKLOAD, "sleeps=1");
+    assert_eq!(one.matches("name = ").count(), 1);
+}

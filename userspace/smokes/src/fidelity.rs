@@ -1,0 +1,69 @@
+//! Shared parts of the fidelity workloads (the `fid-*` programs that plant
+//! known quantities for the harness's `fidelity` suite to find in the
+//! measure reports): their capability slots, the TSC, a rate from the
+//! kernel clock, and the one line that says what was planted.
+//!
+//! Every fidelity manifest (written by `harness/src/fidelity/`) gives its
+//! process the same slots: 0 Console, 1 Timer, 2 ThreadSpawner, 3 ParkSpace,
+//! 4 Measure.
+
+use alloc::string::String;
+use capos_rt::clients::{Console, Measure, ParkSpace, ThreadSpawner, Timer};
+use capos_rt::Error;
+
+pub const CONSOLE: Console = Console(0);
+pub const TIMER: Timer = Timer(1);
+pub const THREADS: ThreadSpawner = ThreadSpawner(2);
+pub const PARK: ParkSpace = ParkSpace(3);
+pub const MEASURE: Measure = Measure(4);
+
+/// The guest's time-stamp counter.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no memory effects and is allowed in user mode (the
+    // kernel does not set CR4.TSD).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// TSC cycles per millisecond, measured against the kernel clock
+/// (`Timer.now`) across a sleep of `ms` milliseconds.
+pub fn tsc_per_ms(ms: u64) -> Result<u64, Error> {
+    let (n0, c0) = (TIMER.now()?, rdtsc());
+    TIMER.sleep(ms * 1_000_000)?;
+    let (n1, c1) = (TIMER.now()?, rdtsc());
+    let ns = n1.saturating_sub(n0).max(1);
+    Ok(((c1 - c0) as u128 * 1_000_000 / ns as u128) as u64)
+}
+
+/// Prints `[<name>] planted k=v k=v ...`: the quantities the harness
+/// compares with the report (the one format `fidelity::planted` parses).
+pub fn print_planted(name: &str, values: &[(&str, u64)]) {
+    let mut line = alloc::format!("[{name}] planted");
+    for (k, v) in values {
+        line.push_str(&alloc::format!(" {k}={v}"));
+    }
+    capos_rt::println!(CONSOLE, "{}", line);
+}
+
+/// A small deterministic generator (xorshift64*), for jitter that keeps a
+/// periodic workload from beating against the periodic sampling tick.
+pub struct Jitter(u64);
+
+impl Jitter {
+    pub fn new(seed: u64) -> Self {
+        Jitter(seed | 1)
+    }
+
+    /// Uniform in `[0, bound)` (`bound > 0`).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
+    }
+}
+
+/// The three phase marks around a work phase, as one error string.
+pub fn mark(phase: &str) -> Result<u64, String> {
+    MEASURE.mark(phase).map_err(|e| alloc::format!("mark {phase}: {e:?}"))
+}
