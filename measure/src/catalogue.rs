@@ -80,10 +80,11 @@ dimension! {
 }
 
 dimension! {
-    /// UART channels: COM1 is the console, COM2 the measurement channel.
+    /// UART channels that carry counted bytes: COM1, the console. (COM2
+    /// carries only the report, after measurement stopped, so it is in no
+    /// number; `end records=` and the harness's frame count describe it.)
     SerialChannel key "channel" {
         Com1 = "com1",
-        Com2 = "com2",
     }
 }
 
@@ -179,7 +180,6 @@ catalogue! {
             fallback_budget_exhausted: Sum = "Fallbacks because the skip budget ran out.",
             fallback_reschedule_pending: Sum = "Fallbacks because a reschedule IPI was pending.",
             fallback_queue_nonempty: Sum = "Fallbacks because the local run queue had work.",
-            fallback_idle: Sum = "Fallbacks because the CPU was running its idle thread.",
         }
         hists {}
     }
@@ -241,7 +241,7 @@ catalogue! {
     }
 
     serial {
-        doc: "UART bytes per channel (`channel=`), counted after LF to CRLF expansion, as emitted.",
+        doc: "Console UART bytes (`channel=`), counted after LF to CRLF expansion, as emitted (emergency exception and panic writes included).",
         cost: "One shard update per write call.",
         dim: SerialChannel,
         fields {

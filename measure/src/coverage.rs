@@ -1,12 +1,20 @@
 //! Field coverage: which catalogue fields a set of reports raised.
 //!
 //! A field is *raised* by a report when it is non-zero in any phase. Every
-//! field of [`GROUPS`] is listed: one entry per field for undimensioned
-//! groups, per field and named dimension entry (`site=blocking`) for named
-//! dimensions, and one entry per field for CPU-slot dimensions (`cpu=*`:
-//! raised on any CPU, since a run uses only some of the slots). Each
-//! histogram is an entry too (`scheduler_lock_hist.wait`), raised when any
-//! bucket is non-zero.
+//! field of [`GROUPS`] is listed, and for dimensioned groups every label:
+//!
+//! * one entry per field: `group.field`, and for a dimensioned group
+//!   `group.field key=*`, raised when any dimension entry raised it (a
+//!   probe that can move the field exists and ran);
+//! * for named dimensions one entry per label, `group key=label`, raised
+//!   when any field of that entry is non-zero (the label names a path that
+//!   really runs: a lock class that was taken, a site that took its lock);
+//! * one entry per histogram, `group_hist.name` (any entry, any bucket).
+//!
+//! So a field nobody raises, or a label nothing ever counts under (the
+//! seed's `generic` site was one), shows as never raised; contention on every
+//! single lock class is not demanded (a lock such as the exit watcher's is
+//! taken a handful of times per run and cannot be made to contend on cue).
 
 use std::fmt::Write as _;
 
@@ -56,27 +64,29 @@ fn catalogue_entries() -> Vec<(String, Probe)> {
     let mut out = Vec::new();
     for (g, group) in GROUPS.iter().enumerate() {
         let g = g as u8;
-        // (label suffix, dimension entries it covers)
-        let dims: Vec<(String, Vec<usize>)> = match group.dim.labels {
-            DimLabels::None => vec![(String::new(), vec![0])],
-            DimLabels::Named(names) => names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (format!(" {}={n}", group.dim.key), vec![i]))
-                .collect(),
-            DimLabels::Cpu(n) => vec![(format!(" {}=*", group.dim.key), (0..n).collect())],
+        let count = group.dim.count();
+        let suffix = match group.dim.labels {
+            DimLabels::None => String::new(),
+            DimLabels::Named(_) | DimLabels::Cpu(_) => format!(" {}=*", group.dim.key),
         };
         for (f, field) in group.fields.iter().enumerate() {
-            for (suffix, entries) in &dims {
-                let cs = entries.iter().filter_map(|d| Counter::from_ids(g, *d, f as u8)).collect();
-                out.push((format!("{}.{}{suffix}", group.name, field.name), Probe::Counters(cs)));
+            let cs = (0..count).filter_map(|d| Counter::from_ids(g, d, f as u8)).collect();
+            out.push((format!("{}.{}{suffix}", group.name, field.name), Probe::Counters(cs)));
+        }
+        if let DimLabels::Named(names) = group.dim.labels {
+            for (d, label) in names.iter().enumerate() {
+                let cs = (0..group.fields.len())
+                    .filter_map(|f| Counter::from_ids(g, d, f as u8))
+                    .collect();
+                out.push((
+                    format!("{} {}={label}", group.name, group.dim.key),
+                    Probe::Counters(cs),
+                ));
             }
         }
         for (h, hist) in group.hists.iter().enumerate() {
-            for (suffix, entries) in &dims {
-                let hs = entries.iter().filter_map(|d| Hist::from_ids(g, *d, h as u8)).collect();
-                out.push((format!("{}_hist.{}{suffix}", group.name, hist.name), Probe::Hists(hs)));
-            }
+            let hs = (0..count).filter_map(|d| Hist::from_ids(g, d, h as u8)).collect();
+            out.push((format!("{}_hist.{}", group.name, hist.name), Probe::Hists(hs)));
         }
     }
     out
@@ -142,21 +152,23 @@ mod tests {
         let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(unique.len(), names.len(), "duplicate entry");
         for g in GROUPS {
-            let per_field = match g.dim.labels {
+            let labels = match g.dim.labels {
                 DimLabels::Named(n) => n.len(),
-                _ => 1,
+                _ => 0,
             };
-            let expect = (g.fields.len() + g.hists.len()) * per_field;
+            let expect = g.fields.len() + g.hists.len() + labels;
             let got = names
                 .iter()
                 .filter(|n| {
-                    n.strip_prefix(g.name)
-                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with("_hist."))
+                    n.strip_prefix(g.name).is_some_and(|rest| {
+                        rest.starts_with('.') || rest.starts_with("_hist.") || rest.starts_with(' ')
+                    })
                 })
                 .count();
             assert_eq!(got, expect, "group {}", g.name);
         }
-        assert!(names.contains(&"scheduler_lock_site.acquisitions site=blocking"));
+        assert!(names.contains(&"scheduler_lock_site.acquisitions site=*"));
+        assert!(names.contains(&"scheduler_lock_site site=blocking"));
         assert!(names.contains(&"thread_placement.migrations cpu=*"));
         assert!(names.contains(&"scheduler_lock_hist.wait"));
         // With no report nothing is raised.
@@ -182,8 +194,10 @@ mod tests {
         assert_eq!(row("scheduler_lock.acquisitions"), [true, false]);
         assert_eq!(row("scheduler_lock_hist.hold"), [true, false]);
         assert_eq!(row("scheduler_lock_hist.wait"), [false, false]);
-        assert_eq!(row("scheduler_lock_site.contended site=blocking"), [false, true]);
-        assert_eq!(row("scheduler_lock_site.contended site=steal"), [false, false]);
+        assert_eq!(row("scheduler_lock_site.contended site=*"), [false, true]);
+        assert_eq!(row("scheduler_lock_site site=blocking"), [false, true]);
+        assert_eq!(row("scheduler_lock_site site=steal"), [false, false]);
+        assert_eq!(row("scheduler_lock_site.acquisitions site=*"), [false, false]);
         assert_eq!(row("thread_placement.selected cpu=*"), [false, true]);
         let missing = c.never_raised();
         assert!(!missing.contains(&"scheduler_lock.acquisitions"));

@@ -87,7 +87,7 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     assert!(has("measure: thread_placement phase=final_total cpu=2 selected=0 first_selected=0 migrations=1"));
     assert!(!starts("measure: thread_placement phase=work cpu=4 "), "cpu lines stop at cpus=4");
     assert!(has("measure: serial phase=boot channel=com1 bytes=300"));
-    assert!(has("measure: serial phase=aggregate channel=com2 bytes=0"));
+    assert!(has("measure: serial phase=aggregate channel=com1 bytes=300"));
     assert!(has("measure: checkpoint name=work tsc=2000"));
     assert!(has("measure: phase name=work cycles=1000"));
     assert!(has("measure: phase name=final_total cycles=3000"));

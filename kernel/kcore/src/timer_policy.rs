@@ -29,15 +29,12 @@ pub enum SlowReason {
     ReschedulePending,
     /// Threads wait in the local run queue.
     QueueNonEmpty,
-    /// The CPU runs its idle thread (nothing to continue).
-    Idle,
 }
 
 /// The state a tick decision reads (all lock-free per-CPU values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TickInput {
     pub from_user: bool,
-    pub running_idle: bool,
     pub reschedule_pending: bool,
     pub local_queue_len: usize,
     pub skips_used: u32,
@@ -48,9 +45,9 @@ pub fn decide(i: TickInput) -> TickAction {
     if !i.from_user {
         return TickAction::KernelOnly;
     }
-    let reason = if i.running_idle {
-        SlowReason::Idle
-    } else if i.reschedule_pending {
+    // A user-mode tick always interrupts a user thread: the idle thread
+    // runs in kernel mode, so there is no idle case here.
+    let reason = if i.reschedule_pending {
         SlowReason::ReschedulePending
     } else if i.local_queue_len > 0 {
         SlowReason::QueueNonEmpty
@@ -69,7 +66,6 @@ mod tests {
     fn base() -> TickInput {
         TickInput {
             from_user: true,
-            running_idle: false,
             reschedule_pending: false,
             local_queue_len: 0,
             skips_used: 0,
@@ -97,10 +93,6 @@ mod tests {
 
     #[test]
     fn each_reason_forces_the_slow_path() {
-        assert_eq!(
-            decide(TickInput { running_idle: true, ..base() }),
-            TickAction::Schedule(SlowReason::Idle)
-        );
         assert_eq!(
             decide(TickInput { reschedule_pending: true, ..base() }),
             TickAction::Schedule(SlowReason::ReschedulePending)

@@ -8,7 +8,6 @@
 
 use crate::arch::x86_64::serial::Uart;
 use crate::sync::IrqOff;
-use capos_measure::catalogue::{serial, SerialChannel};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -55,7 +54,6 @@ fn put(bytes: &[u8]) {
             }
         })
     };
-    super::add(serial::bytes.at(SerialChannel::Com2), bytes.len() as u64);
 }
 
 #[defmt::global_logger]

@@ -179,7 +179,6 @@ pub fn on_tick(from_user: bool) {
     }
     let input = TickInput {
         from_user,
-        running_idle: cs.running_idle.load(Ordering::Acquire),
         reschedule_pending: cs.reschedule_pending.load(Ordering::Acquire),
         local_queue_len: cs.queue_len.load(Ordering::Acquire),
         skips_used: cs.skips_used.load(Ordering::Relaxed),
@@ -212,7 +211,6 @@ fn count_slow_path(reason: timer_policy::SlowReason) {
             R::BudgetExhausted => fp::fallback_budget_exhausted,
             R::ReschedulePending => fp::fallback_reschedule_pending,
             R::QueueNonEmpty => fp::fallback_queue_nonempty,
-            R::Idle => fp::fallback_idle,
         });
     }
 }
