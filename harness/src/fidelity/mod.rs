@@ -9,17 +9,19 @@
 //! `check`; adding a workload is one more file and one line in [`WORKLOADS`].
 
 mod artifacts;
+mod coverage;
 mod cpu_shares;
 mod joins;
 mod lock;
 mod migrate;
+mod oversub;
 mod sleep;
 mod table;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use capos_flamegraphs::RunProfile;
@@ -74,6 +76,7 @@ pub const WORKLOADS: &[&Workload] = &[
     &lock::WORKLOAD,
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
+    &oversub::WORKLOAD,
 ];
 
 /// One finished, decoded and symbolized run of a workload.
@@ -155,6 +158,7 @@ fn run_once(
     w: &Workload,
     args: &FidelityArgs,
     accel: crate::accel::Accel,
+    logs: &mut Vec<PathBuf>,
 ) -> Result<Vec<Row>> {
     let cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
     let name = format!("fidelity-{}", w.name);
@@ -174,6 +178,7 @@ fn run_once(
     }
     let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
     crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
+    logs.push(mlog.clone());
     crate::measure_log::check_snapshot(&report, &images.kernel)?;
     // Every log the suite produces must also pass the counter identities.
     let check = crate::measure_tools::check_and_record_at(&mlog, w.smp, accel, w.tick_hz)?;
@@ -216,13 +221,15 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
     let base = build::build_images(root, KernelFlavor::Measure)?;
     let programs = user::build_package(root, "capos-smokes")?;
     let mut rows = Vec::new();
+    let mut logs = Vec::new();
     for w in selected {
         let wargs = if args.full { w.full_args } else { w.quick_args };
         let images = images_for(root, &base, &programs, w, wargs)?;
         for k in 0..args.repeat {
-            let got = run_once(root, &images, &programs, w, args, accel).unwrap_or_else(|e| {
-                vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
-            });
+            let got =
+                run_once(root, &images, &programs, w, args, accel, &mut logs).unwrap_or_else(|e| {
+                    vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
+                });
             let bad = got.iter().filter(|r| !r.pass()).count();
             eprintln!(
                 "harness: fidelity: {} run {}: {} rows, {bad} failed",
@@ -241,5 +248,13 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
     );
     print!("{}", table::render(&rows));
     println!("fidelity: {} of {} rows within tolerance", rows.len() - failed, rows.len());
-    Ok(failed == 0)
+    // Coverage is a property of the whole suite: a run of one workload
+    // (`--only`) cannot raise every field, so it prints no verdict.
+    let covered = if args.only.is_some() {
+        println!("fidelity: field coverage not judged for --only");
+        true
+    } else {
+        coverage::run(&logs)?
+    };
+    Ok(failed == 0 && covered)
 }

@@ -12,7 +12,7 @@ use capos_measure::{ContentionClass, Counter, Phase, FINGERPRINT};
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
-use super::{cpu_shares, joins, lock, migrate, sleep, Run, Workload};
+use super::{cpu_shares, joins, lock, migrate, oversub, sleep, Run, Workload};
 
 fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
     let folded = dir.join(format!("{stem}.folded"));
@@ -215,4 +215,123 @@ fn manifests_name_the_workload_and_its_peers() {
     assert_eq!(m.matches("(kind = measure)").count(), 2);
     let one = super::manifest_text(&sleep::WORKLOAD, "sleeps=1");
     assert_eq!(one.matches("name = ").count(), 1);
+}
+
+/// A report in which every catalogue counter and histogram is non-zero
+/// except the counters of `skip` (`group`, dimension label, or none).
+fn report_raising_all_but(skip: Option<(&str, usize)>) -> Report {
+    use capos_measure::catalogue::GROUPS;
+    use capos_measure::Hist;
+    let mut r = report(2);
+    for (g, group) in GROUPS.iter().enumerate() {
+        for d in 0..group.dim.count() {
+            if skip == Some((group.name, d)) {
+                continue;
+            }
+            for f in 0..group.fields.len() {
+                if let Some(c) = Counter::from_ids(g as u8, d, f as u8) {
+                    r.set_counter(Phase::Work, c, 1);
+                }
+            }
+            for h in 0..group.hists.len() {
+                if let Some(h) = Hist::from_ids(g as u8, d, h as u8) {
+                    r.set_bucket(Phase::Work, h, 0, 1);
+                }
+            }
+        }
+    }
+    r
+}
+
+#[test]
+fn coverage_passes_a_suite_that_raises_everything_and_fails_one_gap() {
+    use super::coverage::judge;
+    let labels = vec!["a.log".to_string()];
+    let all = report_raising_all_but(None);
+    let v = judge(std::slice::from_ref(&all), &labels, &[]).unwrap();
+    assert!(v.missing.is_empty(), "{:?}", v.missing);
+    // An allowance for an entry that is raised anyway is reported.
+    let v = judge(std::slice::from_ref(&all), &labels, &["syscall nr=unknown"]).unwrap();
+    assert_eq!(v.raised_anyway, ["syscall nr=unknown"]);
+
+    // One lock class never taken: its label entry is a gap, the fields
+    // (raised under other classes) are not.
+    let idx = capos_measure::catalogue::SharedLock::EndpointQueue as usize;
+    let gap = report_raising_all_but(Some(("shared_kernel_lock", idx)));
+    let v = judge(std::slice::from_ref(&gap), &labels, &[]).unwrap();
+    assert_eq!(v.missing, ["shared_kernel_lock lock=endpoint_queue"]);
+    assert!(v.text.contains("never raised: shared_kernel_lock lock=endpoint_queue"), "{}", v.text);
+    // Allowed, it passes; a misspelt allowance is an error, not a pass.
+    let v = judge(std::slice::from_ref(&gap), &labels, &["shared_kernel_lock lock=endpoint_queue"])
+        .unwrap();
+    assert!(v.missing.is_empty());
+    assert!(judge(&[gap], &labels, &["shared_kernel_lock lock=endpoint_queu"]).is_err());
+    // The suite's own allowances all name catalogue entries.
+    judge(&[], &labels, super::coverage::ALLOWED_UNRAISED).unwrap();
+}
+
+/// The counters of a faithful `fid-oversub` run: `sleeps` sleeps, `ticks`
+/// user-mode ticks in the work phase (the aggregate adds a few).
+fn oversub_report(sleeps: u64, ticks: u64) -> Report {
+    use capos_measure::catalogue::{
+        scheduler_lock_site, segment, timer_fast_path as fp, timer_slow_summary as ss,
+        SchedLockSite, Segment,
+    };
+    let mut r = report(1);
+    for (phase, extra) in [(Phase::Work, 0), (Phase::Aggregate, 3)] {
+        let t = ticks + extra;
+        r.set_counter(phase, fp::attempts.into(), t);
+        r.set_counter(phase, fp::fallback_queue_nonempty.into(), sleeps);
+        r.set_counter(phase, fp::fallback_reschedule_pending.into(), t - sleeps);
+        r.set_counter(phase, ss::required.into(), 2 * sleeps);
+        r.set_counter(phase, ss::run_queue_nonempty.into(), 2 * sleeps);
+        r.set_counter(phase, ss::clean.into(), t - 2 * sleeps);
+        r.set_counter(
+            phase,
+            scheduler_lock_site::acquisitions.at(SchedLockSite::PreemptRequeue),
+            t,
+        );
+        r.set_counter(phase, segment::count.at(Segment::ScheduleSaveRequeue), t);
+    }
+    r
+}
+
+#[test]
+fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
+    use capos_measure::catalogue::{timer_fast_path as fp, timer_slow_summary as ss};
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [("sleeps", 20), ("ran0", 500), ("ran1", 500)];
+    let pcs = section("work", "user", &[(139, "x::planted_spin_0"), (139, "x::planted_spin_1")]);
+    let faithful = oversub_report(20, 278);
+    let r = run(dir.path(), faithful.clone(), &planted, &pcs, "", "");
+    assert_eq!(failed(&oversub::WORKLOAD, &r), Vec::<String>::new());
+
+    // A wakeup whose queued sleeper the pick did not see.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Work, ss::required.into(), 39);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert!(f.iter().any(|q| q.contains("required = 2 x sleeps")), "{f:?}");
+    assert!(f.iter().any(|q| q.contains("work: timer_slow_summary required = run_queue")), "{f:?}");
+    // A fallback reason miscounted as another.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Work, fp::fallback_queue_nonempty.into(), 0);
+    bad.set_counter(Phase::Work, fp::fallback_budget_exhausted.into(), 20);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert!(f.iter().any(|q| q.contains("fallback_queue_nonempty = sleeps")), "{f:?}");
+    assert!(f.iter().any(|q| q.contains("fallback_budget_exhausted = 0")), "{f:?}");
+    // Samples that do not follow the run time, and an unfair scheduler.
+    let skewed = section("work", "user", &[(190, "x::planted_spin_0"), (88, "x::planted_spin_1")]);
+    let f =
+        failed(&oversub::WORKLOAD, &run(dir.path(), faithful.clone(), &planted, &skewed, "", ""));
+    assert!(f.iter().any(|q| q.contains("planted_spin_0 share of spinner samples")), "{f:?}");
+    let unfair = [("sleeps", 20), ("ran0", 600), ("ran1", 400)];
+    let pcs = section("work", "user", &[(167, "x::planted_spin_0"), (111, "x::planted_spin_1")]);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), faithful, &unfair, &pcs, "", ""));
+    assert_eq!(
+        f,
+        [
+            "planted_spin_0 share of spinner run time (fair)",
+            "planted_spin_1 share of spinner run time (fair)"
+        ]
+    );
 }
