@@ -50,11 +50,15 @@ smoke-test:
 ## suite"): planted workloads under the measure kernel; every planted
 ## quantity must be found in the reports. `make test` runs the short runs
 ## once; `make fidelity` the long ones FIDELITY_REPEAT times.
+## The field coverage at the end of the suite also reads the newest measure
+## smoke log (smoke-test writes it just before, in `make test`), if any.
 FIDELITY_REPEAT ?= 3
+MEASURE_SMOKE_LOG = $(firstword $(shell ls -t target/runs/smoke-thread-smp2-*/measure.log 2>/dev/null))
+FIDELITY_COVERAGE = $(if $(MEASURE_SMOKE_LOG),--coverage-log $(MEASURE_SMOKE_LOG))
 fidelity-test:
-	$(HARNESS) fidelity --accel $(ACCEL) --quiet
+	$(HARNESS) fidelity --accel $(ACCEL) --quiet $(FIDELITY_COVERAGE)
 fidelity: deps
-	$(HARNESS) fidelity --full --repeat $(FIDELITY_REPEAT) --accel $(ACCEL) --quiet
+	$(HARNESS) fidelity --full --repeat $(FIDELITY_REPEAT) --accel $(ACCEL) --quiet $(FIDELITY_COVERAGE)
 
 ## The syscall and ring fuzzer (harness/src/fuzz.rs): fresh runs, the next
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP

@@ -13,6 +13,7 @@ mod coverage;
 mod cpu_shares;
 mod joins;
 mod lock;
+mod memory;
 mod migrate;
 mod oversub;
 mod sleep;
@@ -46,6 +47,10 @@ pub struct FidelityArgs {
     /// instead of the short ones of `make test`.
     #[arg(long)]
     pub full: bool,
+    /// More measure.log files for the field coverage (`make test` passes
+    /// the measure smoke's log); each must exist and parse.
+    #[arg(long, value_name = "LOG")]
+    pub coverage_log: Vec<PathBuf>,
     #[command(flatten)]
     pub qemu: QemuOpts,
 }
@@ -77,6 +82,7 @@ pub const WORKLOADS: &[&Workload] = &[
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
     &oversub::WORKLOAD,
+    &memory::WORKLOAD,
 ];
 
 /// One finished, decoded and symbolized run of a workload.
@@ -105,13 +111,16 @@ impl Run {
 const CMDLINE: &str = "suppress_switch_logs";
 
 /// The capnp manifest of `w`: its process and peers, the fidelity
-/// capability slots (`capos_smokes::fidelity`), `args`.
+/// capability slots (`capos_smokes::fidelity`: slots 5 and 6 are one
+/// endpoint, served and called by the same process), `args`.
 fn manifest_text(w: &Workload, args: &str) -> String {
     let process = |name: &str, args: &str| {
         format!(
             "  (name = \"{name}\", binary = \"{b}\", args = \"{args}\",\n   \
              caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
-             (kind = parkSpace), (kind = measure)])",
+             (kind = parkSpace), (kind = measure), \
+             (kind = endpoint, endpoint = \"fidelity\", receive = true), \
+             (kind = endpoint, endpoint = \"fidelity\")])",
             b = w.name
         )
     };
@@ -254,6 +263,7 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
         println!("fidelity: field coverage not judged for --only");
         true
     } else {
+        logs.extend(args.coverage_log.iter().cloned());
         coverage::run(&logs)?
     };
     Ok(failed == 0 && covered)

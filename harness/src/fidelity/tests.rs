@@ -12,7 +12,7 @@ use capos_measure::{ContentionClass, Counter, Phase, FINGERPRINT};
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
-use super::{cpu_shares, joins, lock, migrate, oversub, sleep, Run, Workload};
+use super::{cpu_shares, joins, lock, memory, migrate, oversub, sleep, Run, Workload};
 
 fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
     let folded = dir.join(format!("{stem}.folded"));
@@ -334,4 +334,30 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
             "planted_spin_1 share of spinner run time (fair)"
         ]
     );
+}
+
+#[test]
+fn memory_passes_exact_counts_and_fails_each_off_by_one() {
+    use capos_measure::catalogue::memory as mem;
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [("cancelled", 20), ("exits", 4), ("calls", 50), ("frame_refusals", 4)];
+    let mut rep = report(1);
+    rep.set_counter(Phase::Work, mem::pending_cancelled.into(), 20);
+    rep.set_counter(Phase::Work, mem::frame_refusals.into(), 4);
+    let ep = shared_kernel_lock::acquisitions.at(SharedLock::EndpointQueue);
+    rep.set_counter(Phase::Work, ep, 154);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&memory::WORKLOAD, &r), Vec::<String>::new());
+    for (counter, value, row) in [
+        (mem::pending_cancelled.into(), 19, "pending_cancelled"),
+        (mem::completions_dropped.into(), 1, "completions_dropped"),
+        (ep, 153, "endpoint_queue"),
+        (mem::frame_refusals.into(), 5, "frame_refusals"),
+    ] {
+        let mut bad = rep.clone();
+        bad.set_counter(Phase::Work, counter, value);
+        let f = failed(&memory::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+        assert_eq!(f.len(), 1, "{row}: {f:?}");
+        assert!(f[0].contains(row), "{row}: {f:?}");
+    }
 }
