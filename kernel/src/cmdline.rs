@@ -3,8 +3,10 @@
 //! Words: `ktest` / `ktest=<filter>` (run kernel tests), `tick_hz=<n>`
 //! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
 //! the BSP only), `suppress_switch_logs` (no scheduler transition lines:
-//! process/thread start and exit; proof, error and measurement output stay).
-//! Unknown words are reported and ignored.
+//! process/thread start and exit; proof, error and measurement output stay),
+//! `measure_capacity=<n>` (measure kernel: each measure sample table may
+//! hold at most n entries, 1..=4096, so a short test run can overflow them;
+//! docs/measure.md). Unknown words are reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -24,6 +26,8 @@ pub struct Options<'a> {
     pub tick_hz: u32,
     pub noapic: bool,
     pub suppress_switch_logs: bool,
+    /// `measure_capacity=`: the entry limit of every measure sample table.
+    pub measure_capacity: Option<usize>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -32,6 +36,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         tick_hz: DEFAULT_TICK_HZ,
         noapic: false,
         suppress_switch_logs: false,
+        measure_capacity: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -42,6 +47,11 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match hz.parse::<u32>() {
                 Ok(v) if (10..=10_000).contains(&v) => o.tick_hz = v,
                 _ => crate::kprintln!("kernel: ignoring bad tick_hz '{hz}' (10..=10000)"),
+            }
+        } else if let Some(n) = word.strip_prefix("measure_capacity=") {
+            match n.parse::<usize>() {
+                Ok(v) if (1..=4096).contains(&v) => o.measure_capacity = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad measure_capacity '{n}' (1..=4096)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -67,6 +77,10 @@ mod tests {
             kassert_eq!(o.mode, Mode::Ktest(Some("sched")));
             let d = parse("tick_hz=5 tick_hz=x");
             kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
+            kassert_eq!(d.measure_capacity, None);
+            kassert_eq!(parse("measure_capacity=8").measure_capacity, Some(8));
+            kassert_eq!(parse("measure_capacity=0 measure_capacity=x").measure_capacity, None);
+            kassert_eq!(parse("measure_capacity=4097").measure_capacity, None);
             kassert_eq!(d.mode, Mode::Normal);
             Ok(())
         }

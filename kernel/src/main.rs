@@ -89,6 +89,16 @@ extern "C" fn kmain() -> ! {
     let cmdline = req::CMDLINE.get_response().and_then(|c| c.cmdline().to_str().ok()).unwrap_or("");
     let opts = cmdline::parse(cmdline);
     console::set_switch_logs(!opts.suppress_switch_logs);
+    if let Some(n) = opts.measure_capacity {
+        // Before the first tick: no sample has claimed a slot yet.
+        #[cfg(feature = "measure")]
+        {
+            measure::MEASURE.set_capacity(n);
+            kprintln!("kernel: measure tables capped at {n} entries each");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring measure_capacity={n} (no measure feature)");
+    }
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(

@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::phase::Phase;
-use crate::samples::MAX_PROBE;
+use crate::samples::{Claims, MAX_PROBE};
 
 const VALID: u64 = 1 << 63;
 const THREAD_MASK: u64 = (1 << 48) - 1;
@@ -58,6 +58,7 @@ pub struct ThreadOpsTable<const N: usize> {
     pids: [AtomicU32; N],
     syscalls: [AtomicU64; N],
     sqes: [AtomicU64; N],
+    pub claims: Claims,
 }
 
 impl<const N: usize> Default for ThreadOpsTable<N> {
@@ -77,6 +78,7 @@ impl<const N: usize> ThreadOpsTable<N> {
             pids: [const { AtomicU32::new(0) }; N],
             syscalls: [const { AtomicU64::new(0) }; N],
             sqes: [const { AtomicU64::new(0) }; N],
+            claims: Claims::new(),
         }
     }
 
@@ -90,12 +92,19 @@ impl<const N: usize> ThreadOpsTable<N> {
             let i = (start + probe) & (N - 1);
             let mut seen = self.keys[i].load(R);
             if seen == 0 {
+                // A free slot on the probe path: no row for `key` yet.
+                if !self.claims.take() {
+                    return false;
+                }
                 seen = match self.keys[i].compare_exchange(0, key, R, R) {
                     Ok(_) => {
                         self.pids[i].store(pid, R);
                         key
                     }
-                    Err(other) => other,
+                    Err(other) => {
+                        self.claims.give_back();
+                        other
+                    }
                 };
             }
             if seen == key {
@@ -175,5 +184,16 @@ mod tests {
             assert_eq!(thread_key(r).map(thread_ref), Some(r));
         }
         assert_eq!(thread_key(0x1_0000), None);
+    }
+
+    #[test]
+    fn a_capped_table_refuses_new_rows_only() {
+        let t: ThreadOpsTable<16> = ThreadOpsTable::new();
+        t.claims.set_limit(1);
+        assert!(t.record(Phase::Work, 1, 2, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Work, 2, 2, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Shutdown, 1, 2, ThreadOp::Syscall, 1));
+        assert!(t.record(Phase::Work, 1, 2, ThreadOp::RingSqe, 4));
+        assert_eq!(t.entries().count(), 1);
     }
 }

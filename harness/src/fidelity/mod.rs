@@ -15,6 +15,7 @@ mod joins;
 mod lock;
 mod memory;
 mod migrate;
+mod overflow;
 mod oversub;
 mod sleep;
 mod table;
@@ -83,7 +84,12 @@ pub const WORKLOADS: &[&Workload] = &[
     &migrate::WORKLOAD,
     &oversub::WORKLOAD,
     &memory::WORKLOAD,
+    &overflow::WORKLOAD,
 ];
+
+/// Kernel words some workloads' boots add, by workload name (kept apart
+/// from [`Workload`] so the workloads that need none carry no field).
+const EXTRA_CMDLINE: &[(&str, &str)] = &[(overflow::WORKLOAD.name, overflow::CMDLINE)];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
@@ -169,7 +175,11 @@ fn run_once(
     accel: crate::accel::Accel,
     logs: &mut Vec<PathBuf>,
 ) -> Result<Vec<Row>> {
-    let cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    let mut cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    for (_, words) in EXTRA_CMDLINE.iter().filter(|(n, _)| *n == w.name) {
+        cmdline.push(' ');
+        cmdline.push_str(words);
+    }
     let name = format!("fidelity-{}", w.name);
     let (dir, out) = session::boot_direct(root, &name, images, &cmdline, w.smp, &args.qemu, accel)?;
     let log = dir.join("serial.log");

@@ -12,7 +12,7 @@ use capos_measure::{ContentionClass, Counter, Phase, FINGERPRINT};
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
-use super::{cpu_shares, joins, lock, memory, migrate, oversub, sleep, Run, Workload};
+use super::{cpu_shares, joins, lock, memory, migrate, overflow, oversub, sleep, Run, Workload};
 
 fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
     let folded = dir.join(format!("{stem}.folded"));
@@ -360,4 +360,80 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
         assert_eq!(f.len(), 1, "{row}: {f:?}");
         assert!(f[0].contains(row), "{row}: {f:?}");
     }
+}
+
+/// A faithful `fid-overflow` report at capacity 1, and its measure.log
+/// `# losses` line.
+fn overflow_report() -> (Report, String) {
+    use capos_measure::catalogue::{kernel_pc_samples as k, thread_ops, user_pc_samples as u};
+    use capos_measure::record::Mode;
+    use capos_measure::thread_ops::ThreadOps;
+    let mut r = report(2);
+    let agg = Phase::Aggregate;
+    for (c, n) in [
+        (Counter::from(u::overflow), 16),
+        (u::stack_overflow.into(), 17),
+        (k::overflow.into(), 113),
+        (k::stack_overflow.into(), 113),
+        (k::contention_overflow.into(), 2),
+        (thread_ops::rows_refused.into(), 15),
+        (thread_ops::ring_sqes.into(), 10),
+        (
+            capos_measure::catalogue::syscall::calls
+                .at(capos_measure::catalogue::SyscallNr::CapEnter),
+            12,
+        ),
+    ] {
+        r.set_counter(agg, c, n);
+    }
+    // One entry per table, shown in its phase and in the aggregate.
+    for p in [Phase::Work, agg] {
+        r.pc_samples.insert((p, Mode::User, 0x40_1000), 3);
+        r.pc_samples.insert((p, Mode::Kernel, 0xffff_ffff_8000_1000), 3);
+        r.stack_samples.insert((p, Mode::User, vec![1, 2]), 3);
+        r.contention_stacks.insert((p, 1, 0, vec![7]), (1, 100));
+        let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
+        r.thread_ops.insert((p, 9), row);
+    }
+    let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
+        kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
+        thread_rows_refused=15 trace_dropped=0 (no trace rings)\n";
+    (r, losses.to_string())
+}
+
+fn overflow_run(dir: &Path, r: Report, losses: &str) -> Run {
+    let run = run(dir, r, &[("calls", 10_000)], "", "", "");
+    std::fs::write(run.profile.pc_report.report.with_file_name("measure.log"), losses).unwrap();
+    run
+}
+
+#[test]
+fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_loss() {
+    use capos_measure::catalogue::kernel_pc_samples as k;
+    use capos_measure::record::Mode;
+    assert_eq!(overflow::CMDLINE, format!("measure_capacity={}", overflow::CAPACITY));
+    let dir = tempfile::tempdir().unwrap();
+    let (faithful, losses) = overflow_report();
+    let r = overflow_run(dir.path(), faithful.clone(), &losses);
+    assert_eq!(failed(&overflow::WORKLOAD, &r), Vec::<String>::new());
+
+    // A second user PC entry: the cap did not hold.
+    let mut bad = faithful.clone();
+    bad.pc_samples.insert((Phase::Shutdown, Mode::User, 0x40_2000), 1);
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["user PC table entries = capacity"]);
+    // No contention overflow counted, and a losses line that hides one.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Aggregate, k::contention_overflow.into(), 0);
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert!(f.iter().any(|q| q.contains("contention_overflow > 0")), "{f:?}");
+    let hidden = losses.replace("kernel_pc_overflow=113", "kernel_pc_overflow=0");
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), faithful.clone(), &hidden));
+    assert_eq!(f, ["# losses line states kernel_pc_overflow"]);
+    // Refused records below the refused system calls (12 - 2 in rows).
+    let mut bad = faithful;
+    bad.set_counter(Phase::Aggregate, capos_measure::catalogue::thread_ops::rows_refused.into(), 9);
+    let losses9 = losses.replace("thread_rows_refused=15", "thread_rows_refused=9");
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses9));
+    assert_eq!(f, ["thread_ops.rows_refused within [refused syscalls, + refused SQEs]"]);
 }
