@@ -422,6 +422,11 @@ fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_lo
     bad.pc_samples.insert((Phase::Shutdown, Mode::User, 0x40_2000), 1);
     let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
     assert_eq!(f, ["user PC table entries = capacity"]);
+    // An empty stack table (at capacity 1 no racing twin can explain it).
+    let mut bad = faithful.clone();
+    bad.stack_samples.clear();
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["stack table entries = capacity"]);
     // No contention overflow counted, and a losses line that hides one.
     let mut bad = faithful.clone();
     bad.set_counter(Phase::Aggregate, k::contention_overflow.into(), 0);
