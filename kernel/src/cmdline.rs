@@ -6,7 +6,10 @@
 //! process/thread start and exit; proof, error and measurement output stay),
 //! `measure_capacity=<n>` (measure kernel: each measure sample table may
 //! hold at most n entries, 1..=4096, so a short test run can overflow them;
-//! docs/measure.md). Unknown words are reported and ignored.
+//! docs/measure.md), `heap_room=<KiB>` (measure kernel: user-driven kernel
+//! heap allocations see at most that much room above the heap's reserve,
+//! 1..=65536, so a test can meet the reserve's refusal). Unknown words are
+//! reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -28,6 +31,8 @@ pub struct Options<'a> {
     pub suppress_switch_logs: bool,
     /// `measure_capacity=`: the entry limit of every measure sample table.
     pub measure_capacity: Option<usize>,
+    /// `heap_room=`: KiB of heap room above the reserve for user work.
+    pub heap_room_kib: Option<usize>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -37,6 +42,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         noapic: false,
         suppress_switch_logs: false,
         measure_capacity: None,
+        heap_room_kib: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -52,6 +58,11 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match n.parse::<usize>() {
                 Ok(v) if (1..=4096).contains(&v) => o.measure_capacity = Some(v),
                 _ => crate::kprintln!("kernel: ignoring bad measure_capacity '{n}' (1..=4096)"),
+            }
+        } else if let Some(n) = word.strip_prefix("heap_room=") {
+            match n.parse::<usize>() {
+                Ok(v) if (1..=65_536).contains(&v) => o.heap_room_kib = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad heap_room '{n}' (1..=65536 KiB)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -81,6 +92,8 @@ mod tests {
             kassert_eq!(parse("measure_capacity=8").measure_capacity, Some(8));
             kassert_eq!(parse("measure_capacity=0 measure_capacity=x").measure_capacity, None);
             kassert_eq!(parse("measure_capacity=4097").measure_capacity, None);
+            kassert_eq!(parse("heap_room=48").heap_room_kib, Some(48));
+            kassert_eq!(parse("heap_room=0 heap_room=-1").heap_room_kib, None);
             kassert_eq!(d.mode, Mode::Normal);
             Ok(())
         }

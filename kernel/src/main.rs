@@ -99,6 +99,16 @@ extern "C" fn kmain() -> ! {
         #[cfg(not(feature = "measure"))]
         kprintln!("kernel: ignoring measure_capacity={n} (no measure feature)");
     }
+    if let Some(kib) = opts.heap_room_kib {
+        // Before the first process: every user-driven admission sees it.
+        #[cfg(feature = "measure")]
+        {
+            mm::heap::set_test_room(kib * 1024);
+            kprintln!("kernel: user work sees at most {kib} KiB of heap above the reserve");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring heap_room={kib} (no measure feature)");
+    }
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(

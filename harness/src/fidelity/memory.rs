@@ -12,6 +12,11 @@
 //!   lock once in `call`, once in `receive` and once in `reply`, and an
 //!   exiting thread with operations outstanding (the `exits` sleepers)
 //!   looks through the one endpoint's queues once (`cancel_for`);
+//! * `memory.heap_refusals` = the NOPs refused with `OutOfResources`, and
+//!   every one of the `heap_nops` was: booted with [`CMDLINE`], user work
+//!   sees only 48 KiB of heap above the reserve (kernel/src/mm/heap.rs
+//!   `admit`), and each NOP asks for 32 KiB + its 32 KiB of parameters
+//!   (kernel/src/cap/ring.rs);
 //! * `memory.frame_refusals` = the program's count of refused heap growths
 //!   within the heap's own limit (kernel/src/proc/process.rs `map_fresh`
 //!   counts a refusal when the process's frame limit is reached; a growth
@@ -24,13 +29,18 @@ use capos_measure::Phase;
 use super::table::Row;
 use super::{Run, Workload};
 
+/// The kernel word this workload boots with: 48 KiB of heap room for user
+/// work, enough for every other operation of the program (32 KiB + small
+/// parameters each), too little for a NOP with 32 KiB of parameters.
+pub const CMDLINE: &str = "heap_room=48";
+
 pub const WORKLOAD: Workload = Workload {
     name: "fid-memory",
     smp: 1,
     tick_hz: 100,
     peers: 0,
-    quick_args: "rounds=4 pending=5 calls=50 refusals=3",
-    full_args: "rounds=16 pending=8 calls=400 refusals=8",
+    quick_args: "rounds=4 pending=5 calls=50 heap_refusals=3 refusals=3",
+    full_args: "rounds=16 pending=8 calls=400 heap_refusals=8 refusals=8",
     check,
 };
 
@@ -57,6 +67,18 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             "work: endpoint_queue acquisitions = 3 x calls + exits with work pending",
             3 * calls + exits,
             w(shared_kernel_lock::acquisitions.at(SharedLock::EndpointQueue)),
+        ),
+        Row::exact(
+            name,
+            "NOPs with 32 KiB of parameters refused (OutOfResources)",
+            run.planted("heap_nops")?,
+            run.planted("heap_refusals")?,
+        ),
+        Row::exact(
+            name,
+            "work: memory.heap_refusals = NOPs refused",
+            run.planted("heap_refusals")?,
+            w(memory::heap_refusals.into()),
         ),
         Row::exact(
             name,

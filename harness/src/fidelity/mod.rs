@@ -89,7 +89,8 @@ pub const WORKLOADS: &[&Workload] = &[
 
 /// Kernel words some workloads' boots add, by workload name (kept apart
 /// from [`Workload`] so the workloads that need none carry no field).
-const EXTRA_CMDLINE: &[(&str, &str)] = &[(overflow::WORKLOAD.name, overflow::CMDLINE)];
+const EXTRA_CMDLINE: &[(&str, &str)] =
+    &[(overflow::WORKLOAD.name, overflow::CMDLINE), (memory::WORKLOAD.name, memory::CMDLINE)];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {

@@ -340,9 +340,17 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
 fn memory_passes_exact_counts_and_fails_each_off_by_one() {
     use capos_measure::catalogue::memory as mem;
     let dir = tempfile::tempdir().unwrap();
-    let planted = [("cancelled", 20), ("exits", 4), ("calls", 50), ("frame_refusals", 4)];
+    let planted = [
+        ("cancelled", 20),
+        ("exits", 4),
+        ("calls", 50),
+        ("heap_refusals", 3),
+        ("heap_nops", 3),
+        ("frame_refusals", 4),
+    ];
     let mut rep = report(1);
     rep.set_counter(Phase::Work, mem::pending_cancelled.into(), 20);
+    rep.set_counter(Phase::Work, mem::heap_refusals.into(), 3);
     rep.set_counter(Phase::Work, mem::frame_refusals.into(), 4);
     let ep = shared_kernel_lock::acquisitions.at(SharedLock::EndpointQueue);
     rep.set_counter(Phase::Work, ep, 154);
@@ -353,6 +361,7 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
         (mem::completions_dropped.into(), 1, "completions_dropped"),
         (ep, 153, "endpoint_queue"),
         (mem::frame_refusals.into(), 5, "frame_refusals"),
+        (mem::heap_refusals.into(), 2, "heap_refusals"),
     ] {
         let mut bad = rep.clone();
         bad.set_counter(Phase::Work, counter, value);
@@ -360,6 +369,11 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
         assert_eq!(f.len(), 1, "{row}: {f:?}");
         assert!(f[0].contains(row), "{row}: {f:?}");
     }
+    // A NOP the kernel let through.
+    let mut short = planted;
+    short[3] = ("heap_refusals", 2);
+    let f = failed(&memory::WORKLOAD, &run(dir.path(), rep, &short, "", "", ""));
+    assert!(f.iter().any(|q| q.contains("NOPs with 32 KiB")), "{f:?}");
 }
 
 /// A faithful `fid-overflow` report at capacity 1, and its measure.log

@@ -9,7 +9,13 @@
 //! 2. A server thread receives and answers `calls` (default 50) calls that
 //!    the main thread makes on the fidelity endpoint
 //!    (`shared_kernel_lock lock=endpoint_queue`).
-//! 3. The main thread grows its heap 1 MiB at a time until the kernel
+//! 3. The main thread submits `heap_refusals` (default 3) NOPs whose
+//!    parameter buffer is 32 KiB: the kernel admits every SQE for 32 KiB
+//!    plus its parameters (kernel/src/cap/ring.rs), and the boot's
+//!    `heap_room=48` lets user work see only 48 KiB of heap above the
+//!    reserve, so each is refused with `OutOfResources`
+//!    (`memory.heap_refusals`); the program counts the refusals it gets.
+//! 4. The main thread grows its heap 1 MiB at a time until the kernel
 //!    refuses (the process's frame limit), then one page at a time until
 //!    refused, then `refusals - 1` more single pages, all refused
 //!    (`memory.frame_refusals`: the refusals whose new heap length stays
@@ -18,8 +24,8 @@
 //!    process cannot map another frame afterwards.
 //!
 //! Prints `[fid-memory] planted cancelled=<rounds x pending> calls=<n>
-//! exits=<rounds> frame_refusals=<n> heap_mib=<heap length at the first
-//! refusal>`, then PASS. Caps: see `capos_smokes::fidelity`.
+//! exits=<rounds> heap_refusals=<n> frame_refusals=<n> heap_mib=<heap
+//! length at the first refusal>`, then PASS. Caps: see `capos_smokes::fidelity`.
 #![no_std]
 #![no_main]
 
@@ -27,7 +33,9 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use capos_abi::error::Error;
 use capos_abi::layout::{USER_HEAP_BASE, USER_HEAP_MAX};
+use capos_abi::ring::{op, Sqe};
 use capos_rt::clients::{Timer, TIMER_SLEEP};
 use capos_rt::ring::{self, Ring};
 use capos_rt::{syscall, thread, Ctx};
@@ -50,7 +58,8 @@ fn run(ctx: &Ctx) -> i64 {
     let pending = number(ctx.args, "pending").unwrap_or(5);
     let calls = number(ctx.args, "calls").unwrap_or(50);
     let refusals = number(ctx.args, "refusals").unwrap_or(3).max(1);
-    match work(rounds, pending, calls, refusals) {
+    let heap_refusals = number(ctx.args, "heap_refusals").unwrap_or(3);
+    match work(rounds, pending, calls, heap_refusals, refusals) {
         Ok(()) => c.check(true, "work phase ran"),
         Err(e) => c.check(false, &e),
     }
@@ -87,7 +96,44 @@ fn serve(calls: u64) -> i64 {
     0
 }
 
-fn work(rounds: u64, pending: u64, calls: u64, refusals: u64) -> Result<(), String> {
+/// Parameter bytes of each NOP the kernel must refuse: admitted as
+/// 32 KiB + 32 KiB, more than the boot's 48 KiB of room.
+const BIG_PARAMS: usize = 32 * 1024;
+
+/// Submits `n` NOPs with a [`BIG_PARAMS`] parameter buffer; returns how
+/// many completed with `OutOfResources`.
+fn refuse_heap(n: u64) -> Result<u64, String> {
+    let params = alloc::vec![0u8; BIG_PARAMS];
+    let r = Ring::current();
+    let mut refused = 0;
+    for i in 0..n {
+        let user_data = ring::next_user_data();
+        let sqe = Sqe {
+            opcode: op::NOP,
+            user_data,
+            params: params.as_ptr() as u64,
+            params_len: BIG_PARAMS as u32,
+            ..Sqe::default()
+        };
+        if r.push(sqe).is_err() {
+            return Err(alloc::format!("NOP {i}: the ring is full"));
+        }
+        syscall::cap_enter(0, 0);
+        let cqe = ring::wait_for(user_data);
+        if Error::from_result(cqe.result) == Some(Error::OutOfResources) {
+            refused += 1;
+        }
+    }
+    Ok(refused)
+}
+
+fn work(
+    rounds: u64,
+    pending: u64,
+    calls: u64,
+    heap_refusals: u64,
+    refusals: u64,
+) -> Result<(), String> {
     mark("spawn_ready")?;
     // Room in the runtime's heap for what runs after the frame limit.
     drop(Vec::<u8>::with_capacity(256 * 1024));
@@ -115,6 +161,7 @@ fn work(rounds: u64, pending: u64, calls: u64, refusals: u64) -> Result<(), Stri
     if code != 0 {
         return Err(alloc::format!("server failed ({code})"));
     }
+    let heap_refused = refuse_heap(heap_refusals)?;
     let (frame_refusals, heap_mib) = refuse_frames(refusals)?;
     mark("shutdown")?;
     print_planted(
@@ -123,6 +170,8 @@ fn work(rounds: u64, pending: u64, calls: u64, refusals: u64) -> Result<(), Stri
             ("cancelled", rounds * pending),
             ("exits", rounds),
             ("calls", calls),
+            ("heap_refusals", heap_refused),
+            ("heap_nops", heap_refusals),
             ("frame_refusals", frame_refusals),
             ("heap_mib", heap_mib),
         ],
