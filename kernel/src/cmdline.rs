@@ -8,7 +8,10 @@
 //! hold at most n entries, 1..=4096, so a short test run can overflow them;
 //! docs/measure.md), `heap_room=<KiB>` (measure kernel: user-driven kernel
 //! heap allocations see at most that much room above the heap's reserve,
-//! 1..=65536, so a test can meet the reserve's refusal). Unknown words are
+//! 1..=65536, so a test can meet the reserve's refusal),
+//! `exit_cancel_delay_ms=<ms>` (measure kernel: an exiting thread waits that
+//! long, 1..=1000, between refusing completions and cancelling its pending
+//! work, so a test can plant dropped completions). Unknown words are
 //! reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
@@ -33,6 +36,8 @@ pub struct Options<'a> {
     pub measure_capacity: Option<usize>,
     /// `heap_room=`: KiB of heap room above the reserve for user work.
     pub heap_room_kib: Option<usize>,
+    /// `exit_cancel_delay_ms=`: the exit path's test delay.
+    pub exit_cancel_delay_ms: Option<u64>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -43,6 +48,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         suppress_switch_logs: false,
         measure_capacity: None,
         heap_room_kib: None,
+        exit_cancel_delay_ms: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -63,6 +69,11 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match n.parse::<usize>() {
                 Ok(v) if (1..=65_536).contains(&v) => o.heap_room_kib = Some(v),
                 _ => crate::kprintln!("kernel: ignoring bad heap_room '{n}' (1..=65536 KiB)"),
+            }
+        } else if let Some(n) = word.strip_prefix("exit_cancel_delay_ms=") {
+            match n.parse::<u64>() {
+                Ok(v) if (1..=1000).contains(&v) => o.exit_cancel_delay_ms = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad exit_cancel_delay_ms '{n}' (1..=1000)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -94,6 +105,8 @@ mod tests {
             kassert_eq!(parse("measure_capacity=4097").measure_capacity, None);
             kassert_eq!(parse("heap_room=48").heap_room_kib, Some(48));
             kassert_eq!(parse("heap_room=0 heap_room=-1").heap_room_kib, None);
+            kassert_eq!(parse("exit_cancel_delay_ms=100").exit_cancel_delay_ms, Some(100));
+            kassert_eq!(parse("exit_cancel_delay_ms=1001").exit_cancel_delay_ms, None);
             kassert_eq!(d.mode, Mode::Normal);
             Ok(())
         }

@@ -109,6 +109,15 @@ extern "C" fn kmain() -> ! {
         #[cfg(not(feature = "measure"))]
         kprintln!("kernel: ignoring heap_room={kib} (no measure feature)");
     }
+    if let Some(ms) = opts.exit_cancel_delay_ms {
+        #[cfg(feature = "measure")]
+        {
+            proc::set_exit_cancel_delay(ms * (hz / 1000));
+            kprintln!("kernel: exiting threads wait {ms} ms before cancelling their work");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring exit_cancel_delay_ms={ms} (no measure feature)");
+    }
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(

@@ -342,7 +342,8 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let planted = [
         ("cancelled", 20),
-        ("exits", 4),
+        ("exits", 6),
+        ("drops", 2),
         ("calls", 50),
         ("heap_refusals", 3),
         ("heap_nops", 3),
@@ -353,13 +354,14 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
     rep.set_counter(Phase::Work, mem::heap_refusals.into(), 3);
     rep.set_counter(Phase::Work, mem::frame_refusals.into(), 4);
     let ep = shared_kernel_lock::acquisitions.at(SharedLock::EndpointQueue);
-    rep.set_counter(Phase::Work, ep, 154);
+    rep.set_counter(Phase::Work, ep, 156);
+    rep.set_counter(Phase::Work, mem::completions_dropped.into(), 2);
     let r = run(dir.path(), rep.clone(), &planted, "", "", "");
     assert_eq!(failed(&memory::WORKLOAD, &r), Vec::<String>::new());
     for (counter, value, row) in [
         (mem::pending_cancelled.into(), 19, "pending_cancelled"),
         (mem::completions_dropped.into(), 1, "completions_dropped"),
-        (ep, 153, "endpoint_queue"),
+        (ep, 155, "endpoint_queue"),
         (mem::frame_refusals.into(), 5, "frame_refusals"),
         (mem::heap_refusals.into(), 2, "heap_refusals"),
     ] {
@@ -371,7 +373,7 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
     }
     // A NOP the kernel let through.
     let mut short = planted;
-    short[3] = ("heap_refusals", 2);
+    short[4] = ("heap_refusals", 2);
     let f = failed(&memory::WORKLOAD, &run(dir.path(), rep, &short, "", "", ""));
     assert!(f.iter().any(|q| q.contains("NOPs with 32 KiB")), "{f:?}");
 }

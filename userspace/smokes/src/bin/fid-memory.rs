@@ -6,6 +6,11 @@
 //! 1. `rounds` times (default 4): a thread submits `pending` (default 5)
 //!    one-hour `Timer.sleep` calls without waiting for them and exits; the
 //!    kernel cancels each of them (`memory.pending_cancelled`).
+//!    Then `drops` times (default 2): a thread submits one 30 ms sleep and
+//!    exits. The boot's `exit_cancel_delay_ms=150` holds an exiting thread
+//!    with work outstanding that long between refusing completions and
+//!    cancelling its work, so the sleep expires in between and its
+//!    completion is dropped (`memory.completions_dropped`), not cancelled.
 //! 2. A server thread receives and answers `calls` (default 50) calls that
 //!    the main thread makes on the fidelity endpoint
 //!    (`shared_kernel_lock lock=endpoint_queue`).
@@ -24,7 +29,7 @@
 //!    process cannot map another frame afterwards.
 //!
 //! Prints `[fid-memory] planted cancelled=<rounds x pending> calls=<n>
-//! exits=<rounds> heap_refusals=<n> frame_refusals=<n> heap_mib=<heap
+//! exits=<rounds + drops> drops=<n> heap_refusals=<n> frame_refusals=<n> heap_mib=<heap
 //! length at the first refusal>`, then PASS. Caps: see `capos_smokes::fidelity`.
 #![no_std]
 #![no_main]
@@ -51,6 +56,9 @@ const NAME: &str = "fid-memory";
 const HOUR_NS: u64 = 3_600_000_000_000;
 const MIB: u64 = 1 << 20;
 const PAGE: u64 = 4096;
+/// The sleep a dropper leaves behind: well after its exit begins, well
+/// before the boot's 150 ms exit delay ends.
+const DROP_SLEEP_NS: u64 = 30_000_000;
 
 fn run(ctx: &Ctx) -> i64 {
     let mut c = Checks::new(NAME, CONSOLE);
@@ -59,19 +67,20 @@ fn run(ctx: &Ctx) -> i64 {
     let calls = number(ctx.args, "calls").unwrap_or(50);
     let refusals = number(ctx.args, "refusals").unwrap_or(3).max(1);
     let heap_refusals = number(ctx.args, "heap_refusals").unwrap_or(3);
-    match work(rounds, pending, calls, heap_refusals, refusals) {
+    let drops = number(ctx.args, "drops").unwrap_or(2);
+    match work(rounds, pending, drops, calls, heap_refusals, refusals) {
         Ok(()) => c.check(true, "work phase ran"),
         Err(e) => c.check(false, &e),
     }
     c.finish()
 }
 
-/// A thread that leaves `pending` sleeps of an hour behind: submitted (the
+/// A thread that leaves `pending` sleeps of `ns` behind: submitted (the
 /// kernel consumed every SQE) and never waited for. Returns 0 if the kernel
 /// took them all.
-fn leave_sleeps(pending: u64) -> i64 {
+fn leave_sleeps(pending: u64, ns: u64) -> i64 {
     let r = Ring::current();
-    let params = Timer::sleep_params(HOUR_NS);
+    let params = Timer::sleep_params(ns);
     for i in 0..pending {
         if r.push(ring::call_sqe(TIMER.0, TIMER_SLEEP, &params, &mut [], 1_000 + i)).is_err() {
             return 1;
@@ -130,6 +139,7 @@ fn refuse_heap(n: u64) -> Result<u64, String> {
 fn work(
     rounds: u64,
     pending: u64,
+    drops: u64,
     calls: u64,
     heap_refusals: u64,
     refusals: u64,
@@ -139,11 +149,19 @@ fn work(
     drop(Vec::<u8>::with_capacity(256 * 1024));
     mark("work")?;
     for r in 0..rounds {
-        let h = thread::spawn(THREADS, move || leave_sleeps(pending))
+        let h = thread::spawn(THREADS, move || leave_sleeps(pending, HOUR_NS))
             .map_err(|e| alloc::format!("spawn sleeper {r}: {e:?}"))?;
         let code = h.join().map_err(|e| alloc::format!("join sleeper {r}: {e:?}"))?;
         if code != 0 {
             return Err(alloc::format!("sleeper {r}: the kernel did not take its sleeps ({code})"));
+        }
+    }
+    for d in 0..drops {
+        let h = thread::spawn(THREADS, move || leave_sleeps(1, DROP_SLEEP_NS))
+            .map_err(|e| alloc::format!("spawn dropper {d}: {e:?}"))?;
+        let code = h.join().map_err(|e| alloc::format!("join dropper {d}: {e:?}"))?;
+        if code != 0 {
+            return Err(alloc::format!("dropper {d}: the kernel did not take its sleep ({code})"));
         }
     }
     let server = thread::spawn(THREADS, move || serve(calls))
@@ -168,7 +186,8 @@ fn work(
         NAME,
         &[
             ("cancelled", rounds * pending),
-            ("exits", rounds),
+            ("exits", rounds + drops),
+            ("drops", drops),
             ("calls", calls),
             ("heap_refusals", heap_refused),
             ("heap_nops", heap_refusals),
