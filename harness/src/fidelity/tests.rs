@@ -458,3 +458,14 @@ fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_lo
     let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses9));
     assert_eq!(f, ["thread_ops.rows_refused within [refused syscalls, + refused SQEs]"]);
 }
+
+#[test]
+fn extra_kernel_words_name_real_workloads_and_manifests_carry_the_endpoint() {
+    for (name, words) in super::EXTRA_CMDLINE {
+        assert!(super::WORKLOADS.iter().any(|w| w.name == *name), "{name}: no such workload");
+        assert!(!words.trim().is_empty(), "{name}: no words");
+    }
+    let m = super::manifest_text(&memory::WORKLOAD, "x=1");
+    assert!(m.contains(r#"(kind = endpoint, endpoint = "fidelity", receive = true)"#), "{m}");
+    assert!(m.contains(r#"(kind = endpoint, endpoint = "fidelity")])"#), "{m}");
+}
