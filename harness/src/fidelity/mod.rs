@@ -14,6 +14,7 @@ mod joins;
 mod lock;
 mod migrate;
 mod sleep;
+mod syscalls;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,7 @@ pub const WORKLOADS: &[&Workload] = &[
     &lock::WORKLOAD,
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
+    &syscalls::WORKLOAD,
 ];
 
 /// One finished, decoded and symbolized run of a workload.
