@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod cpu_shares;
+mod ipi;
 mod joins;
 mod lock;
 mod migrate;
@@ -76,6 +77,7 @@ pub const WORKLOADS: &[&Workload] = &[
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
     &syscalls::WORKLOAD,
+    &ipi::WORKLOAD,
 ];
 
 /// One finished, decoded and symbolized run of a workload.
