@@ -10,7 +10,9 @@
 //!   sleeper's CPU, and one `ipi_recv` there with the same vector and
 //!   `sender_cpu` = the waker's CPU;
 //! * one `wakeup` with `thread` = the sleeper, `waker` = the main thread and
-//!   `target_cpu` = the CPU whose next `context_switch` switches to it;
+//!   `target_cpu` = the CPU of the `context_switch` to it that follows (the
+//!   sleeper runs once per wake-up, so the k-th wakeup goes with the k-th
+//!   switch to it);
 //! * `scheduler.resched_ipi_sent` = the `ipi_send` events of that vector.
 //!
 //! The count the program can vouch for is `woken`: the rounds whose
@@ -168,6 +170,27 @@ fn event_rows(view: &str, evs: &[Ev], c: Cast, woken: u64, slack: u64) -> Vec<Ro
             if cpu == c.sleeper_cpu && sender == c.waker_cpu && vector == RESCHEDULE)
     });
     let other_recvs = count(&|e| matches!(e, Ev::IpiRecv { .. })) - recvs;
+    // Causes come first: each arrival has a send stamped before it.
+    let mut pending = 0u64;
+    let mut early_recvs = 0u64;
+    for e in evs {
+        match *e {
+            Ev::IpiSend { cpu, target, vector, .. }
+                if cpu == c.waker_cpu && target == c.sleeper_cpu && vector == RESCHEDULE =>
+            {
+                pending += 1
+            }
+            Ev::IpiRecv { cpu, sender, vector, .. }
+                if cpu == c.sleeper_cpu && sender == c.waker_cpu && vector == RESCHEDULE =>
+            {
+                match pending.checked_sub(1) {
+                    Some(p) => pending = p,
+                    None => early_recvs += 1,
+                }
+            }
+            _ => {}
+        }
+    }
     let wakeups: Vec<(usize, &Ev)> = evs
         .iter()
         .enumerate()
@@ -177,15 +200,28 @@ fn event_rows(view: &str, evs: &[Ev], c: Cast, woken: u64, slack: u64) -> Vec<Ro
         wakeups.iter().filter(|(_, e)| matches!(**e, Ev::Wakeup { cpu, .. } if cpu == c.waker_cpu));
     let wrong_waker =
         wakeups.iter().filter(|(_, e)| matches!(**e, Ev::Wakeup { waker, .. } if waker != c.waker));
-    // The CPU of the first switch to the sleeper after each wakeup.
-    let wrong_target = wakeups.iter().filter(|(i, e)| {
-        let Ev::Wakeup { target, .. } = **e else { return true };
-        let next = evs[i + 1..].iter().find_map(|x| match *x {
+    // Each wakeup makes the sleeper run once (it then parks again): the k-th
+    // wakeup goes with the k-th switch to it, whatever the order of their
+    // stamps on two CPUs.
+    let runs: Vec<u64> = evs
+        .iter()
+        .filter_map(|e| match *e {
             Ev::SwitchTo { cpu, thread, .. } if thread == c.sleeper => Some(cpu),
             _ => None,
-        });
-        next != Some(target)
-    });
+        })
+        .collect();
+    let late_wakeups = wakeups
+        .iter()
+        .zip(
+            evs.iter()
+                .filter(|e| matches!(**e, Ev::SwitchTo { thread, .. } if thread == c.sleeper)),
+        )
+        .filter(|((_, w), run)| w.t() > run.t())
+        .count() as u64;
+    let wrong_target = wakeups
+        .iter()
+        .zip(&runs)
+        .filter(|((_, e), &ran)| !matches!(**e, Ev::Wakeup { target, .. } if target == ran));
     let tol = format!("a round may find the sleeper not yet switched out ({slack} of the rounds)");
     vec![
         Row::new(
@@ -207,6 +243,13 @@ fn event_rows(view: &str, evs: &[Ev], c: Cast, woken: u64, slack: u64) -> Vec<Ro
             recvs,
         ),
         Row::exact(name, format!("{view}: work other ipi_recv"), 0, other_recvs),
+        Row::exact(name, format!("{view}: ipi_recv stamped before its ipi_send"), 0, early_recvs),
+        Row::exact(
+            name,
+            format!("{view}: sleeper wakeups stamped after the switch to it"),
+            0,
+            late_wakeups,
+        ),
         Row::new(
             name,
             format!("{view}: work wakeup events of the sleeper"),
@@ -226,6 +269,12 @@ fn event_rows(view: &str, evs: &[Ev], c: Cast, woken: u64, slack: u64) -> Vec<Ro
             format!("{view}: sleeper wakeups whose waker is not the main thread"),
             0,
             wrong_waker.count() as u64,
+        ),
+        Row::exact(
+            name,
+            format!("{view}: switches to the sleeper = its wakeups"),
+            wakeups.len() as u64,
+            runs.len() as u64,
         ),
         Row::exact(
             name,

@@ -42,7 +42,6 @@ const FOREVER: u64 = u64::MAX;
 /// `go` value that ends the sleeper.
 const END: u32 = u32::MAX;
 
-#[derive(Default)]
 struct Shared {
     /// The round the sleeper should acknowledge; `END` ends it.
     go: AtomicU32,
@@ -50,6 +49,17 @@ struct Shared {
     ack: AtomicU32,
     /// Parks that returned `woken` with a new round.
     woken: AtomicU64,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            go: AtomicU32::new(0),
+            // No round seen until the sleeper has started.
+            ack: AtomicU32::new(u32::MAX),
+            woken: AtomicU64::new(0),
+        }
+    }
 }
 
 fn sleeper(sh: &Shared) -> i64 {
@@ -86,6 +96,14 @@ fn run(ctx: &Ctx) -> i64 {
     c.finish()
 }
 
+/// Spins for `cycles` TSC cycles.
+fn spin(cycles: u64) {
+    let t0 = rdtsc();
+    while rdtsc().wrapping_sub(t0) < cycles {
+        core::hint::spin_loop();
+    }
+}
+
 /// Waits until the sleeper has acknowledged round `r`, spinning.
 fn await_ack(sh: &Shared, r: u32) {
     while sh.ack.load(Ordering::Acquire) != r {
@@ -96,20 +114,20 @@ fn await_ack(sh: &Shared, r: u32) {
 fn work(rounds: u32, delay_us: u64) -> Result<u64, String> {
     mark("spawn_ready")?;
     let delay = tsc_per_ms(10).map_err(|e| alloc::format!("tsc rate: {e:?}"))? * delay_us / 1000;
-    let sh = Arc::new(Shared::default());
+    let sh = Arc::new(Shared::new());
     let s = sh.clone();
     let t = thread::spawn(THREADS, move || sleeper(&s))
         .map_err(|e| alloc::format!("spawn sleeper: {e:?}"))?;
+    // The sleeper has started (so its spawn's IPI has arrived); give it the
+    // same time as every round to be back in `park`.
     await_ack(&sh, 0);
+    spin(delay);
     mark("work")?;
     let before = sh.woken.load(Ordering::Relaxed);
     let mut woken = 0u64;
     for r in 1..=rounds {
         await_ack(&sh, r - 1);
-        let t0 = rdtsc();
-        while rdtsc().wrapping_sub(t0) < delay {
-            core::hint::spin_loop();
-        }
+        spin(delay);
         sh.go.store(r, Ordering::Release);
         let n = PARK.unpark(&sh.go, 1).map_err(|e| alloc::format!("unpark: {e:?}"))?;
         woken += u64::from(n);
