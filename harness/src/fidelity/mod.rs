@@ -10,10 +10,12 @@
 
 mod artifacts;
 mod cpu_shares;
+mod ipi;
 mod joins;
 mod lock;
 mod migrate;
 mod sleep;
+mod syscalls;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -74,6 +76,8 @@ pub const WORKLOADS: &[&Workload] = &[
     &lock::WORKLOAD,
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
+    &syscalls::WORKLOAD,
+    &ipi::WORKLOAD,
 ];
 
 /// One finished, decoded and symbolized run of a workload.
