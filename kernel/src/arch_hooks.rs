@@ -40,12 +40,15 @@ fn arch_event(e: crate::arch::x86_64::hooks::ArchEvent) {
             crate::m_trace!(Shootdown { cpu_mask, address_space: pml4 });
         }
         E::ShootdownTarget => crate::m_add!(tlb::shootdown_target_cpus),
-        E::ShootdownIpi { cpu } => {
+        E::ShootdownIpi { cpu, tsc } => {
             crate::m_add!(tlb::shootdown_ipis);
-            crate::m_trace!(IpiSend {
-                target_cpu: cpu,
-                vector: crate::arch::x86_64::interrupts::TLB_SHOOTDOWN
-            });
+            crate::measure::trace_at(
+                tsc,
+                capos_measure::trace::TraceArgs::IpiSend {
+                    target_cpu: cpu,
+                    vector: crate::arch::x86_64::interrupts::TLB_SHOOTDOWN,
+                },
+            );
         }
         E::IpiReceived { vector, sender_cpu } => crate::m_trace!(IpiRecv { vector, sender_cpu }),
         E::Com1Bytes(n) => crate::m_add!(serial::bytes.at(SerialChannel::Com1), n),

@@ -34,7 +34,7 @@ pub const fn canonical(pc48: u64) -> u64 {
     (((pc48 & PC_MASK) << 16) as i64 >> 16) as u64
 }
 
-pub(crate) const fn mix(mut x: u64) -> u64 {
+const fn mix(mut x: u64) -> u64 {
     // splitmix64 finaliser: spreads nearby PCs over the table.
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -90,6 +90,40 @@ impl Claims {
     }
 }
 
+/// Finds or claims the slot of non-zero `key` in an open-addressing key
+/// array (a power of two long), probing at most [`MAX_PROBE`] slots:
+/// `(index, true)` when this call claimed it, `None` when no slot was free
+/// or `claims` allows no more (a free slot on the probe path means `key`
+/// is not in the table, so only a new key is refused).
+pub(crate) fn claim(keys: &[AtomicU64], key: u64, claims: &Claims) -> Option<(usize, bool)> {
+    let n = keys.len();
+    let start = mix(key) as usize;
+    for probe in 0..MAX_PROBE.min(n) {
+        let i = (start + probe) & (n - 1);
+        let mut seen = keys[i].load(R);
+        let mut claimed = false;
+        if seen == 0 {
+            if !claims.take() {
+                return None;
+            }
+            seen = match keys[i].compare_exchange(0, key, R, R) {
+                Ok(_) => {
+                    claimed = true;
+                    key
+                }
+                Err(other) => {
+                    claims.give_back();
+                    other
+                }
+            };
+        }
+        if seen == key {
+            return Some((i, claimed));
+        }
+    }
+    None
+}
+
 /// PC -> count for one mode (user or kernel); `N` must be a power of two.
 pub struct PcTable<const N: usize> {
     keys: [AtomicU64; N],
@@ -119,29 +153,13 @@ impl<const N: usize> PcTable<N> {
     /// Counts one sample of `pc` in `phase`; `false` when the table is full.
     pub fn record(&self, phase: Phase, pc: u64) -> bool {
         let key = VALID | (phase as u64) << 60 | (pc & PC_MASK);
-        let start = mix(key) as usize;
-        for probe in 0..MAX_PROBE.min(N) {
-            let i = (start + probe) & (N - 1);
-            let mut seen = self.keys[i].load(R);
-            if seen == 0 {
-                // A free slot on the probe path: `key` is not in the table.
-                if !self.claims.take() {
-                    return false;
-                }
-                seen = match self.keys[i].compare_exchange(0, key, R, R) {
-                    Ok(_) => key,
-                    Err(other) => {
-                        self.claims.give_back();
-                        other
-                    }
-                };
-            }
-            if seen == key {
+        match claim(&self.keys, key, &self.claims) {
+            Some((i, _)) => {
                 self.counts[i].fetch_add(1, R);
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// Every (phase, pc, count) recorded, in table order.

@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::phase::Phase;
-use crate::samples::{Claims, MAX_PROBE};
+use crate::samples::{claim, Claims};
 
 const VALID: u64 = 1 << 63;
 const THREAD_MASK: u64 = (1 << 48) - 1;
@@ -87,36 +87,16 @@ impl<const N: usize> ThreadOpsTable<N> {
     pub fn record(&self, phase: Phase, tref: u64, pid: u32, op: ThreadOp, n: u64) -> bool {
         let Some(thread) = thread_key(tref) else { return false };
         let key = VALID | (phase as u64) << 60 | (thread & THREAD_MASK);
-        let start = crate::samples::mix(key) as usize;
-        for probe in 0..MAX_PROBE.min(N) {
-            let i = (start + probe) & (N - 1);
-            let mut seen = self.keys[i].load(R);
-            if seen == 0 {
-                // A free slot on the probe path: no row for `key` yet.
-                if !self.claims.take() {
-                    return false;
-                }
-                seen = match self.keys[i].compare_exchange(0, key, R, R) {
-                    Ok(_) => {
-                        self.pids[i].store(pid, R);
-                        key
-                    }
-                    Err(other) => {
-                        self.claims.give_back();
-                        other
-                    }
-                };
-            }
-            if seen == key {
-                let counts = match op {
-                    ThreadOp::Syscall => &self.syscalls[i],
-                    ThreadOp::RingSqe => &self.sqes[i],
-                };
-                counts.fetch_add(n, R);
-                return true;
-            }
+        let Some((i, claimed)) = claim(&self.keys, key, &self.claims) else { return false };
+        if claimed {
+            self.pids[i].store(pid, R);
         }
-        false
+        let counts = match op {
+            ThreadOp::Syscall => &self.syscalls[i],
+            ThreadOp::RingSqe => &self.sqes[i],
+        };
+        counts.fetch_add(n, R);
+        true
     }
 
     /// Every row recorded, in table order.

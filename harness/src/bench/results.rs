@@ -102,7 +102,7 @@ impl Row {
             work_rounds: Some(l.work_rounds),
             parent_wait: l.parent_wait.as_str().into(),
             bench_class: l.bench_class.as_str().into(),
-            hot_section_syscalls: Some(l.hot_section_syscalls),
+            hot_section_syscalls: l.hot_section_syscalls,
             verified: l.verified,
             accepted: Some(l.accepted),
             ..Row::default()

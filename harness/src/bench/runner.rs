@@ -92,7 +92,9 @@ pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row
         Benchmark::ThreadScale => {
             let l = ThreadScaleLine::parse(line)
                 .map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?;
-            if l.bench_class != BenchClass::SyscallFreeCpu || l.hot_section_syscalls != 0 {
+            if l.bench_class != BenchClass::SyscallFreeCpu
+                || l.hot_section_syscalls.is_some_and(|n| n != 0)
+            {
                 bail!(
                     "{t} line breaks the benchmark class (syscalls in the hot section): `{line}`"
                 );

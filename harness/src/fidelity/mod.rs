@@ -11,6 +11,7 @@
 mod artifacts;
 mod coverage;
 mod cpu_shares;
+mod ipi;
 mod joins;
 mod lock;
 mod memory;
@@ -18,6 +19,7 @@ mod migrate;
 mod overflow;
 mod oversub;
 mod sleep;
+mod syscalls;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -82,6 +84,8 @@ pub const WORKLOADS: &[&Workload] = &[
     &lock::WORKLOAD,
     &joins::WORKLOAD,
     &migrate::WORKLOAD,
+    &syscalls::WORKLOAD,
+    &ipi::WORKLOAD,
     &oversub::WORKLOAD,
     &memory::WORKLOAD,
     &overflow::WORKLOAD,

@@ -8,11 +8,14 @@ use capos_measure::catalogue::{
     scheduler, shared_kernel_lock, thread_placement, timer, tlb, SharedLock,
 };
 use capos_measure::report::{Begin, Report};
-use capos_measure::{ContentionClass, Counter, Phase, FINGERPRINT};
+use capos_measure::{ContentionClass, Counter, Phase, TraceKind, FINGERPRINT};
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
-use super::{cpu_shares, joins, lock, memory, migrate, overflow, oversub, sleep, Run, Workload};
+use super::{
+    cpu_shares, ipi, joins, lock, memory, migrate, overflow, oversub, sleep, syscalls, Run,
+    Workload,
+};
 
 fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
     let folded = dir.join(format!("{stem}.folded"));
@@ -215,6 +218,254 @@ fn manifests_name_the_workload_and_its_peers() {
     assert_eq!(m.matches("(kind = measure)").count(), 2);
     let one = super::manifest_text(&sleep::WORKLOAD, "sleeps=1");
     assert_eq!(one.matches("name = ").count(), 1);
+}
+
+/// A faithful `fid-syscalls` report for the planted line `planted`: the
+/// main thread's reads plus the marks' call and SQE, the helper's reads.
+fn syscalls_report(planted: &[(&str, u64)]) -> Report {
+    use capos_measure::catalogue::{syscall, thread_ops, SyscallNr};
+    use capos_measure::thread_ops::ThreadOps;
+    let v = |k: &str| planted.iter().find(|(n, _)| *n == k).unwrap().1;
+    let mut rep = report(2);
+    let calls = |rep: &mut Report, nr: SyscallNr, n: u64| {
+        rep.set_counter(Phase::Work, syscall::calls.at(nr), n)
+    };
+    calls(&mut rep, SyscallNr::Yield, v("yields") + v("h_yields"));
+    calls(&mut rep, SyscallNr::RingInfo, v("infos") + v("h_infos"));
+    calls(&mut rep, SyscallNr::Unknown, v("invalid") + v("h_invalid"));
+    calls(&mut rep, SyscallNr::ThreadStat, v("stats") + v("h_stats") + 8);
+    calls(&mut rep, SyscallNr::CapEnter, v("enters") + v("h_enters") + 1);
+    let sqes = v("enters") * v("nops") + v("h_enters") * v("h_nops");
+    rep.set_counter(Phase::Work, thread_ops::ring_sqes.into(), sqes + 1);
+    for (thread, syscalls, ring_sqes) in [
+        (0x1_0000_0001, v("m_syscalls") + 1, v("m_sqes") + 1),
+        (0x1_0000_0002, v("h_syscalls"), v("h_sqes")),
+    ] {
+        rep.thread_ops.insert(
+            (Phase::Work, thread),
+            ThreadOps { phase: Phase::Work, thread, pid: 1, syscalls, ring_sqes },
+        );
+    }
+    rep
+}
+
+#[test]
+fn syscalls_pass_when_faithful_and_fail_on_each_view_off_by_one() {
+    use capos_measure::catalogue::{syscall, SyscallNr};
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [
+        ("yields", 40),
+        ("infos", 30),
+        ("invalid", 20),
+        ("stats", 10),
+        ("enters", 12),
+        ("nops", 3),
+        ("h_yields", 8),
+        ("h_infos", 6),
+        ("h_invalid", 4),
+        ("h_stats", 2),
+        ("h_enters", 5),
+        ("h_nops", 2),
+        ("m_syscalls", 102),
+        ("m_sqes", 36),
+        ("h_syscalls", 23),
+        ("h_sqes", 10),
+    ];
+    let w = &syscalls::WORKLOAD;
+    let rep = syscalls_report(&planted);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(w, &r), Vec::<String>::new());
+    // One yield too many by number: that row and the two-views identity.
+    let mut bad = rep.clone();
+    bad.set_counter(Phase::Work, syscall::calls.at(SyscallNr::Yield), 49);
+    let r = run(dir.path(), bad, &planted, "", "", "");
+    assert_eq!(
+        failed(w, &r),
+        ["work syscall nr=yield", "work syscall calls (less thread_stat) = thread_counts syscalls"]
+    );
+    // thread_stat not counted at all (the bug this workload found).
+    let mut bad = rep.clone();
+    bad.set_counter(Phase::Work, syscall::calls.at(SyscallNr::ThreadStat), 0);
+    let r = run(dir.path(), bad, &planted, "", "", "");
+    assert_eq!(failed(w, &r), ["work syscall nr=thread_stat"]);
+    // The helper's row lost an SQE.
+    let mut bad = rep.clone();
+    bad.thread_ops.get_mut(&(Phase::Work, 0x1_0000_0002)).unwrap().ring_sqes -= 1;
+    let r = run(dir.path(), bad, &planted, "", "", "");
+    assert_eq!(failed(w, &r), ["work thread_counts helper ring_sqes"]);
+    // A third thread in the table.
+    let mut bad = rep.clone();
+    let extra = capos_measure::thread_ops::ThreadOps {
+        phase: Phase::Work,
+        thread: 0x1_0000_0003,
+        pid: 1,
+        syscalls: 0,
+        ring_sqes: 0,
+    };
+    bad.thread_ops.insert((Phase::Work, extra.thread), extra);
+    let r = run(dir.path(), bad, &planted, "", "", "");
+    assert_eq!(failed(w, &r), ["work thread_counts rows (one process)"]);
+    // The program's THREAD_STAT reads disagree with its plan.
+    let mut off = planted;
+    off[12].1 = 103;
+    let r = run(dir.path(), rep, &off, "", "", "");
+    assert_eq!(
+        failed(w, &r),
+        ["main THREAD_STAT syscalls = planned", "work thread_counts main syscalls"]
+    );
+}
+
+const WAKER: u64 = 0x1_0000_0001;
+const SLEEPER: u64 = 0x1_0000_0002;
+
+/// A faithful `fid-ipi` report of `rounds` wakes from CPU 1 to CPU 0.
+fn ipi_report(rounds: u64) -> Report {
+    use capos_measure::thread_ops::ThreadOps;
+    use capos_measure::trace::TraceArgs as A;
+    let mut rep = report(2);
+    rep.checkpoints.insert(Phase::Work, 1000);
+    rep.checkpoints.insert(Phase::Shutdown, 1000 + 100 * (rounds + 1));
+    rep.trace.push(A::PhaseMark { phase: Phase::Work as u8, mark_tsc: 1000 }.event(1001, 1));
+    for k in 0..rounds {
+        let t = 1010 + 100 * k;
+        rep.trace.extend([
+            A::Wakeup { thread: SLEEPER, target_cpu: 0, waker: WAKER }.event(t, 1),
+            A::IpiSend { target_cpu: 0, vector: 0xf0 }.event(t + 1, 1),
+            A::IpiRecv { vector: 0xf0, sender_cpu: 1 }.event(t + 10, 0),
+            A::ContextSwitch { prev: 0, next: SLEEPER, prev_state: 1 }.event(t + 20, 0),
+            A::ContextSwitch { prev: SLEEPER, next: 0, prev_state: 2 }.event(t + 30, 0),
+        ]);
+    }
+    rep.set_counter(Phase::Work, scheduler::resched_ipi_sent.into(), rounds);
+    for (thread, syscalls) in [(WAKER, rounds + 1), (SLEEPER, 3 * rounds)] {
+        rep.thread_ops.insert(
+            (Phase::Work, thread),
+            ThreadOps { phase: Phase::Work, thread, pid: 1, syscalls, ring_sqes: rounds },
+        );
+    }
+    rep
+}
+
+/// `fid-ipi`'s failed rows for `rep`, with its timeline written from it.
+fn ipi_failed(rep: Report, woken: u64) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    capos_flamegraphs::timeline::write_timeline(&rep, dir.path()).unwrap();
+    let planted = [("rounds", 20), ("woken", woken)];
+    let r = run(dir.path(), rep, &planted, "", "", "");
+    failed(&ipi::WORKLOAD, &r)
+}
+
+#[test]
+fn ipi_passes_when_faithful_and_fails_on_each_wrong_argument() {
+    use capos_measure::trace::TraceArgs as A;
+    let rep = ipi_report(20);
+    assert_eq!(ipi_failed(rep.clone(), 20), Vec::<String>::new());
+    // Both views must see each fault, and nothing else may fail.
+    let both = |qs: &[&str]| {
+        let mut v: Vec<String> =
+            qs.iter().flat_map(|q| [format!("report: {q}"), format!("timeline: {q}")]).collect();
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let edit = |f: &dyn Fn(&mut capos_measure::TraceEvent)| {
+        let mut r = rep.clone();
+        r.trace.iter_mut().for_each(f);
+        r
+    };
+    // ipi_recv naming the receiving CPU as the sender.
+    let bad = edit(&|e| {
+        if e.kind == TraceKind::IpiRecv {
+            *e = A::IpiRecv { vector: 0xf0, sender_cpu: 0 }.event(e.tsc, e.cpu);
+        }
+    });
+    assert_eq!(
+        sorted(ipi_failed(bad, 20)),
+        both(&[
+            "ipi_recv on the target, vector 0xf0, sender_cpu = sending CPU",
+            "ipi_recv without such a send stamped before it",
+        ])
+    );
+    // A wakeup naming the waker's CPU as its target.
+    let bad = edit(&|e| {
+        if e.kind == TraceKind::Wakeup {
+            *e = A::Wakeup { thread: SLEEPER, target_cpu: 1, waker: WAKER }.event(e.tsc, e.cpu);
+        }
+    });
+    assert_eq!(
+        sorted(ipi_failed(bad, 20)),
+        both(&[
+            "sleeper wakeups whose target_cpu is not where it ran",
+            "work ipi_send vector=0xf0 = remote wakeups",
+            "work wakeups of the sleeper onto another CPU",
+        ])
+    );
+    // A wakeup blaming an interrupt (waker 0).
+    let bad = edit(&|e| {
+        if e.kind == TraceKind::Wakeup {
+            *e = A::Wakeup { thread: SLEEPER, target_cpu: 0, waker: 0 }.event(e.tsc, e.cpu);
+        }
+    });
+    assert_eq!(
+        sorted(ipi_failed(bad, 20)),
+        both(&["sleeper wakeups whose waker is not the main thread"])
+    );
+    // Round 5's send and wakeup stamped after the arrival and the switch.
+    let bad = edit(&|e| {
+        if matches!(e.kind, TraceKind::IpiSend | TraceKind::Wakeup) && (1510..1512).contains(&e.tsc)
+        {
+            e.tsc += 25;
+        }
+    });
+    assert_eq!(
+        sorted(ipi_failed(bad, 20)),
+        both(&[
+            "ipi_recv on the target, vector 0xf0, sender_cpu = sending CPU",
+            "ipi_recv without such a send stamped before it",
+            "sleeper wakeups stamped after the switch to it",
+        ])
+    );
+    // The counter disagrees with the events.
+    let mut bad = rep.clone();
+    bad.set_counter(Phase::Work, scheduler::resched_ipi_sent.into(), 21);
+    assert_eq!(ipi_failed(bad, 20), ["work scheduler.resched_ipi_sent = ipi_send 0xf0 events"]);
+    // Three sends missing.
+    let mut bad = rep.clone();
+    let mut dropped = 0;
+    bad.trace.retain(|e| {
+        let drop = e.kind == TraceKind::IpiSend && dropped < 3;
+        dropped += u32::from(drop);
+        !drop
+    });
+    let mut f = ipi_failed(bad, 20);
+    f.retain(|q| !q.contains("resched_ipi_sent"));
+    assert_eq!(
+        sorted(f),
+        both(&[
+            "ipi_recv without such a send stamped before it",
+            "work ipi_send vector=0xf0 = remote wakeups",
+        ])
+    );
+    // The sleeper ran on the waker's CPU after one wake: a steal allows it.
+    let moved = edit(&|e| {
+        if e.kind == TraceKind::ContextSwitch && (1530..1532).contains(&e.tsc) {
+            e.cpu = 1;
+        }
+    });
+    assert_eq!(
+        ipi_failed(moved.clone(), 20),
+        both(&["sleeper wakeups whose target_cpu is not where it ran"])
+    );
+    let mut stolen = moved;
+    stolen.set_counter(Phase::Work, scheduler::candidates_stolen.into(), 1);
+    assert_eq!(ipi_failed(stolen, 20), Vec::<String>::new());
+    // A lost trace event makes the event rows unreadable, not passing.
+    let mut bad = rep.clone();
+    bad.trace_dropped.insert(0, 1);
+    assert_eq!(ipi_failed(bad, 20), ["trace events"]);
 }
 
 /// A report in which every catalogue counter and histogram is non-zero

@@ -60,9 +60,18 @@ pub fn hist(h: impl Into<Hist>, v: u64) {
 }
 
 pub fn trace(args: TraceArgs) {
+    trace_at(cpu::rdtsc(), args);
+}
+
+/// A trace event stamped `tsc`, read before the action it records: an event
+/// that causes one on another CPU (an IPI, a wake-up) is stamped before its
+/// effect can be, even when this CPU is delayed (under TCG a vCPU can be
+/// descheduled between the send and a stamp taken after it, and the
+/// receiver's `ipi_recv` and switch then came first in the timeline).
+pub fn trace_at(tsc: u64, args: TraceArgs) {
     let _irq = crate::sync::IrqOff::new();
     let cpu = me();
-    target().trace(cpu, &args.event(cpu::rdtsc(), cpu as u8));
+    target().trace(cpu, &args.event(tsc, cpu as u8));
 }
 
 /// Counts `n` operations of `op` by thread `t` in the per-thread table.

@@ -92,9 +92,18 @@ fn kick(target: usize) {
         crate::m_add!(msched::resched_ipi_skipped);
         return;
     }
+    #[cfg(feature = "measure")]
+    let stamp = crate::arch::x86_64::cpu::rdtsc();
     if ipi::send(target, interrupts::RESCHEDULE) {
         crate::m_add!(msched::resched_ipi_sent);
-        crate::m_trace!(IpiSend { target_cpu: target as u64, vector: interrupts::RESCHEDULE });
+        #[cfg(feature = "measure")]
+        crate::measure::trace_at(
+            stamp,
+            capos_measure::trace::TraceArgs::IpiSend {
+                target_cpu: target as u64,
+                vector: interrupts::RESCHEDULE,
+            },
+        );
     }
 }
 
@@ -269,8 +278,9 @@ fn finish_switch(cs: &'static CpuSched, irq: &IrqOff) {
     match state {
         // Woken while still switching out: the wakeup's queueing happens here.
         State::Ready if woken_by.is_some() => {
+            let stamp = wake_stamp();
             let target = enqueue_at(prev.clone(), SchedSite::WakeUnblock);
-            trace_wakeup(&prev, target, woken_by.unwrap_or(0));
+            trace_wakeup(stamp, &prev, target, woken_by.unwrap_or(0));
         }
         State::Ready if !prev.is_idle() => {
             crate::m_segment!(ScheduleSaveRequeue, { enqueue_at(prev, SchedSite::PreemptRequeue) });
@@ -338,8 +348,9 @@ pub fn wake(t: &Arc<Thread>) {
                 s.woken_by = Some(waker);
             } else {
                 drop(s);
+                let stamp = wake_stamp();
                 let target = enqueue_at(t.clone(), SchedSite::WakeUnblock);
-                trace_wakeup(t, target, waker);
+                trace_wakeup(stamp, t, target, waker);
             }
         }
         State::Running | State::Ready => s.wake_token = true,
@@ -365,9 +376,29 @@ fn waker_ref() -> u64 {
     0
 }
 
+/// The stamp of a `wakeup` event: read before the thread is queued (and its
+/// CPU kicked), so the event precedes the IPI it causes and the thread's run.
+#[cfg(feature = "measure")]
+fn wake_stamp() -> u64 {
+    crate::arch::x86_64::cpu::rdtsc()
+}
+
+#[cfg(not(feature = "measure"))]
+fn wake_stamp() -> u64 {
+    0
+}
+
 #[cfg_attr(not(feature = "measure"), allow(unused_variables))]
-fn trace_wakeup(t: &Thread, target: usize, waker: u64) {
-    crate::m_trace!(Wakeup { thread: t.tref().to_u64(), target_cpu: target as u8, waker });
+fn trace_wakeup(stamp: u64, t: &Thread, target: usize, waker: u64) {
+    #[cfg(feature = "measure")]
+    crate::measure::trace_at(
+        stamp,
+        capos_measure::trace::TraceArgs::Wakeup {
+            thread: t.tref().to_u64(),
+            target_cpu: target as u8,
+            waker,
+        },
+    );
 }
 
 /// Blocks the current thread until woken (returns at once if a wake token

@@ -60,6 +60,9 @@ pub(crate) struct Fields<'a, const N: usize> {
     pub values: [Option<&'a str>; N],
 }
 
+/// The text of a count nobody measured.
+pub const UNMEASURED: &str = "unmeasured";
+
 impl<'a, const N: usize> Fields<'a, N> {
     fn index(&self, key: &'static str) -> usize {
         // Callers pass keys from their own KEYS table.
@@ -84,6 +87,14 @@ impl<'a, const N: usize> Fields<'a, N> {
 
     pub fn opt_u64(&self, key: &'static str) -> Result<Option<u64>, LineError> {
         self.opt(key).map(|v| parse_dec(v).ok_or(LineError::BadValue(key))).transpose()
+    }
+
+    /// A count that may be `unmeasured` (`None`).
+    pub fn measured_u64(&self, key: &'static str) -> Result<Option<u64>, LineError> {
+        match self.str(key)? {
+            UNMEASURED => Ok(None),
+            v => parse_dec(v).map(Some).ok_or(LineError::BadValue(key)),
+        }
     }
 
     pub fn hex(&self, key: &'static str) -> Result<u64, LineError> {

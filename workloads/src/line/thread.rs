@@ -55,7 +55,10 @@ pub struct ThreadScaleLine {
     pub total: u64,
     pub parent_wait: ParentWait,
     pub bench_class: BenchClass,
-    pub hot_section_syscalls: u64,
+    /// System calls the workers made in their hot sections, as the kernel
+    /// counted them (`THREAD_STAT` on capOS); `None` (printed `unmeasured`)
+    /// where nothing counts them (the Linux baselines).
+    pub hot_section_syscalls: Option<u64>,
     pub verified: bool,
     pub accepted: bool,
     /// Optional wall-clock nanoseconds of `work` and `total`.
@@ -85,6 +88,18 @@ const KEYS: [&str; 19] = [
     "elapsed_ns",
 ];
 
+/// A count or `unmeasured`.
+struct MeasuredCount(Option<u64>);
+
+impl fmt::Display for MeasuredCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str(super::parse::UNMEASURED),
+        }
+    }
+}
+
 impl fmt::Display for ThreadScaleLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -104,7 +119,7 @@ impl fmt::Display for ThreadScaleLine {
             self.total,
             self.parent_wait.as_str(),
             self.bench_class.as_str(),
-            self.hot_section_syscalls,
+            MeasuredCount(self.hot_section_syscalls),
             self.verified,
             self.accepted
         )?;
@@ -150,7 +165,7 @@ impl ThreadScaleLine {
             total: f.u64("total")?,
             parent_wait,
             bench_class,
-            hot_section_syscalls: f.u64("hot_section_syscalls")?,
+            hot_section_syscalls: f.measured_u64("hot_section_syscalls")?,
             verified: f.bool("verified")?,
             accepted: f.bool("accepted")?,
             work_ns: f.opt_u64("work_ns")?,
@@ -176,7 +191,7 @@ mod tests {
             total: 60,
             parent_wait: ParentWait::Blocking,
             bench_class: BenchClass::SyscallFreeCpu,
-            hot_section_syscalls: 0,
+            hot_section_syscalls: Some(0),
             verified: true,
             accepted: false,
             work_ns: None,
@@ -196,6 +211,16 @@ mod tests {
         assert_eq!(ThreadScaleLine::parse(&s), Ok(sample()));
         let with_ns = ThreadScaleLine { work_ns: Some(5), total_ns: Some(9), ..sample() };
         assert_eq!(ThreadScaleLine::parse(&format!("kernel: {with_ns}\r")), Ok(with_ns));
+    }
+
+    #[test]
+    fn an_unmeasured_count_says_so_and_round_trips() {
+        let linux = ThreadScaleLine { hot_section_syscalls: None, ..sample() };
+        let s = linux.to_string();
+        assert!(s.contains(" hot_section_syscalls=unmeasured "), "{s}");
+        assert_eq!(ThreadScaleLine::parse(&s), Ok(linux));
+        let bad = sample().to_string().replace("hot_section_syscalls=0", "hot_section_syscalls=x");
+        assert_eq!(ThreadScaleLine::parse(&bad), Err(LineError::BadValue("hot_section_syscalls")));
     }
 
     #[test]

@@ -52,8 +52,9 @@ pub enum ArchEvent {
     ShootdownRequest { cpu_mask: u64, pml4: u64 },
     /// One CPU was a shootdown target.
     ShootdownTarget,
-    /// A shootdown IPI was sent to `cpu`.
-    ShootdownIpi { cpu: u64 },
+    /// A shootdown IPI was sent to `cpu`; `tsc` was read just before the
+    /// send (so the event is never stamped after the IPI's arrival).
+    ShootdownIpi { cpu: u64, tsc: u64 },
     /// An IPI with `vector` arrived, last sent by `sender_cpu` (`u64::MAX`:
     /// unknown).
     IpiReceived { vector: u8, sender_cpu: u64 },

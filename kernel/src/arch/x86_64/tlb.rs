@@ -143,10 +143,12 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         STATS.shootdown_target_cpus.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "measure")]
         event(ArchEvent::ShootdownTarget);
+        #[cfg(feature = "measure")]
+        let tsc = super::cpu::rdtsc();
         if ipi::send(cpu, interrupts::TLB_SHOOTDOWN) {
             STATS.shootdown_ipis.fetch_add(1, Ordering::Relaxed);
             #[cfg(feature = "measure")]
-            event(ArchEvent::ShootdownIpi { cpu: cpu as u64 });
+            event(ArchEvent::ShootdownIpi { cpu: cpu as u64, tsc });
         } else {
             // No IPI could be sent (no LAPIC): nobody else can have it.
             TARGETS.fetch_and(!(1 << cpu), Ordering::AcqRel);

@@ -192,11 +192,9 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
         total: t_joined.saturating_sub(t0),
         parent_wait: ParentWait::Blocking,
         bench_class: BenchClass::SyscallFreeCpu,
-        hot_section_syscalls: sh
-            .slots
-            .iter()
-            .map(|s| s.0.hot_syscalls.load(Ordering::Acquire))
-            .sum(),
+        hot_section_syscalls: Some(
+            sh.slots.iter().map(|s| s.0.hot_syscalls.load(Ordering::Acquire)).sum(),
+        ),
         verified,
         accepted: false,
         work_ns: None,
