@@ -26,10 +26,10 @@ static EXIT_WAITS: IrqSpinLock<Vec<(u32, Completion)>> =
 
 /// Measure kernel, for tests (kernel word `exit_cancel_delay_ms=`): TSC
 /// cycles an exiting thread with work outstanding waits between
-/// `begin_exit` and cancelling it, so a completion that falls due in that window (a timer
-/// expiry on the BSP's tick) reaches an exiting thread and is dropped
-/// (`memory.completions_dropped`): the race made wide enough to plant.
-/// Zero (no wait) unless set.
+/// `begin_exit` and cancelling that work, so a completion that falls due in
+/// the window (a timer expiry on the BSP's tick) reaches an exiting thread
+/// and is dropped (`memory.completions_dropped`): the race made wide enough
+/// to plant. Zero (no wait) unless set.
 #[cfg(feature = "measure")]
 static EXIT_CANCEL_DELAY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -39,10 +39,11 @@ pub fn set_exit_cancel_delay(cycles: u64) {
     EXIT_CANCEL_DELAY.store(cycles, Ordering::Relaxed);
 }
 
-/// Spins for [`EXIT_CANCEL_DELAY`] cycles if `t` has work outstanding. An
-/// exiting thread runs this from its `exit_thread` system call, with
-/// interrupts enabled and no lock held: ticks still fire (a kernel-mode
-/// tick never reschedules).
+/// Spins for [`EXIT_CANCEL_DELAY`] cycles if `t` has work outstanding, on
+/// the exiting thread's own exit path with no lock held. From an
+/// `exit_thread` call interrupts are enabled, so ticks (and their timer
+/// expiry) still fire; a kernel-mode tick never reschedules. On a path that
+/// masks interrupts the wait only delays the exit.
 #[cfg(feature = "measure")]
 fn exit_cancel_delay(t: &Thread) {
     let d = EXIT_CANCEL_DELAY.load(Ordering::Relaxed);
