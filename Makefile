@@ -50,6 +50,8 @@ smoke-test:
 ## suite"): planted workloads under the measure kernel; every planted
 ## quantity must be found in the reports. `make test` runs the short runs
 ## once; `make fidelity` the long ones FIDELITY_REPEAT times.
+## The suite ends with the field coverage over the logs it wrote: every
+## catalogue field and label must be raised by some planted workload.
 FIDELITY_REPEAT ?= 3
 fidelity-test:
 	$(HARNESS) fidelity --accel $(ACCEL) --quiet

@@ -3,8 +3,16 @@
 //! Words: `ktest` / `ktest=<filter>` (run kernel tests), `tick_hz=<n>`
 //! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
 //! the BSP only), `suppress_switch_logs` (no scheduler transition lines:
-//! process/thread start and exit; proof, error and measurement output stay).
-//! Unknown words are reported and ignored.
+//! process/thread start and exit; proof, error and measurement output stay),
+//! `measure_capacity=<n>` (measure kernel: each measure sample table may
+//! hold at most n entries, 1..=4096, so a short test run can overflow them;
+//! docs/measure.md), `heap_room=<KiB>` (measure kernel: user-driven kernel
+//! heap allocations see at most that much room above the heap's reserve,
+//! 1..=65536, so a test can meet the reserve's refusal),
+//! `exit_cancel_delay_ms=<ms>` (measure kernel: an exiting thread waits that
+//! long, 1..=1000, between refusing completions and cancelling its pending
+//! work, so a test can plant dropped completions). Unknown words are
+//! reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -24,6 +32,12 @@ pub struct Options<'a> {
     pub tick_hz: u32,
     pub noapic: bool,
     pub suppress_switch_logs: bool,
+    /// `measure_capacity=`: the entry limit of every measure sample table.
+    pub measure_capacity: Option<usize>,
+    /// `heap_room=`: KiB of heap room above the reserve for user work.
+    pub heap_room_kib: Option<usize>,
+    /// `exit_cancel_delay_ms=`: the exit path's test delay.
+    pub exit_cancel_delay_ms: Option<u64>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -32,6 +46,9 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         tick_hz: DEFAULT_TICK_HZ,
         noapic: false,
         suppress_switch_logs: false,
+        measure_capacity: None,
+        heap_room_kib: None,
+        exit_cancel_delay_ms: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -42,6 +59,21 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match hz.parse::<u32>() {
                 Ok(v) if (10..=10_000).contains(&v) => o.tick_hz = v,
                 _ => crate::kprintln!("kernel: ignoring bad tick_hz '{hz}' (10..=10000)"),
+            }
+        } else if let Some(n) = word.strip_prefix("measure_capacity=") {
+            match n.parse::<usize>() {
+                Ok(v) if (1..=4096).contains(&v) => o.measure_capacity = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad measure_capacity '{n}' (1..=4096)"),
+            }
+        } else if let Some(n) = word.strip_prefix("heap_room=") {
+            match n.parse::<usize>() {
+                Ok(v) if (1..=65_536).contains(&v) => o.heap_room_kib = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad heap_room '{n}' (1..=65536 KiB)"),
+            }
+        } else if let Some(n) = word.strip_prefix("exit_cancel_delay_ms=") {
+            match n.parse::<u64>() {
+                Ok(v) if (1..=1000).contains(&v) => o.exit_cancel_delay_ms = Some(v),
+                _ => crate::kprintln!("kernel: ignoring bad exit_cancel_delay_ms '{n}' (1..=1000)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -67,6 +99,14 @@ mod tests {
             kassert_eq!(o.mode, Mode::Ktest(Some("sched")));
             let d = parse("tick_hz=5 tick_hz=x");
             kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
+            kassert_eq!(d.measure_capacity, None);
+            kassert_eq!(parse("measure_capacity=8").measure_capacity, Some(8));
+            kassert_eq!(parse("measure_capacity=0 measure_capacity=x").measure_capacity, None);
+            kassert_eq!(parse("measure_capacity=4097").measure_capacity, None);
+            kassert_eq!(parse("heap_room=48").heap_room_kib, Some(48));
+            kassert_eq!(parse("heap_room=0 heap_room=-1").heap_room_kib, None);
+            kassert_eq!(parse("exit_cancel_delay_ms=100").exit_cancel_delay_ms, Some(100));
+            kassert_eq!(parse("exit_cancel_delay_ms=1001").exit_cancel_delay_ms, None);
             kassert_eq!(d.mode, Mode::Normal);
             Ok(())
         }

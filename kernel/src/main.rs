@@ -89,6 +89,35 @@ extern "C" fn kmain() -> ! {
     let cmdline = req::CMDLINE.get_response().and_then(|c| c.cmdline().to_str().ok()).unwrap_or("");
     let opts = cmdline::parse(cmdline);
     console::set_switch_logs(!opts.suppress_switch_logs);
+    if let Some(n) = opts.measure_capacity {
+        // Before the first tick: no sample has claimed a slot yet.
+        #[cfg(feature = "measure")]
+        {
+            measure::MEASURE.set_capacity(n);
+            kprintln!("kernel: measure tables capped at {n} entries each");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring measure_capacity={n} (no measure feature)");
+    }
+    if let Some(kib) = opts.heap_room_kib {
+        // Before the first process: every user-driven admission sees it.
+        #[cfg(feature = "measure")]
+        {
+            mm::heap::set_test_room(kib * 1024);
+            kprintln!("kernel: user work sees at most {kib} KiB of heap above the reserve");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring heap_room={kib} (no measure feature)");
+    }
+    if let Some(ms) = opts.exit_cancel_delay_ms {
+        #[cfg(feature = "measure")]
+        {
+            proc::set_exit_cancel_delay(ms * (hz / 1000));
+            kprintln!("kernel: exiting threads wait {ms} ms before cancelling their work");
+        }
+        #[cfg(not(feature = "measure"))]
+        kprintln!("kernel: ignoring exit_cancel_delay_ms={ms} (no measure feature)");
+    }
     if let Some(mods) = req::MODULES.get_response() {
         for m in mods.modules() {
             kprintln!(

@@ -82,6 +82,18 @@ impl Measure {
         }
     }
 
+    /// Caps every sample table (user and kernel PCs, stacks, contention
+    /// stacks, per-thread rows) at `n` entries: the kernel's
+    /// `measure_capacity=` word, for runs that must overflow them. Call at
+    /// boot, before the first sample.
+    pub fn set_capacity(&self, n: usize) {
+        self.user_pcs.claims.set_limit(n);
+        self.kernel_pcs.claims.set_limit(n);
+        self.stacks.claims().set_limit(n);
+        self.contention.claims().set_limit(n);
+        self.thread_ops.claims.set_limit(n);
+    }
+
     /// Whether probes still count (until [`Measure::stop`]).
     #[inline]
     fn live(&self) -> bool {

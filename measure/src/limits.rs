@@ -21,6 +21,9 @@ pub struct Losses {
     pub kernel_pc_overflow: u64,
     pub kernel_stack_overflow: u64,
     pub contention_overflow: u64,
+    /// Per-thread operation records refused (no row left for the thread and
+    /// phase: `thread_ops.rows_refused`).
+    pub thread_rows_refused: u64,
     /// Trace events overwritten, summed over CPUs.
     pub trace_dropped: u64,
 }
@@ -89,6 +92,7 @@ impl Report {
             kernel_pc_overflow: at(k::overflow.into()),
             kernel_stack_overflow: at(k::stack_overflow.into()),
             contention_overflow: at(k::contention_overflow.into()),
+            thread_rows_refused: at(crate::catalogue::thread_ops::rows_refused.into()),
             trace_dropped: self.trace_dropped.values().fold(0u64, |a, d| a.saturating_add(*d)),
         };
         let hottest = [Mode::User, Mode::Kernel]
@@ -144,12 +148,14 @@ impl Limits {
             self.trace_dropped_by_cpu.iter().map(|(c, d)| format!("cpu{c}:{d}")).collect();
         let mut out = vec![format!(
             "losses (whole run): user_pc_overflow={} user_stack_overflow={} kernel_pc_overflow={} \
-             kernel_stack_overflow={} contention_overflow={} trace_dropped={} ({})",
+             kernel_stack_overflow={} contention_overflow={} thread_rows_refused={} \
+             trace_dropped={} ({})",
             l.user_pc_overflow,
             l.user_stack_overflow,
             l.kernel_pc_overflow,
             l.kernel_stack_overflow,
             l.contention_overflow,
+            l.thread_rows_refused,
             l.trace_dropped,
             if per_cpu.is_empty() { "no trace rings".to_string() } else { per_cpu.join(",") }
         )];
@@ -189,6 +195,9 @@ impl Limits {
     pub fn summary(&self) -> String {
         let l = &self.losses;
         let mut s = format!("losses: {} samples, {} trace events", l.samples(), l.trace_dropped);
+        if l.thread_rows_refused > 0 {
+            s.push_str(&format!(", {} per-thread records", l.thread_rows_refused));
+        }
         if self.accel() == Accel::Tcg {
             let share: Vec<String> = self
                 .hottest
@@ -224,6 +233,7 @@ mod tests {
         let mut r = Report { instrument: Some(instrument), ..Report::default() };
         r.set_counter(Phase::Aggregate, u::overflow.into(), 3);
         r.set_counter(Phase::Aggregate, k::contention_overflow.into(), 2);
+        r.set_counter(Phase::Aggregate, crate::catalogue::thread_ops::rows_refused.into(), 6);
         r.trace_dropped.insert(0, 0);
         r.trace_dropped.insert(1, 40);
         for (pc, n) in [(0x40_1000, 83), (0x40_2000, 17)] {
@@ -244,7 +254,7 @@ mod tests {
         );
         let lines = l.lines().join("\n");
         assert!(lines.contains("user_pc_overflow=3"), "{lines}");
-        assert!(lines.contains("contention_overflow=2"), "{lines}");
+        assert!(lines.contains("contention_overflow=2 thread_rows_refused=6"), "{lines}");
         assert!(lines.contains("trace_dropped=40 (cpu0:0,cpu1:40)"), "{lines}");
         assert!(lines.contains("translation-block starts"), "{lines}");
         assert!(lines.contains("user 0x401000 holds 83.00% of 100 samples"), "{lines}");

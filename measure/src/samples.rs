@@ -8,10 +8,15 @@
 //! by every CPU, so they use compare-and-swap to claim a slot and `fetch_add`
 //! to count: one locked instruction per timer-interrupt sample is cheap.
 //!
+//! Every table also has a claim budget ([`Claims`]): by default all its
+//! slots, lowered for tests by the kernel's `measure_capacity=` word so a
+//! short run can overflow every table. Only the claim of a new slot checks
+//! it; counting into a slot already held costs nothing more.
+//!
 //! PC keys pack `valid(1) | phase(3) | 0(12) | pc[47:0]`; canonical x86_64
 //! addresses are rebuilt by sign-extending bit 47.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::phase::Phase;
 
@@ -38,10 +43,59 @@ const fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// How many slots a table may claim, and how many it has claimed. A claim
+/// that would pass the limit is refused (the sample overflows), so a table
+/// never holds more than `limit` entries, however many CPUs race.
+pub struct Claims {
+    limit: AtomicUsize,
+    claimed: AtomicUsize,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Claims {
+    /// No limit but the table's size.
+    pub const fn new() -> Self {
+        Claims { limit: AtomicUsize::new(usize::MAX), claimed: AtomicUsize::new(0) }
+    }
+
+    /// At most `n` claims from now on (set at boot, before any sample).
+    pub fn set_limit(&self, n: usize) {
+        self.limit.store(n, R);
+    }
+
+    /// Slots claimed so far.
+    pub fn claimed(&self) -> usize {
+        self.claimed.load(R)
+    }
+
+    /// Takes one claim; `false` when the limit is reached.
+    #[inline]
+    pub(crate) fn take(&self) -> bool {
+        if self.claimed.fetch_add(1, R) < self.limit.load(R) {
+            return true;
+        }
+        self.claimed.fetch_sub(1, R);
+        false
+    }
+
+    /// Returns a claim whose slot another writer took first.
+    #[inline]
+    pub(crate) fn give_back(&self) {
+        self.claimed.fetch_sub(1, R);
+    }
+}
+
 /// Finds or claims the slot of non-zero `key` in an open-addressing key
 /// array (a power of two long), probing at most [`MAX_PROBE`] slots:
-/// `(index, true)` when this call claimed it, `None` when no slot was free.
-pub(crate) fn claim(keys: &[AtomicU64], key: u64) -> Option<(usize, bool)> {
+/// `(index, true)` when this call claimed it, `None` when no slot was free
+/// or `claims` allows no more (a free slot on the probe path means `key`
+/// is not in the table, so only a new key is refused).
+pub(crate) fn claim(keys: &[AtomicU64], key: u64, claims: &Claims) -> Option<(usize, bool)> {
     let n = keys.len();
     let start = mix(key) as usize;
     for probe in 0..MAX_PROBE.min(n) {
@@ -49,12 +103,18 @@ pub(crate) fn claim(keys: &[AtomicU64], key: u64) -> Option<(usize, bool)> {
         let mut seen = keys[i].load(R);
         let mut claimed = false;
         if seen == 0 {
+            if !claims.take() {
+                return None;
+            }
             seen = match keys[i].compare_exchange(0, key, R, R) {
                 Ok(_) => {
                     claimed = true;
                     key
                 }
-                Err(other) => other,
+                Err(other) => {
+                    claims.give_back();
+                    other
+                }
             };
         }
         if seen == key {
@@ -68,6 +128,7 @@ pub(crate) fn claim(keys: &[AtomicU64], key: u64) -> Option<(usize, bool)> {
 pub struct PcTable<const N: usize> {
     keys: [AtomicU64; N],
     counts: [AtomicU64; N],
+    pub claims: Claims,
 }
 
 impl<const N: usize> Default for PcTable<N> {
@@ -82,13 +143,17 @@ impl<const N: usize> PcTable<N> {
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::POWER_OF_TWO;
-        PcTable { keys: [const { AtomicU64::new(0) }; N], counts: [const { AtomicU64::new(0) }; N] }
+        PcTable {
+            keys: [const { AtomicU64::new(0) }; N],
+            counts: [const { AtomicU64::new(0) }; N],
+            claims: Claims::new(),
+        }
     }
 
     /// Counts one sample of `pc` in `phase`; `false` when the table is full.
     pub fn record(&self, phase: Phase, pc: u64) -> bool {
         let key = VALID | (phase as u64) << 60 | (pc & PC_MASK);
-        match claim(&self.keys, key) {
+        match claim(&self.keys, key, &self.claims) {
             Some((i, _)) => {
                 self.counts[i].fetch_add(1, R);
                 true
@@ -130,6 +195,7 @@ const META_MASK: u64 = (1 << LEN_SHIFT) - 1;
 /// [`ContentionTable`]; `N` must be a power of two.
 struct FrameTable<const N: usize> {
     slots: [StackSlot; N],
+    claims: Claims,
 }
 
 impl<const N: usize> FrameTable<N> {
@@ -148,6 +214,7 @@ impl<const N: usize> FrameTable<N> {
                     frames: [const { AtomicU64::new(0) }; MAX_FRAMES],
                 }
             }; N],
+            claims: Claims::new(),
         }
     }
 
@@ -168,6 +235,9 @@ impl<const N: usize> FrameTable<N> {
                 }
                 return true;
             }
+            if seen == 0 && !self.claims.take() {
+                return false;
+            }
             if seen == 0 && slot.key.compare_exchange(0, CLAIMED, Ordering::Acquire, R).is_ok() {
                 for (cell, f) in slot.frames.iter().zip(frames) {
                     cell.store(*f, R);
@@ -178,6 +248,9 @@ impl<const N: usize> FrameTable<N> {
                 // Publish: readers that see the key see frames and meta.
                 slot.key.store(key, Ordering::Release);
                 return true;
+            }
+            if seen == 0 {
+                self.claims.give_back(); // another writer took the slot first
             }
             // Claimed by a concurrent writer or another stack: probe on. A
             // racing copy of the same stack may land twice; readers merge.
@@ -216,6 +289,11 @@ impl<const N: usize> Default for StackTable<N> {
 impl<const N: usize> StackTable<N> {
     pub const fn new() -> Self {
         StackTable { table: FrameTable::new() }
+    }
+
+    /// The table's claim budget.
+    pub fn claims(&self) -> &Claims {
+        &self.table.claims
     }
 
     /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
@@ -264,6 +342,11 @@ impl<const N: usize> Default for ContentionTable<N> {
 impl<const N: usize> ContentionTable<N> {
     pub const fn new() -> Self {
         ContentionTable { table: FrameTable::new() }
+    }
+
+    /// The table's claim budget.
+    pub fn claims(&self) -> &Claims {
+        &self.table.claims
     }
 
     /// Counts one contended acquisition and adds its wait (frames leaf
@@ -397,5 +480,38 @@ mod tests {
         }
         assert_eq!(t.entries().count(), 8);
         assert!(!t.record(Phase::Work, 0, 0, &[999], 1));
+    }
+
+    #[test]
+    fn a_capped_table_holds_its_limit_and_refuses_only_new_keys() {
+        let t: PcTable<64> = PcTable::new();
+        t.claims.set_limit(3);
+        for pc in [0x1000, 0x2000, 0x3000] {
+            assert!(t.record(Phase::Work, pc));
+        }
+        assert!(!t.record(Phase::Work, 0x4000), "a fourth key passes the limit");
+        assert!(!t.record(Phase::Shutdown, 0x1000), "a new phase is a new key");
+        assert!(t.record(Phase::Work, 0x2000), "a held key still counts");
+        assert_eq!(t.entries().count(), 3);
+        assert_eq!(t.claims.claimed(), 3);
+
+        let s: StackTable<64> = StackTable::new();
+        s.claims().set_limit(2);
+        assert!(s.record(Phase::Work, false, &[1, 2]));
+        assert!(s.record(Phase::Work, true, &[1, 2]));
+        assert!(!s.record(Phase::Work, false, &[3]));
+        assert!(s.record(Phase::Work, false, &[1, 2]));
+        assert_eq!(s.entries().count(), 2);
+
+        let c: ContentionTable<64> = ContentionTable::new();
+        c.claims().set_limit(1);
+        assert!(c.record(Phase::Work, 0, 1, &[5], 10));
+        assert!(!c.record(Phase::Work, 0, 2, &[5], 10));
+        assert!(c.record(Phase::Work, 0, 1, &[5], 10));
+        assert_eq!(c.entries().map(|e| e.count).collect::<Vec<_>>(), [2]);
+
+        // Unlimited: the table's own size is the bound.
+        let u: PcTable<4> = PcTable::new();
+        assert_eq!((0..8).filter(|pc| u.record(Phase::Work, *pc)).count(), 4);
     }
 }

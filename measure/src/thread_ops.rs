@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::phase::Phase;
-use crate::samples::claim;
+use crate::samples::{claim, Claims};
 
 const VALID: u64 = 1 << 63;
 const THREAD_MASK: u64 = (1 << 48) - 1;
@@ -58,6 +58,7 @@ pub struct ThreadOpsTable<const N: usize> {
     pids: [AtomicU32; N],
     syscalls: [AtomicU64; N],
     sqes: [AtomicU64; N],
+    pub claims: Claims,
 }
 
 impl<const N: usize> Default for ThreadOpsTable<N> {
@@ -77,6 +78,7 @@ impl<const N: usize> ThreadOpsTable<N> {
             pids: [const { AtomicU32::new(0) }; N],
             syscalls: [const { AtomicU64::new(0) }; N],
             sqes: [const { AtomicU64::new(0) }; N],
+            claims: Claims::new(),
         }
     }
 
@@ -85,7 +87,7 @@ impl<const N: usize> ThreadOpsTable<N> {
     pub fn record(&self, phase: Phase, tref: u64, pid: u32, op: ThreadOp, n: u64) -> bool {
         let Some(thread) = thread_key(tref) else { return false };
         let key = VALID | (phase as u64) << 60 | (thread & THREAD_MASK);
-        let Some((i, claimed)) = claim(&self.keys, key) else { return false };
+        let Some((i, claimed)) = claim(&self.keys, key, &self.claims) else { return false };
         if claimed {
             self.pids[i].store(pid, R);
         }
@@ -162,5 +164,16 @@ mod tests {
             assert_eq!(thread_key(r).map(thread_ref), Some(r));
         }
         assert_eq!(thread_key(0x1_0000), None);
+    }
+
+    #[test]
+    fn a_capped_table_refuses_new_rows_only() {
+        let t: ThreadOpsTable<16> = ThreadOpsTable::new();
+        t.claims.set_limit(1);
+        assert!(t.record(Phase::Work, 1, 2, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Work, 2, 2, ThreadOp::Syscall, 1));
+        assert!(!t.record(Phase::Shutdown, 1, 2, ThreadOp::Syscall, 1));
+        assert!(t.record(Phase::Work, 1, 2, ThreadOp::RingSqe, 4));
+        assert_eq!(t.entries().count(), 1);
     }
 }

@@ -9,11 +9,16 @@
 //! `check`; adding a workload is one more file and one line in [`WORKLOADS`].
 
 mod artifacts;
+mod coverage;
 mod cpu_shares;
 mod ipi;
 mod joins;
 mod lock;
+mod memory;
 mod migrate;
+mod overflow;
+mod oversub;
+mod sched;
 mod sleep;
 mod syscalls;
 mod table;
@@ -21,7 +26,7 @@ mod table;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use capos_flamegraphs::RunProfile;
@@ -46,6 +51,10 @@ pub struct FidelityArgs {
     /// instead of the short ones of `make test`.
     #[arg(long)]
     pub full: bool,
+    /// More measure.log files for the field coverage (`make test` passes
+    /// the measure smoke's log); each must exist and parse.
+    #[arg(long, value_name = "LOG")]
+    pub coverage_log: Vec<PathBuf>,
     #[command(flatten)]
     pub qemu: QemuOpts,
 }
@@ -78,7 +87,16 @@ pub const WORKLOADS: &[&Workload] = &[
     &migrate::WORKLOAD,
     &syscalls::WORKLOAD,
     &ipi::WORKLOAD,
+    &oversub::WORKLOAD,
+    &memory::WORKLOAD,
+    &overflow::WORKLOAD,
+    &sched::WORKLOAD,
 ];
+
+/// Kernel words some workloads' boots add, by workload name (kept apart
+/// from [`Workload`] so the workloads that need none carry no field).
+const EXTRA_CMDLINE: &[(&str, &str)] =
+    &[(overflow::WORKLOAD.name, overflow::CMDLINE), (memory::WORKLOAD.name, memory::CMDLINE)];
 
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
@@ -106,13 +124,16 @@ impl Run {
 const CMDLINE: &str = "suppress_switch_logs";
 
 /// The capnp manifest of `w`: its process and peers, the fidelity
-/// capability slots (`capos_smokes::fidelity`), `args`.
+/// capability slots (`capos_smokes::fidelity`: slots 5 and 6 are one
+/// endpoint, served and called by the same process), `args`.
 fn manifest_text(w: &Workload, args: &str) -> String {
     let process = |name: &str, args: &str| {
         format!(
             "  (name = \"{name}\", binary = \"{b}\", args = \"{args}\",\n   \
              caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
-             (kind = parkSpace), (kind = measure)])",
+             (kind = parkSpace), (kind = measure), \
+             (kind = endpoint, endpoint = \"fidelity\", receive = true), \
+             (kind = endpoint, endpoint = \"fidelity\")])",
             b = w.name
         )
     };
@@ -159,8 +180,13 @@ fn run_once(
     w: &Workload,
     args: &FidelityArgs,
     accel: crate::accel::Accel,
+    logs: &mut Vec<PathBuf>,
 ) -> Result<Vec<Row>> {
-    let cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    let mut cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    for (_, words) in EXTRA_CMDLINE.iter().filter(|(n, _)| *n == w.name) {
+        cmdline.push(' ');
+        cmdline.push_str(words);
+    }
     let name = format!("fidelity-{}", w.name);
     let (dir, out) = session::boot_direct(root, &name, images, &cmdline, w.smp, &args.qemu, accel)?;
     let log = dir.join("serial.log");
@@ -178,6 +204,7 @@ fn run_once(
     }
     let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
     crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
+    logs.push(mlog.clone());
     crate::measure_log::check_snapshot(&report, &images.kernel)?;
     // Every log the suite produces must also pass the counter identities.
     let check = crate::measure_tools::check_and_record_at(&mlog, w.smp, accel, w.tick_hz)?;
@@ -220,13 +247,15 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
     let base = build::build_images(root, KernelFlavor::Measure)?;
     let programs = user::build_package(root, "capos-smokes")?;
     let mut rows = Vec::new();
+    let mut logs = Vec::new();
     for w in selected {
         let wargs = if args.full { w.full_args } else { w.quick_args };
         let images = images_for(root, &base, &programs, w, wargs)?;
         for k in 0..args.repeat {
-            let got = run_once(root, &images, &programs, w, args, accel).unwrap_or_else(|e| {
-                vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
-            });
+            let got =
+                run_once(root, &images, &programs, w, args, accel, &mut logs).unwrap_or_else(|e| {
+                    vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
+                });
             let bad = got.iter().filter(|r| !r.pass()).count();
             eprintln!(
                 "harness: fidelity: {} run {}: {} rows, {bad} failed",
@@ -245,5 +274,14 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
     );
     print!("{}", table::render(&rows));
     println!("fidelity: {} of {} rows within tolerance", rows.len() - failed, rows.len());
-    Ok(failed == 0)
+    // Coverage is a property of the whole suite: a run of one workload
+    // (`--only`) cannot raise every field, so it prints no verdict.
+    let covered = if args.only.is_some() {
+        println!("fidelity: field coverage not judged for --only");
+        true
+    } else {
+        logs.extend(args.coverage_log.iter().cloned());
+        coverage::run(&logs)?
+    };
+    Ok(failed == 0 && covered)
 }

@@ -83,6 +83,13 @@ impl Row {
         )
     }
 
+    /// A lower bound: `measured >= min` (for effects the program makes
+    /// overwhelmingly likely but cannot force on cue, such as lock
+    /// contention).
+    pub fn at_least(workload: &str, quantity: impl Into<String>, min: u64, measured: u64) -> Row {
+        Row::name(workload, quantity, format!(">= {min}"), measured.to_string(), measured >= min)
+    }
+
     /// A failed precondition (the quantity could not be read at all).
     pub fn missing(workload: &str, quantity: impl Into<String>, why: impl Into<String>) -> Row {
         Row::new(workload, quantity, f64::NAN, f64::NAN, 0.0, why)

@@ -12,7 +12,10 @@ use capos_measure::{ContentionClass, Counter, Phase, TraceKind, FINGERPRINT};
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
-use super::{cpu_shares, ipi, joins, lock, migrate, sleep, syscalls, Run, Workload};
+use super::{
+    cpu_shares, ipi, joins, lock, memory, migrate, overflow, oversub, sched, sleep, syscalls, Run,
+    Workload,
+};
 
 fn graph(dir: &Path, stem: &str, text: &str) -> GraphFiles {
     let folded = dir.join(format!("{stem}.folded"));
@@ -463,4 +466,289 @@ fn ipi_passes_when_faithful_and_fails_on_each_wrong_argument() {
     let mut bad = rep.clone();
     bad.trace_dropped.insert(0, 1);
     assert_eq!(ipi_failed(bad, 20), ["trace events"]);
+}
+
+/// A report in which every catalogue counter and histogram is non-zero
+/// except the counters of `skip` (`group`, dimension label, or none).
+fn report_raising_all_but(skip: Option<(&str, usize)>) -> Report {
+    use capos_measure::catalogue::GROUPS;
+    use capos_measure::Hist;
+    let mut r = report(2);
+    for (g, group) in GROUPS.iter().enumerate() {
+        for d in 0..group.dim.count() {
+            if skip == Some((group.name, d)) {
+                continue;
+            }
+            for f in 0..group.fields.len() {
+                if let Some(c) = Counter::from_ids(g as u8, d, f as u8) {
+                    r.set_counter(Phase::Work, c, 1);
+                }
+            }
+            for h in 0..group.hists.len() {
+                if let Some(h) = Hist::from_ids(g as u8, d, h as u8) {
+                    r.set_bucket(Phase::Work, h, 0, 1);
+                }
+            }
+        }
+    }
+    r
+}
+
+#[test]
+fn coverage_passes_a_suite_that_raises_everything_and_fails_one_gap() {
+    use super::coverage::judge;
+    let labels = vec!["a.log".to_string()];
+    let all = report_raising_all_but(None);
+    let v = judge(std::slice::from_ref(&all), &labels, &[]).unwrap();
+    assert!(v.missing.is_empty(), "{:?}", v.missing);
+    // An allowance for an entry that is raised anyway is reported.
+    let v = judge(std::slice::from_ref(&all), &labels, &["syscall nr=unknown"]).unwrap();
+    assert_eq!(v.raised_anyway, ["syscall nr=unknown"]);
+
+    // One lock class never taken: its label entry is a gap, the fields
+    // (raised under other classes) are not.
+    let idx = capos_measure::catalogue::SharedLock::EndpointQueue as usize;
+    let gap = report_raising_all_but(Some(("shared_kernel_lock", idx)));
+    let v = judge(std::slice::from_ref(&gap), &labels, &[]).unwrap();
+    assert_eq!(v.missing, ["shared_kernel_lock lock=endpoint_queue"]);
+    assert!(v.text.contains("never raised: shared_kernel_lock lock=endpoint_queue"), "{}", v.text);
+    // Allowed, it passes; a misspelt allowance is an error, not a pass.
+    let v = judge(std::slice::from_ref(&gap), &labels, &["shared_kernel_lock lock=endpoint_queue"])
+        .unwrap();
+    assert!(v.missing.is_empty());
+    assert!(judge(&[gap], &labels, &["shared_kernel_lock lock=endpoint_queu"]).is_err());
+    // The suite's own allowances all name catalogue entries.
+    judge(&[], &labels, super::coverage::ALLOWED_UNRAISED).unwrap();
+}
+
+/// The counters of a faithful `fid-oversub` run: `sleeps` sleeps, `ticks`
+/// user-mode ticks in the work phase (the aggregate adds a few).
+fn oversub_report(sleeps: u64, ticks: u64) -> Report {
+    use capos_measure::catalogue::{
+        scheduler_lock_site, segment, timer_fast_path as fp, timer_slow_summary as ss,
+        SchedLockSite, Segment,
+    };
+    let mut r = report(1);
+    for (phase, extra) in [(Phase::Work, 0), (Phase::Aggregate, 3)] {
+        let t = ticks + extra;
+        r.set_counter(phase, fp::attempts.into(), t);
+        r.set_counter(phase, fp::fallback_queue_nonempty.into(), sleeps);
+        r.set_counter(phase, fp::fallback_reschedule_pending.into(), t - sleeps);
+        r.set_counter(phase, ss::required.into(), 2 * sleeps);
+        r.set_counter(phase, ss::run_queue_nonempty.into(), 2 * sleeps);
+        r.set_counter(phase, ss::clean.into(), t - 2 * sleeps);
+        r.set_counter(
+            phase,
+            scheduler_lock_site::acquisitions.at(SchedLockSite::PreemptRequeue),
+            t,
+        );
+        r.set_counter(phase, segment::count.at(Segment::ScheduleSaveRequeue), t);
+    }
+    r
+}
+
+#[test]
+fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
+    use capos_measure::catalogue::{timer_fast_path as fp, timer_slow_summary as ss};
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [("sleeps", 20), ("ran0", 500), ("ran1", 500)];
+    let pcs = section("work", "user", &[(139, "x::planted_spin_0"), (139, "x::planted_spin_1")]);
+    let faithful = oversub_report(20, 278);
+    let r = run(dir.path(), faithful.clone(), &planted, &pcs, "", "");
+    assert_eq!(failed(&oversub::WORKLOAD, &r), Vec::<String>::new());
+
+    // A wakeup whose queued sleeper the pick did not see.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Work, ss::required.into(), 39);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert!(f.iter().any(|q| q.contains("required = 2 x sleeps")), "{f:?}");
+    assert!(f.iter().any(|q| q.contains("work: timer_slow_summary required = run_queue")), "{f:?}");
+    // A fallback reason miscounted as another.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Work, fp::fallback_queue_nonempty.into(), 0);
+    bad.set_counter(Phase::Work, fp::fallback_budget_exhausted.into(), 20);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert!(f.iter().any(|q| q.contains("fallback_queue_nonempty = sleeps")), "{f:?}");
+    assert!(f.iter().any(|q| q.contains("fallback_budget_exhausted = 0")), "{f:?}");
+    // Samples that do not follow the run time, and an unfair scheduler.
+    let skewed = section("work", "user", &[(190, "x::planted_spin_0"), (88, "x::planted_spin_1")]);
+    let f =
+        failed(&oversub::WORKLOAD, &run(dir.path(), faithful.clone(), &planted, &skewed, "", ""));
+    assert!(f.iter().any(|q| q.contains("planted_spin_0 share of spinner samples")), "{f:?}");
+    let unfair = [("sleeps", 20), ("ran0", 600), ("ran1", 400)];
+    let pcs = section("work", "user", &[(167, "x::planted_spin_0"), (111, "x::planted_spin_1")]);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), faithful, &unfair, &pcs, "", ""));
+    assert_eq!(
+        f,
+        [
+            "planted_spin_0 share of spinner run time (fair)",
+            "planted_spin_1 share of spinner run time (fair)"
+        ]
+    );
+}
+
+#[test]
+fn memory_passes_exact_counts_and_fails_each_off_by_one() {
+    use capos_measure::catalogue::memory as mem;
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [
+        ("cancelled", 20),
+        ("exits", 6),
+        ("drops", 2),
+        ("calls", 50),
+        ("heap_refusals", 3),
+        ("heap_nops", 3),
+        ("frame_refusals", 4),
+    ];
+    let mut rep = report(1);
+    rep.set_counter(Phase::Work, mem::pending_cancelled.into(), 20);
+    rep.set_counter(Phase::Work, mem::heap_refusals.into(), 3);
+    rep.set_counter(Phase::Work, mem::frame_refusals.into(), 4);
+    let ep = shared_kernel_lock::acquisitions.at(SharedLock::EndpointQueue);
+    rep.set_counter(Phase::Work, ep, 156);
+    rep.set_counter(Phase::Work, mem::completions_dropped.into(), 2);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&memory::WORKLOAD, &r), Vec::<String>::new());
+    for (counter, value, row) in [
+        (mem::pending_cancelled.into(), 19, "pending_cancelled"),
+        (mem::completions_dropped.into(), 1, "completions_dropped"),
+        (ep, 155, "endpoint_queue"),
+        (mem::frame_refusals.into(), 5, "frame_refusals"),
+        (mem::heap_refusals.into(), 2, "heap_refusals"),
+    ] {
+        let mut bad = rep.clone();
+        bad.set_counter(Phase::Work, counter, value);
+        let f = failed(&memory::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+        assert_eq!(f.len(), 1, "{row}: {f:?}");
+        assert!(f[0].contains(row), "{row}: {f:?}");
+    }
+    // A NOP the kernel let through.
+    let mut short = planted;
+    short[4] = ("heap_refusals", 2);
+    let f = failed(&memory::WORKLOAD, &run(dir.path(), rep, &short, "", "", ""));
+    assert!(f.iter().any(|q| q.contains("NOPs with 32 KiB")), "{f:?}");
+}
+
+/// A faithful `fid-overflow` report at capacity 1, and its measure.log
+/// `# losses` line.
+fn overflow_report() -> (Report, String) {
+    use capos_measure::catalogue::{kernel_pc_samples as k, thread_ops, user_pc_samples as u};
+    use capos_measure::record::Mode;
+    use capos_measure::thread_ops::ThreadOps;
+    let mut r = report(2);
+    let agg = Phase::Aggregate;
+    for (c, n) in [
+        (Counter::from(u::overflow), 16),
+        (u::stack_overflow.into(), 17),
+        (k::overflow.into(), 113),
+        (k::stack_overflow.into(), 113),
+        (k::contention_overflow.into(), 2),
+        (thread_ops::rows_refused.into(), 15),
+        (thread_ops::ring_sqes.into(), 10),
+        (
+            capos_measure::catalogue::syscall::calls
+                .at(capos_measure::catalogue::SyscallNr::CapEnter),
+            12,
+        ),
+    ] {
+        r.set_counter(agg, c, n);
+    }
+    // One entry per table, shown in its phase and in the aggregate.
+    for p in [Phase::Work, agg] {
+        r.pc_samples.insert((p, Mode::User, 0x40_1000), 3);
+        r.pc_samples.insert((p, Mode::Kernel, 0xffff_ffff_8000_1000), 3);
+        r.stack_samples.insert((p, Mode::User, vec![1, 2]), 3);
+        r.contention_stacks.insert((p, 1, 0, vec![7]), (1, 100));
+        let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
+        r.thread_ops.insert((p, 9), row);
+    }
+    let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
+        kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
+        thread_rows_refused=15 trace_dropped=0 (no trace rings)\n";
+    (r, losses.to_string())
+}
+
+fn overflow_run(dir: &Path, r: Report, losses: &str) -> Run {
+    let run = run(dir, r, &[("calls", 10_000)], "", "", "");
+    std::fs::write(run.profile.pc_report.report.with_file_name("measure.log"), losses).unwrap();
+    run
+}
+
+#[test]
+fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_loss() {
+    use capos_measure::catalogue::kernel_pc_samples as k;
+    use capos_measure::record::Mode;
+    assert_eq!(overflow::CMDLINE, format!("measure_capacity={}", overflow::CAPACITY));
+    let dir = tempfile::tempdir().unwrap();
+    let (faithful, losses) = overflow_report();
+    let r = overflow_run(dir.path(), faithful.clone(), &losses);
+    assert_eq!(failed(&overflow::WORKLOAD, &r), Vec::<String>::new());
+
+    // A second user PC entry: the cap did not hold.
+    let mut bad = faithful.clone();
+    bad.pc_samples.insert((Phase::Shutdown, Mode::User, 0x40_2000), 1);
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["user PC table entries = capacity"]);
+    // An empty stack table (at capacity 1 no racing twin can explain it).
+    let mut bad = faithful.clone();
+    bad.stack_samples.clear();
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["stack table entries = capacity"]);
+    // No contention overflow counted, and a losses line that hides one.
+    let mut bad = faithful.clone();
+    bad.set_counter(Phase::Aggregate, k::contention_overflow.into(), 0);
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert!(f.iter().any(|q| q.contains("contention_overflow > 0")), "{f:?}");
+    let hidden = losses.replace("kernel_pc_overflow=113", "kernel_pc_overflow=0");
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), faithful.clone(), &hidden));
+    assert_eq!(f, ["# losses line states kernel_pc_overflow"]);
+    // Refused records below the refused system calls (12 - 2 in rows).
+    let mut bad = faithful;
+    bad.set_counter(Phase::Aggregate, capos_measure::catalogue::thread_ops::rows_refused.into(), 9);
+    let losses9 = losses.replace("thread_rows_refused=15", "thread_rows_refused=9");
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses9));
+    assert_eq!(f, ["thread_ops.rows_refused within [refused syscalls, + refused SQEs]"]);
+}
+
+#[test]
+fn extra_kernel_words_name_real_workloads_and_manifests_carry_the_endpoint() {
+    for (name, words) in super::EXTRA_CMDLINE {
+        assert!(super::WORKLOADS.iter().any(|w| w.name == *name), "{name}: no such workload");
+        assert!(!words.trim().is_empty(), "{name}: no words");
+    }
+    let m = super::manifest_text(&memory::WORKLOAD, "x=1");
+    assert!(m.contains(r#"(kind = endpoint, endpoint = "fidelity", receive = true)"#), "{m}");
+    assert!(m.contains(r#"(kind = endpoint, endpoint = "fidelity")])"#), "{m}");
+}
+
+#[test]
+fn sched_passes_a_contended_run_and_fails_each_missing_effect() {
+    use capos_measure::catalogue::{scheduler, scheduler_lock, scheduler_lock_site, syscall};
+    use capos_measure::catalogue::{SchedLockSite, SyscallNr};
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [("sleeps", 40), ("yields", 900)];
+    let yields = syscall::calls.at(SyscallNr::Yield);
+    let site = scheduler_lock_site::acquisitions.at(SchedLockSite::Yield);
+    let mut rep = report(2);
+    rep.set_counter(Phase::Work, yields, 905);
+    rep.set_counter(Phase::Aggregate, yields, 1000);
+    rep.set_counter(Phase::Aggregate, site, 1001);
+    rep.set_counter(Phase::Work, scheduler::candidates_stolen.into(), 300);
+    rep.set_counter(Phase::Work, scheduler_lock::contended.into(), 40);
+    rep.set_counter(Phase::Work, scheduler::resched_ipi_skipped.into(), 3);
+    let r = run(dir.path(), rep.clone(), &planted, "", "", "");
+    assert_eq!(failed(&sched::WORKLOAD, &r), Vec::<String>::new());
+    for (phase, counter, value, row) in [
+        (Phase::Work, yields, 899, "planted yields"),
+        (Phase::Aggregate, site, 1003, "site=yield"),
+        (Phase::Work, scheduler::candidates_stolen.into(), 0, "candidates_stolen"),
+        (Phase::Work, scheduler_lock::contended.into(), 0, "contended"),
+        (Phase::Work, scheduler::resched_ipi_skipped.into(), 0, "resched_ipi_skipped"),
+    ] {
+        let mut bad = rep.clone();
+        bad.set_counter(phase, counter, value);
+        let f = failed(&sched::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+        assert_eq!(f.len(), 1, "{row}: {f:?}");
+        assert!(f[0].contains(row), "{row}: {f:?}");
+    }
 }

@@ -92,11 +92,37 @@ pub fn admit(bytes: usize) -> Result<(), capos_abi::error::Error> {
     // `used` is stored under the heap lock at every change; a momentarily
     // stale reading only moves the refusal point by one concurrent block.
     let free = SIZE.load(Ordering::Relaxed).saturating_sub(USED.load(Ordering::Relaxed));
-    if free.saturating_sub(USER_RESERVE) < bytes {
+    if test_room(free.saturating_sub(USER_RESERVE)) < bytes {
         crate::m_add!(capos_measure::catalogue::memory::heap_refusals);
         return Err(capos_abi::error::Error::OutOfResources);
     }
     Ok(())
+}
+
+/// Measure kernel, for tests: the most heap room above the reserve that
+/// user-driven allocations see (kernel word `heap_room=<KiB>`), so a short
+/// run can meet the reserve's refusal with a large request; unlimited
+/// unless set.
+#[cfg(feature = "measure")]
+static TEST_ROOM: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Limits user-driven allocations to `bytes` of room above the reserve
+/// (measure kernel only; set at boot, before the first process).
+#[cfg(feature = "measure")]
+pub fn set_test_room(bytes: usize) {
+    TEST_ROOM.store(bytes, Ordering::Relaxed);
+}
+
+#[cfg(feature = "measure")]
+fn test_room(room: usize) -> usize {
+    room.min(TEST_ROOM.load(Ordering::Relaxed))
+}
+
+/// The normal kernel has no test room: the real room.
+#[cfg(not(feature = "measure"))]
+#[inline(always)]
+fn test_room(room: usize) -> usize {
+    room
 }
 
 #[cfg(feature = "ktest")]

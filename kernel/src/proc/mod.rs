@@ -16,6 +16,8 @@ pub mod usermem;
 
 pub use process::Process;
 pub use threads::cancel_exit_waits_of;
+#[cfg(feature = "measure")]
+pub use threads::set_exit_cancel_delay;
 
 use crate::sched::{self, Thread};
 use crate::sync::IrqSpinLock;

@@ -24,6 +24,38 @@ use core::sync::atomic::Ordering;
 static EXIT_WAITS: IrqSpinLock<Vec<(u32, Completion)>> =
     IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::ExitWaits);
 
+/// Measure kernel, for tests (kernel word `exit_cancel_delay_ms=`): TSC
+/// cycles an exiting thread with work outstanding waits between
+/// `begin_exit` and cancelling that work, so a completion that falls due in
+/// the window (a timer expiry on the BSP's tick) reaches an exiting thread
+/// and is dropped (`memory.completions_dropped`): the race made wide enough
+/// to plant. Zero (no wait) unless set.
+#[cfg(feature = "measure")]
+static EXIT_CANCEL_DELAY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Sets [`EXIT_CANCEL_DELAY`] (at boot, before the first process).
+#[cfg(feature = "measure")]
+pub fn set_exit_cancel_delay(cycles: u64) {
+    EXIT_CANCEL_DELAY.store(cycles, Ordering::Relaxed);
+}
+
+/// Spins for [`EXIT_CANCEL_DELAY`] cycles if `t` has work outstanding, on
+/// the exiting thread's own exit path with no lock held. From an
+/// `exit_thread` call interrupts are enabled, so ticks (and their timer
+/// expiry) still fire; a kernel-mode tick never reschedules. On a path that
+/// masks interrupts the wait only delays the exit.
+#[cfg(feature = "measure")]
+fn exit_cancel_delay(t: &Thread) {
+    let d = EXIT_CANCEL_DELAY.load(Ordering::Relaxed);
+    if d == 0 || t.ring.as_ref().is_none_or(|r| r.outstanding() == 0) {
+        return;
+    }
+    let end = crate::arch::x86_64::cpu::rdtsc().saturating_add(d);
+    while crate::arch::x86_64::cpu::rdtsc() < end {
+        core::hint::spin_loop();
+    }
+}
+
 impl Process {
     /// Starts a user thread. `stack` is a kernel-allocated stack the thread
     /// owns (freed when it exits); `regs(ring_va)` names its user entry.
@@ -123,6 +155,8 @@ impl Process {
 
     fn thread_exited_inner(self: &Arc<Self>, t: &Arc<Thread>, code: i64) {
         t.begin_exit();
+        #[cfg(feature = "measure")]
+        exit_cancel_delay(t);
         crate::cap::completion::cancel_for(t);
         self.release_thread_ranges(t);
         let joiners: Vec<Completion> = {

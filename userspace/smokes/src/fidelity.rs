@@ -5,10 +5,12 @@
 //!
 //! Every fidelity manifest (written by `harness/src/fidelity/`) gives its
 //! process the same slots: 0 Console, 1 Timer, 2 ThreadSpawner, 3 ParkSpace,
-//! 4 Measure.
+//! 4 Measure, 5 Endpoint "fidelity" (receive), 6 the same Endpoint (call).
+//! Every process of a boot serves that endpoint, so the first to exit
+//! revokes it.
 
 use alloc::string::String;
-use capos_rt::clients::{Console, Measure, ParkSpace, ThreadSpawner, Timer};
+use capos_rt::clients::{Console, Endpoint, Measure, ParkSpace, ThreadSpawner, Timer};
 use capos_rt::Error;
 
 pub const CONSOLE: Console = Console(0);
@@ -16,6 +18,10 @@ pub const TIMER: Timer = Timer(1);
 pub const THREADS: ThreadSpawner = ThreadSpawner(2);
 pub const PARK: ParkSpace = ParkSpace(3);
 pub const MEASURE: Measure = Measure(4);
+/// The fidelity endpoint, server side (receive and reply).
+pub const ENDPOINT_SERVE: Endpoint = Endpoint(5);
+/// The fidelity endpoint, client side (call).
+pub const ENDPOINT_CALL: Endpoint = Endpoint(6);
 
 /// The guest's time-stamp counter.
 #[inline(always)]

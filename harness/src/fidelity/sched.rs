@@ -1,0 +1,86 @@
+//! Planted run-queue contention (`fid-sched`): three yielder threads on two
+//! CPUs and a main thread that sleeps on the timer while both CPUs are busy
+//! (userspace/smokes/src/bin/fid-sched.rs).
+//!
+//! What the kernel's rules make of it (kernel/src/sched/dispatch.rs):
+//!
+//! * every `yield` enters `schedule(Yield)`, whose pick takes the local
+//!   run-queue lock once under `site=yield`, and nothing else does: over
+//!   the run (`aggregate`, the frozen final snapshot) `scheduler_lock_site
+//!   site=yield acquisitions` = `syscall nr=yield calls`, within one per
+//!   CPU (a yield counted at entry whose lock falls after the stop). Not
+//!   per phase: a mark's snapshot reads the catalogue group by group while
+//!   the other CPU keeps yielding, so two groups' work-phase values differ
+//!   by the yields made during the snapshot (7 in the first runs);
+//! * the program counts only the yields made while its work flag was up,
+//!   which is inside the work phase: `nr=yield calls >= planted yields`;
+//! * one CPU always has a yielder queued and the other finds its own queue
+//!   empty at every yield, so it steals (`candidates_stolen`) from a queue
+//!   its owner is queueing to and picking from thousands of times a second:
+//!   the run-queue locks are contended (`scheduler_lock.contended`). That
+//!   is a race the program makes overwhelmingly likely, not one it can
+//!   force, so those rows are lower bounds (at least one);
+//! * the main thread's timer wakeup finds both CPUs busy; placement queues
+//!   it on the less loaded CPU, and when that is the other CPU it is only
+//!   flagged, not interrupted: `scheduler.resched_ipi_skipped` (at least
+//!   one over the sleeps).
+
+use anyhow::Result;
+use capos_measure::catalogue::{scheduler, scheduler_lock, scheduler_lock_site, syscall};
+use capos_measure::catalogue::{SchedLockSite, SyscallNr};
+use capos_measure::{Counter, Phase};
+
+use super::table::Row;
+use super::{Run, Workload};
+
+pub const WORKLOAD: Workload = Workload {
+    name: "fid-sched",
+    smp: 2,
+    tick_hz: 100,
+    peers: 0,
+    quick_args: "sleeps=40 sleep_ms=2",
+    full_args: "sleeps=200 sleep_ms=2",
+    check,
+};
+
+fn check(run: &Run) -> Result<Vec<Row>> {
+    let name = WORKLOAD.name;
+    let work = |c: Counter| run.report.counter(Phase::Work, c);
+    let yields = work(syscall::calls.at(SyscallNr::Yield));
+    let cpus = run.report.begin.map_or(0, |b| u64::from(b.cpus));
+    let all = |c: Counter| run.report.counter(Phase::Aggregate, c);
+    Ok(vec![
+        Row::at_least(
+            name,
+            "work syscall nr=yield calls vs planted yields",
+            run.planted("yields")?,
+            yields,
+        ),
+        Row::new(
+            name,
+            "aggregate scheduler_lock_site site=yield acquisitions = nr=yield calls",
+            all(syscall::calls.at(SyscallNr::Yield)) as f64,
+            all(scheduler_lock_site::acquisitions.at(SchedLockSite::Yield)) as f64,
+            cpus as f64,
+            "one per yield; one per CPU in flight at the stop",
+        ),
+        Row::at_least(
+            name,
+            "work scheduler.candidates_stolen",
+            1,
+            work(scheduler::candidates_stolen.into()),
+        ),
+        Row::at_least(
+            name,
+            "work scheduler_lock.contended",
+            1,
+            work(scheduler_lock::contended.into()),
+        ),
+        Row::at_least(
+            name,
+            "work scheduler.resched_ipi_skipped",
+            1,
+            work(scheduler::resched_ipi_skipped.into()),
+        ),
+    ])
+}
