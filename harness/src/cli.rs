@@ -135,6 +135,8 @@ pub struct SmokeArgs {
     #[arg(long)]
     pub measure: bool,
     #[command(flatten)]
+    pub sample: crate::measure_tools::SampleHzArg,
+    #[command(flatten)]
     pub qemu: QemuOpts,
 }
 

@@ -3,8 +3,10 @@
 //! Words: `ktest` / `ktest=<filter>` (run kernel tests), `tick_hz=<n>`
 //! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
 //! the BSP only), `suppress_switch_logs` (no scheduler transition lines:
-//! process/thread start and exit; proof, error and measurement output stay).
-//! Unknown words are reported and ignored.
+//! process/thread start and exit; proof, error and measurement output stay),
+//! `sample_hz=<n>` (measure kernel: the sample clock, 10..=20000, default
+//! 997; a number outside the range is clamped and reported). Unknown words
+//! are reported and ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -24,6 +26,8 @@ pub struct Options<'a> {
     pub tick_hz: u32,
     pub noapic: bool,
     pub suppress_switch_logs: bool,
+    /// `sample_hz=` (clamped to the accepted range), if given.
+    pub sample_hz: Option<u32>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -32,6 +36,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         tick_hz: DEFAULT_TICK_HZ,
         noapic: false,
         suppress_switch_logs: false,
+        sample_hz: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -43,6 +48,8 @@ pub fn parse(cmdline: &str) -> Options<'_> {
                 Ok(v) if (10..=10_000).contains(&v) => o.tick_hz = v,
                 _ => crate::kprintln!("kernel: ignoring bad tick_hz '{hz}' (10..=10000)"),
             }
+        } else if let Some(hz) = word.strip_prefix("sample_hz=") {
+            o.sample_hz = parse_sample_hz(hz).or(o.sample_hz);
         } else if word == "noapic" {
             o.noapic = true;
         } else if word == "suppress_switch_logs" {
@@ -52,6 +59,21 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         }
     }
     o
+}
+
+/// A `sample_hz=` value: a number outside the accepted range is clamped
+/// into it, anything else ignored; both reported.
+fn parse_sample_hz(hz: &str) -> Option<u32> {
+    use capos_abi::guest::SAMPLE_HZ_RANGE as R;
+    let Ok(v) = hz.parse::<u64>() else {
+        crate::kprintln!("kernel: ignoring bad sample_hz '{hz}' ({}..={})", R.start(), R.end());
+        return None;
+    };
+    let c = v.clamp(u64::from(*R.start()), u64::from(*R.end())) as u32;
+    if u64::from(c) != v {
+        crate::kprintln!("kernel: sample_hz {v} clamped to {c} ({}..={})", R.start(), R.end());
+    }
+    Some(c)
 }
 
 #[cfg(feature = "ktest")]
@@ -68,6 +90,11 @@ mod tests {
             let d = parse("tick_hz=5 tick_hz=x");
             kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
             kassert_eq!(d.mode, Mode::Normal);
+            kassert_eq!(d.sample_hz, None);
+            kassert_eq!(parse("sample_hz=4999").sample_hz, Some(4999));
+            kassert_eq!(parse("sample_hz=1").sample_hz, Some(10));
+            kassert_eq!(parse("sample_hz=99999999999").sample_hz, Some(20_000));
+            kassert_eq!(parse("sample_hz=250 sample_hz=x").sample_hz, Some(250));
             Ok(())
         }
     );

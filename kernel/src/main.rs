@@ -101,8 +101,19 @@ extern "C" fn kmain() -> ! {
     }
 
     let tick = interrupts::init_bsp(opts.tick_hz, opts.noapic);
+    #[cfg(feature = "measure")]
+    let sample_hz = interrupts::configure_sample_clock(
+        opts.tick_hz,
+        opts.sample_hz.unwrap_or(capos_abi::guest::DEFAULT_SAMPLE_HZ),
+    );
+    #[cfg(not(feature = "measure"))]
+    if opts.sample_hz.is_some() {
+        kprintln!("kernel: ignoring sample_hz (not a measure kernel: no sampling)");
+    }
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
+    #[cfg(feature = "measure")]
+    kprintln!("kernel: measure: sample clock {sample_hz} Hz on every timer CPU");
     let online = match req::MP.get_response() {
         Some(mp) if !interrupts::pit_mode() => smp::start_aps(mp),
         Some(mp) if mp.cpus().len() > 1 => {

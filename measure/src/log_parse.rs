@@ -182,7 +182,7 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 key: "accel".into(),
                 value: accel_name.to_string(),
             })?;
-            let mut n = [accel as u64; 11];
+            let mut n = [accel as u64; InstrumentInfo::COUNT];
             for (slot, key) in n[1..].iter_mut().zip(InstrumentInfo::KEYS) {
                 *slot = t.num(key)?;
             }

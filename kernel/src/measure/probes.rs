@@ -132,7 +132,7 @@ pub fn load_map(pid: u32, binary: &str, base: u64) {
 /// Most frames of a sampled stack.
 const STACK_FRAMES: usize = 16;
 
-/// Timer-tick sample of the interrupted context (interrupts masked).
+/// Sample-clock sample of the interrupted context (interrupts masked).
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
     let mode = if from_user { Mode::User } else { Mode::Kernel };
@@ -198,7 +198,13 @@ pub fn emit_report() {
     MEASURE.stop();
     let unquiesced_cpus = quiesce();
     let frozen = MEASURE.freeze();
-    let instrument = super::calibrate::info().map(|i| InstrumentInfo { unquiesced_cpus, ..i });
+    let clock = crate::arch::x86_64::lapic::deadline::rates();
+    let instrument = super::calibrate::info().map(|i| InstrumentInfo {
+        unquiesced_cpus,
+        tick_hz: u64::from(clock.0),
+        sample_hz: u64::from(clock.1),
+        ..i
+    });
     let info = ReportInfo {
         cpus: percpu::online_count() as u8,
         tsc_khz: tsc::hz() / 1000,
