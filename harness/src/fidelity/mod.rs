@@ -47,6 +47,8 @@ pub struct FidelityArgs {
     #[arg(long)]
     pub full: bool,
     #[command(flatten)]
+    pub sample: crate::measure_tools::SampleHzArg,
+    #[command(flatten)]
     pub qemu: QemuOpts,
 }
 
@@ -56,7 +58,8 @@ pub struct Workload {
     pub name: &'static str,
     /// CPUs to boot with.
     pub smp: u32,
-    /// Timer (and so sampling) rate, kernel `tick_hz=`.
+    /// Scheduler tick rate, kernel `tick_hz=` (samples have their own
+    /// clock: the run's `--sample-hz`, kernel `sample_hz=`).
     pub tick_hz: u32,
     /// More processes running the same binary, with `peer=1` added to
     /// their arguments (named `<name>-peer<i>`; only `name` is judged by
@@ -160,7 +163,8 @@ fn run_once(
     args: &FidelityArgs,
     accel: crate::accel::Accel,
 ) -> Result<Vec<Row>> {
-    let cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    let sample = crate::measure_tools::sample_hz_word(args.sample.resolve()?);
+    let cmdline = format!("{CMDLINE} tick_hz={} {sample}", w.tick_hz);
     let name = format!("fidelity-{}", w.name);
     let (dir, out) = session::boot_direct(root, &name, images, &cmdline, w.smp, &args.qemu, accel)?;
     let log = dir.join("serial.log");
