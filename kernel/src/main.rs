@@ -156,7 +156,7 @@ extern "C" fn kmain() -> ! {
         None => GuestExit::Success,
     };
     #[cfg(feature = "measure")]
-    measure::emit_report();
+    measure::emit_report(measure::stop_for_report());
     kprintln!("kernel: boot complete, shutting down");
     debug_exit::exit(verdict)
 }

@@ -187,15 +187,27 @@ fn quiesce() -> u64 {
     }
 }
 
-/// Sends the whole report (and the load maps) as defmt frames on COM2.
-///
-/// Stops measurement, waits for the other CPUs' in-flight probes
-/// ([`quiesce`]), freezes a copy of everything and streams the copy: the
-/// emission's own work (encoding, COM2 writes, the ticks meanwhile) is in
-/// no reported number.
-pub fn emit_report() {
+/// Reads the report's end TSC and stops measurement, with interrupts
+/// masked in between so no sample falls after the end stamp. A function of
+/// its own, called before [`emit_report`] is entered: at 10 kHz under TCG
+/// a sample interrupt taken in `emit_report` before its stop was recorded
+/// with its PC in the emission. One pending meanwhile is taken after the
+/// stop and records nothing.
+#[inline(never)]
+pub fn stop_for_report() -> u64 {
+    let _irq = crate::sync::IrqOff::new();
     let end_tsc = cpu::rdtsc();
     MEASURE.stop();
+    end_tsc
+}
+
+/// Sends the whole report (and the load maps) as defmt frames on COM2.
+///
+/// After [`stop_for_report`] (which returned `end_tsc`): waits for the
+/// other CPUs' in-flight probes ([`quiesce`]), freezes a copy of everything
+/// and streams the copy: the emission's own work (encoding, COM2 writes,
+/// the ticks meanwhile) is in no reported number.
+pub fn emit_report(end_tsc: u64) {
     let unquiesced_cpus = quiesce();
     let frozen = MEASURE.freeze();
     let clock = crate::arch::x86_64::lapic::deadline::rates();
