@@ -4,9 +4,10 @@
 //! (timer tick rate, 10..=10000, default 100), `noapic` (PIT/PIC tick on
 //! the BSP only), `suppress_switch_logs` (no scheduler transition lines:
 //! process/thread start and exit; proof, error and measurement output stay),
-//! `sample_hz=<n>` (measure kernel: the sample clock, 10..=20000, default
-//! 997; a number outside the range is clamped and reported). Unknown words
-//! are reported and ignored.
+//! `sample_hz=<n>` (measure kernel only: the sample clock, 10..=20000,
+//! default 997; a number outside the range is clamped and reported; the
+//! normal kernel does not know the word). Unknown words are reported and
+//! ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -27,6 +28,7 @@ pub struct Options<'a> {
     pub noapic: bool,
     pub suppress_switch_logs: bool,
     /// `sample_hz=` (clamped to the accepted range), if given.
+    #[cfg(feature = "measure")]
     pub sample_hz: Option<u32>,
 }
 
@@ -36,6 +38,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         tick_hz: DEFAULT_TICK_HZ,
         noapic: false,
         suppress_switch_logs: false,
+        #[cfg(feature = "measure")]
         sample_hz: None,
     };
     for word in cmdline.split_whitespace() {
@@ -48,21 +51,35 @@ pub fn parse(cmdline: &str) -> Options<'_> {
                 Ok(v) if (10..=10_000).contains(&v) => o.tick_hz = v,
                 _ => crate::kprintln!("kernel: ignoring bad tick_hz '{hz}' (10..=10000)"),
             }
-        } else if let Some(hz) = word.strip_prefix("sample_hz=") {
-            o.sample_hz = parse_sample_hz(hz).or(o.sample_hz);
         } else if word == "noapic" {
             o.noapic = true;
         } else if word == "suppress_switch_logs" {
             o.suppress_switch_logs = true;
-        } else {
+        } else if !measure_word(&mut o, word) {
             crate::kprintln!("kernel: ignoring unknown command-line word '{word}'");
         }
     }
     o
 }
 
+/// The measure kernel's own words (`sample_hz=`); whether `word` was one.
+#[cfg(feature = "measure")]
+fn measure_word(o: &mut Options<'_>, word: &str) -> bool {
+    let Some(hz) = word.strip_prefix("sample_hz=") else { return false };
+    o.sample_hz = parse_sample_hz(hz).or(o.sample_hz);
+    true
+}
+
+/// Without `measure` there are none: the normal kernel parses exactly as
+/// before the sample clock (`sample_hz=` is an unknown word to it).
+#[cfg(not(feature = "measure"))]
+fn measure_word(_: &mut Options<'_>, _: &str) -> bool {
+    false
+}
+
 /// A `sample_hz=` value: a number outside the accepted range is clamped
 /// into it, anything else ignored; both reported.
+#[cfg(any(feature = "measure", feature = "ktest"))]
 fn parse_sample_hz(hz: &str) -> Option<u32> {
     use capos_abi::guest::SAMPLE_HZ_RANGE as R;
     let Ok(v) = hz.parse::<u64>() else {
@@ -90,11 +107,13 @@ mod tests {
             let d = parse("tick_hz=5 tick_hz=x");
             kassert_eq!(d.tick_hz, DEFAULT_TICK_HZ);
             kassert_eq!(d.mode, Mode::Normal);
-            kassert_eq!(d.sample_hz, None);
-            kassert_eq!(parse("sample_hz=4999").sample_hz, Some(4999));
-            kassert_eq!(parse("sample_hz=1").sample_hz, Some(10));
-            kassert_eq!(parse("sample_hz=99999999999").sample_hz, Some(20_000));
-            kassert_eq!(parse("sample_hz=250 sample_hz=x").sample_hz, Some(250));
+            kassert_eq!(parse_sample_hz("4999"), Some(4999));
+            kassert_eq!(parse_sample_hz("1"), Some(10));
+            kassert_eq!(parse_sample_hz("99999999999"), Some(20_000));
+            kassert_eq!(parse_sample_hz("x"), None);
+            kassert_eq!(parse_sample_hz("-5"), None);
+            // Not a measure kernel: an unknown word, ignored.
+            kassert_eq!(parse("sample_hz=250 tick_hz=250").tick_hz, 250);
             Ok(())
         }
     );

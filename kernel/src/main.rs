@@ -106,10 +106,6 @@ extern "C" fn kmain() -> ! {
         opts.tick_hz,
         opts.sample_hz.unwrap_or(capos_abi::guest::DEFAULT_SAMPLE_HZ),
     );
-    #[cfg(not(feature = "measure"))]
-    if opts.sample_hz.is_some() {
-        kprintln!("kernel: ignoring sample_hz (not a measure kernel: no sampling)");
-    }
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
     #[cfg(feature = "measure")]
