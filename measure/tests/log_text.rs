@@ -169,6 +169,12 @@ fn the_header_states_the_instruments_limits() {
     );
     assert!(header.contains("translation-block starts"), "{header}");
     assert!(header.contains("sample_hz=997 on each CPU"), "{header}");
+    // A log from before the clock rates were stated still reads, rates 0.
+    let old = log.replace(" tick_hz=100 sample_hz=997", "");
+    let r = capos_measure::log_parse::parse_measure_log(&old).unwrap();
+    let i = r.instrument.unwrap();
+    assert_eq!((i.tick_hz, i.sample_hz, i.batches), (0, 0, 9));
+    assert!(r.to_measure_log().contains("# sampling: the rates are not stated"));
     assert!(header.contains("user 0x401234 holds 100.00% of 1 samples"), "{header}");
     assert!(header.contains("61 cycles for scheduler locks, 48 for shared"), "{header}");
     assert!(header.contains("counter=8"), "{header}");
