@@ -40,6 +40,12 @@ impl GuestExit {
 /// (`tick_hz=<n>`); host checks that count ticks assume it by default.
 pub const DEFAULT_TICK_HZ: u32 = 100;
 
+/// The measure kernel's sample clock when the command line sets none
+/// (`sample_hz=<n>`): odd, so it does not beat with the 100 Hz tick.
+pub const DEFAULT_SAMPLE_HZ: u32 = 997;
+/// The sample rates `sample_hz=` accepts; a number outside is clamped.
+pub const SAMPLE_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=20_000;
+
 /// Prefix of every kernel-test line on COM1.
 pub const KTEST_PREFIX: &str = "ktest: ";
 /// `ktest: running <n> tests` opens a test run.

@@ -135,6 +135,8 @@ pub struct SmokeArgs {
     #[arg(long)]
     pub measure: bool,
     #[command(flatten)]
+    pub sample: crate::measure_tools::SampleHzArg,
+    #[command(flatten)]
     pub qemu: QemuOpts,
 }
 
@@ -209,6 +211,30 @@ mod tests {
         assert!(e.contains("out of range"), "{e}");
         let e = parse(&["run", "--smp", "1000"]).unwrap_err().to_string();
         assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn every_measure_boot_takes_a_sample_rate() {
+        let Command::RunSmokes(s) =
+            parse(&["run-smokes", "--measure", "--sample-hz", "10000"]).unwrap().command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(s.sample.sample_hz, Some(10_000));
+        let Command::Fidelity(f) = parse(&["fidelity"]).unwrap().command else {
+            panic!("subcommand")
+        };
+        assert_eq!(f.sample.sample_hz, None, "None: CAPOS_MEASURE_SAMPLE_HZ, else 997");
+        let Command::BenchCapos(b) =
+            parse(&["bench-capos", "thread-scale", "--sample-hz", "100"]).unwrap().command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(b.sample.sample_hz, Some(100));
+        for bad in ["5", "20001", "fast"] {
+            let e = parse(&["fidelity", "--sample-hz", bad]).unwrap_err().to_string();
+            assert!(e.contains("out of range") || e.contains("not a sample rate"), "{e}");
+        }
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct CheckArgs {
     /// The guest's timer tick rate (kernel command line `tick_hz=`).
     #[arg(long, value_name = "HZ", default_value_t = capos_abi::guest::DEFAULT_TICK_HZ)]
     pub tick_hz: u32,
+    /// The guest's sample clock (kernel `sample_hz=`), for a log whose
+    /// `instrument` line does not state it.
+    #[arg(long, value_name = "HZ", default_value_t = capos_abi::guest::DEFAULT_SAMPLE_HZ)]
+    pub sample_hz: u32,
     /// Ticks that may be missing, in parts per thousand of those expected
     /// (1000 for a TCG run: its lower bound is not checked).
     #[arg(long, value_name = "PERMILLE", default_value_t = capos_measure::check::DEFAULT_LOST_TICK_PERMILLE)]
@@ -39,6 +43,56 @@ pub struct CoverageArgs {
     pub allow: Vec<String>,
 }
 
+/// The environment knob for the measure kernel's sample clock.
+pub const SAMPLE_HZ_ENV: &str = "CAPOS_MEASURE_SAMPLE_HZ";
+
+/// `--sample-hz` of the commands that boot the measure kernel: the sample
+/// clock's rate on every CPU (kernel `sample_hz=`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SampleHzArg {
+    /// Sample clock of the measure kernel, per CPU, 10 to 20000 Hz (default:
+    /// `CAPOS_MEASURE_SAMPLE_HZ`, else 997). Independent of the scheduler
+    /// tick (`tick_hz`).
+    #[arg(long, value_name = "HZ", value_parser = parse_sample_hz)]
+    pub sample_hz: Option<u32>,
+}
+
+impl SampleHzArg {
+    /// The rate to boot with: the option, else the environment, else the
+    /// default; a bad environment value is an error naming the variable.
+    pub fn resolve(&self) -> Result<u32> {
+        sample_hz_from(self.sample_hz, std::env::var(SAMPLE_HZ_ENV).ok())
+    }
+}
+
+/// [`SampleHzArg::resolve`] with the environment value given.
+pub fn sample_hz_from(option: Option<u32>, env: Option<String>) -> Result<u32> {
+    if let Some(hz) = option {
+        return Ok(hz);
+    }
+    match env.as_deref().map(str::trim) {
+        None | Some("") => Ok(capos_abi::guest::DEFAULT_SAMPLE_HZ),
+        Some(v) => parse_sample_hz(v).map_err(|e| anyhow::anyhow!("{SAMPLE_HZ_ENV}={v}: {e}")),
+    }
+}
+
+/// A sample rate in the range the kernel accepts (it would clamp one
+/// outside; the harness refuses it instead, so a run never silently
+/// samples at another rate than asked).
+pub fn parse_sample_hz(s: &str) -> Result<u32, String> {
+    let r = capos_abi::guest::SAMPLE_HZ_RANGE;
+    match s.trim().parse::<u32>() {
+        Ok(hz) if r.contains(&hz) => Ok(hz),
+        Ok(hz) => Err(format!("sample rate {hz} Hz is out of range: {} to {}", r.start(), r.end())),
+        Err(_) => Err(format!("`{s}` is not a sample rate in Hz")),
+    }
+}
+
+/// The kernel command-line word for a sample rate.
+pub fn sample_hz_word(hz: u32) -> String {
+    format!("sample_hz={hz}")
+}
+
 /// Reads and checks one `measure.log`; a file that cannot be read, is
 /// empty, does not parse or is truncated is an error naming the file.
 pub fn check_file(path: &Path, cfg: &CheckConfig) -> Result<CheckResult> {
@@ -57,7 +111,8 @@ pub fn check_and_record(log: &Path, vcpus: u32, accel: Accel) -> Result<CheckRes
     check_and_record_at(log, vcpus, accel, capos_abi::guest::DEFAULT_TICK_HZ)
 }
 
-/// [`check_and_record`] for a kernel booted with `tick_hz=`.
+/// [`check_and_record`] for a kernel booted with `tick_hz=` (the sample
+/// rate is the one the log's `instrument` line states).
 pub fn check_and_record_at(
     log: &Path,
     vcpus: u32,
@@ -78,6 +133,7 @@ pub fn check_and_record_at(
 pub fn run_check(a: &CheckArgs) -> Result<bool> {
     let cfg = CheckConfig {
         tick_hz: a.tick_hz,
+        sample_hz: a.sample_hz,
         lost_tick_permille: a.lost_tick_permille,
         ..CheckConfig::default()
     };
@@ -140,6 +196,21 @@ pub fn run_coverage(a: &CoverageArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sample_rate_comes_from_the_option_then_the_environment_then_997() {
+        assert_eq!(sample_hz_from(None, None).unwrap(), 997);
+        assert_eq!(sample_hz_from(None, Some(" ".into())).unwrap(), 997);
+        assert_eq!(sample_hz_from(None, Some("100".into())).unwrap(), 100);
+        assert_eq!(sample_hz_from(Some(10_000), Some("100".into())).unwrap(), 10_000);
+        for bad in ["fast", "5", "20001", "-1"] {
+            let e = sample_hz_from(None, Some(bad.into())).unwrap_err();
+            assert!(format!("{e:#}").starts_with(&format!("{SAMPLE_HZ_ENV}={bad}: ")), "{e:#}");
+        }
+        assert_eq!(parse_sample_hz("20000"), Ok(20_000));
+        assert!(parse_sample_hz("9").unwrap_err().contains("out of range"));
+        assert_eq!(sample_hz_word(997), "sample_hz=997");
+    }
 
     #[test]
     fn missing_empty_and_garbage_files_are_errors_not_panics() {

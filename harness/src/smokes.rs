@@ -120,6 +120,11 @@ fn write_measure(kernel: &Path, dir: &Path, smp: u32, accel: Accel) -> Result<()
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     let accel = session::pick_accel(&args.qemu)?;
     let (mut passed, mut failed) = (0u32, 0u32);
+    let cmdline = if args.measure {
+        crate::measure_tools::sample_hz_word(args.sample.resolve()?)
+    } else {
+        String::new()
+    };
     let selected: Vec<&Smoke> =
         SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
     for smoke in &selected {
@@ -129,21 +134,20 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
         for &smp in &args.smp {
             for _ in 0..args.repeat {
                 let name = format!("{}-smp{smp}", smoke.name);
-                let verdict =
-                    match session::boot_direct(root, &name, &images, "", smp, &args.qemu, accel) {
-                        Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
-                            .and_then(|()| {
-                                if args.measure {
-                                    write_measure(&images.kernel, &dir, smp, accel)
-                                } else {
-                                    Ok(())
-                                }
-                            })
-                            .map_err(|e| {
-                                format!("{e} (log: {})", dir.join("serial.log").display())
-                            }),
-                        Err(e) => Err(format!("{}: {e:#}", smoke.name)),
-                    };
+                let verdict = match session::boot_direct(
+                    root, &name, &images, &cmdline, smp, &args.qemu, accel,
+                ) {
+                    Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
+                        .and_then(|()| {
+                            if args.measure {
+                                write_measure(&images.kernel, &dir, smp, accel)
+                            } else {
+                                Ok(())
+                            }
+                        })
+                        .map_err(|e| format!("{e} (log: {})", dir.join("serial.log").display())),
+                    Err(e) => Err(format!("{}: {e:#}", smoke.name)),
+                };
                 match verdict {
                     Ok(()) => {
                         passed += 1;

@@ -12,6 +12,8 @@ pub fn install() {
     crate::measure::lockstat::install();
     hooks::install(Hooks {
         tick,
+        #[cfg(feature = "measure")]
+        sample,
         reschedule_ipi: crate::sched::reschedule_ipi,
         test_ipi: crate::sched::test_ipi,
         before_user_return: crate::proc::exit_if_killed,
@@ -55,9 +57,9 @@ fn arch_event(e: crate::arch::x86_64::hooks::ArchEvent) {
     }
 }
 
-/// A timer tick: measurement first (it samples the interrupted context),
-/// then timed waits (on the BSP, the coarse clock), then the scheduler.
-#[cfg_attr(not(feature = "measure"), allow(unused_variables))]
+/// A timer tick: timed waits (on the BSP, the coarse clock), then the
+/// scheduler. Sampling has its own clock (`sample`, measure builds).
+#[allow(unused_variables)]
 fn tick(from_user: bool, rip: u64, rbp: u64) {
     crate::m_add!(capos_measure::catalogue::timer::interrupts);
     crate::m_add!(if from_user {
@@ -65,13 +67,19 @@ fn tick(from_user: bool, rip: u64, rbp: u64) {
     } else {
         capos_measure::catalogue::timer::kernel_only
     });
-    #[cfg(feature = "measure")]
-    crate::measure::sample(from_user, rip, rbp);
     if percpu::current().index() == 0 {
         crate::m_add!(capos_measure::catalogue::timer::bsp_tick_advances);
         crate::sched::timer_expiry(crate::time::on_tick);
     }
     crate::sched::on_tick(from_user);
+}
+
+/// A sample-clock interrupt: one PC and stack sample of the interrupted
+/// context (interrupts masked).
+#[cfg(feature = "measure")]
+fn sample(from_user: bool, rip: u64, rbp: u64) {
+    crate::m_add!(capos_measure::catalogue::timer::sample_interrupts);
+    crate::measure::sample(from_user, rip, rbp);
 }
 
 /// A kernel exception: a kernel test that expects it recovers here.

@@ -11,8 +11,11 @@
 //! 1..=65536, so a test can meet the reserve's refusal),
 //! `exit_cancel_delay_ms=<ms>` (measure kernel: an exiting thread waits that
 //! long, 1..=1000, between refusing completions and cancelling its pending
-//! work, so a test can plant dropped completions). Unknown words are
-//! reported and ignored.
+//! work, so a test can plant dropped completions), `sample_hz=<n>`
+//! (measure kernel only: the sample clock, 10..=20000,
+//! default 997; a number outside the range is clamped and reported; the
+//! normal kernel does not know the word). Unknown words are reported and
+//! ignored.
 
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
@@ -38,6 +41,9 @@ pub struct Options<'a> {
     pub heap_room_kib: Option<usize>,
     /// `exit_cancel_delay_ms=`: the exit path's test delay.
     pub exit_cancel_delay_ms: Option<u64>,
+    /// `sample_hz=` (clamped to the accepted range), if given.
+    #[cfg(feature = "measure")]
+    pub sample_hz: Option<u32>,
 }
 
 pub fn parse(cmdline: &str) -> Options<'_> {
@@ -49,6 +55,8 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         measure_capacity: None,
         heap_room_kib: None,
         exit_cancel_delay_ms: None,
+        #[cfg(feature = "measure")]
+        sample_hz: None,
     };
     for word in cmdline.split_whitespace() {
         if word == CMDLINE_KTEST {
@@ -79,11 +87,42 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             o.noapic = true;
         } else if word == "suppress_switch_logs" {
             o.suppress_switch_logs = true;
-        } else {
+        } else if !measure_word(&mut o, word) {
             crate::kprintln!("kernel: ignoring unknown command-line word '{word}'");
         }
     }
     o
+}
+
+/// The measure kernel's own words (`sample_hz=`); whether `word` was one.
+#[cfg(feature = "measure")]
+fn measure_word(o: &mut Options<'_>, word: &str) -> bool {
+    let Some(hz) = word.strip_prefix("sample_hz=") else { return false };
+    o.sample_hz = parse_sample_hz(hz).or(o.sample_hz);
+    true
+}
+
+/// Without `measure` there are none: the normal kernel parses exactly as
+/// before the sample clock (`sample_hz=` is an unknown word to it).
+#[cfg(not(feature = "measure"))]
+fn measure_word(_: &mut Options<'_>, _: &str) -> bool {
+    false
+}
+
+/// A `sample_hz=` value: a number outside the accepted range is clamped
+/// into it, anything else ignored; both reported.
+#[cfg(any(feature = "measure", feature = "ktest"))]
+fn parse_sample_hz(hz: &str) -> Option<u32> {
+    use capos_abi::guest::SAMPLE_HZ_RANGE as R;
+    let Ok(v) = hz.parse::<u64>() else {
+        crate::kprintln!("kernel: ignoring bad sample_hz '{hz}' ({}..={})", R.start(), R.end());
+        return None;
+    };
+    let c = v.clamp(u64::from(*R.start()), u64::from(*R.end())) as u32;
+    if u64::from(c) != v {
+        crate::kprintln!("kernel: sample_hz {v} clamped to {c} ({}..={})", R.start(), R.end());
+    }
+    Some(c)
 }
 
 #[cfg(feature = "ktest")]
@@ -108,6 +147,13 @@ mod tests {
             kassert_eq!(parse("exit_cancel_delay_ms=100").exit_cancel_delay_ms, Some(100));
             kassert_eq!(parse("exit_cancel_delay_ms=1001").exit_cancel_delay_ms, None);
             kassert_eq!(d.mode, Mode::Normal);
+            kassert_eq!(parse_sample_hz("4999"), Some(4999));
+            kassert_eq!(parse_sample_hz("1"), Some(10));
+            kassert_eq!(parse_sample_hz("99999999999"), Some(20_000));
+            kassert_eq!(parse_sample_hz("x"), None);
+            kassert_eq!(parse_sample_hz("-5"), None);
+            // Not a measure kernel: an unknown word, ignored.
+            kassert_eq!(parse("sample_hz=250 tick_hz=250").tick_hz, 250);
             Ok(())
         }
     );

@@ -130,8 +130,15 @@ extern "C" fn kmain() -> ! {
     }
 
     let tick = interrupts::init_bsp(opts.tick_hz, opts.noapic);
+    #[cfg(feature = "measure")]
+    let sample_hz = interrupts::configure_sample_clock(
+        opts.tick_hz,
+        opts.sample_hz.unwrap_or(capos_abi::guest::DEFAULT_SAMPLE_HZ),
+    );
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
+    #[cfg(feature = "measure")]
+    kprintln!("kernel: measure: sample clock {sample_hz} Hz on every timer CPU");
     let online = match req::MP.get_response() {
         Some(mp) if !interrupts::pit_mode() => smp::start_aps(mp),
         Some(mp) if mp.cpus().len() > 1 => {
@@ -174,7 +181,7 @@ extern "C" fn kmain() -> ! {
         None => GuestExit::Success,
     };
     #[cfg(feature = "measure")]
-    measure::emit_report();
+    measure::emit_report(measure::stop_for_report());
     kprintln!("kernel: boot complete, shutting down");
     debug_exit::exit(verdict)
 }

@@ -158,14 +158,15 @@ catalogue! {
     }
 
     timer {
-        doc: "Timer interrupts by where they landed.",
-        cost: "One or two shard updates per timer interrupt.",
+        doc: "Timer interrupts: scheduler ticks by where they landed, and (measure kernel) the sample clock's interrupts, a separate clock at `sample_hz` per CPU.",
+        cost: "One or two shard updates per tick; one per sample interrupt.",
         dim: NoDim,
         fields {
-            interrupts: Sum = "Timer interrupts taken.",
+            interrupts: Sum = "Scheduler ticks taken (timer interrupts that ran the tick).",
             user_scheduler: Sum = "Interrupts from user mode that entered the scheduler path.",
             kernel_only: Sum = "Interrupts from kernel mode that only advanced time and sent EOI.",
             bsp_tick_advances: Sum = "Global tick advances done by the BSP.",
+            sample_interrupts: Sum = "Sample-clock interrupts taken (one PC and stack sample each; `sample_hz` per CPU).",
         }
         hists {}
     }
@@ -262,8 +263,8 @@ catalogue! {
     }
 
     user_pc_samples {
-        doc: "Timer-interrupt samples of user-mode PCs and stacks; the samples themselves are `user_pc_sample` lines.",
-        cost: "One shared-table probe (CAS on first sight of a PC) per user-mode timer interrupt, plus a frame-pointer walk for stacks.",
+        doc: "Sample-clock samples of user-mode PCs and stacks; the samples themselves are `user_pc_sample` lines.",
+        cost: "One shared-table probe (CAS on first sight of a PC) per user-mode sample interrupt, plus a frame-pointer walk for stacks.",
         dim: NoDim,
         fields {
             samples: Sum = "PC samples taken.",
@@ -275,7 +276,7 @@ catalogue! {
     }
 
     kernel_pc_samples {
-        doc: "Timer-interrupt samples of kernel-mode PCs and stacks, and kernel stacks at contended lock acquisitions; the samples themselves are `kernel_pc_sample`, `kernel_stack_sample` and `contention_stack` lines.",
+        doc: "Sample-clock samples of kernel-mode PCs and stacks, and kernel stacks at contended lock acquisitions; the samples themselves are `kernel_pc_sample`, `kernel_stack_sample` and `contention_stack` lines.",
         cost: "Same as `user_pc_samples`, for interrupts that hit kernel mode; a contention stack is one shared-table probe (CAS on first sight of a stack, two `fetch_add`s after) per contended acquisition.",
         dim: NoDim,
         fields {

@@ -165,7 +165,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             Record::Hist { phase, hist, buckets }
         }
         tag::INSTRUMENT => {
-            let mut n = [0u64; 11];
+            let mut n = [0u64; InstrumentInfo::COUNT];
             for v in &mut n {
                 *v = r.var()?;
             }

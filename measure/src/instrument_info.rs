@@ -99,12 +99,17 @@ pub struct InstrumentInfo {
     /// CPUs that did not take two timer ticks between the stop and the
     /// freeze (0: the snapshot waited for every CPU; see docs/measure.md).
     pub unquiesced_cpus: u64,
+    /// The scheduler tick rate (kernel `tick_hz=`).
+    pub tick_hz: u64,
+    /// The sample clock's rate on each CPU (kernel `sample_hz=`; with the
+    /// PIT, the tick rate): one PC and stack sample per sample interrupt.
+    pub sample_hz: u64,
 }
 
 impl InstrumentInfo {
     /// The fields as they go on the wire and into `measure.log`, in order
     /// (the accelerator first, as its id).
-    pub(crate) fn numbers(&self) -> [u64; 11] {
+    pub(crate) fn numbers(&self) -> [u64; Self::COUNT] {
         let c = &self.cost;
         [
             self.accel as u64,
@@ -118,11 +123,16 @@ impl InstrumentInfo {
             self.batches,
             self.batch_events,
             self.unquiesced_cpus,
+            self.tick_hz,
+            self.sample_hz,
         ]
     }
 
+    /// How many numbers an `Instrument` record carries.
+    pub const COUNT: usize = 13;
+
     /// `key=` names of [`InstrumentInfo::numbers`] after the accelerator.
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; Self::COUNT - 1] = [
         "counter_cycles",
         "hist_cycles",
         "lock_cycles",
@@ -133,11 +143,13 @@ impl InstrumentInfo {
         "batches",
         "batch_events",
         "unquiesced_cpus",
+        "tick_hz",
+        "sample_hz",
     ];
 
     /// Inverse of [`InstrumentInfo::numbers`]; `None` for an unknown
     /// accelerator id.
-    pub(crate) fn from_numbers(n: [u64; 11]) -> Option<InstrumentInfo> {
+    pub(crate) fn from_numbers(n: [u64; Self::COUNT]) -> Option<InstrumentInfo> {
         let accel = u8::try_from(n[0]).ok().and_then(Accel::from_id)?;
         Some(InstrumentInfo {
             accel,
@@ -147,6 +159,8 @@ impl InstrumentInfo {
             batches: n[8],
             batch_events: n[9],
             unquiesced_cpus: n[10],
+            tick_hz: n[11],
+            sample_hz: n[12],
         })
     }
 }
@@ -178,6 +192,8 @@ mod tests {
             batches: 7,
             batch_events: 8,
             unquiesced_cpus: 9,
+            tick_hz: 100,
+            sample_hz: 997,
         };
         assert_eq!(InstrumentInfo::from_numbers(info.numbers()), Some(info));
         let mut bad = info.numbers();

@@ -170,6 +170,18 @@ impl Limits {
         }
         if let Some(i) = &self.instrument {
             let c = &i.cost;
+            out.push(if i.sample_hz == 0 {
+                "sampling: the rates are not stated (a log from before the sample clock: one \
+                 sample per scheduler tick)"
+                    .to_string()
+            } else {
+                format!(
+                    "sampling: one PC and stack sample per sample-clock interrupt at \
+                     sample_hz={} on each CPU (timer.sample_interrupts), independent of the \
+                     scheduler tick at tick_hz={} (timer.interrupts)",
+                    i.sample_hz, i.tick_hz
+                )
+            });
             out.push(format!(
                 "probe cost (cycles per event, median of {} batches of {} at boot): counter={} \
                  hist={} lock={} trace={} stack={}",
@@ -229,6 +241,8 @@ mod tests {
             batches: 9,
             batch_events: 256,
             unquiesced_cpus: 0,
+            tick_hz: 100,
+            sample_hz: 997,
         };
         let mut r = Report { instrument: Some(instrument), ..Report::default() };
         r.set_counter(Phase::Aggregate, u::overflow.into(), 3);

@@ -182,9 +182,14 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 key: "accel".into(),
                 value: accel_name.to_string(),
             })?;
-            let mut n = [accel as u64; 11];
+            let mut n = [accel as u64; InstrumentInfo::COUNT];
             for (slot, key) in n[1..].iter_mut().zip(InstrumentInfo::KEYS) {
-                *slot = t.num(key)?;
+                // The clock rates came later: a log from before them reads
+                // as 0 (unknown; `measure check` then uses its options).
+                *slot = match key {
+                    "tick_hz" | "sample_hz" => t.opt_num(key)?.unwrap_or(0),
+                    _ => t.num(key)?,
+                };
             }
             report.instrument = InstrumentInfo::from_numbers(n);
         }

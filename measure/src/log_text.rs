@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! measure: begin version=1 cpus=4 tsc_khz=2000000 catalogue=0x...
-//! measure: instrument accel=tcg counter_cycles=9 hist_cycles=11 lock_cycles=160 trace_cycles=30 stack_cycles=900 hold_correction=70 shared_hold_correction=55 batches=9 batch_events=256 unquiesced_cpus=0
+//! measure: instrument accel=tcg counter_cycles=9 hist_cycles=11 lock_cycles=160 trace_cycles=30 stack_cycles=900 hold_correction=70 shared_hold_correction=55 batches=9 batch_events=256 unquiesced_cpus=0 tick_hz=100 sample_hz=997
 //! # losses: user_pc_overflow=0 ... trace_dropped=0
 //! # ... (the instrument's limits, see `limits.rs`)
 //! measure: load_map pid=3 binary=thread_scale base=0x400000

@@ -21,6 +21,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS, NO_MINMAX};
 use crate::hist::BUCKETS;
+
+/// Most fields and histograms one catalogue group declares (checked by a
+/// test against the catalogue).
+const MAX_GROUP_FIELDS: usize = 16;
+const MAX_GROUP_HISTS: usize = 4;
 use crate::shard::{decode_extreme, ShardCopy, Shards};
 
 pub use capos_abi::phase::Phase;
@@ -148,24 +153,38 @@ impl PhaseBook {
         let ended_epoch = shards.advance_epoch();
         let snap = phase as usize - 1;
         // Other CPUs keep counting while this reads, so a (group, entry)'s
-        // histograms are read right after its counters: a lock's
-        // acquisitions and its hold histogram are read microseconds apart,
-        // not a whole catalogue apart (`hist_hold` in `measure check`).
+        // counters and histograms are read together, CPU by CPU: a lock's
+        // acquisitions and its hold histogram on one CPU are read a few
+        // hundred loads apart, not a whole catalogue apart (`hist_hold` in
+        // `measure check`).
+        let mut cs = [Counter::VOID; MAX_GROUP_FIELDS];
+        let mut hs = [Hist::VOID; MAX_GROUP_HISTS];
+        let mut values = [0u64; MAX_GROUP_FIELDS];
+        let mut buckets = [0u64; MAX_GROUP_HISTS * BUCKETS];
         for (g, desc) in crate::catalogue::GROUPS.iter().enumerate() {
             for d in 0..desc.dim.count() {
-                for f in 0..desc.fields.len() {
-                    let Some(c) = Counter::from_ids(g as u8, d, f as u8) else { continue };
-                    self.sums[snap][c.slot as usize].store(shards.read_raw(c), R);
+                let nf = desc.fields.len().min(MAX_GROUP_FIELDS);
+                let nh = desc.hists.len().min(MAX_GROUP_HISTS);
+                for (f, slot) in cs[..nf].iter_mut().enumerate() {
+                    *slot = Counter::from_ids(g as u8, d, f as u8).unwrap_or(Counter::VOID);
+                }
+                for (h, slot) in hs[..nh].iter_mut().enumerate() {
+                    *slot = Hist::from_ids(g as u8, d, h as u8).unwrap_or(Hist::VOID);
+                }
+                shards.read_together(&cs[..nf], &hs[..nh], &mut values, &mut buckets);
+                for (c, v) in cs[..nf].iter().zip(values) {
+                    let Some(cell) = self.sums[snap].get(c.slot as usize) else { continue };
+                    cell.store(v, R);
                     if c.minmax != NO_MINMAX {
                         let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
                         self.extremes[current as usize][c.minmax as usize].store(raw, R);
                     }
                 }
-                for h in 0..desc.hists.len() {
-                    let Some(h) = Hist::from_ids(g as u8, d, h as u8) else { continue };
-                    for b in 0..BUCKETS {
-                        let value = shards.read_bucket(h.slot as usize, b);
-                        self.hists[snap][h.slot as usize * BUCKETS + b].store(value, R);
+                for (h, bs) in hs[..nh].iter().zip(buckets.chunks(BUCKETS)) {
+                    for (b, v) in bs.iter().enumerate() {
+                        if let Some(cell) = self.hists[snap].get(h.slot as usize * BUCKETS + b) {
+                            cell.store(*v, R);
+                        }
                     }
                 }
             }
@@ -281,5 +300,16 @@ impl PhaseBook {
             None => shards.read_bucket(h.slot as usize, bucket),
         };
         end.wrapping_sub(span.start.map_or(0, |s| self.hists[s][i].load(R)))
+    }
+}
+
+#[cfg(test)]
+mod group_size_tests {
+    #[test]
+    fn every_group_fits_the_mark_buffers() {
+        for g in crate::catalogue::GROUPS {
+            assert!(g.fields.len() <= super::MAX_GROUP_FIELDS, "{} fields", g.name);
+            assert!(g.hists.len() <= super::MAX_GROUP_HISTS, "{} hists", g.name);
+        }
     }
 }

@@ -18,7 +18,7 @@
 //! | 9   | LoadMap         | pid, base, name length, name bytes (UTF-8)                        |
 //! | 10  | End             | tsc, records sent before this one                                 |
 //! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
-//! | 12  | Instrument      | accel, counter, hist, lock, trace, stack cycles, hold corrections (scheduler, shared), batches, batch events, unquiesced CPUs |
+//! | 12  | Instrument      | accel, counter, hist, lock, trace, stack cycles, hold corrections (scheduler, shared), batches, batch events, unquiesced CPUs, tick Hz, sample Hz |
 //! | 13  | ThreadOps       | phase, thread ref, pid, syscalls, ring SQEs                       |
 
 use alloc::string::String;

@@ -231,6 +231,41 @@ impl Shards {
             .fold(0, |acc, cell| acc.max(cell.load(Relaxed)))
     }
 
+    /// Reads counters `cs` and every bucket of histograms `hs` one CPU at a
+    /// time, that CPU's counters and buckets back to back, and combines them
+    /// over CPUs as [`Shards::read_raw`] and [`Shards::read_bucket`] do.
+    /// While other CPUs keep counting, a CPU's counter and its histogram are
+    /// then read a few hundred loads apart, not a whole catalogue apart, so
+    /// a lock's acquisitions and its hold entries agree up to what that CPU
+    /// did in between. `counters` gets one value per `cs`, `buckets`
+    /// `BUCKETS` per `hs`; both must be long enough.
+    pub fn read_together(
+        &self,
+        cs: &[Counter],
+        hs: &[Hist],
+        counters: &mut [u64],
+        buckets: &mut [u64],
+    ) {
+        counters.iter_mut().for_each(|v| *v = 0);
+        buckets.iter_mut().for_each(|v| *v = 0);
+        for shard in self.readable() {
+            for (c, out) in cs.iter().zip(counters.iter_mut()) {
+                let v = shard.counters.get(c.slot as usize).map_or(0, |a| a.load(Relaxed));
+                *out = match c.kind {
+                    Kind::Sum => out.wrapping_add(v),
+                    Kind::Min | Kind::Max => (*out).max(v),
+                };
+            }
+            for (h, out) in hs.iter().zip(buckets.chunks_mut(BUCKETS)) {
+                if let Some(cells) = shard.hists.get(h.slot as usize) {
+                    for (cell, o) in cells.iter().zip(out.iter_mut()) {
+                        *o = o.wrapping_add(cell.load(Relaxed));
+                    }
+                }
+            }
+        }
+    }
+
     /// One bucket of a histogram, summed over shards.
     pub fn read_bucket(&self, hist_slot: usize, bucket: usize) -> u64 {
         self.readable()

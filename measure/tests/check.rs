@@ -12,13 +12,16 @@ use capos_measure::check::{
 };
 use capos_measure::report::Report;
 use capos_measure::{
-    ContentionClass, Counter, Measure, Mode, Phase, ReportInfo, TraceEvent, TraceKind,
+    ContentionClass, Counter, InstrumentInfo, Measure, Mode, Phase, ReportInfo, TraceEvent,
+    TraceKind,
 };
 
 const CPUS: usize = 2;
-/// 1 MHz TSC: one 100 Hz tick is 10 000 cycles.
+/// 1 MHz TSC: one 100 Hz tick is 10 000 cycles, one 500 Hz sample 2 000.
 const TSC_KHZ: u64 = 1_000;
 const PERIOD: u64 = 10_000;
+const SAMPLE_HZ: u32 = 500;
+const SAMPLE_PERIOD: u64 = 2_000;
 const MARKS: [(Phase, u64); 5] = [
     (Phase::Boot, 0),
     (Phase::SpawnReady, 100_000),
@@ -32,11 +35,12 @@ const END: u64 = 1_500_000;
 enum Event {
     Mark(Phase),
     Tick { cpu: usize },
+    Sample { cpu: usize },
     Lock { cpu: usize, n: u64 },
 }
 
-/// A tick as `arch_hooks::tick` and `measure::sample` count it, and a
-/// context switch on every other tick as `sched::dispatch` counts it.
+/// A tick as `arch_hooks::tick` counts it, and a context switch on every
+/// other tick as `sched::dispatch` counts it.
 fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
     if pc.is_multiple_of(2) {
         let choice =
@@ -51,6 +55,12 @@ fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
     }
     m.add(cpu, timer::interrupts, 1);
     m.add(cpu, if from_user { timer::user_scheduler } else { timer::kernel_only }, 1);
+}
+
+/// A sample-clock interrupt as `arch_hooks::sample` and `measure::sample`
+/// count it.
+fn sample(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
+    m.add(cpu, timer::sample_interrupts, 1);
     let mode = if from_user { Mode::User } else { Mode::Kernel };
     m.sample_pc(cpu, mode, pc);
     m.sample_stack(cpu, mode, &[pc, pc + 0x100]);
@@ -88,7 +98,8 @@ fn run_lock(m: &Measure, cpu: usize, n: u64) {
     m.add(cpu, serial::bytes.at(SerialChannel::Com1), n % 11);
 }
 
-/// A two-CPU run at 100 Hz whose every figure obeys the identities.
+/// A two-CPU run, ticks at 100 Hz and samples at 500 Hz, whose every
+/// figure obeys the identities.
 fn kernel_like_report() -> Report {
     static REPORT: OnceLock<Report> = OnceLock::new();
     REPORT
@@ -101,6 +112,12 @@ fn kernel_like_report() -> Report {
                 events.extend(
                     (first..END).step_by(PERIOD as usize).map(|t| (t, Event::Tick { cpu })),
                 );
+                let first = SAMPLE_PERIOD / 3 + cpu as u64 * 300;
+                events.extend(
+                    (first..END)
+                        .step_by(SAMPLE_PERIOD as usize)
+                        .map(|t| (t, Event::Sample { cpu })),
+                );
             }
             events.extend(
                 (0..END / 3_000)
@@ -111,6 +128,9 @@ fn kernel_like_report() -> Report {
                 match e {
                     Event::Mark(p) => M.mark(*p, *t).unwrap(),
                     Event::Tick { cpu } => tick(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64),
+                    Event::Sample { cpu } => {
+                        sample(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64)
+                    }
                     Event::Lock { cpu, n } => run_lock(&M, *cpu, *n),
                 }
             }
@@ -135,7 +155,7 @@ fn kernel_like_report() -> Report {
 }
 
 fn cfg() -> CheckConfig {
-    CheckConfig { tick_hz: 100, ..CheckConfig::default() }
+    CheckConfig { tick_hz: 100, sample_hz: SAMPLE_HZ, ..CheckConfig::default() }
 }
 
 /// The verdicts of `identity` rows on `phase` (`None`: whole report).
@@ -179,8 +199,9 @@ fn a_kernel_like_report_passes_every_identity() {
         "timer_rate",
         "timer_split",
         "scheduler_choice",
-        "samples_per_tick",
-        "stacks_per_tick",
+        "sample_rate",
+        "samples_per_interrupt",
+        "stacks_per_interrupt",
         "pc_sample_lines",
         "stack_sample_lines",
         "lock_site_sum",
@@ -205,6 +226,13 @@ fn a_kernel_like_report_passes_every_identity() {
         .find(|r| r.identity == "timer_rate" && r.phase == Some(Phase::SpawnReady))
         .unwrap();
     assert_eq!((row.expected, row.measured), (40, 40), "{row}");
+    // And 200 samples at 500 Hz.
+    let row = result
+        .rows
+        .iter()
+        .find(|r| r.identity == "sample_rate" && r.phase == Some(Phase::SpawnReady))
+        .unwrap();
+    assert_eq!((row.expected, row.measured), (200, 200), "{row}");
     // The same report read back from its measure.log text passes too.
     let again = check_log_text(&r.to_measure_log(), &cfg()).unwrap();
     assert!(again.ok(), "{again}");
@@ -228,6 +256,40 @@ fn timer_rate_fails_on_too_many_or_too_few_ticks() {
 }
 
 #[test]
+fn sample_rate_is_its_own_clock() {
+    // Work is 1 s on 2 CPUs: 1000 samples and 200 ticks.
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, timer::sample_interrupts, 100);
+    assert!(fails(&r, "sample_rate", Some(Phase::Work)));
+    assert!(!fails(&r, "timer_rate", Some(Phase::Work)));
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, timer::sample_interrupts, -200);
+    assert!(fails(&r, "sample_rate", Some(Phase::Work)));
+    // Samples at the tick rate (the old coupling) are caught.
+    let c = CheckConfig { sample_hz: 100, ..cfg() };
+    let result = check(&kernel_like_report(), &c).unwrap();
+    assert!(result.failures().any(|r| r.identity == "sample_rate"), "{result}");
+    assert!(!result.failures().any(|r| r.identity == "timer_rate"), "{result}");
+}
+
+#[test]
+fn the_reports_own_rates_win_over_the_configured_ones() {
+    let mut r = kernel_like_report().clone();
+    let c = CheckConfig { tick_hz: 250, sample_hz: 100, ..cfg() };
+    assert!(!check(&r, &c).unwrap().ok());
+    r.instrument = Some(InstrumentInfo { tick_hz: 100, sample_hz: 500, ..Default::default() });
+    // The guest counts the instrument record among those it sent.
+    if let Some(e) = r.end.as_mut() {
+        e.records += 1;
+    }
+    let result = check(&r, &c).unwrap();
+    assert!(result.ok(), "{result}");
+    // A report that states 997 Hz while sampling at 500 fails.
+    r.instrument = Some(InstrumentInfo { tick_hz: 100, sample_hz: 997, ..Default::default() });
+    assert!(verdicts_with(&c, &r, "sample_rate", Some(Phase::Work)).contains(&Verdict::Fail));
+}
+
+#[test]
 fn tcg_runs_check_only_the_upper_tick_bound() {
     assert_eq!(CheckConfig::for_run(2, 2, false).lost_tick_permille, 100);
     assert_eq!(CheckConfig::for_run(4, 2, false).lost_tick_permille, 500);
@@ -243,19 +305,24 @@ fn tcg_runs_check_only_the_upper_tick_bound() {
 }
 
 #[test]
-fn timer_split_and_samples_fail_when_a_tick_is_unaccounted() {
+fn timer_split_and_samples_fail_when_an_interrupt_is_unaccounted() {
     let mut r = kernel_like_report();
     add(&mut r, Phase::Work, timer::kernel_only, 5);
     assert!(fails(&r, "timer_split", Some(Phase::Work)));
     let mut r = kernel_like_report();
     add(&mut r, Phase::Work, kernel_pc_samples::samples, -5);
-    assert!(fails(&r, "samples_per_tick", Some(Phase::Work)));
+    assert!(fails(&r, "samples_per_interrupt", Some(Phase::Work)));
     // Overflowed samples still count as taken.
     add(&mut r, Phase::Work, kernel_pc_samples::overflow, 5);
-    assert!(!fails(&r, "samples_per_tick", Some(Phase::Work)));
+    assert!(!fails(&r, "samples_per_interrupt", Some(Phase::Work)));
     let mut r = kernel_like_report();
     add(&mut r, Phase::Shutdown, user_pc_samples::stacks, 5);
-    assert!(fails(&r, "stacks_per_tick", Some(Phase::Shutdown)));
+    assert!(fails(&r, "stacks_per_interrupt", Some(Phase::Shutdown)));
+    // A sample counted against the tick instead of its own clock is caught.
+    let mut r = kernel_like_report();
+    add(&mut r, Phase::Work, timer::sample_interrupts, -5);
+    add(&mut r, Phase::Work, timer::interrupts, 5);
+    assert!(fails(&r, "samples_per_interrupt", Some(Phase::Work)));
 }
 
 #[test]

@@ -66,6 +66,8 @@ fn record_sample_run() -> Vec<Record> {
         batches: 9,
         batch_events: 256,
         unquiesced_cpus: 0,
+        tick_hz: 100,
+        sample_hz: 997,
     };
     let info =
         ReportInfo { cpus: 4, tsc_khz: 2_000_000, end_tsc: 5_000, instrument: Some(instrument) };
@@ -156,7 +158,7 @@ fn the_header_states_the_instruments_limits() {
         lines[1],
         "measure: instrument accel=tcg counter_cycles=8 hist_cycles=12 lock_cycles=140 \
          trace_cycles=35 stack_cycles=700 hold_correction=61 shared_hold_correction=48 batches=9 \
-         batch_events=256 unquiesced_cpus=0"
+         batch_events=256 unquiesced_cpus=0 tick_hz=100 sample_hz=997"
     );
     let header: Vec<&str> =
         lines.iter().skip(2).take_while(|l| l.starts_with("# ")).copied().collect();
@@ -166,6 +168,13 @@ fn the_header_states_the_instruments_limits() {
         "{header}"
     );
     assert!(header.contains("translation-block starts"), "{header}");
+    assert!(header.contains("sample_hz=997 on each CPU"), "{header}");
+    // A log from before the clock rates were stated still reads, rates 0.
+    let old = log.replace(" tick_hz=100 sample_hz=997", "");
+    let r = capos_measure::log_parse::parse_measure_log(&old).unwrap();
+    let i = r.instrument.unwrap();
+    assert_eq!((i.tick_hz, i.sample_hz, i.batches), (0, 0, 9));
+    assert!(r.to_measure_log().contains("# sampling: the rates are not stated"));
     assert!(header.contains("user 0x401234 holds 100.00% of 1 samples"), "{header}");
     assert!(header.contains("61 cycles for scheduler locks, 48 for shared"), "{header}");
     assert!(header.contains("counter=8"), "{header}");

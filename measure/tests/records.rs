@@ -18,6 +18,8 @@ fn every_kind() -> Vec<Record> {
             batches: 9,
             batch_events: 256,
             unquiesced_cpus: 1,
+            tick_hz: 100,
+            sample_hz: 997,
         }),
         Record::Counter {
             phase: Phase::Work,

@@ -147,8 +147,9 @@ impl CaposExec {
         Ok((images, manifests))
     }
 
-    /// The same executor booting `kernel` instead (the measure kernel).
-    pub fn with_kernel(&self, kernel: PathBuf) -> CaposExec {
+    /// The same executor booting `kernel` instead (the measure kernel),
+    /// with `extra` words added to the kernel command line.
+    pub fn with_kernel(&self, kernel: PathBuf, extra: &str) -> CaposExec {
         let mut images = self.images.clone();
         images.kernel = kernel;
         CaposExec {
@@ -158,7 +159,11 @@ impl CaposExec {
             mem: self.mem.clone(),
             timeout: self.timeout,
             quiet: self.quiet,
-            cmdline: self.cmdline.clone(),
+            cmdline: [self.cmdline.as_str(), extra]
+                .into_iter()
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 

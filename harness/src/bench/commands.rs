@@ -56,6 +56,9 @@ pub struct CaposBenchArgs {
     /// Skip the Linux guest rows (capOS rows only; no capOS/Linux ratio).
     #[arg(long)]
     pub no_linux: bool,
+    /// The measure pass's sample clock (`_GUEST_MEASURE=1`).
+    #[command(flatten)]
+    pub sample: crate::measure_tools::SampleHzArg,
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +239,8 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         knobs.runs = r.max(1);
     }
     let mut notes = Vec::new();
+    // Resolved before any run, so a bad CAPOS_MEASURE_SAMPLE_HZ fails first.
+    let sample_hz = a.sample.resolve()?;
     let profile = knobs.profile && profile::available();
     if knobs.profile && !profile {
         eprintln!("harness: {}", profile::UNSUPPORTED);
@@ -261,9 +266,13 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     notes.push(format!(
         "guest_measure={}",
         if knobs.guest_measure {
-            "on (one measure-kernel pass per case, after the timed runs)"
+            format!(
+                "on (one measure-kernel pass per case, after the timed runs; sample clock \
+                 {sample_hz} Hz per CPU, tick {} Hz)",
+                capos_abi::guest::DEFAULT_TICK_HZ
+            )
         } else {
-            "off"
+            "off".to_string()
         }
     ));
     let mut capos = CaposExec {
@@ -294,6 +303,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         let (m, diff) = super::guest_measure::run(
             root,
             &capos,
+            sample_hz,
             &capos_cases,
             &art,
             &mut rows,

@@ -39,17 +39,20 @@ pub struct CaseMeasure {
     pub check: CheckResult,
 }
 
-/// Runs the pass for every case; fills the symbol columns of `rows`.
+/// Runs the pass for every case, the measure kernel sampling at
+/// `sample_hz`; fills the symbol columns of `rows`.
 pub fn run(
     root: &Path,
     timed: &CaposExec,
+    sample_hz: u32,
     cases: &[Case],
     art: &Path,
     rows: &mut [Row],
     binaries: &[&str],
 ) -> Result<(Vec<CaseMeasure>, Option<Artifact>)> {
     let kernel = CargoBuild::kernel(KernelFlavor::Measure).run(root)?;
-    let mut exec = timed.with_kernel(kernel.clone());
+    let word = crate::measure_tools::sample_hz_word(sample_hz);
+    let mut exec = timed.with_kernel(kernel.clone(), &word);
     let prog_dir = timed.program_dir().context("no user programs in the images")?;
     let mut elfs = ElfPaths::new().with_kernel(kernel.clone());
     for b in binaries {

@@ -5,7 +5,7 @@
 //! within [`table::SHARE_SDS`] binomial standard deviations of the cycle
 //! share the program measured. The program leaves out of each function's
 //! cycles the steps of its spin loop that took over half a millisecond
-//! (`stolen`: the vCPU was not running, so no tick could sample it; see
+//! (`stolen`: the vCPU was not running, so no sample could be taken; see
 //! userspace/smokes/src/bin/fid-cpu-shares.rs).
 
 use anyhow::Result;
@@ -19,8 +19,9 @@ use super::{Run, Workload};
 pub const WORKLOAD: Workload = Workload {
     name: "fid-cpu-shares",
     smp: 1,
-    // 1 kHz sampling: n ~ 2000 user samples in the 2 s work phase of a short run.
-    tick_hz: 1000,
+    // The default tick; the sample clock (997 Hz by default) gives
+    // n ~ 2000 user samples in the 2 s work phase of a short run.
+    tick_hz: 100,
     peers: 0,
     quick_args: "ms=2000 a=60 b=30 c=10",
     full_args: "ms=8000 a=60 b=30 c=10",
@@ -38,23 +39,25 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let total = (spent.iter().sum::<u64>() + other).max(1) as f64;
     let mut rows = Vec::new();
 
-    // Every tick samples the interrupted context once: the work phase's
-    // user and kernel rows of user-pc-symbols.log add up to its timer
-    // interrupts in measure.log. A mark snapshots the counters with the
-    // marking CPU's interrupts masked, but a tick on another CPU can land
-    // inside the snapshot and be counted in one phase and tagged with the
-    // other: one tick per other CPU at each of the phase's two marks.
-    // (How many ticks a second of work gets is not checked here: under TCG
-    // on a loaded host, ticks that fall due while QEMU's vCPU thread is
-    // descheduled coalesce; the shares below do not depend on it.)
+    // Every sample interrupt samples the interrupted context once: the
+    // work phase's user and kernel rows of user-pc-symbols.log add up to
+    // its `timer.sample_interrupts` in measure.log (not the scheduler
+    // ticks, `timer.interrupts`: another clock). A mark snapshots the
+    // counters with the marking CPU's interrupts masked, but a sample on
+    // another CPU can land inside the snapshot and be counted in one phase
+    // and tagged with the other: one per other CPU at each of the phase's
+    // two marks. (How many samples a second of work gets is not checked
+    // here: under TCG on a loaded host, deadlines that fall due while
+    // QEMU's vCPU thread is descheduled coalesce; the shares below do not
+    // depend on it.)
     let text = run.read(&run.profile.pc_report.report)?;
     let pcs = pc_section(&text, "work", "user")?;
     let kernel = pc_section(&text, "work", "kernel").map(|s| s.samples).unwrap_or(0);
-    let interrupts = run.report.counter(Phase::Work, timer::interrupts);
+    let interrupts = run.report.counter(Phase::Work, timer::sample_interrupts);
     let others = f64::from(WORKLOAD.smp - 1);
     rows.push(Row::new(
         name,
-        "work samples (user + kernel) = timer interrupts",
+        "work samples (user + kernel) = sample interrupts",
         interrupts as f64,
         (pcs.samples + kernel) as f64,
         2.0 * others,

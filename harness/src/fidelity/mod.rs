@@ -56,6 +56,8 @@ pub struct FidelityArgs {
     #[arg(long, value_name = "LOG")]
     pub coverage_log: Vec<PathBuf>,
     #[command(flatten)]
+    pub sample: crate::measure_tools::SampleHzArg,
+    #[command(flatten)]
     pub qemu: QemuOpts,
 }
 
@@ -65,7 +67,8 @@ pub struct Workload {
     pub name: &'static str,
     /// CPUs to boot with.
     pub smp: u32,
-    /// Timer (and so sampling) rate, kernel `tick_hz=`.
+    /// Scheduler tick rate, kernel `tick_hz=` (samples have their own
+    /// clock: the run's `--sample-hz`, kernel `sample_hz=`).
     pub tick_hz: u32,
     /// More processes running the same binary, with `peer=1` added to
     /// their arguments (named `<name>-peer<i>`; only `name` is judged by
@@ -182,7 +185,8 @@ fn run_once(
     accel: crate::accel::Accel,
     logs: &mut Vec<PathBuf>,
 ) -> Result<Vec<Row>> {
-    let mut cmdline = format!("{CMDLINE} tick_hz={}", w.tick_hz);
+    let sample = crate::measure_tools::sample_hz_word(args.sample.resolve()?);
+    let mut cmdline = format!("{CMDLINE} tick_hz={} {sample}", w.tick_hz);
     for (_, words) in EXTRA_CMDLINE.iter().filter(|(n, _)| *n == w.name) {
         cmdline.push(' ');
         cmdline.push_str(words);

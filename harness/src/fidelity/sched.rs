@@ -1,5 +1,6 @@
 //! Planted run-queue contention (`fid-sched`): three yielder threads on two
-//! CPUs and a main thread that sleeps on the timer while both CPUs are busy
+//! CPUs and three sleeper threads woken together by the timer while both
+//! CPUs are busy
 //! (userspace/smokes/src/bin/fid-sched.rs).
 //!
 //! What the kernel's rules make of it (kernel/src/sched/dispatch.rs):
@@ -20,10 +21,11 @@
 //!   the run-queue locks are contended (`scheduler_lock.contended`). That
 //!   is a race the program makes overwhelmingly likely, not one it can
 //!   force, so those rows are lower bounds (at least one);
-//! * the main thread's timer wakeup finds both CPUs busy; placement queues
-//!   it on the less loaded CPU, and when that is the other CPU it is only
-//!   flagged, not interrupted: `scheduler.resched_ipi_skipped` (at least
-//!   one over the sleeps).
+//! * three sleepers' timer wakeups come on one BSP tick while both CPUs are
+//!   busy; placement queues each on the less loaded CPU (ties to the
+//!   caller), so once the first has lengthened the BSP's queue a later one
+//!   goes to the other CPU, which is flagged, not interrupted:
+//!   `scheduler.resched_ipi_skipped` (at least one over the rounds).
 
 use anyhow::Result;
 use capos_measure::catalogue::{scheduler, scheduler_lock, scheduler_lock_site, syscall};

@@ -74,7 +74,8 @@ fn cpu_shares_pass_when_faithful_and_fail_when_a_share_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let planted = [("a", 600), ("b", 300), ("c", 100), ("other", 0), ("tsc_per_ms", 1_000_000)];
     let mut rep = report(1);
-    rep.set_counter(Phase::Work, timer::interrupts.into(), 2000);
+    rep.set_counter(Phase::Work, timer::sample_interrupts.into(), 2000);
+    rep.set_counter(Phase::Work, timer::interrupts.into(), 200);
     let shares = |a: u64, b: u64, c: u64| {
         let pcs = section(
             "work",
@@ -87,6 +88,14 @@ fn cpu_shares_pass_when_faithful_and_fail_when_a_share_is_off() {
     let (pcs, work) = shares(1210, 590, 200);
     let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
     assert_eq!(failed(&cpu_shares::WORKLOAD, &r), Vec::<String>::new());
+    // Samples are held against the sample clock, never the tick.
+    let mut ticks_only = rep.clone();
+    ticks_only.set_counter(Phase::Work, timer::sample_interrupts.into(), 200);
+    let r = run(dir.path(), ticks_only, &planted, &pcs, &work, "");
+    assert_eq!(
+        failed(&cpu_shares::WORKLOAD, &r),
+        ["work samples (user + kernel) = sample interrupts"]
+    );
     // a at 66% of 2000 samples is 6 sd from 60%.
     let (pcs, work) = shares(1320, 480, 200);
     let r = run(dir.path(), rep, &planted, &pcs, &work, "");
@@ -100,9 +109,11 @@ fn cpu_shares_pass_when_faithful_and_fail_when_a_share_is_off() {
 fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut rep = report(1);
-    // 2 s of work at 100 Hz; 1.5 s of it slept in 6 sleeps: 150 idle samples.
+    // 2 s of work sampled at 100 Hz; 1.5 s of it slept in 6 sleeps: 150
+    // idle samples (the ticks, at another rate, do not enter).
     rep.phase_cycles.insert(Phase::Work, 2_000_000_000);
-    rep.set_counter(Phase::Work, timer::interrupts.into(), 200);
+    rep.set_counter(Phase::Work, timer::sample_interrupts.into(), 200);
+    rep.set_counter(Phase::Work, timer::interrupts.into(), 2000);
     let planted = [("slept", 1_500_000_000), ("sleeps", 6)];
     let idle = |n: u64| {
         let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);

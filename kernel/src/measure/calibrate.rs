@@ -107,6 +107,8 @@ fn measure_probes() -> InstrumentInfo {
         batches: BATCHES as u64,
         batch_events: BATCH_EVENTS,
         unquiesced_cpus: 0,
+        tick_hz: 0,
+        sample_hz: 0,
     }
 }
 

@@ -132,7 +132,7 @@ pub fn load_map(pid: u32, binary: &str, base: u64) {
 /// Most frames of a sampled stack.
 const STACK_FRAMES: usize = 16;
 
-/// Timer-tick sample of the interrupted context (interrupts masked).
+/// Sample-clock sample of the interrupted context (interrupts masked).
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
     let mode = if from_user { Mode::User } else { Mode::Kernel };
@@ -187,18 +187,36 @@ fn quiesce() -> u64 {
     }
 }
 
-/// Sends the whole report (and the load maps) as defmt frames on COM2.
-///
-/// Stops measurement, waits for the other CPUs' in-flight probes
-/// ([`quiesce`]), freezes a copy of everything and streams the copy: the
-/// emission's own work (encoding, COM2 writes, the ticks meanwhile) is in
-/// no reported number.
-pub fn emit_report() {
+/// Reads the report's end TSC and stops measurement, with interrupts
+/// masked in between so no sample falls after the end stamp. A function of
+/// its own, called before [`emit_report`] is entered: at 10 kHz under TCG
+/// a sample interrupt taken in `emit_report` before its stop was recorded
+/// with its PC in the emission. One pending meanwhile is taken after the
+/// stop and records nothing.
+#[inline(never)]
+pub fn stop_for_report() -> u64 {
+    let _irq = crate::sync::IrqOff::new();
     let end_tsc = cpu::rdtsc();
     MEASURE.stop();
+    end_tsc
+}
+
+/// Sends the whole report (and the load maps) as defmt frames on COM2.
+///
+/// After [`stop_for_report`] (which returned `end_tsc`): waits for the
+/// other CPUs' in-flight probes ([`quiesce`]), freezes a copy of everything
+/// and streams the copy: the emission's own work (encoding, COM2 writes,
+/// the ticks meanwhile) is in no reported number.
+pub fn emit_report(end_tsc: u64) {
     let unquiesced_cpus = quiesce();
     let frozen = MEASURE.freeze();
-    let instrument = super::calibrate::info().map(|i| InstrumentInfo { unquiesced_cpus, ..i });
+    let clock = crate::arch::x86_64::lapic::deadline::rates();
+    let instrument = super::calibrate::info().map(|i| InstrumentInfo {
+        unquiesced_cpus,
+        tick_hz: u64::from(clock.0),
+        sample_hz: u64::from(clock.1),
+        ..i
+    });
     let info = ReportInfo {
         cpus: percpu::online_count() as u8,
         tsc_khz: tsc::hz() / 1000,

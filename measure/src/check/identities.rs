@@ -123,40 +123,75 @@ impl Ctx<'_> {
         (s + e) * self.cpus
     }
 
+    /// The tick rate: the report's own (`instrument tick_hz=`), else the
+    /// configured one.
+    fn tick_hz(&self) -> u32 {
+        match self.r.instrument.map_or(0, |i| i.tick_hz) {
+            0 => self.cfg.tick_hz,
+            hz => u32::try_from(hz).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The sample clock's rate, on the same terms (`instrument sample_hz=`).
+    fn sample_hz(&self) -> u32 {
+        match self.r.instrument.map_or(0, |i| i.sample_hz) {
+            0 => self.cfg.sample_hz,
+            hz => u32::try_from(hz).unwrap_or(u32::MAX),
+        }
+    }
+
     /// `timer.interrupts` = tick rate x CPUs x phase seconds. Checked on the
     /// phases after start-up: during `boot` the application processors
     /// start their timers one by one, and `aggregate` includes `boot`.
     pub(super) fn timer_rate(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let subject = "timer.interrupts = tick_hz x cpus x seconds";
+        self.clock_rate("timer_rate", subject, self.tick_hz(), timer::interrupts, phase, rows);
+    }
+
+    /// `timer.sample_interrupts` = sample rate x CPUs x phase seconds: the
+    /// sample clock is a second clock on the same timer, with the same
+    /// calibration, the same deadlines a vCPU can miss, and the same
+    /// boundaries.
+    pub(super) fn sample_rate(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let subject = "timer.sample_interrupts = sample_hz x cpus x seconds";
+        let c = timer::sample_interrupts;
+        self.clock_rate("sample_rate", subject, self.sample_hz(), c, phase, rows);
+    }
+
+    /// One clock's interrupts against its rate (see [`Ctx::timer_rate`]).
+    fn clock_rate(
+        &self,
+        identity: &'static str,
+        subject: &str,
+        hz: u32,
+        counter: impl Into<Counter>,
+        phase: Phase,
+        rows: &mut Vec<Row>,
+    ) {
         if matches!(phase, Phase::Boot | Phase::Aggregate) {
             return;
         }
-        let subject = "timer.interrupts = tick_hz x cpus x seconds";
         let Some(&cycles) = self.r.phase_cycles.get(&phase) else {
-            return rows.push(Row::skip(
-                "timer_rate",
-                Some(phase),
-                subject,
-                "no phase length".into(),
-            ));
+            return rows.push(Row::skip(identity, Some(phase), subject, "no phase length".into()));
         };
         if self.tsc_khz == 0 {
             let why = "tsc_khz unknown".to_string();
-            return rows.push(Row::skip("timer_rate", Some(phase), subject, why));
+            return rows.push(Row::skip(identity, Some(phase), subject, why));
         }
         let seconds = cycles as f64 / (self.tsc_khz as f64 * 1000.0);
-        let exact = f64::from(self.cfg.tick_hz) * self.cpus as f64 * seconds;
+        let exact = f64::from(hz) * self.cpus as f64 * seconds;
         let rate = exact * f64::from(self.cfg.rate_permille) / 1000.0;
         let lost = exact * f64::from(self.cfg.lost_tick_permille) / 1000.0;
-        // Each CPU's periodic timer gives floor or ceil of its share in any
-        // window: under one tick per CPU for the whole phase, plus one per
-        // CPU per snapshot boundary for the tick in flight while it is read.
+        // Each CPU's clock gives floor or ceil of its share in any window:
+        // under one interrupt per CPU for the whole phase, plus one per CPU
+        // per snapshot boundary for the interrupt in flight while it is read.
         let window = (self.cpus + self.straddle(phase)) as f64;
         let expected = exact.round() as u64;
         let lo = (exact - rate - lost - window).floor().max(0.0) as u64;
         let hi = (exact + rate + window).ceil() as u64;
-        let measured = self.get(phase, timer::interrupts);
+        let measured = self.get(phase, counter);
         rows.push(Row::new(
-            "timer_rate",
+            identity,
             Some(phase),
             subject,
             expected,
@@ -195,19 +230,19 @@ impl Ctx<'_> {
         ));
     }
 
-    /// Every tick takes one PC sample and one stack sample (kept or lost
-    /// to a full table).
-    pub(super) fn samples_per_tick(&self, phase: Phase, rows: &mut Vec<Row>) {
+    /// Every sample-clock interrupt takes one PC sample and one stack
+    /// sample (kept or lost to a full table).
+    pub(super) fn samples_per_interrupt(&self, phase: Phase, rows: &mut Vec<Row>) {
         let t = self.straddle(phase);
-        let ticks = self.get(phase, timer::interrupts);
+        let ticks = self.get(phase, timer::sample_interrupts);
         let pcs = self.get(phase, ups::samples)
             + self.get(phase, ups::overflow)
             + self.get(phase, kps::samples)
             + self.get(phase, kps::overflow);
         rows.push(Row::new(
-            "samples_per_tick",
+            "samples_per_interrupt",
             Some(phase),
-            "user + kernel pc samples (+ overflow)",
+            "user + kernel pc samples (+ overflow) = timer.sample_interrupts",
             ticks,
             pcs,
             (t, t),
@@ -217,9 +252,9 @@ impl Ctx<'_> {
             + self.get(phase, kps::stacks)
             + self.get(phase, kps::stack_overflow);
         rows.push(Row::new(
-            "stacks_per_tick",
+            "stacks_per_interrupt",
             Some(phase),
-            "user + kernel stack samples (+ overflow)",
+            "user + kernel stack samples (+ overflow) = timer.sample_interrupts",
             ticks,
             stacks,
             (t, t),

@@ -12,7 +12,7 @@
 //! * **Snapshot boundaries.** A phase value is the difference of two
 //!   snapshots; a snapshot reads the per-CPU slots one after another while
 //!   the other CPUs keep running, so one event in flight on each CPU (a tick
-//!   that has counted `interrupts` but not yet its sample, an acquisition
+//!   that has counted `sample_interrupts` but not yet its sample, an acquisition
 //!   that has counted `scheduler_lock` but not yet its site) can be split
 //!   across the boundary. That is at most one event per CPU per boundary.
 //!   A phase that starts at start-up has no start boundary (all zero).
@@ -32,8 +32,13 @@ use identities::Ctx;
 /// What the check needs to know that the report does not state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckConfig {
-    /// The kernel's timer tick rate (kernel command line `tick_hz=`).
+    /// The kernel's timer tick rate (kernel command line `tick_hz=`), when
+    /// the report does not state it (no `instrument` record, or one
+    /// from before the record carried it: `tick_hz=0`).
     pub tick_hz: u32,
+    /// The sample clock's rate per CPU (kernel `sample_hz=`), on the same
+    /// terms.
+    pub sample_hz: u32,
     /// Relative error allowed between the nominal tick rate and the one the
     /// LAPIC timer runs at, in parts per thousand (calibration error).
     pub rate_permille: u32,
@@ -47,6 +52,7 @@ impl Default for CheckConfig {
     fn default() -> Self {
         CheckConfig {
             tick_hz: capos_abi::guest::DEFAULT_TICK_HZ,
+            sample_hz: capos_abi::guest::DEFAULT_SAMPLE_HZ,
             rate_permille: DEFAULT_RATE_PERMILLE,
             lost_tick_permille: DEFAULT_LOST_TICK_PERMILLE,
         }
@@ -268,7 +274,8 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
         c.timer_rate(phase, &mut rows);
         c.timer_split(phase, &mut rows);
         c.scheduler_choice(phase, &mut rows);
-        c.samples_per_tick(phase, &mut rows);
+        c.sample_rate(phase, &mut rows);
+        c.samples_per_interrupt(phase, &mut rows);
         c.sample_lines(phase, &mut rows);
         c.lock_site_sum(phase, &mut rows);
         c.lock_hists(phase, &mut rows);

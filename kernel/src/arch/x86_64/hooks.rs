@@ -13,6 +13,10 @@ pub struct Hooks {
     /// A timer tick on this CPU (interrupts masked, EOI sent): where it
     /// interrupted, and whether that was user mode.
     pub tick: fn(from_user: bool, rip: u64, rbp: u64),
+    /// A sample-clock interrupt on this CPU (measure builds; interrupts
+    /// masked, EOI sent), before the tick when both are due.
+    #[cfg(feature = "measure")]
+    pub sample: fn(from_user: bool, rip: u64, rbp: u64),
     /// A reschedule IPI arrived on this CPU.
     pub reschedule_ipi: fn(),
     /// The self-test IPI arrived on this CPU.

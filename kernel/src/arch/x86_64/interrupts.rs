@@ -3,7 +3,7 @@
 //! | vector | source |
 //! |---|---|
 //! | 0x20-0x2f | legacy PIC (IRQ 0 = PIT tick in the fallback mode; otherwise masked) |
-//! | 0x30 | LAPIC timer tick |
+//! | 0x30 | LAPIC timer: the tick (measure kernel: the tick and the sample clock) |
 //! | 0xf0 | reschedule IPI |
 //! | 0xf1 | TLB shootdown IPI |
 //! | 0xf2 | test IPI (counts deliveries) |
@@ -45,6 +45,16 @@ pub fn init_bsp(hz: u32, force_pit: bool) -> &'static str {
     }
 }
 
+/// Sets the measure kernel's sample clock (before any CPU starts its
+/// timer) and returns its rate: `sample_hz`, or with the PIT (one clock,
+/// the BSP only) `tick_hz`, a sample on every tick.
+#[cfg(feature = "measure")]
+pub fn configure_sample_clock(tick_hz: u32, sample_hz: u32) -> u32 {
+    let hz = if pit_mode() { tick_hz } else { sample_hz };
+    lapic::deadline::configure(super::tsc::hz(), tick_hz, hz);
+    hz
+}
+
 /// Per-AP interrupt setup (LAPIC mode only: the PIT ticks the BSP alone).
 pub fn init_ap() {
     if !PIT_MODE.load(Ordering::Acquire) {
@@ -67,12 +77,26 @@ pub fn pit_mode() -> bool {
 pub fn handle(frame: &mut TrapFrame) {
     let v = frame.vector as u8;
     match v {
+        #[cfg(not(feature = "measure"))]
         LAPIC_TICK => {
             lapic::eoi();
             tick(frame);
         }
+        #[cfg(feature = "measure")]
+        LAPIC_TICK => {
+            lapic::eoi();
+            let due = lapic::timer_fired();
+            if due.sample {
+                sample(frame);
+            }
+            if due.tick {
+                tick(frame);
+            }
+        }
         PIT_TICK if pit_mode() => {
             pic::eoi();
+            #[cfg(feature = "measure")]
+            sample(frame);
             tick(frame);
         }
         RESCHEDULE => {
@@ -104,6 +128,12 @@ fn tick(frame: &TrapFrame) {
         GLOBAL_TICKS.fetch_add(1, Ordering::Relaxed);
     }
     (super::hooks::hooks().tick)(frame.cs & 3 == 3, frame.rip, frame.rbp);
+}
+
+/// A sample-clock interrupt (measure kernel; with the PIT, every tick).
+#[cfg(feature = "measure")]
+fn sample(frame: &TrapFrame) {
+    (super::hooks::hooks().sample)(frame.cs & 3 == 3, frame.rip, frame.rbp);
 }
 
 /// Reports an arriving IPI and its sender to the measure subsystem.

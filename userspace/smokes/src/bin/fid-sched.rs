@@ -5,10 +5,12 @@
 //! queue and the other CPU, finding its own queue empty at a yield, steals
 //! from it while its owner queues and picks (`scheduler_lock` contention
 //! between the `yield`, `preempt_requeue` and `steal` sites). In the work
-//! phase the main thread sleeps `sleeps` times (default 40) for `sleep_ms`
-//! (default 2) on the kernel timer; its wakeup comes from the timer while
-//! both CPUs are busy, so when it is queued on the other CPU that CPU is
-//! only told, not interrupted (`scheduler.resched_ipi_skipped`).
+//! phase three sleeper threads each sleep `sleeps` times (default 40) for
+//! `sleep_ms` (default 2) on the kernel timer: their deadlines fall within
+//! one tick, so the BSP's tick wakes them together while both CPUs are
+//! busy; the first queued lengthens the BSP's queue, so placement sends a
+//! later one to the other, busy CPU, which is only told, not interrupted
+//! (`scheduler.resched_ipi_skipped`).
 //! harness/src/fidelity/sched.rs says what the report must show.
 //!
 //! Each yielder counts the yields it made while the work phase ran.
@@ -29,6 +31,7 @@ capos_rt::main!(run);
 
 const NAME: &str = "fid-sched";
 const YIELDERS: usize = 3;
+const SLEEPERS: usize = 3;
 
 /// Yielder phases: before the work phase, in it, after it, stop.
 const BEFORE: u32 = 0;
@@ -89,8 +92,24 @@ fn work(sleeps: u64, sleep_ms: u64) -> Result<u64, alloc::string::String> {
     }
     mark("work")?;
     s.phase.store(WORK, Ordering::Release);
-    for _ in 0..sleeps {
-        TIMER.sleep(sleep_ms * 1_000_000).map_err(|e| alloc::format!("sleep: {e:?}"))?;
+    let mut sleepers = alloc::vec::Vec::new();
+    for k in 0..SLEEPERS {
+        let h = thread::spawn(THREADS, move || {
+            for _ in 0..sleeps {
+                if TIMER.sleep(sleep_ms * 1_000_000).is_err() {
+                    return 1;
+                }
+            }
+            0
+        })
+        .map_err(|e| alloc::format!("spawn sleeper {k}: {e:?}"))?;
+        sleepers.push(h);
+    }
+    for (k, h) in sleepers.into_iter().enumerate() {
+        match h.join() {
+            Ok(0) => {}
+            other => return Err(alloc::format!("sleeper {k}: {other:?}")),
+        }
     }
     s.phase.store(STOP, Ordering::Release);
     mark("shutdown")?;
