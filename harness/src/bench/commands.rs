@@ -426,13 +426,18 @@ pub fn summary(args: &SummaryArgs) -> Result<bool> {
     })?;
     let knobs = Knobs::from_env(bench)?;
     let dir = args.csv.parent().unwrap_or(Path::new("."));
+    let overhead_csv = dir.join(super::overhead::CSV_FILE);
+    let overhead = if overhead_csv.is_file() {
+        super::overhead::replay(&overhead_csv)?
+    } else {
+        String::new()
+    };
     write_summary(
         bench.name(),
         &rows,
         &knobs,
-        &["summary replayed from results.csv (the overhead table, if any, is in overhead.csv)"
-            .into()],
-        "",
+        &["summary replayed from results.csv (and overhead.csv, if any)".into()],
+        &overhead,
         dir,
     )
 }

@@ -208,6 +208,84 @@ pub fn to_csv(runs: &[OverheadRun]) -> String {
     out
 }
 
+/// Reads `overhead.csv` text back (for `bench-summary`); errors name the
+/// line and column.
+pub fn from_csv(text: &str) -> Result<Vec<OverheadRun>> {
+    let records = csv::parse(text)?;
+    let (header, body) = records.split_first().context("empty overhead CSV (no header)")?;
+    for name in CSV_HEADER {
+        if !header.iter().any(|h| h == name) {
+            bail!("overhead CSV: no `{name}` column");
+        }
+    }
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let mut out = Vec::new();
+    for (i, rec) in body.iter().enumerate() {
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue;
+        }
+        let line = i + 2;
+        let get = |name: &str| col(name).and_then(|c| rec.get(c)).map(String::as_str).unwrap_or("");
+        fn parse<T: std::str::FromStr>(line: usize, name: &str, v: &str) -> Result<T> {
+            v.parse().map_err(|_| anyhow::anyhow!("line {line}: `{name}`={v} is not valid"))
+        }
+        let num = |name: &str| -> Result<u64> { parse(line, name, get(name)) };
+        let maybe = |name: &str| -> Result<Option<u64>> {
+            match get(name) {
+                "" => Ok(None),
+                v => parse(line, name, v).map(Some),
+            }
+        };
+        let variant = match (get("variant"), maybe("sample_hz")?) {
+            ("normal", None) => Variant::Normal,
+            (label, Some(hz)) if label == Variant::Measure(hz as u32).label() => {
+                Variant::Measure(hz as u32)
+            }
+            (label, hz) => {
+                bail!("line {line}: variant `{label}` does not match sample_hz={hz:?}")
+            }
+        };
+        out.push(OverheadRun {
+            case: match get("case") {
+                "" => bail!("line {line}: column `case` is empty"),
+                c => c.to_string(),
+            },
+            cpus: parse(line, "cpus", get("cpus"))?,
+            workers: parse(line, "workers", get("workers"))?,
+            round: parse(line, "round", get("round"))?,
+            position: parse(line, "position", get("position"))?,
+            variant,
+            work: num("work")?,
+            disturbed: parse(line, "disturbed", get("disturbed"))?,
+            other_cpu_pct: match get("other_cpu_pct") {
+                "" => None,
+                v => Some(parse(line, "other_cpu_pct", v)?),
+            },
+            sample_interrupts: maybe("sample_interrupts")?,
+            work_phase_cycles: maybe("work_phase_cycles")?,
+            tsc_khz: maybe("tsc_khz")?,
+            serial_log: get("serial_log").to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The summary.log lines of an existing `overhead.csv` (rounds and rates
+/// as found in it).
+pub fn replay(path: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let runs = from_csv(&text).with_context(|| format!("{}", path.display()))?;
+    let rounds = runs.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let mut rates: Vec<u32> = Vec::new();
+    for hz in runs.iter().filter_map(|r| r.variant.sample_hz()) {
+        if !rates.contains(&hz) {
+            rates.push(hz);
+        }
+    }
+    Ok(summary_text(&summarize(&runs), rounds, &rates))
+}
+
 /// Runs the pass: `rounds` interleaved rounds per case of the normal
 /// executor `normal` and the measure kernel at each of `rates`, under
 /// `art/overhead/<variant>/<case>/run<round>/`; writes `art/overhead.csv`
@@ -576,6 +654,21 @@ mod tests {
         assert_eq!(recs[1][6], "");
         assert_eq!(recs[2][5..8], ["measure-100hz", "100", "11"]);
         assert_eq!(recs[2].last().unwrap(), "100.0");
+        // It reads back as written, and a replay gives the same summary.
+        let back = from_csv(&to_csv(&runs)).unwrap();
+        assert_eq!(back, runs);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(CSV_FILE);
+        std::fs::write(&p, to_csv(&runs)).unwrap();
+        assert_eq!(replay(&p).unwrap(), summary_text(&summarize(&runs), 1, &[100]));
+        let bad = to_csv(&runs).replace("measure-100hz,100,", "measure-100hz,997,");
+        let e = from_csv(&bad).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("does not match"), "{e}");
+        let bad = to_csv(&runs).replace(",11,", ",eleven,");
+        let e = from_csv(&bad).unwrap_err().to_string();
+        assert!(e.contains("line 3: `work`=eleven"), "{e}");
+        assert!(from_csv("case,work\nx,1\n").unwrap_err().to_string().contains("no `cpus`"));
+        assert!(replay(&dir.path().join("none.csv")).is_err());
     }
 
     #[derive(Parser, Debug)]
