@@ -126,6 +126,30 @@ pub fn round_order(n: usize, round: u32) -> Vec<usize> {
     (0..n).map(|i| (i + shift) % n).collect()
 }
 
+/// One slot of the pass's schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub case: usize,
+    pub round: u32,
+    pub position: usize,
+    pub variant: usize,
+}
+
+/// Every run of the pass in the order it boots: case by case, `rounds`
+/// rounds each, each round every one of `variants` once in
+/// [`round_order`].
+pub fn schedule(cases: usize, rounds: u32, variants: usize) -> Vec<Slot> {
+    let mut out = Vec::new();
+    for case in 0..cases {
+        for round in 0..rounds {
+            for (position, variant) in round_order(variants, round).into_iter().enumerate() {
+                out.push(Slot { case, round, position, variant });
+            }
+        }
+    }
+    out
+}
+
 /// One run of the pass.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OverheadRun {
@@ -312,58 +336,53 @@ pub fn run(
         .collect();
     let csv_path = art.join(CSV_FILE);
     let mut out = Vec::new();
-    for case in cases {
-        for round in 0..rounds {
-            for (position, k) in round_order(vs.len(), round).into_iter().enumerate() {
-                let variant = vs[k];
-                let dir = variant_dir(art, variant);
-                let what =
-                    format!("overhead {} case {} round {round}", variant.label(), case.label);
-                let row = runner::run_with_retries(bench, &mut execs[k], case, round, knobs, &dir)
+    for Slot { case, round, position, variant: k } in schedule(cases.len(), rounds, vs.len()) {
+        let case = &cases[case];
+        let variant = vs[k];
+        let dir = variant_dir(art, variant);
+        let what = format!("overhead {} case {} round {round}", variant.label(), case.label);
+        let row = runner::run_with_retries(bench, &mut execs[k], case, round, knobs, &dir)
+            .with_context(|| what.clone())?;
+        let mut r = OverheadRun {
+            case: case.label.clone(),
+            cpus: case.cpus,
+            workers: case.workers,
+            round,
+            position,
+            variant,
+            work: row.work,
+            disturbed: row.disturbed,
+            other_cpu_pct: row.other_cpu_pct,
+            sample_interrupts: None,
+            work_phase_cycles: None,
+            tsc_khz: None,
+            serial_log: row.serial_log.clone(),
+        };
+        if variant != Variant::Normal {
+            let run_dir = Path::new(&row.serial_log)
+                .parent()
+                .with_context(|| format!("{what}: no run directory"))?;
+            let (report, st) =
+                crate::measure_log::report_from_com2(&kernel, &run_dir.join("com2.bin"))
                     .with_context(|| what.clone())?;
-                let mut r = OverheadRun {
-                    case: case.label.clone(),
-                    cpus: case.cpus,
-                    workers: case.workers,
-                    round,
-                    position,
-                    variant,
-                    work: row.work,
-                    disturbed: row.disturbed,
-                    other_cpu_pct: row.other_cpu_pct,
-                    sample_interrupts: None,
-                    work_phase_cycles: None,
-                    tsc_khz: None,
-                    serial_log: row.serial_log.clone(),
-                };
-                if variant != Variant::Normal {
-                    let run_dir = Path::new(&row.serial_log)
-                        .parent()
-                        .with_context(|| format!("{what}: no run directory"))?;
-                    let (report, st) =
-                        crate::measure_log::report_from_com2(&kernel, &run_dir.join("com2.bin"))
-                            .with_context(|| what.clone())?;
-                    if st.malformed > 0 {
-                        bail!("{what}: {} malformed COM2 frames", st.malformed);
-                    }
-                    crate::measure_log::write_measure_files(&report, run_dir)
-                        .with_context(|| what.clone())?;
-                    r.sample_interrupts =
-                        Some(report.counter(Phase::Work, timer::sample_interrupts));
-                    r.work_phase_cycles = report.phase_cycles.get(&Phase::Work).copied();
-                    r.tsc_khz = report.begin.map(|b| b.tsc_khz);
-                }
-                eprintln!(
-                    "harness: {what} (position {position}): work={}{}{}",
-                    r.work,
-                    r.delivered_hz().map(|h| format!(" delivered={h:.1} Hz")).unwrap_or_default(),
-                    if r.disturbed { " (disturbed)" } else { "" }
-                );
-                out.push(r);
-                std::fs::write(&csv_path, to_csv(&out))
-                    .with_context(|| format!("cannot write {}", csv_path.display()))?;
+            if st.malformed > 0 {
+                bail!("{what}: {} malformed COM2 frames", st.malformed);
             }
+            crate::measure_log::write_measure_files(&report, run_dir)
+                .with_context(|| what.clone())?;
+            r.sample_interrupts = Some(report.counter(Phase::Work, timer::sample_interrupts));
+            r.work_phase_cycles = report.phase_cycles.get(&Phase::Work).copied();
+            r.tsc_khz = report.begin.map(|b| b.tsc_khz);
         }
+        eprintln!(
+            "harness: {what} (position {position}): work={}{}{}",
+            r.work,
+            r.delivered_hz().map(|h| format!(" delivered={h:.1} Hz")).unwrap_or_default(),
+            if r.disturbed { " (disturbed)" } else { "" }
+        );
+        out.push(r);
+        std::fs::write(&csv_path, to_csv(&out))
+            .with_context(|| format!("cannot write {}", csv_path.display()))?;
     }
     Ok(out)
 }
@@ -567,6 +586,27 @@ mod tests {
             }
             assert!(seen.iter().flatten().all(|&c| c == 1), "n={n}: {seen:?}");
         }
+        let s = schedule(2, 3, 3);
+        assert_eq!(s.len(), 18);
+        let order: Vec<(usize, u32, usize)> =
+            s.iter().map(|x| (x.case, x.round, x.variant)).collect();
+        assert_eq!(
+            order[..9],
+            [
+                (0, 0, 0),
+                (0, 0, 1),
+                (0, 0, 2),
+                (0, 1, 1),
+                (0, 1, 2),
+                (0, 1, 0),
+                (0, 2, 2),
+                (0, 2, 0),
+                (0, 2, 1)
+            ]
+        );
+        assert_eq!(order[9..], order[..9].iter().map(|&(_, r, v)| (1, r, v)).collect::<Vec<_>>());
+        assert!(s.iter().enumerate().all(|(i, x)| x.position == i % 3));
+        assert!(schedule(3, 0, 4).is_empty());
         assert_eq!(
             variants(&[100, 997]),
             [Variant::Normal, Variant::Measure(100), Variant::Measure(997)]
