@@ -231,6 +231,26 @@ mod tests {
             panic!("subcommand")
         };
         assert_eq!(b.sample.sample_hz, Some(100));
+        assert_eq!((b.overhead.overhead_runs, b.overhead.overhead_sample_hz.len()), (None, 3));
+        let Command::BenchCapos(b) = parse(&[
+            "bench-capos",
+            "thread-scale",
+            "--overhead-runs",
+            "2",
+            "--overhead-sample-hz",
+            "997,10000",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(b.overhead.overhead_runs, Some(2));
+        assert_eq!(b.overhead.overhead_sample_hz, [997, 10_000]);
+        let e = parse(&["bench-capos", "thread-scale", "--overhead-sample-hz", "100,30000"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("out of range"), "{e}");
         for bad in ["5", "20001", "fast"] {
             let e = parse(&["fidelity", "--sample-hz", bad]).unwrap_err().to_string();
             assert!(e.contains("out of range") || e.contains("not a sample rate"), "{e}");

@@ -59,6 +59,9 @@ pub struct CaposBenchArgs {
     /// The measure pass's sample clock (`_GUEST_MEASURE=1`).
     #[command(flatten)]
     pub sample: crate::measure_tools::SampleHzArg,
+    /// The overhead pass (normal kernel vs measure kernel at several rates).
+    #[command(flatten)]
+    pub overhead: super::overhead::OverheadArgs,
 }
 
 #[derive(Args, Debug)]
@@ -241,6 +244,8 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     let mut notes = Vec::new();
     // Resolved before any run, so a bad CAPOS_MEASURE_SAMPLE_HZ fails first.
     let sample_hz = a.sample.resolve()?;
+    let overhead_rounds = a.overhead.rounds(&knobs);
+    let overhead_rates = a.overhead.rates()?;
     let profile = knobs.profile && profile::available();
     if knobs.profile && !profile {
         eprintln!("harness: {}", profile::UNSUPPORTED);
@@ -309,11 +314,32 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             &mut rows,
             bench.binaries(),
         )?;
-        notes.extend(super::guest_measure::overhead_notes(&rows, &m));
+        if overhead_rounds == 0 {
+            notes.extend(super::guest_measure::overhead_notes(&rows, &m));
+        }
         notes.extend(super::guest_measure::check_notes(&m));
         Some((m, diff))
     } else {
         None
+    };
+    let (overhead_text, overhead_tables) = if overhead_rounds > 0 {
+        let runs = super::overhead::run(
+            root,
+            bench,
+            &capos,
+            &cases,
+            &overhead_rates,
+            overhead_rounds,
+            &knobs,
+            &art,
+        )?;
+        let st = super::overhead::summarize(&runs);
+        (
+            super::overhead::summary_text(&st, overhead_rounds, &overhead_rates),
+            vec![super::overhead::table(&st)],
+        )
+    } else {
+        (String::new(), Vec::new())
     };
     let wall: u64 = rows.iter().filter_map(|r| r.wall_ms).sum();
     notes.push(format!(
@@ -322,9 +348,16 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         rows.len(),
         started.elapsed().as_secs_f64()
     ));
-    let ok = write_summary(bench.name(), &rows, &knobs, &notes, &art)?;
+    let ok = write_summary(bench.name(), &rows, &knobs, &notes, &overhead_text, &art)?;
     if let Some((m, diff)) = measured {
-        let index = super::guest_measure::write_index(&art, bench.name(), &m, diff, &notes)?;
+        let index = super::guest_measure::write_index(
+            &art,
+            bench.name(),
+            &m,
+            diff,
+            &notes,
+            overhead_tables,
+        )?;
         println!("harness: report: {}", index.display());
     }
     Ok(ok)
@@ -352,7 +385,7 @@ fn finish(
 ) -> Result<bool> {
     eprintln!("harness: artifacts in {}", art.display());
     let rows = runner::run_all(bench, exec, cases, knobs, art)?;
-    write_summary(bench.name(), &rows, knobs, notes, art)
+    write_summary(bench.name(), &rows, knobs, notes, "", art)
 }
 
 fn policy(knobs: &Knobs) -> Policy {
@@ -364,14 +397,18 @@ fn policy(knobs: &Knobs) -> Policy {
     }
 }
 
+/// Writes summary.log (with `extra` lines, e.g. the overhead table, after
+/// the notes) and speedup-table.md into `dir`.
 fn write_summary(
     bench: &str,
     rows: &[results::Row],
     knobs: &Knobs,
     notes: &[String],
+    extra: &str,
     dir: &Path,
 ) -> Result<bool> {
-    let s = report::summarize(bench, rows, &policy(knobs), host_cpus(), notes);
+    let mut s = report::summarize(bench, rows, &policy(knobs), host_cpus(), notes);
+    s.text.push_str(extra);
     std::fs::write(dir.join("summary.log"), &s.text).context("writing summary.log")?;
     std::fs::write(dir.join("speedup-table.md"), &s.markdown)
         .context("writing speedup-table.md")?;
@@ -389,7 +426,20 @@ pub fn summary(args: &SummaryArgs) -> Result<bool> {
     })?;
     let knobs = Knobs::from_env(bench)?;
     let dir = args.csv.parent().unwrap_or(Path::new("."));
-    write_summary(bench.name(), &rows, &knobs, &["summary replayed from results.csv".into()], dir)
+    let overhead_csv = dir.join(super::overhead::CSV_FILE);
+    let overhead = if overhead_csv.is_file() {
+        super::overhead::replay(&overhead_csv)?
+    } else {
+        String::new()
+    };
+    write_summary(
+        bench.name(),
+        &rows,
+        &knobs,
+        &["summary replayed from results.csv (and overhead.csv, if any)".into()],
+        &overhead,
+        dir,
+    )
 }
 
 #[cfg(test)]

@@ -164,7 +164,9 @@ fn timed_medians(rows: &[Row]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// Notes comparing the measured run's work window with the timed median.
+/// Notes comparing the measured run's work window with the timed median:
+/// one run against a median, so no overhead figure; used only when the
+/// overhead pass (`--overhead-runs`, [`super::overhead`]) is off.
 pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
     let med = timed_medians(rows);
     measured
@@ -172,7 +174,8 @@ pub fn overhead_notes(rows: &[Row], measured: &[CaseMeasure]) -> Vec<String> {
         .filter_map(|m| {
             let (w, t) = (m.work_cycles?, *med.get(&m.case)?);
             Some(format!(
-                "measure overhead {}: measured work {} vs timed median {} cycles ({:+.2}%)",
+                "measure run {}: work {} vs timed median {} cycles ({:+.2}%; one run, not an \
+                 overhead figure: --overhead-runs N measures it)",
                 m.case,
                 w,
                 t,
@@ -203,12 +206,16 @@ pub fn write_index(
     measured: &[CaseMeasure],
     diff: Option<Artifact>,
     notes: &[String],
+    extra_tables: Vec<Table>,
 ) -> Result<PathBuf> {
     let mut graphs: Vec<Artifact> = diff.into_iter().collect();
     let mut files = vec![
         Artifact::new("results.csv", "results.csv"),
         Artifact::new("summary.log", "summary.log"),
     ];
+    if art.join(super::overhead::CSV_FILE).is_file() {
+        files.push(Artifact::new(super::overhead::CSV_FILE, super::overhead::CSV_FILE));
+    }
     for m in measured {
         graphs.extend(m.graphs.iter().cloned());
         let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
@@ -260,6 +267,7 @@ pub fn write_index(
         notes,
         tables: Table::from_markdown("Speedups (capOS and Linux guest, same run)", &md)
             .into_iter()
+            .chain(extra_tables)
             .collect(),
         gates,
         lock_sites: lock_sites.into_iter().take(10).collect(),

@@ -13,6 +13,9 @@ pub struct Knobs {
     pub runs: u32,
     /// `_GUEST_MEASURE`: build the capOS guest with the `measure` feature.
     pub guest_measure: bool,
+    /// `_OVERHEAD_RUNS`: rounds of `bench-capos`'s overhead pass (unset:
+    /// 5 with `_GUEST_MEASURE=1`, else off; 0: off).
+    pub overhead_runs: Option<u32>,
     /// `CAPOS_THREAD_SCALE_TOTAL_BLOCKS`: input size in 64-byte blocks.
     pub total_blocks: Option<u64>,
     /// `CAPOS_THREAD_SCALE_WORK_ROUNDS`: mixing rounds per block.
@@ -75,6 +78,11 @@ impl Knobs {
         if runs == 0 {
             bail!("{}=0: at least one run is needed", k("RUNS"));
         }
+        let overhead_runs = match v("OVERHEAD_RUNS") {
+            None => None,
+            s if s.as_deref().map(str::trim) == Some("") => None,
+            s => Some(number(&k("OVERHEAD_RUNS"), s, 0u32)?),
+        };
         let total_blocks = match bench {
             Benchmark::ThreadScale => match v("TOTAL_BLOCKS") {
                 None => None,
@@ -109,6 +117,7 @@ impl Knobs {
         Ok(Knobs {
             runs,
             guest_measure: flag(&k("GUEST_MEASURE"), v("GUEST_MEASURE"))?,
+            overhead_runs,
             total_blocks,
             work_rounds,
             range,
@@ -150,6 +159,7 @@ mod tests {
         assert_eq!((k.runs, k.speedup_threshold, k.total_speedup_threshold), (5, 1.6, 1.6));
         assert!(!k.require_speedup && !k.include_smt && !k.profile && k.total_blocks.is_none());
         assert_eq!((k.disturb_pct, k.disturb_retries), (10.0, 2));
+        assert_eq!(k.overhead_runs, None);
     }
 
     #[test]
@@ -183,6 +193,12 @@ mod tests {
             .to_string();
         assert!(e.contains("CAPOS_THREAD_SCALE_RUNS=x"), "{e}");
         assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_RUNS", "0")]).is_err());
+        let k = knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_OVERHEAD_RUNS", "7")]);
+        assert_eq!(k.unwrap().overhead_runs, Some(7));
+        let e = knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_OVERHEAD_RUNS", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CAPOS_THREAD_SCALE_OVERHEAD_RUNS=lots"), "{e}");
         assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_PROFILE", "maybe")]).is_err());
         assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RANGE", "20..10")]).is_err());
         assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_BENCH_DISTURB_PCT", "120")]).is_err());

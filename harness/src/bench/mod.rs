@@ -11,7 +11,7 @@
 //!
 //! Modules: [`knobs`] (every environment knob, read in one place),
 //! [`results`] + [`csv`] (the results.csv schema), [`stats`], [`gates`],
-//! [`report`], [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
+//! [`report`], [`overhead`] (the measure kernel's cost), [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
 //! [`baseline`] (building the static baseline), [`capos`] (the capOS guest), [`native`], [`guest`] +
 //! [`qemu_run`], [`profile`], [`commands`] (the subcommands).
 
@@ -27,6 +27,7 @@ pub mod guest;
 pub mod guest_measure;
 pub mod knobs;
 pub mod native;
+pub mod overhead;
 pub mod profile;
 pub mod qemu_run;
 pub mod report;

@@ -164,7 +164,9 @@ pub fn run_interleaved(
     Ok(rows)
 }
 
-fn run_with_retries(
+/// One run of `case` on `exec` into `art/<case>/run<run>[-retry<k>]/`, retried
+/// while disturbed (up to `knobs.disturb_retries`); its parsed row.
+pub(crate) fn run_with_retries(
     bench: Benchmark,
     exec: &mut dyn Executor,
     case: &Case,

@@ -23,6 +23,27 @@ pub fn spread(values: &[u64]) -> Option<Spread> {
     Some(Spread { median, min: v[0], max: v[n - 1] })
 }
 
+/// median/min/max of real values (ratios): [`Spread`] for `f64`. NaNs are
+/// left out; the median of an even count is the mean of the middle two.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FSpread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub fn fspread(values: &[f64]) -> Option<FSpread> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    };
+    Some(FSpread { median, min: v[0], max: v[n - 1] })
+}
+
 /// All runs of one (os, accel, cpus, workers).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaseStats {
@@ -159,6 +180,17 @@ mod tests {
         assert_eq!(spread(&[5, 1, 3]), Some(Spread { median: 3, min: 1, max: 5 }));
         assert_eq!(spread(&[4, 1, 3, 2]), Some(Spread { median: 2, min: 1, max: 4 }));
         assert_eq!(spread(&[u64::MAX, u64::MAX]).unwrap().median, u64::MAX);
+    }
+
+    #[test]
+    fn real_spreads() {
+        assert_eq!(fspread(&[]), None);
+        assert_eq!(fspread(&[f64::NAN]), None);
+        assert_eq!(fspread(&[0.5, -0.1, 0.2]), Some(FSpread { median: 0.2, min: -0.1, max: 0.5 }));
+        assert_eq!(
+            fspread(&[4.0, 1.0, f64::NAN, 3.0, 2.0]),
+            Some(FSpread { median: 2.5, min: 1.0, max: 4.0 })
+        );
     }
 
     #[test]
