@@ -50,9 +50,9 @@ impl Scope {
 pub fn stack_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, Vec<u64>), u64> {
     let phases = scope.phases(report.stack_samples.keys().map(|(p, _, _)| *p));
     let mut out: BTreeMap<(Mode, Vec<u64>), u64> = BTreeMap::new();
-    for ((phase, mode, frames), n) in &report.stack_samples {
+    for ((phase, tag, frames), n) in &report.stack_samples {
         if phases.contains(phase) {
-            let slot = out.entry((*mode, frames.clone())).or_default();
+            let slot = out.entry((tag.family(), frames.clone())).or_default();
             *slot = slot.saturating_add(*n);
         }
     }
@@ -63,9 +63,9 @@ pub fn stack_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, Vec<u64>),
 pub fn pc_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, u64), u64> {
     let phases = scope.phases(report.pc_samples.keys().map(|(p, _, _)| *p));
     let mut out: BTreeMap<(Mode, u64), u64> = BTreeMap::new();
-    for ((phase, mode, pc), n) in &report.pc_samples {
+    for ((phase, tag, pc), n) in &report.pc_samples {
         if phases.contains(phase) {
-            let slot = out.entry((*mode, *pc)).or_default();
+            let slot = out.entry((tag.family(), *pc)).or_default();
             *slot = slot.saturating_add(*n);
         }
     }

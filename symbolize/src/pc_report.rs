@@ -109,8 +109,9 @@ pub fn pc_report_text(report: &Report, bins: &Binaries, resolver: &Resolver<'_>)
 /// `boot`..`shutdown` as its aggregate.
 fn samples(report: &Report, phase: Phase, mode: Mode) -> BTreeMap<u64, u64> {
     let mut out: BTreeMap<u64, u64> = BTreeMap::new();
-    let pick =
-        |p: Phase| report.pc_samples.iter().filter(move |((q, m, _), _)| *q == p && *m == mode);
+    let pick = |p: Phase| {
+        report.pc_samples.iter().filter(move |((q, t, _), _)| *q == p && t.family() == mode)
+    };
     let phases: &[Phase] = if phase == Phase::Aggregate && pick(phase).next().is_none() {
         &[Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown]
     } else {

@@ -4,7 +4,7 @@
 mod common;
 
 use capos_measure::phase::Phase;
-use capos_measure::record::Mode;
+use capos_measure::record::{Mode, SampleMode, SampleTag};
 use capos_measure::report::{LoadMap, Report};
 use capos_symbolize::{write_pc_report, Binaries, ElfPaths, Origin, Resolver};
 use common::*;
@@ -25,7 +25,7 @@ fn probe_runtime() -> u64 {
 fn report_with(pcs: &[(Phase, Mode, u64, u64)], maps: Vec<LoadMap>) -> Report {
     let mut r = Report { load_maps: maps, ..Report::default() };
     for (phase, mode, pc, n) in pcs {
-        r.pc_samples.insert((*phase, *mode, *pc), *n);
+        r.pc_samples.insert((*phase, SampleTag::mode_only(SampleMode::from(*mode)), *pc), *n);
     }
     r
 }

@@ -7,7 +7,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
 use capos_measure::trace::TraceArgs;
-use capos_measure::{Counter, Hist, InstrumentInfo, Measure, Mode, Phase, Record, ReportInfo};
+use capos_measure::{
+    Counter, Hist, InstrumentInfo, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
+};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// All counters, samples and trace rings of this kernel.
@@ -132,19 +134,33 @@ pub fn load_map(pid: u32, binary: &str, base: u64) {
 /// Most frames of a sampled stack.
 const STACK_FRAMES: usize = 16;
 
-/// Sample-clock sample of the interrupted context (interrupts masked).
+/// Sample-clock sample of the interrupted context (interrupts masked),
+/// tagged with this CPU, the running thread and its process, and the mode.
+///
+/// The mode is never [`SampleMode::Interrupt`]: every IDT gate is an
+/// interrupt gate (IF cleared on entry) and no handler unmasks, so the
+/// sample interrupt, itself maskable, cannot land inside another handler.
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
-    let mode = if from_user { Mode::User } else { Mode::Kernel };
     let m = target();
     if m.is_stopped() {
         return; // no stack walk for a sample nobody will record
     }
-    m.sample_pc(cpu, mode, rip);
+    let who = crate::sched::try_with_current(|t| {
+        (t.process.as_ref().map_or(0, |p| p.pid), t.tref().to_u64(), t.is_idle())
+    });
+    let (pid, tid, idle) = who.unwrap_or((0, 0, false));
+    let mode = match (from_user, idle) {
+        (true, _) => SampleMode::User,
+        (false, true) => SampleMode::Idle,
+        (false, false) => SampleMode::Kernel,
+    };
+    let tag = SampleTag { cpu: cpu as u8, pid, tid, mode, lock: None };
+    m.sample_pc(cpu, &tag, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
     let n = if from_user { user_stack(rbp, &mut frames) } else { kernel_stack(rbp, &mut frames) };
-    m.sample_stack(cpu, mode, &frames[..n]);
+    m.sample_stack(cpu, &tag, &frames[..n]);
 }
 
 /// Frame-pointer walk of a user stack through the checked user-copy path:
