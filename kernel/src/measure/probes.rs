@@ -10,7 +10,7 @@ use capos_measure::trace::TraceArgs;
 use capos_measure::{
     Counter, Hist, InstrumentInfo, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
 };
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();
@@ -33,13 +33,20 @@ fn target() -> &'static Measure {
     }
 }
 
-/// Processes' load maps (pid, binary, base), reported with the samples: one
-/// per distinct (binary, base), kept with the first pid that loaded it. A
-/// binary always loads at the same base, so the list is bounded by the boot
-/// modules however many processes are spawned (samples carry no pid yet;
-/// the symbolizer resolves by binary and base).
+/// Processes' load maps (pid, binary, base), reported with the samples:
+/// one per process, so a user sample (tagged with its pid) resolves in the
+/// binary its own process ran, whatever other program shares its addresses.
+/// At most [`MAX_LOAD_MAPS`]; later processes are counted in
+/// [`LOAD_MAPS_REFUSED`] and printed at the report (the host then resolves
+/// their samples by address alone, and says so).
 static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> =
     IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::LoadMaps);
+
+/// Most load maps kept.
+const MAX_LOAD_MAPS: usize = 1024;
+
+/// Processes whose load map did not fit in [`LOAD_MAPS`].
+static LOAD_MAPS_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 fn me() -> usize {
     percpu::cpu_index() as usize
@@ -125,7 +132,8 @@ pub fn seed_memory_levels() {
 
 pub fn load_map(pid: u32, binary: &str, base: u64) {
     let mut maps = LOAD_MAPS.lock();
-    if maps.iter().any(|(_, b, x)| b == binary && *x == base) {
+    if maps.len() >= MAX_LOAD_MAPS {
+        LOAD_MAPS_REFUSED.fetch_add(1, Ordering::Relaxed);
         return;
     }
     maps.push((pid, String::from(binary), base));
@@ -247,6 +255,12 @@ pub fn emit_report(end_tsc: u64) {
     };
     // Load maps first: the report ends with `End`, after which nothing counts.
     let maps = core::mem::take(&mut *LOAD_MAPS.lock());
+    let refused = LOAD_MAPS_REFUSED.load(Ordering::Relaxed);
+    if refused != 0 {
+        crate::kprintln!(
+            "kernel: measure: {refused} load maps refused (more than {MAX_LOAD_MAPS} processes)"
+        );
+    }
     for (pid, binary, base) in maps {
         send(&Record::LoadMap { pid: pid.into(), binary, base });
     }
