@@ -32,6 +32,7 @@ pub mod declare;
 mod decode;
 mod emit;
 pub mod freeze;
+pub mod held;
 pub mod hist;
 mod instrument;
 pub mod instrument_info;

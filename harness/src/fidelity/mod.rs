@@ -115,6 +115,8 @@ fn peer_binary(w: &Workload) -> &'static str {
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
     pub report: Report,
+    /// The ELFs the run's views were resolved with.
+    pub elfs: ElfPaths,
     /// The workload's `planted` line.
     pub planted: BTreeMap<String, u64>,
     pub profile: RunProfile,
@@ -253,7 +255,7 @@ fn run_once(
     let planted = artifacts::planted(&out.lines, w.name)
         .with_context(|| format!("log: {}", log.display()))?;
     eprintln!("harness: fidelity: {} reports in {}", w.name, dir.display());
-    let run = Run { report, planted, profile };
+    let run = Run { report, elfs, planted, profile };
     let mut rows = (w.check)(&run)?;
     rows.push(identities);
     Ok(rows)

@@ -11,10 +11,15 @@
 //!   it), never under the other;
 //! * in the work flamegraph's folded stacks, the stacks with a frame of
 //!   each binary weigh exactly its process's user stack samples, and no
-//!   stack mixes the two.
+//!   stack mixes the two;
+//! * every kernel stack sample tagged `lock=shared_kernel_lock:process_heap_end`
+//!   (the one measured lock held with interrupts on, so the one a sample
+//!   can see held) was taken inside `Process::grow_heap`, its holder.
 
-use anyhow::{Context, Result};
-use capos_measure::{Mode, Phase};
+use anyhow::{bail, Context, Result};
+use capos_measure::catalogue::SharedLock;
+use capos_measure::{ContentionClass, HeldLock, Mode, Phase};
+use capos_symbolize::{Binaries, Resolver};
 
 use super::artifacts::{folded, pc_section, weight_with_frame};
 use super::table::Row;
@@ -113,5 +118,36 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             mixed,
         ));
     }
+    let (tagged, strays) = heap_end_strays(run)?;
+    rows.push(Row::exact(
+        name,
+        format!("kernel stacks tagged lock=process_heap_end outside grow_heap (of {tagged})"),
+        0,
+        strays,
+    ));
     Ok(rows)
+}
+
+/// Kernel stack samples tagged as holding `process_heap_end`, and those of
+/// them none of whose frames is in `Process::grow_heap` (the only code that
+/// holds it).
+fn heap_end_strays(run: &Run) -> Result<(u64, u64)> {
+    let r = &run.report;
+    let heap_end =
+        HeldLock::new(ContentionClass::SharedKernelLock, SharedLock::ProcessHeapEnd as u8);
+    let bins = Binaries::load(&run.elfs, r.load_maps.iter().map(|m| m.binary.as_str()));
+    if let Some(problem) = bins.all().next().and_then(|k| k.problem()) {
+        bail!("cannot resolve kernel stacks: {problem}");
+    }
+    let resolver = Resolver::new(&bins, &r.load_maps);
+    let in_holder = |frames: &[u64]| {
+        frames.iter().enumerate().any(|(i, a)| {
+            resolver.locate_frame(i, *a).frame_names().iter().any(|n| n.contains("grow_heap"))
+        })
+    };
+    let tagged = r.stack_samples.iter().filter(|((p, t, _), _)| {
+        *p == Phase::Aggregate && t.family() == Mode::Kernel && t.lock == heap_end
+    });
+    let all = tagged.clone().map(|(_, n)| n).sum();
+    Ok((all, tagged.filter(|((_, _, f), _)| !in_holder(f)).map(|(_, n)| n).sum()))
 }

@@ -49,7 +49,7 @@ fn run(
         lock_sites: Vec::new(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    Run { report, planted, profile }
+    Run { report, elfs: capos_symbolize::ElfPaths::new(), planted, profile }
 }
 
 fn report(cpus: u8) -> Report {

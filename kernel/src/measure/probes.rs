@@ -155,15 +155,16 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
         return; // no stack walk for a sample nobody will record
     }
     let who = crate::sched::try_with_current(|t| {
-        (t.process.as_ref().map_or(0, |p| p.pid), t.tref().to_u64(), t.is_idle())
+        let held = capos_measure::held::innermost(t.held_locks.load(Ordering::Relaxed));
+        (t.process.as_ref().map_or(0, |p| p.pid), t.tref().to_u64(), t.is_idle(), held)
     });
-    let (pid, tid, idle) = who.unwrap_or((0, 0, false));
+    let (pid, tid, idle, lock) = who.unwrap_or((0, 0, false, None));
     let mode = match (from_user, idle) {
         (true, _) => SampleMode::User,
         (false, true) => SampleMode::Idle,
         (false, false) => SampleMode::Kernel,
     };
-    let tag = SampleTag { cpu: cpu as u8, pid, tid, mode, lock: None };
+    let tag = SampleTag { cpu: cpu as u8, pid, tid, mode, lock };
     m.sample_pc(cpu, &tag, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;

@@ -7,7 +7,8 @@
 //! `planted_spin_a` for `spin_ms` (default 300) in the work phase, the peer
 //! `planted_spin_b` for twice that from its start. Samples are tagged with
 //! their process, so every user sample of each must resolve in its own
-//! binary.
+//! binary. Before spinning it grows its heap by 4 MiB, so samples land
+//! while the kernel holds `process_heap_end`.
 //!
 //! Prints `[fid-samelink] planted spun=<cycles> tsc_per_ms=<rate>`, then
 //! PASS. Caps: see `capos_smokes::fidelity`.
@@ -47,6 +48,10 @@ fn work(spin_ms: u64) -> Result<(), alloc::string::String> {
     mark("spawn_ready")?;
     let per_ms = tsc_per_ms(20).map_err(|e| alloc::format!("tsc rate: {e:?}"))?;
     mark("work")?;
+    // Grow the heap by 4 MiB: the kernel maps it holding `process_heap_end`
+    // with interrupts on, so some samples see that lock held.
+    let grown = alloc::vec![1u8; 4 << 20];
+    black_box(&grown);
     let t0 = rdtsc();
     planted_spin_a(t0 + spin_ms * per_ms);
     let spun = rdtsc() - t0;
