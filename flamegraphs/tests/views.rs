@@ -222,3 +222,34 @@ fn differential_compares_one_worker_with_n() {
     assert!(svg.contains("<svg") && svg.contains("1 worker vs 4 workers"));
     assert_eq!(std::fs::read_to_string(&g.folded).expect("folded"), text);
 }
+
+#[test]
+fn stacks_of_two_programs_at_one_address_fold_per_process() {
+    let elfs = ElfPaths::new().with_program("a", own_exe()).with_program("b", own_exe());
+    let mut r = base_report();
+    r.load_maps = vec![
+        LoadMap { pid: 1, binary: "a".into(), base: BASE },
+        LoadMap { pid: 2, binary: "b".into(), base: BASE },
+    ];
+    let of = |pid: u32| SampleTag { pid, tid: u64::from(pid) << 32 | 1, ..U };
+    r.stack_samples.insert((Phase::Work, of(1), probe_stack()), 4);
+    r.stack_samples.insert((Phase::Work, SampleTag { cpu: 1, ..of(1) }, probe_stack()), 1);
+    r.stack_samples.insert((Phase::Work, of(2), probe_stack()), 3);
+    // A process without a load map: its frames are ambiguous, not guessed.
+    r.stack_samples.insert((Phase::Work, of(9), probe_stack()), 2);
+    let bins = Binaries::load(&elfs, r.load_maps.iter().map(|m| m.binary.as_str()));
+    let f = fold_samples(&r, &Resolver::new(&bins, &r.load_maps), Scope::Phase(Phase::Work));
+    let weight = |binary: &str| -> u64 {
+        let mine = format!("{binary}`");
+        f.stacks
+            .iter()
+            .filter(|(s, _)| s.split(';').all(|fr| fr.starts_with(&mine)))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!((weight("a"), weight("b")), (5, 3), "{:?}", f.stacks);
+    let ambiguous: u64 =
+        f.stacks.iter().filter(|(s, _)| s.contains("<ambiguous a|b>")).map(|(_, n)| n).sum();
+    assert_eq!(ambiguous, 2, "{:?}", f.stacks);
+    assert_eq!(f.total, 10);
+}
