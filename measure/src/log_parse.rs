@@ -233,7 +233,8 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let tag = sample_tag(&mut t, mode)?;
             let (pc, count) = (t.num("pc")?, t.num("count")?);
             if count != 0 {
-                *report.pc_samples.entry((phase, tag, pc)).or_default() += count;
+                let slot = report.pc_samples.entry((phase, tag, pc)).or_default();
+                *slot = slot.saturating_add(count);
             }
         }
         f if mode_of(f, "_stack_sample").is_some() => {
@@ -244,7 +245,8 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let count = t.num("count")?;
             let frames = frames(t.str("frames")?)?;
             if count != 0 {
-                *report.stack_samples.entry((phase, tag, frames)).or_default() += count;
+                let slot = report.stack_samples.entry((phase, tag, frames)).or_default();
+                *slot = slot.saturating_add(count);
             }
         }
         THREAD_OPS_FAMILY => report.add_thread_ops(ThreadOps {

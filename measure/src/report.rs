@@ -130,12 +130,14 @@ impl ReportBuilder {
             }
             Record::PcSample { phase, tag, pc, count } => {
                 if count != 0 {
-                    *r.pc_samples.entry((phase, tag, pc)).or_default() += count;
+                    let slot = r.pc_samples.entry((phase, tag, pc)).or_default();
+                    *slot = slot.saturating_add(count);
                 }
             }
             Record::StackSample { phase, tag, frames, count } => {
                 if count != 0 {
-                    *r.stack_samples.entry((phase, tag, frames)).or_default() += count;
+                    let slot = r.stack_samples.entry((phase, tag, frames)).or_default();
+                    *slot = slot.saturating_add(count);
                 }
             }
             Record::ContentionStack { phase, class, lock, frames, count, wait_cycles } => {
@@ -205,9 +207,10 @@ impl Report {
     /// PC samples summed over their tags, by (phase, family, pc): the
     /// per-phase views.
     pub fn pcs_by_mode(&self) -> BTreeMap<(Phase, Mode, u64), u64> {
-        let mut out = BTreeMap::new();
+        let mut out: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
         for ((phase, tag, pc), n) in &self.pc_samples {
-            *out.entry((*phase, tag.family(), *pc)).or_default() += n;
+            let slot = out.entry((*phase, tag.family(), *pc)).or_default();
+            *slot = slot.saturating_add(*n);
         }
         out
     }
@@ -216,7 +219,8 @@ impl Report {
     pub fn stacks_by_mode(&self) -> BTreeMap<(Phase, Mode, Vec<u64>), u64> {
         let mut out: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
         for ((phase, tag, frames), n) in &self.stack_samples {
-            *out.entry((*phase, tag.family(), frames.clone())).or_default() += n;
+            let slot = out.entry((*phase, tag.family(), frames.clone())).or_default();
+            *slot = slot.saturating_add(*n);
         }
         out
     }

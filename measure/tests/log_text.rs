@@ -415,3 +415,18 @@ fn docs_mention_every_group_and_field() {
 fn print_reference() {
     print!("{}", capos_measure::docs_ref::reference_markdown());
 }
+
+#[test]
+fn sample_counts_saturate_when_summed_over_tags() {
+    let line = |tid: u64| {
+        format!("measure: user_pc_sample phase=work cpu=0 pid=1 tid={tid:#x} mode=user lock=- pc=0x401000 count={}\n", u64::MAX)
+    };
+    let text = format!("{}{}{}", line(1), line(2), line(2));
+    let r = parse_measure_log(&text).expect("parses");
+    assert_eq!(r.pc_samples.len(), 2);
+    assert!(r.pc_samples.values().all(|n| *n == u64::MAX));
+    assert_eq!(
+        r.pcs_by_mode().get(&(Phase::Work, capos_measure::Mode::User, 0x40_1000)),
+        Some(&u64::MAX)
+    );
+}

@@ -7,11 +7,15 @@
 //! ELF's lowest `PT_LOAD` (for capOS's static executables at 0x400000 this is
 //! the link address). An address is looked up at `addr - base + link start`.
 //!
-//! Samples carry no pid, so when the images of several different binaries
-//! cover one address (static executables all link at 0x400000), the address
-//! is resolved against each: if exactly one binary has a symbol there it
-//! wins, otherwise the result is [`Origin::Ambiguous`]. A report without any
-//! load map is read as "every given program at its link address".
+//! Samples carry their process (`pid`), and a user address of a process
+//! with a load map resolves in that process's binary only
+//! ([`Resolver::locate_frame_in`]): programs that share addresses (capOS's
+//! static executables all link at 0x400000) are told apart. By address
+//! alone ([`Resolver::locate`], and for a process without a load map) the
+//! address is resolved against every placed image: if exactly one binary
+//! has a symbol there it wins, otherwise the result is
+//! [`Origin::Ambiguous`]. A report without any load map is read as "every
+//! given program at its link address".
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -251,4 +251,16 @@ fn two_programs_at_one_address_resolve_per_process() {
     assert!(row(" a ").is_some_and(|l| l.trim_start().starts_with('5')), "{work:?}");
     assert!(row(" b ").is_some_and(|l| l.trim_start().starts_with('3')), "{work:?}");
     assert!(!text.contains("ambiguous"), "{text}");
+    assert!(!text.contains("without a load map"), "{text}");
+
+    // A sample of a process without a load map: resolved by address alone,
+    // and the report says so.
+    r.pc_samples.insert((Phase::Work, tag(9), probe), 2);
+    let text = std::fs::read_to_string(write_pc_report(&r, &elfs, &dir).expect("report").report)
+        .expect("read");
+    assert!(
+        text.contains("note: 2 user PC samples (all phases) of processes without a load map (pid 9) are resolved by address alone"),
+        "{text}"
+    );
+    assert!(text.contains("<ambiguous>"), "{text}");
 }
