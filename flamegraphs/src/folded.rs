@@ -104,10 +104,10 @@ impl Folded {
     }
 }
 
-/// Caches frame names per (is return address, address).
+/// Caches frame names per (process, is return address, address).
 pub(crate) struct Namer<'r, 'b> {
     resolver: &'r Resolver<'b>,
-    cache: HashMap<(bool, u64), Vec<String>>,
+    cache: HashMap<(Option<u64>, bool, u64), Vec<String>>,
 }
 
 impl<'r, 'b> Namer<'r, 'b> {
@@ -115,16 +115,23 @@ impl<'r, 'b> Namer<'r, 'b> {
         Namer { resolver, cache: HashMap::new() }
     }
 
-    /// Root-first frame names of a leaf-first stack.
+    /// Root-first frame names of a leaf-first stack, by address alone.
     pub(crate) fn stack(&mut self, leaf_first: &[u64]) -> Vec<String> {
+        self.stack_in(None, leaf_first)
+    }
+
+    /// Root-first frame names of a leaf-first stack sampled in process
+    /// `pid`: its user frames resolve in that process's binary when it has
+    /// a load map (see `Resolver::locate_frame_in`).
+    pub(crate) fn stack_in(&mut self, pid: Option<u64>, leaf_first: &[u64]) -> Vec<String> {
+        let resolver = self.resolver;
+        let pid = pid.filter(|p| resolver.knows_pid(*p));
         let mut out = Vec::new();
         for (i, addr) in leaf_first.iter().enumerate().rev() {
-            let key = (i > 0, *addr);
-            let resolver = self.resolver;
-            let names = self
-                .cache
-                .entry(key)
-                .or_insert_with(|| resolver.locate_frame(i, *addr).frame_names());
+            let names = self.cache.entry((pid, i > 0, *addr)).or_insert_with(|| match pid {
+                Some(pid) => resolver.locate_frame_in(pid, i, *addr).frame_names(),
+                None => resolver.locate_frame(i, *addr).frame_names(),
+            });
             out.extend(names.iter().cloned());
         }
         out
@@ -137,16 +144,16 @@ pub fn fold_samples(report: &Report, resolver: &Resolver<'_>, scope: Scope) -> F
     let stacks = stack_counts(report, scope);
     if !stacks.is_empty() {
         let mut folded = Folded::new(FoldSource::Stacks);
-        for ((_, frames), n) in &stacks {
-            folded.add(&namer.stack(frames), *n);
+        for ((_, pid, frames), n) in &stacks {
+            folded.add(&namer.stack_in(Some(u64::from(*pid)), frames), *n);
         }
         return folded;
     }
     let pcs = pc_counts(report, scope);
     let mut folded =
         Folded::new(if pcs.is_empty() { FoldSource::Empty } else { FoldSource::PcSamples });
-    for ((_, pc), n) in &pcs {
-        folded.add(&namer.stack(&[*pc]), *n);
+    for ((_, pid, pc), n) in &pcs {
+        folded.add(&namer.stack_in(Some(u64::from(*pid)), &[*pc]), *n);
     }
     folded
 }

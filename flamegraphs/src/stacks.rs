@@ -46,26 +46,27 @@ impl Scope {
     }
 }
 
-/// (mode, frames leaf first) -> count for `scope`.
-pub fn stack_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, Vec<u64>), u64> {
+/// (mode, pid, frames leaf first) -> count for `scope`, summed over the
+/// other tags (`pid` is the sampled process, `0` for a kernel thread).
+pub fn stack_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, u32, Vec<u64>), u64> {
     let phases = scope.phases(report.stack_samples.keys().map(|(p, _, _)| *p));
-    let mut out: BTreeMap<(Mode, Vec<u64>), u64> = BTreeMap::new();
-    for ((phase, mode, frames), n) in &report.stack_samples {
+    let mut out: BTreeMap<(Mode, u32, Vec<u64>), u64> = BTreeMap::new();
+    for ((phase, tag, frames), n) in &report.stack_samples {
         if phases.contains(phase) {
-            let slot = out.entry((*mode, frames.clone())).or_default();
+            let slot = out.entry((tag.family(), tag.pid, frames.clone())).or_default();
             *slot = slot.saturating_add(*n);
         }
     }
     out
 }
 
-/// (mode, pc) -> count for `scope`.
-pub fn pc_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, u64), u64> {
+/// (mode, pid, pc) -> count for `scope`, summed over the other tags.
+pub fn pc_counts(report: &Report, scope: Scope) -> BTreeMap<(Mode, u32, u64), u64> {
     let phases = scope.phases(report.pc_samples.keys().map(|(p, _, _)| *p));
-    let mut out: BTreeMap<(Mode, u64), u64> = BTreeMap::new();
-    for ((phase, mode, pc), n) in &report.pc_samples {
+    let mut out: BTreeMap<(Mode, u32, u64), u64> = BTreeMap::new();
+    for ((phase, tag, pc), n) in &report.pc_samples {
         if phases.contains(phase) {
-            let slot = out.entry((*mode, *pc)).or_default();
+            let slot = out.entry((tag.family(), tag.pid, *pc)).or_default();
             *slot = slot.saturating_add(*n);
         }
     }

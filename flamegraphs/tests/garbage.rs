@@ -14,9 +14,9 @@ measure: load_map pid=3 binary=prog base=0x400000
 measure: checkpoint name=boot tsc=0
 measure: checkpoint name=work tsc=100
 measure: scheduler_lock_site phase=work site=timer_select acquisitions=5 contended=2 wait_cycles=1000 hold_cycles=10
-measure: user_pc_sample phase=work pc=0x401234 count=9
-measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
-measure: kernel_stack_sample phase=aggregate count=2 frames=0xffffffff80001010,0xffffffff80002200
+measure: user_pc_sample phase=work cpu=0 pid=3 tid=0x300000001 mode=user lock=- pc=0x401234 count=9
+measure: user_stack_sample phase=work cpu=1 pid=3 tid=0x300000001 mode=user lock=- count=2 frames=0x401000,0x401200
+measure: kernel_stack_sample phase=aggregate cpu=1 pid=0 tid=0x100000001 mode=idle lock=- count=2 frames=0xffffffff80001010,0xffffffff80002200
 measure: trace cpu=1 tsc=150 kind=context_switch prev=0x5 next=0x6 prev_state=0x2
 measure: trace cpu=1 tsc=120 kind=wakeup thread=0x6 target_cpu=0x1 waker=0x5
 measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=2 wait_cycles=900 frames=0x401000,0x401200

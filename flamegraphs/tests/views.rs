@@ -11,7 +11,10 @@ use capos_flamegraphs::{
 };
 use capos_measure::log_parse::parse_measure_log;
 use capos_measure::phase::Phase;
-use capos_measure::record::Mode;
+use capos_measure::record::{SampleMode, SampleTag};
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
 use capos_measure::report::{LoadMap, Report};
 use capos_symbolize::{Binaries, ContentionStack, ElfPaths, ReportInput, Resolver};
 use common::*;
@@ -57,11 +60,10 @@ fn base_report() -> Report {
 fn with_stacks(work_probe: u64, work_caller_only: u64) -> Report {
     let mut r = base_report();
     let caller_only = vec![runtime(flame_caller) + 8];
-    r.stack_samples.insert((Phase::Work, Mode::User, probe_stack()), work_probe);
-    r.stack_samples.insert((Phase::Work, Mode::User, caller_only), work_caller_only);
-    r.stack_samples
-        .insert((Phase::Work, Mode::Kernel, vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000]), 2);
-    r.stack_samples.insert((Phase::Shutdown, Mode::User, probe_stack()), 1);
+    r.stack_samples.insert((Phase::Work, U, probe_stack()), work_probe);
+    r.stack_samples.insert((Phase::Work, U, caller_only), work_caller_only);
+    r.stack_samples.insert((Phase::Work, K, vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000]), 2);
+    r.stack_samples.insert((Phase::Shutdown, U, probe_stack()), 1);
     r
 }
 
@@ -102,8 +104,8 @@ fn folded_stacks_are_root_first_with_binary_and_kernel_marks() {
 #[test]
 fn pc_samples_stand_in_when_there_are_no_stacks() {
     let mut r = base_report();
-    r.pc_samples.insert((Phase::Work, Mode::User, runtime(flame_probe)), 4);
-    r.pc_samples.insert((Phase::Work, Mode::User, 0x10), 1);
+    r.pc_samples.insert((Phase::Work, U, runtime(flame_probe)), 4);
+    r.pc_samples.insert((Phase::Work, U, 0x10), 1);
     let f = fold(&r, Scope::Phase(Phase::Work));
     assert_eq!(f.source, FoldSource::PcSamples);
     assert_eq!(f.stacks.get("<unmapped>"), Some(&1));
@@ -177,8 +179,8 @@ fn run_profile_writes_every_view_with_folded_beside_svg() {
 fn tcg_subtitles_name_the_hottest_share() {
     let dir = scratch("flame-tcg");
     let mut report = with_stacks(5, 3);
-    report.pc_samples.insert((Phase::Work, Mode::User, runtime(flame_probe)), 3);
-    report.pc_samples.insert((Phase::Work, Mode::User, runtime(flame_caller)), 1);
+    report.pc_samples.insert((Phase::Work, U, runtime(flame_probe)), 3);
+    report.pc_samples.insert((Phase::Work, U, runtime(flame_caller)), 1);
     report.instrument = Some(capos_measure::InstrumentInfo {
         accel: capos_measure::Accel::Tcg,
         ..Default::default()
@@ -219,4 +221,35 @@ fn differential_compares_one_worker_with_n() {
     let svg = std::fs::read_to_string(&g.svg).expect("svg");
     assert!(svg.contains("<svg") && svg.contains("1 worker vs 4 workers"));
     assert_eq!(std::fs::read_to_string(&g.folded).expect("folded"), text);
+}
+
+#[test]
+fn stacks_of_two_programs_at_one_address_fold_per_process() {
+    let elfs = ElfPaths::new().with_program("a", own_exe()).with_program("b", own_exe());
+    let mut r = base_report();
+    r.load_maps = vec![
+        LoadMap { pid: 1, binary: "a".into(), base: BASE },
+        LoadMap { pid: 2, binary: "b".into(), base: BASE },
+    ];
+    let of = |pid: u32| SampleTag { pid, tid: u64::from(pid) << 32 | 1, ..U };
+    r.stack_samples.insert((Phase::Work, of(1), probe_stack()), 4);
+    r.stack_samples.insert((Phase::Work, SampleTag { cpu: 1, ..of(1) }, probe_stack()), 1);
+    r.stack_samples.insert((Phase::Work, of(2), probe_stack()), 3);
+    // A process without a load map: its frames are ambiguous, not guessed.
+    r.stack_samples.insert((Phase::Work, of(9), probe_stack()), 2);
+    let bins = Binaries::load(&elfs, r.load_maps.iter().map(|m| m.binary.as_str()));
+    let f = fold_samples(&r, &Resolver::new(&bins, &r.load_maps), Scope::Phase(Phase::Work));
+    let weight = |binary: &str| -> u64 {
+        let mine = format!("{binary}`");
+        f.stacks
+            .iter()
+            .filter(|(s, _)| s.split(';').all(|fr| fr.starts_with(&mine)))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!((weight("a"), weight("b")), (5, 3), "{:?}", f.stacks);
+    let ambiguous: u64 =
+        f.stacks.iter().filter(|(s, _)| s.contains("<ambiguous a|b>")).map(|(_, n)| n).sum();
+    assert_eq!(ambiguous, 2, "{:?}", f.stacks);
+    assert_eq!(f.total, 10);
 }

@@ -161,8 +161,9 @@ pub fn check_snapshot(report: &Report, kernel_elf: &Path) -> Result<()> {
         bail!("cannot check samples against the kernel ELF: {problem}");
     }
     let resolver = capos_symbolize::Resolver::new(&bins, &report.load_maps);
-    let kernel_stacks = report.stack_samples.iter().filter(|((_, m, _), _)| *m == Mode::Kernel);
-    let kernel_pcs = report.pc_samples.keys().filter(|(_, m, _)| *m == Mode::Kernel);
+    let kernel_stacks =
+        report.stack_samples.iter().filter(|((_, t, _), _)| t.family() == Mode::Kernel);
+    let kernel_pcs = report.pc_samples.keys().filter(|(_, t, _)| t.family() == Mode::Kernel);
     let stacks = kernel_stacks.map(|((p, _, frames), _)| (*p, frames.clone()));
     for (phase, frames) in kernel_pcs.map(|(p, _, pc)| (*p, vec![*pc])).chain(stacks) {
         for (i, addr) in frames.iter().enumerate() {

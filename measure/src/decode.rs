@@ -8,7 +8,9 @@ use crate::declare::{Counter, Hist, GROUP_COUNT};
 use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{tag, ContentionClass, Mode, Record, MAX_NAME, WIRE_VERSION};
+use crate::record::{
+    tag, ContentionClass, HeldLock, Record, SampleMode, SampleTag, MAX_NAME, WIRE_VERSION,
+};
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
 use crate::trace::{TraceEvent, TraceKind};
@@ -88,12 +90,16 @@ impl<'a> Reader<'a> {
         u8::try_from(v).ok().and_then(Phase::from_id).ok_or(DecodeError::BadPhase(v))
     }
 
-    fn mode(&mut self) -> Result<Mode, DecodeError> {
-        match self.var()? {
-            0 => Ok(Mode::User),
-            1 => Ok(Mode::Kernel),
-            v => Err(DecodeError::BadMode(v)),
-        }
+    fn tag(&mut self) -> Result<SampleTag, DecodeError> {
+        let cpu = self.small("sample cpu", u8::MAX as u64)? as u8;
+        let pid = self.small("sample pid", u32::MAX as u64)? as u32;
+        let tid = self.var()?;
+        let m = self.var()?;
+        let mode = SampleMode::from_id(m).ok_or(DecodeError::BadMode(m))?;
+        let code = self.var()?;
+        let lock = HeldLock::from_code(code)
+            .map_err(|value| DecodeError::OutOfRange { what: "sample lock", value })?;
+        Ok(SampleTag { cpu, pid, tid, mode, lock })
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
@@ -174,13 +180,13 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             Record::Instrument(info)
         }
         tag::PC_SAMPLE => {
-            Record::PcSample { phase: r.phase()?, mode: r.mode()?, pc: r.var()?, count: r.var()? }
+            Record::PcSample { phase: r.phase()?, tag: r.tag()?, pc: r.var()?, count: r.var()? }
         }
         tag::STACK_SAMPLE => {
-            let (phase, mode, count) = (r.phase()?, r.mode()?, r.var()?);
+            let (phase, tag, count) = (r.phase()?, r.tag()?, r.var()?);
             let n = r.small("frame count", MAX_FRAMES as u64)?;
             let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
-            Record::StackSample { phase, mode, frames, count }
+            Record::StackSample { phase, tag, frames, count }
         }
         tag::CONTENTION_STACK => {
             let phase = r.phase()?;

@@ -17,7 +17,7 @@ use crate::hist::BUCKETS;
 use crate::instrument::Measure;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{ContentionKey, Mode, Record};
+use crate::record::{ContentionKey, PcKey, Record, StackKey};
 use crate::thread_ops::ThreadOps;
 
 /// What the report needs from the kernel besides the counters.
@@ -87,27 +87,24 @@ impl Frozen<'_> {
         }
 
         let final_total = self.phases.final_total_members();
-        let mut pcs: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
-        for (mode, table) in [(Mode::User, &self.user_pcs), (Mode::Kernel, &self.kernel_pcs)] {
-            for &(tag, pc, count) in table {
-                for phase in sample_phases(tag, final_total) {
-                    *pcs.entry((phase, mode, pc)).or_default() += count;
-                }
+        let mut pcs: BTreeMap<PcKey, u64> = BTreeMap::new();
+        for &(at, tag, pc, count) in self.user_pcs.iter().chain(&self.kernel_pcs) {
+            for phase in sample_phases(at, final_total) {
+                *pcs.entry((phase, tag, pc)).or_default() += count;
             }
         }
-        for ((phase, mode, pc), count) in pcs {
-            send(&Record::PcSample { phase, mode, pc, count });
+        for ((phase, tag, pc), count) in pcs {
+            send(&Record::PcSample { phase, tag, pc, count });
         }
 
-        let mut stacks: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
-        for (tag, kernel, frames, count) in &self.stacks {
-            let mode = if *kernel { Mode::Kernel } else { Mode::User };
-            for phase in sample_phases(*tag, final_total) {
-                *stacks.entry((phase, mode, frames.as_slice().to_vec())).or_default() += count;
+        let mut stacks: BTreeMap<StackKey, u64> = BTreeMap::new();
+        for (at, tag, frames, count) in &self.stacks {
+            for phase in sample_phases(*at, final_total) {
+                *stacks.entry((phase, *tag, frames.as_slice().to_vec())).or_default() += count;
             }
         }
-        for ((phase, mode, frames), count) in stacks {
-            send(&Record::StackSample { phase, mode, frames, count });
+        for ((phase, tag, frames), count) in stacks {
+            send(&Record::StackSample { phase, tag, frames, count });
         }
 
         let mut contention: BTreeMap<ContentionKey, (u64, u64)> = BTreeMap::new();

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use crate::instrument::Measure;
 use crate::phase::{Phase, PhaseBook};
+use crate::record::SampleTag;
 use crate::samples::{ContentionEntry, StackFrames};
 use crate::shard::ShardCopy;
 use crate::thread_ops::ThreadOps;
@@ -32,11 +33,11 @@ pub struct Frozen<'a> {
     /// The phase book itself: after [`Measure::stop`] no mark changes it.
     pub(crate) phases: &'a PhaseBook,
     pub(crate) shards: ShardCopy,
-    /// (phase tag, pc, count) per mode.
-    pub(crate) user_pcs: Vec<(Phase, u64, u64)>,
-    pub(crate) kernel_pcs: Vec<(Phase, u64, u64)>,
-    /// (phase tag, kernel mode, frames, count).
-    pub(crate) stacks: Vec<(Phase, bool, StackFrames, u64)>,
+    /// (phase tag, sample tag, pc, count) per family.
+    pub(crate) user_pcs: Vec<(Phase, SampleTag, u64, u64)>,
+    pub(crate) kernel_pcs: Vec<(Phase, SampleTag, u64, u64)>,
+    /// (phase tag, sample tag, frames, count).
+    pub(crate) stacks: Vec<(Phase, SampleTag, StackFrames, u64)>,
     pub(crate) contention: Vec<ContentionEntry>,
     /// Rings that ever recorded an event, by CPU.
     pub(crate) trace: Vec<RingCopy>,

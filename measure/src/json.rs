@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::instrument_info::InstrumentInfo;
 use crate::log_text::contention_names;
 use crate::phase::Phase;
-use crate::record::{Mode, WIRE_VERSION};
+use crate::record::{Mode, SampleMode, SampleTag, WIRE_VERSION};
 use crate::report::{Begin, End, LoadMap, Report};
 use crate::thread_ops::ThreadOps;
 
@@ -61,15 +61,42 @@ struct HistJson {
 #[derive(Serialize)]
 struct PcJson {
     phase: Phase,
-    mode: Mode,
+    #[serde(flatten)]
+    tag: TagJson,
     pc: u64,
     count: u64,
+}
+
+/// A sample's tag: `family` is `user` or `kernel` (the line family),
+/// `mode` what the CPU was doing, `lock` the held lock's `class:label`.
+#[derive(Serialize)]
+struct TagJson {
+    family: Mode,
+    mode: SampleMode,
+    cpu: u8,
+    pid: u32,
+    tid: u64,
+    lock: Option<String>,
+}
+
+impl TagJson {
+    fn new(t: &SampleTag) -> Self {
+        TagJson {
+            family: t.family(),
+            mode: t.mode,
+            cpu: t.cpu,
+            pid: t.pid,
+            tid: t.tid,
+            lock: t.lock.map(|l| l.name()),
+        }
+    }
 }
 
 #[derive(Serialize)]
 struct StackJson<'a> {
     phase: Phase,
-    mode: Mode,
+    #[serde(flatten)]
+    tag: TagJson,
     /// Leaf first.
     frames: &'a [u64],
     count: u64,
@@ -140,9 +167,9 @@ impl Report {
             pc_samples: self
                 .pc_samples
                 .iter()
-                .map(|((phase, mode, pc), count)| PcJson {
+                .map(|((phase, tag, pc), count)| PcJson {
                     phase: *phase,
-                    mode: *mode,
+                    tag: TagJson::new(tag),
                     pc: *pc,
                     count: *count,
                 })
@@ -150,9 +177,9 @@ impl Report {
             stack_samples: self
                 .stack_samples
                 .iter()
-                .map(|((phase, mode, frames), count)| StackJson {
+                .map(|((phase, tag, frames), count)| StackJson {
                     phase: *phase,
-                    mode: *mode,
+                    tag: TagJson::new(tag),
                     frames,
                     count: *count,
                 })

@@ -32,6 +32,7 @@ pub mod declare;
 mod decode;
 mod emit;
 pub mod freeze;
+pub mod held;
 pub mod hist;
 mod instrument;
 pub mod instrument_info;
@@ -79,7 +80,7 @@ pub use instrument::Measure;
 pub use instrument_info::{Accel, InstrumentInfo, ProbeCost};
 pub use phase::{MarkError, Phase};
 pub use record::{
-    decode, decode_all, encode, ContentionClass, ContentionKey, DecodeError, Mode, Record,
-    WIRE_VERSION,
+    decode, decode_all, encode, ContentionClass, ContentionKey, DecodeError, HeldLock, Mode, PcKey,
+    Record, SampleMode, SampleTag, StackKey, WIRE_VERSION,
 };
 pub use trace::{TraceEvent, TraceKind};

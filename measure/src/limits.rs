@@ -95,10 +95,11 @@ impl Report {
             thread_rows_refused: at(crate::catalogue::thread_ops::rows_refused.into()),
             trace_dropped: self.trace_dropped.values().fold(0u64, |a, d| a.saturating_add(*d)),
         };
+        let by_mode = self.pcs_by_mode();
         let hottest = [Mode::User, Mode::Kernel]
             .into_iter()
             .filter_map(|mode| {
-                let pcs = self.pc_samples.iter().filter(|((p, m, _), _)| *p == phase && *m == mode);
+                let pcs = by_mode.iter().filter(|((p, m, _), _)| *p == phase && *m == mode);
                 let total = pcs.clone().fold(0u64, |a, (_, n)| a.saturating_add(*n));
                 // Ties go to the lowest PC, so the statement is reproducible.
                 let (&(_, _, pc), &count) =
@@ -250,10 +251,15 @@ mod tests {
         r.set_counter(Phase::Aggregate, crate::catalogue::thread_ops::rows_refused.into(), 6);
         r.trace_dropped.insert(0, 0);
         r.trace_dropped.insert(1, 40);
-        for (pc, n) in [(0x40_1000, 83), (0x40_2000, 17)] {
-            r.pc_samples.insert((Phase::Work, Mode::User, pc), n);
+        // The hottest PC is summed over its tags: 0x401000's 83 samples are
+        // split over two threads.
+        let user = crate::SampleTag::mode_only(crate::SampleMode::User);
+        let other = crate::SampleTag { tid: 9, ..user };
+        for (tag, pc, n) in [(user, 0x40_1000, 41), (other, 0x40_1000, 42), (user, 0x40_2000, 17)] {
+            r.pc_samples.insert((Phase::Work, tag, pc), n);
         }
-        r.pc_samples.insert((Phase::Work, Mode::Kernel, 0xffff_ffff_8000_0010), 4);
+        let kernel = crate::SampleTag::mode_only(crate::SampleMode::Kernel);
+        r.pc_samples.insert((Phase::Work, kernel, 0xffff_ffff_8000_0010), 4);
         r
     }
 

@@ -13,7 +13,7 @@ use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, THREAD_OPS_FAMILY};
 use crate::phase::Phase;
-use crate::record::{ContentionClass, Mode};
+use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
 use crate::report::{Begin, End, LoadMap, Report};
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
@@ -229,18 +229,24 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
         }
         f if mode_of(f, "_pc_sample").is_some() => {
             let mode = mode_of(f, "_pc_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
-            let (phase, pc, count) = (t.phase("phase")?, t.num("pc")?, t.num("count")?);
+            let phase = t.phase("phase")?;
+            let tag = sample_tag(&mut t, mode)?;
+            let (pc, count) = (t.num("pc")?, t.num("count")?);
             if count != 0 {
-                *report.pc_samples.entry((phase, mode, pc)).or_default() += count;
+                let slot = report.pc_samples.entry((phase, tag, pc)).or_default();
+                *slot = slot.saturating_add(count);
             }
         }
         f if mode_of(f, "_stack_sample").is_some() => {
             let mode =
                 mode_of(f, "_stack_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
-            let (phase, count) = (t.phase("phase")?, t.num("count")?);
+            let phase = t.phase("phase")?;
+            let tag = sample_tag(&mut t, mode)?;
+            let count = t.num("count")?;
             let frames = frames(t.str("frames")?)?;
             if count != 0 {
-                *report.stack_samples.entry((phase, mode, frames)).or_default() += count;
+                let slot = report.stack_samples.entry((phase, tag, frames)).or_default();
+                *slot = slot.saturating_add(count);
             }
         }
         THREAD_OPS_FAMILY => report.add_thread_ops(ThreadOps {
@@ -273,6 +279,24 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
 
 /// A `frames=` list: comma-separated addresses, leaf first, at most
 /// [`MAX_FRAMES`]; empty for no frames.
+/// A sample line's tag (`cpu= pid= tid= mode= lock=`); the mode must be of
+/// the line's family (`mode=idle` on a `user_` line is refused).
+fn sample_tag(t: &mut Tokens<'_>, family: Mode) -> Result<SampleTag, ParseErrorKind> {
+    let (cpu, pid, tid) = (t.small("cpu")?, t.small("pid")?, t.num("tid")?);
+    let name = t.str("mode")?;
+    let mode = SampleMode::from_name(name)
+        .filter(|m| m.family() == family)
+        .ok_or_else(|| K::UnknownLabel { key: "mode".into(), value: name.to_string() })?;
+    let lock = match t.str("lock")? {
+        "-" => None,
+        text => Some(
+            HeldLock::from_name(text)
+                .ok_or_else(|| K::UnknownLabel { key: "lock".into(), value: text.to_string() })?,
+        ),
+    };
+    Ok(SampleTag { cpu, pid, tid, mode, lock })
+}
+
 fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {
     let frames = list
         .split(',')

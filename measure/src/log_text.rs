@@ -1,7 +1,7 @@
 //! `measure.log`: one text line per fact, in the seed's shape.
 //!
 //! ```text
-//! measure: begin version=1 cpus=4 tsc_khz=2000000 catalogue=0x...
+//! measure: begin version=2 cpus=4 tsc_khz=2000000 catalogue=0x...
 //! measure: instrument accel=tcg counter_cycles=9 hist_cycles=11 lock_cycles=160 trace_cycles=30 stack_cycles=900 hold_correction=70 shared_hold_correction=55 batches=9 batch_events=256 unquiesced_cpus=0 tick_hz=100 sample_hz=997
 //! # losses: user_pc_overflow=0 ... trace_dropped=0
 //! # ... (the instrument's limits, see `limits.rs`)
@@ -11,8 +11,8 @@
 //! measure: scheduler_lock phase=work acquisitions=15 contended=5 ...
 //! measure: scheduler_lock_site phase=work site=timer_select acquisitions=...
 //! measure: scheduler_lock_hist phase=work kind=wait buckets=3:10,4:2
-//! measure: user_pc_sample phase=work pc=0x401000 count=9
-//! measure: user_stack_sample phase=work count=2 frames=0x401000,0x401200
+//! measure: user_pc_sample phase=work cpu=1 pid=3 tid=0x100000004 mode=user lock=- pc=0x401000 count=9
+//! measure: user_stack_sample phase=work cpu=1 pid=3 tid=0x100000004 mode=user lock=- count=2 frames=0x401000,0x401200
 //! measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=3 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678
 //! measure: trace cpu=1 tsc=99 kind=context_switch prev=0x7 next=0x9 prev_state=0x1
 //! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
@@ -30,7 +30,7 @@ use std::fmt::Write;
 
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{ContentionClass, Mode, WIRE_VERSION};
+use crate::record::{ContentionClass, Mode, SampleTag, WIRE_VERSION};
 use crate::report::Report;
 
 /// Line prefix of every measurement line.
@@ -133,21 +133,23 @@ impl Report {
                 );
             }
         }
-        for ((phase, mode, pc), count) in &self.pc_samples {
+        for ((phase, tag, pc), count) in &self.pc_samples {
             let _ = writeln!(
                 out,
-                "{PREFIX}{}_pc_sample phase={} pc={pc:#x} count={count}",
-                mode_prefix(*mode),
-                phase.name()
+                "{PREFIX}{}_pc_sample phase={} {} pc={pc:#x} count={count}",
+                mode_prefix(tag.family()),
+                phase.name(),
+                tag_text(tag)
             );
         }
-        for ((phase, mode, frames), count) in &self.stack_samples {
+        for ((phase, tag, frames), count) in &self.stack_samples {
             let frames: Vec<String> = frames.iter().map(|f| format!("{f:#x}")).collect();
             let _ = writeln!(
                 out,
-                "{PREFIX}{}_stack_sample phase={} count={count} frames={}",
-                mode_prefix(*mode),
+                "{PREFIX}{}_stack_sample phase={} {} count={count} frames={}",
+                mode_prefix(tag.family()),
                 phase.name(),
+                tag_text(tag),
                 frames.join(",")
             );
         }
@@ -197,4 +199,10 @@ impl Report {
         }
         out
     }
+}
+
+/// A sample tag as `cpu= pid= tid= mode= lock=` (`lock=-` when none held).
+fn tag_text(t: &SampleTag) -> String {
+    let lock = t.lock.map_or_else(|| "-".to_string(), |l| l.name());
+    format!("cpu={} pid={} tid={:#x} mode={} lock={lock}", t.cpu, t.pid, t.tid, t.mode.name())
 }

@@ -10,8 +10,8 @@
 //! | 1   | Begin           | cpus, tsc_khz, catalogue fingerprint                              |
 //! | 2   | Counter         | phase, group, dim, field, value                                   |
 //! | 3   | Hist            | phase, group, dim, hist, n, n x (bucket, count)                   |
-//! | 4   | PcSample        | phase, mode, pc, count                                            |
-//! | 5   | StackSample     | phase, mode, count, n, n x frame (leaf first)                     |
+//! | 4   | PcSample        | phase, tag, pc, count                                             |
+//! | 5   | StackSample     | phase, tag, count, n, n x frame (leaf first)                      |
 //! | 6   | Trace           | cpu, kind, flags, tsc, a, b                                       |
 //! | 7   | TraceDropped    | cpu, dropped                                                      |
 //! | 8   | PhaseMark       | phase, tsc                                                        |
@@ -20,6 +20,9 @@
 //! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
 //! | 12  | Instrument      | accel, counter, hist, lock, trace, stack cycles, hold corrections (scheduler, shared), batches, batch events, unquiesced CPUs, tick Hz, sample Hz |
 //! | 13  | ThreadOps       | phase, thread ref, pid, syscalls, ring SQEs                       |
+//!
+//! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
+//! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -35,7 +38,7 @@ use crate::trace::TraceEvent;
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -57,6 +60,145 @@ impl Mode {
         }
     }
 }
+
+/// What the sampled CPU was doing: [`SampleMode::User`] is the `user`
+/// family of sample lines, the other three the `kernel` family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "snake_case"))]
+#[repr(u8)]
+pub enum SampleMode {
+    /// User code of a process.
+    User = 0,
+    /// Kernel code on behalf of a thread (a system call, a fault, the
+    /// scheduler), not inside an interrupt handler.
+    Kernel = 1,
+    /// The CPU's idle thread.
+    Idle = 2,
+    /// Kernel code that was itself inside an interrupt handler when the
+    /// sample interrupt arrived.
+    Interrupt = 3,
+}
+
+impl SampleMode {
+    pub const ALL: [SampleMode; 4] =
+        [SampleMode::User, SampleMode::Kernel, SampleMode::Idle, SampleMode::Interrupt];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SampleMode::User => "user",
+            SampleMode::Kernel => "kernel",
+            SampleMode::Idle => "idle",
+            SampleMode::Interrupt => "interrupt",
+        }
+    }
+
+    pub const fn from_id(id: u64) -> Option<Self> {
+        match id {
+            0 => Some(SampleMode::User),
+            1 => Some(SampleMode::Kernel),
+            2 => Some(SampleMode::Idle),
+            3 => Some(SampleMode::Interrupt),
+            _ => None,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The address space the PC is in: which table, counters and line
+    /// family the sample belongs to.
+    pub const fn family(self) -> Mode {
+        match self {
+            SampleMode::User => Mode::User,
+            _ => Mode::Kernel,
+        }
+    }
+}
+
+impl From<Mode> for SampleMode {
+    /// A family's plain mode (`Kernel` for the kernel family).
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::User => SampleMode::User,
+            Mode::Kernel => SampleMode::Kernel,
+        }
+    }
+}
+
+/// The innermost measured lock a sampled CPU held: a contention class and
+/// an index into its lock dimension, as in contention stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeldLock {
+    pub class: ContentionClass,
+    pub lock: u8,
+}
+
+impl HeldLock {
+    /// `Some` when `lock` is in `class`'s dimension.
+    pub fn new(class: ContentionClass, lock: u8) -> Option<Self> {
+        ((lock as usize) < class.lock_count()).then_some(HeldLock { class, lock })
+    }
+
+    /// Wire (and table) code: `0` none, else `1 + class * 256 + lock`.
+    pub fn code(lock: Option<HeldLock>) -> u64 {
+        lock.map_or(0, |l| 1 + (l.class as u64) * 256 + l.lock as u64)
+    }
+
+    /// Inverse of [`HeldLock::code`]; `Err` for a code no lock has.
+    pub fn from_code(code: u64) -> Result<Option<HeldLock>, u64> {
+        if code == 0 {
+            return Ok(None);
+        }
+        let c = code - 1;
+        let class = u8::try_from(c / 256).ok().and_then(ContentionClass::from_id).ok_or(code)?;
+        HeldLock::new(class, (c % 256) as u8).map(Some).ok_or(code)
+    }
+
+    /// `lock=` text: `class:label`, e.g. `shared_kernel_lock:frames`.
+    pub fn name(self) -> alloc::string::String {
+        let label = self.class.lock_name(self.lock).unwrap_or("?");
+        alloc::format!("{}:{label}", self.class.name())
+    }
+
+    /// Inverse of [`HeldLock::name`].
+    pub fn from_name(text: &str) -> Option<HeldLock> {
+        let (class, label) = text.split_once(':')?;
+        let class = ContentionClass::from_name(class)?;
+        Some(HeldLock { class, lock: class.lock_index(label)? })
+    }
+}
+
+/// Who and where a sample was taken: the CPU, the process (`pid`, `0` for
+/// a kernel thread), the thread (its kernel thread ref, as in trace events
+/// and `thread_counts` lines), what the CPU was doing and the innermost
+/// measured lock it held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SampleTag {
+    pub cpu: u8,
+    pub pid: u32,
+    pub tid: u64,
+    pub mode: SampleMode,
+    pub lock: Option<HeldLock>,
+}
+
+impl SampleTag {
+    /// A tag with only a mode (tests, and views that ignore the rest).
+    pub const fn mode_only(mode: SampleMode) -> Self {
+        SampleTag { cpu: 0, pid: 0, tid: 0, mode, lock: None }
+    }
+
+    /// The sample's line family (user or kernel).
+    pub const fn family(&self) -> Mode {
+        self.mode.family()
+    }
+}
+
+/// Key of a PC sample in reports: (phase, tag, pc).
+pub type PcKey = (Phase, SampleTag, u64);
+/// Key of a stack sample in reports: (phase, tag, frames leaf first).
+pub type StackKey = (Phase, SampleTag, Vec<u64>);
 
 /// Lock family of a contention stack (`class` on the wire and in
 /// [`crate::Measure::contention_stack`] is `ContentionClass as u8`).
@@ -146,14 +288,14 @@ pub enum Record {
     },
     PcSample {
         phase: Phase,
-        mode: Mode,
+        tag: SampleTag,
         pc: u64,
         count: u64,
     },
     /// Frames leaf first, at most [`MAX_FRAMES`].
     StackSample {
         phase: Phase,
-        mode: Mode,
+        tag: SampleTag,
         frames: Vec<u64>,
         count: u64,
     },
@@ -222,6 +364,13 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Appends the encoding of `record` to `out`.
+/// A sample's tag: cpu, pid, thread ref, sample mode, lock code.
+fn put_tag(out: &mut Vec<u8>, t: &SampleTag) {
+    for v in [t.cpu as u64, t.pid as u64, t.tid, t.mode as u64, HeldLock::code(t.lock)] {
+        put(out, v);
+    }
+}
+
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     out.push(WIRE_VERSION);
     match record {
@@ -265,16 +414,20 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, *n);
             }
         }
-        Record::PcSample { phase, mode, pc, count } => {
+        Record::PcSample { phase, tag, pc, count } => {
             out.push(tag::PC_SAMPLE);
-            for v in [*phase as u64, *mode as u64, *pc, *count] {
+            put(out, *phase as u64);
+            put_tag(out, tag);
+            for v in [*pc, *count] {
                 put(out, v);
             }
         }
-        Record::StackSample { phase, mode, frames, count } => {
+        Record::StackSample { phase, tag, frames, count } => {
             out.push(tag::STACK_SAMPLE);
             let frames = &frames[..frames.len().min(MAX_FRAMES)];
-            for v in [*phase as u64, *mode as u64, *count, frames.len() as u64] {
+            put(out, *phase as u64);
+            put_tag(out, tag);
+            for v in [*count, frames.len() as u64] {
                 put(out, v);
             }
             for f in frames {

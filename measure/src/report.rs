@@ -14,7 +14,7 @@ use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{decode, ContentionKey, DecodeError, Mode, Record};
+use crate::record::{decode, ContentionKey, DecodeError, Mode, PcKey, Record, StackKey};
 use crate::thread_ops::ThreadOps;
 use crate::trace::TraceEvent;
 
@@ -55,9 +55,10 @@ pub struct Report {
     pub counters: BTreeMap<(Phase, Counter), u64>,
     /// Non-zero buckets per (phase, histogram).
     pub hists: BTreeMap<(Phase, Hist), BTreeMap<u8, u64>>,
-    pub pc_samples: BTreeMap<(Phase, Mode, u64), u64>,
-    /// Frames leaf first.
-    pub stack_samples: BTreeMap<(Phase, Mode, Vec<u64>), u64>,
+    /// Per (phase, sample tag, pc); [`Report::pcs_by_mode`] sums the tags.
+    pub pc_samples: BTreeMap<PcKey, u64>,
+    /// Frames leaf first; [`Report::stacks_by_mode`] sums the tags.
+    pub stack_samples: BTreeMap<StackKey, u64>,
     /// (phase, class, lock, frames leaf first) -> (count, wait cycles);
     /// `class` is a [`crate::ContentionClass`] id, `lock` an index into its
     /// dimension (`SchedLockSite` or `SharedLock`).
@@ -127,14 +128,16 @@ impl ReportBuilder {
                     r.set_bucket(phase, hist, b, n);
                 }
             }
-            Record::PcSample { phase, mode, pc, count } => {
+            Record::PcSample { phase, tag, pc, count } => {
                 if count != 0 {
-                    *r.pc_samples.entry((phase, mode, pc)).or_default() += count;
+                    let slot = r.pc_samples.entry((phase, tag, pc)).or_default();
+                    *slot = slot.saturating_add(count);
                 }
             }
-            Record::StackSample { phase, mode, frames, count } => {
+            Record::StackSample { phase, tag, frames, count } => {
                 if count != 0 {
-                    *r.stack_samples.entry((phase, mode, frames)).or_default() += count;
+                    let slot = r.stack_samples.entry((phase, tag, frames)).or_default();
+                    *slot = slot.saturating_add(count);
                 }
             }
             Record::ContentionStack { phase, class, lock, frames, count, wait_cycles } => {
@@ -201,6 +204,27 @@ impl Report {
     }
 
     /// Sets a counter; zero removes it (absent reads as zero).
+    /// PC samples summed over their tags, by (phase, family, pc): the
+    /// per-phase views.
+    pub fn pcs_by_mode(&self) -> BTreeMap<(Phase, Mode, u64), u64> {
+        let mut out: BTreeMap<(Phase, Mode, u64), u64> = BTreeMap::new();
+        for ((phase, tag, pc), n) in &self.pc_samples {
+            let slot = out.entry((*phase, tag.family(), *pc)).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+        out
+    }
+
+    /// Stack samples summed over their tags, by (phase, family, frames).
+    pub fn stacks_by_mode(&self) -> BTreeMap<(Phase, Mode, Vec<u64>), u64> {
+        let mut out: BTreeMap<(Phase, Mode, Vec<u64>), u64> = BTreeMap::new();
+        for ((phase, tag, frames), n) in &self.stack_samples {
+            let slot = out.entry((*phase, tag.family(), frames.clone())).or_default();
+            *slot = slot.saturating_add(*n);
+        }
+        out
+    }
+
     pub fn set_counter(&mut self, phase: Phase, counter: Counter, value: u64) {
         if value == 0 {
             self.counters.remove(&(phase, counter));

@@ -13,12 +13,15 @@
 //! short run can overflow every table. Only the claim of a new slot checks
 //! it; counting into a slot already held costs nothing more.
 //!
-//! PC keys pack `valid(1) | phase(3) | 0(12) | pc[47:0]`; canonical x86_64
-//! addresses are rebuilt by sign-extending bit 47.
+//! Samples are keyed by phase, [`SampleTag`] (CPU, pid, thread, mode, held
+//! lock) and PC or frames: a slot keeps the tag in two words (`meta`: phase,
+//! mode, CPU, lock code and pid; `aux`: the thread ref) beside the frames, and
+//! the key is a hash of all of it.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::phase::Phase;
+use crate::record::{HeldLock, SampleMode, SampleTag};
 
 /// Probes before a sample counts as overflow.
 pub const MAX_PROBE: usize = 64;
@@ -26,13 +29,7 @@ pub const MAX_PROBE: usize = 64;
 pub const MAX_FRAMES: usize = 16;
 
 const VALID: u64 = 1 << 63;
-const PC_MASK: u64 = (1 << 48) - 1;
 const R: Ordering = Ordering::Relaxed;
-
-/// Sign-extends a 48-bit address to canonical form.
-pub const fn canonical(pc48: u64) -> u64 {
-    (((pc48 & PC_MASK) << 16) as i64 >> 16) as u64
-}
 
 const fn mix(mut x: u64) -> u64 {
     // splitmix64 finaliser: spreads nearby PCs over the table.
@@ -124,86 +121,38 @@ pub(crate) fn claim(keys: &[AtomicU64], key: u64, claims: &Claims) -> Option<(us
     None
 }
 
-/// PC -> count for one mode (user or kernel); `N` must be a power of two.
-pub struct PcTable<const N: usize> {
-    keys: [AtomicU64; N],
-    counts: [AtomicU64; N],
-    pub claims: Claims,
-}
-
-impl<const N: usize> Default for PcTable<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> PcTable<N> {
-    const POWER_OF_TWO: () = assert!(N.is_power_of_two());
-
-    pub const fn new() -> Self {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::POWER_OF_TWO;
-        PcTable {
-            keys: [const { AtomicU64::new(0) }; N],
-            counts: [const { AtomicU64::new(0) }; N],
-            claims: Claims::new(),
-        }
-    }
-
-    /// Counts one sample of `pc` in `phase`; `false` when the table is full.
-    pub fn record(&self, phase: Phase, pc: u64) -> bool {
-        let key = VALID | (phase as u64) << 60 | (pc & PC_MASK);
-        match claim(&self.keys, key, &self.claims) {
-            Some((i, _)) => {
-                self.counts[i].fetch_add(1, R);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Every (phase, pc, count) recorded, in table order.
-    pub fn entries(&self) -> impl Iterator<Item = (Phase, u64, u64)> + '_ {
-        self.keys.iter().zip(self.counts.iter()).filter_map(|(k, c)| {
-            let (key, count) = (k.load(R), c.load(R));
-            if key & VALID == 0 || count == 0 {
-                return None;
-            }
-            let phase = Phase::from_id(((key >> 60) & 7) as u8)?;
-            Some((phase, canonical(key), count))
-        })
-    }
-}
-
-/// One stack entry: the published hash, count, weight, meta and frames.
-struct StackSlot {
+/// One entry: the published hash, count, weight, meta, aux and frames.
+struct StackSlot<const F: usize> {
     /// `0` free, [`CLAIMED`] while frames are written, else the stack's key.
     key: AtomicU64,
     count: AtomicU64,
     /// Summed weight (wait cycles for contention stacks; unused otherwise).
     weight: AtomicU64,
-    /// The owner's meta bits (below bit 40) `| len << 40`.
+    /// The owner's meta bits (below bit 59) `| len << 59`.
     meta: AtomicU64,
-    frames: [AtomicU64; MAX_FRAMES],
+    /// A second owner word (a sample's thread ref).
+    aux: AtomicU64,
+    frames: [AtomicU64; F],
 }
 
 const CLAIMED: u64 = 1;
-const LEN_SHIFT: u32 = 40;
+const LEN_SHIFT: u32 = 59;
 const META_MASK: u64 = (1 << LEN_SHIFT) - 1;
 
-/// (meta, frames) -> (count, weight): the table behind [`StackTable`] and
-/// [`ContentionTable`]; `N` must be a power of two.
-struct FrameTable<const N: usize> {
-    slots: [StackSlot; N],
+/// (meta, aux, up to `F` frames) -> (count, weight): the table behind
+/// [`PcTable`] (`F` = 1), [`StackTable`] and [`ContentionTable`]; `N` must
+/// be a power of two, `F` at most [`MAX_FRAMES`].
+struct FrameTable<const N: usize, const F: usize> {
+    slots: [StackSlot<F>; N],
     claims: Claims,
 }
 
-impl<const N: usize> FrameTable<N> {
-    const POWER_OF_TWO: () = assert!(N.is_power_of_two());
+impl<const N: usize, const F: usize> FrameTable<N, F> {
+    const SHAPE: () = assert!(N.is_power_of_two() && F <= MAX_FRAMES);
 
     const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
-        let () = Self::POWER_OF_TWO;
+        let () = Self::SHAPE;
         FrameTable {
             slots: [const {
                 StackSlot {
@@ -211,19 +160,20 @@ impl<const N: usize> FrameTable<N> {
                     count: AtomicU64::new(0),
                     weight: AtomicU64::new(0),
                     meta: AtomicU64::new(0),
-                    frames: [const { AtomicU64::new(0) }; MAX_FRAMES],
+                    aux: AtomicU64::new(0),
+                    frames: [const { AtomicU64::new(0) }; F],
                 }
             }; N],
             claims: Claims::new(),
         }
     }
 
-    /// Counts one stack with `weight` (leaf first; frames past
-    /// [`MAX_FRAMES`] are cut). `false` when the table is full.
-    fn record(&self, meta: u64, frames: &[u64], weight: u64) -> bool {
-        let frames = &frames[..frames.len().min(MAX_FRAMES)];
+    /// Counts one stack with `weight` (leaf first; frames past `F` are
+    /// cut). `false` when the table is full.
+    fn record(&self, meta: u64, aux: u64, frames: &[u64], weight: u64) -> bool {
+        let frames = &frames[..frames.len().min(F)];
         let meta = (meta & META_MASK) | (frames.len() as u64) << LEN_SHIFT;
-        let key = frames.iter().fold(mix(meta), |h, f| mix(h ^ f)) | VALID;
+        let key = frames.iter().fold(mix(mix(meta) ^ aux), |h, f| mix(h ^ f)) | VALID;
         let start = key as usize;
         for probe in 0..MAX_PROBE.min(N) {
             let slot = &self.slots[(start + probe) & (N - 1)];
@@ -243,6 +193,7 @@ impl<const N: usize> FrameTable<N> {
                     cell.store(*f, R);
                 }
                 slot.meta.store(meta, R);
+                slot.aux.store(aux, R);
                 slot.count.store(1, R);
                 slot.weight.store(weight, R);
                 // Publish: readers that see the key see frames and meta.
@@ -258,26 +209,87 @@ impl<const N: usize> FrameTable<N> {
         false
     }
 
-    /// Every (meta, frames, count, weight) recorded, in table order.
-    fn entries(&self) -> impl Iterator<Item = (u64, StackFrames, u64, u64)> + '_ {
+    /// Every (meta, aux, frames, count, weight) recorded, in table order.
+    fn entries(&self) -> impl Iterator<Item = (u64, u64, StackFrames, u64, u64)> + '_ {
         self.slots.iter().filter_map(|slot| {
             if slot.key.load(Ordering::Acquire) & VALID == 0 {
                 return None;
             }
             let meta = slot.meta.load(R);
-            let len = ((meta >> LEN_SHIFT) as usize).min(MAX_FRAMES);
+            let len = ((meta >> LEN_SHIFT) as usize).min(F);
             let mut frames = StackFrames { len, frames: [0; MAX_FRAMES] };
             for (out, cell) in frames.frames.iter_mut().zip(&slot.frames).take(len) {
                 *out = cell.load(R);
             }
-            Some((meta & META_MASK, frames, slot.count.load(R), slot.weight.load(R)))
+            let (count, weight) = (slot.count.load(R), slot.weight.load(R));
+            Some((meta & META_MASK, slot.aux.load(R), frames, count, weight))
         })
     }
 }
 
-/// Call stack -> count for both modes; `N` must be a power of two.
+// A sample's meta word: phase(4) | mode(2) | cpu(8) | lock code(10) | pid(32).
+const TAG_MODE: u32 = 4;
+const TAG_CPU: u32 = 6;
+const TAG_LOCK: u32 = 14;
+const TAG_PID: u32 = 24;
+
+/// The meta word of a sample in `phase` with `tag` (its `aux` is the tid).
+fn sample_meta(phase: Phase, tag: &SampleTag) -> u64 {
+    phase as u64
+        | (tag.mode as u64) << TAG_MODE
+        | (tag.cpu as u64) << TAG_CPU
+        | (HeldLock::code(tag.lock) & 0x3ff) << TAG_LOCK
+        | (tag.pid as u64) << TAG_PID
+}
+
+/// Inverse of [`sample_meta`]; `None` for a word no sample has.
+fn sample_tag(meta: u64, tid: u64) -> Option<(Phase, SampleTag)> {
+    let phase = Phase::from_id((meta & 0xf) as u8)?;
+    let mode = SampleMode::from_id((meta >> TAG_MODE) & 3)?;
+    let lock = HeldLock::from_code((meta >> TAG_LOCK) & 0x3ff).ok()?;
+    let cpu = (meta >> TAG_CPU) as u8;
+    let pid = (meta >> TAG_PID) as u32;
+    Some((phase, SampleTag { cpu, pid, tid, mode, lock }))
+}
+
+/// (phase, tag, PC) -> count; `N` must be a power of two.
+pub struct PcTable<const N: usize> {
+    table: FrameTable<N, 1>,
+}
+
+impl<const N: usize> Default for PcTable<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> PcTable<N> {
+    pub const fn new() -> Self {
+        PcTable { table: FrameTable::new() }
+    }
+
+    /// The table's claim budget.
+    pub fn claims(&self) -> &Claims {
+        &self.table.claims
+    }
+
+    /// Counts one sample of `pc` in `phase`; `false` when the table is full.
+    pub fn record(&self, phase: Phase, tag: &SampleTag, pc: u64) -> bool {
+        self.table.record(sample_meta(phase, tag), tag.tid, &[pc], 0)
+    }
+
+    /// Every (phase, tag, pc, count) recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Phase, SampleTag, u64, u64)> + '_ {
+        self.table.entries().filter_map(|(meta, tid, frames, count, _)| {
+            let (phase, tag) = sample_tag(meta, tid)?;
+            Some((phase, tag, *frames.as_slice().first()?, count))
+        })
+    }
+}
+
+/// (phase, tag, call stack) -> count; `N` must be a power of two.
 pub struct StackTable<const N: usize> {
-    table: FrameTable<N>,
+    table: FrameTable<N, MAX_FRAMES>,
 }
 
 impl<const N: usize> Default for StackTable<N> {
@@ -298,15 +310,15 @@ impl<const N: usize> StackTable<N> {
 
     /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
     /// `false` when the table is full.
-    pub fn record(&self, phase: Phase, kernel: bool, frames: &[u64]) -> bool {
-        self.table.record(phase as u64 | (kernel as u64) << 8, frames, 0)
+    pub fn record(&self, phase: Phase, tag: &SampleTag, frames: &[u64]) -> bool {
+        self.table.record(sample_meta(phase, tag), tag.tid, frames, 0)
     }
 
-    /// Every (phase, kernel, frames, count) recorded, in table order.
-    pub fn entries(&self) -> impl Iterator<Item = (Phase, bool, StackFrames, u64)> + '_ {
-        self.table.entries().filter_map(|(meta, frames, count, _)| {
-            let phase = Phase::from_id((meta & 0xff) as u8)?;
-            Some((phase, meta & 0x100 != 0, frames, count))
+    /// Every (phase, tag, frames, count) recorded, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Phase, SampleTag, StackFrames, u64)> + '_ {
+        self.table.entries().filter_map(|(meta, tid, frames, count, _)| {
+            let (phase, tag) = sample_tag(meta, tid)?;
+            Some((phase, tag, frames, count))
         })
     }
 }
@@ -330,7 +342,7 @@ pub struct ContentionEntry {
 /// (phase, lock class, lock, call stack) -> (count, wait cycles); `N` must
 /// be a power of two.
 pub struct ContentionTable<const N: usize> {
-    table: FrameTable<N>,
+    table: FrameTable<N, MAX_FRAMES>,
 }
 
 impl<const N: usize> Default for ContentionTable<N> {
@@ -353,12 +365,12 @@ impl<const N: usize> ContentionTable<N> {
     /// first; past [`MAX_FRAMES`] are cut). `false` when the table is full.
     pub fn record(&self, phase: Phase, class: u8, lock: u8, frames: &[u64], wait: u64) -> bool {
         let meta = phase as u64 | (class as u64) << 8 | (lock as u64) << 16;
-        self.table.record(meta, frames, wait)
+        self.table.record(meta, 0, frames, wait)
     }
 
     /// Every entry recorded, in table order.
     pub fn entries(&self) -> impl Iterator<Item = ContentionEntry> + '_ {
-        self.table.entries().filter_map(|(meta, frames, count, wait_cycles)| {
+        self.table.entries().filter_map(|(meta, _, frames, count, wait_cycles)| {
             Some(ContentionEntry {
                 phase: Phase::from_id((meta & 0xff) as u8)?,
                 class: (meta >> 8) as u8,
@@ -388,24 +400,39 @@ impl StackFrames {
 mod tests {
     use super::*;
 
+    const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+    const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
+
     #[test]
-    fn pcs_are_counted_per_phase_and_canonical() {
+    fn pcs_are_counted_per_phase_and_tag() {
         let t: PcTable<64> = PcTable::new();
         let kpc = 0xffff_ffff_8010_2030;
-        assert!(t.record(Phase::Work, 0x40_1000));
-        assert!(t.record(Phase::Work, 0x40_1000));
-        assert!(t.record(Phase::Shutdown, 0x40_1000));
-        assert!(t.record(Phase::Work, kpc));
+        let a =
+            SampleTag { cpu: 1, pid: 3, tid: 0x1_0000_0004, mode: SampleMode::User, lock: None };
+        let b = SampleTag { pid: 4, tid: 0x1_0000_0005, ..a };
+        let held = HeldLock::new(crate::ContentionClass::SharedKernelLock, 1);
+        let irq = SampleTag {
+            cpu: 15,
+            pid: u32::MAX,
+            tid: u64::MAX,
+            mode: SampleMode::Interrupt,
+            lock: held,
+        };
+        assert!(t.record(Phase::Work, &a, 0x40_1000));
+        assert!(t.record(Phase::Work, &a, 0x40_1000));
+        assert!(t.record(Phase::Work, &b, 0x40_1000));
+        assert!(t.record(Phase::Shutdown, &a, 0x40_1000));
+        assert!(t.record(Phase::Work, &irq, kpc));
         let mut e: Vec<_> = t.entries().collect();
         e.sort();
-        assert_eq!(
-            e,
-            vec![
-                (Phase::Work, 0x40_1000, 2),
-                (Phase::Work, kpc, 1),
-                (Phase::Shutdown, 0x40_1000, 1)
-            ]
-        );
+        let mut want = vec![
+            (Phase::Work, a, 0x40_1000, 2),
+            (Phase::Work, b, 0x40_1000, 1),
+            (Phase::Work, irq, kpc, 1),
+            (Phase::Shutdown, a, 0x40_1000, 1),
+        ];
+        want.sort();
+        assert_eq!(e, want);
     }
 
     #[test]
@@ -413,39 +440,43 @@ mod tests {
         let t: PcTable<16> = PcTable::new();
         let mut refused = 0;
         for pc in 0..40u64 {
-            if !t.record(Phase::Work, 0x1000 + pc * 4) {
+            if !t.record(Phase::Work, &U, 0x1000 + pc * 4) {
                 refused += 1;
             }
         }
         assert_eq!(refused, 40 - 16);
         assert_eq!(t.entries().count(), 16);
-        // Known PCs still count after the table is full.
-        let (_, pc, before) = t.entries().next().unwrap();
-        assert!(t.record(Phase::Work, pc));
-        assert_eq!(t.entries().find(|e| e.1 == pc).unwrap().2, before + 1);
+        // Known PCs still count after the table is full; a new tag is a new key.
+        let (_, tag, pc, before) = t.entries().next().unwrap();
+        assert!(t.record(Phase::Work, &tag, pc));
+        assert!(!t.record(Phase::Work, &SampleTag { cpu: 1, ..tag }, pc));
+        assert_eq!(t.entries().find(|e| e.2 == pc).unwrap().3, before + 1);
     }
 
     #[test]
-    fn stacks_are_keyed_by_frames_phase_and_mode() {
+    fn stacks_are_keyed_by_frames_phase_and_tag() {
         let t: StackTable<8> = StackTable::new();
-        assert!(t.record(Phase::Work, false, &[1, 2, 3]));
-        assert!(t.record(Phase::Work, false, &[1, 2, 3]));
-        assert!(t.record(Phase::Work, true, &[1, 2, 3]));
-        assert!(t.record(Phase::Work, false, &[1, 2]));
+        let other_thread = SampleTag { tid: 7, ..U };
+        assert!(t.record(Phase::Work, &U, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, &U, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, &K, &[1, 2, 3]));
+        assert!(t.record(Phase::Work, &U, &[1, 2]));
+        assert!(t.record(Phase::Work, &other_thread, &[1, 2]));
         let long: Vec<u64> = (0..40).collect();
-        assert!(t.record(Phase::Boot, false, &long));
+        assert!(t.record(Phase::Boot, &U, &long));
         let mut e: Vec<_> =
             t.entries().map(|(p, k, f, c)| (p, k, f.as_slice().to_vec(), c)).collect();
         e.sort();
-        assert_eq!(e.len(), 4);
-        assert_eq!(e[0], (Phase::Boot, false, (0..16).collect(), 1));
-        assert!(e.contains(&(Phase::Work, false, vec![1, 2, 3], 2)));
-        assert!(e.contains(&(Phase::Work, true, vec![1, 2, 3], 1)));
+        assert_eq!(e.len(), 5);
+        assert_eq!(e[0], (Phase::Boot, U, (0..16).collect(), 1));
+        assert!(e.contains(&(Phase::Work, U, vec![1, 2, 3], 2)));
+        assert!(e.contains(&(Phase::Work, K, vec![1, 2, 3], 1)));
+        assert!(e.contains(&(Phase::Work, other_thread, vec![1, 2], 1)));
         for i in 0..20u64 {
-            t.record(Phase::Work, false, &[100 + i]);
+            t.record(Phase::Work, &U, &[100 + i]);
         }
         assert_eq!(t.entries().count(), 8);
-        assert!(!t.record(Phase::Work, false, &[999]));
+        assert!(!t.record(Phase::Work, &U, &[999]));
     }
 
     #[test]
@@ -485,22 +516,22 @@ mod tests {
     #[test]
     fn a_capped_table_holds_its_limit_and_refuses_only_new_keys() {
         let t: PcTable<64> = PcTable::new();
-        t.claims.set_limit(3);
+        t.claims().set_limit(3);
         for pc in [0x1000, 0x2000, 0x3000] {
-            assert!(t.record(Phase::Work, pc));
+            assert!(t.record(Phase::Work, &U, pc));
         }
-        assert!(!t.record(Phase::Work, 0x4000), "a fourth key passes the limit");
-        assert!(!t.record(Phase::Shutdown, 0x1000), "a new phase is a new key");
-        assert!(t.record(Phase::Work, 0x2000), "a held key still counts");
+        assert!(!t.record(Phase::Work, &U, 0x4000), "a fourth key passes the limit");
+        assert!(!t.record(Phase::Shutdown, &U, 0x1000), "a new phase is a new key");
+        assert!(t.record(Phase::Work, &U, 0x2000), "a held key still counts");
         assert_eq!(t.entries().count(), 3);
-        assert_eq!(t.claims.claimed(), 3);
+        assert_eq!(t.claims().claimed(), 3);
 
         let s: StackTable<64> = StackTable::new();
         s.claims().set_limit(2);
-        assert!(s.record(Phase::Work, false, &[1, 2]));
-        assert!(s.record(Phase::Work, true, &[1, 2]));
-        assert!(!s.record(Phase::Work, false, &[3]));
-        assert!(s.record(Phase::Work, false, &[1, 2]));
+        assert!(s.record(Phase::Work, &U, &[1, 2]));
+        assert!(s.record(Phase::Work, &K, &[1, 2]));
+        assert!(!s.record(Phase::Work, &U, &[3]));
+        assert!(s.record(Phase::Work, &U, &[1, 2]));
         assert_eq!(s.entries().count(), 2);
 
         let c: ContentionTable<64> = ContentionTable::new();
@@ -512,6 +543,6 @@ mod tests {
 
         // Unlimited: the table's own size is the bound.
         let u: PcTable<4> = PcTable::new();
-        assert_eq!((0..8).filter(|pc| u.record(Phase::Work, *pc)).count(), 4);
+        assert_eq!((0..8).filter(|pc| u.record(Phase::Work, &U, *pc)).count(), 4);
     }
 }

@@ -12,8 +12,8 @@ use capos_measure::check::{
 };
 use capos_measure::report::Report;
 use capos_measure::{
-    ContentionClass, Counter, InstrumentInfo, Measure, Mode, Phase, ReportInfo, TraceEvent,
-    TraceKind,
+    ContentionClass, Counter, InstrumentInfo, Measure, Mode, Phase, ReportInfo, SampleMode,
+    SampleTag, TraceEvent, TraceKind,
 };
 
 const CPUS: usize = 2;
@@ -61,9 +61,10 @@ fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
 /// count it.
 fn sample(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
     m.add(cpu, timer::sample_interrupts, 1);
-    let mode = if from_user { Mode::User } else { Mode::Kernel };
-    m.sample_pc(cpu, mode, pc);
-    m.sample_stack(cpu, mode, &[pc, pc + 0x100]);
+    let mode = if from_user { SampleMode::User } else { SampleMode::Kernel };
+    let tag = SampleTag { cpu: cpu as u8, pid: 2, tid: 0x1_0000_0003, mode, lock: None };
+    m.sample_pc(cpu, &tag, pc);
+    m.sample_stack(cpu, &tag, &[pc, pc + 0x100]);
 }
 
 /// An acquisition and release as `lockstat` counts them.
@@ -338,11 +339,15 @@ fn every_switch_needs_a_choice() {
 #[test]
 fn sample_lines_must_add_up_to_the_sample_counters() {
     let mut r = kernel_like_report();
-    let key = r.pc_samples.keys().find(|(p, m, _)| *p == Phase::Work && *m == Mode::User).cloned();
+    let key = r
+        .pc_samples
+        .keys()
+        .find(|(p, t, _)| *p == Phase::Work && t.family() == Mode::User)
+        .cloned();
     *r.pc_samples.get_mut(&key.unwrap()).unwrap() += 5;
     assert!(fails(&r, "pc_sample_lines", Some(Phase::Work)));
     let mut r = kernel_like_report();
-    r.stack_samples.retain(|(p, m, _), _| !(*p == Phase::Work && *m == Mode::Kernel));
+    r.stack_samples.retain(|(p, t, _), _| !(*p == Phase::Work && t.family() == Mode::Kernel));
     assert!(fails(&r, "stack_sample_lines", Some(Phase::Work)));
 }
 

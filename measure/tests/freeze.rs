@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use capos_measure::catalogue::{kernel_pc_samples, scheduler_lock, user_pc_samples};
 use capos_measure::report::Report;
 use capos_measure::{
-    ContentionClass, Frozen, MarkError, Measure, Mode, Phase, Record, ReportInfo, TraceEvent,
-    TraceKind,
+    ContentionClass, Frozen, MarkError, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
+    TraceEvent, TraceKind,
 };
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
 
 const INFO: ReportInfo =
     ReportInfo { cpus: 2, tsc_khz: 1_000_000, end_tsc: 9_000, instrument: None };
@@ -26,9 +29,9 @@ fn probe_everything(m: &Measure, cpu: usize, v: u64) {
     m.min(cpu, scheduler_lock::hold_min, v);
     m.max(cpu, scheduler_lock::hold_max, v * 10);
     m.hist(cpu, scheduler_lock::hold, v);
-    m.sample_pc(cpu, Mode::User, 0x40_1000 + v * 4);
-    m.sample_pc(cpu, Mode::Kernel, 0xffff_ffff_8000_1000 + v * 4);
-    m.sample_stack(cpu, Mode::Kernel, &[0xffff_ffff_8000_1000, v]);
+    m.sample_pc(cpu, &U, 0x40_1000 + v * 4);
+    m.sample_pc(cpu, &K, 0xffff_ffff_8000_1000 + v * 4);
+    m.sample_stack(cpu, &K, &[0xffff_ffff_8000_1000, v]);
     m.contention_stack(cpu, ContentionClass::SharedKernelLock as u8, 1, &[v], 100 + v);
     m.trace(
         cpu,

@@ -8,9 +8,12 @@ use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
 use capos_measure::report::Report;
 use capos_measure::thread_ops::ThreadOp;
 use capos_measure::{
-    Accel, ContentionClass, InstrumentInfo, Measure, Mode, Phase, ProbeCost, Record, ReportInfo,
-    TraceEvent, TraceKind,
+    Accel, ContentionClass, HeldLock, InstrumentInfo, Measure, Phase, ProbeCost, Record,
+    ReportInfo, SampleMode, SampleTag, TraceEvent, TraceKind,
 };
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
 
 fn sample_run() -> Vec<Record> {
     static RECORDS: std::sync::OnceLock<Vec<Record>> = std::sync::OnceLock::new();
@@ -30,8 +33,16 @@ fn record_sample_run() -> Vec<Record> {
     M.add(1, scheduler_lock_site::acquisitions.at(SchedLockSite::TimerSelect), 4);
     M.add(2, thread_placement::migrations.at(2usize), 1);
     M.mark(Phase::Work, 2_000).unwrap();
-    M.sample_pc(1, Mode::User, 0x40_1234);
-    M.sample_stack(1, Mode::Kernel, &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200]);
+    let user = SampleTag { cpu: 1, pid: 3, tid: 0x1_0000_0004, ..U };
+    M.sample_pc(1, &user, 0x40_1234);
+    let irq = SampleTag {
+        cpu: 1,
+        tid: 0x1_0000_0001,
+        mode: SampleMode::Interrupt,
+        lock: HeldLock::new(ContentionClass::SchedulerLock, SchedLockSite::TimerSelect as u8),
+        ..K
+    };
+    M.sample_stack(1, &irq, &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200]);
     M.contention_stack(
         1,
         ContentionClass::SchedulerLock as u8,
@@ -94,8 +105,8 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     assert!(has("measure: phase name=work cycles=1000"));
     assert!(has("measure: phase name=final_total cycles=3000"));
     assert!(has("measure: load_map pid=3 binary=thread%20scale%3D1%25 base=0x400000"));
-    assert!(has("measure: user_pc_sample phase=work pc=0x401234 count=1"));
-    assert!(has("measure: kernel_stack_sample phase=work count=1 frames=0xffffffff80000010,0xffffffff80000200"));
+    assert!(has("measure: user_pc_sample phase=work cpu=1 pid=3 tid=0x100000004 mode=user lock=- pc=0x401234 count=1"));
+    assert!(has("measure: kernel_stack_sample phase=work cpu=1 pid=0 tid=0x100000001 mode=interrupt lock=scheduler_lock:timer_select count=1 frames=0xffffffff80000010,0xffffffff80000200"), "{log}");
     assert!(has("measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"), "{log}");
     assert!(has("measure: contention_stack phase=final_total class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"));
     assert!(has("measure: contention_stack phase=aggregate class=scheduler_lock lock=timer_select count=2 wait_cycles=120000 frames=0xffffffff80001234,0xffffffff80005678"));
@@ -258,6 +269,22 @@ fn parser_reports_garbage_with_line_numbers() {
             ParseErrorKind::DuplicateKey("interrupts".into()),
         ),
         (
+            "measure: user_pc_sample phase=work cpu=0 pid=1 tid=0x1 mode=idle lock=- pc=0x1 count=1",
+            ParseErrorKind::UnknownLabel { key: "mode".into(), value: "idle".into() },
+        ),
+        (
+            "measure: kernel_pc_sample phase=work cpu=0 pid=1 tid=0x1 mode=kernel lock=heap pc=0x1 count=1",
+            ParseErrorKind::UnknownLabel { key: "lock".into(), value: "heap".into() },
+        ),
+        (
+            "measure: kernel_stack_sample phase=work cpu=300 pid=1 tid=0x1 mode=kernel lock=- count=1 frames=0x1",
+            ParseErrorKind::BadNumber { key: "cpu".into(), value: "300".into() },
+        ),
+        (
+            "measure: user_pc_sample phase=work pc=0x401000 count=9",
+            ParseErrorKind::MissingKey("cpu".into()),
+        ),
+        (
             "measure: scheduler_lock_site phase=work site=kitchen",
             ParseErrorKind::UnknownLabel {
                 key: "site".into(),
@@ -341,7 +368,17 @@ fn json_carries_the_same_values() {
     assert_eq!(json["instrument"]["accel"], "tcg");
     assert_eq!(json["instrument"]["cost"]["lock"], 140);
     assert_eq!(json["instrument"]["hold_correction"], 61);
-    assert_eq!(json["pc_samples"][0]["mode"], "user");
+    let pc = &json["pc_samples"][0];
+    assert_eq!(pc["family"], "user");
+    assert_eq!(pc["mode"], "user");
+    assert_eq!((pc["cpu"].as_u64(), pc["pid"].as_u64()), (Some(1), Some(3)));
+    assert_eq!((pc["tid"].as_u64(), pc["lock"].is_null()), (Some(0x1_0000_0004), true));
+    let stack = &json["stack_samples"][0];
+    assert_eq!(
+        (stack["family"].as_str(), stack["mode"].as_str()),
+        (Some("kernel"), Some("interrupt"))
+    );
+    assert_eq!(stack["lock"], "scheduler_lock:timer_select");
     let c = json["contention_stacks"]
         .as_array()
         .unwrap()
@@ -377,4 +414,19 @@ fn docs_mention_every_group_and_field() {
 #[ignore]
 fn print_reference() {
     print!("{}", capos_measure::docs_ref::reference_markdown());
+}
+
+#[test]
+fn sample_counts_saturate_when_summed_over_tags() {
+    let line = |tid: u64| {
+        format!("measure: user_pc_sample phase=work cpu=0 pid=1 tid={tid:#x} mode=user lock=- pc=0x401000 count={}\n", u64::MAX)
+    };
+    let text = format!("{}{}{}", line(1), line(2), line(2));
+    let r = parse_measure_log(&text).expect("parses");
+    assert_eq!(r.pc_samples.len(), 2);
+    assert!(r.pc_samples.values().all(|n| *n == u64::MAX));
+    assert_eq!(
+        r.pcs_by_mode().get(&(Phase::Work, capos_measure::Mode::User, 0x40_1000)),
+        Some(&u64::MAX)
+    );
 }

@@ -5,7 +5,12 @@ use capos_measure::catalogue::{
     SchedLockSite, SharedLock,
 };
 use capos_measure::report::Report;
-use capos_measure::{ContentionClass, MarkError, Measure, Mode, Phase, Record, ReportInfo};
+use capos_measure::{
+    ContentionClass, MarkError, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
+};
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
 
 fn report(m: &Measure, end_tsc: u64) -> (Vec<Record>, Report) {
     let mut records = Vec::new();
@@ -113,28 +118,28 @@ fn skipped_marks_and_live_last_phase() {
 #[test]
 fn samples_are_reported_per_phase_and_summed() {
     static M: Measure = Measure::new();
-    M.sample_pc(0, Mode::User, 0x40_1000);
+    M.sample_pc(0, &U, 0x40_1000);
     M.mark(Phase::SpawnReady, 1).unwrap();
-    M.sample_pc(0, Mode::User, 0x40_1000);
-    M.sample_stack(0, Mode::User, &[0x40_1000, 0x40_2000]);
+    M.sample_pc(0, &U, 0x40_1000);
+    M.sample_stack(0, &U, &[0x40_1000, 0x40_2000]);
     M.mark(Phase::Work, 2).unwrap();
-    M.sample_pc(1, Mode::User, 0x40_1000);
-    M.sample_pc(1, Mode::Kernel, 0xffff_ffff_8000_1234);
-    M.sample_stack(1, Mode::User, &[0x40_1000, 0x40_2000]);
+    M.sample_pc(1, &U, 0x40_1000);
+    M.sample_pc(1, &K, 0xffff_ffff_8000_1234);
+    M.sample_stack(1, &U, &[0x40_1000, 0x40_2000]);
     M.mark(Phase::FinalTotal, 3).unwrap();
-    M.sample_pc(1, Mode::User, 0x40_1000);
+    M.sample_pc(1, &U, 0x40_1000);
 
     let (_, r) = report(&M, 4);
     let pc = |phase, mode, pc| r.pc_samples.get(&(phase, mode, pc)).copied().unwrap_or(0);
-    assert_eq!(pc(Phase::Boot, Mode::User, 0x40_1000), 1);
-    assert_eq!(pc(Phase::SpawnReady, Mode::User, 0x40_1000), 1);
-    assert_eq!(pc(Phase::Work, Mode::User, 0x40_1000), 1);
-    assert_eq!(pc(Phase::FinalTotal, Mode::User, 0x40_1000), 2);
-    assert_eq!(pc(Phase::Aggregate, Mode::User, 0x40_1000), 4);
-    assert_eq!(pc(Phase::Work, Mode::Kernel, 0xffff_ffff_8000_1234), 1);
+    assert_eq!(pc(Phase::Boot, U, 0x40_1000), 1);
+    assert_eq!(pc(Phase::SpawnReady, U, 0x40_1000), 1);
+    assert_eq!(pc(Phase::Work, U, 0x40_1000), 1);
+    assert_eq!(pc(Phase::FinalTotal, U, 0x40_1000), 2);
+    assert_eq!(pc(Phase::Aggregate, U, 0x40_1000), 4);
+    assert_eq!(pc(Phase::Work, K, 0xffff_ffff_8000_1234), 1);
     let stack = vec![0x40_1000, 0x40_2000];
-    assert_eq!(r.stack_samples.get(&(Phase::FinalTotal, Mode::User, stack.clone())), Some(&2));
-    assert_eq!(r.stack_samples.get(&(Phase::Work, Mode::User, stack)), Some(&1));
+    assert_eq!(r.stack_samples.get(&(Phase::FinalTotal, U, stack.clone())), Some(&2));
+    assert_eq!(r.stack_samples.get(&(Phase::Work, U, stack)), Some(&1));
     assert_eq!(r.counter(Phase::Aggregate, user_pc_samples::samples), 4);
     assert_eq!(r.counter(Phase::Work, user_pc_samples::stacks), 1);
     assert_eq!(r.counter(Phase::Aggregate, user_pc_samples::overflow), 0);
@@ -145,7 +150,7 @@ fn full_pc_table_counts_overflow() {
     static M: Measure = Measure::new();
     let n = capos_measure::PC_TABLE_ENTRIES as u64;
     for i in 0..n + 100 {
-        M.sample_pc(0, Mode::User, 0x1000 + i * 16);
+        M.sample_pc(0, &U, 0x1000 + i * 16);
     }
     let (_, r) = report(&M, 1);
     let taken = r.counter(Phase::Aggregate, user_pc_samples::samples);

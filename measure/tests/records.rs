@@ -3,8 +3,8 @@
 use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SchedLockSite, SharedLock};
 use capos_measure::thread_ops::ThreadOps;
 use capos_measure::{
-    decode, decode_all, encode, Accel, ContentionClass, DecodeError, InstrumentInfo, Mode, Phase,
-    ProbeCost, Record, TraceEvent, TraceKind, WIRE_VERSION,
+    decode, decode_all, encode, Accel, ContentionClass, DecodeError, HeldLock, InstrumentInfo,
+    Phase, ProbeCost, Record, SampleMode, SampleTag, TraceEvent, TraceKind, WIRE_VERSION,
 };
 
 fn every_kind() -> Vec<Record> {
@@ -43,17 +43,49 @@ fn every_kind() -> Vec<Record> {
         },
         Record::PcSample {
             phase: Phase::FinalTotal,
-            mode: Mode::Kernel,
+            tag: SampleTag {
+                cpu: u8::MAX,
+                pid: u32::MAX,
+                tid: u64::MAX,
+                mode: SampleMode::Interrupt,
+                lock: HeldLock::new(ContentionClass::SharedKernelLock, SharedLock::Heap as u8),
+            },
             pc: 0xffff_ffff_8010_0000,
             count: 7,
         },
+        Record::PcSample {
+            phase: Phase::Work,
+            tag: SampleTag {
+                cpu: 1,
+                pid: 0,
+                tid: 0x1_0000_0001,
+                mode: SampleMode::Idle,
+                lock: HeldLock::new(
+                    ContentionClass::SchedulerLock,
+                    SchedLockSite::TimerSelect as u8,
+                ),
+            },
+            pc: 0xffff_ffff_8010_0000,
+            count: 1,
+        },
         Record::StackSample {
             phase: Phase::Work,
-            mode: Mode::User,
+            tag: SampleTag {
+                cpu: 1,
+                pid: 3,
+                tid: 0x1_0000_0004,
+                mode: SampleMode::User,
+                lock: None,
+            },
             frames: (0..16).map(|i| 0x40_0000 + i).collect(),
             count: 3,
         },
-        Record::StackSample { phase: Phase::Work, mode: Mode::User, frames: vec![], count: 1 },
+        Record::StackSample {
+            phase: Phase::Work,
+            tag: SampleTag::mode_only(SampleMode::Kernel),
+            frames: vec![],
+            count: 1,
+        },
         Record::ContentionStack {
             phase: Phase::Work,
             class: ContentionClass::SchedulerLock as u8,
@@ -153,7 +185,24 @@ fn garbage_gets_clear_errors() {
         Err(DecodeError::BadBucket(5))
     );
     assert_eq!(decode(&[WIRE_VERSION, 3, 2, 0, 0, 0, 1, 64, 1]), Err(DecodeError::BadBucket(64)));
-    assert_eq!(decode(&[WIRE_VERSION, 4, 2, 2, 0, 0]), Err(DecodeError::BadMode(2)));
+    // Sample tags: cpu, pid, tid, mode, lock code.
+    assert_eq!(decode(&[WIRE_VERSION, 4, 2, 0, 0, 0, 4, 0, 0, 0]), Err(DecodeError::BadMode(4)));
+    assert_eq!(
+        decode(&[WIRE_VERSION, 4, 2, 0x80, 2, 0, 0, 0, 0, 0, 0]),
+        Err(DecodeError::OutOfRange { what: "sample cpu", value: 256 })
+    );
+    // Lock code 0x80 0x04 = 512: class 1, lock 255 (no such shared lock);
+    // 0x81 0x06 = 769: class 3 (no such class).
+    for code in [[0x80, 0x04], [0x81, 0x06]] {
+        let value = u64::from(code[0] & 0x7f) | u64::from(code[1]) << 7;
+        let bytes = [WIRE_VERSION, 4, 2, 0, 0, 0, 0, code[0], code[1], 0, 0];
+        assert_eq!(decode(&bytes), Err(DecodeError::OutOfRange { what: "sample lock", value }));
+    }
+    // A stream from the untagged encoding (version 1) is refused by name.
+    assert_eq!(
+        decode(&[1, 4, 2, 0, 0, 0]),
+        Err(DecodeError::VersionMismatch { found: 1, expected: WIRE_VERSION })
+    );
     assert_eq!(decode(&[WIRE_VERSION, 6, 0, 99, 0, 0, 0, 0]), Err(DecodeError::BadTraceKind(99)));
     assert_eq!(decode(&[WIRE_VERSION, 9, 1, 1, 2, 0xff, 0xfe]), Err(DecodeError::BadUtf8));
     assert_eq!(decode(&[WIRE_VERSION, 9, 1, 1, 5, b'a']), Err(DecodeError::Truncated(6)));
@@ -161,7 +210,8 @@ fn garbage_gets_clear_errors() {
     long.extend([0xff; 10]);
     long.push(0);
     assert_eq!(decode(&long), Err(DecodeError::VarintOverflow(3)));
-    assert!(matches!(decode(&[WIRE_VERSION, 5, 2, 0, 1, 17]), Err(DecodeError::OutOfRange { .. })));
+    let frames17 = [WIRE_VERSION, 5, 2, 0, 0, 0, 0, 0, 1, 17];
+    assert!(matches!(decode(&frames17), Err(DecodeError::OutOfRange { what: "frame count", .. })));
     // Contention stacks: unknown class, lock past the class's dimension,
     // too many frames.
     assert_eq!(

@@ -7,13 +7,17 @@
 //! ELF's lowest `PT_LOAD` (for capOS's static executables at 0x400000 this is
 //! the link address). An address is looked up at `addr - base + link start`.
 //!
-//! Samples carry no pid, so when the images of several different binaries
-//! cover one address (static executables all link at 0x400000), the address
-//! is resolved against each: if exactly one binary has a symbol there it
-//! wins, otherwise the result is [`Origin::Ambiguous`]. A report without any
-//! load map is read as "every given program at its link address".
+//! Samples carry their process (`pid`), and a user address of a process
+//! with a load map resolves in that process's binary only
+//! ([`Resolver::locate_frame_in`]): programs that share addresses (capOS's
+//! static executables all link at 0x400000) are told apart. By address
+//! alone ([`Resolver::locate`], and for a process without a load map) the
+//! address is resolved against every placed image: if exactly one binary
+//! has a symbol there it wins, otherwise the result is
+//! [`Origin::Ambiguous`]. A report without any load map is read as "every
+//! given program at its link address".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use capos_measure::report::LoadMap;
 
@@ -144,6 +148,8 @@ pub struct Resolver<'a> {
     images: Vec<Image>,
     /// Load maps whose ELF is missing or unusable: `(base, binary)`.
     unknown: Vec<(u64, String)>,
+    /// Each process's placement: pid -> (binary, base).
+    by_pid: BTreeMap<u64, (String, u64)>,
     assumed_link_addresses: bool,
 }
 
@@ -153,6 +159,7 @@ impl<'a> Resolver<'a> {
         let mut unknown = Vec::new();
         let placed: BTreeSet<(&str, u64)> =
             load_maps.iter().map(|m| (m.binary.as_str(), m.base)).collect();
+        let by_pid = load_maps.iter().map(|m| (m.pid, (m.binary.clone(), m.base))).collect();
         let assumed = placed.is_empty();
         let placements: Vec<(String, Option<u64>)> = if assumed {
             bins.programs.keys().map(|b| (b.clone(), None)).collect()
@@ -177,7 +184,43 @@ impl<'a> Resolver<'a> {
                 (None, None) => {}
             }
         }
-        Resolver { bins, images, unknown, assumed_link_addresses: assumed }
+        Resolver { bins, images, unknown, by_pid, assumed_link_addresses: assumed }
+    }
+
+    /// True when process `pid` has a load map: its user addresses resolve in
+    /// its own binary only.
+    pub fn knows_pid(&self, pid: u64) -> bool {
+        self.by_pid.contains_key(&pid)
+    }
+
+    /// Locates frame `index` of a leaf-first stack sampled in process
+    /// `pid`: a user address resolves only in the binary that process ran
+    /// (its load map), so two programs linked at the same address are told
+    /// apart. A pid without a load map (pid 0, a kernel thread, or a map
+    /// the kernel refused) resolves by address alone, as
+    /// [`Resolver::locate_frame`].
+    pub fn locate_frame_in(&self, pid: u64, index: usize, addr: u64) -> Location {
+        let lookup = if index == 0 { addr } else { addr.saturating_sub(1) };
+        match self.by_pid.get(&pid) {
+            Some(place) if addr < KERNEL_HALF => self.locate_placed(addr, lookup, place),
+            _ => self.locate_frame(index, addr),
+        }
+    }
+
+    /// A user address of a process placed at `(binary, base)`.
+    fn locate_placed(&self, addr: u64, lookup: u64, (binary, base): &(String, u64)) -> Location {
+        let img = self.images.iter().find(|i| i.binary == *binary && i.lo == *base);
+        let sym = self.bins.programs.get(binary).and_then(|s| s.symbolizer());
+        match (img, sym) {
+            (Some(img), Some(sym)) if (img.lo..img.hi).contains(&addr) => Location {
+                addr,
+                origin: Origin::Program(binary.clone()),
+                resolved: Some(sym.resolve(lookup.wrapping_sub(img.slide))),
+            },
+            // Outside the process's image: no binary of its own covers it.
+            (Some(_), Some(_)) => Location { addr, origin: Origin::Unmapped, resolved: None },
+            _ => Location { addr, origin: Origin::Unresolved(binary.clone()), resolved: None },
+        }
     }
 
     /// True when the report had no load maps and programs were assumed at

@@ -93,7 +93,7 @@ pub fn pc_report_text(report: &Report, bins: &Binaries, resolver: &Resolver<'_>)
     let mut sections = Vec::new();
     for mode in [Mode::User, Mode::Kernel] {
         for phase in SECTION_PHASES {
-            let pcs = samples(report, phase, mode);
+            let pcs = samples(report, phase, mode, resolver);
             let always = mode == Mode::User && matches!(phase, Phase::Aggregate | Phase::Work);
             if pcs.is_empty() && !always {
                 continue;
@@ -104,21 +104,32 @@ pub fn pc_report_text(report: &Report, bins: &Binaries, resolver: &Resolver<'_>)
     report_text::render(report, bins, resolver, &sections)
 }
 
-/// PC -> count for one phase and mode. A report that carries per-phase
-/// samples but no `aggregate` ones (a synthetic report) gets the sum of
-/// `boot`..`shutdown` as its aggregate.
-fn samples(report: &Report, phase: Phase, mode: Mode) -> BTreeMap<u64, u64> {
-    let mut out: BTreeMap<u64, u64> = BTreeMap::new();
-    let pick =
-        |p: Phase| report.pc_samples.iter().filter(move |((q, m, _), _)| *q == p && *m == mode);
+/// (process, PC) -> count for one phase and mode, summed over the other
+/// tags. The process is `Some(pid)` for a user PC of a process with a load
+/// map (it resolves in that process's binary), `None` otherwise (resolved by
+/// address alone). A report that carries per-phase samples but no
+/// `aggregate` ones (a synthetic report) gets the sum of `boot`..`shutdown`
+/// as its aggregate.
+fn samples(
+    report: &Report,
+    phase: Phase,
+    mode: Mode,
+    resolver: &Resolver<'_>,
+) -> BTreeMap<(Option<u64>, u64), u64> {
+    let mut out: BTreeMap<(Option<u64>, u64), u64> = BTreeMap::new();
+    let pick = |p: Phase| {
+        report.pc_samples.iter().filter(move |((q, t, _), _)| *q == p && t.family() == mode)
+    };
     let phases: &[Phase] = if phase == Phase::Aggregate && pick(phase).next().is_none() {
         &[Phase::Boot, Phase::SpawnReady, Phase::Work, Phase::Shutdown]
     } else {
         std::slice::from_ref(&phase)
     };
     for p in phases {
-        for ((_, _, pc), n) in pick(*p) {
-            let slot = out.entry(*pc).or_default();
+        for ((_, tag, pc), n) in pick(*p) {
+            let pid = u64::from(tag.pid);
+            let process = (mode == Mode::User && resolver.knows_pid(pid)).then_some(pid);
+            let slot = out.entry((process, *pc)).or_default();
             *slot = slot.saturating_add(*n);
         }
     }
@@ -157,14 +168,17 @@ impl Section {
     fn build(
         phase: Phase,
         mode: Mode,
-        pcs: &BTreeMap<u64, u64>,
+        pcs: &BTreeMap<(Option<u64>, u64), u64>,
         resolver: &Resolver<'_>,
     ) -> Section {
         let mut by_symbol: BTreeMap<(bool, String, String), u64> = BTreeMap::new();
         let mut pc_rows = Vec::with_capacity(pcs.len());
         let mut total = 0u64;
-        for (&pc, &count) in pcs {
-            let location = resolver.locate(pc);
+        for (&(process, pc), &count) in pcs {
+            let location = match process {
+                Some(pid) => resolver.locate_frame_in(pid, 0, pc),
+                None => resolver.locate(pc),
+            };
             let symbol = location.symbol_name();
             let unmapped = symbol == "<unmapped>";
             let slot = by_symbol.entry((unmapped, location.binary_label(), symbol)).or_default();

@@ -75,6 +75,23 @@ pub(crate) fn render(
             out,
             "note: the report has no load maps; programs are assumed at their link addresses"
         );
+    } else {
+        let mut orphans: std::collections::BTreeMap<u32, u64> = Default::default();
+        for ((_, tag, _), n) in &report.pc_samples {
+            if tag.family() == capos_measure::Mode::User && !resolver.knows_pid(tag.pid.into()) {
+                let slot = orphans.entry(tag.pid).or_default();
+                *slot = slot.saturating_add(*n);
+            }
+        }
+        if !orphans.is_empty() {
+            let pids: Vec<String> = orphans.keys().map(u32::to_string).collect();
+            let _ = writeln!(
+                out,
+                "note: {} user PC samples (all phases) of processes without a load map (pid {}) are resolved by address alone",
+                orphans.values().fold(0u64, |a, n| a.saturating_add(*n)),
+                pids.join(",")
+            );
+        }
     }
     for s in sections {
         render_section(&mut out, s);

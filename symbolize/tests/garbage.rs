@@ -5,7 +5,9 @@
 mod common;
 
 use capos_measure::phase::Phase;
-use capos_measure::record::{encode, Mode, Record};
+use capos_measure::record::{encode, Record, SampleMode, SampleTag};
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
 use capos_measure::report::{LoadMap, Report};
 use capos_measure::{decode_all, FINGERPRINT};
 use capos_symbolize::{
@@ -18,10 +20,10 @@ fn sample_records() -> Vec<Record> {
     vec![
         Record::Begin { cpus: 2, tsc_khz: 1_000_000, catalogue: FINGERPRINT },
         Record::PhaseMark { phase: Phase::Work, tsc: 100 },
-        Record::PcSample { phase: Phase::Work, mode: Mode::User, pc: 0x40_1000, count: 3 },
+        Record::PcSample { phase: Phase::Work, tag: U, pc: 0x40_1000, count: 3 },
         Record::StackSample {
             phase: Phase::Work,
-            mode: Mode::User,
+            tag: U,
             frames: vec![0x40_1000, 0x40_2000],
             count: 2,
         },
@@ -48,7 +50,7 @@ fn sample_log() -> String {
 fn bad_measure_log_lines_are_errors_with_line_numbers() {
     for (text, want) in [
         ("measure: nonsense x=1\n", "line 1"),
-        ("\nmeasure: user_pc_sample phase=work pc=zz count=1\n", "line 2"),
+        ("\nmeasure: user_pc_sample phase=work cpu=0 pid=1 tid=0x1 mode=user lock=- pc=zz count=1\n", "line 2"),
         ("hello\n", "not a `measure:` line"),
         ("measure: contention_stack phase=work class=scheduler_lock lock=timer_select count=1 wait_cycles=x frames=\n", "not a number"),
         ("measure: contention_stack phase=nope class=scheduler_lock lock=timer_select count=1 wait_cycles=1 frames=\n", "unknown phase"),
@@ -123,8 +125,8 @@ fn seeded_mutation_loop_never_panics() {
             binary: "prog".into(),
             base: m.next() & 0xffff_ffff,
         });
-        report.pc_samples.insert((Phase::Work, Mode::User, m.next()), m.next());
-        report.pc_samples.insert((Phase::Work, Mode::User, m.next()), u64::MAX);
+        report.pc_samples.insert((Phase::Work, U, m.next()), m.next());
+        report.pc_samples.insert((Phase::Work, U, m.next()), u64::MAX);
         // ELF: mostly small mutated prefixes, sometimes the whole binary.
         let prefix = own.len().min(4096 + m.below(60_000));
         let elf = if i % 40 == 0 { m.mutate(&own) } else { m.mutate(&own[..prefix]) };

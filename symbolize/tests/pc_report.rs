@@ -4,7 +4,7 @@
 mod common;
 
 use capos_measure::phase::Phase;
-use capos_measure::record::Mode;
+use capos_measure::record::{Mode, SampleMode, SampleTag};
 use capos_measure::report::{LoadMap, Report};
 use capos_symbolize::{write_pc_report, Binaries, ElfPaths, Origin, Resolver};
 use common::*;
@@ -25,7 +25,7 @@ fn probe_runtime() -> u64 {
 fn report_with(pcs: &[(Phase, Mode, u64, u64)], maps: Vec<LoadMap>) -> Report {
     let mut r = Report { load_maps: maps, ..Report::default() };
     for (phase, mode, pc, n) in pcs {
-        r.pc_samples.insert((*phase, *mode, *pc), *n);
+        r.pc_samples.insert((*phase, SampleTag::mode_only(SampleMode::from(*mode)), *pc), *n);
     }
     r
 }
@@ -206,4 +206,61 @@ fn kernel_half_addresses_use_the_kernel_elf_and_are_marked() {
     let loc = Resolver::new(&bins, &[]).locate(0xffff_ffff_8000_0000);
     assert_eq!(loc.origin, Origin::Kernel);
     assert_eq!(loc.frame_names(), vec!["<unmapped>_[k]".to_string()]);
+}
+
+#[test]
+fn two_programs_at_one_address_resolve_per_process() {
+    let elfs = ElfPaths::new().with_program("a", own_exe()).with_program("b", own_exe());
+    let maps = vec![
+        LoadMap { pid: 1, binary: "a".into(), base: BASE },
+        LoadMap { pid: 2, binary: "b".into(), base: BASE },
+    ];
+    let bins = Binaries::load(&elfs, maps.iter().map(|m| m.binary.as_str()));
+    let resolver = Resolver::new(&bins, &maps);
+    let probe = probe_runtime();
+    for (pid, binary) in [(1, "a"), (2, "b")] {
+        let loc = resolver.locate_frame_in(pid, 0, probe);
+        assert_eq!(loc.origin, Origin::Program(binary.into()));
+        assert!(loc.symbol_name().ends_with("::pc_report_probe"), "{}", loc.symbol_name());
+        // A return address one past the probe's first byte is the probe too.
+        let ret = resolver.locate_frame_in(pid, 1, probe + 1);
+        assert_eq!(ret.origin, Origin::Program(binary.into()));
+        // Past the image: no binary of this process covers it.
+        assert_eq!(resolver.locate_frame_in(pid, 0, 0x7fff_0000_0000).origin, Origin::Unmapped);
+    }
+    // A process without a load map resolves by address alone.
+    assert!(!resolver.knows_pid(9));
+    assert!(matches!(resolver.locate_frame_in(9, 0, probe).origin, Origin::Ambiguous(_)));
+
+    // The report: each process's samples under its own binary, none ambiguous.
+    let mut r = Report { load_maps: maps, ..Report::default() };
+    let tag = |pid: u32| SampleTag {
+        cpu: 0,
+        pid,
+        tid: u64::from(pid) << 32 | 1,
+        ..SampleTag::mode_only(SampleMode::User)
+    };
+    r.pc_samples.insert((Phase::Work, tag(1), probe), 5);
+    r.pc_samples.insert((Phase::Work, tag(2), probe), 3);
+    let dir = scratch("same-address");
+    let text = std::fs::read_to_string(write_pc_report(&r, &elfs, &dir).expect("report").report)
+        .expect("read");
+    let work = section(&text, "section phase=work mode=user");
+    assert!(work[0].contains("samples=8"), "{work:?}");
+    let row = |b: &str| work.iter().find(|l| l.contains(b) && l.ends_with("::pc_report_probe"));
+    assert!(row(" a ").is_some_and(|l| l.trim_start().starts_with('5')), "{work:?}");
+    assert!(row(" b ").is_some_and(|l| l.trim_start().starts_with('3')), "{work:?}");
+    assert!(!text.contains("ambiguous"), "{text}");
+    assert!(!text.contains("without a load map"), "{text}");
+
+    // A sample of a process without a load map: resolved by address alone,
+    // and the report says so.
+    r.pc_samples.insert((Phase::Work, tag(9), probe), 2);
+    let text = std::fs::read_to_string(write_pc_report(&r, &elfs, &dir).expect("report").report)
+        .expect("read");
+    assert!(
+        text.contains("note: 2 user PC samples (all phases) of processes without a load map (pid 9) are resolved by address alone"),
+        "{text}"
+    );
+    assert!(text.contains("<ambiguous>"), "{text}");
 }

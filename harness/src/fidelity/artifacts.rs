@@ -35,12 +35,20 @@ pub fn value(planted: &BTreeMap<String, u64>, key: &str) -> Result<u64> {
 pub struct PcSection {
     pub samples: u64,
     pub rows: Vec<(u64, String)>,
+    /// The binary of each row, in the order of `rows`.
+    pub binaries: Vec<String>,
 }
 
 impl PcSection {
     /// Samples of rows whose symbol satisfies `pred`.
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> u64 {
         self.rows.iter().filter(|(_, s)| pred(s)).map(|(n, _)| n).sum()
+    }
+
+    /// Samples of rows of `binary` whose symbol satisfies `pred`.
+    pub fn count_in(&self, binary: &str, pred: impl Fn(&str) -> bool) -> u64 {
+        let rows = self.rows.iter().zip(&self.binaries);
+        rows.filter(|((_, s), b)| *b == binary && pred(s)).map(|((n, _), _)| n).sum()
     }
 }
 
@@ -56,20 +64,21 @@ pub fn pc_section(text: &str, phase: &str, mode: &str) -> Result<PcSection> {
         .find_map(|w| w.strip_prefix("samples="))
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("bad section line `{first}`"))?;
-    let mut rows = Vec::new();
+    let (mut rows, mut binaries) = (Vec::new(), Vec::new());
     for l in lines {
         if l.starts_with("pcs ") || l.starts_with("section ") || l.trim().is_empty() {
             break;
         }
         // `   count    share  binary  symbol` (the symbol may hold spaces).
         let mut w = l.split_whitespace();
-        let (Some(count), Some(_share), Some(_binary)) = (w.next(), w.next(), w.next()) else {
+        let (Some(count), Some(_share), Some(binary)) = (w.next(), w.next(), w.next()) else {
             continue;
         };
         let Ok(count) = count.parse::<u64>() else { continue }; // the column header
         rows.push((count, w.collect::<Vec<_>>().join(" ")));
+        binaries.push(binary.to_string());
     }
-    Ok(PcSection { samples, rows })
+    Ok(PcSection { samples, rows, binaries })
 }
 
 /// Folded stacks (`root;...;leaf weight` per line), frames root first.

@@ -18,6 +18,7 @@ mod memory;
 mod migrate;
 mod overflow;
 mod oversub;
+mod samelink;
 mod sched;
 mod sleep;
 mod syscalls;
@@ -94,6 +95,7 @@ pub const WORKLOADS: &[&Workload] = &[
     &memory::WORKLOAD,
     &overflow::WORKLOAD,
     &sched::WORKLOAD,
+    &samelink::WORKLOAD,
 ];
 
 /// Kernel words some workloads' boots add, by workload name (kept apart
@@ -101,9 +103,20 @@ pub const WORKLOADS: &[&Workload] = &[
 const EXTRA_CMDLINE: &[(&str, &str)] =
     &[(overflow::WORKLOAD.name, overflow::CMDLINE), (memory::WORKLOAD.name, memory::CMDLINE)];
 
+/// Peers that run a binary of their own instead of the workload's, by
+/// workload name (the peer's binary is built with the workload's).
+const PEER_BINARIES: &[(&str, &str)] = &[(samelink::WORKLOAD.name, samelink::PEER)];
+
+/// The binary `w`'s peers run.
+fn peer_binary(w: &Workload) -> &'static str {
+    PEER_BINARIES.iter().find(|(n, _)| *n == w.name).map_or(w.name, |(_, b)| b)
+}
+
 /// One finished, decoded and symbolized run of a workload.
 pub struct Run {
     pub report: Report,
+    /// The ELFs the run's views were resolved with.
+    pub elfs: ElfPaths,
     /// The workload's `planted` line.
     pub planted: BTreeMap<String, u64>,
     pub profile: RunProfile,
@@ -130,19 +143,19 @@ const CMDLINE: &str = "suppress_switch_logs";
 /// capability slots (`capos_smokes::fidelity`: slots 5 and 6 are one
 /// endpoint, served and called by the same process), `args`.
 fn manifest_text(w: &Workload, args: &str) -> String {
-    let process = |name: &str, args: &str| {
+    let process = |name: &str, b: &str, args: &str| {
         format!(
             "  (name = \"{name}\", binary = \"{b}\", args = \"{args}\",\n   \
              caps = [(kind = console), (kind = timer), (kind = threadSpawner), \
              (kind = parkSpace), (kind = measure), \
              (kind = endpoint, endpoint = \"fidelity\", receive = true), \
-             (kind = endpoint, endpoint = \"fidelity\")])",
-            b = w.name
+             (kind = endpoint, endpoint = \"fidelity\")])"
         )
     };
-    let mut procs = vec![process(w.name, args)];
+    let mut procs = vec![process(w.name, w.name, args)];
     for i in 1..=w.peers {
-        procs.push(process(&format!("{}-peer{i}", w.name), &format!("{args} peer=1")));
+        let name = format!("{}-peer{i}", w.name);
+        procs.push(process(&name, peer_binary(w), &format!("{args} peer=1")));
     }
     format!(
         "@0xc3a1f0e2d4b5a6f1;\nusing M = import \"/manifest.capnp\";\n\
@@ -171,6 +184,14 @@ fn images_for(
         bail!("user binary {} was not built", prog.display());
     }
     images.modules.push(Module::new(w.name, prog, ""));
+    let peer = peer_binary(w);
+    if peer != w.name && w.peers > 0 {
+        let prog = programs.join(peer);
+        if !prog.is_file() {
+            bail!("user binary {} was not built", prog.display());
+        }
+        images.modules.push(Module::new(peer, prog, ""));
+    }
     images.modules.push(Module::new("manifest", bin, user::MANIFEST_CMDLINE));
     Ok(images)
 }
@@ -219,9 +240,12 @@ fn run_once(
         check.verdict_line(),
         check.ok(),
     );
-    let elfs = ElfPaths::new()
+    let mut elfs = ElfPaths::new()
         .with_kernel(images.kernel.clone())
         .with_program(w.name, programs.join(w.name));
+    if peer_binary(w) != w.name {
+        elfs = elfs.with_program(peer_binary(w), programs.join(peer_binary(w)));
+    }
     let profile = capos_flamegraphs::write_run_profile(
         &ReportInput::from_report(report.clone()),
         &elfs,
@@ -231,7 +255,7 @@ fn run_once(
     let planted = artifacts::planted(&out.lines, w.name)
         .with_context(|| format!("log: {}", log.display()))?;
     eprintln!("harness: fidelity: {} reports in {}", w.name, dir.display());
-    let run = Run { report, planted, profile };
+    let run = Run { report, elfs, planted, profile };
     let mut rows = (w.check)(&run)?;
     rows.push(identities);
     Ok(rows)

@@ -84,7 +84,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
 
     let pcs = |m: Mode| {
         table_entries(
-            r.pc_samples.keys().filter(|(_, mode, _)| *mode == m).map(|(p, _, pc)| (*p, pc)),
+            r.pc_samples.keys().filter(|(_, t, _)| t.family() == m).map(|(p, t, pc)| (*p, (t, pc))),
         )
     };
     rows.push(Row::exact(name, "user PC table entries = capacity", cap, pcs(Mode::User)));
@@ -103,7 +103,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             format!("racing twins merge: up to {merged} fewer"),
         )
     };
-    let stacks = table_entries(r.stack_samples.keys().map(|(p, m, f)| (*p, (m, f))));
+    let stacks = table_entries(r.stack_samples.keys().map(|(p, t, f)| (*p, (t, f))));
     rows.push(racing(stacks, "stack table"));
     let contention = table_entries(r.contention_stacks.keys().map(|k| (k.0, (k.1, k.2, &k.3))));
     rows.push(racing(contention, "contention table"));

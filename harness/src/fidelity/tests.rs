@@ -8,7 +8,12 @@ use capos_measure::catalogue::{
     scheduler, shared_kernel_lock, thread_placement, timer, tlb, SharedLock,
 };
 use capos_measure::report::{Begin, Report};
-use capos_measure::{ContentionClass, Counter, Phase, TraceKind, FINGERPRINT};
+use capos_measure::{
+    ContentionClass, Counter, Phase, SampleMode, SampleTag, TraceKind, FINGERPRINT,
+};
+
+const U: SampleTag = SampleTag::mode_only(SampleMode::User);
+const K: SampleTag = SampleTag::mode_only(SampleMode::Kernel);
 use capos_symbolize::PcReportPaths;
 
 use super::table::Row;
@@ -44,7 +49,7 @@ fn run(
         lock_sites: Vec::new(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    Run { report, planted, profile }
+    Run { report, elfs: capos_symbolize::ElfPaths::new(), planted, profile }
 }
 
 fn report(cpus: u8) -> Report {
@@ -644,7 +649,6 @@ fn memory_passes_exact_counts_and_fails_each_off_by_one() {
 /// `# losses` line.
 fn overflow_report() -> (Report, String) {
     use capos_measure::catalogue::{kernel_pc_samples as k, thread_ops, user_pc_samples as u};
-    use capos_measure::record::Mode;
     use capos_measure::thread_ops::ThreadOps;
     let mut r = report(2);
     let agg = Phase::Aggregate;
@@ -666,9 +670,10 @@ fn overflow_report() -> (Report, String) {
     }
     // One entry per table, shown in its phase and in the aggregate.
     for p in [Phase::Work, agg] {
-        r.pc_samples.insert((p, Mode::User, 0x40_1000), 3);
-        r.pc_samples.insert((p, Mode::Kernel, 0xffff_ffff_8000_1000), 3);
-        r.stack_samples.insert((p, Mode::User, vec![1, 2]), 3);
+        let user = SampleTag { cpu: 1, pid: 2, tid: 0x1_0000_0003, ..U };
+        r.pc_samples.insert((p, user, 0x40_1000), 3);
+        r.pc_samples.insert((p, K, 0xffff_ffff_8000_1000), 3);
+        r.stack_samples.insert((p, user, vec![1, 2]), 3);
         r.contention_stacks.insert((p, 1, 0, vec![7]), (1, 100));
         let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
         r.thread_ops.insert((p, 9), row);
@@ -688,7 +693,6 @@ fn overflow_run(dir: &Path, r: Report, losses: &str) -> Run {
 #[test]
 fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_loss() {
     use capos_measure::catalogue::kernel_pc_samples as k;
-    use capos_measure::record::Mode;
     assert_eq!(overflow::CMDLINE, format!("measure_capacity={}", overflow::CAPACITY));
     let dir = tempfile::tempdir().unwrap();
     let (faithful, losses) = overflow_report();
@@ -697,7 +701,12 @@ fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_lo
 
     // A second user PC entry: the cap did not hold.
     let mut bad = faithful.clone();
-    bad.pc_samples.insert((Phase::Shutdown, Mode::User, 0x40_2000), 1);
+    bad.pc_samples.insert((Phase::Shutdown, U, 0x40_2000), 1);
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["user PC table entries = capacity"]);
+    // The same PC from another thread is another entry.
+    let mut bad = faithful.clone();
+    bad.pc_samples.insert((Phase::Shutdown, SampleTag { tid: 0x1_0000_0009, ..U }, 0x40_1000), 1);
     let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
     assert_eq!(f, ["user PC table entries = capacity"]);
     // An empty stack table (at capacity 1 no racing twin can explain it).

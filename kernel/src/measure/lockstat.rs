@@ -27,10 +27,14 @@ pub fn set_hold_correction(sched: u64, shared: u64) {
     SHARED_HOLD_CORRECTION.store(shared, Ordering::Relaxed);
 }
 
-/// A measured lock was held `hold` cycles (less the probe's own share).
-fn released(class: LockClass, s: Option<SchedSite>, hold: u64) {
+/// A measured lock was held `hold` cycles (less the probe's own share);
+/// a `tracked` hold leaves the thread's held-lock record.
+fn released(class: LockClass, s: Option<SchedSite>, hold: u64, tracked: bool) {
     // A `SpinLock` leaves interrupts on: stay on this CPU for its shard.
     let _irq = crate::sync::IrqOff::new();
+    if tracked {
+        held_update(capos_measure::held::pop);
+    }
     let correction = match class {
         LockClass::Sched => &SCHED_HOLD_CORRECTION,
         _ => &SHARED_HOLD_CORRECTION,
@@ -115,10 +119,28 @@ fn lock_id(class: LockClass, s: Option<SchedSite>) -> Option<LockId> {
     }
 }
 
-/// A measured lock was taken after `wait` cycles and `spins` failed tries
-/// (interrupts are masked).
-fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) {
+/// Applies `f` to the running thread's held-lock record (interrupts
+/// masked; only the thread itself writes it). Nothing before the scheduler
+/// owns the CPU.
+fn held_update(f: impl FnOnce(u64) -> u64) {
+    crate::sched::try_with_current(|t| {
+        t.held_locks.store(f(t.held_locks.load(Ordering::Relaxed)), Ordering::Relaxed)
+    });
+}
+
+/// A measured lock was taken after `wait` cycles and `spins` failed tries.
+/// Answers whether the hold is tracked in the thread's held-lock record
+/// (the `lock=` tag of its samples): only a lock taken with interrupts
+/// enabled (a `SpinLock`) is, since a sample interrupt can land only while
+/// they are (an `IrqSpinLock` masks them for its whole hold).
+fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bool {
+    let unmasked = x86_64::instructions::interrupts::are_enabled();
     let _irq = crate::sync::IrqOff::new();
+    let held = lock_id(class, s).and_then(|l| capos_measure::HeldLock::new(l.class, l.index));
+    let tracked = unmasked && held.is_some();
+    if let Some(lock) = held.filter(|_| tracked) {
+        held_update(|w| capos_measure::held::push(w, lock));
+    }
     let contended = spins > 0;
     match class {
         LockClass::Sched => {
@@ -158,6 +180,7 @@ fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) {
         super::trace(TraceArgs::LockContendedWait { lock, wait_cycles: wait });
         contention_stack(lock, wait);
     }
+    tracked
 }
 
 /// Records where a contended acquisition waited: this call's kernel stack,

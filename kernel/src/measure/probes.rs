@@ -7,8 +7,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
 use capos_measure::trace::TraceArgs;
-use capos_measure::{Counter, Hist, InstrumentInfo, Measure, Mode, Phase, Record, ReportInfo};
-use core::sync::atomic::{AtomicBool, Ordering};
+use capos_measure::{
+    Counter, Hist, InstrumentInfo, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
+};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// All counters, samples and trace rings of this kernel.
 pub static MEASURE: Measure = Measure::new();
@@ -31,13 +33,20 @@ fn target() -> &'static Measure {
     }
 }
 
-/// Processes' load maps (pid, binary, base), reported with the samples: one
-/// per distinct (binary, base), kept with the first pid that loaded it. A
-/// binary always loads at the same base, so the list is bounded by the boot
-/// modules however many processes are spawned (samples carry no pid yet;
-/// the symbolizer resolves by binary and base).
+/// Processes' load maps (pid, binary, base), reported with the samples:
+/// one per process, so a user sample (tagged with its pid) resolves in the
+/// binary its own process ran, whatever other program shares its addresses.
+/// At most [`MAX_LOAD_MAPS`]; later processes are counted in
+/// [`LOAD_MAPS_REFUSED`] and printed at the report (the host then resolves
+/// their samples by address alone, and says so).
 static LOAD_MAPS: IrqSpinLock<Vec<(u32, String, u64)>> =
     IrqSpinLock::shared(Vec::new(), crate::sync::SharedClass::LoadMaps);
+
+/// Most load maps kept.
+const MAX_LOAD_MAPS: usize = 1024;
+
+/// Processes whose load map did not fit in [`LOAD_MAPS`].
+static LOAD_MAPS_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 fn me() -> usize {
     percpu::cpu_index() as usize
@@ -123,7 +132,8 @@ pub fn seed_memory_levels() {
 
 pub fn load_map(pid: u32, binary: &str, base: u64) {
     let mut maps = LOAD_MAPS.lock();
-    if maps.iter().any(|(_, b, x)| b == binary && *x == base) {
+    if maps.len() >= MAX_LOAD_MAPS {
+        LOAD_MAPS_REFUSED.fetch_add(1, Ordering::Relaxed);
         return;
     }
     maps.push((pid, String::from(binary), base));
@@ -132,19 +142,34 @@ pub fn load_map(pid: u32, binary: &str, base: u64) {
 /// Most frames of a sampled stack.
 const STACK_FRAMES: usize = 16;
 
-/// Sample-clock sample of the interrupted context (interrupts masked).
+/// Sample-clock sample of the interrupted context (interrupts masked),
+/// tagged with this CPU, the running thread and its process, and the mode.
+///
+/// The mode is never [`SampleMode::Interrupt`]: every IDT gate is an
+/// interrupt gate (IF cleared on entry) and no handler unmasks, so the
+/// sample interrupt, itself maskable, cannot land inside another handler.
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let cpu = me();
-    let mode = if from_user { Mode::User } else { Mode::Kernel };
     let m = target();
     if m.is_stopped() {
         return; // no stack walk for a sample nobody will record
     }
-    m.sample_pc(cpu, mode, rip);
+    let who = crate::sched::try_with_current(|t| {
+        let held = capos_measure::held::innermost(t.held_locks.load(Ordering::Relaxed));
+        (t.process.as_ref().map_or(0, |p| p.pid), t.tref().to_u64(), t.is_idle(), held)
+    });
+    let (pid, tid, idle, lock) = who.unwrap_or((0, 0, false, None));
+    let mode = match (from_user, idle) {
+        (true, _) => SampleMode::User,
+        (false, true) => SampleMode::Idle,
+        (false, false) => SampleMode::Kernel,
+    };
+    let tag = SampleTag { cpu: cpu as u8, pid, tid, mode, lock };
+    m.sample_pc(cpu, &tag, rip);
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
     let n = if from_user { user_stack(rbp, &mut frames) } else { kernel_stack(rbp, &mut frames) };
-    m.sample_stack(cpu, mode, &frames[..n]);
+    m.sample_stack(cpu, &tag, &frames[..n]);
 }
 
 /// Frame-pointer walk of a user stack through the checked user-copy path:
@@ -231,6 +256,12 @@ pub fn emit_report(end_tsc: u64) {
     };
     // Load maps first: the report ends with `End`, after which nothing counts.
     let maps = core::mem::take(&mut *LOAD_MAPS.lock());
+    let refused = LOAD_MAPS_REFUSED.load(Ordering::Relaxed);
+    if refused != 0 {
+        crate::kprintln!(
+            "kernel: measure: {refused} load maps refused (more than {MAX_LOAD_MAPS} processes)"
+        );
+    }
     for (pid, binary, base) in maps {
         send(&Record::LoadMap { pid: pid.into(), binary, base });
     }

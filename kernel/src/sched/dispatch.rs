@@ -38,6 +38,14 @@ pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
     r.unwrap_or_else(|| crate::panic::stop_system("scheduler used before it owns this CPU"))
 }
 
+/// [`with_current`] that answers `None` before the scheduler owns this CPU
+/// (a sample may land there during boot).
+#[cfg(feature = "measure")]
+pub fn try_with_current<R>(f: impl FnOnce(&Thread) -> R) -> Option<R> {
+    let irq = IrqOff::new();
+    this().current.with(&irq, |c| c.as_deref().map(f))
+}
+
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
     let irq = IrqOff::new();

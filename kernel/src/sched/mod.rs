@@ -13,6 +13,8 @@ mod run_queue;
 mod tests;
 mod thread;
 
+#[cfg(feature = "measure")]
+pub use dispatch::try_with_current;
 pub use dispatch::{block_current, current, schedule, wake, with_current};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
 pub use thread::{State, Thread, ThreadRef, UserEntry};

@@ -120,6 +120,10 @@ pub struct Thread {
     pub syscalls: AtomicU64,
     /// Ring SQEs the kernel consumed for this thread.
     pub ring_sqes: AtomicU64,
+    /// The measured locks this thread holds with interrupts enabled
+    /// (`capos_measure::held`); written only by the thread itself.
+    #[cfg(feature = "measure")]
+    pub held_locks: AtomicU64,
     /// Set when the thread begins to exit: completions aimed at it are
     /// dropped from then on (see cap::completion).
     exiting: AtomicBool,
@@ -189,6 +193,8 @@ impl Thread {
             exit_code: AtomicI64::new(0),
             syscalls: AtomicU64::new(0),
             ring_sqes: AtomicU64::new(0),
+            #[cfg(feature = "measure")]
+            held_locks: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
             exit_published: AtomicBool::new(false),
             reaped: AtomicBool::new(false),

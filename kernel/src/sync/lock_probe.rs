@@ -9,10 +9,12 @@ use spin::Once;
 
 /// The measure subsystem's callbacks for measured locks.
 pub struct LockProbe {
-    /// A measured lock was taken after `wait` cycles and `spins` failed tries.
-    pub acquired: fn(LockClass, Option<SchedSite>, wait: u64, spins: u64),
-    /// A measured lock was held for `hold` cycles.
-    pub released: fn(LockClass, Option<SchedSite>, hold: u64),
+    /// A measured lock was taken after `wait` cycles and `spins` failed
+    /// tries; `true` when the probe tracks it as held (see `released`).
+    pub acquired: fn(LockClass, Option<SchedSite>, wait: u64, spins: u64) -> bool,
+    /// A measured lock was held for `hold` cycles; `tracked` is what
+    /// `acquired` answered for it.
+    pub released: fn(LockClass, Option<SchedSite>, hold: u64, tracked: bool),
 }
 
 static PROBE: Once<LockProbe> = Once::new();
@@ -32,11 +34,13 @@ pub(super) struct Held {
     class: LockClass,
     site: Option<SchedSite>,
     since: u64,
+    /// The probe keeps this hold in its held-lock record.
+    tracked: bool,
 }
 
 impl Held {
     pub(super) fn untracked() -> Held {
-        Held { class: LockClass::None, site: None, since: 0 }
+        Held { class: LockClass::None, site: None, since: 0, tracked: false }
     }
 
     pub(super) fn release(&self) {
@@ -44,7 +48,7 @@ impl Held {
             return;
         }
         if let Some(p) = PROBE.get() {
-            (p.released)(self.class, self.site, tsc().saturating_sub(self.since));
+            (p.released)(self.class, self.site, tsc().saturating_sub(self.since), self.tracked);
         }
     }
 }
@@ -68,8 +72,7 @@ pub(super) fn acquire<'a, T>(
         spins += 1;
     };
     let now = tsc();
-    if let Some(p) = PROBE.get() {
-        (p.acquired)(class, site, now.saturating_sub(t0), spins);
-    }
-    (g, Held { class, site, since: now })
+    let tracked =
+        PROBE.get().is_some_and(|p| (p.acquired)(class, site, now.saturating_sub(t0), spins));
+    (g, Held { class, site, since: now, tracked })
 }

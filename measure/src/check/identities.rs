@@ -271,7 +271,7 @@ impl Ctx<'_> {
             (Mode::Kernel, kps::samples.into(), kps::stacks.into(), "kernel"),
         ] {
             let pcs: u64 = (self.r.pc_samples.iter())
-                .filter(|((p, m, _), _)| *p == phase && *m == mode)
+                .filter(|((p, t, _), _)| *p == phase && t.family() == mode)
                 .map(|(_, n)| n)
                 .sum();
             rows.push(Row::new(
@@ -283,7 +283,7 @@ impl Ctx<'_> {
                 (t, t),
             ));
             let st: u64 = (self.r.stack_samples.iter())
-                .filter(|((p, m, _), _)| *p == phase && *m == mode)
+                .filter(|((p, t, _), _)| *p == phase && t.family() == mode)
                 .map(|(_, n)| n)
                 .sum();
             rows.push(Row::new(
