@@ -73,3 +73,32 @@ impl Jitter {
 pub fn mark(phase: &str) -> Result<u64, String> {
     MEASURE.mark(phase).map_err(|e| alloc::format!("mark {phase}: {e:?}"))
 }
+
+/// The body of the timer-hammering workloads (`fid-lock`, `fid-overflow`):
+/// `calls` (argument, default `default_calls`) `Timer.now` calls as fast as
+/// the process can. The driver marks the four phases around its calls and
+/// prints `[<name>] planted calls=<n>`; a peer (`peer=1`) only calls. Both
+/// print the `Checks` PASS line; returns the exit code.
+pub fn timer_hammer(args: &str, name: &'static str, default_calls: u64) -> i64 {
+    let hammer = |calls: u64| (0..calls).filter(|_| TIMER.now().is_ok()).count() as u64;
+    let mut c = crate::Checks::new(name, CONSOLE);
+    let calls = crate::args::number(args, "calls").unwrap_or(default_calls);
+    if crate::args::number(args, "peer") == Some(1) {
+        c.check(hammer(calls) == calls, "every call completed (peer)");
+        return c.finish();
+    }
+    let work = || -> Result<u64, String> {
+        mark("spawn_ready")?;
+        mark("work")?;
+        let done = hammer(calls);
+        mark("shutdown")?;
+        print_planted(name, &[("calls", calls)]);
+        mark("final_total")?;
+        Ok(done)
+    };
+    match work() {
+        Ok(done) => c.check(done == calls, "every call completed"),
+        Err(e) => c.check(false, &e),
+    }
+    c.finish()
+}

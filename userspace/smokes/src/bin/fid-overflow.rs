@@ -14,41 +14,10 @@
 #![no_std]
 #![no_main]
 
-extern crate alloc;
-
 use capos_rt::Ctx;
-use capos_smokes::args::number;
-use capos_smokes::fidelity::{mark, print_planted, CONSOLE, TIMER};
-use capos_smokes::Checks;
 
 capos_rt::main!(run);
 
-const NAME: &str = "fid-overflow";
-
-fn hammer(calls: u64) -> u64 {
-    (0..calls).filter(|_| TIMER.now().is_ok()).count() as u64
-}
-
 fn run(ctx: &Ctx) -> i64 {
-    let mut c = Checks::new(NAME, CONSOLE);
-    let calls = number(ctx.args, "calls").unwrap_or(10_000);
-    if number(ctx.args, "peer") == Some(1) {
-        c.check(hammer(calls) == calls, "every call completed (peer)");
-        return c.finish();
-    }
-    match work(calls) {
-        Ok(done) => c.check(done == calls, "every call completed"),
-        Err(e) => c.check(false, &e),
-    }
-    c.finish()
-}
-
-fn work(calls: u64) -> Result<u64, alloc::string::String> {
-    mark("spawn_ready")?;
-    mark("work")?;
-    let done = hammer(calls);
-    mark("shutdown")?;
-    print_planted(NAME, &[("calls", calls)]);
-    mark("final_total")?;
-    Ok(done)
+    capos_smokes::fidelity::timer_hammer(ctx.args, "fid-overflow", 10_000)
 }
