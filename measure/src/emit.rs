@@ -18,7 +18,7 @@ use crate::instrument::Measure;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, PcKey, Record, StackKey};
-use crate::thread_ops::ThreadOps;
+use crate::thread_ops::{self, ThreadOpsRows};
 
 /// What the report needs from the kernel besides the counters.
 #[derive(Clone, Copy, Debug)]
@@ -121,17 +121,10 @@ impl Frozen<'_> {
             send(&Record::ContentionStack { phase, class, lock, frames, count, wait_cycles });
         }
 
-        let mut threads: BTreeMap<(Phase, u64), ThreadOps> = BTreeMap::new();
+        let mut threads = ThreadOpsRows::new();
         for t in &self.thread_ops {
             for phase in sample_phases(t.phase, final_total) {
-                let row = threads.entry((phase, t.thread)).or_insert(ThreadOps {
-                    phase,
-                    syscalls: 0,
-                    ring_sqes: 0,
-                    ..*t
-                });
-                row.syscalls += t.syscalls;
-                row.ring_sqes += t.ring_sqes;
+                thread_ops::add_to(&mut threads, phase, t);
             }
         }
         for t in threads.into_values() {

@@ -65,7 +65,7 @@ pub struct Report {
     pub contention_stacks: BTreeMap<ContentionKey, (u64, u64)>,
     pub trace: Vec<TraceEvent>,
     /// Per-thread operation counts by (phase, thread ref).
-    pub thread_ops: BTreeMap<(Phase, u64), ThreadOps>,
+    pub thread_ops: crate::thread_ops::ThreadOpsRows,
     pub trace_dropped: BTreeMap<u8, u64>,
     pub load_maps: Vec<LoadMap>,
     pub end: Option<End>,
@@ -171,13 +171,7 @@ impl ReportBuilder {
 impl Report {
     /// Adds a thread's counts (rows for one (phase, thread) add up).
     pub fn add_thread_ops(&mut self, t: ThreadOps) {
-        let row = self.thread_ops.entry((t.phase, t.thread)).or_insert(ThreadOps {
-            syscalls: 0,
-            ring_sqes: 0,
-            ..t
-        });
-        row.syscalls += t.syscalls;
-        row.ring_sqes += t.ring_sqes;
+        crate::thread_ops::add_to(&mut self.thread_ops, t.phase, &t);
     }
 
     /// Builds a report from decoded records.

@@ -52,6 +52,22 @@ pub struct ThreadOps {
     pub ring_sqes: u64,
 }
 
+/// Rows by (phase, thread ref): how the report side keeps them.
+pub type ThreadOpsRows = alloc::collections::BTreeMap<(Phase, u64), ThreadOps>;
+
+/// Adds `t`'s counts to `rows` under `phase` (the row's own phase, or a
+/// phase it is summed into): rows for one (phase, thread) add up.
+pub fn add_to(rows: &mut ThreadOpsRows, phase: Phase, t: &ThreadOps) {
+    let row = rows.entry((phase, t.thread)).or_insert(ThreadOps {
+        phase,
+        syscalls: 0,
+        ring_sqes: 0,
+        ..*t
+    });
+    row.syscalls = row.syscalls.saturating_add(t.syscalls);
+    row.ring_sqes = row.ring_sqes.saturating_add(t.ring_sqes);
+}
+
 /// (phase, thread) -> (pid, syscalls, ring SQEs); `N` a power of two.
 pub struct ThreadOpsTable<const N: usize> {
     keys: [AtomicU64; N],
