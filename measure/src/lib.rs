@@ -52,6 +52,8 @@ pub mod docs_ref;
 #[cfg(feature = "std")]
 mod json;
 #[cfg(feature = "std")]
+mod labels;
+#[cfg(feature = "std")]
 pub mod limits;
 #[cfg(feature = "std")]
 pub mod log_parse;

@@ -14,7 +14,7 @@ use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{decode, ContentionKey, DecodeError, Mode, PcKey, Record, StackKey};
+use crate::record::{decode, ContentionKey, DecodeError, Mode, PcKey, Record, SampleTag, StackKey};
 use crate::thread_ops::ThreadOps;
 use crate::trace::TraceEvent;
 
@@ -44,6 +44,24 @@ pub struct LoadMap {
     pub base: u64,
 }
 
+/// A name a thread gave itself (`SET_THREAD_NAME`); the last one set wins.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThreadName {
+    /// Thread ref (`generation << 32 | index`), as in sample tags.
+    pub thread: u64,
+    pub pid: u32,
+    pub name: String,
+}
+
+/// One sample in time order: the CPU, its TSC and the stack it recorded
+/// (a key of [`Report::stack_defs`]; `0` when the stack table refused it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TimedSample {
+    pub cpu: u8,
+    pub tsc: u64,
+    pub stack: u32,
+}
+
 /// Everything one run reported.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -68,6 +86,13 @@ pub struct Report {
     pub thread_ops: crate::thread_ops::ThreadOpsRows,
     pub trace_dropped: BTreeMap<u8, u64>,
     pub load_maps: Vec<LoadMap>,
+    /// Names threads set, by thread ref.
+    pub thread_names: BTreeMap<u64, ThreadName>,
+    /// Stacks referred to by [`Report::timed_samples`]: id -> (tag, frames
+    /// leaf first).
+    pub stack_defs: BTreeMap<u32, (SampleTag, Vec<u64>)>,
+    /// Every sample the per-CPU sample rings kept, per CPU in time order.
+    pub timed_samples: Vec<TimedSample>,
     pub end: Option<End>,
 }
 
