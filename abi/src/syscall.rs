@@ -30,8 +30,27 @@ pub const GROW_HEAP: u64 = 6;
 /// counts exactly.
 pub const THREAD_STAT: u64 = 7;
 
+/// `set_thread_name(ptr, len)`: names the calling thread for measurement
+/// views (flamegraphs, timeline, who-ran-where). The name is `len` bytes of
+/// UTF-8 at `ptr`, 1 to [`THREAD_NAME_MAX`] bytes, with no control
+/// characters, whitespace, `=` or `,` (so it prints as one token); a later
+/// call replaces it. `BadParams` for a bad name, `BadAddress` for a bad
+/// pointer. The measure kernel reports the last name each thread set; the
+/// normal kernel checks the name and keeps nothing.
+pub const SET_THREAD_NAME: u64 = 8;
+
 /// Highest syscall number + 1.
-pub const COUNT: u64 = 8;
+pub const COUNT: u64 = 9;
+
+/// Longest thread name, in bytes.
+pub const THREAD_NAME_MAX: usize = 32;
+
+/// Whether `name` is a valid thread name (see [`SET_THREAD_NAME`]).
+pub fn valid_thread_name(name: &[u8]) -> bool {
+    let Ok(text) = core::str::from_utf8(name) else { return false };
+    (1..=THREAD_NAME_MAX).contains(&name.len())
+        && text.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != '=' && c != ',')
+}
 
 /// What `THREAD_STAT` reads.
 pub mod thread_stat {
@@ -39,4 +58,21 @@ pub mod thread_stat {
     pub const SYSCALLS: u64 = 0;
     /// Ring submission entries the kernel consumed for the thread.
     pub const RING_SQES: u64 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_names_are_one_printable_token() {
+        assert!(valid_thread_name(b"worker-1"));
+        assert!(valid_thread_name("n\u{e4}me".as_bytes()));
+        assert!(valid_thread_name(&[b'x'; THREAD_NAME_MAX]));
+        let bad: [&[u8]; 8] =
+            [b"", b"two words", b"a=b", b"a,b", b"tab\t", b"nl\n", &[0xff, 0xfe], &[b'x'; 33]];
+        for name in bad {
+            assert!(!valid_thread_name(name), "{name:?}");
+        }
+    }
 }

@@ -50,10 +50,30 @@ pub fn dispatch(f: &mut SyscallFrame) {
             nr::thread_stat::RING_SQES => t.ring_sqes.load(Ordering::Relaxed) as i64,
             _ => Error::BadParams.as_result(),
         }),
+        nr::SET_THREAD_NAME => set_thread_name(f.rdi, f.rsi).map_or_else(|e| e.as_result(), |()| 0),
         _ => Error::BadSyscall.as_result(),
     };
     f.rax = result as u64;
     proc::exit_if_killed();
+}
+
+/// `SET_THREAD_NAME`: copies and checks the name (a bad one changes
+/// nothing); the measure kernel keeps it for the report.
+fn set_thread_name(ptr: u64, len: u64) -> Result<(), Error> {
+    let len = usize::try_from(len).map_err(|_| Error::BadParams)?;
+    if len == 0 || len > nr::THREAD_NAME_MAX {
+        return Err(Error::BadParams);
+    }
+    let t = sched::current();
+    let space = t.address_space.as_ref().ok_or(Error::InvalidState)?;
+    let mut buf = [0u8; nr::THREAD_NAME_MAX];
+    proc::usermem::UserSlice::new(ptr, len)?.read_into(space, &mut buf[..len])?;
+    if !nr::valid_thread_name(&buf[..len]) {
+        return Err(Error::BadParams);
+    }
+    #[cfg(feature = "measure")]
+    crate::measure::thread_name(&t, &buf[..len]);
+    Ok(())
 }
 
 /// Counts a system call on the calling thread (and, measuring, by number and
@@ -81,6 +101,7 @@ fn count_syscall(number: u64) {
             nr::YIELD => S::Yield,
             nr::GROW_HEAP => S::GrowHeap,
             nr::THREAD_STAT => S::ThreadStat,
+            nr::SET_THREAD_NAME => S::SetThreadName,
             _ => S::Unknown,
         };
         crate::m_add!(syscall::calls.at(which));

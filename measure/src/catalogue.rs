@@ -75,6 +75,7 @@ dimension! {
         Yield = "yield",
         GrowHeap = "grow_heap",
         ThreadStat = "thread_stat",
+        SetThreadName = "set_thread_name",
         Unknown = "unknown",
     }
 }
@@ -167,6 +168,7 @@ catalogue! {
             kernel_only: Sum = "Interrupts from kernel mode that only advanced time and sent EOI.",
             bsp_tick_advances: Sum = "Global tick advances done by the BSP.",
             sample_interrupts: Sum = "Sample-clock interrupts taken (one PC and stack sample each; `sample_hz` per CPU).",
+            sample_ring_dropped: Sum = "Samples the CPU's time-ordered ring could not keep (full: sized for 10 s at 1 kHz); their PC and stack still count in the tables, only the timeline's flame chart misses them.",
         }
         hists {}
     }
@@ -307,6 +309,7 @@ catalogue! {
         fields {
             ring_sqes: Sum = "Submission-queue entries the kernel consumed.",
             rows_refused: Sum = "Per-thread counts lost because the (thread, phase) table was full.",
+            names_refused: Sum = "Thread names (`SET_THREAD_NAME`) the report cannot carry because the name table was full.",
         }
         hists {}
     }

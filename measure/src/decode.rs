@@ -9,9 +9,11 @@ use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{
-    tag, ContentionClass, HeldLock, Record, SampleMode, SampleTag, MAX_NAME, WIRE_VERSION,
+    tag, ContentionClass, HeldLock, Record, SampleMode, SampleTag, MAX_NAME, TIMED_BATCH,
+    WIRE_VERSION,
 };
 use crate::samples::MAX_FRAMES;
+use crate::thread_names::MAX_THREAD_NAME;
 use crate::thread_ops::ThreadOps;
 use crate::trace::{TraceEvent, TraceKind};
 
@@ -227,6 +229,31 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let len = r.small("name length", MAX_NAME as u64)? as usize;
             let name = core::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::BadUtf8)?;
             Record::LoadMap { pid, binary: String::from(name), base }
+        }
+        tag::THREAD_NAME => {
+            let thread = r.var()?;
+            let pid = r.small("pid", u32::MAX as u64)? as u32;
+            let len = r.small("name length", MAX_THREAD_NAME as u64)? as usize;
+            let name = core::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::BadUtf8)?;
+            Record::ThreadName { thread, pid, name: String::from(name) }
+        }
+        tag::STACK_DEF => {
+            let id = r.small("stack id", u32::MAX as u64)? as u32;
+            let tag = r.tag()?;
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            Record::StackDef { id, tag, frames }
+        }
+        tag::TIMED_SAMPLES => {
+            let cpu = r.small("cpu", u8::MAX as u64)? as u8;
+            let n = r.small("timed sample count", TIMED_BATCH as u64)? as usize;
+            let mut samples = Vec::with_capacity(n);
+            let mut tsc = 0u64;
+            for _ in 0..n {
+                tsc = tsc.wrapping_add(r.var()?);
+                samples.push((tsc, r.small("stack id", u32::MAX as u64)? as u32));
+            }
+            Record::TimedSamples { cpu, samples }
         }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),

@@ -3,12 +3,14 @@
 //!
 //! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
-//! stacks, trace events and per-CPU dropped counts, and `End`. Zero values
+//! stacks, per-thread rows, trace events and per-CPU dropped counts, thread
+//! names, the stacks the time-ordered samples name and those samples, and
+//! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
 //! Samples (contention stacks included) are sent per phase, plus their
 //! `final_total` and `aggregate` sums computed here.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::declare::{Counter, Hist, FINGERPRINT};
@@ -17,7 +19,7 @@ use crate::hist::BUCKETS;
 use crate::instrument::Measure;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{ContentionKey, PcKey, Record, StackKey};
+use crate::record::{ContentionKey, PcKey, Record, StackKey, TIMED_BATCH};
 use crate::thread_ops::{self, ThreadOpsRows};
 
 /// What the report needs from the kernel besides the counters.
@@ -51,6 +53,24 @@ impl Measure {
 }
 
 impl Frozen<'_> {
+    /// The time-ordered samples: first a [`Record::StackDef`] for every
+    /// stack they name, then each CPU's ring in [`TIMED_BATCH`] batches.
+    fn send_timed(&self, send: &mut dyn FnMut(&Record)) {
+        let used: BTreeSet<u32> =
+            self.timed.iter().flat_map(|(_, s)| s.iter().map(|(_, id)| *id)).collect();
+        for (id, _, tag, frames, _) in &self.stacks {
+            if used.contains(id) {
+                let frames = frames.as_slice().to_vec();
+                send(&Record::StackDef { id: *id, tag: *tag, frames });
+            }
+        }
+        for (cpu, samples) in &self.timed {
+            for batch in samples.chunks(TIMED_BATCH) {
+                send(&Record::TimedSamples { cpu: *cpu, samples: batch.to_vec() });
+            }
+        }
+    }
+
     /// Emits the whole report, one record at a time, through `emit`.
     pub fn report(&self, info: &ReportInfo, emit: &mut dyn FnMut(&Record)) {
         let mut sent = 0u64;
@@ -98,7 +118,7 @@ impl Frozen<'_> {
         }
 
         let mut stacks: BTreeMap<StackKey, u64> = BTreeMap::new();
-        for (at, tag, frames, count) in &self.stacks {
+        for (_, at, tag, frames, count) in &self.stacks {
             for phase in sample_phases(*at, final_total) {
                 *stacks.entry((phase, *tag, frames.as_slice().to_vec())).or_default() += count;
             }
@@ -137,6 +157,11 @@ impl Frozen<'_> {
             }
             send(&Record::TraceDropped { cpu: ring.cpu, dropped: ring.dropped });
         }
+        for (thread, pid, name) in &self.names {
+            send(&Record::ThreadName { thread: *thread, pid: *pid, name: name.clone() });
+        }
+        self.send_timed(&mut send);
+
         let records = sent;
         emit(&Record::End { tsc: info.end_tsc, records });
     }

@@ -8,6 +8,7 @@
 //! (encoding, the COM2 writes, the timer ticks that land meanwhile) is in
 //! none of its numbers.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::instrument::Measure;
@@ -36,13 +37,17 @@ pub struct Frozen<'a> {
     /// (phase tag, sample tag, pc, count) per family.
     pub(crate) user_pcs: Vec<(Phase, SampleTag, u64, u64)>,
     pub(crate) kernel_pcs: Vec<(Phase, SampleTag, u64, u64)>,
-    /// (phase tag, sample tag, frames, count).
-    pub(crate) stacks: Vec<(Phase, SampleTag, StackFrames, u64)>,
+    /// (stack id, phase tag, sample tag, frames, count).
+    pub(crate) stacks: Vec<(u32, Phase, SampleTag, StackFrames, u64)>,
     pub(crate) contention: Vec<ContentionEntry>,
     /// Rings that ever recorded an event, by CPU.
     pub(crate) trace: Vec<RingCopy>,
     /// Per-thread operation rows (phase tags as recorded).
     pub(crate) thread_ops: Vec<ThreadOps>,
+    /// Each CPU's time-ordered samples (tsc, stack id), CPUs with any.
+    pub(crate) timed: Vec<(u8, Vec<(u64, u32)>)>,
+    /// (thread ref, pid, name) of every named thread.
+    pub(crate) names: Vec<(u64, u32, String)>,
 }
 
 impl Measure {
@@ -55,7 +60,7 @@ impl Measure {
         let shards = self.shards.copy();
         let user_pcs = self.user_pcs.entries().collect();
         let kernel_pcs = self.kernel_pcs.entries().collect();
-        let stacks = self.stacks.entries().collect();
+        let stacks = self.stacks.entries_with_id().collect();
         let contention = self.contention.entries().collect();
         let trace = (0..MAX_CPUS)
             .filter_map(|cpu| {
@@ -68,6 +73,25 @@ impl Measure {
             })
             .collect();
         let thread_ops = self.thread_ops.entries().collect();
+        let timed = (0..MAX_CPUS)
+            .filter_map(|cpu| {
+                let ring = self.timed.ring(cpu)?;
+                (!ring.is_empty()).then(|| (cpu as u8, ring.entries().collect()))
+            })
+            .collect();
+        let names = self
+            .names
+            .entries()
+            .map(|(thread, pid, bytes, len)| {
+                // Names were checked as UTF-8 when set; cut to the longest
+                // valid prefix all the same.
+                let text = match core::str::from_utf8(&bytes[..len]) {
+                    Ok(t) => t,
+                    Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+                };
+                (thread, pid, String::from(text))
+            })
+            .collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -77,6 +101,8 @@ impl Measure {
             contention,
             trace,
             thread_ops,
+            timed,
+            names,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::instrument_info::InstrumentInfo;
 use crate::log_text::contention_names;
 use crate::phase::Phase;
 use crate::record::{Mode, SampleMode, SampleTag, WIRE_VERSION};
-use crate::report::{Begin, End, LoadMap, Report};
+use crate::report::{Begin, End, LoadMap, Report, ThreadName, TimedSample};
 use crate::thread_ops::ThreadOps;
 
 #[derive(Serialize)]
@@ -28,7 +28,20 @@ struct Json<'a> {
     thread_ops: Vec<&'a ThreadOps>,
     trace_dropped: &'a BTreeMap<u8, u64>,
     load_maps: &'a [LoadMap],
+    thread_names: Vec<&'a ThreadName>,
+    stack_defs: Vec<StackDefJson<'a>>,
+    /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
+    timed_samples: &'a [TimedSample],
     end: Option<&'a End>,
+}
+
+#[derive(Serialize)]
+struct StackDefJson<'a> {
+    id: u32,
+    #[serde(flatten)]
+    tag: TagJson,
+    /// Leaf first.
+    frames: &'a [u64],
 }
 
 #[derive(Serialize)]
@@ -215,6 +228,13 @@ impl Report {
             thread_ops: self.thread_ops.values().collect(),
             trace_dropped: &self.trace_dropped,
             load_maps: &self.load_maps,
+            thread_names: self.thread_names.values().collect(),
+            stack_defs: self
+                .stack_defs
+                .iter()
+                .map(|(id, (tag, frames))| StackDefJson { id: *id, tag: TagJson::new(tag), frames })
+                .collect(),
+            timed_samples: &self.timed_samples,
             end: self.end.as_ref(),
         };
         serde_json::to_string_pretty(&json)

@@ -24,6 +24,11 @@ pub struct Losses {
     /// Per-thread operation records refused (no row left for the thread and
     /// phase: `thread_ops.rows_refused`).
     pub thread_rows_refused: u64,
+    /// Thread names the name table could not keep (`thread_ops.names_refused`).
+    pub thread_names_refused: u64,
+    /// Samples missing from the time-ordered rings (`timer.sample_ring_dropped`;
+    /// still counted in the tables, missing only from the flame chart).
+    pub sample_ring_dropped: u64,
     /// Trace events overwritten, summed over CPUs.
     pub trace_dropped: u64,
 }
@@ -93,6 +98,8 @@ impl Report {
             kernel_stack_overflow: at(k::stack_overflow.into()),
             contention_overflow: at(k::contention_overflow.into()),
             thread_rows_refused: at(crate::catalogue::thread_ops::rows_refused.into()),
+            thread_names_refused: at(crate::catalogue::thread_ops::names_refused.into()),
+            sample_ring_dropped: at(crate::catalogue::timer::sample_ring_dropped.into()),
             trace_dropped: self.trace_dropped.values().fold(0u64, |a, d| a.saturating_add(*d)),
         };
         let by_mode = self.pcs_by_mode();
@@ -150,13 +157,15 @@ impl Limits {
         let mut out = vec![format!(
             "losses (whole run): user_pc_overflow={} user_stack_overflow={} kernel_pc_overflow={} \
              kernel_stack_overflow={} contention_overflow={} thread_rows_refused={} \
-             trace_dropped={} ({})",
+             thread_names_refused={} sample_ring_dropped={} trace_dropped={} ({})",
             l.user_pc_overflow,
             l.user_stack_overflow,
             l.kernel_pc_overflow,
             l.kernel_stack_overflow,
             l.contention_overflow,
             l.thread_rows_refused,
+            l.thread_names_refused,
+            l.sample_ring_dropped,
             l.trace_dropped,
             if per_cpu.is_empty() { "no trace rings".to_string() } else { per_cpu.join(",") }
         )];
@@ -210,6 +219,12 @@ impl Limits {
         let mut s = format!("losses: {} samples, {} trace events", l.samples(), l.trace_dropped);
         if l.thread_rows_refused > 0 {
             s.push_str(&format!(", {} per-thread records", l.thread_rows_refused));
+        }
+        if l.thread_names_refused > 0 {
+            s.push_str(&format!(", {} thread names", l.thread_names_refused));
+        }
+        if l.sample_ring_dropped > 0 {
+            s.push_str(&format!(", {} samples missing from the timeline", l.sample_ring_dropped));
         }
         if self.accel() == Accel::Tcg {
             let share: Vec<String> = self

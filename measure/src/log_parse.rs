@@ -11,10 +11,13 @@ use std::collections::BTreeMap;
 use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
-use crate::log_text::{CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, THREAD_OPS_FAMILY};
+use crate::log_text::{
+    CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
+    THREAD_OPS_FAMILY, TIMED_FAMILY,
+};
 use crate::phase::Phase;
 use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
-use crate::report::{Begin, End, LoadMap, Report};
+use crate::report::{Begin, End, LoadMap, Report, ThreadName, TimedSample};
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
 use crate::trace::{TraceArgs, TraceKind};
@@ -230,7 +233,7 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
         f if mode_of(f, "_pc_sample").is_some() => {
             let mode = mode_of(f, "_pc_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
             let phase = t.phase("phase")?;
-            let tag = sample_tag(&mut t, mode)?;
+            let tag = sample_tag(&mut t, Some(mode))?;
             let (pc, count) = (t.num("pc")?, t.num("count")?);
             if count != 0 {
                 let slot = report.pc_samples.entry((phase, tag, pc)).or_default();
@@ -241,12 +244,35 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let mode =
                 mode_of(f, "_stack_sample").ok_or_else(|| K::UnknownFamily(f.to_string()))?;
             let phase = t.phase("phase")?;
-            let tag = sample_tag(&mut t, mode)?;
+            let tag = sample_tag(&mut t, Some(mode))?;
             let count = t.num("count")?;
             let frames = frames(t.str("frames")?)?;
             if count != 0 {
                 let slot = report.stack_samples.entry((phase, tag, frames)).or_default();
                 *slot = slot.saturating_add(count);
+            }
+        }
+        THREAD_NAME_FAMILY => {
+            let (thread, pid) = (t.num("thread")?, t.small("pid")?);
+            let name = unescape(t.str("name")?)?;
+            report.thread_names.insert(thread, ThreadName { thread, pid, name });
+        }
+        STACK_DEF_FAMILY => {
+            let id = t.small("id")?;
+            let tag = sample_tag(&mut t, None)?;
+            let frames = frames(t.str("frames")?)?;
+            report.stack_defs.insert(id, (tag, frames));
+        }
+        TIMED_FAMILY => {
+            let cpu = t.small("cpu")?;
+            let list = t.str("samples")?;
+            let bad = || K::BadNumber { key: "samples".into(), value: list.to_string() };
+            let mut tsc = 0u64;
+            for entry in list.split(',').filter(|e| !e.is_empty()) {
+                let (dt, id) = entry.split_once(':').ok_or_else(bad)?;
+                tsc = tsc.wrapping_add(number(dt).ok_or_else(bad)?);
+                let stack = number(id).and_then(|v| u32::try_from(v).ok()).ok_or_else(bad)?;
+                report.timed_samples.push(TimedSample { cpu, tsc, stack });
             }
         }
         THREAD_OPS_FAMILY => report.add_thread_ops(ThreadOps {
@@ -281,11 +307,12 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
 /// [`MAX_FRAMES`]; empty for no frames.
 /// A sample line's tag (`cpu= pid= tid= mode= lock=`); the mode must be of
 /// the line's family (`mode=idle` on a `user_` line is refused).
-fn sample_tag(t: &mut Tokens<'_>, family: Mode) -> Result<SampleTag, ParseErrorKind> {
+/// `None` accepts every mode (stack definitions).
+fn sample_tag(t: &mut Tokens<'_>, family: Option<Mode>) -> Result<SampleTag, ParseErrorKind> {
     let (cpu, pid, tid) = (t.small("cpu")?, t.small("pid")?, t.num("tid")?);
     let name = t.str("mode")?;
     let mode = SampleMode::from_name(name)
-        .filter(|m| m.family() == family)
+        .filter(|m| family.is_none_or(|f| m.family() == f))
         .ok_or_else(|| K::UnknownLabel { key: "mode".into(), value: name.to_string() })?;
     let lock = match t.str("lock")? {
         "-" => None,

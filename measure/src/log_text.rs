@@ -17,6 +17,9 @@
 //! measure: trace cpu=1 tsc=99 kind=context_switch prev=0x7 next=0x9 prev_state=0x1
 //! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
 //! measure: trace_dropped cpu=1 dropped=0
+//! measure: thread_name thread=0x100000004 pid=3 name=worker-1
+//! measure: stack_def id=17 cpu=1 pid=3 tid=0x100000004 mode=user lock=- frames=0x401000,0x401200
+//! measure: timed_samples cpu=1 samples=123456789:17,2005210:17,1998034:0
 //! measure: end tsc=999 records=812 lost=0
 //! ```
 //!
@@ -30,8 +33,35 @@ use std::fmt::Write;
 
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
-use crate::record::{ContentionClass, Mode, SampleTag, WIRE_VERSION};
+use crate::record::{ContentionClass, Mode, SampleTag, TIMED_BATCH, WIRE_VERSION};
 use crate::report::Report;
+
+impl Report {
+    /// `timed_samples` lines: each CPU's run of samples, [`TIMED_BATCH`]
+    /// per line.
+    fn write_timed(&self, out: &mut String) {
+        let mut i = 0;
+        while i < self.timed_samples.len() {
+            let cpu = self.timed_samples[i].cpu;
+            let run = self.timed_samples[i..]
+                .iter()
+                .take(TIMED_BATCH)
+                .take_while(|s| s.cpu == cpu)
+                .collect::<Vec<_>>();
+            let mut prev = 0u64;
+            let list: Vec<String> = run
+                .iter()
+                .map(|s| {
+                    let dt = s.tsc.wrapping_sub(prev);
+                    prev = s.tsc;
+                    format!("{dt}:{}", s.stack)
+                })
+                .collect();
+            let _ = writeln!(out, "{PREFIX}{TIMED_FAMILY} cpu={cpu} samples={}", list.join(","));
+            i += run.len();
+        }
+    }
+}
 
 /// Line prefix of every measurement line.
 pub const PREFIX: &str = "measure: ";
@@ -41,6 +71,16 @@ pub const HIST_SUFFIX: &str = "_hist";
 
 /// Line family of per-thread operation counts.
 pub const THREAD_OPS_FAMILY: &str = "thread_counts";
+
+/// Line family of thread names.
+pub const THREAD_NAME_FAMILY: &str = "thread_name";
+
+/// Line family of the stacks time-ordered samples name.
+pub const STACK_DEF_FAMILY: &str = "stack_def";
+
+/// Line family of time-ordered samples (`samples=` lists `dt:id`, `dt` the
+/// TSC minus the previous entry's on the line, the first one absolute).
+pub const TIMED_FAMILY: &str = "timed_samples";
 
 /// Line family of contention stacks.
 pub const CONTENTION_FAMILY: &str = "contention_stack";
@@ -193,6 +233,25 @@ impl Report {
         for (cpu, dropped) in &self.trace_dropped {
             let _ = writeln!(out, "{PREFIX}trace_dropped cpu={cpu} dropped={dropped}");
         }
+        for n in self.thread_names.values() {
+            let _ = writeln!(
+                out,
+                "{PREFIX}{THREAD_NAME_FAMILY} thread={:#x} pid={} name={}",
+                n.thread,
+                n.pid,
+                escape(&n.name)
+            );
+        }
+        for (id, (tag, frames)) in &self.stack_defs {
+            let frames: Vec<String> = frames.iter().map(|f| format!("{f:#x}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{STACK_DEF_FAMILY} id={id} {} frames={}",
+                tag_text(tag),
+                frames.join(",")
+            );
+        }
+        self.write_timed(&mut out);
         if let Some(e) = &self.end {
             let _ =
                 writeln!(out, "{PREFIX}end tsc={} records={} lost={}", e.tsc, e.records, e.lost);

@@ -20,6 +20,9 @@
 //! | 11  | ContentionStack | phase, class, lock, count, wait cycles, n, n x frame (leaf first) |
 //! | 12  | Instrument      | accel, counter, hist, lock, trace, stack cycles, hold corrections (scheduler, shared), batches, batch events, unquiesced CPUs, tick Hz, sample Hz |
 //! | 13  | ThreadOps       | phase, thread ref, pid, syscalls, ring SQEs                       |
+//! | 14  | ThreadName      | thread ref, pid, name length, name bytes (UTF-8)                  |
+//! | 15  | StackDef        | id, tag, n, n x frame (leaf first)                                |
+//! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
 //! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
@@ -38,7 +41,7 @@ use crate::trace::TraceEvent;
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -326,6 +329,26 @@ pub enum Record {
         binary: String,
         base: u64,
     },
+    /// The last name a thread set (at most
+    /// [`crate::thread_names::MAX_THREAD_NAME`] bytes).
+    ThreadName {
+        thread: u64,
+        pid: u32,
+        name: String,
+    },
+    /// A stack that [`Record::TimedSamples`] refer to by `id` (never 0).
+    StackDef {
+        id: u32,
+        tag: SampleTag,
+        frames: Vec<u64>,
+    },
+    /// Consecutive entries of one CPU's time-ordered sample ring: (TSC,
+    /// stack id, `0` when the stack was not kept), oldest first, at most
+    /// [`TIMED_BATCH`] per record.
+    TimedSamples {
+        cpu: u8,
+        samples: Vec<(u64, u32)>,
+    },
     End {
         tsc: u64,
         records: u64,
@@ -346,7 +369,13 @@ pub(crate) mod tag {
     pub const CONTENTION_STACK: u8 = 11;
     pub const INSTRUMENT: u8 = 12;
     pub const THREAD_OPS: u8 = 13;
+    pub const THREAD_NAME: u8 = 14;
+    pub const STACK_DEF: u8 = 15;
+    pub const TIMED_SAMPLES: u8 = 16;
 }
+
+/// Most entries in one [`Record::TimedSamples`].
+pub const TIMED_BATCH: usize = 64;
 
 // ---------------------------------------------------------------------------
 // Encoding.
@@ -480,6 +509,38 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, v);
             }
             out.extend_from_slice(name.as_bytes());
+        }
+        Record::ThreadName { thread, pid, name } => {
+            out.push(tag::THREAD_NAME);
+            let name = truncate_utf8(name, crate::thread_names::MAX_THREAD_NAME);
+            for v in [*thread, *pid as u64, name.len() as u64] {
+                put(out, v);
+            }
+            out.extend_from_slice(name.as_bytes());
+        }
+        Record::StackDef { id, tag, frames } => {
+            out.push(tag::STACK_DEF);
+            put(out, *id as u64);
+            put_tag(out, tag);
+            let frames = &frames[..frames.len().min(MAX_FRAMES)];
+            put(out, frames.len() as u64);
+            for f in frames {
+                put(out, *f);
+            }
+        }
+        Record::TimedSamples { cpu, samples } => {
+            out.push(tag::TIMED_SAMPLES);
+            let samples = &samples[..samples.len().min(TIMED_BATCH)];
+            put(out, *cpu as u64);
+            put(out, samples.len() as u64);
+            // Deltas keep a batch small (a TSC that went backwards, which
+            // one CPU never sees, still round-trips: the delta wraps).
+            let mut prev = 0u64;
+            for (tsc, stack) in samples {
+                put(out, tsc.wrapping_sub(prev));
+                put(out, *stack as u64);
+                prev = *tsc;
+            }
         }
         Record::End { tsc, records } => {
             out.push(tag::END);

@@ -179,6 +179,15 @@ impl ReportBuilder {
             Record::LoadMap { pid, binary, base } => {
                 r.load_maps.push(LoadMap { pid, binary, base })
             }
+            Record::ThreadName { thread, pid, name } => {
+                r.thread_names.insert(thread, ThreadName { thread, pid, name });
+            }
+            Record::StackDef { id, tag, frames } => {
+                r.stack_defs.insert(id, (tag, frames));
+            }
+            Record::TimedSamples { cpu, samples } => r
+                .timed_samples
+                .extend(samples.into_iter().map(|(tsc, stack)| TimedSample { cpu, tsc, stack })),
             Record::End { tsc, records } => {
                 let got = self.received - 1;
                 r.end = Some(End { tsc, records, lost: records.saturating_sub(got) });

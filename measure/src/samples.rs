@@ -44,7 +44,9 @@ const fn mix(mut x: u64) -> u64 {
 /// that would pass the limit is refused (the sample overflows), so a table
 /// never holds more than `limit` entries, however many CPUs race.
 pub struct Claims {
-    limit: AtomicUsize,
+    /// `usize::MAX - limit`, so an unlimited table is all zero bytes and
+    /// the measure statics stay in `.bss` (not in the kernel image).
+    headroom: AtomicUsize,
     claimed: AtomicUsize,
 }
 
@@ -57,12 +59,12 @@ impl Default for Claims {
 impl Claims {
     /// No limit but the table's size.
     pub const fn new() -> Self {
-        Claims { limit: AtomicUsize::new(usize::MAX), claimed: AtomicUsize::new(0) }
+        Claims { headroom: AtomicUsize::new(0), claimed: AtomicUsize::new(0) }
     }
 
     /// At most `n` claims from now on (set at boot, before any sample).
     pub fn set_limit(&self, n: usize) {
-        self.limit.store(n, R);
+        self.headroom.store(usize::MAX - n, R);
     }
 
     /// Slots claimed so far.
@@ -73,7 +75,7 @@ impl Claims {
     /// Takes one claim; `false` when the limit is reached.
     #[inline]
     pub(crate) fn take(&self) -> bool {
-        if self.claimed.fetch_add(1, R) < self.limit.load(R) {
+        if self.claimed.fetch_add(1, R) < usize::MAX - self.headroom.load(R) {
             return true;
         }
         self.claimed.fetch_sub(1, R);
@@ -169,24 +171,25 @@ impl<const N: usize, const F: usize> FrameTable<N, F> {
     }
 
     /// Counts one stack with `weight` (leaf first; frames past `F` are
-    /// cut). `false` when the table is full.
-    fn record(&self, meta: u64, aux: u64, frames: &[u64], weight: u64) -> bool {
+    /// cut). The slot's index, `None` when the table is full.
+    fn record(&self, meta: u64, aux: u64, frames: &[u64], weight: u64) -> Option<usize> {
         let frames = &frames[..frames.len().min(F)];
         let meta = (meta & META_MASK) | (frames.len() as u64) << LEN_SHIFT;
         let key = frames.iter().fold(mix(mix(meta) ^ aux), |h, f| mix(h ^ f)) | VALID;
         let start = key as usize;
         for probe in 0..MAX_PROBE.min(N) {
-            let slot = &self.slots[(start + probe) & (N - 1)];
+            let index = (start + probe) & (N - 1);
+            let slot = &self.slots[index];
             let seen = slot.key.load(Ordering::Acquire);
             if seen == key {
                 slot.count.fetch_add(1, R);
                 if weight != 0 {
                     slot.weight.fetch_add(weight, R);
                 }
-                return true;
+                return Some(index);
             }
             if seen == 0 && !self.claims.take() {
-                return false;
+                return None;
             }
             if seen == 0 && slot.key.compare_exchange(0, CLAIMED, Ordering::Acquire, R).is_ok() {
                 for (cell, f) in slot.frames.iter().zip(frames) {
@@ -198,7 +201,7 @@ impl<const N: usize, const F: usize> FrameTable<N, F> {
                 slot.weight.store(weight, R);
                 // Publish: readers that see the key see frames and meta.
                 slot.key.store(key, Ordering::Release);
-                return true;
+                return Some(index);
             }
             if seen == 0 {
                 self.claims.give_back(); // another writer took the slot first
@@ -206,12 +209,17 @@ impl<const N: usize, const F: usize> FrameTable<N, F> {
             // Claimed by a concurrent writer or another stack: probe on. A
             // racing copy of the same stack may land twice; readers merge.
         }
-        false
+        None
     }
 
     /// Every (meta, aux, frames, count, weight) recorded, in table order.
     fn entries(&self) -> impl Iterator<Item = (u64, u64, StackFrames, u64, u64)> + '_ {
-        self.slots.iter().filter_map(|slot| {
+        self.indexed().map(|(_, e)| e)
+    }
+
+    /// [`FrameTable::entries`] with each slot's index.
+    fn indexed(&self) -> impl Iterator<Item = (usize, (u64, u64, StackFrames, u64, u64))> + '_ {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| {
             if slot.key.load(Ordering::Acquire) & VALID == 0 {
                 return None;
             }
@@ -222,7 +230,7 @@ impl<const N: usize, const F: usize> FrameTable<N, F> {
                 *out = cell.load(R);
             }
             let (count, weight) = (slot.count.load(R), slot.weight.load(R));
-            Some((meta & META_MASK, slot.aux.load(R), frames, count, weight))
+            Some((index, (meta & META_MASK, slot.aux.load(R), frames, count, weight)))
         })
     }
 }
@@ -275,7 +283,7 @@ impl<const N: usize> PcTable<N> {
 
     /// Counts one sample of `pc` in `phase`; `false` when the table is full.
     pub fn record(&self, phase: Phase, tag: &SampleTag, pc: u64) -> bool {
-        self.table.record(sample_meta(phase, tag), tag.tid, &[pc], 0)
+        self.table.record(sample_meta(phase, tag), tag.tid, &[pc], 0).is_some()
     }
 
     /// Every (phase, tag, pc, count) recorded, in table order.
@@ -311,14 +319,28 @@ impl<const N: usize> StackTable<N> {
     /// Counts one stack (leaf first; frames past [`MAX_FRAMES`] are cut).
     /// `false` when the table is full.
     pub fn record(&self, phase: Phase, tag: &SampleTag, frames: &[u64]) -> bool {
-        self.table.record(sample_meta(phase, tag), tag.tid, frames, 0)
+        self.record_id(phase, tag, frames).is_some()
+    }
+
+    /// [`StackTable::record`] returning the stack's id (its slot + 1, never
+    /// 0), `None` when the table is full.
+    pub fn record_id(&self, phase: Phase, tag: &SampleTag, frames: &[u64]) -> Option<u32> {
+        let slot = self.table.record(sample_meta(phase, tag), tag.tid, frames, 0)?;
+        Some(slot as u32 + 1)
     }
 
     /// Every (phase, tag, frames, count) recorded, in table order.
     pub fn entries(&self) -> impl Iterator<Item = (Phase, SampleTag, StackFrames, u64)> + '_ {
-        self.table.entries().filter_map(|(meta, tid, frames, count, _)| {
+        self.entries_with_id().map(|(_, phase, tag, frames, count)| (phase, tag, frames, count))
+    }
+
+    /// [`StackTable::entries`] with each stack's id (as [`StackTable::record_id`]).
+    pub fn entries_with_id(
+        &self,
+    ) -> impl Iterator<Item = (u32, Phase, SampleTag, StackFrames, u64)> + '_ {
+        self.table.indexed().filter_map(|(slot, (meta, tid, frames, count, _))| {
             let (phase, tag) = sample_tag(meta, tid)?;
-            Some((phase, tag, frames, count))
+            Some((slot as u32 + 1, phase, tag, frames, count))
         })
     }
 }
@@ -365,7 +387,7 @@ impl<const N: usize> ContentionTable<N> {
     /// first; past [`MAX_FRAMES`] are cut). `false` when the table is full.
     pub fn record(&self, phase: Phase, class: u8, lock: u8, frames: &[u64], wait: u64) -> bool {
         let meta = phase as u64 | (class as u64) << 8 | (lock as u64) << 16;
-        self.table.record(meta, 0, frames, wait)
+        self.table.record(meta, 0, frames, wait).is_some()
     }
 
     /// Every entry recorded, in table order.

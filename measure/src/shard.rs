@@ -98,8 +98,10 @@ struct PaddedEpoch(AtomicU64);
 pub struct Shards {
     shards: [Shard; MAX_CPUS],
     epoch: PaddedEpoch,
-    /// Shards that readers visit: the CPUs that can write (all until told).
-    in_use: core::sync::atomic::AtomicUsize,
+    /// Shards that readers skip: `MAX_CPUS` minus the CPUs that can write
+    /// (0, all of them, until told; zero so the `Measure` statics stay in
+    /// `.bss`).
+    not_in_use: core::sync::atomic::AtomicUsize,
 }
 
 impl Default for Shards {
@@ -113,19 +115,19 @@ impl Shards {
         Shards {
             shards: [const { Shard::new() }; MAX_CPUS],
             epoch: PaddedEpoch(AtomicU64::new(0)),
-            in_use: core::sync::atomic::AtomicUsize::new(MAX_CPUS),
+            not_in_use: core::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     /// Only CPUs `0..cpus` will ever write: readers (phase marks, the final
     /// copy) skip the other shards, which keeps a mark's snapshot short.
     pub fn set_cpus_in_use(&self, cpus: usize) {
-        self.in_use.store(cpus.clamp(1, MAX_CPUS), Relaxed);
+        self.not_in_use.store(MAX_CPUS - cpus.clamp(1, MAX_CPUS), Relaxed);
     }
 
     /// The shards readers visit.
     fn readable(&self) -> &[Shard] {
-        &self.shards[..self.in_use.load(Relaxed).min(MAX_CPUS)]
+        &self.shards[..MAX_CPUS - self.not_in_use.load(Relaxed).min(MAX_CPUS - 1)]
     }
 
     /// Adds `value` to a `sum` counter on `cpu`'s shard. Out-of-range CPUs,

@@ -59,12 +59,12 @@ fn tick(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
 
 /// A sample-clock interrupt as `arch_hooks::sample` and `measure::sample`
 /// count it.
-fn sample(m: &Measure, cpu: usize, from_user: bool, pc: u64) {
+fn sample(m: &Measure, cpu: usize, from_user: bool, pc: u64, tsc: u64) {
     m.add(cpu, timer::sample_interrupts, 1);
     let mode = if from_user { SampleMode::User } else { SampleMode::Kernel };
     let tag = SampleTag { cpu: cpu as u8, pid: 2, tid: 0x1_0000_0003, mode, lock: None };
     m.sample_pc(cpu, &tag, pc);
-    m.sample_stack(cpu, &tag, &[pc, pc + 0x100]);
+    m.sample_stack(cpu, &tag, &[pc, pc + 0x100], tsc);
 }
 
 /// An acquisition and release as `lockstat` counts them.
@@ -130,7 +130,7 @@ fn kernel_like_report() -> Report {
                     Event::Mark(p) => M.mark(*p, *t).unwrap(),
                     Event::Tick { cpu } => tick(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64),
                     Event::Sample { cpu } => {
-                        sample(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64)
+                        sample(&M, *cpu, i % 3 != 0, 0x40_1000 + (i % 5) as u64, *t)
                     }
                     Event::Lock { cpu, n } => run_lock(&M, *cpu, *n),
                 }

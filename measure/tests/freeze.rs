@@ -31,7 +31,7 @@ fn probe_everything(m: &Measure, cpu: usize, v: u64) {
     m.hist(cpu, scheduler_lock::hold, v);
     m.sample_pc(cpu, &U, 0x40_1000 + v * 4);
     m.sample_pc(cpu, &K, 0xffff_ffff_8000_1000 + v * 4);
-    m.sample_stack(cpu, &K, &[0xffff_ffff_8000_1000, v]);
+    m.sample_stack(cpu, &K, &[0xffff_ffff_8000_1000, v], v);
     m.contention_stack(cpu, ContentionClass::SharedKernelLock as u8, 1, &[v], 100 + v);
     m.trace(
         cpu,

@@ -42,7 +42,13 @@ fn record_sample_run() -> Vec<Record> {
         lock: HeldLock::new(ContentionClass::SchedulerLock, SchedLockSite::TimerSelect as u8),
         ..K
     };
-    M.sample_stack(1, &irq, &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200]);
+    M.sample_stack(1, &irq, &[0xffff_ffff_8000_0010, 0xffff_ffff_8000_0200], 5000);
+    // 70 samples on CPU 0 in time order: two `timed_samples` lines.
+    for i in 0..70u64 {
+        let on0 = SampleTag { cpu: 0, ..user };
+        M.sample_stack(0, &on0, &[0x40_1000 + (i % 3) * 0x10, 0x40_2000], 2_000 + i * 10);
+    }
+    M.thread_name(1, 0x1_0000_0004, 3, "worker-1%".as_bytes());
     M.contention_stack(
         1,
         ContentionClass::SchedulerLock as u8,
@@ -158,6 +164,20 @@ fn records_to_log_and_back_are_the_same_report() {
     );
     assert_eq!(parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks), 3);
     assert_eq!(parsed.instrument.map(|i| (i.accel, i.hold_correction)), Some((Accel::Tcg, 61)));
+    assert_eq!(parsed.thread_name(0x1_0000_0004), Some("worker-1%"));
+    assert!(log.contains("thread_name thread=0x100000004 pid=3 name=worker-1%25"), "{log}");
+    // 1 sample on CPU 1, 70 on CPU 0, in time order per CPU, every stack defined.
+    assert_eq!(parsed.timed_samples.len(), 71);
+    assert_eq!(log.matches("timed_samples cpu=0 ").count(), 2, "64 per line");
+    let cpu0: Vec<u64> =
+        parsed.timed_samples.iter().filter(|s| s.cpu == 0).map(|s| s.tsc).collect();
+    assert_eq!(cpu0, (0..70u64).map(|i| 2_000 + i * 10).collect::<Vec<_>>());
+    assert_eq!(parsed.stack_defs.len(), 4, "three user stacks and the interrupt's");
+    for s in &parsed.timed_samples {
+        let (tag, frames) = &parsed.stack_defs[&s.stack];
+        assert_eq!(tag.cpu, s.cpu);
+        assert_eq!(frames.len(), 2);
+    }
 }
 
 #[test]
@@ -373,12 +393,17 @@ fn json_carries_the_same_values() {
     assert_eq!(pc["mode"], "user");
     assert_eq!((pc["cpu"].as_u64(), pc["pid"].as_u64()), (Some(1), Some(3)));
     assert_eq!((pc["tid"].as_u64(), pc["lock"].is_null()), (Some(0x1_0000_0004), true));
-    let stack = &json["stack_samples"][0];
+    let stacks = json["stack_samples"].as_array().unwrap();
+    let stack = stacks.iter().find(|s| s["family"] == "kernel").unwrap();
     assert_eq!(
         (stack["family"].as_str(), stack["mode"].as_str()),
         (Some("kernel"), Some("interrupt"))
     );
     assert_eq!(stack["lock"], "scheduler_lock:timer_select");
+    assert_eq!(json["thread_names"][0]["name"], "worker-1%");
+    assert_eq!(json["timed_samples"].as_array().map(Vec::len), Some(71));
+    let id = json["timed_samples"][0]["stack"].as_u64().unwrap();
+    assert!(json["stack_defs"].as_array().unwrap().iter().any(|d| d["id"] == id));
     let c = json["contention_stacks"]
         .as_array()
         .unwrap()

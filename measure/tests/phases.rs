@@ -121,11 +121,11 @@ fn samples_are_reported_per_phase_and_summed() {
     M.sample_pc(0, &U, 0x40_1000);
     M.mark(Phase::SpawnReady, 1).unwrap();
     M.sample_pc(0, &U, 0x40_1000);
-    M.sample_stack(0, &U, &[0x40_1000, 0x40_2000]);
+    M.sample_stack(0, &U, &[0x40_1000, 0x40_2000], 1500);
     M.mark(Phase::Work, 2).unwrap();
     M.sample_pc(1, &U, 0x40_1000);
     M.sample_pc(1, &K, 0xffff_ffff_8000_1234);
-    M.sample_stack(1, &U, &[0x40_1000, 0x40_2000]);
+    M.sample_stack(1, &U, &[0x40_1000, 0x40_2000], 1600);
     M.mark(Phase::FinalTotal, 3).unwrap();
     M.sample_pc(1, &U, 0x40_1000);
 

@@ -120,6 +120,13 @@ fn every_kind() -> Vec<Record> {
         Record::TraceDropped { cpu: 3, dropped: 12 },
         Record::PhaseMark { phase: Phase::SpawnReady, tsc: 123 },
         Record::LoadMap { pid: 9, binary: "thread-scale/worker é".into(), base: 0x40_0000 },
+        Record::ThreadName { thread: 1 << 32 | 4, pid: 3, name: "worker-\u{e9}".into() },
+        Record::StackDef {
+            id: u32::MAX,
+            tag: SampleTag { cpu: 2, pid: 3, tid: 1 << 32 | 4, mode: SampleMode::User, lock: None },
+            frames: vec![0x40_1000, 0x40_2000],
+        },
+        Record::TimedSamples { cpu: 1, samples: vec![(u64::MAX - 5, 1), (3, 0), (3, 7), (9, 1)] },
         Record::End { tsc: 456, records: 11 },
     ]
 }

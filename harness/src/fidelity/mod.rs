@@ -25,6 +25,7 @@ mod syscalls;
 mod table;
 #[cfg(test)]
 mod tests;
+mod thread_views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,9 @@
 //!   `.contention_overflow`, `thread_ops.rows_refused`), and `measure
 //!   check` still finds samples + overflow = ticks;
 //! * the `# losses` line of measure.log states each of them as counted;
+//! * each CPU's time-ordered ring keeps `CAPACITY` samples and counts the
+//!   rest in `timer.sample_ring_dropped`; the two processes name one thread
+//!   each and the name table keeps `CAPACITY` (`thread_ops.names_refused`);
 //! * `thread_ops.rows_refused` counts refused records: every system call
 //!   and every ring batch (at least one SQE) records once, so it lies
 //!   between the refused system calls (all system calls less those in the
@@ -21,7 +24,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use capos_measure::catalogue::{kernel_pc_samples as k, thread_ops, user_pc_samples as u};
+use capos_measure::catalogue::{kernel_pc_samples as k, thread_ops, timer, user_pc_samples as u};
 use capos_measure::record::Mode;
 use capos_measure::{Counter, Phase};
 
@@ -110,7 +113,34 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let threads = table_entries(r.thread_ops.keys().map(|(p, t)| (*p, t)));
     rows.push(Row::exact(name, "per-thread rows = capacity", cap, threads));
 
-    let overflows: [(&str, Counter, &str); 6] = [
+    // Each CPU's time-ordered ring keeps `cap` samples; the two processes
+    // name one thread each and the name table keeps `cap` of them.
+    let cpus = u64::from(WORKLOAD.smp);
+    rows.push(Row::exact(
+        name,
+        "time-ordered samples = capacity x CPUs",
+        cap * cpus,
+        r.timed_samples.len() as u64,
+    ));
+    let stacks = [u::stacks, u::stack_overflow, k::stacks, k::stack_overflow]
+        .into_iter()
+        .map(|c| agg(c.into()))
+        .sum::<u64>();
+    rows.push(Row::exact(
+        name,
+        "timer.sample_ring_dropped = stack samples - capacity x CPUs",
+        stacks.saturating_sub(cap * cpus),
+        agg(timer::sample_ring_dropped.into()),
+    ));
+    rows.push(Row::exact(name, "thread names kept = capacity", cap, r.thread_names.len() as u64));
+    rows.push(Row::exact(
+        name,
+        "thread_ops.names_refused = names set - capacity",
+        2 - cap,
+        agg(thread_ops::names_refused.into()),
+    ));
+
+    let overflows: [(&str, Counter, &str); 8] = [
         ("user_pc_samples.overflow", u::overflow.into(), "user_pc_overflow"),
         ("user_pc_samples.stack_overflow", u::stack_overflow.into(), "user_stack_overflow"),
         ("kernel_pc_samples.overflow", k::overflow.into(), "kernel_pc_overflow"),
@@ -121,6 +151,8 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             "contention_overflow",
         ),
         ("thread_ops.rows_refused", thread_ops::rows_refused.into(), "thread_rows_refused"),
+        ("thread_ops.names_refused", thread_ops::names_refused.into(), "thread_names_refused"),
+        ("timer.sample_ring_dropped", timer::sample_ring_dropped.into(), "sample_ring_dropped"),
     ];
     let log = run.read(&run.profile.pc_report.report.with_file_name("measure.log"))?;
     let losses = log

@@ -151,6 +151,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             n,
         ));
     }
+    rows.extend(super::thread_views::rows(name, &run.report, &["spinner-0", "spinner-1"], &ran));
     for (sym, r) in SPINNERS.iter().zip(&ran) {
         rows.push(Row::new(
             name,

@@ -560,6 +560,21 @@ fn oversub_report(sleeps: u64, ticks: u64) -> Report {
         );
         r.set_counter(phase, segment::count.at(Segment::ScheduleSaveRequeue), t);
     }
+    // The two named spinners: 139 user stack samples each in the work
+    // phase, 140 in the run, every one also in the time-ordered ring.
+    for (k, tid) in [0x1_0000_0005u64, 0x1_0000_0006].into_iter().enumerate() {
+        let name = format!("spinner-{k}");
+        r.thread_names.insert(tid, capos_measure::report::ThreadName { thread: tid, pid: 2, name });
+        let tag = SampleTag { pid: 2, tid, ..U };
+        r.stack_samples.insert((Phase::Work, tag, vec![0x40_1000 + k as u64]), 139);
+        r.stack_samples.insert((Phase::Aggregate, tag, vec![0x40_1000 + k as u64]), 140);
+        let id = k as u32 + 1;
+        r.stack_defs.insert(id, (tag, vec![0x40_1000 + k as u64]));
+        for i in 0..140u64 {
+            let tsc = (i * 2 + k as u64) * 1_000;
+            r.timed_samples.push(capos_measure::report::TimedSample { cpu: 0, tsc, stack: id });
+        }
+    }
     r
 }
 
@@ -572,6 +587,16 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
     let faithful = oversub_report(20, 278);
     let r = run(dir.path(), faithful.clone(), &planted, &pcs, "", "");
     assert_eq!(failed(&oversub::WORKLOAD, &r), Vec::<String>::new());
+
+    // A spinner that did not name itself; a timeline sample the tables lack.
+    let mut bad = faithful.clone();
+    bad.thread_names.remove(&0x1_0000_0006);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["thread_name spinner-1: reported once"]);
+    let mut bad = faithful.clone();
+    bad.timed_samples.pop();
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["spinner-1: time-ordered samples = its stack samples (whole run)"]);
 
     // A wakeup whose queued sleeper the pick did not see.
     let mut bad = faithful.clone();
@@ -659,6 +684,8 @@ fn overflow_report() -> (Report, String) {
         (k::stack_overflow.into(), 113),
         (k::contention_overflow.into(), 2),
         (thread_ops::rows_refused.into(), 15),
+        (thread_ops::names_refused.into(), 1),
+        (capos_measure::catalogue::timer::sample_ring_dropped.into(), 128),
         (thread_ops::ring_sqes.into(), 10),
         (
             capos_measure::catalogue::syscall::calls
@@ -678,9 +705,17 @@ fn overflow_report() -> (Report, String) {
         let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
         r.thread_ops.insert((p, 9), row);
     }
+    // One time-ordered sample per CPU (stack samples 17 + 113 + 0 + 0: 128
+    // dropped), one of the two names.
+    for cpu in [0, 1] {
+        r.timed_samples.push(capos_measure::report::TimedSample { cpu, tsc: 5, stack: 0 });
+    }
+    let name = capos_measure::report::ThreadName { thread: 7, pid: 1, name: "hammer".into() };
+    r.thread_names.insert(7, name);
     let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
         kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
-        thread_rows_refused=15 trace_dropped=0 (no trace rings)\n";
+        thread_rows_refused=15 thread_names_refused=1 sample_ring_dropped=128 trace_dropped=0 \
+        (no trace rings)\n";
     (r, losses.to_string())
 }
 
@@ -722,6 +757,11 @@ fn overflow_passes_full_tables_and_fails_a_table_past_capacity_or_an_unstated_lo
     let hidden = losses.replace("kernel_pc_overflow=113", "kernel_pc_overflow=0");
     let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), faithful.clone(), &hidden));
     assert_eq!(f, ["# losses line states kernel_pc_overflow"]);
+    // A ring that kept two samples on one CPU.
+    let mut bad = faithful.clone();
+    bad.timed_samples.push(capos_measure::report::TimedSample { cpu: 1, tsc: 6, stack: 0 });
+    let f = failed(&overflow::WORKLOAD, &overflow_run(dir.path(), bad, &losses));
+    assert_eq!(f, ["time-ordered samples = capacity x CPUs"]);
     // Refused records below the refused system calls (12 - 2 in rows).
     let mut bad = faithful;
     bad.set_counter(Phase::Aggregate, capos_measure::catalogue::thread_ops::rows_refused.into(), 9);

@@ -89,6 +89,12 @@ pub fn thread_op(t: &crate::sched::Thread, op: capos_measure::thread_ops::Thread
     target().thread_op(me(), t.tref().to_u64(), pid, op, n);
 }
 
+/// Keeps the name thread `t` gave itself for the report.
+pub fn thread_name(t: &crate::sched::Thread, name: &[u8]) {
+    let pid = t.process.as_ref().map_or(0, |p| p.pid);
+    target().thread_name(me(), t.tref().to_u64(), pid, name);
+}
+
 pub fn segment(s: Segment, t0: u64) {
     add(cat::segment::cycles.at(s), cpu::rdtsc().saturating_sub(t0));
     add(cat::segment::count.at(s), 1);
@@ -149,6 +155,7 @@ const STACK_FRAMES: usize = 16;
 /// interrupt gate (IF cleared on entry) and no handler unmasks, so the
 /// sample interrupt, itself maskable, cannot land inside another handler.
 pub fn sample(from_user: bool, rip: u64, rbp: u64) {
+    let tsc = cpu::rdtsc();
     let cpu = me();
     let m = target();
     if m.is_stopped() {
@@ -169,7 +176,7 @@ pub fn sample(from_user: bool, rip: u64, rbp: u64) {
     let mut frames = [0u64; STACK_FRAMES];
     frames[0] = rip;
     let n = if from_user { user_stack(rbp, &mut frames) } else { kernel_stack(rbp, &mut frames) };
-    m.sample_stack(cpu, &tag, &frames[..n]);
+    m.sample_stack(cpu, &tag, &frames[..n], tsc);
 }
 
 /// Frame-pointer walk of a user stack through the checked user-copy path:

@@ -261,6 +261,48 @@ impl Ctx<'_> {
         ));
     }
 
+    /// Whole run: every stack sample (kept or not) is one entry of its
+    /// CPU's time-ordered ring or one `timer.sample_ring_dropped`; every
+    /// entry's stack id is defined; each CPU's entries are in time order.
+    pub(super) fn timed_samples(&self, rows: &mut Vec<Row>) {
+        let all = Phase::Aggregate;
+        let stacks = self.get(all, ups::stacks)
+            + self.get(all, ups::stack_overflow)
+            + self.get(all, kps::stacks)
+            + self.get(all, kps::stack_overflow);
+        let kept = self.r.timed_samples.len() as u64;
+        rows.push(Row::new(
+            "timed_samples",
+            Some(all),
+            "time-ordered samples + timer.sample_ring_dropped = stack samples (+ overflow)",
+            stacks,
+            kept + self.get(all, timer::sample_ring_dropped),
+            (0, 0),
+        ));
+        let undefined = (self.r.timed_samples.iter())
+            .filter(|s| s.stack != 0 && !self.r.stack_defs.contains_key(&s.stack))
+            .count() as u64;
+        rows.push(Row::new(
+            "timed_stack_ids",
+            None,
+            "time-ordered samples naming no stack_def",
+            0,
+            undefined,
+            (0, 0),
+        ));
+        let unordered = (self.r.timed_samples.windows(2))
+            .filter(|w| w[0].cpu == w[1].cpu && w[1].tsc < w[0].tsc)
+            .count() as u64;
+        rows.push(Row::new(
+            "timed_order",
+            None,
+            "time-ordered samples earlier than their CPU's previous one",
+            0,
+            unordered,
+            (0, 0),
+        ));
+    }
+
     /// The sample lines of a phase add up to its sample counters. Samples
     /// carry the phase that was current when taken, which changes after
     /// the mark's snapshot: one per CPU per boundary may differ.

@@ -282,6 +282,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
         c.contention(phase, &mut rows);
     }
     c.final_total(&mut rows);
+    c.timed_samples(&mut rows);
     let decoded = record_count(report);
     rows.push(Row::new(
         "end_records",
@@ -310,6 +311,19 @@ pub fn record_count(r: &Report) -> u64 {
         + r.trace.len()
         + r.trace_dropped.len()
         + r.thread_ops.len()
+        + r.thread_names.len()
+        + r.stack_defs.len()
+        + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64
+}
+
+/// `TimedSamples` records: each CPU's samples in batches of
+/// [`crate::record::TIMED_BATCH`].
+fn timed_batches(r: &Report) -> usize {
+    let mut per_cpu: std::collections::BTreeMap<u8, usize> = Default::default();
+    for s in &r.timed_samples {
+        *per_cpu.entry(s.cpu).or_default() += 1;
+    }
+    per_cpu.values().map(|n| n.div_ceil(crate::record::TIMED_BATCH)).sum()
 }

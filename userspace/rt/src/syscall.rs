@@ -92,3 +92,15 @@ pub fn raw(n: u64, a: u64, b: u64) -> i64 {
     // SAFETY: the kernel validates every argument.
     unsafe { syscall2(n, a, b) }
 }
+
+/// Names the calling thread for the measurement views (flamegraphs,
+/// timeline, who-ran-where): 1 to `THREAD_NAME_MAX` bytes, one token (no
+/// whitespace, control characters, `=` or `,`). A later call renames it.
+pub fn set_thread_name(name: &str) -> Result<(), capos_abi::error::Error> {
+    // SAFETY: the kernel only reads `name.len()` bytes at `name`'s address
+    // through its checked user-copy path.
+    let r = unsafe { syscall2(nr::SET_THREAD_NAME, name.as_ptr() as u64, name.len() as u64) };
+    capos_abi::error::check(r)
+        .map(|_| ())
+        .map_err(|e| e.unwrap_or(capos_abi::error::Error::BadSyscall))
+}

@@ -83,7 +83,11 @@ pub fn timer_hammer(args: &str, name: &'static str, default_calls: u64) -> i64 {
     let hammer = |calls: u64| (0..calls).filter(|_| TIMER.now().is_ok()).count() as u64;
     let mut c = crate::Checks::new(name, CONSOLE);
     let calls = crate::args::number(args, "calls").unwrap_or(default_calls);
-    if crate::args::number(args, "peer") == Some(1) {
+    let peer = crate::args::number(args, "peer") == Some(1);
+    // One name per process: with `measure_capacity=1` (fid-overflow) the
+    // name table keeps one and refuses the other.
+    let _ = capos_rt::syscall::set_thread_name(if peer { "hammer-peer" } else { "hammer" });
+    if peer {
         c.check(hammer(calls) == calls, "every call completed (peer)");
         return c.finish();
     }

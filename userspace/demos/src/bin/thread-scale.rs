@@ -71,6 +71,10 @@ struct Shared {
 }
 
 fn worker(sh: &Shared, i: u32) -> i64 {
+    // Named for the measurement views (flamegraphs, timeline, who ran where).
+    if capos_rt::syscall::set_thread_name(&alloc::format!("worker-{i}")).is_err() {
+        return 4;
+    }
     sh.ready.fetch_add(1, Ordering::AcqRel);
     let _ = PARK.unpark(&sh.ready, 1);
     while sh.start.load(Ordering::Acquire) == 0 {

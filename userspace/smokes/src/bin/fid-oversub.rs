@@ -15,6 +15,9 @@
 //! step of its loop shorter than a quarter millisecond is time it ran; a
 //! longer one is time it was preempted (or the vCPU did not run).
 //!
+//! The spinners name themselves `spinner-0` and `spinner-1`
+//! (`SET_THREAD_NAME`), so the report's per-thread views can be checked.
+//!
 //! Prints `[fid-oversub] planted sleeps=<n> ran0=<cycles> ran1=<cycles>
 //! work=<cycles> tsc_per_ms=<rate>`, then PASS. Caps: see
 //! `capos_smokes::fidelity`.
@@ -103,6 +106,9 @@ fn work(sleeps: u64, sleep_ms: u64) -> Result<[u64; SPINNERS], alloc::string::St
     for (k, body) in bodies.into_iter().enumerate() {
         let s2 = s.clone();
         let h = thread::spawn(THREADS, move || {
+            // Named for the views; harness/src/fidelity/thread_views.rs
+            // finds each spinner by this name (and fails if it is missing).
+            let _ = capos_rt::syscall::set_thread_name(&alloc::format!("spinner-{k}"));
             body(&s2);
             0
         })

@@ -208,11 +208,33 @@ fn run(_ctx: &Ctx) -> i64 {
         heap_err,
         Error::OutOfResources,
     );
+    thread_names(&mut c);
     c.check(
         sp.spawn("exit-child", "code=5", &[]).and_then(|h| h.wait()) == Ok((5, false)),
         "the kernel still spawns and waits after all of that",
     );
     c.finish()
+}
+
+/// `SET_THREAD_NAME` with bad pointers and bad names: each refused with
+/// its error, and a good name still accepted after them.
+fn thread_names(c: &mut Checks) {
+    use capos_abi::layout::USER_TOP;
+    use capos_abi::syscall as nr;
+    let name = |ptr: u64, len: u64| Error::from_result(syscall::raw(nr::SET_THREAD_NAME, ptr, len));
+    let good = b"hostile";
+    let at_good = good.as_ptr() as u64;
+    expect(c, "thread name at an unmapped address", name(0xdead_0000, 8), Error::BadAddress);
+    expect(c, "thread name in the kernel half", name(0xffff_8000_0000_0000, 8), Error::BadAddress);
+    expect(c, "thread name across the user top", name(USER_TOP - 4, 8), Error::BadAddress);
+    expect(c, "thread name of length 0", name(at_good, 0), Error::BadParams);
+    expect(c, "thread name of 33 bytes", name(at_good, 33), Error::BadParams);
+    expect(c, "thread name of length 2^64-1", name(at_good, u64::MAX), Error::BadParams);
+    for bad in [&b"two words"[..], b"a=b", b"a,b", b"nl\n", &[0xc3, 0x28]] {
+        let got = name(bad.as_ptr() as u64, bad.len() as u64);
+        expect(c, &alloc::format!("thread name {bad:?}"), got, Error::BadParams);
+    }
+    c.check(syscall::set_thread_name("hostile-main").is_ok(), "a good thread name is accepted");
 }
 
 fn at(addr: u64) -> &'static AtomicU32 {

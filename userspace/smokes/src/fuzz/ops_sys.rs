@@ -60,7 +60,7 @@ pub fn syscall(w: &mut Worker, r: &mut Rng) {
             syscall::raw(nr::RING_INFO, junk(r), junk(r));
         }
         6 => {
-            let n = pick!(r, nr::YIELD, nr::THREAD_STAT);
+            let n = pick!(r, nr::YIELD, nr::THREAD_STAT, nr::SET_THREAD_NAME);
             syscall::raw(n, junk(r), junk(r));
         }
         7 | 8 => fs_base(r),
