@@ -151,6 +151,16 @@ impl PhaseBook {
         // New epoch first: owners start writing the other min/max buffer, so
         // the ended phase's buffer is stable while it is copied.
         let ended_epoch = shards.advance_epoch();
+        // Then the new phase for samples, contention stacks and per-thread
+        // rows (tagged with `current()` when taken), and right after it the
+        // groups that count them: a sample another CPU takes from here on
+        // is tagged with the new phase, and the counters that count it are
+        // read within a few hundred loads, so tags and counters disagree by
+        // at most the samples in flight on the other CPUs at that instant.
+        // (Read after the whole catalogue, as before, a vCPU the host
+        // descheduled mid-snapshot let the other CPUs tag several samples
+        // with the ended phase that the counters put in the new one.)
+        self.current.store(phase as u8, Ordering::Release);
         let snap = phase as usize - 1;
         // Other CPUs keep counting while this reads, so a (group, entry)'s
         // counters and histograms are read together, CPU by CPU: a lock's
@@ -161,7 +171,8 @@ impl PhaseBook {
         let mut hs = [Hist::VOID; MAX_GROUP_HISTS];
         let mut values = [0u64; MAX_GROUP_FIELDS];
         let mut buckets = [0u64; MAX_GROUP_HISTS * BUCKETS];
-        for (g, desc) in crate::catalogue::GROUPS.iter().enumerate() {
+        for g in tag_groups_first() {
+            let desc = &crate::catalogue::GROUPS[g];
             for d in 0..desc.dim.count() {
                 let nf = desc.fields.len().min(MAX_GROUP_FIELDS);
                 let nh = desc.hists.len().min(MAX_GROUP_HISTS);
@@ -191,7 +202,6 @@ impl PhaseBook {
         }
         self.tsc[phase as usize].store(tsc, R);
         self.marked.store(marked | (1 << phase as u8), R);
-        self.current.store(phase as u8, Ordering::Release);
         Ok(())
     }
 
@@ -303,8 +313,37 @@ impl PhaseBook {
     }
 }
 
+/// Group indices in snapshot order: the groups that count what carries a
+/// phase tag (sample interrupts, PC and stack samples and their overflow,
+/// lock contention, per-thread rows) first, then the rest in catalogue order.
+fn tag_groups_first() -> impl Iterator<Item = usize> {
+    use crate::catalogue::GROUPS;
+    const FIRST: [&str; 7] = [
+        "timer",
+        "user_pc_samples",
+        "kernel_pc_samples",
+        "scheduler_lock",
+        "scheduler_lock_site",
+        "shared_kernel_lock",
+        "thread_ops",
+    ];
+    let first = FIRST.into_iter().filter_map(|n| GROUPS.iter().position(|g| g.name == n));
+    let rest = (0..GROUPS.len()).filter(|g| !FIRST.contains(&GROUPS[*g].name));
+    first.chain(rest)
+}
+
 #[cfg(test)]
 mod group_size_tests {
+    #[test]
+    fn the_snapshot_visits_every_group_once_tagged_ones_first() {
+        let order: alloc::vec::Vec<usize> = super::tag_groups_first().collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..crate::catalogue::GROUPS.len()).collect::<alloc::vec::Vec<_>>());
+        assert_eq!(crate::catalogue::GROUPS[order[0]].name, "timer");
+        assert_eq!(crate::catalogue::GROUPS[order[6]].name, "thread_ops");
+    }
+
     #[test]
     fn every_group_fits_the_mark_buffers() {
         for g in crate::catalogue::GROUPS {
