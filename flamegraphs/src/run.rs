@@ -8,6 +8,8 @@
 //! | `user-pc-symbols.log` | PC samples by binary and nearest symbol |
 //! | `guest-symbol-map.txt` | symbol tables of the ELFs used |
 //! | `flamegraph-work.folded` / `.svg` | stacks sampled in the `work` phase |
+//! | `flamegraph-work-pid<pid>.folded` / `.svg` | work-phase stacks of one process (see [`crate::per_thread`]) |
+//! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
 //! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
@@ -24,7 +26,9 @@ use crate::error::ProfileError;
 use crate::folded::fold_samples;
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
 use crate::lock_sites::{lock_sites, LockSite};
+use crate::per_thread::{write_per_thread, PerThreadGraphs};
 use crate::stacks::Scope;
+use crate::threads::Threads;
 use crate::timeline::write_timeline;
 
 /// What [`write_run_profile`] wrote.
@@ -32,6 +36,8 @@ use crate::timeline::write_timeline;
 pub struct RunProfile {
     pub pc_report: PcReportPaths,
     pub work: GraphFiles,
+    /// Per-process and per-thread work-phase graphs.
+    pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
     pub timeline: std::path::PathBuf,
@@ -61,6 +67,9 @@ pub fn write_run_profile(
         &style("capOS work phase", "samples", work_scope),
         &work,
     )?;
+    let threads = Threads::of(report);
+    let limits = report.limits(Phase::Work).summary();
+    let per_thread = write_per_thread(report, &resolver, &threads, &limits, dir)?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
     let whole_run = write_folded(
         dir,
@@ -79,6 +88,7 @@ pub fn write_run_profile(
     Ok(RunProfile {
         pc_report,
         work,
+        per_thread,
         whole_run,
         contention,
         timeline,

@@ -1,0 +1,143 @@
+//! Views by process and thread on a synthetic report whose answers are
+//! known: per-thread and per-process flamegraphs, who ran where, the flame
+//! chart on the timeline's thread tracks, and the index section.
+
+#[path = "../../symbolize/tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+
+use capos_flamegraphs::write_run_profile;
+use capos_measure::phase::Phase;
+use capos_measure::record::{SampleMode, SampleTag};
+use capos_measure::report::{Begin, End, LoadMap, Report, ThreadName};
+use capos_symbolize::{ElfPaths, ReportInput};
+use common::*;
+
+const W1: u64 = 1 << 32 | 5;
+const W2: u64 = 1 << 32 | 6;
+const IDLE: u64 = 2;
+const K1: u64 = 0xffff_ffff_8000_1000;
+const K2: u64 = 0xffff_ffff_8000_2000;
+const U1: u64 = 0x40_1000;
+const U2: u64 = 0x40_2000;
+
+fn tag(cpu: u8, pid: u32, tid: u64, mode: SampleMode) -> SampleTag {
+    SampleTag { cpu, pid, tid, mode, lock: None }
+}
+
+/// Process 3 (`thread_scale`) runs `worker-1` (t5) and `worker-2` (t6);
+/// CPU 1 idles in t2. Work phase: worker-1 7 samples (5 user, 2 kernel)
+/// on CPU 0, worker-2 7 (3 + 4 user) split 3/4 over CPUs 0 and 1, idle 6
+/// on CPU 1; 100 more worker-1 samples in `shutdown`.
+fn threads_report() -> Report {
+    let mut r = Report {
+        begin: Some(Begin { cpus: 2, tsc_khz: 1_000_000, catalogue: 0 }),
+        end: Some(End { tsc: 100_000, records: 0, lost: 0 }),
+        ..Report::default()
+    };
+    r.load_maps.push(LoadMap { pid: 3, binary: "thread_scale".into(), base: 0x40_0000 });
+    for (tid, name) in [(W1, "worker-1"), (W2, "worker-2")] {
+        r.thread_names.insert(tid, ThreadName { thread: tid, pid: 3, name: name.into() });
+    }
+    let mut add = |phase, tag, frames: Vec<u64>, n| {
+        r.stack_samples.insert((phase, tag, frames.clone()), n);
+        let pc = frames.first().copied().unwrap_or(0);
+        let slot = r.pc_samples.entry((phase, tag, pc)).or_default();
+        *slot += n;
+    };
+    add(Phase::Work, tag(0, 3, W1, SampleMode::User), vec![U1, U2], 5);
+    add(Phase::Work, tag(0, 3, W1, SampleMode::Kernel), vec![K1, K2], 2);
+    add(Phase::Work, tag(0, 3, W2, SampleMode::User), vec![U1, U2], 3);
+    add(Phase::Work, tag(1, 3, W2, SampleMode::User), vec![U2], 4);
+    add(Phase::Work, tag(1, 0, IDLE, SampleMode::Idle), vec![K2], 6);
+    add(Phase::Shutdown, tag(0, 3, W1, SampleMode::User), vec![U1], 100);
+    r
+}
+
+/// Sum of the counts of a `.folded` file.
+fn folded_total(path: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(path).expect("folded");
+    text.lines()
+        .map(|l| l.rsplit_once(' ').and_then(|(_, n)| n.parse::<u64>().ok()).expect("count"))
+        .sum()
+}
+
+fn profile(r: Report, dir: &std::path::Path) -> capos_flamegraphs::RunProfile {
+    write_run_profile(&ReportInput::from_report(r), &ElfPaths::new(), dir).expect("profile")
+}
+
+#[test]
+fn per_thread_graphs_hold_exactly_their_threads_samples() {
+    let dir = scratch("per-thread");
+    let p = profile(threads_report(), &dir);
+    let threads: BTreeMap<String, (u64, u64, String)> = p
+        .per_thread
+        .threads
+        .iter()
+        .map(|g| {
+            let stem = g.files.folded.file_name().and_then(|n| n.to_str()).expect("name");
+            (g.label.clone(), (g.samples, folded_total(&g.files.folded), stem.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        threads,
+        BTreeMap::from([
+            ("worker-1 (t5)".into(), (7, 7, "flamegraph-work-t5.folded".into())),
+            ("worker-2 (t6)".into(), (7, 7, "flamegraph-work-t6.folded".into())),
+            ("idle/t2".into(), (6, 6, "flamegraph-work-t2.folded".into())),
+        ])
+    );
+    // Worker 1's graph holds its kernel samples too, and nothing of shutdown.
+    let w1 = std::fs::read_to_string(dir.join("flamegraph-work-t5.folded")).expect("t5");
+    assert_eq!(w1.lines().count(), 2, "{w1}");
+    assert!(w1.lines().any(|l| l.ends_with(" 5")) && w1.lines().any(|l| l.ends_with(" 2")));
+    let svg = std::fs::read_to_string(dir.join("flamegraph-work-t5.svg")).expect("svg");
+    assert!(svg.contains("worker-1 (t5): work phase") && svg.contains("7 samples"), "title");
+    // A process is the sum of its threads; the processes sum to the whole.
+    let procs: Vec<(String, u64, u64)> = p
+        .per_thread
+        .processes
+        .iter()
+        .map(|g| (g.label.clone(), g.samples, folded_total(&g.files.folded)))
+        .collect();
+    assert_eq!(procs, [("thread_scale:3".into(), 14, 14), ("kernel".into(), 6, 6)]);
+    assert!(dir.join("flamegraph-work-pid3.svg").is_file());
+    assert_eq!(folded_total(&p.work.folded), 20);
+    assert_eq!((p.per_thread.threads_left_out, p.per_thread.processes_left_out), (0, 0));
+}
+
+#[test]
+fn only_the_busiest_threads_get_graphs() {
+    let dir = scratch("per-thread-cap");
+    let mut r = threads_report();
+    let extra = capos_flamegraphs::MAX_THREAD_GRAPHS as u64 + 3;
+    for i in 0..extra {
+        // Threads 100.. of process 3, one sample each (fewer than any above).
+        r.stack_samples.insert((Phase::Work, tag(0, 3, 100 + i, SampleMode::User), vec![U1]), 1);
+    }
+    let p = profile(r, &dir);
+    let t = &p.per_thread;
+    assert_eq!(t.threads.len(), capos_flamegraphs::MAX_THREAD_GRAPHS);
+    assert_eq!(t.threads_left_out, extra as usize + 3 - capos_flamegraphs::MAX_THREAD_GRAPHS);
+    assert_eq!(t.threads_left_out_samples, t.threads_left_out as u64);
+    let first: Vec<&str> = t.threads.iter().take(3).map(|g| g.label.as_str()).collect();
+    assert_eq!(first, ["worker-1 (t5)", "worker-2 (t6)", "idle/t2"]);
+    assert_eq!(t.processes[0].samples, 14 + extra);
+}
+
+#[test]
+fn reused_slots_get_distinct_files() {
+    let dir = scratch("per-thread-gen");
+    let mut r = threads_report();
+    r.stack_samples.insert((Phase::Work, tag(0, 3, 2 << 32 | 5, SampleMode::User), vec![U1]), 1);
+    let p = profile(r, &dir);
+    let stems: Vec<String> = p
+        .per_thread
+        .threads
+        .iter()
+        .filter(|g| g.tid.is_some_and(|t| t as u32 == 5))
+        .map(|g| g.files.svg.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(stems, ["flamegraph-work-t5g1.svg", "flamegraph-work-t5g2.svg"]);
+}
