@@ -15,7 +15,8 @@
 //!
 //! Modules: [`stacks`] (which samples a view uses), [`threads`] (thread
 //! and process labels), [`folded`] (samples -> folded stacks),
-//! [`per_thread`] (one graph per process and per thread), [`graph`] (folded -> `.folded` + `.svg` via `inferno`),
+//! [`per_thread`] (one graph per process and per thread), [`who_ran`]
+//! (per-CPU samples by process and thread), [`graph`] (folded -> `.folded` + `.svg` via `inferno`),
 //! [`contention`] (lock-wait graph), [`differential`] (1 vs N workers),
 //! [`lock_sites`] (top contention sites from counters), [`timeline`]
 //! (Chrome trace-event JSON for Perfetto), [`index_html`] (the run's
@@ -34,6 +35,7 @@ pub mod run;
 pub mod stacks;
 pub mod threads;
 pub mod timeline;
+pub mod who_ran;
 
 pub use contention::fold_contention;
 pub use differential::{differential_folded, write_differential};
@@ -48,3 +50,4 @@ pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;
 pub use timeline::{timeline_json, write_timeline, TIMELINE_FILE};
+pub use who_ran::{who_ran, WhoRan, WhoRanRow, WhoRanWhere, WHO_RAN_FILE};

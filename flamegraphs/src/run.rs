@@ -12,6 +12,7 @@
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
+//! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`]) |
 //! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
 
 use std::path::Path;
@@ -30,6 +31,7 @@ use crate::per_thread::{write_per_thread, PerThreadGraphs};
 use crate::stacks::Scope;
 use crate::threads::Threads;
 use crate::timeline::write_timeline;
+use crate::who_ran::{write_who_ran, WhoRanWhere};
 
 /// What [`write_run_profile`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub struct RunProfile {
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
     pub timeline: std::path::PathBuf,
+    /// `who-ran-where.txt` and its rows.
+    pub who_ran: WhoRanWhere,
     /// Contention sites of the `work` phase, most wait cycles first.
     pub lock_sites: Vec<LockSite>,
 }
@@ -85,6 +89,7 @@ pub fn write_run_profile(
         &lock,
     )?;
     let timeline = write_timeline(report, dir)?;
+    let who_ran = write_who_ran(report, &threads, dir)?;
     Ok(RunProfile {
         pc_report,
         work,
@@ -92,6 +97,7 @@ pub fn write_run_profile(
         whole_run,
         contention,
         timeline,
+        who_ran,
         lock_sites: lock_sites(report, Phase::Aggregate),
     })
 }

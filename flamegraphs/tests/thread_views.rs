@@ -141,3 +141,82 @@ fn reused_slots_get_distinct_files() {
         .collect();
     assert_eq!(stems, ["flamegraph-work-t5g1.svg", "flamegraph-work-t5g2.svg"]);
 }
+
+#[test]
+fn who_ran_where_gives_exact_shares_and_times_per_cpu() {
+    let dir = scratch("who-ran");
+    let mut r = threads_report();
+    r.instrument = Some(capos_measure::InstrumentInfo { sample_hz: 1000, ..Default::default() });
+    let p = profile(r, &dir);
+    let rows = |w: &capos_flamegraphs::WhoRan| -> Vec<(u8, String, String, String, u64, f64, f64)> {
+        w.rows
+            .iter()
+            .map(|x| {
+                let secs = x.seconds(w.sample_hz).expect("rate known");
+                (
+                    x.cpu,
+                    x.process.clone(),
+                    x.thread.clone(),
+                    x.mode.clone(),
+                    x.samples,
+                    x.share_percent(),
+                    secs,
+                )
+            })
+            .collect()
+    };
+    let s = |x: &str| x.to_string();
+    assert_eq!(p.who_ran.work.source, "PC samples");
+    assert_eq!(
+        rows(&p.who_ran.work),
+        [
+            (0, s("thread_scale:3"), s("worker-1 (t5)"), s("user"), 5, 50.0, 0.005),
+            (0, s("thread_scale:3"), s("worker-2 (t6)"), s("user"), 3, 30.0, 0.003),
+            (0, s("thread_scale:3"), s("worker-1 (t5)"), s("kernel"), 2, 20.0, 0.002),
+            (1, s("kernel"), s("idle/t2"), s("idle"), 6, 60.0, 0.006),
+            (1, s("thread_scale:3"), s("worker-2 (t6)"), s("user"), 4, 40.0, 0.004),
+        ]
+    );
+    let run = rows(&p.who_ran.whole_run);
+    assert_eq!((run[0].4, run[0].6), (105, 0.105));
+    assert_eq!(run[0].5, 105.0 * 100.0 / 110.0);
+    let text = std::fs::read_to_string(dir.join(capos_flamegraphs::WHO_RAN_FILE)).expect("txt");
+    assert!(
+        text.contains("Who ran where, work phase") && text.contains("Who ran where, whole run")
+    );
+    assert!(text.contains("1000 Hz per CPU"), "{text}");
+    let line = text.lines().find(|l| l.contains("idle/t2")).expect("idle row");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words, ["1", "kernel", "idle/t2", "idle", "6", "60.00%", "6.000", "ms"]);
+    // Columns line up: every row of the work table is as wide as its header.
+    let table: Vec<&str> = text.lines().skip(2).take(6).collect();
+    let col = table[0].find("samples").expect("header") + "samples".len();
+    for l in &table[1..] {
+        assert_eq!(l.as_bytes().get(col - 1).map(|b| b.is_ascii_digit()), Some(true), "{l}");
+    }
+}
+
+#[test]
+fn who_ran_where_without_a_rate_has_no_time() {
+    let dir = scratch("who-ran-norate");
+    let p = profile(threads_report(), &dir);
+    assert_eq!(p.who_ran.work.sample_hz, 0);
+    assert_eq!(p.who_ran.work.rows[0].seconds(0), None);
+    let table = p.who_ran.work.to_table("case 1: ");
+    assert!(table.caption.starts_with("case 1: Who ran where, work phase"));
+    assert!(table.caption.contains("no time estimate"));
+    assert_eq!(table.rows[0], ["0", "thread_scale:3", "worker-1 (t5)", "user", "5", "50.00%", "-"]);
+}
+
+#[test]
+fn who_ran_where_text_totals_each_cpu() {
+    let dir = scratch("who-ran-totals");
+    let mut r = threads_report();
+    r.instrument = Some(capos_measure::InstrumentInfo { sample_hz: 500, ..Default::default() });
+    let p = profile(r, &dir);
+    let text = p.who_ran.work.to_text();
+    assert!(
+        text.contains("cpu 0: 10 samples (20.000 ms)\ncpu 1: 10 samples (20.000 ms)\n"),
+        "{text}"
+    );
+}

@@ -47,6 +47,7 @@ fn run(
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
         timeline: dir.join("timeline.json"),
+        who_ran: Default::default(),
         lock_sites: Vec::new(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
