@@ -19,13 +19,15 @@
 //! (per-CPU samples by process and thread), [`graph`] (folded -> `.folded` + `.svg` via `inferno`),
 //! [`contention`] (lock-wait graph), [`differential`] (1 vs N workers),
 //! [`lock_sites`] (top contention sites from counters), [`timeline`]
-//! (Chrome trace-event JSON for Perfetto), [`index_html`] (the run's
+//! (Chrome trace-event JSON for Perfetto) with [`flame_chart`] (samples in
+//! time order per thread), [`index_html`] (the run's
 //! `index.html`), [`run`] (all per-run views in one call).
 #![forbid(unsafe_code)]
 
 pub mod contention;
 pub mod differential;
 mod error;
+pub mod flame_chart;
 pub mod folded;
 pub mod graph;
 pub mod index_html;
@@ -49,5 +51,7 @@ pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;
-pub use timeline::{timeline_json, write_timeline, TIMELINE_FILE};
+pub use timeline::{
+    timeline_json, timeline_json_resolved, write_timeline, write_timeline_resolved, TIMELINE_FILE,
+};
 pub use who_ran::{who_ran, WhoRan, WhoRanRow, WhoRanWhere, WHO_RAN_FILE};

@@ -13,7 +13,7 @@
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
 //! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`]) |
-//! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
+//! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
 
 use std::path::Path;
 
@@ -30,7 +30,7 @@ use crate::lock_sites::{lock_sites, LockSite};
 use crate::per_thread::{write_per_thread, PerThreadGraphs};
 use crate::stacks::Scope;
 use crate::threads::Threads;
-use crate::timeline::write_timeline;
+use crate::timeline::write_timeline_resolved;
 use crate::who_ran::{write_who_ran, WhoRanWhere};
 
 /// What [`write_run_profile`] wrote.
@@ -88,7 +88,7 @@ pub fn write_run_profile(
         &style("capOS lock contention, whole run", "wait cycles", Scope::WholeRun),
         &lock,
     )?;
-    let timeline = write_timeline(report, dir)?;
+    let timeline = write_timeline_resolved(report, &resolver, dir)?;
     let who_ran = write_who_ran(report, &threads, dir)?;
     Ok(RunProfile {
         pc_report,

@@ -220,3 +220,214 @@ fn who_ran_where_text_totals_each_cpu() {
         "{text}"
     );
 }
+
+// ---- The flame chart on the timeline's thread tracks. ----
+
+const BASE: u64 = 0x40_0000;
+
+#[inline(never)]
+fn chart_probe(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(13) ^ 0x77
+}
+
+#[inline(never)]
+fn chart_caller(x: u64) -> u64 {
+    chart_probe(std::hint::black_box(x)).wrapping_add(1)
+}
+
+fn runtime(f: fn(u64) -> u64) -> u64 {
+    fn_link_address(f) - link_start() + BASE
+}
+
+const MS: u64 = 1_000_000; // cycles at 1 GHz
+
+/// The threads report with timed samples (1 GHz TSC, 1000 Hz sampling:
+/// the cap is 2 ms). CPU 0: worker-1 at 1, 2 ms (probe under caller) and
+/// 3 ms (a kernel frame under caller), worker-2 at 4 ms, a stack not kept
+/// at 5 ms, worker-1 again at 9 ms. CPU 1 switches to idle at 1 ms; idle
+/// is sampled at 1.5 ms, then a sample with a stack id the report lacks at
+/// 2.5 ms.
+fn timed_report() -> Report {
+    let mut r = threads_report();
+    r.instrument = Some(capos_measure::InstrumentInfo { sample_hz: 1000, ..Default::default() });
+    r.checkpoints.insert(Phase::Boot, 0);
+    let caller = runtime(chart_caller) + 8;
+    let a = vec![runtime(chart_probe), caller];
+    r.stack_defs.insert(1, (tag(0, 3, W1, SampleMode::User), a.clone()));
+    r.stack_defs.insert(2, (tag(0, 3, W1, SampleMode::Kernel), vec![K1, caller]));
+    r.stack_defs.insert(3, (tag(0, 3, W2, SampleMode::User), a));
+    r.stack_defs.insert(4, (tag(1, 0, IDLE, SampleMode::Idle), vec![K2]));
+    let s = |cpu, tsc, stack| capos_measure::report::TimedSample { cpu, tsc, stack };
+    r.timed_samples = vec![
+        s(0, MS, 1),
+        s(0, 2 * MS, 1),
+        s(0, 3 * MS, 2),
+        s(0, 4 * MS, 3),
+        s(0, 5 * MS, 0),
+        s(0, 9 * MS, 1),
+        s(1, 3 * MS / 2, 4),
+        s(1, 5 * MS / 2, 99),
+    ];
+    r.trace =
+        vec![capos_measure::trace::TraceArgs::ContextSwitch { prev: 0, next: IDLE, prev_state: 1 }
+            .event(MS, 1)];
+    r
+}
+
+/// A flame-chart slice as read back: (ts, end, name, depth, samples).
+type Slice = (f64, f64, String, u64, u64);
+
+/// Flame-chart slices by (JSON pid, tid), sorted by start then depth.
+fn chart_slices(v: &serde_json::Value) -> BTreeMap<(u64, u64), Vec<Slice>> {
+    let mut out: BTreeMap<(u64, u64), Vec<Slice>> = BTreeMap::new();
+    for e in v["traceEvents"].as_array().expect("events") {
+        if e["ph"] == "X" && e["cat"] == "sample" {
+            let ts = e["ts"].as_f64().expect("ts");
+            let end = ts + e["dur"].as_f64().expect("dur");
+            out.entry((e["pid"].as_u64().expect("pid"), e["tid"].as_u64().expect("tid")))
+                .or_default()
+                .push((
+                    ts,
+                    end,
+                    e["name"].as_str().expect("name").to_string(),
+                    e["args"]["depth"].as_u64().expect("depth"),
+                    e["args"]["samples"].as_u64().expect("samples"),
+                ));
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.3.cmp(&b.3)));
+    }
+    out
+}
+
+/// Every slice below the root lies within a slice one level up on its
+/// track, and slices of one level never overlap.
+fn assert_nested(tracks: &BTreeMap<(u64, u64), Vec<Slice>>) {
+    for (track, list) in tracks {
+        for s in list {
+            assert!(s.1 >= s.0, "{track:?}: negative {s:?}");
+            if s.3 > 0 {
+                assert!(
+                    list.iter().any(|p| p.3 + 1 == s.3 && p.0 <= s.0 && s.1 <= p.1),
+                    "{track:?}: {s:?} has no parent in {list:?}"
+                );
+            }
+            for o in list.iter().filter(|o| o.3 == s.3 && *o != s) {
+                assert!(o.1 <= s.0 || s.1 <= o.0, "{track:?}: {s:?} overlaps {o:?}");
+            }
+        }
+    }
+}
+
+/// The metadata event `name` (`process_name`, `thread_name`) of `pid`/`tid`.
+fn meta(v: &serde_json::Value, name: &str, pid: u64, tid: Option<u64>) -> Option<String> {
+    v["traceEvents"].as_array()?.iter().find_map(|e| {
+        (e["ph"] == "M" && e["name"] == name && e["pid"] == pid && e["tid"].as_u64() == tid)
+            .then(|| e["args"]["name"].as_str().map(String::from))?
+    })
+}
+
+/// `timeline.json` of [`timed_report`], resolved against this test binary
+/// (written once: loading its DWARF is slow).
+fn timed_timeline() -> &'static serde_json::Value {
+    static TIMELINE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    TIMELINE.get_or_init(|| {
+        let dir = scratch("chart");
+        let elfs = ElfPaths::new().with_program("thread_scale", own_exe());
+        let p = write_run_profile(&ReportInput::from_report(timed_report()), &elfs, &dir)
+            .expect("profile");
+        let text = std::fs::read_to_string(&p.timeline).expect("timeline");
+        serde_json::from_str(&text).expect("JSON")
+    })
+}
+
+#[test]
+fn timeline_names_processes_and_threads_on_their_own_tracks() {
+    let v = timed_timeline();
+    // JSON pid 2 + capOS pid; thread tids 2000.. in thread-ref order.
+    assert_eq!(meta(v, "process_name", 5, None).as_deref(), Some("thread_scale:3"));
+    assert_eq!(meta(v, "process_name", 2, None).as_deref(), Some("kernel"));
+    assert_eq!(meta(v, "thread_name", 2, Some(2000)).as_deref(), Some("idle/t2"));
+    assert_eq!(meta(v, "thread_name", 5, Some(2001)).as_deref(), Some("worker-1 (t5)"));
+    assert_eq!(meta(v, "thread_name", 5, Some(2002)).as_deref(), Some("worker-2 (t6)"));
+    assert_eq!(meta(v, "thread_name", 1, Some(0)).as_deref(), Some("CPU 0"));
+    assert_eq!(
+        meta(v, "thread_name", 1, Some(1100)).as_deref(),
+        Some("CPU 0 samples (thread unknown)")
+    );
+    // The CPU track names the thread it switched to by its label.
+    let cpu1: Vec<&str> = v["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] == "sched" && e["tid"] == 1)
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(cpu1, ["t0", "idle/t2"]);
+}
+
+#[test]
+fn flame_chart_nests_frames_and_merges_shared_prefixes() {
+    let tracks = chart_slices(timed_timeline());
+    assert_nested(&tracks);
+    let roots = |track: (u64, u64)| -> Vec<(f64, f64, u64)> {
+        tracks[&track].iter().filter(|s| s.3 == 0).map(|s| (s.0, s.1, s.4)).collect()
+    };
+    // Worker 1: the three samples at 1, 2, 3 ms share their root (caller):
+    // one slice 1000..4000 us; after the gap a new one, capped at 2 ms.
+    assert_eq!(roots((5, 2001)), [(1000.0, 4000.0, 3), (9000.0, 11000.0, 1)]);
+    let w1 = &tracks[&(5, 2001)];
+    assert!(w1[0].2.contains("chart_caller"), "{w1:?}");
+    // Under it: probe for the first two samples, then the kernel frame.
+    let probe: Vec<(f64, f64, u64)> =
+        w1.iter().filter(|s| s.2.contains("chart_probe")).map(|s| (s.0, s.1, s.4)).collect();
+    assert_eq!(probe, [(1000.0, 3000.0, 2), (9000.0, 11000.0, 1)]);
+    let kernel: Vec<(f64, f64, &str, u64)> = w1
+        .iter()
+        .filter(|s| s.2.ends_with("_[k]"))
+        .map(|s| (s.0, s.1, s.2.as_str(), s.3))
+        .collect();
+    assert_eq!(kernel, [(3000.0, 4000.0, "<no symbols>_[k]", 1)]);
+    assert_eq!(w1.len(), 5, "{w1:?}");
+    // Worker 2's one sample runs to CPU 0's next sample.
+    assert_eq!(roots((5, 2002)), [(4000.0, 5000.0, 1)]);
+    // Stack 0 with no schedule: CPU 0's unknown-thread track.
+    assert_eq!(tracks[&(1, 1100)], [(5000.0, 7000.0, "<stack not kept>".to_string(), 0, 1)]);
+    // A stack id the report lacks, while CPU 1 ran idle: on idle's track.
+    let idle = &tracks[&(2, 2000)];
+    assert_eq!(idle.len(), 2, "{idle:?}");
+    assert_eq!((idle[0].0, idle[0].1), (1500.0, 2500.0));
+    assert_eq!(idle[1], (2500.0, 4500.0, "<stack not kept>".to_string(), 0, 1));
+}
+
+#[test]
+fn random_timed_samples_always_nest() {
+    let mut m = Mutator::new(99);
+    let base = timed_report();
+    for round in 0..100 {
+        let mut r = base.clone();
+        if round % 3 == 0 {
+            r.instrument = None;
+        }
+        let frames = [K1, K2, U1, U2];
+        for id in 1..6u32 {
+            let depth = m.below(5);
+            let stack = (0..depth).map(|_| frames[m.below(frames.len())]).collect();
+            let tid = [W1, W2, IDLE][m.below(3)];
+            r.stack_defs.insert(id, (tag(0, 3, tid, SampleMode::User), stack));
+        }
+        r.timed_samples = (0..m.below(60))
+            .map(|_| capos_measure::report::TimedSample {
+                cpu: m.below(3) as u8,
+                tsc: m.next() % (20 * MS),
+                stack: m.below(8) as u32,
+            })
+            .collect();
+        let v = capos_flamegraphs::timeline_json(&r);
+        let tracks = chart_slices(&v);
+        assert_nested(&tracks);
+        let drawn: u64 = tracks.values().flatten().filter(|s| s.3 == 0).map(|s| s.4).sum();
+        assert_eq!(drawn, r.timed_samples.len() as u64, "every sample is drawn once");
+    }
+}
