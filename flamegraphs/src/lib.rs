@@ -45,7 +45,8 @@ pub use error::ProfileError;
 pub use folded::{fold_samples, fold_samples_where, FoldSource, Folded};
 pub use graph::{write_folded, write_graph, GraphFiles, GraphStyle, MAX_TOTAL};
 pub use index_html::{
-    render_index, write_index, Artifact, GateResult, IndexInput, IndexOutcome, Table, INDEX_FILE,
+    render_index, write_index, Artifact, GateResult, GraphLink, IndexInput, IndexOutcome, Table,
+    ThreadViews, INDEX_FILE,
 };
 pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};

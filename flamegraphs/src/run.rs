@@ -15,7 +15,7 @@
 //! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`]) |
 //! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use capos_measure::phase::Phase;
 use capos_symbolize::{
@@ -26,8 +26,9 @@ use crate::contention::fold_contention;
 use crate::error::ProfileError;
 use crate::folded::fold_samples;
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
+use crate::index_html::{GraphLink, ThreadViews};
 use crate::lock_sites::{lock_sites, LockSite};
-use crate::per_thread::{write_per_thread, PerThreadGraphs};
+use crate::per_thread::{write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 use crate::stacks::Scope;
 use crate::threads::Threads;
 use crate::timeline::write_timeline_resolved;
@@ -47,6 +48,38 @@ pub struct RunProfile {
     pub who_ran: WhoRanWhere,
     /// Contention sites of the `work` phase, most wait cycles first.
     pub lock_sites: Vec<LockSite>,
+}
+
+impl RunProfile {
+    /// The run's per-thread section of `index.html`, under `heading`, with
+    /// every path passed through `rel` (made relative to the page).
+    pub fn thread_views(&self, heading: &str, rel: impl Fn(&Path) -> PathBuf) -> ThreadViews {
+        let links = |list: &[ViewGraph]| -> Vec<GraphLink> {
+            list.iter()
+                .map(|g| GraphLink {
+                    label: g.label.clone(),
+                    samples: g.samples,
+                    svg: rel(&g.files.svg),
+                    folded: rel(&g.files.folded),
+                })
+                .collect()
+        };
+        let t = &self.per_thread;
+        ThreadViews {
+            heading: heading.to_string(),
+            processes: links(&t.processes),
+            threads: links(&t.threads),
+            threads_left_out: t.threads_left_out,
+            threads_left_out_samples: t.threads_left_out_samples,
+            processes_left_out: t.processes_left_out,
+            max_threads: MAX_THREAD_GRAPHS,
+            who_ran: [&self.who_ran.work, &self.who_ran.whole_run]
+                .into_iter()
+                .map(|w| w.to_table(""))
+                .collect(),
+            who_ran_file: Some(rel(&self.who_ran.path)),
+        }
+    }
 }
 
 /// Writes all per-run views of `input` into `dir`.

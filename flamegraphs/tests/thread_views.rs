@@ -431,3 +431,49 @@ fn random_timed_samples_always_nest() {
         assert_eq!(drawn, r.timed_samples.len() as u64, "every sample is drawn once");
     }
 }
+
+// ---- index.html ----
+
+#[test]
+fn index_links_every_thread_graph_by_its_label() {
+    let dir = scratch("thread-index");
+    let mut r = threads_report();
+    r.instrument = Some(capos_measure::InstrumentInfo { sample_hz: 1000, ..Default::default() });
+    let extra = capos_flamegraphs::MAX_THREAD_GRAPHS as u64;
+    for i in 0..extra {
+        r.stack_samples.insert((Phase::Work, tag(0, 3, 100 + i, SampleMode::User), vec![U1]), 1);
+    }
+    let p = profile(r, &dir.join("case 1"));
+    let rel = |path: &std::path::Path| path.strip_prefix(&dir).unwrap_or(path).to_path_buf();
+    let input = capos_flamegraphs::IndexInput {
+        thread_views: vec![p.thread_views("smp2-w2", rel)],
+        ..Default::default()
+    };
+    let out = capos_flamegraphs::write_index(&input, &dir).expect("index");
+    assert_eq!(out.missing, Vec::<std::path::PathBuf>::new());
+    let html = std::fs::read_to_string(&out.path).expect("read");
+    assert!(html.contains("<h2>Per-thread flamegraphs</h2>") && html.contains("<h3>smp2-w2</h3>"));
+    for (label, svg) in [
+        ("worker-1 (t5)", "case%201/flamegraph-work-t5.svg"),
+        ("worker-2 (t6)", "case%201/flamegraph-work-t6.svg"),
+        ("idle/t2", "case%201/flamegraph-work-t2.svg"),
+        ("thread_scale:3", "case%201/flamegraph-work-pid3.svg"),
+    ] {
+        let row = html.lines().find(|l| l.contains(&format!("<td>{label}</td>"))).expect(label);
+        assert!(row.contains(&format!("href=\"{svg}\"")), "{row}");
+    }
+    // 3 named threads + 64 one-sample threads: 3 of those have no graph.
+    assert!(
+        html.contains("3 more threads with samples (3 samples) have no graph: only the 64"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Who ran where, work phase") && html.contains("Who ran where, whole run")
+    );
+    assert!(html.contains("<td>idle/t2</td><td>idle</td><td>6</td>"), "who-ran row");
+    assert!(html.contains("href=\"case%201/who-ran-where.txt\""));
+    for part in html.split("href=\"").skip(1) {
+        let target = part.split('"').next().expect("href").replace("%20", " ");
+        assert!(dir.join(&target).is_file(), "dangling {target}");
+    }
+}

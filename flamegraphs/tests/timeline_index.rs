@@ -230,6 +230,7 @@ fn sample_input(dir: &std::path::Path) -> IndexInput {
         ],
         files: vec![Artifact::new("timeline", "case 1/timeline.json")],
         preformatted: vec![("summary.log".into(), "a < b && c > d".into())],
+        thread_views: Vec::new(),
     }
 }
 
