@@ -13,15 +13,15 @@
 //!    stripped ELF shows up in the names, an empty graph gets an SVG that
 //!    says so, and I/O failures are [`ProfileError`]s.
 //!
-//! Modules: [`stacks`] (which samples a view uses), [`threads`] (thread
-//! and process labels), [`folded`] (samples -> folded stacks),
-//! [`per_thread`] (one graph per process and per thread), [`who_ran`]
-//! (per-CPU samples by process and thread), [`graph`] (folded -> `.folded` + `.svg` via `inferno`),
-//! [`contention`] (lock-wait graph), [`differential`] (1 vs N workers),
-//! [`lock_sites`] (top contention sites from counters), [`timeline`]
-//! (Chrome trace-event JSON for Perfetto) with [`flame_chart`] (samples in
-//! time order per thread), [`index_html`] (the run's
-//! `index.html`), [`run`] (all per-run views in one call).
+//! Modules: [`stacks`] (which samples a view uses), [`threads`] (which
+//! process a thread belongs to, and its label), [`folded`] (samples ->
+//! folded stacks), [`per_thread`] (one graph per process and per thread),
+//! [`who_ran`](mod@who_ran) (per-CPU samples by process and thread), [`graph`] (folded
+//! -> `.folded` + `.svg` via `inferno`), [`contention`] (lock-wait graph),
+//! [`differential`] (1 vs N workers), [`lock_sites`] (top contention sites
+//! from counters), [`timeline`] (Chrome trace-event JSON for Perfetto) with
+//! [`flame_chart`] (samples in time order per thread), [`index_html`] (the
+//! run's `index.html`), [`run`] (all per-run views in one call).
 #![forbid(unsafe_code)]
 
 pub mod contention;

@@ -12,7 +12,7 @@
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
-//! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`]) |
+//! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`](mod@crate::who_ran)) |
 //! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
 
 use std::path::{Path, PathBuf};

@@ -429,6 +429,23 @@ fn random_timed_samples_always_nest() {
         assert_nested(&tracks);
         let drawn: u64 = tracks.values().flatten().filter(|s| s.3 == 0).map(|s| s.4).sum();
         assert_eq!(drawn, r.timed_samples.len() as u64, "every sample is drawn once");
+        if round % 10 == 0 {
+            // Odd names go through every view (titles, text, page) intact.
+            let odd = ["", "a;b c", "<x&y>", "tab\tnew\nline", "\u{7f}\u{0}"];
+            let name = odd[m.below(odd.len())].to_string();
+            r.thread_names.insert(W1, ThreadName { thread: W1, pid: 3, name });
+            let dir = scratch(&format!("chart-odd-{round}"));
+            let p = profile(r.clone(), &dir);
+            let views = p.thread_views("odd", |p| p.to_path_buf());
+            let input =
+                capos_flamegraphs::IndexInput { thread_views: vec![views], ..Default::default() };
+            let (html, missing) = capos_flamegraphs::render_index(&input, &dir);
+            assert!(missing.is_empty() && !html.contains("<x&y>"), "{missing:?}");
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p.timeline).expect("read"))
+                    .expect("timeline JSON");
+            assert_nested(&chart_slices(&v));
+        }
     }
 }
 
