@@ -11,6 +11,11 @@
 //! threads (and [`MAX_PROCESS_GRAPHS`] processes) with the most samples
 //! get a graph; [`PerThreadGraphs`] says how many were left out.
 //!
+//! [`fold_by_thread`] is the all-threads view with two root frames more,
+//! `[process label]` and `[thread label]`, drawn as
+//! `flamegraph-work-threads` beside the plain `flamegraph-work` (whose
+//! lines tools and checks read unchanged).
+//!
 //! A thread's file is named by its slot index; when two threads drawn share
 //! an index (a slot reused by a later generation) both files add the
 //! generation: `flamegraph-work-t5g1`.
@@ -19,12 +24,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use capos_measure::phase::Phase;
+use capos_measure::record::SampleMode;
 use capos_measure::report::Report;
 use capos_symbolize::Resolver;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProfileError;
-use crate::folded::fold_samples_where;
+use crate::folded::{fold_samples_where, FoldSource, Folded, Namer};
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
 use crate::stacks::{tag_counts, Scope};
 use crate::threads::{thread_index, Threads};
@@ -137,4 +143,63 @@ pub fn write_per_thread(
         out.threads.push(ViewGraph { label, pid, tid: Some(tid), samples, files });
     }
     Ok(out)
+}
+
+/// A label as one folded frame: in brackets, `;` (the frame separator)
+/// replaced, and no line breaks.
+fn label_frame(label: &str) -> String {
+    let clean: String =
+        label.chars().map(|c| if c == ';' || c.is_control() { '_' } else { c }).collect();
+    format!("[{clean}]")
+}
+
+/// The samples of `scope` folded under `[process];[thread]` root frames
+/// (stacks when there are any, else PCs, as [`crate::fold_samples`]).
+pub fn fold_by_thread(
+    report: &Report,
+    resolver: &Resolver<'_>,
+    threads: &Threads,
+    scope: Scope,
+) -> Folded {
+    // (pid, tid, frames leaf first) -> samples, from one table.
+    let mut by: BTreeMap<(u32, u64, Vec<u64>), u64> = BTreeMap::new();
+    let add = |by: &mut BTreeMap<_, u64>, pid: u32, tid: u64, frames: Vec<u64>, n: u64| {
+        let slot = by.entry((pid, tid, frames)).or_default();
+        *slot = slot.saturating_add(n);
+    };
+    let phases = scope.phases(report.stack_samples.keys().map(|(p, _, _)| *p));
+    for ((phase, tag, frames), n) in &report.stack_samples {
+        if phases.contains(phase) {
+            add(&mut by, tag.pid, tag.tid, frames.clone(), *n);
+        }
+    }
+    let mut source = FoldSource::Stacks;
+    if by.is_empty() {
+        source = FoldSource::PcSamples;
+        let phases = scope.phases(report.pc_samples.keys().map(|(p, _, _)| *p));
+        for ((phase, tag, pc), n) in &report.pc_samples {
+            if phases.contains(phase) {
+                add(&mut by, tag.pid, tag.tid, vec![*pc], *n);
+            }
+        }
+    }
+    let mut namer = Namer::new(resolver);
+    let mut folded = Folded::new(source);
+    let mut labels: BTreeMap<(u32, u64), [String; 2]> = BTreeMap::new();
+    for ((pid, tid, frames), n) in by {
+        let root = labels.entry((pid, tid)).or_insert_with(|| {
+            let thread = match threads.get(tid) {
+                Some(t) if t.pid == pid => t.label.clone(),
+                _ => report.thread_label(pid, tid, SampleMode::Kernel),
+            };
+            [label_frame(&report.process_label(pid)), label_frame(&thread)]
+        });
+        let mut all = root.to_vec();
+        all.extend(namer.stack_in(Some(u64::from(pid)), &frames));
+        folded.add(&all, n);
+    }
+    if folded.total == 0 {
+        folded.source = FoldSource::Empty;
+    }
+    folded
 }

@@ -8,6 +8,7 @@
 //! | `user-pc-symbols.log` | PC samples by binary and nearest symbol |
 //! | `guest-symbol-map.txt` | symbol tables of the ELFs used |
 //! | `flamegraph-work.folded` / `.svg` | stacks sampled in the `work` phase |
+//! | `flamegraph-work-threads.folded` / `.svg` | the same stacks under `[process];[thread]` root frames |
 //! | `flamegraph-work-pid<pid>.folded` / `.svg` | work-phase stacks of one process (see [`crate::per_thread`]) |
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
@@ -28,7 +29,9 @@ use crate::folded::fold_samples;
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
 use crate::index_html::{GraphLink, ThreadViews};
 use crate::lock_sites::{lock_sites, LockSite};
-use crate::per_thread::{write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
+use crate::per_thread::{
+    fold_by_thread, write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS,
+};
 use crate::stacks::Scope;
 use crate::threads::Threads;
 use crate::timeline::write_timeline_resolved;
@@ -39,6 +42,8 @@ use crate::who_ran::{write_who_ran, WhoRanWhere};
 pub struct RunProfile {
     pub pc_report: PcReportPaths,
     pub work: GraphFiles,
+    /// The work-phase graph under process and thread root frames.
+    pub work_by_thread: GraphFiles,
     /// Per-process and per-thread work-phase graphs.
     pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
@@ -106,6 +111,13 @@ pub fn write_run_profile(
     )?;
     let threads = Threads::of(report);
     let limits = report.limits(Phase::Work).summary();
+    let by_thread = fold_by_thread(report, &resolver, &threads, work_scope);
+    let work_by_thread = write_folded(
+        dir,
+        "flamegraph-work-threads",
+        &style("capOS work phase by process and thread", "samples", work_scope),
+        &by_thread,
+    )?;
     let per_thread = write_per_thread(report, &resolver, &threads, &limits, dir)?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
     let whole_run = write_folded(
@@ -126,6 +138,7 @@ pub fn write_run_profile(
     Ok(RunProfile {
         pc_report,
         work,
+        work_by_thread,
         per_thread,
         whole_run,
         contention,

@@ -108,6 +108,33 @@ fn per_thread_graphs_hold_exactly_their_threads_samples() {
 }
 
 #[test]
+fn the_all_threads_graph_by_thread_roots_each_stack_in_its_process_and_thread() {
+    let dir = scratch("by-thread");
+    let mut r = threads_report();
+    r.thread_names.insert(W2, ThreadName { thread: W2, pid: 3, name: "a;b\nc".into() });
+    let p = profile(r, &dir);
+    let text = std::fs::read_to_string(&p.work_by_thread.folded).expect("folded");
+    let mut by_root: BTreeMap<String, u64> = BTreeMap::new();
+    for line in text.lines() {
+        let (stack, n) = line.rsplit_once(' ').expect("count");
+        let root: Vec<&str> = stack.split(';').take(2).collect();
+        *by_root.entry(root.join(";")).or_default() += n.parse::<u64>().expect("n");
+    }
+    assert_eq!(
+        by_root,
+        BTreeMap::from([
+            ("[thread_scale:3];[worker-1 (t5)]".to_string(), 7),
+            ("[thread_scale:3];[a_b_c (t6)]".to_string(), 7),
+            ("[kernel];[idle/t2]".to_string(), 6),
+        ])
+    );
+    assert_eq!(p.work_by_thread.total, p.work.total);
+    // The plain graph keeps its lines free of labels.
+    let plain = std::fs::read_to_string(&p.work.folded).expect("plain");
+    assert!(plain.lines().all(|l| !l.starts_with('[') && !l.contains("worker")), "{plain}");
+}
+
+#[test]
 fn only_the_busiest_threads_get_graphs() {
     let dir = scratch("per-thread-cap");
     let mut r = threads_report();

@@ -95,6 +95,10 @@ pub fn run(
                 format!("{}: work phase (user + kernel)", case.label),
                 rel(&prof.work.svg),
             ),
+            Artifact::new(
+                format!("{}: work phase by process and thread", case.label),
+                rel(&prof.work_by_thread.svg),
+            ),
             Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
             Artifact::new(
                 format!("{}: lock contention, whole run (wait cycles)", case.label),
