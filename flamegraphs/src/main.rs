@@ -110,6 +110,7 @@ fn main() -> Result<()> {
                 &p.pc_report.report,
                 &p.pc_report.symbol_map,
                 &p.work.svg,
+                &p.work_by_thread.svg,
                 &p.whole_run.svg,
                 &p.contention.svg,
                 &p.timeline,
