@@ -15,7 +15,9 @@ use std::fmt::Write as _;
 use capos_measure::report::Report;
 use capos_symbolize::Resolver;
 
-use crate::stacks::{pc_counts, stack_counts, Scope};
+use capos_measure::record::SampleTag;
+
+use crate::stacks::{pc_counts_where, stack_counts_where, Scope};
 
 /// Where a folded view's samples came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,8 +142,19 @@ impl<'r, 'b> Namer<'r, 'b> {
 
 /// Folds the samples of `scope`: stacks when there are any, else PCs.
 pub fn fold_samples(report: &Report, resolver: &Resolver<'_>, scope: Scope) -> Folded {
+    fold_samples_where(report, resolver, scope, |_| true)
+}
+
+/// [`fold_samples`] of the samples whose tag passes `keep` (one process,
+/// one thread).
+pub fn fold_samples_where(
+    report: &Report,
+    resolver: &Resolver<'_>,
+    scope: Scope,
+    keep: impl Fn(&SampleTag) -> bool,
+) -> Folded {
     let mut namer = Namer::new(resolver);
-    let stacks = stack_counts(report, scope);
+    let stacks = stack_counts_where(report, scope, &keep);
     if !stacks.is_empty() {
         let mut folded = Folded::new(FoldSource::Stacks);
         for ((_, pid, frames), n) in &stacks {
@@ -149,7 +162,7 @@ pub fn fold_samples(report: &Report, resolver: &Resolver<'_>, scope: Scope) -> F
         }
         return folded;
     }
-    let pcs = pc_counts(report, scope);
+    let pcs = pc_counts_where(report, scope, &keep);
     let mut folded =
         Folded::new(if pcs.is_empty() { FoldSource::Empty } else { FoldSource::PcSamples });
     for ((_, pid, pc), n) in &pcs {

@@ -1,7 +1,9 @@
 //! The benchmark run's `index.html`: one plain page (no network, no
 //! external scripts or styles) that shows the summary tables, the gates,
-//! capOS vs Linux, the top lock-contention sites, and embeds the flamegraph
-//! SVGs by relative path (`<object>`, so their own search and zoom work).
+//! capOS vs Linux, the top lock-contention sites, embeds the flamegraph
+//! SVGs by relative path (`<object>`, so their own search and zoom work),
+//! and per measured run links every per-process and per-thread flamegraph
+//! by its label, with the who-ran-where tables ([`ThreadViews`]).
 //!
 //! The harness fills an [`IndexInput`] (also readable as JSON by the CLI).
 //! All text is HTML-escaped; paths are written relative to the page and
@@ -38,6 +40,38 @@ pub struct IndexInput {
     pub files: Vec<Artifact>,
     /// Preformatted text blocks (summary.log): (heading, text).
     pub preformatted: Vec<(String, String)>,
+    /// Per measured run: its per-process and per-thread graphs and who ran
+    /// where (see [`crate::RunProfile::thread_views`]).
+    pub thread_views: Vec<ThreadViews>,
+}
+
+/// One run's per-process and per-thread graphs and who-ran-where tables.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThreadViews {
+    /// The run (case label).
+    pub heading: String,
+    pub processes: Vec<GraphLink>,
+    pub threads: Vec<GraphLink>,
+    /// Threads with samples but no graph, and their samples.
+    pub threads_left_out: usize,
+    pub threads_left_out_samples: u64,
+    /// Processes with samples but no graph.
+    pub processes_left_out: usize,
+    /// Most threads graphed (to say why some were left out).
+    pub max_threads: usize,
+    pub who_ran: Vec<Table>,
+    /// `who-ran-where.txt`.
+    pub who_ran_file: Option<PathBuf>,
+}
+
+/// A graph linked by its process or thread label.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphLink {
+    pub label: String,
+    pub samples: u64,
+    pub svg: PathBuf,
+    pub folded: PathBuf,
 }
 
 /// A table of text cells.
@@ -209,11 +243,81 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
         }
         let _ = writeln!(h, "</ul>\n<p class=\"note\">Open <code>timeline.json</code> at ui.perfetto.dev (\"Open trace file\") or chrome://tracing.</p>");
     }
+    if !input.thread_views.is_empty() {
+        let _ = writeln!(h, "<h2>Per-thread flamegraphs</h2>");
+    }
+    for v in &input.thread_views {
+        thread_views(&mut h, v, dir, &mut missing);
+    }
     for (heading, text) in &input.preformatted {
         let _ = writeln!(h, "<h2>{}</h2>\n<pre>{}</pre>", esc(heading), esc(text));
     }
     h.push_str("</body>\n</html>\n");
     (h, missing)
+}
+
+/// One run's graph links (processes, then threads) and who-ran tables.
+fn thread_views(h: &mut String, v: &ThreadViews, dir: &Path, missing: &mut Vec<PathBuf>) {
+    let _ = writeln!(h, "<h3>{}</h3>", esc(&v.heading));
+    for (caption, what, list) in [
+        ("Processes, work phase", "process", &v.processes),
+        ("Threads, work phase", "thread", &v.threads),
+    ] {
+        if list.is_empty() {
+            let _ = writeln!(h, "<p class=\"note\">{caption}: no samples.</p>");
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "<table>\n<caption>{}</caption>\n<tr><th>{what}</th><th>samples</th><th>flamegraph</th></tr>",
+            esc(caption)
+        );
+        for g in list {
+            let files: Vec<String> = [(&g.svg, "svg"), (&g.folded, "folded")]
+                .into_iter()
+                .map(|(path, kind)| match link(dir, path, missing) {
+                    Some(href) => format!("<a href=\"{href}\">{kind}</a>"),
+                    None => format!("<span class=\"missing\">missing {kind}</span>"),
+                })
+                .collect();
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&g.label),
+                g.samples,
+                files.join(" ")
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    if v.threads_left_out > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">{} more threads with samples ({} samples) have no graph: only the {} with the most samples are drawn.</p>",
+            v.threads_left_out, v.threads_left_out_samples, v.max_threads
+        );
+    }
+    if v.processes_left_out > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">{} more processes with samples have no graph.</p>",
+            v.processes_left_out
+        );
+    }
+    for t in &v.who_ran {
+        table(h, t, None);
+    }
+    if let Some(path) = &v.who_ran_file {
+        let shown = esc(&path.display().to_string());
+        match link(dir, path, missing) {
+            Some(href) => {
+                let _ = writeln!(h, "<p>who ran where as text: <a href=\"{href}\">{shown}</a></p>");
+            }
+            None => {
+                let _ = writeln!(h, "<p class=\"missing\">missing: {shown}</p>");
+            }
+        }
+    }
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;max-width:110em}\

@@ -33,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// PC report, symbol map, work/run/contention flamegraphs and timeline of one run.
+    /// PC report, symbol map, work (all threads, per process, per thread), run and
+    /// contention flamegraphs, who-ran-where.txt and timeline of one run.
     Run {
         #[arg(long, value_name = "PATH")]
         report: PathBuf,
@@ -109,11 +110,16 @@ fn main() -> Result<()> {
                 &p.pc_report.report,
                 &p.pc_report.symbol_map,
                 &p.work.svg,
+                &p.work_by_thread.svg,
                 &p.whole_run.svg,
                 &p.contention.svg,
                 &p.timeline,
+                &p.who_ran.path,
             ] {
                 println!("{}", path.display());
+            }
+            for g in p.per_thread.processes.iter().chain(&p.per_thread.threads) {
+                println!("{}", g.files.svg.display());
             }
         }
         Command::Diff { before, after, elfs, out, stem, phase, labels } => {

@@ -8,11 +8,15 @@
 //! | `user-pc-symbols.log` | PC samples by binary and nearest symbol |
 //! | `guest-symbol-map.txt` | symbol tables of the ELFs used |
 //! | `flamegraph-work.folded` / `.svg` | stacks sampled in the `work` phase |
+//! | `flamegraph-work-threads.folded` / `.svg` | the same stacks under `[process];[thread]` root frames |
+//! | `flamegraph-work-pid<pid>.folded` / `.svg` | work-phase stacks of one process (see [`crate::per_thread`]) |
+//! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
-//! | `timeline.json` | per-CPU scheduling timeline (Perfetto) |
+//! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`](mod@crate::who_ran)) |
+//! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use capos_measure::phase::Phase;
 use capos_symbolize::{
@@ -23,20 +27,64 @@ use crate::contention::fold_contention;
 use crate::error::ProfileError;
 use crate::folded::fold_samples;
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
+use crate::index_html::{GraphLink, ThreadViews};
 use crate::lock_sites::{lock_sites, LockSite};
+use crate::per_thread::{
+    fold_by_thread, write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS,
+};
 use crate::stacks::Scope;
-use crate::timeline::write_timeline;
+use crate::threads::Threads;
+use crate::timeline::write_timeline_resolved;
+use crate::who_ran::{write_who_ran, WhoRanWhere};
 
 /// What [`write_run_profile`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunProfile {
     pub pc_report: PcReportPaths,
     pub work: GraphFiles,
+    /// The work-phase graph under process and thread root frames.
+    pub work_by_thread: GraphFiles,
+    /// Per-process and per-thread work-phase graphs.
+    pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
     pub timeline: std::path::PathBuf,
+    /// `who-ran-where.txt` and its rows.
+    pub who_ran: WhoRanWhere,
     /// Contention sites of the `work` phase, most wait cycles first.
     pub lock_sites: Vec<LockSite>,
+}
+
+impl RunProfile {
+    /// The run's per-thread section of `index.html`, under `heading`, with
+    /// every path passed through `rel` (made relative to the page).
+    pub fn thread_views(&self, heading: &str, rel: impl Fn(&Path) -> PathBuf) -> ThreadViews {
+        let links = |list: &[ViewGraph]| -> Vec<GraphLink> {
+            list.iter()
+                .map(|g| GraphLink {
+                    label: g.label.clone(),
+                    samples: g.samples,
+                    svg: rel(&g.files.svg),
+                    folded: rel(&g.files.folded),
+                })
+                .collect()
+        };
+        let t = &self.per_thread;
+        ThreadViews {
+            heading: heading.to_string(),
+            processes: links(&t.processes),
+            threads: links(&t.threads),
+            threads_left_out: t.threads_left_out,
+            threads_left_out_samples: t.threads_left_out_samples,
+            processes_left_out: t.processes_left_out,
+            max_threads: MAX_THREAD_GRAPHS,
+            who_ran: [&self.who_ran.work, &self.who_ran.whole_run]
+                .into_iter()
+                .map(|w| w.to_table(""))
+                .collect(),
+            who_ran_file: Some(rel(&self.who_ran.path)),
+        }
+    }
 }
 
 /// Writes all per-run views of `input` into `dir`.
@@ -61,6 +109,16 @@ pub fn write_run_profile(
         &style("capOS work phase", "samples", work_scope),
         &work,
     )?;
+    let threads = Threads::of(report);
+    let limits = report.limits(Phase::Work).summary();
+    let by_thread = fold_by_thread(report, &resolver, &threads, work_scope);
+    let work_by_thread = write_folded(
+        dir,
+        "flamegraph-work-threads",
+        &style("capOS work phase by process and thread", "samples", work_scope),
+        &by_thread,
+    )?;
+    let per_thread = write_per_thread(report, &resolver, &threads, &limits, dir)?;
     let run = fold_samples(report, &resolver, Scope::WholeRun);
     let whole_run = write_folded(
         dir,
@@ -75,13 +133,17 @@ pub fn write_run_profile(
         &style("capOS lock contention, whole run", "wait cycles", Scope::WholeRun),
         &lock,
     )?;
-    let timeline = write_timeline(report, dir)?;
+    let timeline = write_timeline_resolved(report, &resolver, dir)?;
+    let who_ran = write_who_ran(report, &threads, dir)?;
     Ok(RunProfile {
         pc_report,
         work,
+        work_by_thread,
+        per_thread,
         whole_run,
         contention,
         timeline,
+        who_ran,
         lock_sites: lock_sites(report, Phase::Aggregate),
     })
 }

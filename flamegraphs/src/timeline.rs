@@ -1,19 +1,34 @@
 //! A per-CPU scheduling timeline in Chrome trace-event JSON, which Perfetto
-//! (ui.perfetto.dev, "Open trace file") and chrome://tracing open.
+//! (ui.perfetto.dev, "Open trace file") and chrome://tracing open, with the
+//! samples as a flame chart per thread.
 //!
-//! * One track per CPU (`pid` 1, `tid` = CPU): a complete slice (`"ph":"X"`)
-//!   per stretch a thread ran, cut at `context_switch` events (`a` previous
-//!   and next thread). The first switch seen on a CPU also opens a slice for
-//!   the thread it switched away from: from the start of measurement when
-//!   that CPU's ring lost nothing, else from its first retained event and
-//!   flagged `truncated` (the rings keep only the newest events). The last
-//!   slice ends at the report's end TSC. Slices on one CPU never overlap.
+//! Tracks (JSON `pid` / `tid`; the ranges never overlap):
+//!
+//! | JSON pid | JSON tid | track |
+//! |---|---|---|
+//! | 1 (`capOS guest`) | CPU number (0..=255) | that CPU's scheduling |
+//! | 1 | 1000 | phases |
+//! | 1 | 1100 + CPU | that CPU's samples whose thread is unknown |
+//! | 2 + capOS pid (2: `kernel`) | 2000 + n | the n-th thread (by thread ref) of [`crate::threads::Threads`], named by its thread label, in its process's group named by its process label |
+//!
+//! * One track per CPU: a complete slice (`"ph":"X"`) per stretch a thread
+//!   ran, named by its thread label (`worker-1 (t5)`; `t5` when no name or
+//!   sample tells its process), cut at `context_switch` events (`a`
+//!   previous and next thread; `args.thread` is the raw ref). The first
+//!   switch seen on a CPU also opens a slice for the thread it switched away
+//!   from: from the start of measurement when that CPU's ring lost nothing,
+//!   else from its first retained event and flagged `truncated` (the rings
+//!   keep only the newest events). The last slice ends at the report's end
+//!   TSC. Slices on one CPU never overlap.
 //! * Instant events (`"ph":"i"`) on the CPU's track for wakeups, IPIs sent
 //!   and received, TLB shootdowns, contended lock waits and phase marks,
 //!   their `args` named by `capos_measure::trace::TraceArgs` (the same
 //!   definition the kernel records through).
-//! * A `phases` track (`tid` 1000) with one slice per phase, from the
-//!   report's checkpoints, and a global instant at every mark.
+//! * A `phases` track with one slice per phase, from the report's
+//!   checkpoints, and a global instant at every mark.
+//! * Thread tracks: `process_name` / `thread_name` metadata for every
+//!   process and thread the report knows, and the time-ordered samples as a
+//!   flame chart (category `sample`, see [`crate::flame_chart`]).
 //!
 //! Times are microseconds since the earliest known TSC: `(tsc - t0) * 1000 /
 //! tsc_khz`. Without a TSC frequency (`tsc_khz=0`) one cycle counts as one
@@ -25,15 +40,24 @@ use std::path::{Path, PathBuf};
 use capos_measure::phase::Phase;
 use capos_measure::report::Report;
 use capos_measure::trace::{TraceArgs, TraceEvent};
+use capos_symbolize::{Binaries, ElfPaths, Resolver};
 use serde_json::{json, Value};
 
 use crate::error::{create_dir, write_file, ProfileError};
+use crate::flame_chart::{chart, chart_events, Track};
+use crate::threads::Threads;
 
 /// File name of the timeline.
 pub const TIMELINE_FILE: &str = "timeline.json";
 const PID: u64 = 1;
 /// Track of the phase slices.
 pub const PHASE_TRACK: u64 = 1000;
+/// JSON tid of CPU 0's "thread unknown" sample track (CPU n: + n).
+pub const UNKNOWN_THREAD_TRACK: u64 = 1100;
+/// JSON pid of capOS process 0 (the kernel); process p is this + p.
+pub const PROCESS_PID_BASE: u64 = 2;
+/// JSON tid of the first thread track.
+pub const THREAD_TID_BASE: u64 = 2000;
 
 /// TSC -> microseconds since `t0`.
 struct Clock {
@@ -56,13 +80,21 @@ impl Clock {
     }
 }
 
-/// The timeline as a JSON value (`{"traceEvents": [...], ...}`).
+/// The timeline as a JSON value (`{"traceEvents": [...], ...}`), frames
+/// named without ELFs (see [`timeline_json_resolved`]).
 pub fn timeline_json(report: &Report) -> Value {
+    let bins = Binaries::load(&ElfPaths::new(), std::iter::empty());
+    timeline_json_resolved(report, &Resolver::new(&bins, &report.load_maps))
+}
+
+/// The timeline, flame-chart frames named through `resolver`.
+pub fn timeline_json_resolved(report: &Report, resolver: &Resolver<'_>) -> Value {
     let khz = report.begin.map_or(0, |b| b.tsc_khz);
     let t0 = report
         .checkpoints
         .values()
         .chain(report.trace.iter().map(|e| &e.tsc))
+        .chain(report.timed_samples.iter().map(|s| &s.tsc))
         .min()
         .copied()
         .unwrap_or(0);
@@ -82,13 +114,15 @@ pub fn timeline_json(report: &Report) -> Value {
         events
             .push(json!({"ph": "M", "pid": PID, "tid": cpu, "name": "thread_sort_index", "args": {"sort_index": cpu}}));
     }
+    let threads = Threads::of(report);
     let end_tsc = report.end.map(|e| e.tsc);
     for (cpu, list) in &mut by_cpu {
         list.sort_by_key(|e| e.tsc);
         let dropped = report.trace_dropped.get(cpu).copied().unwrap_or(0);
-        cpu_events(&clock, *cpu, list, end_tsc, dropped, &mut events);
+        cpu_events(&clock, &threads, *cpu, list, end_tsc, dropped, &mut events);
     }
     phase_events(&clock, report, &mut events);
+    thread_events(&clock, report, resolver, &threads, &mut events);
     json!({
         "traceEvents": events,
         "displayTimeUnit": "ns",
@@ -100,16 +134,70 @@ pub fn timeline_json(report: &Report) -> Value {
     })
 }
 
-/// Writes `dir/timeline.json`.
+/// Writes `dir/timeline.json`, frames named without ELFs.
 pub fn write_timeline(report: &Report, dir: &Path) -> Result<PathBuf, ProfileError> {
+    let bins = Binaries::load(&ElfPaths::new(), std::iter::empty());
+    write_timeline_resolved(report, &Resolver::new(&bins, &report.load_maps), dir)
+}
+
+/// Writes `dir/timeline.json`, frames named through `resolver`.
+pub fn write_timeline_resolved(
+    report: &Report,
+    resolver: &Resolver<'_>,
+    dir: &Path,
+) -> Result<PathBuf, ProfileError> {
     create_dir(dir)?;
     let path = dir.join(TIMELINE_FILE);
-    write_file(&path, serde_json::to_vec(&timeline_json(report))?)?;
+    write_file(&path, serde_json::to_vec(&timeline_json_resolved(report, resolver))?)?;
     Ok(path)
+}
+
+/// Process and thread tracks: metadata for every known thread and its
+/// process, the flame chart of the timed samples, and the CPUs' "thread
+/// unknown" tracks that have samples.
+fn thread_events(
+    clock: &Clock,
+    report: &Report,
+    resolver: &Resolver<'_>,
+    threads: &Threads,
+    out: &mut Vec<Value>,
+) {
+    let json_pid = |pid: u32| PROCESS_PID_BASE + u64::from(pid);
+    let mut json_tid: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut processes: BTreeMap<u32, ()> = BTreeMap::new();
+    for (n, t) in threads.by_tid.values().enumerate() {
+        let tid = THREAD_TID_BASE + n as u64;
+        json_tid.insert(t.tid, tid);
+        if processes.insert(t.pid, ()).is_none() {
+            let pid = json_pid(t.pid);
+            out.push(json!({"ph": "M", "pid": pid, "name": "process_name", "args": {"name": report.process_label(t.pid)}}));
+            out.push(json!({"ph": "M", "pid": pid, "name": "process_sort_index", "args": {"sort_index": pid}}));
+        }
+        let pid = json_pid(t.pid);
+        out.push(json!({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": t.label}}));
+        out.push(json!({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}));
+    }
+    let chart = chart(report, resolver, threads);
+    for track in chart.keys() {
+        if let Track::Cpu(cpu) = track {
+            let tid = UNKNOWN_THREAD_TRACK + u64::from(*cpu);
+            out.push(json!({"ph": "M", "pid": PID, "tid": tid, "name": "thread_name", "args": {"name": format!("CPU {cpu} samples (thread unknown)")}}));
+            out.push(json!({"ph": "M", "pid": PID, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}));
+        }
+    }
+    let ids = |track: Track| match track {
+        Track::Thread(t) => {
+            let info = threads.get(t)?;
+            Some((json_pid(info.pid), *json_tid.get(&t)?))
+        }
+        Track::Cpu(cpu) => Some((PID, UNKNOWN_THREAD_TRACK + u64::from(cpu))),
+    };
+    chart_events(&chart, ids, |tsc| clock.us(tsc), out);
 }
 
 fn cpu_events(
     clock: &Clock,
+    threads: &Threads,
     cpu: u8,
     list: &[&TraceEvent],
     end_tsc: Option<u64>,
@@ -128,7 +216,7 @@ fn cpu_events(
     let slice = |thread: u64, start: u64, end: u64, truncated: bool, out: &mut Vec<Value>| {
         out.push(json!({
             "ph": "X", "pid": PID, "tid": cpu, "cat": "sched",
-            "name": format!("thread {thread}"),
+            "name": threads.label(thread),
             "ts": clock.us(start), "dur": clock.dur(start, end),
             "args": {"thread": thread, "truncated": truncated},
         }));
@@ -156,7 +244,9 @@ fn cpu_events(
                 continue;
             }
             TraceArgs::Wakeup { thread, target_cpu, waker } => {
-                format!("wakeup thread {thread} -> cpu {target_cpu} (by thread {waker})")
+                let waker =
+                    if waker == 0 { "an interrupt".to_string() } else { threads.label(waker) };
+                format!("wakeup {} -> cpu {target_cpu} (by {waker})", threads.label(thread))
             }
             TraceArgs::IpiSend { target_cpu, vector } => {
                 format!("ipi send vector {vector:#x} -> cpu {target_cpu}")

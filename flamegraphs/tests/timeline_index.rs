@@ -144,13 +144,13 @@ fn timeline_is_valid_json_with_non_overlapping_cpu_slices() {
     let s = slices(&v);
     // CPU 0: thread 1 (from the start of measurement), 5, then 7 to the end.
     let cpu0: Vec<&str> = s[&0].iter().map(|x| x.2.as_str()).collect();
-    assert_eq!(cpu0, ["thread 1", "thread 5", "thread 7"]);
+    assert_eq!(cpu0, ["t1", "t5", "t7"]);
     // 2000 cycles at 2 GHz = 1 us; thread 5 ran 2000..10000.
     assert_eq!((s[&0][1].0, s[&0][1].1), (1.0, 4.0));
     assert_eq!(s[&0][2].0 + s[&0][2].1, 10.0);
     let cpu1: Vec<&str> = s[&1].iter().map(|x| x.2.as_str()).collect();
     // CPU 1's first switch: thread 0 ran from the start until it.
-    assert_eq!(cpu1, ["thread 0", "thread 6", "thread 8"]);
+    assert_eq!(cpu1, ["t0", "t6", "t8"]);
     let phases: Vec<&str> = s[&1000].iter().map(|x| x.2.as_str()).collect();
     assert_eq!(phases, ["boot", "work"]);
     let instants: Vec<&str> = v["traceEvents"]
@@ -230,6 +230,7 @@ fn sample_input(dir: &std::path::Path) -> IndexInput {
         ],
         files: vec![Artifact::new("timeline", "case 1/timeline.json")],
         preformatted: vec![("summary.log".into(), "a < b && c > d".into())],
+        thread_views: Vec::new(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! into `<case>/measure/`. Its COM2 capture becomes `measure.log` and
 //! `measure.json`; the symbolizer and flamegraph tools then add
 //! `user-pc-symbols.log`, `guest-symbol-map.txt`, flamegraphs (work phase,
-//! whole run, lock contention), `timeline.json` (Perfetto), and at the top
+//! per process and per thread, whole run, lock contention),
+//! `who-ran-where.txt`, `timeline.json` (Perfetto), and at the top
 //! of the artifact directory a differential flamegraph (1 worker vs the
 //! most workers) and `index.html`.
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table};
+use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table, ThreadViews};
 use capos_measure::check::CheckResult;
 use capos_measure::report::Report;
 use capos_measure::Phase;
@@ -33,6 +34,9 @@ pub struct CaseMeasure {
     pub pc_report: PathBuf,
     pub symbol_map: PathBuf,
     pub graphs: Vec<Artifact>,
+    /// Per-process and per-thread graphs and who ran where, paths relative
+    /// to the artifact directory.
+    pub thread_views: ThreadViews,
     /// Work-phase cycles of the measured run (for the overhead comparison).
     pub work_cycles: Option<u64>,
     /// The counter-identity check of its measure.log.
@@ -91,12 +95,17 @@ pub fn run(
                 format!("{}: work phase (user + kernel)", case.label),
                 rel(&prof.work.svg),
             ),
+            Artifact::new(
+                format!("{}: work phase by process and thread", case.label),
+                rel(&prof.work_by_thread.svg),
+            ),
             Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
             Artifact::new(
                 format!("{}: lock contention, whole run (wait cycles)", case.label),
                 rel(&prof.contention.svg),
             ),
         ];
+        let thread_views = prof.thread_views(&case.label, rel);
         eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
         out.push(CaseMeasure {
             case: case.label.clone(),
@@ -105,6 +114,7 @@ pub fn run(
             pc_report: prof.pc_report.report,
             symbol_map: prof.pc_report.symbol_map,
             graphs,
+            thread_views,
             work_cycles,
             check,
         });
@@ -209,6 +219,7 @@ pub fn write_index(
     extra_tables: Vec<Table>,
 ) -> Result<PathBuf> {
     let mut graphs: Vec<Artifact> = diff.into_iter().collect();
+    let thread_views = measured.iter().map(|m| m.thread_views.clone()).collect();
     let mut files = vec![
         Artifact::new("results.csv", "results.csv"),
         Artifact::new("summary.log", "summary.log"),
@@ -274,6 +285,7 @@ pub fn write_index(
         graphs,
         files,
         preformatted: vec![("summary.log".into(), summary)],
+        thread_views,
     };
     let out = capos_flamegraphs::write_index(&input, art).context("writing index.html")?;
     if !out.missing.is_empty() {
@@ -306,6 +318,7 @@ mod tests {
             pc_report: PathBuf::new(),
             symbol_map: PathBuf::new(),
             graphs: Vec::new(),
+            thread_views: ThreadViews::default(),
             work_cycles: None,
             check: CheckResult { rows },
         };

@@ -106,14 +106,18 @@ fn report_events(run: &Run, start: u64, stop: u64) -> Vec<Ev> {
 
 /// The same events from `timeline.json` (Chrome trace format): instants
 /// by category and named arguments, thread slices as switches; within the
-/// `work` slice of the phase track.
+/// `work` slice of the phase track. Only the CPU and phase tracks (JSON
+/// pid 1) count; the per-thread sample tracks are other pids.
 fn timeline_events(text: &str) -> Result<Vec<Ev>> {
     let v: Value = serde_json::from_str(text).context("timeline.json is not JSON")?;
-    let events = v
+    let events: Vec<&Value> = v
         .get("traceEvents")
         .and_then(Value::as_array)
         .or_else(|| v.as_array())
-        .context("timeline.json has no event list")?;
+        .context("timeline.json has no event list")?
+        .iter()
+        .filter(|e| e["pid"] == 1)
+        .collect();
     let work = events
         .iter()
         .find(|e| e["ph"] == "X" && e["name"] == "work")

@@ -43,9 +43,12 @@ fn run(
     let profile = RunProfile {
         pc_report: PcReportPaths { report: report_path, symbol_map: dir.join("map") },
         work: graph(dir, "work", work),
+        work_by_thread: graph(dir, "work-threads", ""),
+        per_thread: Default::default(),
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
         timeline: dir.join("timeline.json"),
+        who_ran: Default::default(),
         lock_sites: Vec::new(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
