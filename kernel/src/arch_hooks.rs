@@ -24,6 +24,10 @@ pub fn install() {
         ap_main: crate::sched::run_ap,
         #[cfg(feature = "measure")]
         event: arch_event,
+        #[cfg(feature = "measure")]
+        cpu_state: crate::measure::cpu_state,
+        #[cfg(feature = "measure")]
+        cpu_slice: crate::measure::cpu_slice,
     });
 }
 

@@ -255,6 +255,14 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             }
             Record::TimedSamples { cpu, samples }
         }
+        tag::CPU_TIME => {
+            let (phase, cpu) = (r.phase()?, r.small("cpu", u8::MAX as u64)? as u8);
+            let mut cycles = [0u64; crate::cpu_time::STATES];
+            for c in &mut cycles {
+                *c = r.var()?;
+            }
+            Record::CpuTime { phase, cpu, cycles }
+        }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),
     };

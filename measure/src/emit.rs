@@ -3,7 +3,8 @@
 //!
 //! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
-//! stacks, per-thread rows, trace events and per-CPU dropped counts, thread
+//! stacks, per-thread rows, trace events and per-CPU dropped counts, CPU
+//! time by state per phase and CPU, thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -13,6 +14,7 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
+use crate::cpu_time::STATES;
 use crate::declare::{Counter, Hist, FINGERPRINT};
 use crate::freeze::Frozen;
 use crate::hist::BUCKETS;
@@ -157,6 +159,19 @@ impl Frozen<'_> {
             }
             send(&Record::TraceDropped { cpu: ring.cpu, dropped: ring.dropped });
         }
+        let mut cpu_time: BTreeMap<(Phase, u8), [u64; STATES]> = BTreeMap::new();
+        for (at, cpu, cycles) in &self.cpu_time {
+            for phase in sample_phases(*at, final_total) {
+                let sum = cpu_time.entry((phase, *cpu)).or_insert([0; STATES]);
+                for (s, c) in sum.iter_mut().zip(cycles) {
+                    *s = s.wrapping_add(*c);
+                }
+            }
+        }
+        for ((phase, cpu), cycles) in cpu_time {
+            send(&Record::CpuTime { phase, cpu, cycles });
+        }
+
         for (thread, pid, name) in &self.names {
             send(&Record::ThreadName { thread: *thread, pid: *pid, name: name.clone() });
         }

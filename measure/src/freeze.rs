@@ -48,6 +48,8 @@ pub struct Frozen<'a> {
     pub(crate) timed: Vec<(u8, Vec<(u64, u32)>)>,
     /// (thread ref, pid, name) of every named thread.
     pub(crate) names: Vec<(u64, u32, String)>,
+    /// (phase slot, cpu, cycles per state) of every CPU that accounted.
+    pub(crate) cpu_time: Vec<(Phase, u8, [u64; crate::cpu_time::STATES])>,
 }
 
 impl Measure {
@@ -92,6 +94,13 @@ impl Measure {
                 (thread, pid, String::from(text))
             })
             .collect();
+        let cpu_time = (0..MAX_CPUS)
+            .flat_map(|cpu| {
+                Phase::ALL[..5]
+                    .iter()
+                    .filter_map(move |p| Some((*p, cpu as u8, self.cpu_time.cycles(cpu, *p)?)))
+            })
+            .collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -103,6 +112,7 @@ impl Measure {
             thread_ops,
             timed,
             names,
+            cpu_time,
         }
     }
 }

@@ -30,6 +30,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::cpu_time::{CpuState, CpuTime};
 use crate::declare::{Counter, Hist};
 use crate::phase::{MarkError, Phase, PhaseBook};
 use crate::record::ContentionClass;
@@ -63,6 +64,7 @@ pub struct Measure {
     pub(crate) thread_ops: ThreadOpsTable<THREAD_OPS_ENTRIES>,
     pub(crate) timed: SampleRings<TIMED_SAMPLES_PER_CPU>,
     pub(crate) names: ThreadNames<THREAD_NAMES>,
+    pub(crate) cpu_time: CpuTime,
 }
 
 impl Default for Measure {
@@ -85,6 +87,7 @@ impl Measure {
             thread_ops: ThreadOpsTable::new(),
             timed: SampleRings::new(),
             names: ThreadNames::new(),
+            cpu_time: CpuTime::new(),
         }
     }
 
@@ -212,6 +215,26 @@ impl Measure {
         self.add(cpu, if id.is_some() { stacks } else { overflow }, 1);
         if !self.timed.push(cpu, tsc, id.unwrap_or(0)) {
             self.add(cpu, catalogue::timer::sample_ring_dropped, 1);
+        }
+    }
+
+    /// `cpu` enters `state` at TSC `now` (see [`crate::cpu_time`]); returns
+    /// the state it left, `None` on its first call or once stopped. Owner
+    /// CPU, interrupts masked.
+    #[inline]
+    pub fn cpu_state(&self, cpu: usize, state: CpuState, now: u64) -> Option<CpuState> {
+        if !self.live() {
+            return None;
+        }
+        self.cpu_time.switch(&self.phases, cpu, state, now)
+    }
+
+    /// `cpu` spent `[start, end)` in `state` and is back in its state (a
+    /// contended lock's spin, a shootdown's wait). Owner CPU.
+    #[inline]
+    pub fn cpu_slice(&self, cpu: usize, state: CpuState, start: u64, end: u64) {
+        if self.live() {
+            self.cpu_time.slice(&self.phases, cpu, state, start, end);
         }
     }
 

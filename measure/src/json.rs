@@ -28,11 +28,20 @@ struct Json<'a> {
     thread_ops: Vec<&'a ThreadOps>,
     trace_dropped: &'a BTreeMap<u8, u64>,
     load_maps: &'a [LoadMap],
+    /// Per (phase, CPU): cycles by state name.
+    cpu_time: Vec<CpuTimeJson>,
     thread_names: Vec<&'a ThreadName>,
     stack_defs: Vec<StackDefJson<'a>>,
     /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
     timed_samples: &'a [TimedSample],
     end: Option<&'a End>,
+}
+
+#[derive(Serialize)]
+struct CpuTimeJson {
+    phase: Phase,
+    cpu: u8,
+    cycles: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Serialize)]
@@ -228,6 +237,19 @@ impl Report {
             thread_ops: self.thread_ops.values().collect(),
             trace_dropped: &self.trace_dropped,
             load_maps: &self.load_maps,
+            cpu_time: self
+                .cpu_time
+                .iter()
+                .map(|((phase, cpu), c)| CpuTimeJson {
+                    phase: *phase,
+                    cpu: *cpu,
+                    cycles: crate::cpu_time::CpuState::ALL
+                        .iter()
+                        .map(|s| s.name())
+                        .zip(c.iter().copied())
+                        .collect(),
+                })
+                .collect(),
             thread_names: self.thread_names.values().collect(),
             stack_defs: self
                 .stack_defs

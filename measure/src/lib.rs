@@ -28,6 +28,7 @@
 extern crate alloc;
 
 pub mod catalogue;
+pub mod cpu_time;
 pub mod declare;
 mod decode;
 mod emit;

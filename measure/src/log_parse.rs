@@ -12,7 +12,7 @@ use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{
-    CONTENTION_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
+    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
     THREAD_OPS_FAMILY, TIMED_FAMILY,
 };
 use crate::phase::Phase;
@@ -251,6 +251,14 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 let slot = report.stack_samples.entry((phase, tag, frames)).or_default();
                 *slot = slot.saturating_add(count);
             }
+        }
+        CPU_TIME_FAMILY => {
+            let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);
+            let mut cycles = [0u64; crate::cpu_time::STATES];
+            for (c, state) in cycles.iter_mut().zip(crate::cpu_time::CpuState::ALL) {
+                *c = t.num(state.name())?;
+            }
+            report.cpu_time.insert((phase, cpu), cycles);
         }
         THREAD_NAME_FAMILY => {
             let (thread, pid) = (t.num("thread")?, t.small("pid")?);

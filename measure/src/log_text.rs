@@ -17,6 +17,7 @@
 //! measure: trace cpu=1 tsc=99 kind=context_switch prev=0x7 next=0x9 prev_state=0x1
 //! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
 //! measure: trace_dropped cpu=1 dropped=0
+//! measure: cpu_time phase=work cpu=1 user=1900000 kernel=60000 lock_spin=2000 irq=9000 shootdown=0 idle=25000 measure=4000
 //! measure: thread_name thread=0x100000004 pid=3 name=worker-1
 //! measure: stack_def id=17 cpu=1 pid=3 tid=0x100000004 mode=user lock=- frames=0x401000,0x401200
 //! measure: timed_samples cpu=1 samples=123456789:17,2005210:17,1998034:0
@@ -71,6 +72,9 @@ pub const HIST_SUFFIX: &str = "_hist";
 
 /// Line family of per-thread operation counts.
 pub const THREAD_OPS_FAMILY: &str = "thread_counts";
+
+/// Line family of CPU time by state.
+pub const CPU_TIME_FAMILY: &str = "cpu_time";
 
 /// Line family of thread names.
 pub const THREAD_NAME_FAMILY: &str = "thread_name";
@@ -232,6 +236,13 @@ impl Report {
         }
         for (cpu, dropped) in &self.trace_dropped {
             let _ = writeln!(out, "{PREFIX}trace_dropped cpu={cpu} dropped={dropped}");
+        }
+        for ((phase, cpu), cycles) in &self.cpu_time {
+            let _ = write!(out, "{PREFIX}{CPU_TIME_FAMILY} phase={} cpu={cpu}", phase.name());
+            for (state, c) in crate::cpu_time::CpuState::ALL.iter().zip(cycles) {
+                let _ = write!(out, " {}={c}", state.name());
+            }
+            out.push('\n');
         }
         for n in self.thread_names.values() {
             let _ = writeln!(

@@ -105,6 +105,15 @@ impl PhaseBook {
         }
     }
 
+    /// TSC at which phase slot `slot` began (the mark's TSC, stamped just
+    /// before the phase becomes current), `None` before that. Slot 0 is the
+    /// boot stamp; slot 4 (`final_total`) means after the final mark.
+    pub fn start_tsc(&self, slot: usize) -> Option<u64> {
+        let tsc = self.tsc.get(slot)?.load(R);
+        let stamped = self.marked.load(R) & (1 << slot) != 0 || slot == self.current() as usize;
+        stamped.then_some(tsc)
+    }
+
     /// The phase samples and trace events are attributed to now. After the
     /// `final_total` mark this stays `FinalTotal`, meaning "after the end".
     pub fn current(&self) -> Phase {
@@ -160,6 +169,7 @@ impl PhaseBook {
         // (Read after the whole catalogue, as before, a vCPU the host
         // descheduled mid-snapshot let the other CPUs tag several samples
         // with the ended phase that the counters put in the new one.)
+        self.tsc[phase as usize].store(tsc, R);
         self.current.store(phase as u8, Ordering::Release);
         let snap = phase as usize - 1;
         // Other CPUs keep counting while this reads, so a (group, entry)'s
@@ -200,7 +210,6 @@ impl PhaseBook {
                 }
             }
         }
-        self.tsc[phase as usize].store(tsc, R);
         self.marked.store(marked | (1 << phase as u8), R);
         Ok(())
     }

@@ -23,6 +23,7 @@
 //! | 14  | ThreadName      | thread ref, pid, name length, name bytes (UTF-8)                  |
 //! | 15  | StackDef        | id, tag, n, n x frame (leaf first)                                |
 //! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
+//! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
 //! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
@@ -41,7 +42,7 @@ use crate::trace::TraceEvent;
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 3;
+pub const WIRE_VERSION: u8 = 4;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -349,6 +350,13 @@ pub enum Record {
         cpu: u8,
         samples: Vec<(u64, u32)>,
     },
+    /// Cycles one CPU spent in each [`crate::cpu_time::CpuState`] in one
+    /// phase (indexed by state id).
+    CpuTime {
+        phase: Phase,
+        cpu: u8,
+        cycles: [u64; crate::cpu_time::STATES],
+    },
     End {
         tsc: u64,
         records: u64,
@@ -372,6 +380,7 @@ pub(crate) mod tag {
     pub const THREAD_NAME: u8 = 14;
     pub const STACK_DEF: u8 = 15;
     pub const TIMED_SAMPLES: u8 = 16;
+    pub const CPU_TIME: u8 = 17;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -540,6 +549,14 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 put(out, tsc.wrapping_sub(prev));
                 put(out, *stack as u64);
                 prev = *tsc;
+            }
+        }
+        Record::CpuTime { phase, cpu, cycles } => {
+            out.push(tag::CPU_TIME);
+            put(out, *phase as u64);
+            put(out, *cpu as u64);
+            for c in cycles {
+                put(out, *c);
             }
         }
         Record::End { tsc, records } => {

@@ -93,6 +93,9 @@ pub struct Report {
     pub stack_defs: BTreeMap<u32, (SampleTag, Vec<u64>)>,
     /// Every sample the per-CPU sample rings kept, per CPU in time order.
     pub timed_samples: Vec<TimedSample>,
+    /// Cycles per CPU state (indexed by [`crate::cpu_time::CpuState`] id),
+    /// by (phase, CPU).
+    pub cpu_time: BTreeMap<(Phase, u8), [u64; crate::cpu_time::STATES]>,
     pub end: Option<End>,
 }
 
@@ -188,6 +191,9 @@ impl ReportBuilder {
             Record::TimedSamples { cpu, samples } => r
                 .timed_samples
                 .extend(samples.into_iter().map(|(tsc, stack)| TimedSample { cpu, tsc, stack })),
+            Record::CpuTime { phase, cpu, cycles } => {
+                r.cpu_time.insert((phase, cpu), cycles);
+            }
             Record::End { tsc, records } => {
                 let got = self.received - 1;
                 r.end = Some(End { tsc, records, lost: records.saturating_sub(got) });

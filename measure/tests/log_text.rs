@@ -49,6 +49,12 @@ fn record_sample_run() -> Vec<Record> {
         M.sample_stack(0, &on0, &[0x40_1000 + (i % 3) * 0x10, 0x40_2000], 2_000 + i * 10);
     }
     M.thread_name(1, 0x1_0000_0004, 3, "worker-1%".as_bytes());
+    // CPU 1: user from 2 100, a 50-cycle spin in a system call at 2 600.
+    use capos_measure::cpu_time::CpuState;
+    M.cpu_state(1, CpuState::User, 2_100);
+    M.cpu_state(1, CpuState::Kernel, 2_500);
+    M.cpu_slice(1, CpuState::LockSpin, 2_600, 2_650);
+    M.cpu_state(1, CpuState::User, 2_700);
     M.contention_stack(
         1,
         ContentionClass::SchedulerLock as u8,
@@ -165,6 +171,12 @@ fn records_to_log_and_back_are_the_same_report() {
     assert_eq!(parsed.counter(Phase::Aggregate, kernel_pc_samples::contention_stacks), 3);
     assert_eq!(parsed.instrument.map(|i| (i.accel, i.hold_correction)), Some((Accel::Tcg, 61)));
     assert_eq!(parsed.thread_name(0x1_0000_0004), Some("worker-1%"));
+    // user, kernel, lock_spin, irq, shootdown, idle, measure
+    assert_eq!(parsed.cpu_time[&(Phase::Work, 1)], [400, 150, 50, 0, 0, 0, 0]);
+    assert!(
+        log.contains("cpu_time phase=work cpu=1 user=400 kernel=150 lock_spin=50 irq=0"),
+        "{log}"
+    );
     assert!(log.contains("thread_name thread=0x100000004 pid=3 name=worker-1%25"), "{log}");
     // 1 sample on CPU 1, 70 on CPU 0, in time order per CPU, every stack defined.
     assert_eq!(parsed.timed_samples.len(), 71);

@@ -127,6 +127,7 @@ fn every_kind() -> Vec<Record> {
             frames: vec![0x40_1000, 0x40_2000],
         },
         Record::TimedSamples { cpu: 1, samples: vec![(u64::MAX - 5, 1), (3, 0), (3, 7), (9, 1)] },
+        Record::CpuTime { phase: Phase::Work, cpu: 3, cycles: [1, 0, u64::MAX, 4, 5, 6, 7] },
         Record::End { tsc: 456, records: 11 },
     ]
 }

@@ -11,6 +11,7 @@
 mod artifacts;
 mod coverage;
 mod cpu_shares;
+mod cpu_time;
 mod ipi;
 mod joins;
 mod lock;

@@ -62,7 +62,9 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let stacks = folded(&run.read(&run.profile.work.folded)?)?;
     let idle_frame = format!("{IDLE}_[k]");
     let idle_stacks = weight_with_frame(&stacks, |f| f == idle_frame);
-    Ok(vec![
+    let spun = run.planted("spun")?;
+    let mut rows = super::cpu_time::rows(name, &run.report, spun, slept as u64);
+    rows.extend([
         Row::new(
             name,
             what("user-pc-symbols"),
@@ -79,5 +81,6 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             tolerance,
             basis,
         ),
-    ])
+    ]);
+    Ok(rows)
 }

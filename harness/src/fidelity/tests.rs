@@ -122,7 +122,10 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     rep.phase_cycles.insert(Phase::Work, 2_000_000_000);
     rep.set_counter(Phase::Work, timer::sample_interrupts.into(), 200);
     rep.set_counter(Phase::Work, timer::interrupts.into(), 2000);
-    let planted = [("slept", 1_500_000_000), ("sleeps", 6)];
+    let planted = [("slept", 1_500_000_000), ("sleeps", 6), ("spun", 480_000_000)];
+    // user, kernel, lock_spin, irq, shootdown, idle, measure
+    let cycles = [470_000_000, 10_000_000, 0, 20_000_000, 0, 1_480_000_000, 20_000_000];
+    rep.cpu_time.insert((Phase::Work, 0), cycles);
     let idle = |n: u64| {
         let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);
         let work = format!("a_[k];capos_kernel::sched::idle_loop_[k] {n}\n");
@@ -132,8 +135,25 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
     assert_eq!(failed(&sleep::WORKLOAD, &r), Vec::<String>::new());
     let (pcs, work) = idle(120);
-    let r = run(dir.path(), rep, &planted, &pcs, &work, "");
+    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
     assert_eq!(failed(&sleep::WORKLOAD, &r).len(), 2);
+    // Idle time beyond the slept time, and user time missing from the spins
+    // beyond what handlers and the kernel took.
+    let (pcs, work) = idle(148);
+    let mut bad = rep.clone();
+    bad.cpu_time.insert((Phase::Work, 0), [370_000_000, 0, 0, 0, 0, 1_600_000_000, 30_000_000]);
+    let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+    assert_eq!(
+        failed(&sleep::WORKLOAD, &r),
+        [
+            "work cpu_time idle within [slept - handlers - kernel, slept]",
+            "work cpu_time user within [spun - handlers - kernel, spun + 2%]"
+        ]
+    );
+    let mut none = rep;
+    none.cpu_time.clear();
+    let r = run(dir.path(), none, &planted, &pcs, &work, "");
+    assert_eq!(failed(&sleep::WORKLOAD, &r), ["cpu_time lines in measure.log"]);
 }
 
 #[test]

@@ -142,6 +142,11 @@ fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bo
         held_update(|w| capos_measure::held::push(w, lock));
     }
     let contended = spins > 0;
+    if contended {
+        // CPU-time accounting: the spin just ended was `lock_spin` time.
+        let end = crate::arch::x86_64::cpu::rdtsc();
+        super::cpu_slice(super::CpuState::LockSpin, end.saturating_sub(wait), end);
+    }
     match class {
         LockClass::Sched => {
             super::add(sl::acquisitions, 1);

@@ -6,6 +6,7 @@ use crate::sync::IrqSpinLock;
 use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
+pub use capos_measure::cpu_time::CpuState;
 use capos_measure::trace::TraceArgs;
 use capos_measure::{
     Counter, Hist, InstrumentInfo, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
@@ -87,6 +88,20 @@ pub fn trace_at(tsc: u64, args: TraceArgs) {
 pub fn thread_op(t: &crate::sched::Thread, op: capos_measure::thread_ops::ThreadOp, n: u64) {
     let pid = t.process.as_ref().map_or(0, |p| p.pid);
     target().thread_op(me(), t.tref().to_u64(), pid, op, n);
+}
+
+/// This CPU enters `state` now (CPU-time accounting); returns the state it
+/// left. Interrupts are masked for the update: an interrupt between
+/// reading and writing the clock would count its stretch twice.
+pub fn cpu_state(state: CpuState) -> Option<CpuState> {
+    let _irq = crate::sync::IrqOff::new();
+    target().cpu_state(me(), state, cpu::rdtsc())
+}
+
+/// This CPU spent `[start, end)` in `state` and is back in its own state.
+pub fn cpu_slice(state: CpuState, start: u64, end: u64) {
+    let _irq = crate::sync::IrqOff::new();
+    target().cpu_slice(me(), state, start, end);
 }
 
 /// Keeps the name thread `t` gave itself for the report.

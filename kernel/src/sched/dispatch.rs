@@ -242,6 +242,12 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
     if next.process.is_some() {
         crate::arch::x86_64::syscall::set_fs_base(next.fs_base.load(Ordering::Relaxed));
     }
+    #[cfg(feature = "measure")]
+    crate::measure::cpu_state(if next.is_idle() {
+        crate::measure::CpuState::Idle
+    } else {
+        crate::measure::CpuState::Kernel
+    });
     let save = prev.ctx_rsp.get();
     let fpu = prev.fpu.get();
     // SAFETY: next's context was saved by a previous switch (or prepared

@@ -111,6 +111,10 @@ pub fn run_ap(index: u32) -> ! {
 /// (the fuzzer found exactly that: an idle CPU spinning on a pinned thread
 /// queued behind the initiator).
 fn idle_loop() -> ! {
+    // CPU-time accounting starts here on every CPU (and the idle thread's
+    // later turns come through `switch_to`).
+    #[cfg(feature = "measure")]
+    crate::measure::cpu_state(crate::measure::CpuState::Idle);
     let cs = dispatch::this();
     loop {
         x86_64::instructions::interrupts::disable();

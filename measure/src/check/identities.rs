@@ -303,6 +303,79 @@ impl Ctx<'_> {
         ));
     }
 
+    /// CPU time by state: on every CPU, a phase's states add up to the
+    /// phase's length within 1% (a state's cycles are split at the mark
+    /// TSCs; what is left is the CPU's last stretch before the snapshot, or
+    /// a phase the CPU joined late), and every CPU of the run accounted.
+    pub(super) fn cpu_time(&self, rows: &mut Vec<Row>) {
+        if self.r.cpu_time.is_empty() {
+            return; // a log from before the accounting
+        }
+        for phase in [Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal] {
+            let Some(&length) = self.r.phase_cycles.get(&phase) else { continue };
+            let cpus: Vec<(u8, u64)> = (self.r.cpu_time.iter())
+                .filter(|((p, _), _)| *p == phase)
+                .map(|((_, cpu), c)| (*cpu, c.iter().fold(0u64, |a, v| a.saturating_add(*v))))
+                .collect();
+            rows.push(Row::new(
+                "cpu_time_cpus",
+                Some(phase),
+                "CPUs with cpu_time lines = cpus",
+                self.cpus,
+                cpus.len() as u64,
+                (0, 0),
+            ));
+            self.lock_spin(phase, rows);
+            let tol = length / 100;
+            for (cpu, sum) in cpus {
+                rows.push(Row::new(
+                    "cpu_time_sum",
+                    Some(phase),
+                    format!("cpu {cpu}: states = phase cycles"),
+                    length,
+                    sum,
+                    (tol, tol),
+                ));
+            }
+        }
+    }
+
+    /// `lock_spin` over all CPUs = the wait cycles of every measured lock
+    /// (scheduler and shared): the same spins, timed by the same TSC reads.
+    /// Less when an interrupt landed inside a spin (a `SpinLock` spins
+    /// with interrupts on; the handler's time is its own state): at most
+    /// the phase's handler time. A spin across a mark is split by the
+    /// clock but counted whole by the lock: one longest wait per CPU.
+    fn lock_spin(&self, phase: Phase, rows: &mut Vec<Row>) {
+        use crate::cpu_time::CpuState as S;
+        let states = |which: &[S]| -> u64 {
+            (self.r.cpu_time.iter())
+                .filter(|((p, _), _)| *p == phase)
+                .flat_map(|(_, c)| which.iter().map(|s| c[*s as usize]))
+                .fold(0u64, u64::saturating_add)
+        };
+        let spin = states(&[S::LockSpin]);
+        let handlers = states(&[S::Irq, S::Measure, S::Shootdown]);
+        let shared_wait: u64 =
+            SharedLock::ALL.iter().map(|l| self.get(phase, sk::wait_cycles.at(*l))).sum();
+        let wait = self.get(phase, sl::wait_cycles).saturating_add(shared_wait);
+        let longest = SharedLock::ALL
+            .iter()
+            .map(|l| self.get(phase, sk::wait_max.at(*l)))
+            .chain([self.get(phase, sl::wait_max)])
+            .max()
+            .unwrap_or(0);
+        let straddle = longest.saturating_mul(self.cpus);
+        rows.push(Row::new(
+            "cpu_time_lock_spin",
+            Some(phase),
+            "lock_spin (all CPUs) = scheduler + shared lock wait_cycles",
+            wait,
+            spin,
+            (handlers.saturating_add(straddle), straddle),
+        ));
+    }
+
     /// The sample lines of a phase add up to its sample counters. Samples
     /// carry the phase that was current when taken, which changes after
     /// the mark's snapshot: one per CPU per boundary may differ.

@@ -283,6 +283,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
     }
     c.final_total(&mut rows);
     c.timed_samples(&mut rows);
+    c.cpu_time(&mut rows);
     let decoded = record_count(report);
     rows.push(Row::new(
         "end_records",
@@ -313,6 +314,7 @@ pub fn record_count(r: &Report) -> u64 {
         + r.thread_ops.len()
         + r.thread_names.len()
         + r.stack_defs.len()
+        + r.cpu_time.len()
         + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64

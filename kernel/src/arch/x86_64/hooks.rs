@@ -37,6 +37,29 @@ pub struct Hooks {
     /// Something the measure subsystem counts happened in `arch`.
     #[cfg(feature = "measure")]
     pub event: fn(ArchEvent),
+    /// This CPU enters a state (CPU-time accounting); returns the one left.
+    #[cfg(feature = "measure")]
+    pub cpu_state: fn(CpuState) -> Option<CpuState>,
+    /// This CPU spent `[start, end)` TSC in a state and is back in its own.
+    #[cfg(feature = "measure")]
+    pub cpu_slice: fn(CpuState, u64, u64),
+}
+
+#[cfg(feature = "measure")]
+pub use capos_measure::cpu_time::CpuState;
+
+/// This CPU enters `s` (measure builds; nothing before the hooks exist).
+#[cfg(feature = "measure")]
+pub fn cpu_state(s: CpuState) -> Option<CpuState> {
+    HOOKS.get().and_then(|h| (h.cpu_state)(s))
+}
+
+/// This CPU spent `[start, end)` in `s` and is back in its state.
+#[cfg(feature = "measure")]
+pub fn cpu_slice(s: CpuState, start: u64, end: u64) {
+    if let Some(h) = HOOKS.get() {
+        (h.cpu_slice)(s, start, end);
+    }
 }
 
 /// What `arch` reports to the measure subsystem (measure builds only).

@@ -73,9 +73,23 @@ pub fn pit_mode() -> bool {
     PIT_MODE.load(Ordering::Acquire)
 }
 
+#[cfg(feature = "measure")]
+use super::hooks::CpuState;
+
 /// Dispatches vectors 32..=255.
 pub fn handle(frame: &mut TrapFrame) {
     let v = frame.vector as u8;
+    // CPU-time accounting: the handler's time is `irq` (the sample clock's
+    // `measure`, a shootdown's `shootdown`); back to the state it
+    // interrupted at the end. A context switch inside (a tick's preemption)
+    // sets the next thread's state; this thread's frame restores its own
+    // when it resumes here.
+    #[cfg(feature = "measure")]
+    let back = super::hooks::cpu_state(if v == TLB_SHOOTDOWN {
+        CpuState::Shootdown
+    } else {
+        CpuState::Irq
+    });
     match v {
         #[cfg(not(feature = "measure"))]
         LAPIC_TICK => {
@@ -87,9 +101,11 @@ pub fn handle(frame: &mut TrapFrame) {
             lapic::eoi();
             let due = lapic::timer_fired();
             if due.sample {
+                super::hooks::cpu_state(CpuState::Measure);
                 sample(frame);
             }
             if due.tick {
+                super::hooks::cpu_state(CpuState::Irq);
                 tick(frame);
             }
         }
@@ -120,6 +136,10 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     if frame.cs & 3 == 3 {
         (super::hooks::hooks().before_user_return)();
+    }
+    #[cfg(feature = "measure")]
+    if let Some(state) = if frame.cs & 3 == 3 { Some(CpuState::User) } else { back } {
+        super::hooks::cpu_state(state);
     }
 }
 

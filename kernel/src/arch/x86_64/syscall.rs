@@ -107,7 +107,11 @@ extern "C" {
 
 /// Called by `syscall_entry` with interrupts enabled: the kernel's hook.
 extern "C" fn syscall_dispatch(f: &mut SyscallFrame) {
-    (super::hooks::hooks().syscall)(f)
+    #[cfg(feature = "measure")]
+    super::hooks::cpu_state(super::hooks::CpuState::Kernel);
+    (super::hooks::hooks().syscall)(f);
+    #[cfg(feature = "measure")]
+    super::hooks::cpu_state(super::hooks::CpuState::User);
 }
 
 /// Enables `syscall` on the calling CPU.
@@ -141,6 +145,8 @@ pub fn set_fs_base(v: u64) {
 /// Leaves the kernel for user mode at `rip` with stack `rsp` and the first
 /// three argument registers set; never returns.
 pub fn enter_user(rip: u64, rsp: u64, rdi: u64, rsi: u64, rdx: u64) -> ! {
+    #[cfg(feature = "measure")]
+    super::hooks::cpu_state(super::hooks::CpuState::User);
     // SAFETY: the caller's thread has a user address space loaded that maps
     // rip and rsp; interrupts are masked from `cli` to `iretq`, and `swapgs`
     // leaves the kernel GS in KERNEL_GS_BASE as the entry paths expect.

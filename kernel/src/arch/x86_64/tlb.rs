@@ -127,6 +127,8 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         return;
     }
     STATS.shootdown_requests.fetch_add(1, Ordering::Relaxed);
+    #[cfg(feature = "measure")]
+    let t0 = super::cpu::rdtsc();
     while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
         service();
         core::hint::spin_loop();
@@ -160,4 +162,8 @@ pub fn shootdown(pml4: u64, active: &AtomicU64, start: u64, pages: u64) {
         core::hint::spin_loop();
     }
     LOCK.store(false, Ordering::Release);
+    // CPU-time accounting: a remote shootdown, from taking the request
+    // lock to the last ack, is `shootdown` time.
+    #[cfg(feature = "measure")]
+    super::hooks::cpu_slice(super::hooks::CpuState::Shootdown, t0, super::cpu::rdtsc());
 }
