@@ -127,14 +127,21 @@ pub fn init() {
 /// interrupt in one phase and tag its sample with the other (the fidelity
 /// suite saw one such tick in a work phase). Ticks on other CPUs can still
 /// land inside the snapshot.
-pub fn mark(p: Phase, tsc: u64) -> bool {
+///
+/// The mark's TSC is read here, with interrupts already masked, and
+/// returned (`None` if refused): read before, an interrupt in between made
+/// this CPU's CPU-time accounting give the old phase time that came after
+/// the mark's TSC (`measure check` found a `spawn_ready` 332 839 cycles
+/// short on the marking CPU).
+pub fn mark(p: Phase) -> Option<u64> {
     let _irq = crate::sync::IrqOff::new();
+    let tsc = cpu::rdtsc();
     let ok = MEASURE.mark(p, tsc).is_ok();
     if ok {
         trace(TraceArgs::PhaseMark { phase: p as u8, mark_tsc: tsc });
         seed_memory_levels();
     }
-    ok
+    ok.then_some(tsc)
 }
 
 /// The memory levels at a phase's start belong to the phase: without this

@@ -25,12 +25,13 @@ fn mark_in_order(name: &str) -> Result<Phase, Error> {
 /// `Measure.mark(phase)`: returns the TSC at the mark.
 pub fn mark(params: &Params) -> Result<Outcome, Error> {
     let phase = mark_in_order(&params.measure_mark()?)?;
-    let tsc = crate::arch::x86_64::cpu::rdtsc();
     #[cfg(feature = "measure")]
-    if !crate::measure::mark(phase, tsc) {
-        return Err(Error::InvalidState);
-    }
-    let _ = phase;
+    let tsc = crate::measure::mark(phase).ok_or(Error::InvalidState)?;
+    #[cfg(not(feature = "measure"))]
+    let tsc = {
+        let _ = phase;
+        crate::arch::x86_64::cpu::rdtsc()
+    };
     Ok(Outcome::Done(0, Some(messages::measure_mark(tsc))))
 }
 
