@@ -13,6 +13,9 @@ pub const DEFAULT_CALLS: u32 = 2000;
 /// Bytes of one request and of one reply (one little-endian u64).
 pub const MESSAGE_BYTES: usize = 8;
 
+/// A client's checksum before its first reply.
+pub const CHECKSUM_START: u64 = SEED;
+
 /// Request `i` of pair `pair`.
 #[inline]
 pub const fn request(pair: u32, i: u32) -> u64 {
@@ -33,7 +36,7 @@ pub const fn fold(acc: u64, rep: u64) -> u64 {
 
 /// The checksum a client of `pair` reaches after `calls` correct replies.
 pub fn pair_checksum(pair: u32, calls: u32) -> u64 {
-    (0..calls).fold(SEED, |acc, i| fold(acc, reply(request(pair, i))))
+    (0..calls).fold(CHECKSUM_START, |acc, i| fold(acc, reply(request(pair, i))))
 }
 
 /// The run's checksum from the pair checksums, in pair order.

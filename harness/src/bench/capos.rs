@@ -37,6 +37,7 @@ impl Benchmark {
         match self {
             Benchmark::ThreadScale => "thread-scale",
             Benchmark::ProcessScale => "smp-process-scale",
+            Benchmark::IpcScale => "ipc-scale",
         }
     }
 
@@ -45,6 +46,7 @@ impl Benchmark {
         match self {
             Benchmark::ThreadScale => &["thread-scale"],
             Benchmark::ProcessScale => &["smp-process-scale", "process-scale-worker"],
+            Benchmark::IpcScale => &["ipc-scale", "ipc-scale-server", "ipc-scale-client"],
         }
     }
 }
@@ -58,6 +60,7 @@ pub fn demo_args(workload: &Workload, workers: u32, cpus: u32) -> String {
         Workload::ProcessScale { lo, hi } => {
             format!("workers={workers} lo={lo} hi={hi} cpus={cpus}")
         }
+        Workload::IpcScale { calls } => format!("pairs={workers} calls={calls} cpus={cpus}"),
     }
 }
 

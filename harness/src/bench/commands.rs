@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use capos_workloads::{process_scale, thread_scale};
+use capos_workloads::{ipc_scale, process_scale, thread_scale};
 use clap::Args;
 
 use super::capos::{CaposExec, SUPPRESS_SWITCH_LOGS_WORD};
@@ -26,7 +26,8 @@ pub struct BenchArgs {
     /// Worker counts to run (the 1-worker case is the speedup baseline).
     #[arg(long, value_name = "N,..", default_value = "1,2,4", value_delimiter = ',', value_parser = parse_smp)]
     pub workers: Vec<u32>,
-    /// Runs per case (default: CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS, else 5).
+    /// Runs per case (default: CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS /
+    /// CAPOS_IPC_SCALE_RUNS, else 5).
     #[arg(long, value_name = "K")]
     pub runs: Option<u32>,
     /// Pin to these host CPUs (`0-3` or `0,2`): native cases use the first N; guests use all.
@@ -107,6 +108,9 @@ fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
             let (lo, hi) =
                 knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
             Workload::ProcessScale { lo, hi }
+        }
+        Benchmark::IpcScale => {
+            Workload::IpcScale { calls: knobs.calls.unwrap_or(ipc_scale::DEFAULT_CALLS) }
         }
     }
 }

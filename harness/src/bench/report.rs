@@ -116,6 +116,12 @@ fn line_for_case(text: &mut String, s: &CaseStats) {
     if let Some(ns) = s.work_ns {
         let _ = write!(text, " work_ns_median={}", ns.median);
     }
+    if let Some(c) = s.total_calls {
+        let _ = write!(text, " calls={c}");
+    }
+    if let Some(r) = s.calls_per_sec() {
+        let _ = write!(text, " calls_per_sec_median={r:.0}");
+    }
     text.push('\n');
 }
 
