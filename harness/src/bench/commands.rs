@@ -450,6 +450,42 @@ pub fn summary(args: &SummaryArgs) -> Result<bool> {
 mod tests {
     use super::*;
 
+    fn bench_args(benchmark: Benchmark) -> BenchArgs {
+        BenchArgs {
+            benchmark,
+            workers: vec![1, 2, 4],
+            runs: None,
+            cpus: None,
+            timeout: Duration::from_secs(60),
+            accel: AccelChoice::Auto,
+            mem: "512M".into(),
+            kernel: None,
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn ipc_scale_cases_are_one_pair_per_vcpu() {
+        let args = bench_args(Benchmark::IpcScale);
+        let knobs = Knobs::from_lookup(Benchmark::IpcScale, |_| None).unwrap();
+        let cases = guest_cases(&args, &knobs, &mut Vec::new()).unwrap();
+        let got: Vec<(&str, u32, u32)> =
+            cases.iter().map(|c| (c.label.as_str(), c.cpus, c.workers)).collect();
+        assert_eq!(got, [("smp1-w1", 1, 1), ("smp2-w2", 2, 2), ("smp4-w4", 4, 4)]);
+        let w = workload(Benchmark::IpcScale, &knobs);
+        assert_eq!(w, Workload::IpcScale { calls: ipc_scale::DEFAULT_CALLS });
+        let small = Knobs { calls: Some(40), ..knobs };
+        let w = workload(Benchmark::IpcScale, &small);
+        assert_eq!(super::super::capos::demo_args(&w, 4, 4), "pairs=4 calls=40 cpus=4");
+        assert_eq!(w.cmdline_value(2), "ipc-scale,pairs=2,calls=40");
+        assert_eq!(w.argv(2), ["ipc-scale", "--pairs=2", "--calls=40"]);
+        assert_eq!(
+            Benchmark::IpcScale.binaries(),
+            ["ipc-scale", "ipc-scale-server", "ipc-scale-client"]
+        );
+        assert_eq!(Benchmark::from_name("ipc-scale"), Some(Benchmark::IpcScale));
+    }
+
     #[test]
     fn cpu_lists() {
         assert_eq!(parse_cpu_list("0-3,6").unwrap(), [0, 1, 2, 3, 6]);

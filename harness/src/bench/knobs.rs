@@ -166,6 +166,30 @@ mod tests {
     }
 
     #[test]
+    fn ipc_scale_knobs() {
+        let k = knobs(
+            Benchmark::IpcScale,
+            &[
+                ("CAPOS_IPC_SCALE_RUNS", "2"),
+                ("CAPOS_IPC_SCALE_CALLS", "300"),
+                ("CAPOS_IPC_SCALE_GUEST_MEASURE", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((k.runs, k.calls, k.guest_measure), (2, Some(300), true));
+        assert_eq!(knobs(Benchmark::IpcScale, &[]).unwrap().calls, None);
+        let e = knobs(Benchmark::IpcScale, &[("CAPOS_IPC_SCALE_CALLS", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CAPOS_IPC_SCALE_CALLS=many"), "{e}");
+        // Other benchmarks neither read it nor take ipc-scale's prefix.
+        let t = knobs(Benchmark::ThreadScale, &[("CAPOS_IPC_SCALE_CALLS", "300")]).unwrap();
+        assert_eq!(t.calls, None);
+        let t = knobs(Benchmark::ThreadScale, &[("CAPOS_IPC_SCALE_RUNS", "2")]).unwrap();
+        assert_eq!(t.runs, 5);
+    }
+
+    #[test]
     fn defaults() {
         let k = knobs(Benchmark::ThreadScale, &[]).unwrap();
         assert_eq!((k.runs, k.speedup_threshold, k.total_speedup_threshold), (5, 1.6, 1.6));
