@@ -5,7 +5,7 @@ HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
 .PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity ktest run run-smp2-smokes fuzz \
-	run-thread-scale run-smp-process-scale \
+	run-thread-scale run-smp-process-scale run-ipc-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
 all: run
@@ -89,6 +89,17 @@ run-thread-scale: deps-bench
 
 run-smp-process-scale: deps-bench
 	$(HARNESS) bench-capos process-scale --accel $(ACCEL)
+
+## IPC scaling: 1/2/4 client/server pairs (one pair per vCPU) exchanging
+## request/reply messages over capOS endpoints, CAPOS_IPC_SCALE_CALLS calls
+## per client (default 2000), CAPOS_IPC_SCALE_RUNS runs per case (default
+## 5), with the Linux guest (pipe ping-pong) rows and the guest-measure pass
+## (measure.log, flamegraphs, index.html) under target/ipc-scale/<timestamp>/.
+## The overhead pass is off unless CAPOS_IPC_SCALE_OVERHEAD_RUNS is set.
+run-ipc-scale: export CAPOS_IPC_SCALE_GUEST_MEASURE ?= 1
+run-ipc-scale: export CAPOS_IPC_SCALE_OVERHEAD_RUNS ?= 0
+run-ipc-scale: deps-bench
+	$(HARNESS) bench-capos ipc-scale --accel $(ACCEL)
 
 ## Linux baselines of the benchmarks: native (threads / fork) and a Linux
 ## guest under the same QEMU envelope as capOS.

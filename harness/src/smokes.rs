@@ -12,26 +12,41 @@ use crate::qemu::ExitKind;
 use crate::{session, user};
 use capos_abi::guest::{user_text, GuestExit};
 
-/// A smoke: its name (= manifest and `[name] PASS` prefix) and the binaries it boots.
+/// A smoke: its name (= manifest and `[name] PASS` prefix), the user
+/// package that builds it and the binaries it boots.
 pub struct Smoke {
     pub name: &'static str,
+    pub package: &'static str,
     pub binaries: &'static [&'static str],
 }
 
+/// The package of the kernel smokes (`userspace/smokes`).
+const SMOKES_PACKAGE: &str = "capos-smokes";
+
 pub const SMOKES: &[Smoke] = &[
-    Smoke { name: "smoke-manifest", binaries: &["smoke-manifest"] },
-    Smoke { name: "smoke-ring", binaries: &["smoke-ring"] },
-    Smoke { name: "smoke-thread", binaries: &["smoke-thread"] },
-    Smoke { name: "smoke-park", binaries: &["smoke-park"] },
-    Smoke { name: "smoke-exit", binaries: &["smoke-exit", "exit-child"] },
-    Smoke { name: "smoke-endpoint", binaries: &["smoke-endpoint", "endpoint-server"] },
-    Smoke { name: "smoke-hostile", binaries: &["smoke-hostile", "smoke-manifest", "exit-child"] },
+    Smoke { name: "smoke-manifest", package: SMOKES_PACKAGE, binaries: &["smoke-manifest"] },
+    Smoke { name: "smoke-ring", package: SMOKES_PACKAGE, binaries: &["smoke-ring"] },
+    Smoke { name: "smoke-thread", package: SMOKES_PACKAGE, binaries: &["smoke-thread"] },
+    Smoke { name: "smoke-park", package: SMOKES_PACKAGE, binaries: &["smoke-park"] },
+    Smoke { name: "smoke-exit", package: SMOKES_PACKAGE, binaries: &["smoke-exit", "exit-child"] },
+    Smoke {
+        name: "smoke-endpoint",
+        package: SMOKES_PACKAGE,
+        binaries: &["smoke-endpoint", "endpoint-server"],
+    },
+    Smoke {
+        name: "smoke-hostile",
+        package: SMOKES_PACKAGE,
+        binaries: &["smoke-hostile", "smoke-manifest", "exit-child"],
+    },
     Smoke {
         name: "smoke-ring-join",
+        package: SMOKES_PACKAGE,
         binaries: &["smoke-ring-join", "attack-ring-join", "launch", "exit-child", "bystander"],
     },
     Smoke {
         name: "smoke-dead-completion",
+        package: SMOKES_PACKAGE,
         binaries: &[
             "smoke-dead-completion",
             "attack-dead-caller",
@@ -43,14 +58,17 @@ pub const SMOKES: &[Smoke] = &[
     },
     Smoke {
         name: "smoke-timed-storm",
+        package: SMOKES_PACKAGE,
         binaries: &["smoke-timed-storm", "attack-timed-storm", "launch", "exit-child", "bystander"],
     },
     Smoke {
         name: "smoke-full-caps",
+        package: SMOKES_PACKAGE,
         binaries: &["smoke-full-caps", "attack-full-caps", "launch", "exit-child", "bystander"],
     },
     Smoke {
         name: "smoke-thread-churn",
+        package: SMOKES_PACKAGE,
         binaries: &[
             "smoke-thread-churn",
             "attack-thread-churn",
@@ -61,7 +79,14 @@ pub const SMOKES: &[Smoke] = &[
     },
     Smoke {
         name: "smoke-sleepers-exit",
+        package: SMOKES_PACKAGE,
         binaries: &["smoke-sleepers-exit", "attack-sleepers", "launch", "exit-child", "bystander"],
+    },
+    // ipc-scale (userspace/demos) at small scale: 2 pairs of 50 calls.
+    Smoke {
+        name: "smoke-ipc-scale",
+        package: crate::bench::capos::DEMOS_PACKAGE,
+        binaries: &["smoke-ipc-scale", "ipc-scale", "ipc-scale-server", "ipc-scale-client"],
     },
 ];
 
@@ -130,7 +155,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     for smoke in &selected {
         let flavor = if args.measure { KernelFlavor::Measure } else { KernelFlavor::Normal };
         let images =
-            user::images_with_manifest(root, flavor, "capos-smokes", smoke.binaries, smoke.name)?;
+            user::images_with_manifest(root, flavor, smoke.package, smoke.binaries, smoke.name)?;
         for &smp in &args.smp {
             for _ in 0..args.repeat {
                 let name = format!("{}-smp{smp}", smoke.name);

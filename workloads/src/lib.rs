@@ -17,11 +17,13 @@
 //! - [`mix`]: the integer mixing functions both workloads use.
 //! - [`thread_scale`]: fixed-size block hashing split into contiguous chunks.
 //! - [`process_scale`]: trial-division prime counting over cost-balanced ranges.
-//! - [`line`]: `[thread-scale]` / `[smp-process-scale]` result lines
+//! - [`ipc_scale`]: request/reply values and checksums of the IPC pairs.
+//! - [`line`]: `[thread-scale]` / `[smp-process-scale]` / `[ipc-scale]` result lines
 //!   (formatting into `core::fmt::Write`, alloc-free parsing with typed errors).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod ipc_scale;
 pub mod line;
 pub mod mix;
 pub mod process_scale;

@@ -3,7 +3,7 @@
 //!
 //! - As a normal program: `capos-linux-baseline thread-scale --threads N
 //!   [--blocks B --rounds R --runs K]` or `process-scale --workers N [--lo L
-//!   --hi H --runs K]`.
+//!   --hi H --runs K]` or `ipc-scale --pairs N [--calls C --runs K]`.
 //! - As `/init` of a Linux initramfs (pid 1): mounts /proc, reads the cases
 //!   from `capos.bench=` on the kernel command line (or runs the built-in
 //!   default), prints the lines on the console and powers the machine off.
@@ -12,7 +12,9 @@
 //! CLOCK_MONOTONIC nanoseconds in `*_ns=` fields).
 
 mod clock;
+mod fdio;
 mod init;
+mod ipc_scale;
 mod process_scale;
 mod spec;
 mod thread_scale;
@@ -54,6 +56,9 @@ pub fn run_spec(spec: &Spec) -> bool {
             }
             Bench::ProcessScale { workers, lo, hi } => {
                 process_scale::run(cpus, workers, lo, hi).map(|l| l.to_string())
+            }
+            Bench::IpcScale { pairs, calls } => {
+                ipc_scale::run(cpus, pairs, calls).map(|l| l.to_string())
             }
         };
         let mut out = std::io::stdout().lock();

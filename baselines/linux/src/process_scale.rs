@@ -11,59 +11,10 @@ use capos_workloads::line::ProcessScaleLine;
 use capos_workloads::process_scale::{self as ps, PrimeResult};
 
 use crate::clock::{mono_ns, rdtsc};
+use crate::fdio::{pipe, read_full, write_full};
 
 /// What a child writes back: primes, checksum, end cycles, end ns.
 const REPORT_WORDS: usize = 4;
-
-struct Fd(libc::c_int);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        if self.0 >= 0 {
-            // SAFETY: the descriptor is owned by this wrapper and closed once.
-            unsafe { libc::close(self.0) };
-        }
-    }
-}
-
-fn pipe() -> Result<(Fd, Fd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
-    }
-    Ok((Fd(fds[0]), Fd(fds[1])))
-}
-
-/// Reads exactly `buf.len()` bytes; false on EOF or error.
-fn read_full(fd: &Fd, buf: &mut [u8]) -> bool {
-    let mut at = 0;
-    while at < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::read(fd.0, buf[at..].as_mut_ptr().cast(), buf.len() - at) };
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        if n <= 0 {
-            return false;
-        }
-        at += n as usize;
-    }
-    true
-}
-
-fn write_full(fd: libc::c_int, buf: &[u8]) -> bool {
-    let mut at = 0;
-    while at < buf.len() {
-        // SAFETY: the pointer and length describe the unwritten tail of `buf`.
-        let n = unsafe { libc::write(fd, buf[at..].as_ptr().cast(), buf.len() - at) };
-        if n <= 0 {
-            return false;
-        }
-        at += n as usize;
-    }
-    true
-}
 
 /// The child's whole life after fork: no allocation, no unwinding.
 fn child(go: libc::c_int, report: libc::c_int, range: core::ops::Range<u32>) -> ! {
@@ -93,11 +44,11 @@ fn child(go: libc::c_int, report: libc::c_int, range: core::ops::Range<u32>) -> 
 }
 
 /// Kills and reaps the children still listed.
-struct Children(Vec<libc::pid_t>);
+pub(crate) struct Children(pub(crate) Vec<libc::pid_t>);
 
 impl Children {
     /// Waits for every child; error unless all exited with status 0.
-    fn wait_all(&mut self) -> Result<(), String> {
+    pub(crate) fn wait_all(&mut self) -> Result<(), String> {
         let mut bad = Vec::new();
         for (i, pid) in self.0.drain(..).enumerate() {
             let mut status = 0;
@@ -152,7 +103,7 @@ pub fn run(cpus: u32, workers: u32, lo: u32, hi: u32) -> Result<ProcessScaleLine
         reports.push(r);
     }
     for (i, r) in reports.iter().enumerate() {
-        if !read_full(r, &mut [0u8; 1]) {
+        if !read_full(r.0, &mut [0u8; 1]) {
             return Err(format!("worker {i} never became ready"));
         }
     }
@@ -162,7 +113,7 @@ pub fn run(cpus: u32, workers: u32, lo: u32, hi: u32) -> Result<ProcessScaleLine
     let (mut end, mut end_ns, mut parts) = (go, go_ns, Vec::new());
     for (i, r) in reports.iter().enumerate() {
         let mut bytes = [0u8; REPORT_WORDS * 8];
-        if !read_full(r, &mut bytes) {
+        if !read_full(r.0, &mut bytes) {
             return Err(format!("worker {i} sent no result"));
         }
         let w = |k: usize| u64::from_ne_bytes(bytes[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));

@@ -2,19 +2,22 @@
 
 use std::fmt;
 
-use capos_workloads::{process_scale, thread_scale};
+use capos_workloads::{ipc_scale, process_scale, thread_scale};
 
 pub const USAGE: &str =
     "usage: capos-linux-baseline thread-scale --threads N [--blocks B] [--rounds R] [--runs K]\n       \
-                         capos-linux-baseline process-scale --workers N [--lo L] [--hi H] [--runs K]";
+                         capos-linux-baseline process-scale --workers N [--lo L] [--hi H] [--runs K]\n       \
+                         capos-linux-baseline ipc-scale --pairs N [--calls C] [--runs K]";
 
 /// Kernel command-line key: `capos.bench=<case>[,key=value...][;<case>...]`.
 pub const CMDLINE_KEY: &str = "capos.bench=";
 
+#[allow(clippy::enum_variant_names)] // the variants are the benchmarks' own names
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bench {
     ThreadScale { threads: u32, blocks: u64, rounds: u32 },
     ProcessScale { workers: u32, lo: u32, hi: u32 },
+    IpcScale { pairs: u32, calls: u32 },
 }
 
 impl fmt::Display for Bench {
@@ -26,6 +29,7 @@ impl fmt::Display for Bench {
             Bench::ProcessScale { workers, lo, hi } => {
                 write!(f, "process-scale workers={workers} range={lo}..{hi}")
             }
+            Bench::IpcScale { pairs, calls } => write!(f, "ipc-scale pairs={pairs} calls={calls}"),
         }
     }
 }
@@ -49,7 +53,7 @@ impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpecError::NoBenchmark => {
-                write!(f, "no benchmark named (thread-scale or process-scale)")
+                write!(f, "no benchmark named (thread-scale, process-scale or ipc-scale)")
             }
             SpecError::UnknownBenchmark(b) => write!(f, "unknown benchmark `{b}`"),
             SpecError::UnknownOption(o) => write!(f, "unknown option `{o}`"),
@@ -102,6 +106,7 @@ impl Spec {
                 lo: process_scale::DEFAULT_LO,
                 hi: process_scale::DEFAULT_HI,
             },
+            "ipc-scale" => Bench::IpcScale { pairs: 1, calls: ipc_scale::DEFAULT_CALLS },
             other => return Err(SpecError::UnknownBenchmark(other.to_string())),
         };
         for (k, v) in pairs {
@@ -113,6 +118,8 @@ impl Spec {
                 (Bench::ProcessScale { workers, .. }, "workers") => *workers = num(k, v, 1)?,
                 (Bench::ProcessScale { lo, .. }, "lo") => *lo = num(k, v, 0)?,
                 (Bench::ProcessScale { hi, .. }, "hi") => *hi = num(k, v, 0)?,
+                (Bench::IpcScale { pairs, .. }, "pairs") => *pairs = num(k, v, 1)?,
+                (Bench::IpcScale { calls, .. }, "calls") => *calls = num(k, v, 1)?,
                 _ => return Err(SpecError::UnknownOption(format!("--{k}"))),
             }
         }
@@ -197,6 +204,16 @@ mod tests {
         assert!(matches!(
             Spec::from_args(&args("thread-scale --threads 0")),
             Err(SpecError::BadValue(..))
+        ));
+        let s = Spec::from_args(&args("ipc-scale --pairs 4 --calls=50 --runs 2")).unwrap();
+        assert_eq!(s, Spec { bench: Bench::IpcScale { pairs: 4, calls: 50 }, runs: 2 });
+        assert!(matches!(
+            Spec::from_args(&args("ipc-scale --pairs 0")),
+            Err(SpecError::BadValue(..))
+        ));
+        assert!(matches!(
+            Spec::from_args(&args("ipc-scale --workers 2")),
+            Err(SpecError::UnknownOption(_))
         ));
         assert!(matches!(
             Spec::from_args(&args("process-scale --lo 9 --hi 3")),

@@ -37,6 +37,7 @@ impl Benchmark {
         match self {
             Benchmark::ThreadScale => "thread-scale",
             Benchmark::ProcessScale => "smp-process-scale",
+            Benchmark::IpcScale => "ipc-scale",
         }
     }
 
@@ -45,6 +46,7 @@ impl Benchmark {
         match self {
             Benchmark::ThreadScale => &["thread-scale"],
             Benchmark::ProcessScale => &["smp-process-scale", "process-scale-worker"],
+            Benchmark::IpcScale => &["ipc-scale", "ipc-scale-server", "ipc-scale-client"],
         }
     }
 }
@@ -58,6 +60,7 @@ pub fn demo_args(workload: &Workload, workers: u32, cpus: u32) -> String {
         Workload::ProcessScale { lo, hi } => {
             format!("workers={workers} lo={lo} hi={hi} cpus={cpus}")
         }
+        Workload::IpcScale { calls } => format!("pairs={workers} calls={calls} cpus={cpus}"),
     }
 }
 
@@ -268,11 +271,13 @@ mod tests {
         assert_eq!(demo_args(&t, 4, 4), "threads=4 blocks=262144 rounds=64 cpus=4");
         let p = Workload::ProcessScale { lo: 0, hi: 10_000_000 };
         assert_eq!(demo_args(&p, 2, 2), "workers=2 lo=0 hi=10000000 cpus=2");
+        let i = Workload::IpcScale { calls: 500 };
+        assert_eq!(demo_args(&i, 4, 4), "pairs=4 calls=500 cpus=4");
     }
 
     #[test]
     fn manifest_variants_replace_exactly_the_args() {
-        for bench in [Benchmark::ThreadScale, Benchmark::ProcessScale] {
+        for bench in [Benchmark::ThreadScale, Benchmark::ProcessScale, Benchmark::IpcScale] {
             let t = template(bench);
             let v = manifest_variant(&t, "threads=1 x=y").unwrap();
             assert!(v.contains("args = \"threads=1 x=y\""), "{v}");
@@ -352,6 +357,41 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("asked for 4"));
+    }
+
+    #[test]
+    fn recorded_ipc_scale_log_parses() {
+        use crate::bench::runner::parse_row;
+        let t = fixture("capos-ipc-scale-smp2.log");
+        judge_exit(ExitKind::Guest(GuestExit::Success), &t).unwrap();
+        let row = parse_row(Benchmark::IpcScale, 2, &t).unwrap();
+        assert_eq!((row.benchmark.as_str(), row.workers, row.cpus), ("ipc-scale", 2, 2));
+        assert_eq!((row.calls, row.work), (Some(100), 70_555_524));
+        assert_eq!((row.spawn_ready, row.shutdown), (Some(53_346_852), Some(2_497_495)));
+        assert_eq!(row.work_ns, Some(27_698_086));
+        assert_eq!(row.checksum, "0x995b52962e677087");
+        // The wrong case fails closed.
+        assert!(parse_row(Benchmark::IpcScale, 4, &t)
+            .unwrap_err()
+            .to_string()
+            .contains("asked for 4"));
+        // A client or server cannot forge the coordinator's line.
+        let forged: Vec<String> = t
+            .iter()
+            .map(|l| l.replace("user 1 ipc-scale: ", "user 3 ipc-scale-client: "))
+            .collect();
+        assert!(parse_row(Benchmark::IpcScale, 2, &forged)
+            .unwrap_err()
+            .to_string()
+            .contains("no [ipc-scale] result line"));
+        let unverified: Vec<String> =
+            t.iter().map(|l| l.replace("verified=true", "verified=false")).collect();
+        assert!(parse_row(Benchmark::IpcScale, 2, &unverified)
+            .unwrap_err()
+            .to_string()
+            .contains("verified=false"));
+        // A line of another benchmark is not an ipc-scale result.
+        assert!(parse_row(Benchmark::ProcessScale, 2, &t).is_err());
     }
 
     #[test]

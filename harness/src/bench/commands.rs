@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use capos_workloads::{process_scale, thread_scale};
+use capos_workloads::{ipc_scale, process_scale, thread_scale};
 use clap::Args;
 
 use super::capos::{CaposExec, SUPPRESS_SWITCH_LOGS_WORD};
@@ -26,7 +26,8 @@ pub struct BenchArgs {
     /// Worker counts to run (the 1-worker case is the speedup baseline).
     #[arg(long, value_name = "N,..", default_value = "1,2,4", value_delimiter = ',', value_parser = parse_smp)]
     pub workers: Vec<u32>,
-    /// Runs per case (default: CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS, else 5).
+    /// Runs per case (default: CAPOS_THREAD_SCALE_RUNS / CAPOS_SMP_SCALE_RUNS /
+    /// CAPOS_IPC_SCALE_RUNS, else 5).
     #[arg(long, value_name = "K")]
     pub runs: Option<u32>,
     /// Pin to these host CPUs (`0-3` or `0,2`): native cases use the first N; guests use all.
@@ -107,6 +108,9 @@ fn workload(bench: Benchmark, knobs: &Knobs) -> Workload {
             let (lo, hi) =
                 knobs.range.unwrap_or((process_scale::DEFAULT_LO, process_scale::DEFAULT_HI));
             Workload::ProcessScale { lo, hi }
+        }
+        Benchmark::IpcScale => {
+            Workload::IpcScale { calls: knobs.calls.unwrap_or(ipc_scale::DEFAULT_CALLS) }
         }
     }
 }
@@ -445,6 +449,42 @@ pub fn summary(args: &SummaryArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bench_args(benchmark: Benchmark) -> BenchArgs {
+        BenchArgs {
+            benchmark,
+            workers: vec![1, 2, 4],
+            runs: None,
+            cpus: None,
+            timeout: Duration::from_secs(60),
+            accel: AccelChoice::Auto,
+            mem: "512M".into(),
+            kernel: None,
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn ipc_scale_cases_are_one_pair_per_vcpu() {
+        let args = bench_args(Benchmark::IpcScale);
+        let knobs = Knobs::from_lookup(Benchmark::IpcScale, |_| None).unwrap();
+        let cases = guest_cases(&args, &knobs, &mut Vec::new()).unwrap();
+        let got: Vec<(&str, u32, u32)> =
+            cases.iter().map(|c| (c.label.as_str(), c.cpus, c.workers)).collect();
+        assert_eq!(got, [("smp1-w1", 1, 1), ("smp2-w2", 2, 2), ("smp4-w4", 4, 4)]);
+        let w = workload(Benchmark::IpcScale, &knobs);
+        assert_eq!(w, Workload::IpcScale { calls: ipc_scale::DEFAULT_CALLS });
+        let small = Knobs { calls: Some(40), ..knobs };
+        let w = workload(Benchmark::IpcScale, &small);
+        assert_eq!(super::super::capos::demo_args(&w, 4, 4), "pairs=4 calls=40 cpus=4");
+        assert_eq!(w.cmdline_value(2), "ipc-scale,pairs=2,calls=40");
+        assert_eq!(w.argv(2), ["ipc-scale", "--pairs=2", "--calls=40"]);
+        assert_eq!(
+            Benchmark::IpcScale.binaries(),
+            ["ipc-scale", "ipc-scale-server", "ipc-scale-client"]
+        );
+        assert_eq!(Benchmark::from_name("ipc-scale"), Some(Benchmark::IpcScale));
+    }
 
     #[test]
     fn cpu_lists() {

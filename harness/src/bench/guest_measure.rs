@@ -151,10 +151,11 @@ fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option
     }
 }
 
-/// Work-window cycles of the run's verified result line (thread-scale
-/// `work=`, process-scale `elapsed=`), parsed by the one result-line parser.
+/// Work-window cycles of the run's verified result line (thread-scale and
+/// ipc-scale `work=`, process-scale `elapsed=`), parsed by the one
+/// result-line parser.
 fn work_of(workers: u32, lines: &[String]) -> Option<u64> {
-    [Benchmark::ThreadScale, Benchmark::ProcessScale]
+    [Benchmark::ThreadScale, Benchmark::ProcessScale, Benchmark::IpcScale]
         .into_iter()
         .find_map(|b| crate::bench::runner::parse_row(b, workers, lines).ok())
         .map(|r| r.work)

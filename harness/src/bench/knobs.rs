@@ -1,6 +1,7 @@
 //! Every benchmark environment knob, read in one place (documented in
 //! docs/benchmarks.md). Thread-scale knobs start `CAPOS_THREAD_SCALE_`,
-//! process-scale ones `CAPOS_SMP_SCALE_`; `CAPOS_BENCH_` ones apply to both.
+//! process-scale ones `CAPOS_SMP_SCALE_`, ipc-scale ones
+//! `CAPOS_IPC_SCALE_`; `CAPOS_BENCH_` ones apply to all.
 //! The Linux baselines read the same knobs so both OSes run the same workload.
 
 use anyhow::{bail, Result};
@@ -22,6 +23,8 @@ pub struct Knobs {
     pub work_rounds: Option<u32>,
     /// `CAPOS_SMP_SCALE_RANGE=lo..hi`: prime-counting range.
     pub range: Option<(u32, u32)>,
+    /// `CAPOS_IPC_SCALE_CALLS`: calls per client.
+    pub calls: Option<u32>,
     /// `_INCLUDE_SMT`: add the 8-worker SMT diagnostic case (needs 8 host CPUs).
     pub include_smt: bool,
     /// `_REQUIRE_SPEEDUP`: fail unless KVM evidence shows the 1->2 work speedup.
@@ -47,6 +50,7 @@ pub fn prefix(bench: Benchmark) -> &'static str {
     match bench {
         Benchmark::ThreadScale => "CAPOS_THREAD_SCALE_",
         Benchmark::ProcessScale => "CAPOS_SMP_SCALE_",
+        Benchmark::IpcScale => "CAPOS_IPC_SCALE_",
     }
 }
 
@@ -88,14 +92,21 @@ impl Knobs {
                 None => None,
                 s => Some(number(&k("TOTAL_BLOCKS"), s, 0u64)?).filter(|&b| b > 0),
             },
-            Benchmark::ProcessScale => None,
+            _ => None,
         };
         let work_rounds = match bench {
             Benchmark::ThreadScale => match v("WORK_ROUNDS") {
                 None => None,
                 s => Some(number(&k("WORK_ROUNDS"), s, 0u32)?).filter(|&r| r > 0),
             },
-            Benchmark::ProcessScale => None,
+            _ => None,
+        };
+        let calls = match bench {
+            Benchmark::IpcScale => match v("CALLS") {
+                None => None,
+                s => Some(number(&k("CALLS"), s, 0u32)?).filter(|&c| c > 0),
+            },
+            _ => None,
         };
         let range = match (bench, v("RANGE")) {
             (Benchmark::ProcessScale, Some(s)) => {
@@ -121,6 +132,7 @@ impl Knobs {
             total_blocks,
             work_rounds,
             range,
+            calls,
             include_smt: flag(&k("INCLUDE_SMT"), v("INCLUDE_SMT"))?,
             require_speedup: flag(&k("REQUIRE_SPEEDUP"), v("REQUIRE_SPEEDUP"))?,
             speedup_threshold: number(&k("SPEEDUP_THRESHOLD"), v("SPEEDUP_THRESHOLD"), 1.6)?,
@@ -151,6 +163,30 @@ mod tests {
         let m: HashMap<String, String> =
             pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         Knobs::from_lookup(bench, |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn ipc_scale_knobs() {
+        let k = knobs(
+            Benchmark::IpcScale,
+            &[
+                ("CAPOS_IPC_SCALE_RUNS", "2"),
+                ("CAPOS_IPC_SCALE_CALLS", "300"),
+                ("CAPOS_IPC_SCALE_GUEST_MEASURE", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((k.runs, k.calls, k.guest_measure), (2, Some(300), true));
+        assert_eq!(knobs(Benchmark::IpcScale, &[]).unwrap().calls, None);
+        let e = knobs(Benchmark::IpcScale, &[("CAPOS_IPC_SCALE_CALLS", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CAPOS_IPC_SCALE_CALLS=many"), "{e}");
+        // Other benchmarks neither read it nor take ipc-scale's prefix.
+        let t = knobs(Benchmark::ThreadScale, &[("CAPOS_IPC_SCALE_CALLS", "300")]).unwrap();
+        assert_eq!(t.calls, None);
+        let t = knobs(Benchmark::ThreadScale, &[("CAPOS_IPC_SCALE_RUNS", "2")]).unwrap();
+        assert_eq!(t.runs, 5);
     }
 
     #[test]

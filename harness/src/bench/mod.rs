@@ -37,13 +37,17 @@ pub mod stats;
 
 use std::fmt;
 
-/// The two scaling benchmarks.
+/// The scaling benchmarks.
+#[allow(clippy::enum_variant_names)] // the variants are the benchmarks' own names
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Benchmark {
     /// Same-process threads hashing 64-byte blocks (`[thread-scale]` lines).
     ThreadScale,
     /// One process per worker counting primes (`[smp-process-scale]` lines).
     ProcessScale,
+    /// Client/server process pairs exchanging request/reply messages
+    /// (`[ipc-scale]` lines; workers = pairs).
+    IpcScale,
 }
 
 impl Benchmark {
@@ -52,6 +56,7 @@ impl Benchmark {
         match self {
             Benchmark::ThreadScale => "thread-scale",
             Benchmark::ProcessScale => "smp-process-scale",
+            Benchmark::IpcScale => "ipc-scale",
         }
     }
 
@@ -59,6 +64,7 @@ impl Benchmark {
         match s {
             "thread-scale" => Some(Benchmark::ThreadScale),
             "smp-process-scale" | "process-scale" => Some(Benchmark::ProcessScale),
+            "ipc-scale" => Some(Benchmark::IpcScale),
             _ => None,
         }
     }

@@ -20,10 +20,21 @@ pub struct NativeExec {
 }
 
 /// The workload parameters shared by the native and guest executors.
+#[allow(clippy::enum_variant_names)] // the variants are the benchmarks' own names
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
-    ThreadScale { blocks: u64, rounds: u32 },
-    ProcessScale { lo: u32, hi: u32 },
+    ThreadScale {
+        blocks: u64,
+        rounds: u32,
+    },
+    ProcessScale {
+        lo: u32,
+        hi: u32,
+    },
+    /// `workers` client/server pairs, `calls` calls per client.
+    IpcScale {
+        calls: u32,
+    },
 }
 
 impl Workload {
@@ -44,6 +55,9 @@ impl Workload {
                     format!("--hi={hi}"),
                 ]
             }
+            Workload::IpcScale { calls } => {
+                vec!["ipc-scale".into(), format!("--pairs={workers}"), format!("--calls={calls}")]
+            }
         }
     }
 
@@ -56,6 +70,7 @@ impl Workload {
             Workload::ProcessScale { lo, hi } => {
                 format!("process-scale,workers={workers},lo={lo},hi={hi}")
             }
+            Workload::IpcScale { calls } => format!("ipc-scale,pairs={workers},calls={calls}"),
         }
     }
 }

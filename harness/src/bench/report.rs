@@ -67,6 +67,7 @@ pub fn summarize(
             },
         );
     }
+    calls_table(&mut md, &st);
     let systems = stats::systems(&st);
     for (os, accel) in &systems {
         let _ =
@@ -104,6 +105,37 @@ pub fn summarize(
     Summary { text, markdown: md, errors }
 }
 
+/// ipc-scale: calls per second and the throughput speedup per case, in
+/// the Markdown (only when the rows count their calls).
+fn calls_table(md: &mut String, st: &[CaseStats]) {
+    if st.iter().all(|s| s.total_calls.is_none()) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n| os | accel | case | pairs | calls (all pairs) | calls/s median | speedup |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for s in st {
+        let sp = if s.workers == 1 {
+            Some(1.0)
+        } else {
+            stats::speedup(st, &s.os, &s.accel, s.workers).map(|x| x.work)
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            s.os,
+            s.accel,
+            s.case,
+            s.workers,
+            s.total_calls.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            s.calls_per_sec().map(|r| format!("{r:.0}")).unwrap_or_else(|| "-".into()),
+            fmt_x(sp),
+        );
+    }
+}
+
 fn line_for_case(text: &mut String, s: &CaseStats) {
     let _ = write!(
         text,
@@ -115,6 +147,12 @@ fn line_for_case(text: &mut String, s: &CaseStats) {
     }
     if let Some(ns) = s.work_ns {
         let _ = write!(text, " work_ns_median={}", ns.median);
+    }
+    if let Some(c) = s.total_calls {
+        let _ = write!(text, " calls={c}");
+    }
+    if let Some(r) = s.calls_per_sec() {
+        let _ = write!(text, " calls_per_sec_median={r:.0}");
     }
     text.push('\n');
 }
@@ -201,5 +239,49 @@ mod tests {
         assert!(s.text.contains("note: extra"));
         let strict = summarize("smp-process-scale", &rows, &POLICY, 2, &[]);
         assert_eq!(strict.errors.len(), 2, "{:?}", strict.errors);
+    }
+
+    #[test]
+    fn recorded_ipc_scale_run_reports_calls_per_second_and_throughput_speedups() {
+        let rows = from_csv(&fixture("results-ipc-tcg.csv")).unwrap();
+        assert_eq!(rows.len(), 30);
+        assert!(rows.iter().all(|r| r.calls == Some(5000) && r.benchmark == "ipc-scale"));
+        let relaxed = Policy { require_work: false, require_total: false, ..POLICY };
+        let s = summarize("ipc-scale", &rows, &relaxed, 2, &[]);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        // 4 pairs: 4 x median work(1) / median work(4) = 4 x 1289037126 / 5675673161.
+        assert!(
+            s.text.contains("speedup os=capos accel=tcg 1->4 (cpus=4) work=0.908x"),
+            "{}",
+            s.text
+        );
+        assert!(
+            s.text.contains(
+                "case=smp1-w1 cpus=1 workers=1 runs=5 disturbed=5 work_median=1289037126"
+            ),
+            "{}",
+            s.text
+        );
+        assert!(s.text.contains("calls=20000 calls_per_sec_median=9115"), "{}", s.text);
+        assert!(
+            s.text.contains("relative capos/linux-guest accel=tcg 1->4 work=0.692"),
+            "{}",
+            s.text
+        );
+        assert!(
+            s.markdown.contains("| capos | tcg | smp4-w4 | 4 | 20000 | 9115 | 0.908x |"),
+            "{}",
+            s.markdown
+        );
+        assert!(s.markdown.contains("| linux-guest | tcg | smp1-w1 | 1 | 5000 | 9982 | 1.000x |"));
+        // Benchmarks without call counts get no calls table.
+        let t = summarize(
+            "thread-scale",
+            &from_csv(&fixture("results-kvm.csv")).unwrap(),
+            &POLICY,
+            8,
+            &[],
+        );
+        assert!(!t.markdown.contains("calls/s"));
     }
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use capos_workloads::line::{ProcessScaleLine, ThreadScaleLine};
+use capos_workloads::line::{IpcScaleLine, ProcessScaleLine, ThreadScaleLine};
 
 use super::{csv, Benchmark};
 
@@ -34,6 +34,8 @@ pub struct Row {
     pub work_rounds: Option<u32>,
     pub range: String,
     pub primes: Option<u64>,
+    /// ipc-scale: calls each client made (all pairs: `workers` x `calls`).
+    pub calls: Option<u64>,
     pub parent_wait: String,
     pub bench_class: String,
     pub hot_section_syscalls: Option<u64>,
@@ -47,7 +49,7 @@ pub struct Row {
     pub guest_symbol_map: String,
 }
 
-pub const COLUMNS: [&str; 31] = [
+pub const COLUMNS: [&str; 32] = [
     "benchmark",
     "os",
     "accel",
@@ -68,6 +70,7 @@ pub const COLUMNS: [&str; 31] = [
     "work_rounds",
     "range",
     "primes",
+    "calls",
     "parent_wait",
     "bench_class",
     "hot_section_syscalls",
@@ -124,6 +127,22 @@ impl Row {
         }
     }
 
+    pub fn from_ipc_line(l: &IpcScaleLine) -> Row {
+        Row {
+            benchmark: Benchmark::IpcScale.name().into(),
+            cpus: l.cpus,
+            workers: l.pairs,
+            checksum: format!("0x{:016x}", l.checksum),
+            spawn_ready: Some(l.spawn_ready),
+            work: l.work,
+            shutdown: Some(l.shutdown),
+            work_ns: l.work_ns,
+            calls: Some(u64::from(l.calls)),
+            verified: l.verified,
+            ..Row::default()
+        }
+    }
+
     fn cells(&self) -> Vec<String> {
         vec![
             self.benchmark.clone(),
@@ -146,6 +165,7 @@ impl Row {
             opt(&self.work_rounds),
             self.range.clone(),
             opt(&self.primes),
+            opt(&self.calls),
             self.parent_wait.clone(),
             self.bench_class.clone(),
             opt(&self.hot_section_syscalls),
@@ -244,6 +264,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
             work_rounds: small(num("work_rounds")?, "work_rounds")?,
             range: get("range").into(),
             primes: num("primes")?,
+            calls: num("calls")?,
             parent_wait: get("parent_wait").into(),
             bench_class: get("bench_class").into(),
             hot_section_syscalls: num("hot_section_syscalls")?,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use capos_workloads::line::{
-    BenchClass, ProcessScaleLine, ThreadScaleLine, PROCESS_SCALE_TAG, THREAD_SCALE_TAG,
+    BenchClass, IpcScaleLine, ProcessScaleLine, ThreadScaleLine, IPC_SCALE_TAG, PROCESS_SCALE_TAG,
+    THREAD_SCALE_TAG,
 };
 
 use super::disturb::Probe;
@@ -45,6 +46,7 @@ fn tag(bench: Benchmark) -> &'static str {
     match bench {
         Benchmark::ThreadScale => THREAD_SCALE_TAG,
         Benchmark::ProcessScale => PROCESS_SCALE_TAG,
+        Benchmark::IpcScale => IPC_SCALE_TAG,
     }
 }
 
@@ -53,6 +55,7 @@ pub fn capos_binary(bench: Benchmark) -> &'static str {
     match bench {
         Benchmark::ThreadScale => "thread-scale",
         Benchmark::ProcessScale => "smp-process-scale",
+        Benchmark::IpcScale => "ipc-scale",
     }
 }
 
@@ -103,6 +106,10 @@ pub fn parse_row(bench: Benchmark, workers: u32, lines: &[String]) -> Result<Row
         }
         Benchmark::ProcessScale => Row::from_process_line(
             &ProcessScaleLine::parse(line)
+                .map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?,
+        ),
+        Benchmark::IpcScale => Row::from_ipc_line(
+            &IpcScaleLine::parse(line)
                 .map_err(|e| anyhow::anyhow!("malformed {t} line: {e}: `{line}`"))?,
         ),
     };

@@ -58,6 +58,17 @@ pub struct CaseStats {
     /// Only when every run has a `total`.
     pub total: Option<Spread>,
     pub work_ns: Option<Spread>,
+    /// ipc-scale: calls of all pairs together per run (`workers` x calls per
+    /// client), when every run has the same count.
+    pub total_calls: Option<u64>,
+}
+
+impl CaseStats {
+    /// ipc-scale: calls per second over the median `work_ns`.
+    pub fn calls_per_sec(&self) -> Option<f64> {
+        let (ns, calls) = (self.work_ns?.median, self.total_calls?);
+        (ns > 0).then(|| calls as f64 * 1e9 / ns as f64)
+    }
 }
 
 /// Groups rows by (os, accel, cpus, workers) in first-seen order.
@@ -82,7 +93,11 @@ pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
                 let v: Option<Vec<u64>> = group.iter().map(|r| f(r)).collect();
                 spread(&v?)
             };
+            let per_run: Vec<Option<u64>> =
+                group.iter().map(|r| r.calls.map(|c| c * u64::from(r.workers))).collect();
+            let total_calls = per_run[0].filter(|_| per_run.iter().all(|c| *c == per_run[0]));
             Some(CaseStats {
+                total_calls,
                 case: group[0].case.clone(),
                 runs: group.len(),
                 disturbed: group.iter().filter(|r| r.disturbed).count(),
@@ -114,6 +129,20 @@ fn ratio(base: u64, x: u64) -> Option<f64> {
     (x > 0).then(|| base as f64 / x as f64)
 }
 
+/// The `work` speedup of `t` over `base`: the ratio of the median windows
+/// for a fixed amount of work (thread- and process-scale), the ratio of
+/// throughputs (calls per cycle) when both cases count their calls
+/// (ipc-scale, where every pair makes the same number of calls, so `N`
+/// pairs do `N` times the work of one).
+fn work_speedup(base: &CaseStats, t: &CaseStats) -> Option<f64> {
+    match (base.total_calls, t.total_calls) {
+        (Some(bc), Some(tc)) if bc > 0 => {
+            Some(ratio(base.work.median, t.work.median)? * tc as f64 / bc as f64)
+        }
+        _ => ratio(base.work.median, t.work.median),
+    }
+}
+
 /// Picks the case for `workers` of (os, accel): the one with cpus == workers,
 /// else the one with the most CPUs.
 fn pick<'a>(stats: &'a [CaseStats], os: &str, accel: &str, workers: u32) -> Option<&'a CaseStats> {
@@ -131,7 +160,7 @@ pub fn speedup(stats: &[CaseStats], os: &str, accel: &str, to: u32) -> Option<Sp
         accel: accel.into(),
         to_workers: to,
         to_cpus: t.cpus,
-        work: ratio(base.work.median, t.work.median)?,
+        work: work_speedup(base, t)?,
         total: match (base.total, t.total) {
             (Some(b), Some(x)) => ratio(b.median, x.median),
             _ => None,
@@ -191,6 +220,27 @@ mod tests {
             fspread(&[4.0, 1.0, f64::NAN, 3.0, 2.0]),
             Some(FSpread { median: 2.5, min: 1.0, max: 4.0 })
         );
+    }
+
+    #[test]
+    fn ipc_speedup_is_a_throughput_ratio() {
+        let ipc = |workers: u32, work: u64, ns: u64| Row {
+            calls: Some(1000),
+            work_ns: Some(ns),
+            ..row("capos", workers, work, None)
+        };
+        // 2 pairs make twice the calls in 1.6x the window: 1.25x throughput.
+        let st =
+            case_stats(&[ipc(1, 100, 1_000_000), ipc(2, 160, 1_600_000), ipc(4, 400, 4_000_000)]);
+        assert_eq!((st[0].total_calls, st[1].total_calls), (Some(1000), Some(2000)));
+        assert_eq!(speedup(&st, "capos", "kvm", 2).unwrap().work, 1.25);
+        assert_eq!(speedup(&st, "capos", "kvm", 4).unwrap().work, 1.0);
+        assert_eq!(st[0].calls_per_sec(), Some(1_000_000.0));
+        assert_eq!(st[1].calls_per_sec(), Some(1_250_000.0));
+        // Runs of one case with different call counts have no total.
+        let mixed = case_stats(&[ipc(1, 100, 10), Row { calls: Some(5), ..ipc(1, 100, 10) }]);
+        assert_eq!(mixed[0].total_calls, None);
+        assert_eq!(mixed[0].calls_per_sec(), None);
     }
 
     #[test]

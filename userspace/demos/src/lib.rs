@@ -1,5 +1,6 @@
 //! Shared pieces of the capOS scaling demos (`thread-scale`,
-//! `smp-process-scale`, `process-scale-worker`): argument parsing, the
+//! `smp-process-scale`, `process-scale-worker`, `ipc-scale` and its
+//! clients and servers): argument parsing, the
 //! cycle counter, result printing, and the worker-to-coordinator messages.
 //!
 //! The demos time with the TSC inside the guest. QEMU (TCG and KVM with an
@@ -12,6 +13,8 @@ extern crate alloc;
 
 use alloc::string::String;
 use capos_rt::clients::Console;
+
+pub mod coord;
 
 /// The guest's time-stamp counter.
 #[inline]
@@ -50,7 +53,8 @@ pub fn print(console: Console, text: &str) {
     let _ = console.write(&s);
 }
 
-/// Messages from a `process-scale-worker` to its coordinator, as the data of
+/// Messages from a `process-scale-worker` or an `ipc-scale-client` to its
+/// coordinator, as the data of
 /// an `Endpoint.call`: little-endian u64 words behind a one-word tag.
 pub mod report {
     use alloc::vec::Vec;
@@ -59,12 +63,15 @@ pub mod report {
     pub const READY: u64 = 0x52_4541_4459; // "READY"
     /// "My range is done": index, lo, hi, primes, checksum, end TSC.
     pub const RESULT: u64 = 0x5245_5355_4c54; // "RESULT"
+    /// An ipc-scale client's "my calls are done": index, calls, checksum, end TSC.
+    pub const DONE: u64 = 0x444f_4e45; // "DONE"
 
     /// A decoded message.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Msg {
         Ready { index: u32 },
         Result { index: u32, lo: u32, hi: u32, primes: u64, checksum: u64, end_tsc: u64 },
+        Done { index: u32, calls: u32, checksum: u64, end_tsc: u64 },
     }
 
     fn words(ws: &[u64]) -> Vec<u8> {
@@ -84,6 +91,9 @@ pub mod report {
                     checksum,
                     end_tsc,
                 ]),
+                Msg::Done { index, calls, checksum, end_tsc } => {
+                    words(&[DONE, u64::from(index), u64::from(calls), checksum, end_tsc])
+                }
             }
         }
 
@@ -104,6 +114,12 @@ pub mod report {
                     lo: small(*lo)?,
                     hi: small(*hi)?,
                     primes: *primes,
+                    checksum: *checksum,
+                    end_tsc: *end,
+                }),
+                [DONE, i, calls, checksum, end] => Some(Msg::Done {
+                    index: small(*i)?,
+                    calls: small(*calls)?,
                     checksum: *checksum,
                     end_tsc: *end,
                 }),
