@@ -44,6 +44,7 @@ kernel-test:
 smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
+	$(HARNESS) run-smokes --smp 4 --only smoke-thread,smoke-park,smoke-exit,smoke-endpoint,smoke-timed-storm --kernel-word sched=global --accel $(ACCEL) --quiet
 	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
 
 ## The ground-truth suite (harness/src/fidelity/, docs/measure.md "Fidelity
@@ -83,6 +84,9 @@ run-smp2-smokes: deps
 ## and its overhead pass: CAPOS_THREAD_SCALE_OVERHEAD_RUNS rounds (default 5
 ## with guest measurement, 0 turns it off) of the normal kernel against the
 ## measure kernel at 100, 997 and 10000 Hz (overhead.csv, summary.log).
+## Both read CAPOS_SCHED_POLICY (percpu, global or percpu,global) from the
+## environment like every other CAPOS_* knob: e.g.
+## `CAPOS_SCHED_POLICY=percpu,global make run-thread-scale`.
 run-thread-scale: export CAPOS_THREAD_SCALE_GUEST_MEASURE ?= 1
 run-thread-scale: deps-bench
 	$(HARNESS) bench-capos thread-scale --accel $(ACCEL)
