@@ -349,6 +349,23 @@ mod tests {
             panic!("subcommand")
         };
         assert_eq!(s.words.joined(), "");
+        let Command::BenchCapos(b) = parse(&[
+            "bench-capos",
+            "thread-scale",
+            "--sched-policy",
+            "percpu,global",
+            "--kernel-word",
+            "tick_hz=1000",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(
+            (b.sched_policy.as_deref(), b.words.joined()),
+            (Some("percpu,global"), "tick_hz=1000".into())
+        );
         assert!(parse(&["test-suite", "--kernel-word", "a b"]).is_err());
         assert!(parse(&["test-suite", "--kernel-word", ""]).is_err());
         let cli = parse(&["--root", "/x", "build", "--ktest"]).unwrap();

@@ -62,6 +62,10 @@ pub struct CaposBenchArgs {
     /// else percpu).
     #[arg(long, value_name = "POLICY,..")]
     pub sched_policy: Option<String>,
+    /// Words added to every capOS boot's kernel command line (e.g.
+    /// `--kernel-word tick_hz=1000`), timed, measure and overhead runs alike.
+    #[command(flatten)]
+    pub words: crate::cli::KernelWords,
     /// The measure pass's sample clock (`_GUEST_MEASURE=1`).
     #[command(flatten)]
     pub sample: crate::measure_tools::SampleHzArg,
@@ -269,6 +273,15 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             "capOS kernel command line `{cmdline}`: no process/thread start and exit lines"
         ));
     }
+    let extra = a.words.joined();
+    if !extra.is_empty() {
+        notes.push(format!("capOS kernel command line adds `{extra}` (--kernel-word)"));
+    }
+    let cmdline = [cmdline, extra.as_str()]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
     eprintln!("harness: accel: {why}");
     let cases = guest_cases(args, &knobs, &mut notes)?;
@@ -282,7 +295,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         if knobs.guest_measure {
             format!(
                 "on (one measure-kernel pass per case, after the timed runs; sample clock \
-                 {sample_hz} Hz per CPU, tick {} Hz)",
+                 {sample_hz} Hz per CPU, tick {} Hz unless a tick_hz= word says otherwise)",
                 capos_abi::guest::DEFAULT_TICK_HZ
             )
         } else {
@@ -296,7 +309,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         mem: args.mem.clone(),
         timeout: args.timeout,
         quiet: args.quiet,
-        cmdline: cmdline.into(),
+        cmdline,
         sched_policy: knobs.sched_policies.first().copied().unwrap_or(SchedPolicy::PerCpu),
     };
     // One capOS executor per scheduler policy, interleaved run by run.
