@@ -63,13 +63,15 @@ fidelity: deps
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP
 ## value). SEED= sets the first seed (default: from the clock), OPS= the ops
 ## per run, CHILDREN= the fuzz processes per run; SMP defaults to 4 here.
+## KERNEL_WORDS= adds kernel command-line words (e.g. KERNEL_WORDS=sched=global).
 ## A failing run prints the `make fuzz SEED=...` that replays it.
 SECONDS ?= 60
 SMOKE_FUZZ_OPS ?= 20000
 FUZZ_SMP = $(if $(filter file,$(origin SMP)),4,$(SMP))
 fuzz: deps
 	$(HARNESS) fuzz --seconds $(SECONDS) --smp $(FUZZ_SMP) --accel $(ACCEL) \
-		$(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(CHILDREN),--children $(CHILDREN))
+		$(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(CHILDREN),--children $(CHILDREN)) \
+		$(foreach w,$(KERNEL_WORDS),--kernel-word $(w))
 
 ## Every smoke under -smp 2; per-smoke logs under target/runs/.
 run-smp2-smokes: deps
