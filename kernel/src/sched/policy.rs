@@ -32,12 +32,17 @@ impl Policy {
     }
 }
 
-static GLOBAL: AtomicBool = AtomicBool::new(false);
+/// The flag on a cache line of its own, so no write to a neighbour ever
+/// makes the per-CPU path's read of it miss.
+#[repr(align(64))]
+struct Flag(AtomicBool);
+
+static GLOBAL: Flag = Flag(AtomicBool::new(false));
 
 /// Sets the policy. Called once on the BSP before the scheduler owns any
 /// CPU: changing it while threads are queued would strand them.
 pub fn set_policy(p: Policy) {
-    GLOBAL.store(p == Policy::Global, Ordering::Relaxed);
+    GLOBAL.0.store(p == Policy::Global, Ordering::Relaxed);
 }
 
 /// The policy in force.
@@ -52,5 +57,5 @@ pub fn policy() -> Policy {
 /// Whether every CPU shares the one run queue.
 #[inline(always)]
 pub(super) fn global() -> bool {
-    GLOBAL.load(Ordering::Relaxed)
+    GLOBAL.0.load(Ordering::Relaxed)
 }
