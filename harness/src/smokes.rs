@@ -147,6 +147,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                     root, &name, &images, &cmdline, smp, &args.qemu, accel,
                 ) {
                     Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
+                        .and_then(|()| session::check_sched_policy(&cmdline, &out.lines))
                         .and_then(|()| {
                             if args.measure {
                                 write_measure(&images.kernel, &dir, smp, accel)

@@ -80,6 +80,9 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
             session::KtestAsk { filter: None, extra_cmdline: extra, expect: &Expect::AllPass };
         match session::run_ktest(root, &images, smp, &ask, &args.qemu, accel) {
             Ok(run) => {
+                if let Err(e) = session::check_sched_policy(extra, &run.outcome.lines) {
+                    tally.check(false, &format!("ktest smp={smp}: {e}"));
+                }
                 tally.passed += run.report.passed.len() as u32;
                 tally.failed += run.report.failed.len() as u32;
                 let run_problems: Vec<String> = run

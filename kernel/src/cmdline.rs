@@ -88,7 +88,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
                 Ok(v) if (1..=1000).contains(&v) => o.exit_cancel_delay_ms = Some(v),
                 _ => crate::kprintln!("kernel: ignoring bad exit_cancel_delay_ms '{n}' (1..=1000)"),
             }
-        } else if let Some(p) = word.strip_prefix("sched=") {
+        } else if let Some(p) = word.strip_prefix(capos_abi::guest::CMDLINE_SCHED) {
             match Policy::from_name(p) {
                 Some(v) => o.sched_policy = v,
                 None => crate::kprintln!("kernel: ignoring unknown sched '{p}' (percpu or global)"),

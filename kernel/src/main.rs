@@ -137,7 +137,7 @@ extern "C" fn kmain() -> ! {
     );
     // Before the scheduler owns any CPU: nothing is queued yet.
     sched::set_policy(opts.sched_policy);
-    kprintln!("kernel: scheduler policy={}", sched::policy().name());
+    kprintln!("{}{}", capos_abi::guest::SCHED_POLICY_LINE, sched::policy().name());
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
     #[cfg(feature = "measure")]

@@ -277,6 +277,10 @@ impl Executor for CaposExec {
         let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
         judge_exit(ExitKind::from_status(f.status), &f.lines)
             .with_context(|| format!("log: {}", log.display()))?;
+        // The rows are labelled with the policy: the kernel must have run it.
+        let cmdline = format!("{} sched={}", self.kernel_cmdline(), self.sched_policy.name());
+        crate::session::check_sched_policy(&cmdline, &f.lines)
+            .map_err(|e| anyhow::anyhow!("{e} (log: {})", log.display()))?;
         Ok(Capture { lines: f.lines, log, wall: f.wall })
     }
 }

@@ -56,7 +56,8 @@ pub fn current() -> Arc<Thread> {
 
 /// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
 /// policy picks, and tells that CPU if it is idle; the run-queue lock is
-/// attributed to `site`. Returns the CPU it was queued on.
+/// attributed to `site`. Returns the CPU it was queued on (under the global
+/// policy: the CPU told to take it).
 pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
     if policy::global() {
         return global_queue::enqueue(t, site);

@@ -2,8 +2,9 @@
 //!
 //! Per-CPU run queues with placement on wakeup and stealing when a CPU runs
 //! dry (or, with `sched=global`, one queue for every CPU: `policy.rs`); a
-//! timer fast path that continues a user thread without taking any lock; generation-checked `ThreadRef`s. The design, the lock rules and why
-//! it scales are in docs/architecture/scheduling.md.
+//! timer fast path that continues a user thread without taking any lock;
+//! generation-checked `ThreadRef`s. The design, the lock rules and why it
+//! scales are in docs/architecture/scheduling.md.
 
 mod cpu;
 mod dispatch;
