@@ -44,6 +44,7 @@ kernel-test:
 smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
+	$(HARNESS) run-smokes --smp 4 --only smoke-thread,smoke-park,smoke-exit,smoke-endpoint,smoke-timed-storm --kernel-word sched=global --accel $(ACCEL) --quiet
 	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
 
 ## The ground-truth suite (harness/src/fidelity/, docs/measure.md "Fidelity
@@ -62,13 +63,15 @@ fidelity: deps
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP
 ## value). SEED= sets the first seed (default: from the clock), OPS= the ops
 ## per run, CHILDREN= the fuzz processes per run; SMP defaults to 4 here.
+## KERNEL_WORDS= adds kernel command-line words (e.g. KERNEL_WORDS=sched=global).
 ## A failing run prints the `make fuzz SEED=...` that replays it.
 SECONDS ?= 60
 SMOKE_FUZZ_OPS ?= 20000
 FUZZ_SMP = $(if $(filter file,$(origin SMP)),4,$(SMP))
 fuzz: deps
 	$(HARNESS) fuzz --seconds $(SECONDS) --smp $(FUZZ_SMP) --accel $(ACCEL) \
-		$(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(CHILDREN),--children $(CHILDREN))
+		$(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(CHILDREN),--children $(CHILDREN)) \
+		$(foreach w,$(KERNEL_WORDS),--kernel-word $(w))
 
 ## Every smoke under -smp 2; per-smoke logs under target/runs/.
 run-smp2-smokes: deps
@@ -83,6 +86,9 @@ run-smp2-smokes: deps
 ## and its overhead pass: CAPOS_THREAD_SCALE_OVERHEAD_RUNS rounds (default 5
 ## with guest measurement, 0 turns it off) of the normal kernel against the
 ## measure kernel at 100, 997 and 10000 Hz (overhead.csv, summary.log).
+## Both read CAPOS_SCHED_POLICY (percpu, global or percpu,global) from the
+## environment like every other CAPOS_* knob: e.g.
+## `CAPOS_SCHED_POLICY=percpu,global make run-thread-scale`.
 run-thread-scale: export CAPOS_THREAD_SCALE_GUEST_MEASURE ?= 1
 run-thread-scale: deps-bench
 	$(HARNESS) bench-capos thread-scale --accel $(ACCEL)

@@ -177,6 +177,13 @@ pub const CMDLINE_KTEST: &str = "ktest";
 /// tests marked `explicit` run only when named this way.
 pub const CMDLINE_KTEST_FILTER: &str = "ktest=";
 
+/// Kernel command-line word naming the run-queue policy (`sched=global`).
+pub const CMDLINE_SCHED: &str = "sched=";
+
+/// The kernel's boot line naming the run-queue policy in force, followed by
+/// its name (`kernel: scheduler policy=global`).
+pub const SCHED_POLICY_LINE: &str = "kernel: scheduler policy=";
+
 /// Parsed form of a `ktest:` line.
 #[derive(Debug, PartialEq, Eq)]
 pub enum KtestLine<'a> {

@@ -128,9 +128,11 @@ pub struct SmokeArgs {
     /// Runs per smoke and CPU count.
     #[arg(long, default_value = "1")]
     pub repeat: u32,
-    /// Only this smoke.
-    #[arg(long)]
-    pub only: Option<String>,
+    /// Only these smokes (comma separated names).
+    #[arg(long, value_name = "NAME,..", value_delimiter = ',')]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub words: KernelWords,
     /// Boot the measure kernel and write measure.log / measure.json beside each serial log.
     #[arg(long)]
     pub measure: bool,
@@ -148,8 +150,35 @@ pub struct SuiteArgs {
     /// Run the kernel tests this many times at each SMP value.
     #[arg(long, value_name = "K", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Words added to the kernel command line of the normal and `noapic`
+    /// runs (the failure and panic self-checks boot without them).
+    #[command(flatten)]
+    pub words: KernelWords,
     #[command(flatten)]
     pub qemu: QemuOpts,
+}
+
+/// Extra kernel command-line words (e.g. `--kernel-word sched=global`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KernelWords {
+    /// A word added to the kernel command line (repeatable).
+    #[arg(long = "kernel-word", value_name = "WORD", value_parser = parse_kernel_word)]
+    pub kernel_word: Vec<String>,
+}
+
+impl KernelWords {
+    /// The words joined for a command line (empty when none).
+    pub fn joined(&self) -> String {
+        self.kernel_word.join(" ")
+    }
+}
+
+/// One kernel command-line word: non-empty, printable ASCII, no spaces.
+pub fn parse_kernel_word(s: &str) -> Result<String, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("`{s}` is not one kernel command-line word (printable, no spaces)"));
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Args, Debug)]
@@ -300,6 +329,45 @@ mod tests {
         assert!(e.contains("at least 1 second"), "{e}");
         assert!(parse(&["run", "--accel", "hvf"]).is_err());
         assert!(parse(&["iso"]).is_err(), "--limine-dir is required");
+        let Command::RunSmokes(s) = parse(&[
+            "run-smokes",
+            "--only",
+            "smoke-thread,smoke-thread-churn",
+            "--kernel-word",
+            "sched=global",
+            "--kernel-word",
+            "tick_hz=1000",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(s.only, ["smoke-thread", "smoke-thread-churn"]);
+        assert_eq!(s.words.joined(), "sched=global tick_hz=1000");
+        let Command::TestSuite(s) = parse(&["test-suite"]).unwrap().command else {
+            panic!("subcommand")
+        };
+        assert_eq!(s.words.joined(), "");
+        let Command::BenchCapos(b) = parse(&[
+            "bench-capos",
+            "thread-scale",
+            "--sched-policy",
+            "percpu,global",
+            "--kernel-word",
+            "tick_hz=1000",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("subcommand")
+        };
+        assert_eq!(
+            (b.sched_policy.as_deref(), b.words.joined()),
+            (Some("percpu,global"), "tick_hz=1000".into())
+        );
+        assert!(parse(&["test-suite", "--kernel-word", "a b"]).is_err());
+        assert!(parse(&["test-suite", "--kernel-word", ""]).is_err());
         let cli = parse(&["--root", "/x", "build", "--ktest"]).unwrap();
         assert_eq!(cli.root.as_deref(), Some(std::path::Path::new("/x")));
     }

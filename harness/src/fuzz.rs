@@ -62,6 +62,9 @@ pub struct FuzzArgs {
     /// Do not echo the guest console; it still goes to serial.log.
     #[arg(long)]
     pub quiet: bool,
+    /// Extra kernel command-line words (e.g. `--kernel-word sched=global`).
+    #[command(flatten)]
+    pub words: crate::cli::KernelWords,
 }
 
 /// Wall-clock limit of a run: boot and shutdown under emulation, plus the
@@ -117,14 +120,17 @@ pub fn manifest_binaries(template: &str) -> Vec<String> {
     out
 }
 
-/// The replay command for a failed run.
-pub fn replay(seed: u64, smp: u32, ops: u32, children: u32) -> String {
+/// The replay command for a failed run (`words`: its extra kernel words).
+pub fn replay(seed: u64, smp: u32, ops: u32, children: u32, words: &str) -> String {
     let mut s = format!("make fuzz SEED={seed} SECONDS=0 SMP={smp}");
     if ops != DEFAULT_OPS {
         s += &format!(" OPS={ops}");
     }
     if children != DEFAULT_CHILDREN {
         s += &format!(" CHILDREN={children}");
+    }
+    if !words.is_empty() {
+        s += &format!(" KERNEL_WORDS=\"{words}\"");
     }
     s
 }
@@ -214,8 +220,10 @@ pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
         RemovedOnDrop(root.join("target/fuzz").join(format!("images-{}", std::process::id())));
     let images = snapshot(&prepare_images(root, &template)?, &snapshot_dir.0)?;
     let first = a.seed.unwrap_or_else(clock_seed);
+    let words = a.words.joined();
+    let cmdline = format!("{CMDLINE} {words}").trim().to_string();
     println!(
-        "harness: fuzz: first seed {first}, {} ops and {} children per run, smp {:?}",
+        "harness: fuzz: first seed {first}, {} ops and {} children per run, smp {:?}, kernel `{cmdline}`",
         a.ops, a.children, a.smp
     );
     let started = Instant::now();
@@ -234,23 +242,23 @@ pub fn run(root: &Path, a: &FuzzArgs) -> Result<bool> {
         ));
         let dir = rundir::create(root, &format!("fuzz-s{seed}-smp{smp}"))?;
         let wall = Instant::now();
-        let report = match session::boot_in_dir(&dir, &run_images, CMDLINE, smp, &opts, accel, true)
-        {
-            Ok(out) => judge::judge(&args, &out.lines, out.exit),
-            // qemu::run's wording for a guest it had to kill.
-            Err(e) if format!("{e:#}").contains("timed out after") => judge::judge_timeout(
-                &read_lines(&dir.join("serial.log")),
-                &read_lines(&dir.join(crate::qemu::HANG_STACKS)),
-                opts.timeout.as_secs(),
-            ),
-            Err(e) => {
-                return Err(e.context(format!("fuzz run seed={seed} smp={smp} could not run")))
-            }
-        };
+        let report =
+            match session::boot_in_dir(&dir, &run_images, &cmdline, smp, &opts, accel, true) {
+                Ok(out) => judge::judge(&args, &out.lines, out.exit),
+                // qemu::run's wording for a guest it had to kill.
+                Err(e) if format!("{e:#}").contains("timed out after") => judge::judge_timeout(
+                    &read_lines(&dir.join("serial.log")),
+                    &read_lines(&dir.join(crate::qemu::HANG_STACKS)),
+                    opts.timeout.as_secs(),
+                ),
+                Err(e) => {
+                    return Err(e.context(format!("fuzz run seed={seed} smp={smp} could not run")))
+                }
+            };
         t.runs += 1;
         t.ops += u64::from(a.ops);
         t.suspect_runs += u64::from(!report.suspects.is_empty());
-        print_run(&args, smp, &report, wall.elapsed(), &dir);
+        print_run(&args, smp, &words, &report, wall.elapsed(), &dir);
         match report.verdict {
             Verdict::Pass => continue,
             Verdict::Panic(_) => t.panics += 1,
@@ -277,7 +285,7 @@ fn read_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).map(|s| s.lines().map(String::from).collect()).unwrap_or_default()
 }
 
-fn print_run(args: &ParentArgs, smp: u32, r: &Report, wall: Duration, dir: &Path) {
+fn print_run(args: &ParentArgs, smp: u32, words: &str, r: &Report, wall: Duration, dir: &Path) {
     let c = r.children;
     // Killed children cannot report their steps: the rate is a lower bound.
     let rate = match r.guest_ms {
@@ -316,7 +324,7 @@ fn print_run(args: &ParentArgs, smp: u32, r: &Report, wall: Duration, dir: &Path
     println!(
         "harness: fuzz FAILED seed={} smp={smp} (replay: {})",
         args.seed,
-        replay(args.seed, smp, args.ops, args.children)
+        replay(args.seed, smp, args.ops, args.children, words)
     );
     println!("harness:   {why}");
     println!("harness:   log: {}", dir.join("serial.log").display());
@@ -408,8 +416,15 @@ mod tests {
 
     #[test]
     fn replay_commands_and_timeouts() {
-        assert_eq!(replay(5, 4, DEFAULT_OPS, DEFAULT_CHILDREN), "make fuzz SEED=5 SECONDS=0 SMP=4");
-        assert_eq!(replay(5, 2, 300, 1), "make fuzz SEED=5 SECONDS=0 SMP=2 OPS=300 CHILDREN=1");
+        assert_eq!(
+            replay(5, 4, DEFAULT_OPS, DEFAULT_CHILDREN, ""),
+            "make fuzz SEED=5 SECONDS=0 SMP=4"
+        );
+        assert_eq!(replay(5, 2, 300, 1, ""), "make fuzz SEED=5 SECONDS=0 SMP=2 OPS=300 CHILDREN=1");
+        assert_eq!(
+            replay(5, 4, DEFAULT_OPS, DEFAULT_CHILDREN, "sched=global tick_hz=1000"),
+            "make fuzz SEED=5 SECONDS=0 SMP=4 KERNEL_WORDS=\"sched=global tick_hz=1000\""
+        );
         let small = run_timeout(&ParentArgs { seed: 1, ops: 100, children: 1, threads: 4 });
         let big = run_timeout(&ParentArgs { seed: 1, ops: 100_000, children: 1, threads: 4 });
         assert!(small >= Duration::from_secs(55) && big > small);

@@ -138,3 +138,39 @@ pub fn run_ktest(
     }
     Ok(KtestRun { report, problems, outcome })
 }
+
+/// Whether `lines` show the kernel running the run-queue policy the last
+/// `sched=` word of `cmdline` asks for (`Ok` when it names none), so a run
+/// under a word the kernel ignored cannot pass as that policy's.
+pub fn check_sched_policy(cmdline: &str, lines: &[String]) -> Result<(), String> {
+    use capos_abi::guest::{CMDLINE_SCHED, SCHED_POLICY_LINE};
+    let Some(want) =
+        cmdline.split_whitespace().filter_map(|w| w.strip_prefix(CMDLINE_SCHED)).next_back()
+    else {
+        return Ok(());
+    };
+    match lines.iter().find_map(|l| l.trim_end().strip_prefix(SCHED_POLICY_LINE)) {
+        Some(got) if got == want => Ok(()),
+        Some(got) => Err(format!("{CMDLINE_SCHED}{want} asked for, the kernel ran policy={got}")),
+        None => Err(format!("{CMDLINE_SCHED}{want} asked for, no `{SCHED_POLICY_LINE}` line")),
+    }
+}
+
+#[cfg(test)]
+mod sched_policy_tests {
+    use super::check_sched_policy;
+
+    #[test]
+    fn the_kernel_must_run_the_policy_the_command_line_names() {
+        let lines = |s: &str| s.lines().map(String::from).collect::<Vec<_>>();
+        let global = lines("kernel: tick 100 Hz\nkernel: scheduler policy=global\n");
+        assert!(check_sched_policy("", &global).is_ok());
+        assert!(check_sched_policy("noapic sched=global", &global).is_ok());
+        let e = check_sched_policy("sched=percpu", &global).unwrap_err();
+        assert!(e.contains("ran policy=global"), "{e}");
+        let e = check_sched_policy("sched=global", &lines("kernel: tick 100 Hz\n")).unwrap_err();
+        assert!(e.contains("no `kernel: scheduler policy=` line"), "{e}");
+        // The last word wins, as in the kernel.
+        assert!(check_sched_policy("sched=percpu sched=global", &global).is_ok());
+    }
+}

@@ -142,16 +142,25 @@ fn write_measure(kernel: &Path, dir: &Path, smp: u32, accel: Accel) -> Result<()
     }
 }
 
+/// The smokes `--only` names (every smoke when it names none); an unknown
+/// name is an error.
+fn select(only: &[String]) -> Result<Vec<&'static Smoke>> {
+    if let Some(bad) = only.iter().find(|o| !SMOKES.iter().any(|s| s.name == o.as_str())) {
+        let known: Vec<&str> = SMOKES.iter().map(|s| s.name).collect();
+        anyhow::bail!("no smoke named `{bad}` (known: {})", known.join(", "));
+    }
+    Ok(SMOKES.iter().filter(|s| only.is_empty() || only.iter().any(|o| o == s.name)).collect())
+}
+
 pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     let accel = session::pick_accel(&args.qemu)?;
     let (mut passed, mut failed) = (0u32, 0u32);
-    let cmdline = if args.measure {
-        crate::measure_tools::sample_hz_word(args.sample.resolve()?)
-    } else {
-        String::new()
-    };
-    let selected: Vec<&Smoke> =
-        SMOKES.iter().filter(|s| args.only.as_deref().is_none_or(|o| s.name == o)).collect();
+    let mut words = args.words.kernel_word.clone();
+    if args.measure {
+        words.insert(0, crate::measure_tools::sample_hz_word(args.sample.resolve()?));
+    }
+    let cmdline = words.join(" ");
+    let selected = select(&args.only)?;
     for smoke in &selected {
         let flavor = if args.measure { KernelFlavor::Measure } else { KernelFlavor::Normal };
         let images =
@@ -163,6 +172,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                     root, &name, &images, &cmdline, smp, &args.qemu, accel,
                 ) {
                     Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
+                        .and_then(|()| session::check_sched_policy(&cmdline, &out.lines))
                         .and_then(|()| {
                             if args.measure {
                                 write_measure(&images.kernel, &dir, smp, accel)
@@ -207,6 +217,21 @@ mod tests {
         let bad =
             l("user 2 smoke-x: [smoke-x] FAILED: a\nuser 2 smoke-x: [smoke-x] PASS (1 checks)\n");
         assert!(judge("smoke-x", &bad, ExitKind::Guest(GuestExit::Success)).is_err());
+    }
+
+    #[test]
+    fn only_selects_named_smokes_in_table_order_and_refuses_unknown_names() {
+        let names = |only: &[&str]| {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            select(&only).map(|v| v.iter().map(|s| s.name).collect::<Vec<_>>())
+        };
+        assert_eq!(names(&[]).unwrap().len(), SMOKES.len());
+        assert_eq!(
+            names(&["smoke-thread-churn", "smoke-thread"]).unwrap(),
+            ["smoke-thread", "smoke-thread-churn"]
+        );
+        let e = names(&["smoke-thread", "smoke-nope"]).unwrap_err().to_string();
+        assert!(e.contains("no smoke named `smoke-nope`"), "{e}");
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
             session::KtestAsk { filter: None, extra_cmdline: extra, expect: &Expect::AllPass };
         match session::run_ktest(root, &images, smp, &ask, &args.qemu, accel) {
             Ok(run) => {
+                if let Err(e) = session::check_sched_policy(extra, &run.outcome.lines) {
+                    tally.check(false, &format!("ktest smp={smp}: {e}"));
+                }
                 tally.passed += run.report.passed.len() as u32;
                 tally.failed += run.report.failed.len() as u32;
                 let run_problems: Vec<String> = run
@@ -101,16 +104,17 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
         }
     };
 
+    let words = args.words.joined();
     for &smp in &args.smp {
         for _ in 0..args.repeat {
-            let lines = normal_run(smp, "", &mut tally);
+            let lines = normal_run(smp, &words, &mut tally);
             if smp == 1 && smp1_log.is_none() {
                 smp1_log = lines;
             }
         }
     }
     if smp1_log.is_none() && !args.smp.contains(&1) {
-        smp1_log = normal_run(1, "", &mut tally);
+        smp1_log = normal_run(1, &words, &mut tally);
     }
 
     // (a) A failing test is reported by name with a non-zero exit.
@@ -137,7 +141,7 @@ pub fn run(root: &Path, args: &SuiteArgs) -> Result<bool> {
     // (c) Without a usable LAPIC the kernel ticks from the PIT through the
     // PIC on the BSP alone, and every test still passes.
     let before = tally.failed;
-    let lines = normal_run(2, NOAPIC, &mut tally);
+    let lines = normal_run(2, format!("{words} {NOAPIC}").trim(), &mut tally);
     let bsp_only = lines.as_deref().is_some_and(|l| l.iter().any(|x| x.contains(PIT_TICK_LINE)));
     tally.check(
         tally.failed == before && bsp_only,

@@ -14,9 +14,11 @@
 //! work, so a test can plant dropped completions), `sample_hz=<n>`
 //! (measure kernel only: the sample clock, 10..=20000,
 //! default 997; a number outside the range is clamped and reported; the
-//! normal kernel does not know the word). Unknown words are reported and
-//! ignored.
+//! normal kernel does not know the word), `sched=percpu|global` (run-queue
+//! policy, default percpu; `sched::policy`; another value is reported and
+//! ignored). Unknown words are reported and ignored.
 
+use crate::sched::Policy;
 use capos_abi::guest::{CMDLINE_KTEST, CMDLINE_KTEST_FILTER};
 
 pub const DEFAULT_TICK_HZ: u32 = capos_abi::guest::DEFAULT_TICK_HZ;
@@ -35,6 +37,8 @@ pub struct Options<'a> {
     pub tick_hz: u32,
     pub noapic: bool,
     pub suppress_switch_logs: bool,
+    /// `sched=`: the run-queue policy.
+    pub sched_policy: Policy,
     /// `measure_capacity=`: the entry limit of every measure sample table.
     pub measure_capacity: Option<usize>,
     /// `heap_room=`: KiB of heap room above the reserve for user work.
@@ -52,6 +56,7 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         tick_hz: DEFAULT_TICK_HZ,
         noapic: false,
         suppress_switch_logs: false,
+        sched_policy: Policy::PerCpu,
         measure_capacity: None,
         heap_room_kib: None,
         exit_cancel_delay_ms: None,
@@ -82,6 +87,11 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match n.parse::<u64>() {
                 Ok(v) if (1..=1000).contains(&v) => o.exit_cancel_delay_ms = Some(v),
                 _ => crate::kprintln!("kernel: ignoring bad exit_cancel_delay_ms '{n}' (1..=1000)"),
+            }
+        } else if let Some(p) = word.strip_prefix(capos_abi::guest::CMDLINE_SCHED) {
+            match Policy::from_name(p) {
+                Some(v) => o.sched_policy = v,
+                None => crate::kprintln!("kernel: ignoring unknown sched '{p}' (percpu or global)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -154,6 +164,12 @@ mod tests {
             kassert_eq!(parse_sample_hz("-5"), None);
             // Not a measure kernel: an unknown word, ignored.
             kassert_eq!(parse("sample_hz=250 tick_hz=250").tick_hz, 250);
+            kassert_eq!(d.sched_policy, Policy::PerCpu);
+            kassert_eq!(parse("sched=global").sched_policy, Policy::Global);
+            kassert_eq!(parse("sched=global sched=percpu").sched_policy, Policy::PerCpu);
+            // An unknown value is ignored (and reported): the default stays.
+            kassert_eq!(parse("sched=fifo sched= sched=GLOBAL").sched_policy, Policy::PerCpu);
+            kassert_eq!(parse("sched=global sched=x").sched_policy, Policy::Global);
             Ok(())
         }
     );

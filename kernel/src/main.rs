@@ -135,6 +135,9 @@ extern "C" fn kmain() -> ! {
         opts.tick_hz,
         opts.sample_hz.unwrap_or(capos_abi::guest::DEFAULT_SAMPLE_HZ),
     );
+    // Before the scheduler owns any CPU: nothing is queued yet.
+    sched::set_policy(opts.sched_policy);
+    kprintln!("{}{}", capos_abi::guest::SCHED_POLICY_LINE, sched::policy().name());
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
     #[cfg(feature = "measure")]

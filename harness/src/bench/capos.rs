@@ -21,6 +21,7 @@ use capos_abi::guest::GuestExit;
 
 use super::native::{taskset, Workload};
 use super::runner::{Capture, Case, Executor};
+use super::sched_policy::SchedPolicy;
 use super::{qemu_run, Benchmark, Os};
 use crate::accel::Accel;
 use crate::build::{self, Images, KernelFlavor, Module};
@@ -114,8 +115,11 @@ pub struct CaposExec {
     pub mem: String,
     pub timeout: Duration,
     pub quiet: bool,
-    /// Kernel command line (e.g. `suppress_switch_logs`).
+    /// Kernel command line (e.g. `suppress_switch_logs`), without the
+    /// scheduler policy's word.
     pub cmdline: String,
+    /// The run-queue policy booted (its `sched=` word joins the command line).
+    pub sched_policy: SchedPolicy,
 }
 
 /// Kernel command-line word that turns off the scheduler transition lines
@@ -167,7 +171,26 @@ impl CaposExec {
                 .filter(|w| !w.is_empty())
                 .collect::<Vec<_>>()
                 .join(" "),
+            sched_policy: self.sched_policy,
         }
+    }
+
+    /// The same executor booting another run-queue policy.
+    pub fn with_policy(&self, sched_policy: SchedPolicy) -> CaposExec {
+        let mut e = self.with_kernel(self.images.kernel.clone(), "");
+        e.sched_policy = sched_policy;
+        e
+    }
+
+    /// The whole kernel command line: the words plus the policy's word.
+    pub fn kernel_cmdline(&self) -> String {
+        let word = self.sched_policy.kernel_word();
+        [Some(self.cmdline.as_str()), word.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Directory of the user binaries the images carry.
@@ -218,6 +241,14 @@ impl Executor for CaposExec {
         Os::Capos
     }
 
+    fn sched_policy(&self) -> Option<&'static str> {
+        Some(self.sched_policy.name())
+    }
+
+    fn case_label(&self, case: &Case) -> String {
+        format!("{}{}", case.label, self.sched_policy.case_suffix())
+    }
+
     fn accel(&self) -> &str {
         match self.accel {
             Accel::Kvm => "kvm",
@@ -228,7 +259,7 @@ impl Executor for CaposExec {
     fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture> {
         let images = self.images_for(case)?;
         let initrd = dir.join("initrd.tar");
-        crate::archive::write_initrd(&images, &self.cmdline, &initrd)
+        crate::archive::write_initrd(&images, &self.kernel_cmdline(), &initrd)
             .context("cannot pack the initrd")?;
         let cfg = QemuConfig {
             boot: BootMedia::Direct { loader: images.loader.clone(), initrd },
@@ -249,6 +280,10 @@ impl Executor for CaposExec {
         let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
         judge_exit(ExitKind::from_status(f.status), &f.lines)
             .with_context(|| format!("log: {}", log.display()))?;
+        // The rows are labelled with the policy: the kernel must have run it.
+        let cmdline = format!("{} sched={}", self.kernel_cmdline(), self.sched_policy.name());
+        crate::session::check_sched_policy(&cmdline, &f.lines)
+            .map_err(|e| anyhow::anyhow!("{e} (log: {})", log.display()))?;
         Ok(Capture { lines: f.lines, log, wall: f.wall })
     }
 }

@@ -15,6 +15,7 @@ use super::guest::{self, GuestExec};
 use super::knobs::Knobs;
 use super::native::{NativeExec, Workload};
 use super::runner::{self, Case, Executor};
+use super::sched_policy::SchedPolicy;
 use super::{artifacts, baseline, profile, report, results, Benchmark, Os};
 use crate::cli::{parse_smp, parse_timeout, AccelChoice};
 
@@ -57,6 +58,15 @@ pub struct CaposBenchArgs {
     /// Skip the Linux guest rows (capOS rows only; no capOS/Linux ratio).
     #[arg(long)]
     pub no_linux: bool,
+    /// capOS run-queue policies, each its own rows interleaved run by run
+    /// (`percpu`, `global` or `percpu,global`; default: CAPOS_SCHED_POLICY,
+    /// else percpu).
+    #[arg(long, value_name = "POLICY,..")]
+    pub sched_policy: Option<String>,
+    /// Words added to every capOS boot's kernel command line (e.g.
+    /// `--kernel-word tick_hz=1000`), timed, measure and overhead runs alike.
+    #[command(flatten)]
+    pub words: crate::cli::KernelWords,
     /// The measure pass's sample clock (`_GUEST_MEASURE=1`).
     #[command(flatten)]
     pub sample: crate::measure_tools::SampleHzArg,
@@ -245,6 +255,9 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     if let Some(r) = args.runs {
         knobs.runs = r.max(1);
     }
+    if let Some(list) = &a.sched_policy {
+        knobs.sched_policies = super::sched_policy::parse_list(list)?;
+    }
     let mut notes = Vec::new();
     // Resolved before any run, so a bad CAPOS_MEASURE_SAMPLE_HZ fails first.
     let sample_hz = a.sample.resolve()?;
@@ -264,6 +277,15 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             "capOS kernel command line `{cmdline}`: no process/thread start and exit lines"
         ));
     }
+    let extra = a.words.joined();
+    if !extra.is_empty() {
+        notes.push(format!("capOS kernel command line adds `{extra}` (--kernel-word)"));
+    }
+    let cmdline = [cmdline, extra.as_str()]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let (accel, why) = crate::accel::choose(args.accel, Path::new(crate::accel::KVM_DEVICE))?;
     eprintln!("harness: accel: {why}");
     let cases = guest_cases(args, &knobs, &mut notes)?;
@@ -277,22 +299,31 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         if knobs.guest_measure {
             format!(
                 "on (one measure-kernel pass per case, after the timed runs; sample clock \
-                 {sample_hz} Hz per CPU, tick {} Hz)",
+                 {sample_hz} Hz per CPU, tick {} Hz unless a tick_hz= word says otherwise)",
                 capos_abi::guest::DEFAULT_TICK_HZ
             )
         } else {
             "off".to_string()
         }
     ));
-    let mut capos = CaposExec {
+    let first = CaposExec {
         images,
         manifests,
         accel,
         mem: args.mem.clone(),
         timeout: args.timeout,
         quiet: args.quiet,
-        cmdline: cmdline.into(),
+        cmdline,
+        sched_policy: knobs.sched_policies.first().copied().unwrap_or(SchedPolicy::PerCpu),
     };
+    // One capOS executor per scheduler policy, interleaved run by run.
+    let mut capos_execs: Vec<CaposExec> =
+        knobs.sched_policies.iter().map(|&p| first.with_policy(p)).collect();
+    notes.push(format!(
+        "capOS scheduler policy: {} (kernel word sched=<policy>; case ids of other policies \
+         than percpu end in -<policy>; speedups compare each policy with its own 1-worker case)",
+        knobs.sched_policies.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+    ));
     let mut linux = if a.no_linux {
         notes.push("Linux guest rows skipped (--no-linux)".into());
         None
@@ -301,36 +332,48 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     };
     eprintln!("harness: artifacts in {}", art.display());
     let mut rows = {
-        let mut execs: Vec<&mut dyn Executor> = vec![&mut capos];
+        let mut execs: Vec<&mut dyn Executor> =
+            capos_execs.iter_mut().map(|e| e as &mut dyn Executor).collect();
         if let Some(l) = linux.as_mut() {
             execs.push(l);
         }
         runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
     };
     let measured = if knobs.guest_measure {
-        let capos_cases: Vec<_> = cases.clone();
-        let (m, diff) = super::guest_measure::run(
-            root,
-            &capos,
-            sample_hz,
-            &capos_cases,
-            &art,
-            &mut rows,
-            bench.binaries(),
-        )?;
+        let (mut m, mut diffs) = (Vec::new(), Vec::new());
+        for capos in &capos_execs {
+            let (mine, diff) = super::guest_measure::run(
+                root,
+                capos,
+                sample_hz,
+                &cases,
+                &art,
+                &mut rows,
+                bench.binaries(),
+            )?;
+            m.extend(mine);
+            diffs.extend(diff);
+        }
         if overhead_rounds == 0 {
             notes.extend(super::guest_measure::overhead_notes(&rows, &m));
         }
         notes.extend(super::guest_measure::check_notes(&m));
-        Some((m, diff))
+        Some((m, diffs))
     } else {
         None
     };
+    let capos = &capos_execs[0];
+    if overhead_rounds > 0 && capos_execs.len() > 1 {
+        notes.push(format!(
+            "the overhead pass ran under the {} policy only",
+            capos.sched_policy.name()
+        ));
+    }
     let (overhead_text, overhead_tables) = if overhead_rounds > 0 {
         let runs = super::overhead::run(
             root,
             bench,
-            &capos,
+            capos,
             &cases,
             &overhead_rates,
             overhead_rounds,

@@ -64,51 +64,49 @@ pub fn run(
     }
     let mut out = Vec::new();
     for case in cases {
-        let dir = art.join(&case.label).join("measure");
+        // The case id carries the scheduler policy (`smp4-w4-global`).
+        let label = exec.case_label(case);
+        let dir = art.join(&label).join("measure");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let cap =
-            exec.run(case, &dir).with_context(|| format!("measure pass of case {}", case.label))?;
+        let cap = exec.run(case, &dir).with_context(|| format!("measure pass of case {label}"))?;
         let (report, stats) = crate::measure_log::report_from_com2(&kernel, &dir.join("com2.bin"))
-            .with_context(|| format!("measure pass of case {}", case.label))?;
+            .with_context(|| format!("measure pass of case {label}"))?;
         if stats.malformed > 0 {
-            bail!("measure pass of case {}: {} malformed COM2 frames", case.label, stats.malformed);
+            bail!("measure pass of case {label}: {} malformed COM2 frames", stats.malformed);
         }
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
         crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
-            .with_context(|| format!("measure pass of case {}", case.label))?;
+            .with_context(|| format!("measure pass of case {label}"))?;
         crate::measure_log::check_snapshot(&report, &kernel)
-            .with_context(|| format!("measure pass of case {}", case.label))?;
+            .with_context(|| format!("measure pass of case {label}"))?;
         let check = crate::measure_tools::check_and_record(&log, case.cpus, timed.accel)
-            .with_context(|| format!("measure check of case {}", case.label))?;
+            .with_context(|| format!("measure check of case {label}"))?;
         let input = ReportInput::from_report(report.clone());
         let prof = capos_flamegraphs::write_run_profile(&input, &elfs, &dir)
-            .with_context(|| format!("profile of case {}", case.label))?;
+            .with_context(|| format!("profile of case {label}"))?;
         let work_cycles = work_of(case.workers, &cap.lines);
-        for r in rows.iter_mut().filter(|r| r.os == "capos" && r.case == case.label) {
+        for r in rows.iter_mut().filter(|r| r.os == "capos" && r.case == label) {
             r.user_pc_symbol_report = prof.pc_report.report.display().to_string();
             r.guest_symbol_map = prof.pc_report.symbol_map.display().to_string();
         }
         let rel = |p: &Path| p.strip_prefix(art).unwrap_or(p).to_path_buf();
         let graphs = vec![
+            Artifact::new(format!("{label}: work phase (user + kernel)"), rel(&prof.work.svg)),
+            Artifact::new(format!("{label}: whole run"), rel(&prof.whole_run.svg)),
             Artifact::new(
-                format!("{}: work phase (user + kernel)", case.label),
-                rel(&prof.work.svg),
-            ),
-            Artifact::new(
-                format!("{}: work phase by process and thread", case.label),
+                format!("{label}: work phase by process and thread"),
                 rel(&prof.work_by_thread.svg),
             ),
-            Artifact::new(format!("{}: whole run", case.label), rel(&prof.whole_run.svg)),
             Artifact::new(
-                format!("{}: lock contention, whole run (wait cycles)", case.label),
+                format!("{label}: lock contention, whole run (wait cycles)"),
                 rel(&prof.contention.svg),
             ),
         ];
         let thread_views = prof.thread_views(&case.label, rel);
         eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
         out.push(CaseMeasure {
-            case: case.label.clone(),
+            case: label,
             dir,
             report,
             pc_report: prof.pc_report.report,
@@ -120,12 +118,19 @@ pub fn run(
         });
     }
     results::write(&art.join("results.csv"), rows)?;
-    let diff = differential(art, &out, &elfs);
+    let name = format!("differential-work{}", timed.sched_policy.case_suffix());
+    let diff = differential(art, &out, &elfs, &name);
     Ok((out, diff))
 }
 
-/// The differential flamegraph of the work phase: first case -> last case.
-fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option<Artifact> {
+/// The differential flamegraph of the work phase: first case -> last case
+/// (of one scheduler policy), written as `name`.
+fn differential(
+    art: &Path,
+    measured: &[CaseMeasure],
+    elfs: &ElfPaths,
+    name: &str,
+) -> Option<Artifact> {
     let (first, last) = (measured.first()?, measured.last()?);
     if measured.len() < 2 {
         return None;
@@ -138,7 +143,7 @@ fn differential(art: &Path, measured: &[CaseMeasure], elfs: &ElfPaths) -> Option
         Scope::Phase(Phase::Work),
         labels,
         art,
-        "differential-work",
+        name,
     ) {
         Ok(g) => Some(Artifact::new(
             format!("differential, work phase: {} -> {}", first.case, last.case),
@@ -215,11 +220,11 @@ pub fn write_index(
     art: &Path,
     bench: &str,
     measured: &[CaseMeasure],
-    diff: Option<Artifact>,
+    diffs: Vec<Artifact>,
     notes: &[String],
     extra_tables: Vec<Table>,
 ) -> Result<PathBuf> {
-    let mut graphs: Vec<Artifact> = diff.into_iter().collect();
+    let mut graphs: Vec<Artifact> = diffs;
     let thread_views = measured.iter().map(|m| m.thread_views.clone()).collect();
     let mut files = vec![
         Artifact::new("results.csv", "results.csv"),

@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Result};
 
+use super::sched_policy::{self, SchedPolicy};
 use super::Benchmark;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +45,9 @@ pub struct Knobs {
     pub disturb_pct: f64,
     /// `CAPOS_BENCH_DISTURB_RETRIES`: retries of a disturbed run (default 2).
     pub disturb_retries: u32,
+    /// `CAPOS_SCHED_POLICY`: the capOS run-queue policies, each its own rows
+    /// (default `percpu`).
+    pub sched_policies: Vec<SchedPolicy>,
 }
 
 pub fn prefix(bench: Benchmark) -> &'static str {
@@ -150,6 +154,10 @@ impl Knobs {
                 get("CAPOS_BENCH_DISTURB_RETRIES"),
                 2,
             )?,
+            sched_policies: sched_policy::parse_list(
+                get(sched_policy::ENV).as_deref().unwrap_or(""),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", sched_policy::ENV))?,
         })
     }
 }
@@ -196,6 +204,7 @@ mod tests {
         assert!(!k.require_speedup && !k.include_smt && !k.profile && k.total_blocks.is_none());
         assert_eq!((k.disturb_pct, k.disturb_retries), (10.0, 2));
         assert_eq!(k.overhead_runs, None);
+        assert_eq!(k.sched_policies, [SchedPolicy::PerCpu]);
     }
 
     #[test]
@@ -238,5 +247,9 @@ mod tests {
         assert!(knobs(Benchmark::ThreadScale, &[("CAPOS_THREAD_SCALE_PROFILE", "maybe")]).is_err());
         assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_SMP_SCALE_RANGE", "20..10")]).is_err());
         assert!(knobs(Benchmark::ProcessScale, &[("CAPOS_BENCH_DISTURB_PCT", "120")]).is_err());
+        let k = knobs(Benchmark::ProcessScale, &[("CAPOS_SCHED_POLICY", "percpu,global")]);
+        assert_eq!(k.unwrap().sched_policies, [SchedPolicy::PerCpu, SchedPolicy::Global]);
+        let e = knobs(Benchmark::ThreadScale, &[("CAPOS_SCHED_POLICY", "rr")]).unwrap_err();
+        assert!(e.to_string().contains("CAPOS_SCHED_POLICY"), "{e}");
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! Modules: [`knobs`] (every environment knob, read in one place),
 //! [`results`] + [`csv`] (the results.csv schema), [`stats`], [`gates`],
-//! [`report`], [`overhead`] (the measure kernel's cost), [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
+//! [`report`], [`sched_policy`] (capOS run-queue policies), [`overhead`] (the measure kernel's cost), [`disturb`], [`artifacts`], [`runner`], [`cpio`] (initramfs),
 //! [`baseline`] (building the static baseline), [`capos`] (the capOS guest), [`native`], [`guest`] +
 //! [`qemu_run`], [`profile`], [`commands`] (the subcommands).
 
@@ -33,6 +33,7 @@ pub mod qemu_run;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod sched_policy;
 pub mod stats;
 
 use std::fmt;

@@ -15,8 +15,10 @@ pub struct Row {
     pub os: String,
     /// `kvm`, `tcg` or `native`.
     pub accel: String,
-    /// Case label, e.g. `smp2-w2`.
+    /// Case label, e.g. `smp2-w2` (`smp2-w2-global` under `sched=global`).
     pub case: String,
+    /// capOS run-queue policy (`percpu` / `global`); empty for Linux rows.
+    pub sched_policy: String,
     pub cpus: u32,
     pub workers: u32,
     pub run: u32,
@@ -49,11 +51,12 @@ pub struct Row {
     pub guest_symbol_map: String,
 }
 
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 33] = [
     "benchmark",
     "os",
     "accel",
     "case",
+    "sched_policy",
     "cpus",
     "workers",
     "run",
@@ -149,6 +152,7 @@ impl Row {
             self.os.clone(),
             self.accel.clone(),
             self.case.clone(),
+            self.sched_policy.clone(),
             self.cpus.to_string(),
             self.workers.to_string(),
             self.run.to_string(),
@@ -249,6 +253,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
             os: req("os")?.into(),
             accel: req("accel")?.into(),
             case: get("case").into(),
+            sched_policy: get("sched_policy").into(),
             cpus: small(Some(required_num("cpus")?), "cpus")?.unwrap_or(0),
             workers: small(Some(required_num("workers")?), "workers")?.unwrap_or(0),
             run: small(Some(required_num("run")?), "run")?.unwrap_or(0),
@@ -310,6 +315,7 @@ mod tests {
         let mut q = Row::from_process_line(&p);
         q.os = "capos".into();
         q.accel = "kvm".into();
+        q.sched_policy = "global".into();
         let rows = vec![r, q];
         assert_eq!(from_csv(&to_csv(&rows)).unwrap(), rows);
     }

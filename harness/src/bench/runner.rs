@@ -40,6 +40,16 @@ pub trait Executor {
     /// `kvm`, `tcg` or `native`.
     fn accel(&self) -> &str;
     fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture>;
+    /// The capOS run-queue policy this executor boots (its rows'
+    /// `sched_policy`); None for Linux.
+    fn sched_policy(&self) -> Option<&'static str> {
+        None
+    }
+    /// The case id of `case`'s rows and artifact directory from this
+    /// executor (a capOS policy other than the default adds a suffix).
+    fn case_label(&self, case: &Case) -> String {
+        case.label.clone()
+    }
 }
 
 fn tag(bench: Benchmark) -> &'static str {
@@ -137,8 +147,10 @@ pub fn run_all(
 /// Runs every case `knobs.runs` times on each executor in turn, interleaved
 /// (case 1 run 0 on the first executor, then on the second, ...), so that
 /// the systems compared share the host's conditions. The first executor's
-/// runs go to `art/<case>/`, the others' to `art/<os>/<case>/`; all rows go
-/// to one `art/results.csv`, rewritten after every accepted run.
+/// runs and every capOS executor's (one per scheduler policy, told apart by
+/// their case ids) go to `art/<case id>/`, the others' to
+/// `art/<os>/<case id>/`; all rows go to one `art/results.csv`, rewritten
+/// after every accepted run.
 pub fn run_interleaved(
     bench: Benchmark,
     execs: &mut [&mut dyn Executor],
@@ -151,8 +163,17 @@ pub fn run_interleaved(
     for case in cases {
         for run in 0..knobs.runs {
             for (k, exec) in execs.iter_mut().enumerate() {
-                let dir = if k == 0 { art.to_path_buf() } else { art.join(exec.os().name()) };
-                let what = format!("{} {} case {} run {run}", exec.os(), bench.name(), case.label);
+                let dir = if k == 0 || exec.sched_policy().is_some() {
+                    art.to_path_buf()
+                } else {
+                    art.join(exec.os().name())
+                };
+                let what = format!(
+                    "{} {} case {} run {run}",
+                    exec.os(),
+                    bench.name(),
+                    exec.case_label(case)
+                );
                 let row = run_with_retries(bench, &mut **exec, case, run, knobs, &dir)
                     .with_context(|| what.clone())?;
                 eprintln!(
@@ -182,8 +203,9 @@ pub(crate) fn run_with_retries(
     art: &Path,
 ) -> Result<Row> {
     let mut attempt = 0;
+    let label = exec.case_label(case);
     loop {
-        let dir = artifacts::run_dir(art, &case.label, run, attempt)?;
+        let dir = artifacts::run_dir(art, &label, run, attempt)?;
         let probe = Probe::start(case.pin.clone())?;
         let cap = exec.run(case, &dir)?;
         let other = probe.finish()?;
@@ -192,22 +214,24 @@ pub(crate) fn run_with_retries(
         let disturbed = other > knobs.disturb_pct;
         if disturbed && attempt < knobs.disturb_retries {
             eprintln!(
-                "harness: {} run {run}: other processes took {other:.1}% of the host CPUs (> {}%); retrying",
-                case.label, knobs.disturb_pct
+                "harness: {label} run {run}: other processes took {other:.1}% of the host CPUs (> {}%); retrying",
+                knobs.disturb_pct
             );
             attempt += 1;
             continue;
         }
         row.os = exec.os().name().into();
         row.accel = exec.accel().into();
-        row.case = case.label.clone();
+        row.case = label;
+        row.sched_policy = exec.sched_policy().unwrap_or_default().into();
         if case.cpus > 0 {
             row.cpus = case.cpus;
         }
         row.run = run;
         row.attempts = attempt + 1;
         row.disturbed = disturbed;
-        row.other_cpu_pct = Some(other);
+        // Kept at the 0.1% results.csv records, so a row read back equals it.
+        row.other_cpu_pct = Some((other * 10.0).round() / 10.0);
         row.wall_ms = Some(cap.wall.as_millis() as u64);
         row.serial_log = cap.log.display().to_string();
         return Ok(row);
@@ -269,6 +293,70 @@ mod tests {
                 wall: Duration::from_millis(5),
             })
         }
+    }
+
+    /// A capOS-like executor booting one scheduler policy.
+    struct FakePolicy(Fake, &'static str);
+
+    impl Executor for FakePolicy {
+        fn os(&self) -> Os {
+            Os::Capos
+        }
+        fn accel(&self) -> &str {
+            "tcg"
+        }
+        fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture> {
+            self.0.run(case, dir)
+        }
+        fn sched_policy(&self) -> Option<&'static str> {
+            Some(self.1)
+        }
+        fn case_label(&self, case: &Case) -> String {
+            match self.1 {
+                "percpu" => case.label.clone(),
+                p => format!("{}-{p}", case.label),
+            }
+        }
+    }
+
+    #[test]
+    fn policies_run_interleaved_as_their_own_rows_and_directories() {
+        let art = tempfile::tempdir().unwrap();
+        let mut knobs = Knobs::from_lookup(Benchmark::ThreadScale, |_| None).unwrap();
+        (knobs.runs, knobs.disturb_pct) = (2, 100.0);
+        let case = Case { label: "smp2-w2".into(), cpus: 2, workers: 2, pin: None };
+        let fake = || Fake { lines: fixture_lines("thread-scale-smp2.log"), calls: 0 };
+        let (mut per, mut glob) = (FakePolicy(fake(), "percpu"), FakePolicy(fake(), "global"));
+        let mut linux = fake();
+        let rows = run_interleaved(
+            Benchmark::ThreadScale,
+            &mut [&mut per, &mut glob, &mut linux],
+            std::slice::from_ref(&case),
+            &knobs,
+            art.path(),
+        )
+        .unwrap();
+        let got: Vec<(&str, &str, u32)> =
+            rows.iter().map(|r| (r.case.as_str(), r.sched_policy.as_str(), r.run)).collect();
+        assert_eq!(
+            got,
+            [
+                ("smp2-w2", "percpu", 0),
+                ("smp2-w2-global", "global", 0),
+                ("smp2-w2", "", 0),
+                ("smp2-w2", "percpu", 1),
+                ("smp2-w2-global", "global", 1),
+                ("smp2-w2", "", 1),
+            ]
+        );
+        let under = |i: usize, p: &str| {
+            rows[i].serial_log.starts_with(&*art.path().join(p).to_string_lossy())
+        };
+        assert!(under(0, "smp2-w2/run0") && under(1, "smp2-w2-global/run0"));
+        assert!(under(2, "linux-native/smp2-w2/run0"));
+        let back = results::read(&art.path().join("results.csv")).unwrap();
+        let policies: Vec<&str> = back.iter().map(|r| r.sched_policy.as_str()).collect();
+        assert_eq!(policies, ["percpu", "global", "", "percpu", "global", ""]);
     }
 
     #[test]

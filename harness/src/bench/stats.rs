@@ -44,11 +44,13 @@ pub fn fspread(values: &[f64]) -> Option<FSpread> {
     Some(FSpread { median, min: v[0], max: v[n - 1] })
 }
 
-/// All runs of one (os, accel, cpus, workers).
+/// All runs of one (os, accel, capOS scheduler policy, cpus, workers).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CaseStats {
     pub os: String,
     pub accel: String,
+    /// capOS run-queue policy (empty for Linux rows and older files).
+    pub sched_policy: String,
     pub case: String,
     pub cpus: u32,
     pub workers: u32,
@@ -71,21 +73,25 @@ impl CaseStats {
     }
 }
 
-/// Groups rows by (os, accel, cpus, workers) in first-seen order.
+/// Groups rows by (os, accel, sched_policy, cpus, workers) in first-seen order.
 pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
-    let mut keys: Vec<(String, String, u32, u32)> = Vec::new();
+    let mut keys: Vec<(String, String, String, u32, u32)> = Vec::new();
     for r in rows {
-        let k = (r.os.clone(), r.accel.clone(), r.cpus, r.workers);
+        let k = (r.os.clone(), r.accel.clone(), r.sched_policy.clone(), r.cpus, r.workers);
         if !keys.contains(&k) {
             keys.push(k);
         }
     }
     keys.into_iter()
-        .filter_map(|(os, accel, cpus, workers)| {
+        .filter_map(|(os, accel, sched_policy, cpus, workers)| {
             let group: Vec<&Row> = rows
                 .iter()
                 .filter(|r| {
-                    r.os == os && r.accel == accel && r.cpus == cpus && r.workers == workers
+                    r.os == os
+                        && r.accel == accel
+                        && r.sched_policy == sched_policy
+                        && r.cpus == cpus
+                        && r.workers == workers
                 })
                 .collect();
             let work = spread(&group.iter().map(|r| r.work).collect::<Vec<_>>())?;
@@ -106,6 +112,7 @@ pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
                 work_ns: all(|r| r.work_ns),
                 os,
                 accel,
+                sched_policy,
                 cpus,
                 workers,
             })
@@ -113,7 +120,8 @@ pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
         .collect()
 }
 
-/// Median speedup from the 1-worker case to the `to`-worker case of one (os, accel).
+/// Median speedup from the 1-worker case to the `to`-worker case of one
+/// system (os, accel, sched_policy): a policy is compared with itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Speedup {
     pub os: String,
@@ -143,21 +151,49 @@ fn work_speedup(base: &CaseStats, t: &CaseStats) -> Option<f64> {
     }
 }
 
-/// Picks the case for `workers` of (os, accel): the one with cpus == workers,
+/// One system whose cases are compared with each other: (os, accel,
+/// sched_policy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct System {
+    pub os: String,
+    pub accel: String,
+    pub sched_policy: String,
+}
+
+impl System {
+    pub fn new(os: &str, accel: &str, sched_policy: &str) -> System {
+        System { os: os.into(), accel: accel.into(), sched_policy: sched_policy.into() }
+    }
+
+    fn of(s: &CaseStats) -> System {
+        System::new(&s.os, &s.accel, &s.sched_policy)
+    }
+
+    /// ` sched_policy=<p>` for a capOS system (empty when the rows carry none).
+    pub fn policy_field(&self) -> String {
+        if self.sched_policy.is_empty() {
+            String::new()
+        } else {
+            format!(" sched_policy={}", self.sched_policy)
+        }
+    }
+}
+
+/// Picks the case for `workers` of a system: the one with cpus == workers,
 /// else the one with the most CPUs.
-fn pick<'a>(stats: &'a [CaseStats], os: &str, accel: &str, workers: u32) -> Option<&'a CaseStats> {
+fn pick<'a>(stats: &'a [CaseStats], sys: &System, workers: u32) -> Option<&'a CaseStats> {
     let mut c: Vec<&CaseStats> =
-        stats.iter().filter(|s| s.os == os && s.accel == accel && s.workers == workers).collect();
+        stats.iter().filter(|s| System::of(s) == *sys && s.workers == workers).collect();
     c.sort_by_key(|s| (s.cpus == workers, s.cpus));
     c.last().copied()
 }
 
-pub fn speedup(stats: &[CaseStats], os: &str, accel: &str, to: u32) -> Option<Speedup> {
-    let base = pick(stats, os, accel, 1)?;
-    let t = pick(stats, os, accel, to)?;
+pub fn speedup(stats: &[CaseStats], sys: &System, to: u32) -> Option<Speedup> {
+    let base = pick(stats, sys, 1)?;
+    let t = pick(stats, sys, to)?;
     Some(Speedup {
-        os: os.into(),
-        accel: accel.into(),
+        os: sys.os.clone(),
+        accel: sys.accel.clone(),
         to_workers: to,
         to_cpus: t.cpus,
         work: work_speedup(base, t)?,
@@ -168,11 +204,11 @@ pub fn speedup(stats: &[CaseStats], os: &str, accel: &str, to: u32) -> Option<Sp
     })
 }
 
-/// (os, accel) pairs in first-seen order.
-pub fn systems(stats: &[CaseStats]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// The systems (os, accel, sched_policy) in first-seen order.
+pub fn systems(stats: &[CaseStats]) -> Vec<System> {
+    let mut out: Vec<System> = Vec::new();
     for s in stats {
-        let k = (s.os.clone(), s.accel.clone());
+        let k = System::of(s);
         if !out.contains(&k) {
             out.push(k);
         }
@@ -233,8 +269,9 @@ mod tests {
         let st =
             case_stats(&[ipc(1, 100, 1_000_000), ipc(2, 160, 1_600_000), ipc(4, 400, 4_000_000)]);
         assert_eq!((st[0].total_calls, st[1].total_calls), (Some(1000), Some(2000)));
-        assert_eq!(speedup(&st, "capos", "kvm", 2).unwrap().work, 1.25);
-        assert_eq!(speedup(&st, "capos", "kvm", 4).unwrap().work, 1.0);
+        let sys = System::new("capos", "kvm", "");
+        assert_eq!(speedup(&st, &sys, 2).unwrap().work, 1.25);
+        assert_eq!(speedup(&st, &sys, 4).unwrap().work, 1.0);
         assert_eq!(st[0].calls_per_sec(), Some(1_000_000.0));
         assert_eq!(st[1].calls_per_sec(), Some(1_250_000.0));
         // Runs of one case with different call counts have no total.
@@ -257,13 +294,39 @@ mod tests {
         let st = case_stats(&rows);
         assert_eq!(st.len(), 5);
         assert_eq!((st[0].runs, st[0].work.median, st[0].total.unwrap().median), (3, 100, 300));
-        let s2 = speedup(&st, "capos", "kvm", 2).unwrap();
+        let (capos, linux) =
+            (System::new("capos", "kvm", ""), System::new("linux-guest", "kvm", ""));
+        let s2 = speedup(&st, &capos, 2).unwrap();
         assert_eq!((s2.work, s2.total), (2.0, Some(1.5)));
-        let s4 = speedup(&st, "capos", "kvm", 4).unwrap();
+        let s4 = speedup(&st, &capos, 4).unwrap();
         assert_eq!((s4.work, s4.total), (2.5, None));
-        let l2 = speedup(&st, "linux-guest", "kvm", 2).unwrap();
+        let l2 = speedup(&st, &linux, 2).unwrap();
         assert!((relative(&s2, &l2).unwrap() - 1.04).abs() < 1e-9);
-        assert!(speedup(&st, "linux-guest", "kvm", 4).is_none());
+        assert!(speedup(&st, &linux, 4).is_none());
         assert_eq!(systems(&st).len(), 2);
+    }
+
+    #[test]
+    fn each_policy_is_its_own_system_with_its_own_baseline() {
+        let policy = |mut r: Row, p: &str| {
+            r.sched_policy = p.into();
+            r
+        };
+        let rows = vec![
+            policy(row("capos", 1, 100, None), "percpu"),
+            policy(row("capos", 1, 120, None), "global"),
+            policy(row("capos", 4, 25, None), "percpu"),
+            policy(row("capos", 4, 60, None), "global"),
+            row("linux-guest", 1, 100, None),
+        ];
+        let st = case_stats(&rows);
+        assert_eq!(st.len(), 5);
+        let sys = systems(&st);
+        assert_eq!(sys.len(), 3);
+        assert_eq!(sys[1], System::new("capos", "kvm", "global"));
+        assert_eq!(sys[1].policy_field(), " sched_policy=global");
+        assert_eq!(sys[2].policy_field(), "");
+        assert_eq!(speedup(&st, &sys[0], 4).unwrap().work, 4.0);
+        assert_eq!(speedup(&st, &sys[1], 4).unwrap().work, 2.0);
     }
 }

@@ -6,6 +6,7 @@
 
 use super::cpu::CpuSched;
 use super::thread::{State, Thread};
+use super::{global_queue, policy};
 use crate::arch::x86_64::context::context_switch;
 use crate::arch::x86_64::{interrupts, ipi, percpu, tlb};
 use crate::mm::address_space::AddressSpace;
@@ -26,7 +27,7 @@ pub(super) fn cpu_sched(i: usize) -> &'static CpuSched {
     &super::cpu::CPUS[i]
 }
 
-fn cpu_count() -> usize {
+pub(super) fn cpu_count() -> usize {
     percpu::CPU_COUNT.load(Ordering::Acquire) as usize
 }
 
@@ -55,8 +56,12 @@ pub fn current() -> Arc<Thread> {
 
 /// Makes `t` (state Ready, off every CPU) runnable on the CPU the placement
 /// policy picks, and tells that CPU if it is idle; the run-queue lock is
-/// attributed to `site`. Returns the CPU it was queued on.
+/// attributed to `site`. Returns the CPU it was queued on (under the global
+/// policy: the CPU told to take it).
 pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
+    if policy::global() {
+        return global_queue::enqueue(t, site);
+    }
     let me = percpu::cpu_index() as usize;
     let n = cpu_count();
     let target = match t.affinity {
@@ -92,7 +97,7 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
 
 /// Sends a reschedule IPI to `target` if it is idle (a busy CPU finds the
 /// work at its next scheduling point).
-fn kick(target: usize) {
+pub(super) fn kick(target: usize) {
     let c = cpu_sched(target);
     c.reschedule_pending.store(true, Ordering::Release);
     crate::m_add!(msched::resched_ipi_target);
@@ -122,6 +127,9 @@ fn pick_next(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>> {
 }
 
 fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>> {
+    if policy::global() {
+        return global_queue::pick(site);
+    }
     {
         let mut rq = cs.run_queue.lock_at(site);
         let picked = rq.pop_front();
@@ -153,7 +161,7 @@ fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>
 
 /// What a timer slow path's pick left in the local queue.
 #[cfg_attr(not(feature = "measure"), allow(unused_variables))]
-fn count_slow_path_left(queued: usize) {
+pub(super) fn count_slow_path_left(queued: usize) {
     #[cfg(feature = "measure")]
     {
         use capos_measure::catalogue::timer_slow_summary as ss;
@@ -166,8 +174,12 @@ fn count_slow_path_left(queued: usize) {
     }
 }
 
-/// Whether another CPU has queued work this CPU may take.
+/// Whether another CPU has queued work this CPU may take (under the
+/// global policy: whether the one queue holds anything).
 pub(super) fn steal_candidate() -> bool {
+    if policy::global() {
+        return global_queue::queued() > 0;
+    }
     let me = percpu::cpu_index() as usize;
     (0..cpu_count()).any(|i| i != me && cpu_sched(i).queue_len.load(Ordering::Acquire) > 0)
 }

@@ -1,13 +1,18 @@
 //! The scheduler.
 //!
 //! Per-CPU run queues with placement on wakeup and stealing when a CPU runs
-//! dry; a timer fast path that continues a user thread without taking any
-//! lock; generation-checked `ThreadRef`s. The design, the lock rules and why
-//! it scales are in docs/architecture/scheduling.md.
+//! dry (or, with `sched=global`, one queue for every CPU: `policy.rs`); a
+//! timer fast path that continues a user thread without taking any lock;
+//! generation-checked `ThreadRef`s. The design, the lock rules and why it
+//! scales are in docs/architecture/scheduling.md.
 
 mod cpu;
 mod dispatch;
+mod global_queue;
+#[cfg(feature = "ktest")]
+mod global_tests;
 mod lifecycle;
+mod policy;
 mod run_queue;
 #[cfg(feature = "ktest")]
 mod tests;
@@ -17,6 +22,7 @@ mod thread;
 pub use dispatch::try_with_current;
 pub use dispatch::{block_current, current, schedule, wake, with_current};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
+pub use policy::{policy, set_policy, Policy};
 pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
@@ -186,7 +192,11 @@ pub fn on_tick(from_user: bool) {
     let input = TickInput {
         from_user,
         reschedule_pending: cs.reschedule_pending.load(Ordering::Acquire),
-        local_queue_len: cs.queue_len.load(Ordering::Acquire),
+        local_queue_len: if policy::global() {
+            global_queue::queued()
+        } else {
+            cs.queue_len.load(Ordering::Acquire)
+        },
         skips_used: cs.skips_used.load(Ordering::Relaxed),
         skip_budget: FAST_PATH_SKIP_BUDGET,
     };

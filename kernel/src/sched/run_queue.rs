@@ -67,4 +67,33 @@ impl RunQueue {
     pub fn pop_front(&mut self) -> Option<Arc<Thread>> {
         self.pop_front_if(|_| true)
     }
+
+    /// The first thread `take` accepts, wherever it is in the queue (the
+    /// global queue: a CPU skips threads pinned to other CPUs).
+    pub fn pop_first_if(&mut self, take: impl Fn(&Thread) -> bool) -> Option<Arc<Thread>> {
+        let mut before: *const Thread = core::ptr::null();
+        let mut p = self.head;
+        while !p.is_null() {
+            // SAFETY: p is a queued thread this queue owns a reference to;
+            // the links are guarded by our lock (&mut self).
+            let (t, next) = unsafe { (&*p, *(*p).rq_next.get()) };
+            if take(t) {
+                if before.is_null() {
+                    self.head = next;
+                } else {
+                    // SAFETY: `before` is the queued thread linking to p.
+                    unsafe { *(*before).rq_next.get() = next };
+                }
+                if self.tail == p {
+                    self.tail = before;
+                }
+                self.len -= 1;
+                // SAFETY: p came from Arc::into_raw in push_back; ownership returns.
+                return Some(unsafe { Arc::from_raw(p) });
+            }
+            before = p;
+            p = next;
+        }
+        None
+    }
 }
