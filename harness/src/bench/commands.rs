@@ -303,6 +303,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         }
         runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
     };
+    let mut loss_extra = Vec::new();
     let measured = if knobs.guest_measure {
         let capos_cases: Vec<_> = cases.clone();
         let (m, diff) = super::guest_measure::run(
@@ -318,6 +319,9 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             notes.extend(super::guest_measure::overhead_notes(&rows, &m));
         }
         notes.extend(super::guest_measure::check_notes(&m));
+        let (loss_lines, loss_tables) = super::guest_measure::scaling_loss(&m);
+        notes.extend(loss_lines);
+        loss_extra = loss_tables;
         Some((m, diff))
     } else {
         None
@@ -356,7 +360,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             &m,
             diff,
             &notes,
-            overhead_tables,
+            loss_extra.into_iter().chain(overhead_tables).collect(),
         )?;
         println!("harness: report: {}", index.display());
     }
