@@ -64,6 +64,8 @@ pub mod log_parse;
 mod log_text;
 #[cfg(feature = "std")]
 pub mod report;
+#[cfg(feature = "std")]
+pub mod scaling;
 
 /// CPU slots with a shard and a trace ring.
 pub const MAX_CPUS: usize = 16;

@@ -339,6 +339,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         }
         runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
     };
+    let mut loss_extra = Vec::new();
     let measured = if knobs.guest_measure {
         let (mut m, mut diffs) = (Vec::new(), Vec::new());
         for capos in &capos_execs {
@@ -351,6 +352,10 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
                 &mut rows,
                 bench.binaries(),
             )?;
+            // Each policy's cases against its own 1-worker case.
+            let (loss_lines, loss_tables) = super::guest_measure::scaling_loss(&mine);
+            notes.extend(loss_lines);
+            loss_extra.extend(loss_tables);
             m.extend(mine);
             diffs.extend(diff);
         }
@@ -403,7 +408,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             &m,
             diff,
             &notes,
-            overhead_tables,
+            loss_extra.into_iter().chain(overhead_tables).collect(),
         )?;
         println!("harness: report: {}", index.display());
     }

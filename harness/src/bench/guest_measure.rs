@@ -29,6 +29,8 @@ use crate::build::{CargoBuild, KernelFlavor};
 /// What the pass produced for one case.
 pub struct CaseMeasure {
     pub case: String,
+    /// Workers of the case (the scaling loss compares against 1).
+    pub workers: u32,
     pub dir: PathBuf,
     pub report: Report,
     pub pc_report: PathBuf,
@@ -107,6 +109,7 @@ pub fn run(
         eprintln!("harness: measure: {} ({} frames)", log.display(), stats.frames);
         out.push(CaseMeasure {
             case: label,
+            workers: case.workers,
             dir,
             report,
             pc_report: prof.pc_report.report,
@@ -215,6 +218,38 @@ pub fn check_notes(measured: &[CaseMeasure]) -> Vec<String> {
     notes
 }
 
+/// The scaling-loss lines for summary.log and the table for index.html:
+/// every measured case with more than one worker against the 1-worker case
+/// (`capos_measure::scaling`). Empty without a 1-worker case.
+pub fn scaling_loss(measured: &[CaseMeasure]) -> (Vec<String>, Vec<Table>) {
+    let Some(base) = measured.iter().find(|m| m.workers == 1) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut lines = vec![format!(
+        "scaling loss (work phase, measure pass, against {}): lost CPU time = CPUs x work time \
+         - the 1-worker case's, split by CPU state; unexplained = user time growth",
+        base.case
+    )];
+    let mut md = String::from(capos_measure::scaling::ScalingLoss::MARKDOWN_HEADER);
+    for m in measured.iter().filter(|m| m.workers > 1) {
+        // Thread-scale splits a fixed amount of work among the workers.
+        match capos_measure::scaling::scaling_loss(&base.report, &m.report, m.workers, 1) {
+            Ok(l) => {
+                lines.extend(l.detail_lines(&m.case));
+                md.push('\n');
+                md.push_str(&l.markdown_row(&m.case));
+            }
+            Err(e) => lines.push(format!("{}: scaling loss not computed: {e}", m.case)),
+        }
+    }
+    let title = format!(
+        "Scaling loss against {}: where the lost CPU time went (work phase, measure pass; \
+         CPU-ms and share of the loss)",
+        base.case
+    );
+    (lines, Table::from_markdown(title, &md).into_iter().collect())
+}
+
 /// `index.html` of the artifact directory.
 pub fn write_index(
     art: &Path,
@@ -319,6 +354,7 @@ mod tests {
         };
         let case = |name: &str, rows: Vec<Row>| CaseMeasure {
             case: name.into(),
+            workers: 1,
             dir: PathBuf::new(),
             report: Report::default(),
             pc_report: PathBuf::new(),
@@ -343,6 +379,50 @@ mod tests {
                 "smp2-w2 measure check failed: timer_split work timer.interrupts: expected=10 measured=20 tolerance=±1 FAILED",
             ]
         );
+    }
+
+    #[test]
+    fn scaling_loss_compares_every_case_with_the_one_worker_case() {
+        use capos_measure::report::Begin;
+        let measured = |name: &str, workers: u32, work: u64, per_cpu: &[[u64; 7]]| {
+            let mut report = Report {
+                begin: Some(Begin { cpus: per_cpu.len() as u8, tsc_khz: 1_000, catalogue: 0 }),
+                ..Report::default()
+            };
+            report.phase_cycles.insert(Phase::Work, work);
+            for (cpu, c) in per_cpu.iter().enumerate() {
+                report.cpu_time.insert((Phase::Work, cpu as u8), *c);
+            }
+            CaseMeasure {
+                case: name.into(),
+                workers,
+                dir: PathBuf::new(),
+                report,
+                pc_report: PathBuf::new(),
+                symbol_map: PathBuf::new(),
+                graphs: Vec::new(),
+                thread_views: ThreadViews::default(),
+                work_cycles: None,
+                check: CheckResult { rows: Vec::new() },
+            }
+        };
+        let cases = [
+            measured("smp1-w1", 1, 1_000, &[[1_000, 0, 0, 0, 0, 0, 0]]),
+            // 2 CPUs x 600 = 1 200: 200 lost, 100 of them idle.
+            measured("smp2-w2", 2, 600, &[[550, 0, 0, 0, 0, 50, 0], [550, 0, 0, 0, 0, 50, 0]]),
+            measured("smp4-w4", 4, 400, &[]),
+        ];
+        let (lines, tables) = scaling_loss(&cases);
+        assert!(lines[0].contains("against smp1-w1"), "{lines:?}");
+        assert!(lines[1].starts_with("smp2-w2: ideal 2x, measured 1.67x"), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("idle") && l.contains("0.1 CPU-ms   50.0%")),
+            "{lines:?}"
+        );
+        assert!(lines.iter().any(|l| l.starts_with("smp4-w4: scaling loss not computed")));
+        assert_eq!(tables.len(), 1);
+        let (lines, tables) = scaling_loss(&cases[1..]);
+        assert!(lines.is_empty() && tables.is_empty(), "no 1-worker case, no table");
     }
 
     fn fixture(name: &str) -> Vec<String> {
