@@ -142,7 +142,7 @@ pub fn scaling_loss(
         cause("measure", CpuState::Measure, Vec::new()),
         cause("unexplained (user time growth)", CpuState::User, Vec::new()),
     ];
-    causes.sort_by(|a, b| b.cycles.unsigned_abs().cmp(&a.cycles.unsigned_abs()));
+    causes.sort_by_key(|c| core::cmp::Reverse(c.cycles.unsigned_abs()));
     let remainder = lost - causes.iter().map(|c| c.cycles).sum::<i128>();
     Ok(ScalingLoss {
         workers,
