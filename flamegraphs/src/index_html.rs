@@ -63,6 +63,8 @@ pub struct ThreadViews {
     pub who_ran: Vec<Table>,
     /// `who-ran-where.txt`.
     pub who_ran_file: Option<PathBuf>,
+    /// Each thread's CPU over the work phase.
+    pub placement: Option<Table>,
 }
 
 /// A graph linked by its process or thread label.
@@ -305,6 +307,9 @@ fn thread_views(h: &mut String, v: &ThreadViews, dir: &Path, missing: &mut Vec<P
         );
     }
     for t in &v.who_ran {
+        table(h, t, None);
+    }
+    if let Some(t) = &v.placement {
         table(h, t, None);
     }
     if let Some(path) = &v.who_ran_file {

@@ -33,6 +33,7 @@ pub mod graph;
 pub mod index_html;
 pub mod lock_sites;
 pub mod per_thread;
+pub mod placement;
 pub mod run;
 pub mod stacks;
 pub mod threads;

@@ -13,6 +13,7 @@
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
+//! | `placement.txt` | per thread of a user process, the CPU it ran on in each tenth of the work phase and its CPU changes (see [`crate::placement`](mod@crate::placement)) |
 //! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`](mod@crate::who_ran)) |
 //! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
 
@@ -32,6 +33,7 @@ use crate::lock_sites::{lock_sites, LockSite};
 use crate::per_thread::{
     fold_by_thread, write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS,
 };
+use crate::placement::Placement;
 use crate::stacks::Scope;
 use crate::threads::Threads;
 use crate::timeline::write_timeline_resolved;
@@ -53,6 +55,8 @@ pub struct RunProfile {
     pub who_ran: WhoRanWhere,
     /// Contention sites of the `work` phase, most wait cycles first.
     pub lock_sites: Vec<LockSite>,
+    /// Per-thread placement over the work phase (`placement.txt`).
+    pub placement: Placement,
 }
 
 impl RunProfile {
@@ -83,6 +87,7 @@ impl RunProfile {
                 .map(|w| w.to_table(""))
                 .collect(),
             who_ran_file: Some(rel(&self.who_ran.path)),
+            placement: Some(self.placement.to_table("")),
         }
     }
 }
@@ -135,6 +140,8 @@ pub fn write_run_profile(
     )?;
     let timeline = write_timeline_resolved(report, &resolver, dir)?;
     let who_ran = write_who_ran(report, &threads, dir)?;
+    let placement = Placement::of(report);
+    placement.write(dir)?;
     Ok(RunProfile {
         pc_report,
         work,
@@ -145,5 +152,6 @@ pub fn write_run_profile(
         timeline,
         who_ran,
         lock_sites: lock_sites(report, Phase::Aggregate),
+        placement,
     })
 }

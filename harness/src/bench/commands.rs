@@ -446,6 +446,10 @@ fn policy(knobs: &Knobs) -> Policy {
         work_threshold: knobs.speedup_threshold,
         require_total: knobs.require_total_speedup,
         total_threshold: knobs.total_speedup_threshold,
+        require_work4: knobs.require_speedup_1to4,
+        work4_threshold: knobs.speedup_threshold_1to4,
+        require_total4: knobs.require_total_speedup_1to4,
+        total4_threshold: knobs.total_speedup_threshold_1to4,
     }
 }
 

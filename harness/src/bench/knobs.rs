@@ -36,6 +36,14 @@ pub struct Knobs {
     pub require_total_speedup: bool,
     /// `_TOTAL_SPEEDUP_THRESHOLD` (default 1.6).
     pub total_speedup_threshold: f64,
+    /// `_REQUIRE_SPEEDUP_1TO4` / `_REQUIRE_TOTAL_SPEEDUP_1TO4`: enforce the
+    /// 1->4 gates (off by default; never under TCG, where they are "not
+    /// collected").
+    pub require_speedup_1to4: bool,
+    pub require_total_speedup_1to4: bool,
+    /// `_SPEEDUP_THRESHOLD_1TO4` / `_TOTAL_SPEEDUP_THRESHOLD_1TO4` (default 3.2).
+    pub speedup_threshold_1to4: f64,
+    pub total_speedup_threshold_1to4: f64,
     /// `_SUPPRESS_SWITCH_LOGS`: ask the capOS guest not to log thread switches.
     pub suppress_switch_logs: bool,
     /// `_PROFILE`: `perf stat` the QEMU (or native) process of every run.
@@ -145,6 +153,21 @@ impl Knobs {
                 &k("TOTAL_SPEEDUP_THRESHOLD"),
                 v("TOTAL_SPEEDUP_THRESHOLD"),
                 1.6,
+            )?,
+            require_speedup_1to4: flag(&k("REQUIRE_SPEEDUP_1TO4"), v("REQUIRE_SPEEDUP_1TO4"))?,
+            require_total_speedup_1to4: flag(
+                &k("REQUIRE_TOTAL_SPEEDUP_1TO4"),
+                v("REQUIRE_TOTAL_SPEEDUP_1TO4"),
+            )?,
+            speedup_threshold_1to4: number(
+                &k("SPEEDUP_THRESHOLD_1TO4"),
+                v("SPEEDUP_THRESHOLD_1TO4"),
+                3.2,
+            )?,
+            total_speedup_threshold_1to4: number(
+                &k("TOTAL_SPEEDUP_THRESHOLD_1TO4"),
+                v("TOTAL_SPEEDUP_THRESHOLD_1TO4"),
+                3.2,
             )?,
             suppress_switch_logs: flag(&k("SUPPRESS_SWITCH_LOGS"), v("SUPPRESS_SWITCH_LOGS"))?,
             profile: flag(&k("PROFILE"), v("PROFILE"))?,

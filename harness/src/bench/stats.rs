@@ -63,6 +63,11 @@ pub struct CaseStats {
     /// ipc-scale: calls of all pairs together per run (`workers` x calls per
     /// client), when every run has the same count.
     pub total_calls: Option<u64>,
+    /// `work` over the undisturbed runs only (`None`: every run was
+    /// disturbed): what the gates use.
+    pub gate_work: Option<Spread>,
+    /// `total` over the undisturbed runs, when each of them has one.
+    pub gate_total: Option<Spread>,
 }
 
 impl CaseStats {
@@ -99,11 +104,17 @@ pub fn case_stats(rows: &[Row]) -> Vec<CaseStats> {
                 let v: Option<Vec<u64>> = group.iter().map(|r| f(r)).collect();
                 spread(&v?)
             };
+            let calm: Vec<&Row> = group.iter().copied().filter(|r| !r.disturbed).collect();
+            let gate_work = spread(&calm.iter().map(|r| r.work).collect::<Vec<_>>());
+            let gate_total = calm.iter().map(|r| r.total).collect::<Option<Vec<_>>>();
+            let gate_total = gate_total.and_then(|v| spread(&v));
             let per_run: Vec<Option<u64>> =
                 group.iter().map(|r| r.calls.map(|c| c * u64::from(r.workers))).collect();
             let total_calls = per_run[0].filter(|_| per_run.iter().all(|c| *c == per_run[0]));
             Some(CaseStats {
                 total_calls,
+                gate_work,
+                gate_total,
                 case: group[0].case.clone(),
                 runs: group.len(),
                 disturbed: group.iter().filter(|r| r.disturbed).count(),
@@ -165,7 +176,7 @@ impl System {
         System { os: os.into(), accel: accel.into(), sched_policy: sched_policy.into() }
     }
 
-    fn of(s: &CaseStats) -> System {
+    pub fn of(s: &CaseStats) -> System {
         System::new(&s.os, &s.accel, &s.sched_policy)
     }
 
@@ -189,12 +200,30 @@ fn pick<'a>(stats: &'a [CaseStats], sys: &System, workers: u32) -> Option<&'a Ca
 }
 
 pub fn speedup(stats: &[CaseStats], sys: &System, to: u32) -> Option<Speedup> {
-    let base = pick(stats, sys, 1)?;
-    let t = pick(stats, sys, to)?;
+    speedup_of(pick(stats, sys, 1)?, pick(stats, sys, to)?)
+}
+
+/// The speedup the gates judge: medians of the undisturbed runs only (a
+/// disturbed run is counted in the tables but left out here). `Err` says
+/// why there is none.
+pub fn gate_speedup(stats: &[CaseStats], sys: &System, to: u32) -> Result<Speedup, String> {
+    let calm = |s: &CaseStats| -> Result<CaseStats, String> {
+        let work = s.gate_work.ok_or_else(|| {
+            format!("every run of {} ({} of {}) was disturbed", s.case, s.disturbed, s.runs)
+        })?;
+        Ok(CaseStats { work, total: s.gate_total, ..s.clone() })
+    };
+    let base = pick(stats, sys, 1).ok_or("no verified 1-worker case")?;
+    let t = pick(stats, sys, to).ok_or(format!("no verified {to}-worker case"))?;
+    speedup_of(&calm(base)?, &calm(t)?).ok_or_else(|| "a median of 0 cycles".to_string())
+}
+
+fn speedup_of(base: &CaseStats, t: &CaseStats) -> Option<Speedup> {
+    let sys = System::of(t);
     Some(Speedup {
-        os: sys.os.clone(),
-        accel: sys.accel.clone(),
-        to_workers: to,
+        os: sys.os,
+        accel: sys.accel,
+        to_workers: t.workers,
         to_cpus: t.cpus,
         work: work_speedup(base, t)?,
         total: match (base.total, t.total) {

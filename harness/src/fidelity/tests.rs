@@ -50,6 +50,7 @@ fn run(
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),
         lock_sites: Vec::new(),
+        placement: Default::default(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     Run { report, elfs: capos_symbolize::ElfPaths::new(), planted, profile }
