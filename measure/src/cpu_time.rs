@@ -146,6 +146,7 @@ impl CpuTime {
         now: u64,
     ) -> Option<CpuState> {
         let c = self.cpus.get(cpu)?;
+        phases.settled();
         let prev = c.state();
         if let Some(p) = prev {
             let since = c.since.load(R);
@@ -162,6 +163,7 @@ impl CpuTime {
     /// to `state`.
     pub fn slice(&self, phases: &PhaseBook, cpu: usize, state: CpuState, start: u64, end: u64) {
         let Some(c) = self.cpus.get(cpu) else { return };
+        phases.settled();
         let Some(back) = c.state() else { return };
         let since = c.since.load(R);
         let start = start.max(since);

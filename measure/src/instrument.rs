@@ -171,6 +171,15 @@ impl Measure {
         self.phases.mark(&self.shards, phase, tsc)
     }
 
+    /// [`Measure::mark`] at the TSC `now()` reads at the instant the phase
+    /// switches (so CPU-time accounting splits exactly there); returns it.
+    pub fn mark_now(&self, phase: Phase, now: &dyn Fn() -> u64) -> Result<u64, MarkError> {
+        if !self.live() {
+            return Err(MarkError::Stopped);
+        }
+        self.phases.mark_with(&self.shards, phase, now)
+    }
+
     /// The phase now running (samples are tagged with it).
     pub fn current_phase(&self) -> Phase {
         self.phases.current()

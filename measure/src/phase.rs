@@ -22,10 +22,6 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use crate::declare::{Counter, Hist, Kind, COUNTER_SLOTS, HIST_SLOTS, MINMAX_SLOTS, NO_MINMAX};
 use crate::hist::BUCKETS;
 
-/// Most fields and histograms one catalogue group declares (checked by a
-/// test against the catalogue).
-const MAX_GROUP_FIELDS: usize = 16;
-const MAX_GROUP_HISTS: usize = 4;
 use crate::shard::{decode_extreme, ShardCopy, Shards};
 
 pub use capos_abi::phase::Phase;
@@ -75,6 +71,9 @@ pub struct Span {
 /// Phase state and snapshots.
 pub struct PhaseBook {
     marking: AtomicBool,
+    /// Set from just before a mark reads its TSC until the new phase is
+    /// current: CPU-time accounting waits it out (see [`PhaseBook::settled`]).
+    switching: AtomicBool,
     current: AtomicU8,
     /// Bit per phase id whose mark was taken (bit 0: boot TSC recorded).
     marked: AtomicU8,
@@ -96,6 +95,7 @@ impl PhaseBook {
     pub const fn new() -> Self {
         PhaseBook {
             marking: AtomicBool::new(false),
+            switching: AtomicBool::new(false),
             current: AtomicU8::new(Phase::Boot as u8),
             marked: AtomicU8::new(0),
             tsc: [const { AtomicU64::new(0) }; 5],
@@ -132,27 +132,56 @@ impl PhaseBook {
     /// Takes a phase mark at `tsc`. `Boot` only records the start-up TSC and
     /// is accepted before any other mark.
     pub fn mark(&self, shards: &Shards, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+        self.mark_with(shards, phase, &|| tsc).map(|_| ())
+    }
+
+    /// [`PhaseBook::mark`] at the TSC `now()` reads, taken at the instant
+    /// the phase switches; returns it. A CPU whose time accounting runs
+    /// meanwhile waits until the switch is done ([`PhaseBook::settled`]),
+    /// so no CPU gives the old phase time from after the mark.
+    pub fn mark_with(
+        &self,
+        shards: &Shards,
+        phase: Phase,
+        now: &dyn Fn() -> u64,
+    ) -> Result<u64, MarkError> {
         if phase == Phase::Aggregate {
             return Err(MarkError::NotAMark(phase));
         }
         if self.marking.compare_exchange(false, true, Ordering::Acquire, R).is_err() {
             return Err(MarkError::Busy);
         }
-        let result = self.mark_locked(shards, phase, tsc);
+        let result = self.mark_locked(shards, phase, now);
         self.marking.store(false, Ordering::Release);
         result
     }
 
-    fn mark_locked(&self, shards: &Shards, phase: Phase, tsc: u64) -> Result<(), MarkError> {
+    /// Returns once no mark is between reading its TSC and making its phase
+    /// current. Called by the CPU-time accounting after it read its own TSC:
+    /// a mark that had not begun then stamps a later TSC, and one in
+    /// progress is waited for (a few instructions; marks never wait on it).
+    pub fn settled(&self) {
+        while self.switching.load(Ordering::SeqCst) {
+            core::hint::spin_loop();
+        }
+    }
+
+    fn mark_locked(
+        &self,
+        shards: &Shards,
+        phase: Phase,
+        now: &dyn Fn() -> u64,
+    ) -> Result<u64, MarkError> {
         let current = self.current();
         let marked = self.marked.load(R);
         if phase == Phase::Boot {
             if marked & !1 != 0 {
                 return Err(MarkError::OutOfOrder(phase));
             }
+            let tsc = now();
             self.tsc[0].store(tsc, R);
             self.marked.store(marked | 1, R);
-            return Ok(());
+            return Ok(tsc);
         }
         if phase <= current {
             return Err(MarkError::OutOfOrder(phase));
@@ -169,49 +198,65 @@ impl PhaseBook {
         // (Read after the whole catalogue, as before, a vCPU the host
         // descheduled mid-snapshot let the other CPUs tag several samples
         // with the ended phase that the counters put in the new one.)
+        self.switching.store(true, Ordering::SeqCst);
+        let tsc = now();
         self.tsc[phase as usize].store(tsc, R);
         self.current.store(phase as u8, Ordering::Release);
+        self.switching.store(false, Ordering::SeqCst);
         let snap = phase as usize - 1;
-        // Other CPUs keep counting while this reads, so a (group, entry)'s
-        // counters and histograms are read together, CPU by CPU: a lock's
-        // acquisitions and its hold histogram on one CPU are read a few
-        // hundred loads apart, not a whole catalogue apart (`hist_hold` in
-        // `measure check`).
-        let mut cs = [Counter::VOID; MAX_GROUP_FIELDS];
-        let mut hs = [Hist::VOID; MAX_GROUP_HISTS];
-        let mut values = [0u64; MAX_GROUP_FIELDS];
-        let mut buckets = [0u64; MAX_GROUP_HISTS * BUCKETS];
-        for g in tag_groups_first() {
-            let desc = &crate::catalogue::GROUPS[g];
-            for d in 0..desc.dim.count() {
-                let nf = desc.fields.len().min(MAX_GROUP_FIELDS);
-                let nh = desc.hists.len().min(MAX_GROUP_HISTS);
-                for (f, slot) in cs[..nf].iter_mut().enumerate() {
-                    *slot = Counter::from_ids(g as u8, d, f as u8).unwrap_or(Counter::VOID);
-                }
-                for (h, slot) in hs[..nh].iter_mut().enumerate() {
-                    *slot = Hist::from_ids(g as u8, d, h as u8).unwrap_or(Hist::VOID);
-                }
-                shards.read_together(&cs[..nf], &hs[..nh], &mut values, &mut buckets);
-                for (c, v) in cs[..nf].iter().zip(values) {
-                    let Some(cell) = self.sums[snap].get(c.slot as usize) else { continue };
-                    cell.store(v, R);
-                    if c.minmax != NO_MINMAX {
-                        let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
-                        self.extremes[current as usize][c.minmax as usize].store(raw, R);
+        // Other CPUs keep counting while this reads, so what identities
+        // compare is read together, CPU by CPU: a (group, entry)'s counters
+        // and histograms (a lock's acquisitions and its hold histogram), and
+        // the groups of [`UNITS`] (the sample interrupts and the samples;
+        // the scheduler lock and its sites) are read a few hundred loads
+        // apart on each CPU, not a whole sweep apart (`measure check`'s
+        // `hist_hold`, `samples_per_interrupt`, `lock_site_sum`: a vCPU the
+        // host stalled between two sweeps let a lock hammer on the other CPU
+        // put 8 acquisitions between `scheduler_lock` and its sites).
+        let mut cs = [Counter::VOID; UNIT_FIELDS];
+        let mut hs = [Hist::VOID; UNIT_HISTS];
+        let mut values = [0u64; UNIT_FIELDS];
+        let mut buckets = [0u64; UNIT_HISTS * BUCKETS];
+        for unit in snapshot_units() {
+            let (mut nf, mut nh) = (0, 0);
+            for &(g, d) in unit.iter().take_while(|e| e.0 != usize::MAX) {
+                let desc = &crate::catalogue::GROUPS[g];
+                for f in 0..desc.fields.len() {
+                    if let (Some(slot), Some(c)) =
+                        (cs.get_mut(nf), Counter::from_ids(g as u8, d, f as u8))
+                    {
+                        *slot = c;
+                        nf += 1;
                     }
                 }
-                for (h, bs) in hs[..nh].iter().zip(buckets.chunks(BUCKETS)) {
-                    for (b, v) in bs.iter().enumerate() {
-                        if let Some(cell) = self.hists[snap].get(h.slot as usize * BUCKETS + b) {
-                            cell.store(*v, R);
-                        }
+                for h in 0..desc.hists.len() {
+                    if let (Some(slot), Some(x)) =
+                        (hs.get_mut(nh), Hist::from_ids(g as u8, d, h as u8))
+                    {
+                        *slot = x;
+                        nh += 1;
+                    }
+                }
+            }
+            shards.read_together(&cs[..nf], &hs[..nh], &mut values, &mut buckets);
+            for (c, v) in cs[..nf].iter().zip(values) {
+                let Some(cell) = self.sums[snap].get(c.slot as usize) else { continue };
+                cell.store(v, R);
+                if c.minmax != NO_MINMAX {
+                    let raw = shards.read_phase_raw(c.minmax as usize, ended_epoch);
+                    self.extremes[current as usize][c.minmax as usize].store(raw, R);
+                }
+            }
+            for (h, bs) in hs[..nh].iter().zip(buckets.chunks(BUCKETS)) {
+                for (b, v) in bs.iter().enumerate() {
+                    if let Some(cell) = self.hists[snap].get(h.slot as usize * BUCKETS + b) {
+                        cell.store(*v, R);
                     }
                 }
             }
         }
         self.marked.store(marked | (1 << phase as u8), R);
-        Ok(())
+        Ok(tsc)
     }
 
     /// Refuses every later mark, waiting for one in progress to finish, so
@@ -322,42 +367,86 @@ impl PhaseBook {
     }
 }
 
-/// Group indices in snapshot order: the groups that count what carries a
-/// phase tag (sample interrupts, PC and stack samples and their overflow,
-/// lock contention, per-thread rows) first, then the rest in catalogue order.
-fn tag_groups_first() -> impl Iterator<Item = usize> {
+/// Counters read in one pass over the CPUs, and histograms.
+const UNIT_FIELDS: usize = 64;
+const UNIT_HISTS: usize = 8;
+/// Most (group, entry) pairs in one unit; unused slots are `usize::MAX`.
+const UNIT_ENTRIES: usize = 16;
+
+/// Groups read as one unit, in this order, right after the phase switch:
+/// what carries a phase tag (sample interrupts and samples; lock
+/// acquisitions and contention stacks; per-thread rows) and what identities
+/// compare across groups.
+const UNITS: [&[&str]; 4] = [
+    &["timer", "user_pc_samples", "kernel_pc_samples"],
+    &["scheduler_lock", "scheduler_lock_site"],
+    &["shared_kernel_lock"],
+    &["thread_ops"],
+];
+
+/// The snapshot's read units: each unit's (group, entry) pairs. The groups
+/// of [`UNITS`] first (a group with entries that do not fit one unit is
+/// split one entry per unit), then every other (group, entry) alone.
+fn snapshot_units() -> impl Iterator<Item = [(usize, usize); UNIT_ENTRIES]> {
     use crate::catalogue::GROUPS;
-    const FIRST: [&str; 7] = [
-        "timer",
-        "user_pc_samples",
-        "kernel_pc_samples",
-        "scheduler_lock",
-        "scheduler_lock_site",
-        "shared_kernel_lock",
-        "thread_ops",
-    ];
-    let first = FIRST.into_iter().filter_map(|n| GROUPS.iter().position(|g| g.name == n));
-    let rest = (0..GROUPS.len()).filter(|g| !FIRST.contains(&GROUPS[*g].name));
-    first.chain(rest)
+    let index = |name: &str| GROUPS.iter().position(|g| g.name == name);
+    let entries = move |names: &'static [&'static str]| {
+        names
+            .iter()
+            .filter_map(move |n| index(n))
+            .flat_map(|g| (0..GROUPS[g].dim.count()).map(move |d| (g, d)))
+    };
+    let single = |e: (usize, usize)| {
+        let mut u = [(usize::MAX, 0); UNIT_ENTRIES];
+        u[0] = e;
+        u
+    };
+    let grouped = UNITS.iter().flat_map(move |names| {
+        let together = entries(names).count() <= UNIT_ENTRIES;
+        let mut one = [(usize::MAX, 0); UNIT_ENTRIES];
+        for (slot, e) in one.iter_mut().zip(entries(names)) {
+            *slot = e;
+        }
+        let joint = together.then_some(one).into_iter();
+        let split = entries(names).filter(move |_| !together).map(single);
+        joint.chain(split)
+    });
+    let rest = (0..GROUPS.len())
+        .filter(|g| !UNITS.iter().any(|u| u.contains(&GROUPS[*g].name)))
+        .flat_map(|g| (0..GROUPS[g].dim.count()).map(move |d| (g, d)))
+        .map(single);
+    grouped.chain(rest)
 }
 
 #[cfg(test)]
 mod group_size_tests {
     #[test]
-    fn the_snapshot_visits_every_group_once_tagged_ones_first() {
-        let order: alloc::vec::Vec<usize> = super::tag_groups_first().collect();
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..crate::catalogue::GROUPS.len()).collect::<alloc::vec::Vec<_>>());
-        assert_eq!(crate::catalogue::GROUPS[order[0]].name, "timer");
-        assert_eq!(crate::catalogue::GROUPS[order[6]].name, "thread_ops");
-    }
-
-    #[test]
-    fn every_group_fits_the_mark_buffers() {
-        for g in crate::catalogue::GROUPS {
-            assert!(g.fields.len() <= super::MAX_GROUP_FIELDS, "{} fields", g.name);
-            assert!(g.hists.len() <= super::MAX_GROUP_HISTS, "{} hists", g.name);
+    fn the_snapshot_reads_every_entry_once_and_compared_groups_together() {
+        use crate::catalogue::GROUPS;
+        use alloc::vec::Vec;
+        let units: Vec<Vec<(usize, usize)>> = super::snapshot_units()
+            .map(|u| u.into_iter().take_while(|e| e.0 != usize::MAX).collect())
+            .collect();
+        let mut all: Vec<(usize, usize)> = units.iter().flatten().copied().collect();
+        all.sort_unstable();
+        let expected: Vec<(usize, usize)> = (0..GROUPS.len())
+            .flat_map(|g| (0..GROUPS[g].dim.count()).map(move |d| (g, d)))
+            .collect();
+        assert_eq!(all, expected, "every (group, entry) exactly once");
+        let name = |e: &(usize, usize)| GROUPS[e.0].name;
+        let names0: Vec<&str> = units[0].iter().map(name).collect();
+        assert_eq!(names0, ["timer", "user_pc_samples", "kernel_pc_samples"]);
+        assert!(units[1].iter().map(name).all(|n| n.starts_with("scheduler_lock")));
+        assert_eq!(
+            units[1].len(),
+            1 + GROUPS.iter().find(|g| g.name == "scheduler_lock_site").unwrap().dim.count()
+        );
+        // Every unit fits the read buffers.
+        for u in &units {
+            let fields: usize = u.iter().map(|e| GROUPS[e.0].fields.len()).sum();
+            let hists: usize = u.iter().map(|e| GROUPS[e.0].hists.len()).sum();
+            assert!(fields <= super::UNIT_FIELDS && hists <= super::UNIT_HISTS, "{u:?}");
         }
     }
+
 }

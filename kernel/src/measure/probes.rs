@@ -128,20 +128,17 @@ pub fn init() {
 /// suite saw one such tick in a work phase). Ticks on other CPUs can still
 /// land inside the snapshot.
 ///
-/// The mark's TSC is read here, with interrupts already masked, and
-/// returned (`None` if refused): read before, an interrupt in between made
-/// this CPU's CPU-time accounting give the old phase time that came after
-/// the mark's TSC (`measure check` found a `spawn_ready` 332 839 cycles
-/// short on the marking CPU).
+/// The mark's TSC is read at the instant the phase switches, with
+/// interrupts masked, and returned (`None` if refused): read earlier, an
+/// interrupt in between, or another CPU's accounting while this vCPU
+/// stalled, gave the old phase time from after the mark's TSC (`measure
+/// check` found `spawn_ready` 332 839 and 100 737 cycles short on a CPU).
 pub fn mark(p: Phase) -> Option<u64> {
     let _irq = crate::sync::IrqOff::new();
-    let tsc = cpu::rdtsc();
-    let ok = MEASURE.mark(p, tsc).is_ok();
-    if ok {
-        trace(TraceArgs::PhaseMark { phase: p as u8, mark_tsc: tsc });
-        seed_memory_levels();
-    }
-    ok.then_some(tsc)
+    let tsc = MEASURE.mark_now(p, &cpu::rdtsc).ok()?;
+    trace(TraceArgs::PhaseMark { phase: p as u8, mark_tsc: tsc });
+    seed_memory_levels();
+    Some(tsc)
 }
 
 /// The memory levels at a phase's start belong to the phase: without this
