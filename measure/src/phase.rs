@@ -448,5 +448,4 @@ mod group_size_tests {
             assert!(fields <= super::UNIT_FIELDS && hists <= super::UNIT_HISTS, "{u:?}");
         }
     }
-
 }

@@ -353,7 +353,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
                 bench.binaries(),
             )?;
             // Each policy's cases against its own 1-worker case.
-            let (loss_lines, loss_tables) = super::guest_measure::scaling_loss(&mine);
+            let (loss_lines, loss_tables) = super::guest_measure::scaling_loss(bench, &mine);
             notes.extend(loss_lines);
             loss_extra.extend(loss_tables);
             m.extend(mine);

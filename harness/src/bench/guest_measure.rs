@@ -221,7 +221,7 @@ pub fn check_notes(measured: &[CaseMeasure]) -> Vec<String> {
 /// The scaling-loss lines for summary.log and the table for index.html:
 /// every measured case with more than one worker against the 1-worker case
 /// (`capos_measure::scaling`). Empty without a 1-worker case.
-pub fn scaling_loss(measured: &[CaseMeasure]) -> (Vec<String>, Vec<Table>) {
+pub fn scaling_loss(bench: Benchmark, measured: &[CaseMeasure]) -> (Vec<String>, Vec<Table>) {
     let Some(base) = measured.iter().find(|m| m.workers == 1) else {
         return (Vec::new(), Vec::new());
     };
@@ -232,8 +232,8 @@ pub fn scaling_loss(measured: &[CaseMeasure]) -> (Vec<String>, Vec<Table>) {
     )];
     let mut md = String::from(capos_measure::scaling::ScalingLoss::MARKDOWN_HEADER);
     for m in measured.iter().filter(|m| m.workers > 1) {
-        // Thread-scale splits a fixed amount of work among the workers.
-        match capos_measure::scaling::scaling_loss(&base.report, &m.report, m.workers, 1) {
+        let k = bench.work_factor(m.workers);
+        match capos_measure::scaling::scaling_loss(&base.report, &m.report, m.workers, k) {
             Ok(l) => {
                 lines.extend(l.detail_lines(&m.case));
                 md.push('\n');
@@ -412,7 +412,7 @@ mod tests {
             measured("smp2-w2", 2, 600, &[[550, 0, 0, 0, 0, 50, 0], [550, 0, 0, 0, 0, 50, 0]]),
             measured("smp4-w4", 4, 400, &[]),
         ];
-        let (lines, tables) = scaling_loss(&cases);
+        let (lines, tables) = scaling_loss(Benchmark::ThreadScale, &cases);
         assert!(lines[0].contains("against smp1-w1"), "{lines:?}");
         assert!(lines[1].starts_with("smp2-w2: ideal 2x, measured 1.67x"), "{lines:?}");
         assert!(
@@ -421,7 +421,7 @@ mod tests {
         );
         assert!(lines.iter().any(|l| l.starts_with("smp4-w4: scaling loss not computed")));
         assert_eq!(tables.len(), 1);
-        let (lines, tables) = scaling_loss(&cases[1..]);
+        let (lines, tables) = scaling_loss(Benchmark::ThreadScale, &cases[1..]);
         assert!(lines.is_empty() && tables.is_empty(), "no 1-worker case, no table");
     }
 

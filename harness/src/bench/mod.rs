@@ -52,6 +52,17 @@ pub enum Benchmark {
 }
 
 impl Benchmark {
+    /// The work of an n-worker case in units of the 1-worker case's: 1 when
+    /// a fixed amount of work is split among the workers (thread- and
+    /// process-scale), n when each worker brings its own (ipc-scale's
+    /// pairs each make the same number of calls).
+    pub fn work_factor(self, workers: u32) -> u32 {
+        match self {
+            Benchmark::ThreadScale | Benchmark::ProcessScale => 1,
+            Benchmark::IpcScale => workers.max(1),
+        }
+    }
+
     /// Name in results.csv and artifact paths.
     pub fn name(self) -> &'static str {
         match self {
