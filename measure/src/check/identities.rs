@@ -359,10 +359,14 @@ impl Ctx<'_> {
         let shared_wait: u64 =
             SharedLock::ALL.iter().map(|l| self.get(phase, sk::wait_cycles.at(*l))).sum();
         let wait = self.get(phase, sl::wait_cycles).saturating_add(shared_wait);
+        // The longest wait of the whole run: a wait that straddles a mark
+        // is counted (by its lock) in the phase whose snapshot saw it, which
+        // may be the neighbour of the one the clock gave most of its time.
+        let all = Phase::Aggregate;
         let longest = SharedLock::ALL
             .iter()
-            .map(|l| self.get(phase, sk::wait_max.at(*l)))
-            .chain([self.get(phase, sl::wait_max)])
+            .map(|l| self.get(all, sk::wait_max.at(*l)))
+            .chain([self.get(all, sl::wait_max)])
             .max()
             .unwrap_or(0);
         let straddle = longest.saturating_mul(self.cpus);
