@@ -25,13 +25,21 @@
 //!   busy; placement queues each on the less loaded CPU (ties to the
 //!   caller), so once the first has lengthened the BSP's queue a later one
 //!   goes to the other CPU, which is flagged, not interrupted:
-//!   `scheduler.resched_ipi_skipped` (at least one over the rounds).
+//!   `scheduler.resched_ipi_skipped` (at least one over the rounds);
+//! * "contended with": the run-queue contention is the yielder's owner CPU
+//!   picking from its queue (`site=yield`) against the other CPU stealing
+//!   from it (`site=steal`), so the scheduler-lock pair with the most waits
+//!   in the work phase is one of `yield <- steal` and `steal <- yield`;
+//! * handoffs (see `lock_pairs.rs`): over the run the scheduler locks (and
+//!   the `heap`) have `handoffs >= contended` (exact at SMP 2) and
+//!   `handoffs <= acquisitions`.
 
 use anyhow::Result;
 use capos_measure::catalogue::{scheduler, scheduler_lock, scheduler_lock_site, syscall};
-use capos_measure::catalogue::{SchedLockSite, SyscallNr};
-use capos_measure::{Counter, Phase};
+use capos_measure::catalogue::{SchedLockSite, SharedLock, SyscallNr};
+use capos_measure::{ContentionClass, Counter, Phase};
 
+use super::lock_pairs;
 use super::table::Row;
 use super::{Run, Workload};
 
@@ -51,7 +59,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let yields = work(syscall::calls.at(SyscallNr::Yield));
     let cpus = run.report.begin.map_or(0, |b| u64::from(b.cpus));
     let all = |c: Counter| run.report.counter(Phase::Aggregate, c);
-    Ok(vec![
+    let mut rows = vec![
         Row::at_least(
             name,
             "work syscall nr=yield calls vs planted yields",
@@ -84,5 +92,17 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             1,
             work(scheduler::resched_ipi_skipped.into()),
         ),
-    ])
+    ];
+    let planted = ["yield <- steal", "steal <- yield"];
+    let quantity = "work top scheduler-lock pair";
+    match lock_pairs::top_by_count(run, Phase::Work, ContentionClass::SchedulerLock.name()) {
+        Some(top) => {
+            let text = lock_pairs::pair_text(&top);
+            let ok = planted.contains(&text.as_str());
+            rows.push(Row::name(name, quantity, planted.join(" or "), text, ok));
+        }
+        None => rows.push(Row::missing(name, quantity, "no scheduler_lock lock_pair line")),
+    }
+    rows.extend(lock_pairs::handoff_rows(run, name, SharedLock::Heap));
+    Ok(rows)
 }
