@@ -874,9 +874,17 @@ fn sched_passes_a_contended_run_and_fails_each_missing_effect() {
         assert_eq!(f.len(), 1, "{row}: {f:?}");
         assert!(f[0].contains(row), "{row}: {f:?}");
     }
-    // The wake path waiting on a pick would not be the planted pair.
+    // The steal site waiting mostly on something else than a yield.
     let mut bad = rep.clone();
-    bad.add_lock_pair((Phase::Work, 0, SchedLockSite::WakeUnblock as u8, y), pair(31));
+    bad.add_lock_pair((Phase::Work, 0, st, SchedLockSite::Spawn as u8), pair(11));
     let f = failed(&sched::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
-    assert_eq!(f, ["work top scheduler-lock pair"]);
+    assert_eq!(f, ["work top holder of waiter=steal"]);
+    // No planted pair at all.
+    let mut bad = rep.clone();
+    bad.lock_pairs.retain(|k, _| k.2 != y && k.2 != st);
+    let f = failed(&sched::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+    assert_eq!(
+        f,
+        ["work lock_pair count yield <- steal + steal <- yield", "work top holder of waiter=steal"]
+    );
 }
