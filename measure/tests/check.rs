@@ -225,6 +225,7 @@ fn a_kernel_like_report_passes_every_identity() {
         "pair_wait",
         "pair_site_count",
         "pair_site_wait",
+        "handoff_bound",
         "final_total_sum",
         "final_total_max",
         "final_total_hist",
@@ -465,6 +466,11 @@ fn lock_pairs_must_carry_the_lock_waits() {
     assert!(matches!(v.as_slice(), [Verdict::Skip(_)]), "{v:?}");
     let rows = check(&old, &cfg()).unwrap().rows;
     assert!(!rows.iter().any(|r| r.identity.starts_with("pair_") && r.failed()));
+    // More handoffs than acquisitions cannot be.
+    let mut bad = r.clone();
+    let acq = bad.counter(Phase::Work, scheduler_lock::acquisitions);
+    bad.set_counter(Phase::Work, scheduler_lock::handoffs.into(), acq + 5);
+    assert!(fails(&bad, "handoff_bound", Some(Phase::Work)));
     // Handoffs per site add up to the lock's.
     let mut bad = r;
     add(&mut bad, Phase::Work, scheduler_lock::handoffs, 5);

@@ -69,7 +69,9 @@ fn hist_name(h: Hist) -> String {
 /// entry, with its contention-stack class and lock indices.
 pub(super) struct LockFamily {
     pub(super) name: String,
-    acquisitions: Counter,
+    pub(super) acquisitions: Counter,
+    /// Acquisitions of a lock last released on another CPU.
+    pub(super) handoffs: Counter,
     pub(super) contended: Counter,
     pub(super) wait_cycles: Counter,
     pub(super) wait_max: Counter,
@@ -84,6 +86,7 @@ pub(super) fn lock_families() -> Vec<LockFamily> {
     let mut out = vec![LockFamily {
         name: "scheduler_lock".into(),
         acquisitions: sl::acquisitions.into(),
+        handoffs: sl::handoffs.into(),
         contended: sl::contended.into(),
         wait_cycles: sl::wait_cycles.into(),
         wait_max: sl::wait_max.into(),
@@ -96,6 +99,7 @@ pub(super) fn lock_families() -> Vec<LockFamily> {
         out.push(LockFamily {
             name: format!("shared_kernel_lock lock={}", l.label()),
             acquisitions: sk::acquisitions.at(*l),
+            handoffs: sk::handoffs.at(*l),
             contended: sk::contended.at(*l),
             wait_cycles: sk::wait_cycles.at(*l),
             wait_max: sk::wait_max.at(*l),

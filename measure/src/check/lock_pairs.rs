@@ -9,6 +9,9 @@
 //! `cross_cpu` counts the waits whose holder was seen on another CPU, which
 //! is every wait with a known holder: a spin lock cannot be held by the CPU
 //! spinning on it, and a release clears the holder before it unlocks.
+//!
+//! Handoffs are a subset of acquisitions: `handoffs <= acquisitions` per
+//! family (`handoff_bound`), within the straddle allowance.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +23,21 @@ use crate::phase::Phase;
 use crate::record::ContentionClass;
 
 impl Ctx<'_> {
+    /// `handoffs <= acquisitions` for every lock family that was taken.
+    pub(super) fn handoff_bound(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let t = self.straddle(phase);
+        for f in lock_families() {
+            let acq = self.r.counter(phase, f.acquisitions);
+            let handoffs = self.r.counter(phase, f.handoffs);
+            if acq + handoffs == 0 {
+                continue;
+            }
+            let subject = format!("{} handoffs <= acquisitions", f.name);
+            // Anything from 0 up to the acquisitions (+ the allowance).
+            rows.push(Row::new("handoff_bound", Some(phase), subject, acq, handoffs, (acq, t)));
+        }
+    }
+
     pub(super) fn lock_pairs(&self, phase: Phase, rows: &mut Vec<Row>) {
         let t = self.straddle(phase);
         if self.r.lock_pairs.is_empty() {

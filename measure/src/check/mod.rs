@@ -282,6 +282,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
         c.lock_hists(phase, &mut rows);
         c.contention(phase, &mut rows);
         c.lock_pairs(phase, &mut rows);
+        c.handoff_bound(phase, &mut rows);
     }
     c.final_total(&mut rows);
     c.timed_samples(&mut rows);
