@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{write_file, ProfileError};
 use crate::graph::xml_escape as esc;
+use crate::lock_pairs::LockPair;
 use crate::lock_sites::LockSite;
 
 /// File name of the page.
@@ -34,6 +35,8 @@ pub struct IndexInput {
     pub gates: Vec<GateResult>,
     /// Top contention sites (see [`crate::lock_sites`]), already trimmed.
     pub lock_sites: Vec<LockSite>,
+    /// Top waiter -> holder pairs (see [`crate::lock_pairs`]), already trimmed.
+    pub lock_pairs: Vec<LockPair>,
     /// SVGs to embed, relative to the page's directory (or absolute inside it).
     pub graphs: Vec<Artifact>,
     /// Other files to link: timeline.json, measure.log, results.csv, ...
@@ -197,6 +200,24 @@ pub fn render_index(input: &IndexInput, dir: &Path) -> (String, Vec<PathBuf>) {
             .collect();
         let t = Table {
             caption: "Top lock-contention sites".into(),
+            header: header.map(String::from).to_vec(),
+            rows,
+        };
+        table(&mut h, &t, None);
+    }
+    if !input.lock_pairs.is_empty() {
+        let header = ["class", "waiter", "holder", "count", "wait cycles", "cross-CPU"];
+        let rows = input
+            .lock_pairs
+            .iter()
+            .map(|p| {
+                let mut row = vec![p.class.clone(), p.waiter.clone(), p.holder.clone()];
+                row.extend([p.count, p.wait_cycles, p.cross_cpu].map(|v| v.to_string()));
+                row
+            })
+            .collect();
+        let t = Table {
+            caption: "Contended with: top waiter -> holder pairs".into(),
             header: header.map(String::from).to_vec(),
             rows,
         };

@@ -18,7 +18,8 @@
 //! folded stacks), [`per_thread`] (one graph per process and per thread),
 //! [`who_ran`](mod@who_ran) (per-CPU samples by process and thread), [`graph`] (folded
 //! -> `.folded` + `.svg` via `inferno`), [`contention`] (lock-wait graph),
-//! [`differential`] (1 vs N workers), [`lock_sites`] (top contention sites
+//! [`differential`] (1 vs N workers), [`lock_pairs`] (top waiter -> holder
+//! pairs, `lock-pairs.txt`), [`lock_sites`] (top contention sites
 //! from counters), [`timeline`] (Chrome trace-event JSON for Perfetto) with
 //! [`flame_chart`] (samples in time order per thread), [`index_html`] (the
 //! run's `index.html`), [`run`] (all per-run views in one call).
@@ -31,6 +32,7 @@ pub mod flame_chart;
 pub mod folded;
 pub mod graph;
 pub mod index_html;
+pub mod lock_pairs;
 pub mod lock_sites;
 pub mod per_thread;
 pub mod placement;
@@ -49,6 +51,7 @@ pub use index_html::{
     render_index, write_index, Artifact, GateResult, GraphLink, IndexInput, IndexOutcome, Table,
     ThreadViews, INDEX_FILE,
 };
+pub use lock_pairs::{lock_pairs, LockPair};
 pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 pub use run::{write_run_profile, RunProfile};

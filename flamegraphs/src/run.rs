@@ -13,6 +13,7 @@
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
+//! | `lock-pairs.txt` | the top waiter -> holder pairs of contended lock acquisitions, work phase and whole run (see [`crate::lock_pairs`]) |
 //! | `placement.txt` | per thread of a user process, the CPU it ran on in each tenth of the work phase and its CPU changes (see [`crate::placement`](mod@crate::placement)) |
 //! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`](mod@crate::who_ran)) |
 //! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
@@ -29,6 +30,7 @@ use crate::error::ProfileError;
 use crate::folded::fold_samples;
 use crate::graph::{write_folded, GraphFiles, GraphStyle};
 use crate::index_html::{GraphLink, ThreadViews};
+use crate::lock_pairs::{lock_pairs, write_lock_pairs, LockPair};
 use crate::lock_sites::{lock_sites, LockSite};
 use crate::per_thread::{
     fold_by_thread, write_per_thread, PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS,
@@ -55,6 +57,10 @@ pub struct RunProfile {
     pub who_ran: WhoRanWhere,
     /// Contention sites of the `work` phase, most wait cycles first.
     pub lock_sites: Vec<LockSite>,
+    /// `lock-pairs.txt`.
+    pub lock_pairs_file: PathBuf,
+    /// Waiter -> holder pairs of the whole run, most wait cycles first.
+    pub lock_pairs: Vec<LockPair>,
     /// Per-thread placement over the work phase (`placement.txt`).
     pub placement: Placement,
 }
@@ -142,6 +148,7 @@ pub fn write_run_profile(
     let who_ran = write_who_ran(report, &threads, dir)?;
     let placement = Placement::of(report);
     placement.write(dir)?;
+    let lock_pairs_file = write_lock_pairs(report, dir)?;
     Ok(RunProfile {
         pc_report,
         work,
@@ -152,6 +159,8 @@ pub fn write_run_profile(
         timeline,
         who_ran,
         lock_sites: lock_sites(report, Phase::Aggregate),
+        lock_pairs_file,
+        lock_pairs: lock_pairs(report, Phase::Aggregate),
         placement,
     })
 }

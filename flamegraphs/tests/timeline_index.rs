@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use capos_flamegraphs::{
     render_index, timeline_json, write_index, write_run_profile, write_timeline, Artifact,
-    GateResult, IndexInput, LockSite, Table,
+    GateResult, IndexInput, LockPair, LockSite, Table,
 };
 use capos_measure::phase::Phase;
 use capos_measure::report::{Begin, End, Report};
@@ -223,6 +223,14 @@ fn sample_input(dir: &std::path::Path) -> IndexInput {
             wait_cycles: 1000,
             hold_cycles: 10,
         }],
+        lock_pairs: vec![LockPair {
+            class: "scheduler_lock".into(),
+            waiter: "wake_unblock".into(),
+            holder: "steal".into(),
+            count: 2,
+            wait_cycles: 1000,
+            cross_cpu: 2,
+        }],
         graphs: vec![
             Artifact::new("work phase", "case 1/flamegraph-work.svg"),
             Artifact::new("absolute", dir.join("case 1/flamegraph-run.svg")),
@@ -253,6 +261,13 @@ fn index_escapes_text_and_links_only_existing_files() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script"));
     assert!(html.contains("<td>&lt;25&gt;</td>") && html.contains("a &lt; b &amp;&amp; c &gt; d"));
     assert!(html.contains("<td class=\"pass\">pass</td>") && html.contains("missing: nope.svg"));
+    assert!(html.contains("Contended with: top waiter -&gt; holder pairs"), "{html}");
+    assert!(
+        html.contains("<td>wake_unblock</td><td>steal</td><td>2</td><td>1000</td><td>2</td>"),
+        "{html}"
+    );
+    let pairs = std::fs::read_to_string(dir.join("case 1/lock-pairs.txt")).expect("lock-pairs.txt");
+    assert!(pairs.contains("## whole run: 0 pairs"), "{pairs}");
     assert!(!html.contains("http://") && !html.contains("https://"), "no network references");
     let mut refs = 0;
     for attr in ["href=\"", "data=\""] {

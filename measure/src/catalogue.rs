@@ -117,6 +117,7 @@ catalogue! {
             wait_max: Max = "Longest contended wait (cycles).",
             hold_min: Min = "Shortest hold (cycles).",
             hold_max: Max = "Longest hold (cycles).",
+            handoffs: Sum = "Acquisitions of a lock last released on another CPU (lock_stat's bounces): the lock's line moved between CPUs.",
         }
         hists {
             wait = "log2 histogram of contended wait cycles.",
@@ -133,6 +134,7 @@ catalogue! {
             contended: Sum = "Acquisitions from this site whose first try failed.",
             wait_cycles: Sum = "Contended wait cycles at this site.",
             hold_cycles: Sum = "Hold cycles of acquisitions from this site.",
+            handoffs: Sum = "Acquisitions from this site of a lock last released on another CPU.",
         }
         hists {}
     }
@@ -151,6 +153,7 @@ catalogue! {
             wait_max: Max = "Longest contended wait (cycles).",
             hold_min: Min = "Shortest hold (cycles).",
             hold_max: Max = "Longest hold (cycles).",
+            handoffs: Sum = "Acquisitions of a lock last released on another CPU (lock_stat's bounces): the lock's line moved between CPUs.",
         }
         hists {
             wait = "log2 histogram of contended wait cycles.",

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::declare::{Counter, Hist, GROUP_COUNT};
 use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
+use crate::lock_pairs::{PairSums, UNKNOWN_HOLDER};
 use crate::phase::Phase;
 use crate::record::{
     tag, ContentionClass, HeldLock, Record, SampleMode, SampleTag, MAX_NAME, TIMED_BATCH,
@@ -262,6 +263,23 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 *c = r.var()?;
             }
             Record::CpuTime { phase, cpu, cycles }
+        }
+        tag::LOCK_PAIR => {
+            let phase = r.phase()?;
+            let c = r.var()?;
+            let class = u8::try_from(c)
+                .ok()
+                .and_then(ContentionClass::from_id)
+                .ok_or(DecodeError::OutOfRange { what: "contention class", value: c })?;
+            let last = class.lock_count() as u64 - 1;
+            let waiter = r.small("pair waiter", last)? as u8;
+            let h = r.var()?;
+            let holder = u8::try_from(h)
+                .ok()
+                .filter(|h| *h as u64 <= last || *h == UNKNOWN_HOLDER)
+                .ok_or(DecodeError::OutOfRange { what: "pair holder", value: h })?;
+            let sums = PairSums { count: r.var()?, wait_cycles: r.var()?, cross_cpu: r.var()? };
+            Record::LockPair { phase, class: class as u8, waiter, holder, sums }
         }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),

@@ -3,7 +3,7 @@
 //!
 //! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
-//! stacks, per-thread rows, trace events and per-CPU dropped counts, CPU
+//! stacks, waiter/holder pairs, per-thread rows, trace events and per-CPU dropped counts, CPU
 //! time by state per phase and CPU, thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
@@ -20,6 +20,7 @@ use crate::freeze::Frozen;
 use crate::hist::BUCKETS;
 use crate::instrument::Measure;
 use crate::instrument_info::InstrumentInfo;
+use crate::lock_pairs::{PairKey, PairSums};
 use crate::phase::Phase;
 use crate::record::{ContentionKey, PcKey, Record, StackKey, TIMED_BATCH};
 use crate::thread_ops::{self, ThreadOpsRows};
@@ -141,6 +142,17 @@ impl Frozen<'_> {
         }
         for ((phase, class, lock, frames), (count, wait_cycles)) in contention {
             send(&Record::ContentionStack { phase, class, lock, frames, count, wait_cycles });
+        }
+
+        let mut pairs: BTreeMap<PairKey, PairSums> = BTreeMap::new();
+        for e in &self.pairs {
+            let (at, class, waiter, holder) = e.key;
+            for phase in sample_phases(at, final_total) {
+                pairs.entry((phase, class, waiter, holder)).or_default().add(&e.sums);
+            }
+        }
+        for ((phase, class, waiter, holder), sums) in pairs {
+            send(&Record::LockPair { phase, class, waiter, holder, sums });
         }
 
         let mut threads = ThreadOpsRows::new();

@@ -40,6 +40,8 @@ pub struct Frozen<'a> {
     /// (stack id, phase tag, sample tag, frames, count).
     pub(crate) stacks: Vec<(u32, Phase, SampleTag, StackFrames, u64)>,
     pub(crate) contention: Vec<ContentionEntry>,
+    /// Waiter/holder pairs of contended acquisitions (phase as recorded).
+    pub(crate) pairs: Vec<crate::lock_pairs::PairEntry>,
     /// Rings that ever recorded an event, by CPU.
     pub(crate) trace: Vec<RingCopy>,
     /// Per-thread operation rows (phase tags as recorded).
@@ -64,6 +66,7 @@ impl Measure {
         let kernel_pcs = self.kernel_pcs.entries().collect();
         let stacks = self.stacks.entries_with_id().collect();
         let contention = self.contention.entries().collect();
+        let pairs = self.pairs.entries().collect();
         let trace = (0..MAX_CPUS)
             .filter_map(|cpu| {
                 let ring = self.trace.ring(cpu)?;
@@ -108,6 +111,7 @@ impl Measure {
             kernel_pcs,
             stacks,
             contention,
+            pairs,
             trace,
             thread_ops,
             timed,

@@ -32,6 +32,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cpu_time::{CpuState, CpuTime};
 use crate::declare::{Counter, Hist};
+use crate::lock_pairs::PairTable;
 use crate::phase::{MarkError, Phase, PhaseBook};
 use crate::record::ContentionClass;
 use crate::record::{Mode, SampleTag};
@@ -60,6 +61,7 @@ pub struct Measure {
     pub(crate) kernel_pcs: PcTable<PC_TABLE_ENTRIES>,
     pub(crate) stacks: StackTable<STACK_TABLE_ENTRIES>,
     pub(crate) contention: ContentionTable<CONTENTION_TABLE_ENTRIES>,
+    pub(crate) pairs: PairTable,
     pub(crate) trace: TraceRings<TRACE_EVENTS_PER_CPU>,
     pub(crate) thread_ops: ThreadOpsTable<THREAD_OPS_ENTRIES>,
     pub(crate) timed: SampleRings<TIMED_SAMPLES_PER_CPU>,
@@ -83,6 +85,7 @@ impl Measure {
             kernel_pcs: PcTable::new(),
             stacks: StackTable::new(),
             contention: ContentionTable::new(),
+            pairs: PairTable::new(),
             trace: TraceRings::new(),
             thread_ops: ThreadOpsTable::new(),
             timed: SampleRings::new(),
@@ -282,6 +285,19 @@ impl Measure {
             && self.contention.record(self.phases.current(), class, lock, frames, wait_cycles);
         let counter = if kept { k::contention_stacks } else { k::contention_overflow };
         self.add(cpu, counter, 1);
+    }
+
+    /// Records who a contended acquisition waited for: `class` as in
+    /// [`Measure::contention_stack`], `waiter` the waiting site's index in
+    /// the class's dimension, `holder` the holder's (or
+    /// [`crate::lock_pairs::UNKNOWN_HOLDER`]), `cross_cpu` whether the
+    /// holder was seen on another CPU. Every key has a slot, so nothing is
+    /// refused; an out-of-range key counts nothing. No allocation, no lock.
+    pub fn lock_pair(&self, class: u8, waiter: u8, holder: u8, wait_cycles: u64, cross_cpu: bool) {
+        if self.live() {
+            let phase = self.phases.current();
+            self.pairs.record(phase, class, waiter, holder, wait_cycles, cross_cpu);
+        }
     }
 
     /// Counts `n` operations of `op` by thread `tref` (of process `pid`) in

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::instrument_info::InstrumentInfo;
+use crate::lock_pairs::site_name;
 use crate::log_text::contention_names;
 use crate::phase::Phase;
 use crate::record::{Mode, SampleMode, SampleTag, WIRE_VERSION};
@@ -24,6 +25,7 @@ struct Json<'a> {
     pc_samples: Vec<PcJson>,
     stack_samples: Vec<StackJson<'a>>,
     contention_stacks: Vec<ContentionJson<'a>>,
+    lock_pairs: Vec<LockPairJson>,
     trace: Vec<TraceJson>,
     thread_ops: Vec<&'a ThreadOps>,
     trace_dropped: &'a BTreeMap<u8, u64>,
@@ -125,6 +127,20 @@ struct StackJson<'a> {
 }
 
 #[derive(Serialize)]
+struct LockPairJson {
+    phase: Phase,
+    /// `scheduler_lock` or `shared_kernel_lock`.
+    class: String,
+    /// The waiting site (or shared lock).
+    waiter: String,
+    /// The holding site (or shared lock), `unknown` when not seen.
+    holder: String,
+    count: u64,
+    wait_cycles: u64,
+    cross_cpu: u64,
+}
+
+#[derive(Serialize)]
 struct ContentionJson<'a> {
     phase: Phase,
     /// `scheduler_lock` or `shared_kernel_lock`.
@@ -219,6 +235,19 @@ impl Report {
                         count: *count,
                         wait_cycles: *wait,
                     }
+                })
+                .collect(),
+            lock_pairs: self
+                .lock_pairs
+                .iter()
+                .map(|((phase, class, waiter, holder), p)| LockPairJson {
+                    phase: *phase,
+                    class: contention_names(*class, 0).0,
+                    waiter: site_name(*class, *waiter),
+                    holder: site_name(*class, *holder),
+                    count: p.count,
+                    wait_cycles: p.wait_cycles,
+                    cross_cpu: p.cross_cpu,
                 })
                 .collect(),
             trace: self

@@ -37,6 +37,7 @@ pub mod held;
 pub mod hist;
 mod instrument;
 pub mod instrument_info;
+pub mod lock_pairs;
 pub mod phase;
 pub mod record;
 pub mod samples;

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
+use crate::lock_pairs::{site_index, PairSums, UNKNOWN_HOLDER};
 use crate::log_text::{
-    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
-    THREAD_OPS_FAMILY, TIMED_FAMILY,
+    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, LOCK_PAIR_FAMILY, PREFIX, STACK_DEF_FAMILY,
+    THREAD_NAME_FAMILY, THREAD_OPS_FAMILY, TIMED_FAMILY,
 };
 use crate::phase::Phase;
 use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
@@ -305,6 +306,27 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let (count, wait_cycles) = (t.num("count")?, t.num("wait_cycles")?);
             let frames = frames(t.str("frames")?)?;
             report.add_contention(phase, class as u8, lock, frames, count, wait_cycles);
+        }
+        LOCK_PAIR_FAMILY => {
+            let phase = t.phase("phase")?;
+            let class_name = t.str("class")?;
+            let class = ContentionClass::from_name(class_name).ok_or_else(|| K::UnknownLabel {
+                key: "class".into(),
+                value: class_name.to_string(),
+            })?;
+            let mut site = |key: &str| {
+                let name = t.str(key)?;
+                site_index(class, name)
+                    .filter(|i| *i != UNKNOWN_HOLDER || key == "holder")
+                    .ok_or_else(|| K::UnknownLabel { key: key.into(), value: name.to_string() })
+            };
+            let (waiter, holder) = (site("waiter")?, site("holder")?);
+            let sums = PairSums {
+                count: t.num("count")?,
+                wait_cycles: t.num("wait_cycles")?,
+                cross_cpu: t.num("cross_cpu")?,
+            };
+            report.add_lock_pair((phase, class as u8, waiter, holder), sums);
         }
         f => return parse_group_line(report, f, t),
     }

@@ -33,6 +33,7 @@
 use std::fmt::Write;
 
 use crate::instrument_info::InstrumentInfo;
+use crate::lock_pairs::site_name;
 use crate::phase::Phase;
 use crate::record::{ContentionClass, Mode, SampleTag, TIMED_BATCH, WIRE_VERSION};
 use crate::report::Report;
@@ -88,6 +89,9 @@ pub const TIMED_FAMILY: &str = "timed_samples";
 
 /// Line family of contention stacks.
 pub const CONTENTION_FAMILY: &str = "contention_stack";
+
+/// Line family of waiter/holder pairs of contended acquisitions.
+pub const LOCK_PAIR_FAMILY: &str = "lock_pair";
 
 /// `class=` and `lock=` text of a contention stack (numbers when unknown).
 pub fn contention_names(class: u8, lock: u8) -> (String, String) {
@@ -205,6 +209,20 @@ impl Report {
                 "{PREFIX}{CONTENTION_FAMILY} phase={} class={class} lock={lock} count={count} wait_cycles={wait} frames={}",
                 phase.name(),
                 frames.join(",")
+            );
+        }
+        for ((phase, class, waiter, holder), p) in &self.lock_pairs {
+            let name = ContentionClass::from_id(*class)
+                .map_or_else(|| class.to_string(), |c| c.name().to_string());
+            let _ = writeln!(
+                out,
+                "{PREFIX}{LOCK_PAIR_FAMILY} phase={} class={name} waiter={} holder={} count={} wait_cycles={} cross_cpu={}",
+                phase.name(),
+                site_name(*class, *waiter),
+                site_name(*class, *holder),
+                p.count,
+                p.wait_cycles,
+                p.cross_cpu
             );
         }
         for e in &self.trace {

@@ -24,6 +24,7 @@
 //! | 15  | StackDef        | id, tag, n, n x frame (leaf first)                                |
 //! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
 //! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
+//! | 18  | LockPair        | phase, class, waiter, holder, count, wait cycles, cross-CPU count |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
 //! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
@@ -42,7 +43,7 @@ use crate::trace::TraceEvent;
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 4;
+pub const WIRE_VERSION: u8 = 5;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -357,6 +358,17 @@ pub enum Record {
         cpu: u8,
         cycles: [u64; crate::cpu_time::STATES],
     },
+    /// Contended acquisitions of one lock class by one waiting site while
+    /// one holder site held it (see [`crate::lock_pairs`]): `class` is a
+    /// [`ContentionClass`] id, `waiter` and `holder` indices into its
+    /// dimension (`holder` may be [`crate::lock_pairs::UNKNOWN_HOLDER`]).
+    LockPair {
+        phase: Phase,
+        class: u8,
+        waiter: u8,
+        holder: u8,
+        sums: crate::lock_pairs::PairSums,
+    },
     End {
         tsc: u64,
         records: u64,
@@ -381,6 +393,7 @@ pub(crate) mod tag {
     pub const STACK_DEF: u8 = 15;
     pub const TIMED_SAMPLES: u8 = 16;
     pub const CPU_TIME: u8 = 17;
+    pub const LOCK_PAIR: u8 = 18;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -557,6 +570,20 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             put(out, *cpu as u64);
             for c in cycles {
                 put(out, *c);
+            }
+        }
+        Record::LockPair { phase, class, waiter, holder, sums } => {
+            out.push(tag::LOCK_PAIR);
+            for v in [
+                *phase as u64,
+                *class as u64,
+                *waiter as u64,
+                *holder as u64,
+                sums.count,
+                sums.wait_cycles,
+                sums.cross_cpu,
+            ] {
+                put(out, v);
             }
         }
         Record::End { tsc, records } => {

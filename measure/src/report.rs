@@ -13,6 +13,7 @@ use crate::catalogue::GROUPS;
 use crate::declare::{Counter, DimLabels, GroupDesc, Hist, FINGERPRINT};
 use crate::hist::BUCKETS;
 use crate::instrument_info::InstrumentInfo;
+use crate::lock_pairs::{PairKey, PairSums};
 use crate::phase::Phase;
 use crate::record::{decode, ContentionKey, DecodeError, Mode, PcKey, Record, SampleTag, StackKey};
 use crate::thread_ops::ThreadOps;
@@ -81,6 +82,9 @@ pub struct Report {
     /// `class` is a [`crate::ContentionClass`] id, `lock` an index into its
     /// dimension (`SchedLockSite` or `SharedLock`).
     pub contention_stacks: BTreeMap<ContentionKey, (u64, u64)>,
+    /// (phase, class, waiter, holder) -> count, wait cycles and cross-CPU
+    /// count of contended acquisitions (see [`crate::lock_pairs`]).
+    pub lock_pairs: BTreeMap<PairKey, PairSums>,
     pub trace: Vec<TraceEvent>,
     /// Per-thread operation counts by (phase, thread ref).
     pub thread_ops: crate::thread_ops::ThreadOpsRows,
@@ -170,6 +174,9 @@ impl ReportBuilder {
             }
             Record::ContentionStack { phase, class, lock, frames, count, wait_cycles } => {
                 r.add_contention(phase, class, lock, frames, count, wait_cycles)
+            }
+            Record::LockPair { phase, class, waiter, holder, sums } => {
+                r.add_lock_pair((phase, class, waiter, holder), sums)
             }
             Record::Trace(e) => r.trace.push(e),
             Record::ThreadOps(t) => r.add_thread_ops(t),
@@ -289,6 +296,13 @@ impl Report {
         sum.1 = sum.1.saturating_add(wait_cycles);
     }
 
+    /// Adds to a waiter/holder pair; a zero count adds nothing.
+    pub fn add_lock_pair(&mut self, key: PairKey, sums: PairSums) {
+        if sums.count != 0 {
+            self.lock_pairs.entry(key).or_default().add(&sums);
+        }
+    }
+
     /// Sets one histogram bucket; zero removes it.
     pub fn set_bucket(&mut self, phase: Phase, hist: Hist, bucket: u8, count: u64) {
         let buckets = self.hists.entry((phase, hist)).or_default();
@@ -340,6 +354,7 @@ impl Report {
         set.extend(self.pc_samples.keys().map(|(p, _, _)| *p));
         set.extend(self.stack_samples.keys().map(|(p, _, _)| *p));
         set.extend(self.contention_stacks.keys().map(|(p, _, _, _)| *p));
+        set.extend(self.lock_pairs.keys().map(|(p, _, _, _)| *p));
         set.insert(Phase::Aggregate);
         set.into_iter().collect()
     }

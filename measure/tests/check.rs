@@ -10,6 +10,7 @@ use capos_measure::catalogue::{
 use capos_measure::check::{
     check, check_log_text, CheckConfig, CheckError, CheckLogError, Verdict,
 };
+use capos_measure::lock_pairs::UNKNOWN_HOLDER;
 use capos_measure::report::Report;
 use capos_measure::{
     ContentionClass, Counter, InstrumentInfo, Measure, Mode, Phase, ReportInfo, SampleMode,
@@ -85,6 +86,14 @@ fn run_lock(m: &Measure, cpu: usize, n: u64) {
         m.add(cpu, scheduler_lock_site::wait_cycles.at(s), wait);
         let frames = [0xffff_ffff_8000_1000 + n % 3, 0xffff_ffff_8000_2000];
         m.contention_stack(cpu, ContentionClass::SchedulerLock as u8, s as u8, &frames, wait);
+        // Every other wait saw its holder (a steal), the rest found it gone.
+        let seen = n.is_multiple_of(8);
+        let holder = if seen { SchedLockSite::Steal as u8 } else { UNKNOWN_HOLDER };
+        m.lock_pair(ContentionClass::SchedulerLock as u8, s as u8, holder, wait, seen);
+    }
+    if n % 3 == 1 {
+        m.add(cpu, scheduler_lock::handoffs, 1);
+        m.add(cpu, scheduler_lock_site::handoffs.at(s), 1);
     }
     m.add(cpu, scheduler_lock::hold_cycles, hold);
     m.min(cpu, scheduler_lock::hold_min, hold);
@@ -211,6 +220,12 @@ fn a_kernel_like_report_passes_every_identity() {
         "contention_stacks",
         "contention_count",
         "contention_wait",
+        "pair_cross_cpu",
+        "pair_count",
+        "pair_wait",
+        "pair_site_count",
+        "pair_site_wait",
+        "handoff_bound",
         "final_total_sum",
         "final_total_max",
         "final_total_hist",
@@ -420,6 +435,46 @@ fn contention_stacks_must_carry_the_lock_waits() {
     r.contention_stacks.get_mut(&key).unwrap().0 += 5;
     assert!(fails(&r, "contention_count", Some(Phase::Work)));
     assert!(fails(&r, "contention_stacks", Some(Phase::Work)));
+}
+
+#[test]
+fn lock_pairs_must_carry_the_lock_waits() {
+    let r = kernel_like_report();
+    let work: Vec<_> = r.lock_pairs.iter().filter(|(k, _)| k.0 == Phase::Work).collect();
+    // Waits come at n % 4 == 0 (always `timer_select`); half of them
+    // (n % 8 == 0) saw a `steal` holder, the other half none.
+    assert_eq!(work.len(), 2, "{work:?}");
+    assert_eq!(work[0].1.count, work[1].1.count);
+    assert!(work.iter().all(|(k, _)| k.2 == SchedLockSite::TimerSelect as u8));
+    let key = *work.iter().find(|(k, _)| k.3 != UNKNOWN_HOLDER).unwrap().0;
+    let mut bad = r.clone();
+    bad.lock_pairs.get_mut(&key).unwrap().wait_cycles += 1_000;
+    assert!(fails(&bad, "pair_wait", Some(Phase::Work)));
+    assert!(fails(&bad, "pair_site_wait", Some(Phase::Work)));
+    let mut bad = r.clone();
+    bad.lock_pairs.get_mut(&key).unwrap().count += 5;
+    assert!(fails(&bad, "pair_count", Some(Phase::Work)));
+    assert!(fails(&bad, "pair_cross_cpu", Some(Phase::Work)));
+    // A holder on the waiter's own CPU cannot be: cross_cpu must cover it.
+    let mut bad = r.clone();
+    bad.lock_pairs.get_mut(&key).unwrap().cross_cpu -= 1;
+    assert!(fails(&bad, "pair_cross_cpu", Some(Phase::Work)));
+    // A log from before the pairs (none at all) skips the identity.
+    let mut old = r.clone();
+    old.lock_pairs.clear();
+    let v = verdicts(&old, "pair_count", Some(Phase::Work));
+    assert!(matches!(v.as_slice(), [Verdict::Skip(_)]), "{v:?}");
+    let rows = check(&old, &cfg()).unwrap().rows;
+    assert!(!rows.iter().any(|r| r.identity.starts_with("pair_") && r.failed()));
+    // More handoffs than acquisitions cannot be.
+    let mut bad = r.clone();
+    let acq = bad.counter(Phase::Work, scheduler_lock::acquisitions);
+    bad.set_counter(Phase::Work, scheduler_lock::handoffs.into(), acq + 5);
+    assert!(fails(&bad, "handoff_bound", Some(Phase::Work)));
+    // Handoffs per site add up to the lock's.
+    let mut bad = r;
+    add(&mut bad, Phase::Work, scheduler_lock::handoffs, 5);
+    assert!(fails(&bad, "lock_site_sum", Some(Phase::Work)));
 }
 
 #[test]

@@ -4,6 +4,7 @@ use capos_measure::catalogue::{
     kernel_pc_samples, scheduler_lock, scheduler_lock_site, serial, thread_placement,
     SchedLockSite, SerialChannel, SharedLock, GROUPS,
 };
+use capos_measure::lock_pairs::{PairSums, UNKNOWN_HOLDER};
 use capos_measure::log_parse::{parse_measure_log, ParseErrorKind};
 use capos_measure::report::Report;
 use capos_measure::thread_ops::ThreadOp;
@@ -70,6 +71,12 @@ fn record_sample_run() -> Vec<Record> {
         20_000,
     );
     M.contention_stack(0, ContentionClass::SharedKernelLock as u8, SharedLock::Heap as u8, &[], 5);
+    let sched = ContentionClass::SchedulerLock as u8;
+    let (select, steal) = (SchedLockSite::TimerSelect as u8, SchedLockSite::Steal as u8);
+    M.lock_pair(sched, select, steal, 100_000, true);
+    M.lock_pair(sched, select, UNKNOWN_HOLDER, 20_000, false);
+    let heap = SharedLock::Heap as u8;
+    M.lock_pair(ContentionClass::SharedKernelLock as u8, heap, heap, 5, true);
     M.trace(
         1,
         &TraceEvent { tsc: 2_100, kind: TraceKind::ContextSwitch, cpu: 1, flags: 2, a: 5, b: 6 },
@@ -104,9 +111,9 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     let log = report.to_measure_log();
     let has = |line: &str| log.lines().any(|l| l == line);
     let starts = |prefix: &str| log.lines().any(|l| l.starts_with(prefix));
-    assert!(starts("measure: scheduler_lock phase=spawn_ready acquisitions=15 contended=5 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=7 wait_max=77 hold_min=0 hold_max=0"), "{log}");
-    assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0"));
-    assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0"));
+    assert!(starts("measure: scheduler_lock phase=spawn_ready acquisitions=15 contended=5 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=7 wait_max=77 hold_min=0 hold_max=0 handoffs=0"), "{log}");
+    assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0 handoffs=0"));
+    assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0 handoffs=0"));
     assert!(has("measure: scheduler_lock_hist phase=spawn_ready kind=wait buckets=4:1"));
     assert!(has("measure: scheduler_lock_hist phase=work kind=hold buckets="));
     assert!(has("measure: thread_placement phase=final_total cpu=2 selected=0 first_selected=0 migrations=1"));
@@ -125,6 +132,11 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     assert!(has(
         "measure: contention_stack phase=work class=shared_kernel_lock lock=heap count=1 wait_cycles=5 frames="
     ));
+    assert!(has("measure: lock_pair phase=work class=scheduler_lock waiter=timer_select holder=steal count=1 wait_cycles=100000 cross_cpu=1"), "{log}");
+    assert!(has("measure: lock_pair phase=work class=scheduler_lock waiter=timer_select holder=unknown count=1 wait_cycles=20000 cross_cpu=0"));
+    assert!(has("measure: lock_pair phase=aggregate class=scheduler_lock waiter=timer_select holder=steal count=1 wait_cycles=100000 cross_cpu=1"));
+    assert!(has("measure: lock_pair phase=final_total class=shared_kernel_lock waiter=heap holder=heap count=1 wait_cycles=5 cross_cpu=1"));
+    assert!(!starts("measure: lock_pair phase=spawn_ready "));
     assert!(has("measure: kernel_pc_samples phase=work samples=0 overflow=0 stacks=1 stack_overflow=0 contention_stacks=3 contention_overflow=0"), "{log}");
     assert!(has(
         "measure: trace cpu=1 tsc=2100 kind=context_switch prev=0x5 next=0x6 prev_state=0x2"
@@ -248,6 +260,33 @@ fn contention_stack_lines_parse_in_the_shared_shape() {
     for line in log.lines() {
         assert!(text.lines().any(|l| l == line.trim()), "{line}\n{text}");
     }
+}
+
+#[test]
+fn lock_pair_lines_parse_back() {
+    let log = "measure: lock_pair phase=work class=scheduler_lock waiter=wake_unblock holder=steal count=3 wait_cycles=900 cross_cpu=3\n\
+               measure: lock_pair phase=boot class=shared_kernel_lock waiter=heap holder=unknown count=2 wait_cycles=40 cross_cpu=0\n";
+    let r = parse_measure_log(log).unwrap();
+    let wake = SchedLockSite::WakeUnblock as u8;
+    let key = (Phase::Work, 0, wake, SchedLockSite::Steal as u8);
+    assert_eq!(r.lock_pairs[&key], PairSums { count: 3, wait_cycles: 900, cross_cpu: 3 });
+    let key = (Phase::Boot, 1, SharedLock::Heap as u8, UNKNOWN_HOLDER);
+    assert_eq!(r.lock_pairs[&key], PairSums { count: 2, wait_cycles: 40, cross_cpu: 0 });
+    let text = r.to_measure_log();
+    for line in log.lines() {
+        assert!(text.lines().any(|l| l == line.trim()), "{line}\n{text}");
+    }
+    // `unknown` names only a holder; a waiter is always seen.
+    let bad = "measure: lock_pair phase=work class=scheduler_lock waiter=unknown holder=steal count=1 wait_cycles=1 cross_cpu=0\n";
+    assert_eq!(
+        parse_measure_log(bad).unwrap_err().kind,
+        ParseErrorKind::UnknownLabel { key: "waiter".into(), value: "unknown".into() }
+    );
+    let bad = "measure: lock_pair phase=work class=shared_kernel_lock waiter=heap holder=steal count=1 wait_cycles=1 cross_cpu=0\n";
+    assert_eq!(
+        parse_measure_log(bad).unwrap_err().kind,
+        ParseErrorKind::UnknownLabel { key: "holder".into(), value: "steal".into() }
+    );
 }
 
 #[test]
@@ -426,6 +465,18 @@ fn json_carries_the_same_values() {
     assert_eq!(c["count"], 2);
     assert_eq!(c["wait_cycles"], 120_000);
     assert_eq!(c["frames"][0], 0xffff_ffff_8000_1234u64);
+    let p = json["lock_pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "work" && p["holder"] == "steal")
+        .unwrap();
+    assert_eq!(p["class"], "scheduler_lock");
+    assert_eq!(p["waiter"], "timer_select");
+    assert_eq!(
+        (p["count"].clone(), p["wait_cycles"].clone(), p["cross_cpu"].clone()),
+        (1.into(), 100_000.into(), 1.into())
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Wire records: round trip of every kind, clear errors, and a fuzz loop.
 
 use capos_measure::catalogue::{scheduler_lock, shared_kernel_lock, SchedLockSite, SharedLock};
+use capos_measure::lock_pairs::{PairSums, UNKNOWN_HOLDER};
 use capos_measure::thread_ops::ThreadOps;
 use capos_measure::{
     decode, decode_all, encode, Accel, ContentionClass, DecodeError, HeldLock, InstrumentInfo,
@@ -102,6 +103,20 @@ fn every_kind() -> Vec<Record> {
             count: 0,
             wait_cycles: 0,
         },
+        Record::LockPair {
+            phase: Phase::Work,
+            class: ContentionClass::SchedulerLock as u8,
+            waiter: SchedLockSite::WakeUnblock as u8,
+            holder: SchedLockSite::Steal as u8,
+            sums: PairSums { count: 3, wait_cycles: u64::MAX, cross_cpu: 3 },
+        },
+        Record::LockPair {
+            phase: Phase::Aggregate,
+            class: ContentionClass::SharedKernelLock as u8,
+            waiter: SharedLock::Heap as u8,
+            holder: UNKNOWN_HOLDER,
+            sums: PairSums { count: 1, wait_cycles: 0, cross_cpu: 0 },
+        },
         Record::Trace(TraceEvent {
             tsc: 1 << 40,
             kind: TraceKind::ContextSwitch,
@@ -175,14 +190,14 @@ fn garbage_gets_clear_errors() {
     assert_eq!(decode(&[WIRE_VERSION, 200]), Err(DecodeError::UnknownTag(200)));
     assert_eq!(decode(&[WIRE_VERSION, 2, 9, 0, 0, 0, 1]), Err(DecodeError::BadPhase(9)));
     assert_eq!(decode(&[WIRE_VERSION, 2, 2, 100, 0, 0, 1]), Err(DecodeError::BadGroup(100)));
-    // scheduler_lock (group 0) has no dimension, and 9 fields.
+    // scheduler_lock (group 0) has no dimension, and 10 fields.
     assert_eq!(
         decode(&[WIRE_VERSION, 2, 2, 0, 1, 0, 1]),
         Err(DecodeError::BadDimension { group: 0, dim: 1 })
     );
     assert_eq!(
-        decode(&[WIRE_VERSION, 2, 2, 0, 0, 9, 1]),
-        Err(DecodeError::BadField { group: 0, field: 9 })
+        decode(&[WIRE_VERSION, 2, 2, 0, 0, 10, 1]),
+        Err(DecodeError::BadField { group: 0, field: 10 })
     );
     assert_eq!(
         decode(&[WIRE_VERSION, 3, 2, 0, 0, 2, 0]),
@@ -231,6 +246,23 @@ fn garbage_gets_clear_errors() {
     assert_eq!(
         decode(&[WIRE_VERSION, 11, 2, 0, sites, 1, 1, 0]),
         Err(DecodeError::OutOfRange { what: "contention lock", value: sites as u64 })
+    );
+    // Lock pairs: phase, class, waiter, holder, count, wait, cross-CPU. A
+    // waiter past the dimension, and a holder past it that is not
+    // `unknown` (255, two varint bytes 0xff 0x01), are refused.
+    assert!(decode(&[WIRE_VERSION, 18, 2, 0, sites - 1, sites - 1, 1, 1, 1]).is_ok());
+    assert!(decode(&[WIRE_VERSION, 18, 2, 0, 0, 0xff, 0x01, 1, 1, 1]).is_ok());
+    assert_eq!(
+        decode(&[WIRE_VERSION, 18, 2, 0, sites, 0, 1, 1, 1]),
+        Err(DecodeError::OutOfRange { what: "pair waiter", value: sites as u64 })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 18, 2, 0, 0, sites, 1, 1, 1]),
+        Err(DecodeError::OutOfRange { what: "pair holder", value: sites as u64 })
+    );
+    assert_eq!(
+        decode(&[WIRE_VERSION, 18, 2, 2, 0, 0, 1, 1, 1]),
+        Err(DecodeError::OutOfRange { what: "contention class", value: 2 })
     );
     let locks = SharedLock::ALL.len() as u8;
     assert!(decode(&[WIRE_VERSION, 11, 2, 1, locks - 1, 1, 1, 0]).is_ok());

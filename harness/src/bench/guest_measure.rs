@@ -306,6 +306,10 @@ pub fn write_index(
         .last()
         .map(|m| capos_flamegraphs::lock_sites(&m.report, Phase::Work))
         .unwrap_or_default();
+    let lock_pairs = measured
+        .last()
+        .map(|m| capos_flamegraphs::lock_pairs(&m.report, Phase::Work))
+        .unwrap_or_default();
     // The instrument's limits for every measured case (losses, accelerator
     // and the TCG caveat, probe cost, hold correction).
     let mut notes = notes.to_vec();
@@ -323,6 +327,7 @@ pub fn write_index(
             .collect(),
         gates,
         lock_sites: lock_sites.into_iter().take(10).collect(),
+        lock_pairs: lock_pairs.into_iter().take(capos_flamegraphs::lock_pairs::TOP_PAIRS).collect(),
         graphs,
         files,
         preformatted: vec![("summary.log".into(), summary)],

@@ -20,7 +20,14 @@
 //!   work phase and the whole run: the `contention_stack` lines' wait
 //!   cycles and counts add up to the lock's `wait_cycles` and `contended`
 //!   (exact: each contended acquisition records both);
-//! * the flamegraph's `heap` bars weigh the run's `heap` `wait_cycles`.
+//! * the flamegraph's `heap` bars weigh the run's `heap` `wait_cycles`;
+//! * "contended with": the shared-lock pair with the most waits in the
+//!   work phase is `heap <- heap` (a shared kernel lock's holder is the
+//!   lock itself), and each of its waits saw its holder on the other CPU
+//!   or none (`cross_cpu` = count less the waits whose holder had gone);
+//! * handoffs (see `lock_pairs.rs`): over the run the `heap` lock and the
+//!   scheduler locks have `handoffs >= contended` (exact at SMP 2) and
+//!   `handoffs <= acquisitions`.
 //!
 //! How many acquisitions contend is not planted (it depends on when the
 //! two vCPUs meet); where they contend is.
@@ -34,6 +41,7 @@ use capos_measure::catalogue::{
 use capos_measure::{ContentionClass, Counter, Phase};
 
 use super::artifacts::folded;
+use super::lock_pairs;
 use super::table::Row;
 use super::{Run, Workload};
 
@@ -117,6 +125,30 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         run.report.counter(Phase::Aggregate, shared_kernel_lock::wait_cycles.at(SharedLock::Heap)),
         heap_bars,
     ));
+
+    let shared = ContentionClass::SharedKernelLock.name();
+    let heap = SharedLock::Heap.label();
+    match lock_pairs::top_by_count(run, Phase::Work, shared) {
+        Some(top) => {
+            let text = lock_pairs::pair_text(&top);
+            let planted = top.waiter == heap && top.holder == heap;
+            rows.push(Row::name(
+                name,
+                "work top shared-lock pair",
+                format!("{heap} <- {heap}"),
+                text,
+                planted,
+            ));
+            rows.push(Row::exact(
+                name,
+                "work top pair cross_cpu = count (holder on the other CPU)",
+                top.count,
+                top.cross_cpu,
+            ));
+        }
+        None => rows.push(Row::missing(name, "work top shared-lock pair", "no lock_pair line")),
+    }
+    rows.extend(lock_pairs::handoff_rows(run, name, SharedLock::Heap));
     Ok(rows)
 }
 

@@ -15,6 +15,7 @@ mod cpu_time;
 mod ipi;
 mod joins;
 mod lock;
+mod lock_pairs;
 mod memory;
 mod migrate;
 mod overflow;

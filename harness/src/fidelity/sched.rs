@@ -25,13 +25,24 @@
 //!   busy; placement queues each on the less loaded CPU (ties to the
 //!   caller), so once the first has lengthened the BSP's queue a later one
 //!   goes to the other CPU, which is flagged, not interrupted:
-//!   `scheduler.resched_ipi_skipped` (at least one over the rounds).
+//!   `scheduler.resched_ipi_skipped` (at least one over the rounds);
+//! * "contended with": the run-queue contention is the yielder's owner CPU
+//!   picking from its queue (`site=yield`) against the other CPU stealing
+//!   from it (`site=steal`): the work phase has at least one wait of
+//!   `yield <- steal` or `steal <- yield` (a lower bound, like
+//!   `contended`), and the holder the `steal` site waited for most often is
+//!   `yield` (the first runs: `steal <- yield` 4, `steal <- preempt_requeue`
+//!   1; the whole work phase had 10 contended run-queue acquisitions);
+//! * handoffs (see `lock_pairs.rs`): over the run the scheduler locks (and
+//!   the `heap`) have `handoffs >= contended` (exact at SMP 2) and
+//!   `handoffs <= acquisitions`.
 
 use anyhow::Result;
 use capos_measure::catalogue::{scheduler, scheduler_lock, scheduler_lock_site, syscall};
-use capos_measure::catalogue::{SchedLockSite, SyscallNr};
-use capos_measure::{Counter, Phase};
+use capos_measure::catalogue::{SchedLockSite, SharedLock, SyscallNr};
+use capos_measure::{ContentionClass, Counter, Phase};
 
+use super::lock_pairs;
 use super::table::Row;
 use super::{Run, Workload};
 
@@ -51,7 +62,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let yields = work(syscall::calls.at(SyscallNr::Yield));
     let cpus = run.report.begin.map_or(0, |b| u64::from(b.cpus));
     let all = |c: Counter| run.report.counter(Phase::Aggregate, c);
-    Ok(vec![
+    let mut rows = vec![
         Row::at_least(
             name,
             "work syscall nr=yield calls vs planted yields",
@@ -84,5 +95,41 @@ fn check(run: &Run) -> Result<Vec<Row>> {
             1,
             work(scheduler::resched_ipi_skipped.into()),
         ),
-    ])
+    ];
+    // The planted pairing, either way round: at least one wait (a lower
+    // bound, like `contended`), and the steal site's heaviest holder (by
+    // waits) is the queue owner's yield.
+    let class = ContentionClass::SchedulerLock.name();
+    let pairs = capos_flamegraphs::lock_pairs(&run.report, Phase::Work);
+    let planted: u64 = pairs
+        .iter()
+        .filter(|p| p.class == class)
+        .filter(|p| {
+            matches!(
+                (p.waiter.as_str(), p.holder.as_str()),
+                ("yield", "steal") | ("steal", "yield")
+            )
+        })
+        .map(|p| p.count)
+        .sum();
+    rows.push(Row::at_least(
+        name,
+        "work lock_pair count yield <- steal + steal <- yield",
+        1,
+        planted,
+    ));
+    let quantity = "work top holder of waiter=steal";
+    let top = pairs
+        .iter()
+        .filter(|p| p.class == class && p.waiter == "steal")
+        .max_by_key(|p| (p.count, p.wait_cycles));
+    match top {
+        Some(top) => {
+            let text = lock_pairs::pair_text(top);
+            rows.push(Row::name(name, quantity, "steal <- yield", &text, text == "steal <- yield"));
+        }
+        None => rows.push(Row::missing(name, quantity, "no lock_pair line with waiter=steal")),
+    }
+    rows.extend(lock_pairs::handoff_rows(run, name, SharedLock::Heap));
+    Ok(rows)
 }

@@ -7,6 +7,7 @@ use capos_flamegraphs::{GraphFiles, RunProfile};
 use capos_measure::catalogue::{
     scheduler, shared_kernel_lock, thread_placement, timer, tlb, SharedLock,
 };
+use capos_measure::lock_pairs::PairSums;
 use capos_measure::report::{Begin, Report};
 use capos_measure::{
     ContentionClass, Counter, Phase, SampleMode, SampleTag, TraceKind, FINGERPRINT,
@@ -50,6 +51,8 @@ fn run(
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),
         lock_sites: Vec::new(),
+        lock_pairs_file: dir.join("lock-pairs.txt"),
+        lock_pairs: Vec::new(),
         placement: Default::default(),
     };
     let planted = planted.iter().map(|(k, v)| (k.to_string(), *v)).collect();
@@ -173,7 +176,11 @@ fn lock_fails_on_the_wrong_heaviest_lock_or_waits_that_do_not_add_up() {
         );
         rep.set_counter(phase, shared_kernel_lock::wait_cycles.at(heap), 900);
         rep.set_counter(phase, shared_kernel_lock::contended.at(heap), 3);
+        let pair = PairSums { count: 3, wait_cycles: 900, cross_cpu: 3 };
+        rep.add_lock_pair((phase, 1, heap as u8, heap as u8), pair);
     }
+    rep.set_counter(Phase::Aggregate, shared_kernel_lock::handoffs.at(heap), 5);
+    rep.set_counter(Phase::Aggregate, shared_kernel_lock::acquisitions.at(heap), 50);
     let good = "[lock shared_kernel_lock heap];syscall_entry_[k];capos_kernel::cap::ring::submit_[k];x_[k] 900\n";
     let r = run(dir.path(), rep.clone(), &[], "", "", good);
     assert_eq!(failed(&lock::WORKLOAD, &r), Vec::<String>::new());
@@ -189,6 +196,28 @@ fn lock_fails_on_the_wrong_heaviest_lock_or_waits_that_do_not_add_up() {
     let elsewhere = "[lock shared_kernel_lock heap];syscall_entry_[k];x_[k] 900\n";
     let r = run(dir.path(), rep.clone(), &[], "", "", elsewhere);
     assert_eq!(failed(&lock::WORKLOAD, &r), ["heaviest heap stack: path"]);
+    // A pair elsewhere with more waits; a heap pair whose holder was on the
+    // waiter's CPU; fewer handoffs than contended acquisitions.
+    let mut bad = rep.clone();
+    let cap = SharedLock::CapTable as u8;
+    let pair = PairSums { count: 4, wait_cycles: 10, cross_cpu: 4 };
+    bad.add_lock_pair((Phase::Work, 1, cap, cap), pair);
+    let r = run(dir.path(), bad, &[], "", "", good);
+    assert_eq!(failed(&lock::WORKLOAD, &r), ["work top shared-lock pair"]);
+    let mut bad = rep.clone();
+    bad.lock_pairs.get_mut(&(Phase::Work, 1, heap as u8, heap as u8)).unwrap().cross_cpu = 2;
+    let r = run(dir.path(), bad, &[], "", "", good);
+    assert_eq!(
+        failed(&lock::WORKLOAD, &r),
+        ["work top pair cross_cpu = count (holder on the other CPU)"]
+    );
+    let mut bad = rep.clone();
+    bad.set_counter(Phase::Aggregate, shared_kernel_lock::handoffs.at(heap), 2);
+    let r = run(dir.path(), bad, &[], "", "", good);
+    assert_eq!(
+        failed(&lock::WORKLOAD, &r),
+        ["aggregate shared_kernel_lock lock=heap handoffs vs contended (SMP 2)"]
+    );
     rep.set_counter(Phase::Work, shared_kernel_lock::wait_cycles.at(heap), 901);
     let r = run(dir.path(), rep, &[], "", "", good);
     assert_eq!(
@@ -820,6 +849,14 @@ fn sched_passes_a_contended_run_and_fails_each_missing_effect() {
     rep.set_counter(Phase::Work, scheduler::candidates_stolen.into(), 300);
     rep.set_counter(Phase::Work, scheduler_lock::contended.into(), 40);
     rep.set_counter(Phase::Work, scheduler::resched_ipi_skipped.into(), 3);
+    let (y, st) = (SchedLockSite::Yield as u8, SchedLockSite::Steal as u8);
+    let pair = |count| PairSums { count, wait_cycles: 100 * count, cross_cpu: count };
+    rep.add_lock_pair((Phase::Work, 0, y, st), pair(30));
+    rep.add_lock_pair((Phase::Work, 0, st, y), pair(10));
+    rep.add_lock_pair((Phase::Work, 0, SchedLockSite::TimerSelect as u8, y), pair(2));
+    rep.set_counter(Phase::Aggregate, scheduler_lock::contended.into(), 42);
+    rep.set_counter(Phase::Aggregate, scheduler_lock::handoffs.into(), 60);
+    rep.set_counter(Phase::Aggregate, scheduler_lock::acquisitions.into(), 3000);
     let r = run(dir.path(), rep.clone(), &planted, "", "", "");
     assert_eq!(failed(&sched::WORKLOAD, &r), Vec::<String>::new());
     for (phase, counter, value, row) in [
@@ -828,6 +865,8 @@ fn sched_passes_a_contended_run_and_fails_each_missing_effect() {
         (Phase::Work, scheduler::candidates_stolen.into(), 0, "candidates_stolen"),
         (Phase::Work, scheduler_lock::contended.into(), 0, "contended"),
         (Phase::Work, scheduler::resched_ipi_skipped.into(), 0, "resched_ipi_skipped"),
+        (Phase::Aggregate, scheduler_lock::handoffs.into(), 41, "handoffs vs contended"),
+        (Phase::Aggregate, scheduler_lock::handoffs.into(), 3001, "handoffs <= acquisitions"),
     ] {
         let mut bad = rep.clone();
         bad.set_counter(phase, counter, value);
@@ -835,4 +874,17 @@ fn sched_passes_a_contended_run_and_fails_each_missing_effect() {
         assert_eq!(f.len(), 1, "{row}: {f:?}");
         assert!(f[0].contains(row), "{row}: {f:?}");
     }
+    // The steal site waiting mostly on something else than a yield.
+    let mut bad = rep.clone();
+    bad.add_lock_pair((Phase::Work, 0, st, SchedLockSite::Spawn as u8), pair(11));
+    let f = failed(&sched::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+    assert_eq!(f, ["work top holder of waiter=steal"]);
+    // No planted pair at all.
+    let mut bad = rep.clone();
+    bad.lock_pairs.retain(|k, _| k.2 != y && k.2 != st);
+    let f = failed(&sched::WORKLOAD, &run(dir.path(), bad, &planted, "", "", ""));
+    assert_eq!(
+        f,
+        ["work lock_pair count yield <- steal + steal <- yield", "work top holder of waiter=steal"]
+    );
 }

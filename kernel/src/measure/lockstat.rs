@@ -1,6 +1,7 @@
 //! Lock statistics: the acquire/release side of `IrqSpinLock` in measure builds.
 
 use crate::arch::x86_64::cpu;
+use crate::sync::lock_probe::Acquire;
 use crate::sync::{LockClass, SchedSite, SharedClass};
 use capos_measure::catalogue::{
     scheduler_lock as sl, scheduler_lock_site as site, shared_kernel_lock as sk, SchedLockSite,
@@ -12,7 +13,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Registers the lock statistics with `sync` (first thing at boot).
 pub fn install() {
-    crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe { acquired, released });
+    crate::sync::lock_probe::install(crate::sync::lock_probe::LockProbe {
+        cpu: crate::arch::x86_64::percpu::cpu_index,
+        acquired,
+        released,
+    });
 }
 
 /// Cycles of the probe's own bookkeeping inside every hold window of a
@@ -133,7 +138,8 @@ fn held_update(f: impl FnOnce(u64) -> u64) {
 /// (the `lock=` tag of its samples): only a lock taken with interrupts
 /// enabled (a `SpinLock`) is, since a sample interrupt can land only while
 /// they are (an `IrqSpinLock` masks them for its whole hold).
-fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bool {
+fn acquired(class: LockClass, s: Option<SchedSite>, a: Acquire) -> bool {
+    let (wait, spins) = (a.wait, a.spins);
     let unmasked = x86_64::instructions::interrupts::are_enabled();
     let _irq = crate::sync::IrqOff::new();
     let held = lock_id(class, s).and_then(|l| capos_measure::HeldLock::new(l.class, l.index));
@@ -154,6 +160,12 @@ fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bo
             if let Some(d) = site_of {
                 super::add(site::acquisitions.at(d), 1);
             }
+            if a.handoff {
+                super::add(sl::handoffs, 1);
+                if let Some(d) = site_of {
+                    super::add(site::handoffs.at(d), 1);
+                }
+            }
             if contended {
                 super::add(sl::contended, 1);
                 super::add(sl::spin_loops, spins);
@@ -170,6 +182,9 @@ fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bo
         LockClass::Shared(c) => {
             let d = shared_dim(c);
             super::add(sk::acquisitions.at(d), 1);
+            if a.handoff {
+                super::add(sk::handoffs.at(d), 1);
+            }
             if contended {
                 super::add(sk::contended.at(d), 1);
                 super::add(sk::spin_loops.at(d), spins);
@@ -184,8 +199,24 @@ fn acquired(class: LockClass, s: Option<SchedSite>, wait: u64, spins: u64) -> bo
     if let Some(lock) = lock_id(class, s).filter(|_| contended) {
         super::trace(TraceArgs::LockContendedWait { lock, wait_cycles: wait });
         contention_stack(lock, wait);
+        lock_pair(lock, class, &a);
     }
     tracked
+}
+
+/// Records who this contended acquisition waited for: the waiter is the
+/// lock (shared) or its site (scheduler), the holder the one the spin saw.
+fn lock_pair(waiter: LockId, class: LockClass, a: &Acquire) {
+    let holder = a.holder.and_then(|h| match class {
+        LockClass::Sched => Some((h.cpu, site_dim(h.site?) as u8)),
+        LockClass::Shared(_) => Some((h.cpu, waiter.index)),
+        LockClass::None => None,
+    });
+    let (index, cross_cpu) = match holder {
+        Some((cpu, index)) => (index, cpu != a.cpu),
+        None => (capos_measure::lock_pairs::UNKNOWN_HOLDER, false),
+    };
+    super::MEASURE.lock_pair(waiter.class as u8, waiter.index, index, a.wait, cross_cpu);
 }
 
 /// Records where a contended acquisition waited: this call's kernel stack,

@@ -6,6 +6,9 @@ pub struct IrqSpinLock<T> {
     inner: spin::Mutex<T>,
     #[cfg_attr(not(feature = "measure"), allow(dead_code))]
     class: LockClass,
+    /// Who holds it and who last released it (measure builds only).
+    #[cfg(feature = "measure")]
+    owner: super::lock_probe::Owner,
 }
 
 pub struct IrqSpinLockGuard<'a, T> {
@@ -13,14 +16,19 @@ pub struct IrqSpinLockGuard<'a, T> {
     /// Dropped after the lock is released (field order), restoring interrupts.
     irq: Option<IrqOff>,
     #[cfg(feature = "measure")]
-    stat: super::lock_probe::Held,
+    stat: super::lock_probe::Held<'a>,
 }
 
 impl<T> IrqSpinLock<T> {
     /// A lock whose acquisitions are counted under `class` in measure builds.
     /// There is no unclassed constructor: every kernel lock is measured.
     pub const fn measured(value: T, class: LockClass) -> Self {
-        IrqSpinLock { inner: spin::Mutex::new(value), class }
+        IrqSpinLock {
+            inner: spin::Mutex::new(value),
+            class,
+            #[cfg(feature = "measure")]
+            owner: super::lock_probe::Owner::new(),
+        }
     }
 
     /// A measured lock of shared-kernel-lock class `c`.
@@ -46,7 +54,8 @@ impl<T> IrqSpinLock<T> {
         let irq = Some(IrqOff::new());
         #[cfg(feature = "measure")]
         {
-            let (guard, stat) = super::lock_probe::acquire(&self.inner, self.class, site);
+            let (guard, stat) =
+                super::lock_probe::acquire(&self.inner, &self.owner, self.class, site);
             IrqSpinLockGuard { guard: Some(guard), irq, stat }
         }
         #[cfg(not(feature = "measure"))]
@@ -86,6 +95,8 @@ impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
 
 impl<T> Drop for IrqSpinLockGuard<'_, T> {
     fn drop(&mut self) {
+        #[cfg(feature = "measure")]
+        self.stat.releasing();
         drop(self.guard.take());
         #[cfg(feature = "measure")]
         self.stat.release();

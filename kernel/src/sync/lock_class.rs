@@ -28,6 +28,42 @@ pub enum SchedSite {
     Spawn,
 }
 
+#[cfg(feature = "measure")]
+impl SchedSite {
+    const ALL: [SchedSite; 10] = [
+        SchedSite::TimerSelect,
+        SchedSite::Blocking,
+        SchedSite::Yield,
+        SchedSite::ThreadExit,
+        SchedSite::ProcessExit,
+        SchedSite::StartIdleSelect,
+        SchedSite::Steal,
+        SchedSite::PreemptRequeue,
+        SchedSite::WakeUnblock,
+        SchedSite::Spawn,
+    ];
+
+    /// A small number for a lock's owner word (`lock_probe`): the
+    /// declaration index, which is the position in `ALL` (checked below).
+    pub(super) fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Inverse of [`SchedSite::code`].
+    pub(super) fn from_code(c: u8) -> Option<SchedSite> {
+        Self::ALL.get(c as usize).copied()
+    }
+}
+
+#[cfg(feature = "measure")]
+const _: () = {
+    let mut i = 0;
+    while i < SchedSite::ALL.len() {
+        assert!(SchedSite::ALL[i] as usize == i, "SchedSite::ALL is in declaration order");
+        i += 1;
+    }
+};
+
 /// Every kernel lock other than the run-queue locks: one class per static
 /// lock, one per field for locks inside per-object structures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,24 +12,33 @@ pub struct SpinLock<T> {
     inner: spin::Mutex<T>,
     #[cfg_attr(not(feature = "measure"), allow(dead_code))]
     class: LockClass,
+    /// Who holds it and who last released it (measure builds only).
+    #[cfg(feature = "measure")]
+    owner: super::lock_probe::Owner,
 }
 
 pub struct SpinLockGuard<'a, T> {
     guard: Option<spin::MutexGuard<'a, T>>,
     #[cfg(feature = "measure")]
-    stat: super::lock_probe::Held,
+    stat: super::lock_probe::Held<'a>,
 }
 
 impl<T> SpinLock<T> {
     /// A lock of shared-kernel-lock class `c` (measured in measure builds).
     pub const fn shared(value: T, c: SharedClass) -> Self {
-        SpinLock { inner: spin::Mutex::new(value), class: LockClass::Shared(c) }
+        SpinLock {
+            inner: spin::Mutex::new(value),
+            class: LockClass::Shared(c),
+            #[cfg(feature = "measure")]
+            owner: super::lock_probe::Owner::new(),
+        }
     }
 
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         #[cfg(feature = "measure")]
         {
-            let (guard, stat) = super::lock_probe::acquire(&self.inner, self.class, None);
+            let (guard, stat) =
+                super::lock_probe::acquire(&self.inner, &self.owner, self.class, None);
             SpinLockGuard { guard: Some(guard), stat }
         }
         #[cfg(not(feature = "measure"))]
@@ -52,6 +61,8 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
 
 impl<T> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
+        #[cfg(feature = "measure")]
+        self.stat.releasing();
         drop(self.guard.take());
         #[cfg(feature = "measure")]
         self.stat.release();

@@ -67,23 +67,26 @@ fn hist_name(h: Hist) -> String {
 
 /// One lock statistics family: `scheduler_lock` or one `shared_kernel_lock`
 /// entry, with its contention-stack class and lock indices.
-struct LockFamily {
-    name: String,
-    acquisitions: Counter,
-    contended: Counter,
-    wait_cycles: Counter,
-    wait_max: Counter,
+pub(super) struct LockFamily {
+    pub(super) name: String,
+    pub(super) acquisitions: Counter,
+    /// Acquisitions of a lock last released on another CPU.
+    pub(super) handoffs: Counter,
+    pub(super) contended: Counter,
+    pub(super) wait_cycles: Counter,
+    pub(super) wait_max: Counter,
     wait_hist: Hist,
     hold_hist: Hist,
-    class: ContentionClass,
+    pub(super) class: ContentionClass,
     /// Contention-stack lock indices that belong to this family.
-    locks: Vec<u8>,
+    pub(super) locks: Vec<u8>,
 }
 
-fn lock_families() -> Vec<LockFamily> {
+pub(super) fn lock_families() -> Vec<LockFamily> {
     let mut out = vec![LockFamily {
         name: "scheduler_lock".into(),
         acquisitions: sl::acquisitions.into(),
+        handoffs: sl::handoffs.into(),
         contended: sl::contended.into(),
         wait_cycles: sl::wait_cycles.into(),
         wait_max: sl::wait_max.into(),
@@ -96,6 +99,7 @@ fn lock_families() -> Vec<LockFamily> {
         out.push(LockFamily {
             name: format!("shared_kernel_lock lock={}", l.label()),
             acquisitions: sk::acquisitions.at(*l),
+            handoffs: sk::handoffs.at(*l),
             contended: sk::contended.at(*l),
             wait_cycles: sk::wait_cycles.at(*l),
             wait_max: sk::wait_max.at(*l),
@@ -118,7 +122,7 @@ impl Ctx<'_> {
     }
 
     /// Events that may straddle this phase's boundaries: one per CPU each.
-    fn straddle(&self, phase: Phase) -> u64 {
+    pub(super) fn straddle(&self, phase: Phase) -> u64 {
         let (s, e) = boundaries(self.r, phase);
         (s + e) * self.cpus
     }
@@ -421,8 +425,9 @@ impl Ctx<'_> {
         let t = self.straddle(phase);
         let wait_max = self.get(Phase::Aggregate, sl::wait_max);
         let hold_max = self.get(Phase::Aggregate, sl::hold_max);
-        let pairs: [(Counter, _, u64); 4] = [
+        let pairs: [(Counter, _, u64); 5] = [
             (sl::acquisitions.into(), site::acquisitions, 1),
+            (sl::handoffs.into(), site::handoffs, 1),
             (sl::contended.into(), site::contended, 1),
             (sl::wait_cycles.into(), site::wait_cycles, wait_max),
             (sl::hold_cycles.into(), site::hold_cycles, hold_max),

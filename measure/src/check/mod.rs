@@ -27,6 +27,7 @@ use crate::phase::Phase;
 use crate::report::Report;
 
 mod identities;
+mod lock_pairs;
 use identities::Ctx;
 
 /// What the check needs to know that the report does not state.
@@ -280,6 +281,8 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
         c.lock_site_sum(phase, &mut rows);
         c.lock_hists(phase, &mut rows);
         c.contention(phase, &mut rows);
+        c.lock_pairs(phase, &mut rows);
+        c.handoff_bound(phase, &mut rows);
     }
     c.final_total(&mut rows);
     c.timed_samples(&mut rows);
@@ -309,6 +312,7 @@ pub fn record_count(r: &Report) -> u64 {
         + r.pc_samples.len()
         + r.stack_samples.len()
         + r.contention_stacks.len()
+        + r.lock_pairs.len()
         + r.trace.len()
         + r.trace_dropped.len()
         + r.thread_ops.len()
