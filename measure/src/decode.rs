@@ -15,6 +15,7 @@ use crate::record::{
 use crate::samples::MAX_FRAMES;
 use crate::thread_names::MAX_THREAD_NAME;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::{TraceEvent, TraceKind};
 
 /// Why bytes are not a record.
@@ -262,6 +263,15 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 *c = r.var()?;
             }
             Record::CpuTime { phase, cpu, cycles }
+        }
+        tag::THREAD_TIME => {
+            let (phase, thread) = (r.phase()?, r.var()?);
+            let pid = r.small("pid", u32::MAX as u64)? as u32;
+            let mut cycles = [0u64; crate::thread_time::STATES];
+            for c in &mut cycles {
+                *c = r.var()?;
+            }
+            Record::ThreadTime(ThreadTime { phase, thread, pid, cycles })
         }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),

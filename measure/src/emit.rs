@@ -4,7 +4,8 @@
 //! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
 //! stacks, per-thread rows, trace events and per-CPU dropped counts, CPU
-//! time by state per phase and CPU, thread
+//! time by state per phase and CPU, thread time by state per phase and
+//! thread, thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -23,6 +24,7 @@ use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, PcKey, Record, StackKey, TIMED_BATCH};
 use crate::thread_ops::{self, ThreadOpsRows};
+use crate::thread_time::{self, ThreadTimeRows};
 
 /// What the report needs from the kernel besides the counters.
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +172,16 @@ impl Frozen<'_> {
         }
         for ((phase, cpu), cycles) in cpu_time {
             send(&Record::CpuTime { phase, cpu, cycles });
+        }
+
+        let mut thread_time = ThreadTimeRows::new();
+        for t in &self.thread_time {
+            for phase in sample_phases(t.phase, final_total) {
+                thread_time::add_to(&mut thread_time, phase, t);
+            }
+        }
+        for t in thread_time.into_values() {
+            send(&Record::ThreadTime(t));
         }
 
         for (thread, pid, name) in &self.names {

@@ -17,6 +17,7 @@ use crate::record::SampleTag;
 use crate::samples::{ContentionEntry, StackFrames};
 use crate::shard::ShardCopy;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::TraceEvent;
 use crate::MAX_CPUS;
 
@@ -50,6 +51,8 @@ pub struct Frozen<'a> {
     pub(crate) names: Vec<(u64, u32, String)>,
     /// (phase slot, cpu, cycles per state) of every CPU that accounted.
     pub(crate) cpu_time: Vec<(Phase, u8, [u64; crate::cpu_time::STATES])>,
+    /// Per-thread time-by-state rows (phase tags as recorded).
+    pub(crate) thread_time: Vec<ThreadTime>,
 }
 
 impl Measure {
@@ -101,6 +104,7 @@ impl Measure {
                     .filter_map(move |p| Some((*p, cpu as u8, self.cpu_time.cycles(cpu, *p)?)))
             })
             .collect();
+        let thread_time = self.thread_time.entries().collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -113,6 +117,7 @@ impl Measure {
             timed,
             names,
             cpu_time,
+            thread_time,
         }
     }
 }

@@ -39,11 +39,12 @@ use crate::samples::{ContentionTable, PcTable, StackTable};
 use crate::shard::Shards;
 use crate::thread_names::ThreadNames;
 use crate::thread_ops::{ThreadOp, ThreadOpsTable};
+use crate::thread_time::{ThreadClock, ThreadState, ThreadTimeTable};
 use crate::timed::SampleRings;
 use crate::trace::{TraceEvent, TraceRings};
 use crate::{
     catalogue, CONTENTION_TABLE_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES, THREAD_NAMES,
-    THREAD_OPS_ENTRIES, TIMED_SAMPLES_PER_CPU, TRACE_EVENTS_PER_CPU,
+    THREAD_OPS_ENTRIES, THREAD_TIME_ENTRIES, TIMED_SAMPLES_PER_CPU, TRACE_EVENTS_PER_CPU,
 };
 
 /// Set once, when measurement stops; read by every probe. Alone on its
@@ -65,6 +66,7 @@ pub struct Measure {
     pub(crate) timed: SampleRings<TIMED_SAMPLES_PER_CPU>,
     pub(crate) names: ThreadNames<THREAD_NAMES>,
     pub(crate) cpu_time: CpuTime,
+    pub(crate) thread_time: ThreadTimeTable<THREAD_TIME_ENTRIES>,
 }
 
 impl Default for Measure {
@@ -88,6 +90,7 @@ impl Measure {
             timed: SampleRings::new(),
             names: ThreadNames::new(),
             cpu_time: CpuTime::new(),
+            thread_time: ThreadTimeTable::new(),
         }
     }
 
@@ -102,6 +105,7 @@ impl Measure {
         self.stacks.claims().set_limit(n);
         self.contention.claims().set_limit(n);
         self.thread_ops.claims.set_limit(n);
+        self.thread_time.claims.set_limit(n);
         self.names.claims.set_limit(n);
         self.timed.set_limit(n);
     }
@@ -282,6 +286,33 @@ impl Measure {
         if self.live() && !self.thread_ops.record(self.phases.current(), tref, pid, op, n) {
             self.add(cpu, catalogue::thread_ops::rows_refused, 1);
         }
+    }
+
+    /// Thread `tref` (of process `pid`, its clock `clock`) enters `state`
+    /// at TSC `now` (`None`: it exited and stops accounting); the cycles
+    /// since its last change go to the state it left, split at phase marks,
+    /// and a refused row counts `thread_ops.time_rows_refused` on `cpu`.
+    /// Returns the state left and the cycles spent in it (`None` on the
+    /// thread's first change or once stopped). Under the thread's scheduler
+    /// lock, on any CPU.
+    pub fn thread_state(
+        &self,
+        cpu: usize,
+        clock: &ThreadClock,
+        tref: u64,
+        pid: u32,
+        state: Option<ThreadState>,
+        now: u64,
+    ) -> Option<(ThreadState, u64)> {
+        if !self.live() {
+            return None;
+        }
+        let (left, from, to) = clock.switch(state, now)?;
+        let refused = self.thread_time.add_span(&self.phases, tref, pid, left, from, to);
+        if refused != 0 {
+            self.add(cpu, catalogue::thread_ops::time_rows_refused, refused);
+        }
+        Some((left, to - from))
     }
 
     /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.

@@ -30,6 +30,8 @@ struct Json<'a> {
     load_maps: &'a [LoadMap],
     /// Per (phase, CPU): cycles by state name.
     cpu_time: Vec<CpuTimeJson>,
+    /// Per (phase, thread): cycles by thread state name.
+    thread_time: Vec<ThreadTimeJson>,
     thread_names: Vec<&'a ThreadName>,
     stack_defs: Vec<StackDefJson<'a>>,
     /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
@@ -42,6 +44,14 @@ struct CpuTimeJson {
     phase: Phase,
     cpu: u8,
     cycles: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+struct ThreadTimeJson {
+    phase: Phase,
+    thread: u64,
+    pid: u32,
+    cycles: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -247,6 +257,19 @@ impl Report {
                         .iter()
                         .map(|s| s.name())
                         .zip(c.iter().copied())
+                        .collect(),
+                })
+                .collect(),
+            thread_time: self
+                .thread_time
+                .values()
+                .map(|t| ThreadTimeJson {
+                    phase: t.phase,
+                    thread: t.thread,
+                    pid: t.pid,
+                    cycles: crate::thread_time::ThreadState::all()
+                        .map(|s| s.name())
+                        .zip(t.cycles)
                         .collect(),
                 })
                 .collect(),

@@ -43,6 +43,7 @@ pub mod samples;
 pub mod shard;
 pub mod thread_names;
 pub mod thread_ops;
+pub mod thread_time;
 pub mod timed;
 pub mod trace;
 
@@ -84,6 +85,8 @@ pub const THREAD_NAMES: usize = 1024;
 pub const CONTENTION_TABLE_ENTRIES: usize = 256;
 /// (thread, phase) rows in the per-thread operation table.
 pub const THREAD_OPS_ENTRIES: usize = 1024;
+/// (thread, phase) rows in the per-thread time-by-state table.
+pub const THREAD_TIME_ENTRIES: usize = 1024;
 /// Events kept per CPU trace ring.
 pub const TRACE_EVENTS_PER_CPU: usize = 256;
 

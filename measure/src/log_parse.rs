@@ -13,7 +13,7 @@ use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{
     CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
-    THREAD_OPS_FAMILY, TIMED_FAMILY,
+    THREAD_OPS_FAMILY, THREAD_TIME_FAMILY, TIMED_FAMILY,
 };
 use crate::phase::Phase;
 use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
@@ -259,6 +259,15 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 *c = t.num(state.name())?;
             }
             report.cpu_time.insert((phase, cpu), cycles);
+        }
+        THREAD_TIME_FAMILY => {
+            let (phase, pid, thread) = (t.phase("phase")?, t.small("pid")?, t.num("thread")?);
+            let mut cycles = [0u64; crate::thread_time::STATES];
+            for (c, state) in cycles.iter_mut().zip(crate::thread_time::ThreadState::all()) {
+                *c = t.num(&state.name())?;
+            }
+            let row = crate::thread_time::ThreadTime { phase, thread, pid, cycles };
+            crate::thread_time::add_to(&mut report.thread_time, phase, &row);
         }
         THREAD_NAME_FAMILY => {
             let (thread, pid) = (t.num("thread")?, t.small("pid")?);

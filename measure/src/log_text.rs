@@ -18,6 +18,7 @@
 //! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
 //! measure: trace_dropped cpu=1 dropped=0
 //! measure: cpu_time phase=work cpu=1 user=1900000 kernel=60000 lock_spin=2000 irq=9000 shootdown=0 idle=25000 measure=4000
+//! measure: thread_time phase=work pid=3 thread=0x100000004 running=900000 runnable=20000 blocked_sleep=400000 blocked_park=0 blocked_join=0 blocked_ipc=0 blocked_cap_enter=0 blocked_exit_wait=0 blocked_other=0
 //! measure: thread_name thread=0x100000004 pid=3 name=worker-1
 //! measure: stack_def id=17 cpu=1 pid=3 tid=0x100000004 mode=user lock=- frames=0x401000,0x401200
 //! measure: timed_samples cpu=1 samples=123456789:17,2005210:17,1998034:0
@@ -75,6 +76,9 @@ pub const THREAD_OPS_FAMILY: &str = "thread_counts";
 
 /// Line family of CPU time by state.
 pub const CPU_TIME_FAMILY: &str = "cpu_time";
+
+/// Line family of thread time by state.
+pub const THREAD_TIME_FAMILY: &str = "thread_time";
 
 /// Line family of thread names.
 pub const THREAD_NAME_FAMILY: &str = "thread_name";
@@ -240,6 +244,19 @@ impl Report {
         for ((phase, cpu), cycles) in &self.cpu_time {
             let _ = write!(out, "{PREFIX}{CPU_TIME_FAMILY} phase={} cpu={cpu}", phase.name());
             for (state, c) in crate::cpu_time::CpuState::ALL.iter().zip(cycles) {
+                let _ = write!(out, " {}={c}", state.name());
+            }
+            out.push('\n');
+        }
+        for t in self.thread_time.values() {
+            let _ = write!(
+                out,
+                "{PREFIX}{THREAD_TIME_FAMILY} phase={} pid={} thread={:#x}",
+                t.phase.name(),
+                t.pid,
+                t.thread
+            );
+            for (state, c) in crate::thread_time::ThreadState::all().zip(t.cycles) {
                 let _ = write!(out, " {}={c}", state.name());
             }
             out.push('\n');

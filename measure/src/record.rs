@@ -24,6 +24,7 @@
 //! | 15  | StackDef        | id, tag, n, n x frame (leaf first)                                |
 //! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
 //! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
+//! | 18  | ThreadTime      | phase, thread ref, pid, cycles per state (running, runnable, blocked by reason: sleep, park, join, ipc, cap_enter, exit_wait, other) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
 //! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
@@ -37,12 +38,13 @@ use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::TraceEvent;
 
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 4;
+pub const WIRE_VERSION: u8 = 5;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -357,6 +359,9 @@ pub enum Record {
         cpu: u8,
         cycles: [u64; crate::cpu_time::STATES],
     },
+    /// Cycles one thread spent in each
+    /// [`crate::thread_time::ThreadState`] in one phase.
+    ThreadTime(ThreadTime),
     End {
         tsc: u64,
         records: u64,
@@ -381,6 +386,7 @@ pub(crate) mod tag {
     pub const STACK_DEF: u8 = 15;
     pub const TIMED_SAMPLES: u8 = 16;
     pub const CPU_TIME: u8 = 17;
+    pub const THREAD_TIME: u8 = 18;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -557,6 +563,15 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             put(out, *cpu as u64);
             for c in cycles {
                 put(out, *c);
+            }
+        }
+        Record::ThreadTime(t) => {
+            out.push(tag::THREAD_TIME);
+            for v in [t.phase as u64, t.thread, t.pid as u64] {
+                put(out, v);
+            }
+            for c in t.cycles {
+                put(out, c);
             }
         }
         Record::End { tsc, records } => {

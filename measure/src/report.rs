@@ -96,6 +96,9 @@ pub struct Report {
     /// Cycles per CPU state (indexed by [`crate::cpu_time::CpuState`] id),
     /// by (phase, CPU).
     pub cpu_time: BTreeMap<(Phase, u8), [u64; crate::cpu_time::STATES]>,
+    /// Per-thread cycles by [`crate::thread_time::ThreadState`], by (phase,
+    /// thread ref).
+    pub thread_time: crate::thread_time::ThreadTimeRows,
     pub end: Option<End>,
 }
 
@@ -193,6 +196,9 @@ impl ReportBuilder {
                 .extend(samples.into_iter().map(|(tsc, stack)| TimedSample { cpu, tsc, stack })),
             Record::CpuTime { phase, cpu, cycles } => {
                 r.cpu_time.insert((phase, cpu), cycles);
+            }
+            Record::ThreadTime(t) => {
+                crate::thread_time::add_to(&mut r.thread_time, t.phase, &t);
             }
             Record::End { tsc, records } => {
                 let got = self.received - 1;

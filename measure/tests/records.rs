@@ -128,6 +128,12 @@ fn every_kind() -> Vec<Record> {
         },
         Record::TimedSamples { cpu: 1, samples: vec![(u64::MAX - 5, 1), (3, 0), (3, 7), (9, 1)] },
         Record::CpuTime { phase: Phase::Work, cpu: 3, cycles: [1, 0, u64::MAX, 4, 5, 6, 7] },
+        Record::ThreadTime(capos_measure::thread_time::ThreadTime {
+            phase: Phase::Shutdown,
+            thread: 3 << 32 | 7,
+            pid: 2,
+            cycles: [1, 2, 3, u64::MAX, 0, 0, 7, 8, 9],
+        }),
         Record::End { tsc: 456, records: 11 },
     ]
 }

@@ -64,6 +64,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let idle_stacks = weight_with_frame(&stacks, |f| f == idle_frame);
     let spun = run.planted("spun")?;
     let mut rows = super::cpu_time::rows(name, &run.report, spun, slept as u64);
+    rows.extend(super::thread_time::sleep_rows(name, &run.report, slept as u64, spun));
     rows.extend([
         Row::new(
             name,

@@ -127,6 +127,15 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     // user, kernel, lock_spin, irq, shootdown, idle, measure
     let cycles = [470_000_000, 10_000_000, 0, 20_000_000, 0, 1_480_000_000, 20_000_000];
     rep.cpu_time.insert((Phase::Work, 0), cycles);
+    // The sleeper: 7 ms of its running and runnable time was kernel work
+    // inside its sleep calls, so blocked_sleep >= 1 493 000 000.
+    let sleeper = |sleep: u64, other: u64| {
+        let mut cycles = [0; capos_measure::thread_time::STATES];
+        cycles[..3].copy_from_slice(&[485_000_000, 2_000_000, sleep]);
+        cycles[8] = other;
+        capos_measure::thread_time::ThreadTime { phase: Phase::Work, thread: 9, pid: 2, cycles }
+    };
+    rep.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 0));
     let idle = |n: u64| {
         let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);
         let work = format!("a_[k];capos_kernel::sched::idle_loop_[k] {n}\n");
@@ -138,6 +147,20 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     let (pcs, work) = idle(120);
     let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
     assert_eq!(failed(&sleep::WORKLOAD, &r).len(), 2);
+    // A sleep longer than slept, or shorter than the kernel work allows;
+    // blocked time under another reason.
+    let (pcs, work) = idle(148);
+    let within = "work: sleeper blocked_sleep within [slept - runnable - (running - spun), slept]";
+    for sleep in [1_500_000_001, 1_492_999_999] {
+        let mut bad = rep.clone();
+        bad.thread_time.insert((Phase::Work, 9), sleeper(sleep, 0));
+        let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+        assert_eq!(failed(&sleep::WORKLOAD, &r), [within]);
+    }
+    let mut bad = rep.clone();
+    bad.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 1));
+    let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+    assert_eq!(failed(&sleep::WORKLOAD, &r), ["work: sleeper blocked time = blocked_sleep"]);
     // Idle time beyond the slept time, and user time missing from the spins
     // beyond what handlers and the kernel took.
     let (pcs, work) = idle(148);
@@ -599,6 +622,21 @@ fn oversub_report(sleeps: u64, ticks: u64) -> Report {
             r.timed_samples.push(capos_measure::report::TimedSample { cpu: 0, tsc, stack: id });
         }
     }
+    // Work-phase thread time: the main thread ran 100, spinner-0 1 000 and
+    // spinner-1 900 cycles; each spinner waited while the others ran.
+    for (tid, running, runnable) in
+        [(0x1_0000_0004u64, 100, 0), (0x1_0000_0005, 1_000, 1_000), (0x1_0000_0006, 900, 1_100)]
+    {
+        let mut cycles = [0; capos_measure::thread_time::STATES];
+        cycles[..2].copy_from_slice(&[running, runnable]);
+        let t = capos_measure::thread_time::ThreadTime {
+            phase: Phase::Work,
+            thread: tid,
+            pid: 2,
+            cycles,
+        };
+        r.thread_time.insert((Phase::Work, tid), t);
+    }
     r
 }
 
@@ -621,6 +659,13 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
     bad.timed_samples.pop();
     let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
     assert_eq!(f, ["spinner-1: time-ordered samples = its stack samples (whole run)"]);
+    // A spinner that waited one cycle more than the others ran.
+    let mut bad = faithful.clone();
+    if let Some(t) = bad.thread_time.get_mut(&(Phase::Work, 0x1_0000_0005)) {
+        t.cycles[1] += 1;
+    }
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["spinner-0: work runnable = the other threads' running"]);
 
     // A wakeup whose queued sleeper the pick did not see.
     let mut bad = faithful.clone();
@@ -709,6 +754,7 @@ fn overflow_report() -> (Report, String) {
         (k::contention_overflow.into(), 2),
         (thread_ops::rows_refused.into(), 15),
         (thread_ops::names_refused.into(), 1),
+        (thread_ops::time_rows_refused.into(), 4),
         (capos_measure::catalogue::timer::sample_ring_dropped.into(), 128),
         (thread_ops::ring_sqes.into(), 10),
         (
@@ -728,6 +774,13 @@ fn overflow_report() -> (Report, String) {
         r.contention_stacks.insert((p, 1, 0, vec![7]), (1, 100));
         let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
         r.thread_ops.insert((p, 9), row);
+        let time = capos_measure::thread_time::ThreadTime {
+            phase: p,
+            thread: 9,
+            pid: 1,
+            cycles: [5; capos_measure::thread_time::STATES],
+        };
+        r.thread_time.insert((p, 9), time);
     }
     // One time-ordered sample per CPU (stack samples 17 + 113 + 0 + 0: 128
     // dropped), one of the two names.
@@ -738,7 +791,7 @@ fn overflow_report() -> (Report, String) {
     r.thread_names.insert(7, name);
     let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
         kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
-        thread_rows_refused=15 thread_names_refused=1 sample_ring_dropped=128 trace_dropped=0 \
+        thread_rows_refused=15 thread_names_refused=1 thread_time_refused=4 sample_ring_dropped=128 trace_dropped=0 \
         (no trace rings)\n";
     (r, losses.to_string())
 }

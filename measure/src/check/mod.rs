@@ -27,6 +27,7 @@ use crate::phase::Phase;
 use crate::report::Report;
 
 mod identities;
+mod thread_time;
 use identities::Ctx;
 
 /// What the check needs to know that the report does not state.
@@ -284,6 +285,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
     c.final_total(&mut rows);
     c.timed_samples(&mut rows);
     c.cpu_time(&mut rows);
+    c.thread_time(&mut rows);
     let decoded = record_count(report);
     rows.push(Row::new(
         "end_records",
@@ -315,6 +317,7 @@ pub fn record_count(r: &Report) -> u64 {
         + r.thread_names.len()
         + r.stack_defs.len()
         + r.cpu_time.len()
+        + r.thread_time.len()
         + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64

@@ -1,0 +1,93 @@
+//! Per-thread time by state (`thread_time` lines) against planted answers.
+//!
+//! * `fid-sleep`: the sleeper's `blocked_sleep` in the work phase is its
+//!   planted `slept` (TSC around its `Timer.sleep` calls) less the kernel
+//!   work inside those calls (entering `cap_enter`, blocking, the wakeup,
+//!   the wait in the run queue, returning), which the thread spends
+//!   running or runnable: within `[slept - runnable - (running - spun),
+//!   slept]`, `spun` being its planted user spinning (inside `running`).
+//!   It blocks nowhere else, so all its blocked time is `blocked_sleep`.
+//! * `fid-oversub`: on its one CPU, at every instant of the work phase one
+//!   accounted thread runs (switch-out and switch-in share one TSC) and
+//!   both spinners are alive and never block, so a spinner is runnable
+//!   exactly while another thread runs: its `runnable` = the other
+//!   threads' `running`, give or take the CPU's idle time (none: a spinner
+//!   is always runnable).
+
+use capos_measure::cpu_time::CpuState;
+use capos_measure::phase::Phase;
+use capos_measure::report::Report;
+use capos_measure::thread_time::{BlockReason, ThreadState, ThreadTime};
+
+use super::table::Row;
+
+fn work_rows(r: &Report) -> impl Iterator<Item = &ThreadTime> {
+    r.thread_time.values().filter(|t| t.phase == Phase::Work)
+}
+
+/// `fid-sleep`'s rows: the user thread that slept longest is the sleeper.
+pub fn sleep_rows(workload: &str, r: &Report, slept: u64, spun: u64) -> Vec<Row> {
+    let sleep = ThreadState::Blocked(BlockReason::Sleep);
+    let Some(t) = work_rows(r).filter(|t| t.pid != 0).max_by_key(|t| t.get(sleep)) else {
+        return vec![Row::name(
+            workload,
+            "work: sleeper's thread_time line",
+            "present",
+            "absent",
+            false,
+        )];
+    };
+    let running = t.get(ThreadState::Running);
+    let overhead = t.get(ThreadState::Runnable) + running.saturating_sub(spun);
+    let low = slept.saturating_sub(overhead);
+    vec![
+        Row::name(
+            workload,
+            "work: sleeper blocked_sleep within [slept - runnable - (running - spun), slept]",
+            format!("{low}..={slept}"),
+            t.get(sleep).to_string(),
+            (low..=slept).contains(&t.get(sleep)),
+        ),
+        Row::exact(
+            workload,
+            "work: sleeper blocked time = blocked_sleep",
+            t.get(sleep),
+            t.blocked(),
+        ),
+    ]
+}
+
+/// `fid-oversub`'s rows for the threads named `names` (the spinners).
+pub fn oversub_rows(workload: &str, r: &Report, names: &[&str]) -> Vec<Row> {
+    let idle: u64 = (r.cpu_time.iter())
+        .filter(|((p, _), _)| *p == Phase::Work)
+        .map(|(_, c)| c[CpuState::Idle as usize])
+        .sum();
+    let mut rows = Vec::new();
+    for name in names {
+        let Some(tid) = r.thread_names.values().find(|n| n.name == *name).map(|n| n.thread) else {
+            continue; // thread_views reports the missing name
+        };
+        let Some(me) = work_rows(r).find(|t| t.thread == tid) else {
+            rows.push(Row::name(
+                workload,
+                format!("{name}: work thread_time line"),
+                "present",
+                "absent",
+                false,
+            ));
+            continue;
+        };
+        let others: u64 =
+            work_rows(r).filter(|t| t.thread != tid).map(|t| t.get(ThreadState::Running)).sum();
+        rows.push(Row::new(
+            workload,
+            format!("{name}: work runnable = the other threads' running"),
+            others as f64,
+            me.get(ThreadState::Runnable) as f64,
+            idle as f64,
+            "one CPU, one thread running at a time; ± the CPU's idle time",
+        ));
+    }
+    rows
+}
