@@ -273,6 +273,33 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             }
             Record::ThreadTime(ThreadTime { phase, thread, pid, cycles })
         }
+        tag::RUN_DELAY => {
+            let (phase, cpu) = (r.phase()?, r.small("cpu", u8::MAX as u64)? as u8);
+            let kind = r.small("delay kind", crate::run_delay::KINDS as u64 - 1)? as u8;
+            let sum = r.var()?;
+            let n = r.small("bucket count", crate::run_delay::BUCKETS as u64)?;
+            let mut buckets = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let b = r.small("delay bucket", crate::run_delay::BUCKETS as u64 - 1)?;
+                if buckets.last().is_some_and(|(last, _)| u64::from(*last) >= b) {
+                    return Err(DecodeError::BadBucket(b));
+                }
+                buckets.push((b as u8, r.var()?));
+            }
+            Record::RunDelay(crate::run_delay::DelayHist { phase, cpu, kind, sum, buckets })
+        }
+        tag::RUN_DELAY_WORST => {
+            let (phase, cpu) = (r.phase()?, r.small("cpu", u8::MAX as u64)? as u8);
+            let cycles = r.var()?;
+            let kind = r.small("delay kind", crate::run_delay::KINDS as u64 - 1)? as u8;
+            let thread = r.var()?;
+            let pid = r.small("pid", u32::MAX as u64)? as u32;
+            let waker = r.var()?;
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let worst = crate::run_delay::WorstDelay { cycles, kind, thread, pid, waker, frames };
+            Record::RunDelayWorst { phase, cpu, worst }
+        }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),
     };

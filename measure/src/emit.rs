@@ -5,7 +5,7 @@
 //! counters and histograms, then PC samples, stack samples, contention
 //! stacks, per-thread rows, trace events and per-CPU dropped counts, CPU
 //! time by state per phase and CPU, thread time by state per phase and
-//! thread, thread
+//! thread, run-queue delays and worst delays per phase and CPU, thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -23,6 +23,7 @@ use crate::instrument::Measure;
 use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::record::{ContentionKey, PcKey, Record, StackKey, TIMED_BATCH};
+use crate::run_delay::{DelayHist, WorstDelay};
 use crate::thread_ops::{self, ThreadOpsRows};
 use crate::thread_time::{self, ThreadTimeRows};
 
@@ -182,6 +183,34 @@ impl Frozen<'_> {
         }
         for t in thread_time.into_values() {
             send(&Record::ThreadTime(t));
+        }
+
+        type Sums = BTreeMap<(Phase, u8, u8), (u64, BTreeMap<u8, u64>)>;
+        let mut delays = Sums::new();
+        for h in &self.run_delay {
+            for phase in sample_phases(h.phase, final_total) {
+                let (sum, buckets) = delays.entry((phase, h.cpu, h.kind)).or_default();
+                *sum = sum.wrapping_add(h.sum);
+                for (b, n) in &h.buckets {
+                    *buckets.entry(*b).or_default() += n;
+                }
+            }
+        }
+        for ((phase, cpu, kind), (sum, buckets)) in delays {
+            let buckets = buckets.into_iter().collect();
+            send(&Record::RunDelay(DelayHist { phase, cpu, kind, sum, buckets }));
+        }
+        let mut worst: BTreeMap<(Phase, u8), &WorstDelay> = BTreeMap::new();
+        for (at, cpu, w) in &self.run_delay_worst {
+            for phase in sample_phases(*at, final_total) {
+                let slot = worst.entry((phase, *cpu)).or_insert(w);
+                if w.cycles > slot.cycles {
+                    *slot = w;
+                }
+            }
+        }
+        for ((phase, cpu), w) in worst {
+            send(&Record::RunDelayWorst { phase, cpu, worst: w.clone() });
         }
 
         for (thread, pid, name) in &self.names {

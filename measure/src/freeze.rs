@@ -53,6 +53,9 @@ pub struct Frozen<'a> {
     pub(crate) cpu_time: Vec<(Phase, u8, [u64; crate::cpu_time::STATES])>,
     /// Per-thread time-by-state rows (phase tags as recorded).
     pub(crate) thread_time: Vec<ThreadTime>,
+    /// Run-queue delay histograms and worst delays (phase slots as recorded).
+    pub(crate) run_delay: Vec<crate::run_delay::DelayHist>,
+    pub(crate) run_delay_worst: Vec<(Phase, u8, crate::run_delay::WorstDelay)>,
 }
 
 impl Measure {
@@ -105,6 +108,8 @@ impl Measure {
             })
             .collect();
         let thread_time = self.thread_time.entries().collect();
+        let run_delay = self.run_delays.hists().collect();
+        let run_delay_worst = self.run_delays.worst().collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -118,6 +123,8 @@ impl Measure {
             names,
             cpu_time,
             thread_time,
+            run_delay,
+            run_delay_worst,
         }
     }
 }

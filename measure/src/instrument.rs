@@ -35,6 +35,7 @@ use crate::declare::{Counter, Hist};
 use crate::phase::{MarkError, Phase, PhaseBook};
 use crate::record::ContentionClass;
 use crate::record::{Mode, SampleTag};
+use crate::run_delay::RunDelays;
 use crate::samples::{ContentionTable, PcTable, StackTable};
 use crate::shard::Shards;
 use crate::thread_names::ThreadNames;
@@ -67,6 +68,7 @@ pub struct Measure {
     pub(crate) names: ThreadNames<THREAD_NAMES>,
     pub(crate) cpu_time: CpuTime,
     pub(crate) thread_time: ThreadTimeTable<THREAD_TIME_ENTRIES>,
+    pub(crate) run_delays: RunDelays,
 }
 
 impl Default for Measure {
@@ -91,6 +93,7 @@ impl Measure {
             names: ThreadNames::new(),
             cpu_time: CpuTime::new(),
             thread_time: ThreadTimeTable::new(),
+            run_delays: RunDelays::new(),
         }
     }
 
@@ -292,6 +295,9 @@ impl Measure {
     /// at TSC `now` (`None`: it exited and stops accounting); the cycles
     /// since its last change go to the state it left, split at phase marks,
     /// and a refused row counts `thread_ops.time_rows_refused` on `cpu`.
+    /// A switch-in (`runnable` to `running`) on `cpu` also counts its
+    /// run-queue delay ([`crate::run_delay`]); `cpu` must then be the CPU
+    /// switching the thread in.
     /// Returns the state left and the cycles spent in it (`None` on the
     /// thread's first change or once stopped). Under the thread's scheduler
     /// lock, on any CPU.
@@ -307,7 +313,12 @@ impl Measure {
         if !self.live() {
             return None;
         }
+        let cause = clock.cause();
         let (left, from, to) = clock.switch(state, now)?;
+        if left == ThreadState::Runnable && state == Some(ThreadState::Running) {
+            let phase = self.phases.current();
+            self.run_delays.record(cpu, phase, cause, to - from, tref, pid, &clock.wake);
+        }
         let refused = self.thread_time.add_span(&self.phases, tref, pid, left, from, to);
         if refused != 0 {
             self.add(cpu, catalogue::thread_ops::time_rows_refused, refused);

@@ -32,6 +32,9 @@ struct Json<'a> {
     cpu_time: Vec<CpuTimeJson>,
     /// Per (phase, thread): cycles by thread state name.
     thread_time: Vec<ThreadTimeJson>,
+    /// Per (phase, CPU, kind): log-linear buckets (index: count) and sum.
+    run_delay: Vec<RunDelayJson<'a>>,
+    run_delay_worst: Vec<RunDelayWorstJson<'a>>,
     thread_names: Vec<&'a ThreadName>,
     stack_defs: Vec<StackDefJson<'a>>,
     /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
@@ -52,6 +55,24 @@ struct ThreadTimeJson {
     thread: u64,
     pid: u32,
     cycles: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct RunDelayJson<'a> {
+    phase: Phase,
+    cpu: u8,
+    kind: &'static str,
+    sum: u64,
+    buckets: &'a BTreeMap<u8, u64>,
+}
+
+#[derive(Serialize)]
+struct RunDelayWorstJson<'a> {
+    phase: Phase,
+    cpu: u8,
+    kind: &'static str,
+    #[serde(flatten)]
+    worst: &'a crate::run_delay::WorstDelay,
 }
 
 #[derive(Serialize)]
@@ -273,6 +294,27 @@ impl Report {
                         .collect(),
                 })
                 .collect(),
+            run_delay: self
+                .run_delay
+                .iter()
+                .map(|((phase, cpu, kind), (sum, buckets))| RunDelayJson {
+                    phase: *phase,
+                    cpu: *cpu,
+                    kind: delay_kind(*kind),
+                    sum: *sum,
+                    buckets,
+                })
+                .collect(),
+            run_delay_worst: self
+                .run_delay_worst
+                .iter()
+                .map(|((phase, cpu), worst)| RunDelayWorstJson {
+                    phase: *phase,
+                    cpu: *cpu,
+                    kind: delay_kind(worst.kind),
+                    worst,
+                })
+                .collect(),
             thread_names: self.thread_names.values().collect(),
             stack_defs: self
                 .stack_defs
@@ -284,4 +326,8 @@ impl Report {
         };
         serde_json::to_string_pretty(&json)
     }
+}
+
+fn delay_kind(id: u8) -> &'static str {
+    crate::run_delay::DelayKind::from_id(u64::from(id)).map_or("?", |k| k.name())
 }

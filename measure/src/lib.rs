@@ -39,6 +39,7 @@ mod instrument;
 pub mod instrument_info;
 pub mod phase;
 pub mod record;
+pub mod run_delay;
 pub mod samples;
 pub mod shard;
 pub mod thread_names;

@@ -12,8 +12,9 @@ use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{
-    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
-    THREAD_OPS_FAMILY, THREAD_TIME_FAMILY, TIMED_FAMILY,
+    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, RUN_DELAY_FAMILY,
+    RUN_DELAY_WORST_FAMILY, STACK_DEF_FAMILY, THREAD_NAME_FAMILY, THREAD_OPS_FAMILY,
+    THREAD_TIME_FAMILY, TIMED_FAMILY,
 };
 use crate::phase::Phase;
 use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
@@ -269,6 +270,39 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             let row = crate::thread_time::ThreadTime { phase, thread, pid, cycles };
             crate::thread_time::add_to(&mut report.thread_time, phase, &row);
         }
+        RUN_DELAY_FAMILY => {
+            let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);
+            let kind = delay_kind(t.str("kind")?)?;
+            let (count, sum) = (t.num("count")?, t.num("sum")?);
+            let list = t.str("buckets")?;
+            let bad = || K::BadBuckets(list.to_string());
+            let mut buckets = std::collections::BTreeMap::new();
+            for item in list.split(',').filter(|s| !s.is_empty()) {
+                let (b, n) = item.split_once(':').ok_or_else(bad)?;
+                let b: u8 = b.parse().map_err(|_| bad())?;
+                if b as usize >= crate::run_delay::BUCKETS {
+                    return Err(bad());
+                }
+                buckets.insert(b, number(n).ok_or_else(bad)?);
+            }
+            if buckets.values().sum::<u64>() != count {
+                return Err(bad());
+            }
+            report.run_delay.insert((phase, cpu, kind), (sum, buckets));
+        }
+        RUN_DELAY_WORST_FAMILY => {
+            let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);
+            let kind = delay_kind(t.str("kind")?)?;
+            let worst = crate::run_delay::WorstDelay {
+                cycles: t.num("cycles")?,
+                kind,
+                thread: t.num("thread")?,
+                pid: t.small("pid")?,
+                waker: t.num("waker")?,
+                frames: frames(t.str("frames")?)?,
+            };
+            report.run_delay_worst.insert((phase, cpu), worst);
+        }
         THREAD_NAME_FAMILY => {
             let (thread, pid) = (t.num("thread")?, t.small("pid")?);
             let name = unescape(t.str("name")?)?;
@@ -339,6 +373,13 @@ fn sample_tag(t: &mut Tokens<'_>, family: Option<Mode>) -> Result<SampleTag, Par
         ),
     };
     Ok(SampleTag { cpu, pid, tid, mode, lock })
+}
+
+/// A run-queue delay kind's id from its name.
+fn delay_kind(name: &str) -> Result<u8, ParseErrorKind> {
+    crate::run_delay::DelayKind::from_name(name)
+        .map(|k| k as u8)
+        .ok_or_else(|| K::UnknownLabel { key: "kind".into(), value: name.to_string() })
 }
 
 fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {

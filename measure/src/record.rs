@@ -24,6 +24,8 @@
 //! | 15  | StackDef        | id, tag, n, n x frame (leaf first)                                |
 //! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
 //! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
+//! | 19  | RunDelay        | phase, cpu, kind (0 wake, 1 preempt), sum, n, n x (bucket, count) (log-linear buckets) |
+//! | 20  | RunDelayWorst   | phase, cpu, cycles, kind, thread ref, pid, waker, n, n x frame (leaf first) |
 //! | 18  | ThreadTime      | phase, thread ref, pid, cycles per state (running, runnable, blocked by reason: sleep, park, join, ipc, cap_enter, exit_wait, other) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
@@ -362,6 +364,14 @@ pub enum Record {
     /// Cycles one thread spent in each
     /// [`crate::thread_time::ThreadState`] in one phase.
     ThreadTime(ThreadTime),
+    /// One CPU's run-queue delays of one kind in one phase.
+    RunDelay(crate::run_delay::DelayHist),
+    /// One CPU's worst run-queue delay in one phase.
+    RunDelayWorst {
+        phase: Phase,
+        cpu: u8,
+        worst: crate::run_delay::WorstDelay,
+    },
     End {
         tsc: u64,
         records: u64,
@@ -387,6 +397,8 @@ pub(crate) mod tag {
     pub const TIMED_SAMPLES: u8 = 16;
     pub const CPU_TIME: u8 = 17;
     pub const THREAD_TIME: u8 = 18;
+    pub const RUN_DELAY: u8 = 19;
+    pub const RUN_DELAY_WORST: u8 = 20;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -572,6 +584,36 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             }
             for c in t.cycles {
                 put(out, c);
+            }
+        }
+        Record::RunDelay(h) => {
+            out.push(tag::RUN_DELAY);
+            let buckets = &h.buckets[..h.buckets.len().min(crate::run_delay::BUCKETS)];
+            for v in [h.phase as u64, h.cpu as u64, h.kind as u64, h.sum, buckets.len() as u64] {
+                put(out, v);
+            }
+            for (b, n) in buckets {
+                put(out, *b as u64);
+                put(out, *n);
+            }
+        }
+        Record::RunDelayWorst { phase, cpu, worst: w } => {
+            out.push(tag::RUN_DELAY_WORST);
+            let frames = &w.frames[..w.frames.len().min(MAX_FRAMES)];
+            for v in [
+                *phase as u64,
+                *cpu as u64,
+                w.cycles,
+                w.kind as u64,
+                w.thread,
+                w.pid as u64,
+                w.waker,
+                frames.len() as u64,
+            ] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
             }
         }
         Record::End { tsc, records } => {

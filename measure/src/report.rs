@@ -99,6 +99,10 @@ pub struct Report {
     /// Per-thread cycles by [`crate::thread_time::ThreadState`], by (phase,
     /// thread ref).
     pub thread_time: crate::thread_time::ThreadTimeRows,
+    /// Run-queue delays by (phase, CPU, kind): (sum, bucket -> count).
+    pub run_delay: crate::run_delay::DelayRows,
+    /// The worst run-queue delay by (phase, CPU).
+    pub run_delay_worst: BTreeMap<(Phase, u8), crate::run_delay::WorstDelay>,
     pub end: Option<End>,
 }
 
@@ -199,6 +203,13 @@ impl ReportBuilder {
             }
             Record::ThreadTime(t) => {
                 crate::thread_time::add_to(&mut r.thread_time, t.phase, &t);
+            }
+            Record::RunDelay(h) => {
+                r.run_delay
+                    .insert((h.phase, h.cpu, h.kind), (h.sum, h.buckets.into_iter().collect()));
+            }
+            Record::RunDelayWorst { phase, cpu, worst } => {
+                r.run_delay_worst.insert((phase, cpu), worst);
             }
             Record::End { tsc, records } => {
                 let got = self.received - 1;

@@ -16,6 +16,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::phase::{Phase, PhaseBook};
+use crate::run_delay::{DelayKind, WakeNote};
 use crate::samples::{claim, Claims};
 use crate::thread_ops::{thread_key, thread_ref};
 
@@ -137,11 +138,30 @@ pub struct ThreadClock {
     /// `state index + 1`; 0 before the first change and after exit.
     state: AtomicU8,
     since: AtomicU64,
+    /// Why the thread is runnable (a [`DelayKind`] id).
+    cause: AtomicU8,
+    /// Who woke it last (the run-queue delay's worst keeps it).
+    pub wake: WakeNote,
 }
 
 impl ThreadClock {
     pub const fn new() -> Self {
-        ThreadClock { state: AtomicU8::new(0), since: AtomicU64::new(0) }
+        ThreadClock {
+            state: AtomicU8::new(0),
+            since: AtomicU64::new(0),
+            cause: AtomicU8::new(0),
+            wake: WakeNote::new(),
+        }
+    }
+
+    /// Why the thread became runnable: preempted when it left `running`,
+    /// else woken (or created).
+    pub fn cause(&self) -> DelayKind {
+        if self.cause.load(R) == DelayKind::Preempt as u8 {
+            DelayKind::Preempt
+        } else {
+            DelayKind::Wake
+        }
     }
 
     /// The state the thread is in (`None` before accounting starts).
@@ -155,6 +175,14 @@ impl ThreadClock {
         let prev = self.state();
         let since = self.since.load(R);
         let now = now.max(since);
+        if state == Some(ThreadState::Runnable) {
+            let preempted = prev == Some(ThreadState::Running);
+            let cause = if preempted { DelayKind::Preempt } else { DelayKind::Wake };
+            self.cause.store(cause as u8, R);
+            if preempted {
+                self.wake.clear();
+            }
+        }
         self.since.store(now, R);
         self.state.store(state.map_or(0, |s| s.index() as u8 + 1), R);
         prev.map(|p| (p, since, now))

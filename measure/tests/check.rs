@@ -491,3 +491,18 @@ fn thread_time_rows_fit_their_phase_and_the_cpus_running_time() {
     bad.thread_time.insert((Phase::Work, 1), row(1, 559_999, 0));
     assert!(fails(&bad, "thread_time_running", Some(Phase::Work)));
 }
+
+#[test]
+fn run_delay_counts_match_the_switches_in() {
+    let mut r = kernel_like_report();
+    let switched = r.counter(Phase::Work, scheduler::outcome_runnable);
+    assert!(switched > 10);
+    r.run_delay.insert((Phase::Work, 0, 0), (1_000, [(40, switched - 10)].into()));
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 10)].into()));
+    assert_eq!(verdicts(&r, "run_delay_count", Some(Phase::Work)), [Verdict::Pass]);
+    // One switch per CPU may straddle a mark; three more may not.
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 12)].into()));
+    assert_eq!(verdicts(&r, "run_delay_count", Some(Phase::Work)), [Verdict::Pass]);
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 13)].into()));
+    assert!(fails(&r, "run_delay_count", Some(Phase::Work)));
+}

@@ -159,6 +159,14 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     assert!(has(&format!("measure: thread_time phase=work pid=2 thread=0x300000007 running=300 runnable=100 blocked_sleep=600 {zeros}")), "{log}");
     assert!(has(&format!("measure: thread_time phase=shutdown pid=2 thread=0x300000007 running=0 runnable=0 blocked_sleep=200 {zeros}")));
     assert!(has(&format!("measure: thread_time phase=final_total pid=2 thread=0x300000007 running=300 runnable=200 blocked_sleep=800 {zeros}")));
+    // Its switch-in at 2 100 after 200 cycles queued since its creation:
+    // bucket 4 + 4 x (7 - 2) + 2 = 26 ([192, 224)).
+    assert!(
+        has("measure: run_delay phase=work cpu=1 kind=wake count=1 sum=200 buckets=26:1"),
+        "{log}"
+    );
+    assert!(has("measure: run_delay phase=aggregate cpu=1 kind=wake count=1 sum=200 buckets=26:1"));
+    assert!(has("measure: run_delay_worst phase=work cpu=1 kind=wake cycles=200 thread=0x300000007 pid=2 waker=0x0 frames="), "{log}");
     assert!(starts("measure: end tsc=5000 records="));
     // Every group has a line in every reported phase.
     for phase in ["boot", "spawn_ready", "work", "shutdown", "final_total", "aggregate"] {

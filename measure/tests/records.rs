@@ -134,6 +134,25 @@ fn every_kind() -> Vec<Record> {
             pid: 2,
             cycles: [1, 2, 3, u64::MAX, 0, 0, 7, 8, 9],
         }),
+        Record::RunDelay(capos_measure::run_delay::DelayHist {
+            phase: Phase::Work,
+            cpu: 2,
+            kind: 1,
+            sum: u64::MAX,
+            buckets: vec![(0, 1), (35, 2), (251, 3)],
+        }),
+        Record::RunDelayWorst {
+            phase: Phase::Aggregate,
+            cpu: 1,
+            worst: capos_measure::run_delay::WorstDelay {
+                cycles: 1_010,
+                kind: 0,
+                thread: 3 << 32 | 7,
+                pid: 2,
+                waker: 1 << 32 | 2,
+                frames: vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000],
+            },
+        },
         Record::End { tsc: 456, records: 11 },
     ]
 }

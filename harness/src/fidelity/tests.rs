@@ -637,6 +637,15 @@ fn oversub_report(sleeps: u64, ticks: u64) -> Report {
         };
         r.thread_time.insert((Phase::Work, tid), t);
     }
+    // One switch-in per fallback (a preempted spinner) and per sleep (the
+    // woken main thread).
+    r.set_counter(
+        Phase::Work,
+        capos_measure::catalogue::scheduler::outcome_runnable.into(),
+        ticks + sleeps,
+    );
+    r.run_delay.insert((Phase::Work, 0, 0), (5_000, [(70, sleeps)].into()));
+    r.run_delay.insert((Phase::Work, 0, 1), (9_000, [(80, ticks - 8), (90, 8)].into()));
     r
 }
 
@@ -666,6 +675,24 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
     }
     let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
     assert_eq!(f, ["spinner-0: work runnable = the other threads' running"]);
+    // Two switch-ins too many after preemption; a wakeup missing.
+    let mut bad = faithful.clone();
+    if let Some((_, b)) = bad.run_delay.get_mut(&(Phase::Work, 0, 1)) {
+        *b.entry(91).or_default() += 2;
+    }
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(
+        f,
+        [
+            "work: run_delay counts = scheduler.outcome_runnable",
+            "work: run_delay preempt count = timer fallbacks"
+        ]
+    );
+    let mut bad = faithful.clone();
+    bad.run_delay.insert((Phase::Work, 0, 0), (5_000, [(70, 19)].into()));
+    bad.set_counter(Phase::Work, capos_measure::catalogue::scheduler::outcome_runnable.into(), 297);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["work: run_delay wake count = sleeps"]);
 
     // A wakeup whose queued sleeper the pick did not see.
     let mut bad = faithful.clone();

@@ -13,10 +13,19 @@
 //!   exactly while another thread runs: its `runnable` = the other
 //!   threads' `running`, give or take the CPU's idle time (none: a spinner
 //!   is always runnable).
+//! * `fid-oversub`'s run-queue delays: every switch-in ends one runnable
+//!   stretch, so the CPU's histogram counts = `scheduler.outcome_runnable`
+//!   (same `switch_to`, one CPU: exact); each timer fallback preempts a
+//!   thread that is switched in again later (`preempt` count = fallbacks,
+//!   give or take one preempted across each of the two marks), and each
+//!   sleep ends with one wakeup of the main thread, which marks the phases
+//!   itself (`wake` count = sleeps, exact).
 
+use capos_measure::catalogue::scheduler;
 use capos_measure::cpu_time::CpuState;
 use capos_measure::phase::Phase;
 use capos_measure::report::Report;
+use capos_measure::run_delay::DelayKind;
 use capos_measure::thread_time::{BlockReason, ThreadState, ThreadTime};
 
 use super::table::Row;
@@ -90,4 +99,39 @@ pub fn oversub_rows(workload: &str, r: &Report, names: &[&str]) -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// Work-phase run-queue delay counts of `kind` (`None`: all kinds), all CPUs.
+fn delays(r: &Report, kind: Option<DelayKind>) -> u64 {
+    (r.run_delay.iter())
+        .filter(|((p, _, k), _)| *p == Phase::Work && kind.is_none_or(|kind| *k == kind as u8))
+        .flat_map(|(_, (_, b))| b.values())
+        .sum()
+}
+
+/// `fid-oversub`'s run-queue delay rows: `sleeps` planted, `fallbacks`
+/// timer fallbacks counted in the work phase.
+pub fn oversub_delay_rows(workload: &str, r: &Report, sleeps: u64, fallbacks: u64) -> Vec<Row> {
+    vec![
+        Row::exact(
+            workload,
+            "work: run_delay counts = scheduler.outcome_runnable",
+            r.counter(Phase::Work, scheduler::outcome_runnable),
+            delays(r, None),
+        ),
+        Row::new(
+            workload,
+            "work: run_delay preempt count = timer fallbacks",
+            fallbacks as f64,
+            delays(r, Some(DelayKind::Preempt)) as f64,
+            1.0,
+            "a spinner preempted across a mark",
+        ),
+        Row::exact(
+            workload,
+            "work: run_delay wake count = sleeps",
+            sleeps,
+            delays(r, Some(DelayKind::Wake)),
+        ),
+    ]
 }

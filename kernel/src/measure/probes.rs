@@ -121,6 +121,24 @@ pub fn thread_state(
     target().thread_state(me(), &t.time_clock, t.tref().to_u64(), pid, state, now)
 }
 
+/// Notes who woke `t` (`waker`, a thread ref, 0 for the timer) and the
+/// waker's kernel stack here, for the run-queue delay's worst case. Called
+/// under `t`'s scheduler lock, right after it became runnable.
+pub fn note_waker(t: &crate::sched::Thread, waker: u64) {
+    if t.is_idle() || target().is_stopped() {
+        return;
+    }
+    let mut frames = [0u64; STACK_FRAMES];
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    t.time_clock.wake.set(waker, &frames[..n]);
+}
+
 /// The state a thread being switched out enters: runnable
 /// (preempted, or woken while switching out), blocked for the reason its
 /// blocking code set, or none (exited).

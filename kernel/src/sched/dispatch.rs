@@ -388,11 +388,11 @@ pub fn wake(t: &Arc<Thread>) {
         State::Blocked => {
             s.state = State::Ready;
             #[cfg(feature = "measure")]
-            crate::measure::thread_state(
-                t,
-                Some(crate::measure::ThreadState::Runnable),
-                crate::arch::x86_64::cpu::rdtsc(),
-            );
+            {
+                let now = crate::arch::x86_64::cpu::rdtsc();
+                crate::measure::thread_state(t, Some(crate::measure::ThreadState::Runnable), now);
+                crate::measure::note_waker(t, waker);
+            }
             if s.on_cpu {
                 // Still switching out: finish_switch queues it.
                 s.woken_by = Some(waker);

@@ -286,6 +286,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
     c.timed_samples(&mut rows);
     c.cpu_time(&mut rows);
     c.thread_time(&mut rows);
+    c.run_delay(&mut rows);
     let decoded = record_count(report);
     rows.push(Row::new(
         "end_records",
@@ -318,6 +319,8 @@ pub fn record_count(r: &Report) -> u64 {
         + r.stack_defs.len()
         + r.cpu_time.len()
         + r.thread_time.len()
+        + r.run_delay.len()
+        + r.run_delay_worst.len()
         + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64

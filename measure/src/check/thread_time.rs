@@ -2,6 +2,7 @@
 
 use super::identities::Ctx;
 use super::Row;
+use crate::catalogue::{scheduler, thread_ops};
 use crate::cpu_time::CpuState as S;
 use crate::phase::Phase;
 use crate::thread_time::ThreadState;
@@ -19,7 +20,13 @@ impl Ctx<'_> {
         if self.r.thread_time.is_empty() {
             return; // a log from before the accounting
         }
+        let refused = self.r.counter(Phase::Aggregate, thread_ops::time_rows_refused);
         for phase in [Phase::SpawnReady, Phase::Work, Phase::Shutdown] {
+            if refused > 0 {
+                let why = format!("{refused} thread_time pieces refused (table full)");
+                rows.push(Row::skip("thread_time_running", Some(phase), "running", why));
+                continue;
+            }
             let Some(&length) = self.r.phase_cycles.get(&phase) else { continue };
             let threads = self.r.thread_time.values().filter(|t| t.phase == phase);
             let mut running = 0u64;
@@ -54,6 +61,34 @@ impl Ctx<'_> {
                 low,
                 running,
                 (tol, high - low + tol),
+            ));
+        }
+    }
+
+    /// Every switch-in of a thread (not the idle thread) ends a runnable
+    /// stretch and counts one run-queue delay on its CPU, in the same
+    /// `switch_to` that counts `scheduler.outcome_runnable`: over all CPUs
+    /// and kinds the histograms' counts equal it, give or take one switch
+    /// per CPU that straddled a mark taken on another CPU.
+    pub(super) fn run_delay(&self, rows: &mut Vec<Row>) {
+        if self.r.run_delay.is_empty() {
+            return; // a log from before the histograms
+        }
+        for phase in [Phase::SpawnReady, Phase::Work, Phase::Shutdown] {
+            if !self.r.phase_cycles.contains_key(&phase) {
+                continue;
+            }
+            let count: u64 = (self.r.run_delay.iter())
+                .filter(|((p, _, _), _)| *p == phase)
+                .flat_map(|(_, (_, b))| b.values())
+                .sum();
+            rows.push(Row::new(
+                "run_delay_count",
+                Some(phase),
+                "run_delay counts (all CPUs, kinds) = scheduler.outcome_runnable",
+                self.r.counter(phase, scheduler::outcome_runnable),
+                count,
+                (self.cpus, self.cpus),
             ));
         }
     }
