@@ -32,6 +32,7 @@ pub mod folded;
 pub mod graph;
 pub mod index_html;
 pub mod lock_sites;
+pub mod offcpu;
 pub mod per_thread;
 pub mod placement;
 pub mod run;

@@ -300,6 +300,14 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let worst = crate::run_delay::WorstDelay { cycles, kind, thread, pid, waker, frames };
             Record::RunDelayWorst { phase, cpu, worst }
         }
+        tag::OFFCPU_STACK => {
+            let phase = r.phase()?;
+            let reason = r.small("block reason", crate::thread_time::REASONS as u64 - 1)? as u8;
+            let (count, blocked_cycles) = (r.var()?, r.var()?);
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            Record::OffCpuStack { phase, reason, frames, count, blocked_cycles }
+        }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),
     };

@@ -5,7 +5,8 @@
 //! counters and histograms, then PC samples, stack samples, contention
 //! stacks, per-thread rows, trace events and per-CPU dropped counts, CPU
 //! time by state per phase and CPU, thread time by state per phase and
-//! thread, run-queue delays and worst delays per phase and CPU, thread
+//! thread, run-queue delays and worst delays per phase and CPU, off-CPU stacks,
+//! thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -211,6 +212,19 @@ impl Frozen<'_> {
         }
         for ((phase, cpu), w) in worst {
             send(&Record::RunDelayWorst { phase, cpu, worst: w.clone() });
+        }
+
+        let mut offcpu: BTreeMap<(Phase, u8, Vec<u64>), (u64, u64)> = BTreeMap::new();
+        for e in &self.offcpu {
+            for phase in sample_phases(e.phase, final_total) {
+                let key = (phase, e.lock, e.frames.as_slice().to_vec());
+                let sum = offcpu.entry(key).or_default();
+                sum.0 += e.count;
+                sum.1 = sum.1.wrapping_add(e.wait_cycles);
+            }
+        }
+        for ((phase, reason, frames), (count, blocked_cycles)) in offcpu {
+            send(&Record::OffCpuStack { phase, reason, frames, count, blocked_cycles });
         }
 
         for (thread, pid, name) in &self.names {

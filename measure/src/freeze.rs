@@ -56,6 +56,8 @@ pub struct Frozen<'a> {
     /// Run-queue delay histograms and worst delays (phase slots as recorded).
     pub(crate) run_delay: Vec<crate::run_delay::DelayHist>,
     pub(crate) run_delay_worst: Vec<(Phase, u8, crate::run_delay::WorstDelay)>,
+    /// Off-CPU entries (`lock` is the block reason).
+    pub(crate) offcpu: Vec<ContentionEntry>,
 }
 
 impl Measure {
@@ -110,6 +112,7 @@ impl Measure {
         let thread_time = self.thread_time.entries().collect();
         let run_delay = self.run_delays.hists().collect();
         let run_delay_worst = self.run_delays.worst().collect();
+        let offcpu = self.offcpu.entries().collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -125,6 +128,7 @@ impl Measure {
             thread_time,
             run_delay,
             run_delay_worst,
+            offcpu,
         }
     }
 }

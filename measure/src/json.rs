@@ -35,6 +35,7 @@ struct Json<'a> {
     /// Per (phase, CPU, kind): log-linear buckets (index: count) and sum.
     run_delay: Vec<RunDelayJson<'a>>,
     run_delay_worst: Vec<RunDelayWorstJson<'a>>,
+    offcpu_stacks: Vec<OffCpuJson<'a>>,
     thread_names: Vec<&'a ThreadName>,
     stack_defs: Vec<StackDefJson<'a>>,
     /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
@@ -73,6 +74,16 @@ struct RunDelayWorstJson<'a> {
     kind: &'static str,
     #[serde(flatten)]
     worst: &'a crate::run_delay::WorstDelay,
+}
+
+#[derive(Serialize)]
+struct OffCpuJson<'a> {
+    phase: Phase,
+    reason: &'static str,
+    count: u64,
+    blocked_cycles: u64,
+    /// Leaf first.
+    frames: &'a [u64],
 }
 
 #[derive(Serialize)]
@@ -313,6 +324,18 @@ impl Report {
                     cpu: *cpu,
                     kind: delay_kind(worst.kind),
                     worst,
+                })
+                .collect(),
+            offcpu_stacks: self
+                .offcpu_stacks
+                .iter()
+                .map(|((phase, reason, frames), (count, blocked))| OffCpuJson {
+                    phase: *phase,
+                    reason: crate::thread_time::BlockReason::from_id(*reason)
+                        .map_or("?", |r| r.name()),
+                    count: *count,
+                    blocked_cycles: *blocked,
+                    frames,
                 })
                 .collect(),
             thread_names: self.thread_names.values().collect(),

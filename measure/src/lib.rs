@@ -88,6 +88,8 @@ pub const CONTENTION_TABLE_ENTRIES: usize = 256;
 pub const THREAD_OPS_ENTRIES: usize = 1024;
 /// (thread, phase) rows in the per-thread time-by-state table.
 pub const THREAD_TIME_ENTRIES: usize = 1024;
+/// (phase, block reason, stack) entries in the off-CPU table.
+pub const OFFCPU_ENTRIES: usize = 1024;
 /// Events kept per CPU trace ring.
 pub const TRACE_EVENTS_PER_CPU: usize = 256;
 

@@ -12,7 +12,7 @@ use crate::declare::{group_by_name, Counter, Hist};
 use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::log_text::{
-    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, PREFIX, RUN_DELAY_FAMILY,
+    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, OFFCPU_FAMILY, PREFIX, RUN_DELAY_FAMILY,
     RUN_DELAY_WORST_FAMILY, STACK_DEF_FAMILY, THREAD_NAME_FAMILY, THREAD_OPS_FAMILY,
     THREAD_TIME_FAMILY, TIMED_FAMILY,
 };
@@ -289,6 +289,17 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
                 return Err(bad());
             }
             report.run_delay.insert((phase, cpu, kind), (sum, buckets));
+        }
+        OFFCPU_FAMILY => {
+            let phase = t.phase("phase")?;
+            let name = t.str("reason")?;
+            let reason = crate::thread_time::BlockReason::from_name(name)
+                .ok_or_else(|| K::UnknownLabel { key: "reason".into(), value: name.to_string() })?;
+            let (count, blocked) = (t.num("count")?, t.num("blocked_cycles")?);
+            let frames = frames(t.str("frames")?)?;
+            let slot = report.offcpu_stacks.entry((phase, reason as u8, frames)).or_default();
+            slot.0 = slot.0.saturating_add(count);
+            slot.1 = slot.1.saturating_add(blocked);
         }
         RUN_DELAY_WORST_FAMILY => {
             let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);

@@ -26,6 +26,7 @@
 //! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
 //! | 19  | RunDelay        | phase, cpu, kind (0 wake, 1 preempt), sum, n, n x (bucket, count) (log-linear buckets) |
 //! | 20  | RunDelayWorst   | phase, cpu, cycles, kind, thread ref, pid, waker, n, n x frame (leaf first) |
+//! | 21  | OffCpuStack     | phase, block reason, wakeups, blocked cycles, n, n x frame (leaf first) |
 //! | 18  | ThreadTime      | phase, thread ref, pid, cycles per state (running, runnable, blocked by reason: sleep, park, join, ipc, cap_enter, exit_wait, other) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
@@ -366,6 +367,15 @@ pub enum Record {
     ThreadTime(ThreadTime),
     /// One CPU's run-queue delays of one kind in one phase.
     RunDelay(crate::run_delay::DelayHist),
+    /// Blocked time ended by wakeups in one phase, by the reason and the
+    /// kernel stack the threads blocked at (leaf first).
+    OffCpuStack {
+        phase: Phase,
+        reason: u8,
+        frames: Vec<u64>,
+        count: u64,
+        blocked_cycles: u64,
+    },
     /// One CPU's worst run-queue delay in one phase.
     RunDelayWorst {
         phase: Phase,
@@ -399,6 +409,7 @@ pub(crate) mod tag {
     pub const THREAD_TIME: u8 = 18;
     pub const RUN_DELAY: u8 = 19;
     pub const RUN_DELAY_WORST: u8 = 20;
+    pub const OFFCPU_STACK: u8 = 21;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -610,6 +621,16 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 w.waker,
                 frames.len() as u64,
             ] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
+            }
+        }
+        Record::OffCpuStack { phase, reason, frames, count, blocked_cycles } => {
+            out.push(tag::OFFCPU_STACK);
+            let frames = &frames[..frames.len().min(MAX_FRAMES)];
+            for v in [*phase as u64, *reason as u64, *count, *blocked_cycles, frames.len() as u64] {
                 put(out, v);
             }
             for f in frames {

@@ -103,6 +103,9 @@ pub struct Report {
     pub run_delay: crate::run_delay::DelayRows,
     /// The worst run-queue delay by (phase, CPU).
     pub run_delay_worst: BTreeMap<(Phase, u8), crate::run_delay::WorstDelay>,
+    /// (phase, block reason id, frames leaf first) -> (wakeups, blocked
+    /// cycles).
+    pub offcpu_stacks: BTreeMap<(Phase, u8, Vec<u64>), (u64, u64)>,
     pub end: Option<End>,
 }
 
@@ -210,6 +213,11 @@ impl ReportBuilder {
             }
             Record::RunDelayWorst { phase, cpu, worst } => {
                 r.run_delay_worst.insert((phase, cpu), worst);
+            }
+            Record::OffCpuStack { phase, reason, frames, count, blocked_cycles } => {
+                let slot = r.offcpu_stacks.entry((phase, reason, frames)).or_default();
+                slot.0 = slot.0.saturating_add(count);
+                slot.1 = slot.1.saturating_add(blocked_cycles);
             }
             Record::End { tsc, records } => {
                 let got = self.received - 1;

@@ -112,17 +112,18 @@ struct CpuDelays {
     worst: [WorstSlot; SLOTS],
 }
 
-/// Who woke a thread, kept in the thread until its switch-in.
+/// A thread ref and a kernel stack kept in a thread: who woke it (until its
+/// switch-in), or where it blocked (until its wakeup).
 #[derive(Debug, Default)]
-pub struct WakeNote {
+pub struct StackNote {
     waker: AtomicU64,
     n: AtomicU8,
     frames: [AtomicU64; MAX_FRAMES],
 }
 
-impl WakeNote {
+impl StackNote {
     pub const fn new() -> Self {
-        WakeNote {
+        StackNote {
             waker: AtomicU64::new(0),
             n: AtomicU8::new(0),
             frames: [const { AtomicU64::new(0) }; MAX_FRAMES],
@@ -137,6 +138,15 @@ impl WakeNote {
         }
         self.n.store(n as u8, R);
         self.waker.store(waker, R);
+    }
+
+    /// Copies the frames into `out`; returns how many.
+    pub fn frames(&self, out: &mut [u64; MAX_FRAMES]) -> usize {
+        let n = (self.n.load(R) as usize).min(MAX_FRAMES);
+        for (dst, src) in out.iter_mut().zip(&self.frames[..n]) {
+            *dst = src.load(R);
+        }
+        n
     }
 
     /// Forgets the waker (the thread was preempted, not woken).
@@ -215,7 +225,7 @@ impl RunDelays {
         cycles: u64,
         thread: u64,
         pid: u32,
-        note: &WakeNote,
+        note: &StackNote,
     ) {
         let Some(c) = self.cpus.get(cpu) else { return };
         let p = (phase as usize).min(SLOTS - 1);
@@ -315,12 +325,12 @@ mod tests {
     #[test]
     fn records_per_cpu_phase_and_kind_and_keeps_the_worst() {
         let d: Box<RunDelays> = Box::default();
-        let note = WakeNote::new();
+        let note = StackNote::new();
         note.set(0x1_0000_0002, &[0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000]);
         d.record(1, Phase::Work, DelayKind::Wake, 1_000, 7, 3, &note);
-        d.record(1, Phase::Work, DelayKind::Wake, 1_010, 8, 3, &WakeNote::new());
-        d.record(1, Phase::Work, DelayKind::Preempt, 5, 9, 3, &WakeNote::new());
-        d.record(1, Phase::Work, DelayKind::Wake, 700, 7, 3, &WakeNote::new());
+        d.record(1, Phase::Work, DelayKind::Wake, 1_010, 8, 3, &StackNote::new());
+        d.record(1, Phase::Work, DelayKind::Preempt, 5, 9, 3, &StackNote::new());
+        d.record(1, Phase::Work, DelayKind::Wake, 700, 7, 3, &StackNote::new());
         let hists: Vec<DelayHist> = d.hists().collect();
         assert_eq!(hists.len(), 2);
         assert_eq!(

@@ -16,7 +16,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::phase::{Phase, PhaseBook};
-use crate::run_delay::{DelayKind, WakeNote};
+use crate::run_delay::{DelayKind, StackNote};
 use crate::samples::{claim, Claims};
 use crate::thread_ops::{thread_key, thread_ref};
 
@@ -141,7 +141,10 @@ pub struct ThreadClock {
     /// Why the thread is runnable (a [`DelayKind`] id).
     cause: AtomicU8,
     /// Who woke it last (the run-queue delay's worst keeps it).
-    pub wake: WakeNote,
+    pub wake: StackNote,
+    /// Where it blocked last (its kernel stack; the off-CPU table keeps it
+    /// at the wakeup, weighted by the blocked time).
+    pub block: StackNote,
 }
 
 impl ThreadClock {
@@ -150,7 +153,8 @@ impl ThreadClock {
             state: AtomicU8::new(0),
             since: AtomicU64::new(0),
             cause: AtomicU8::new(0),
-            wake: WakeNote::new(),
+            wake: StackNote::new(),
+            block: StackNote::new(),
         }
     }
 

@@ -167,6 +167,14 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     );
     assert!(has("measure: run_delay phase=aggregate cpu=1 kind=wake count=1 sum=200 buckets=26:1"));
     assert!(has("measure: run_delay_worst phase=work cpu=1 kind=wake cycles=200 thread=0x300000007 pid=2 waker=0x0 frames="), "{log}");
+    // Its wakeup at 3 200 (in shutdown) after 800 cycles asleep.
+    assert!(
+        has("measure: offcpu_stack phase=shutdown reason=sleep count=1 blocked_cycles=800 frames="),
+        "{log}"
+    );
+    assert!(has(
+        "measure: offcpu_stack phase=aggregate reason=sleep count=1 blocked_cycles=800 frames="
+    ));
     assert!(starts("measure: end tsc=5000 records="));
     // Every group has a line in every reported phase.
     for phase in ["boot", "spawn_ready", "work", "shutdown", "final_total", "aggregate"] {

@@ -153,6 +153,13 @@ fn every_kind() -> Vec<Record> {
                 frames: vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000],
             },
         },
+        Record::OffCpuStack {
+            phase: Phase::Work,
+            reason: 6,
+            frames: vec![0xffff_ffff_8000_1000],
+            count: 2,
+            blocked_cycles: u64::MAX,
+        },
         Record::End { tsc: 456, records: 11 },
     ]
 }

@@ -47,6 +47,7 @@ fn run(
         per_thread: Default::default(),
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
+        offcpu: graph(dir, "offcpu", ""),
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),
         lock_sites: Vec::new(),
@@ -136,16 +137,46 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
         capos_measure::thread_time::ThreadTime { phase: Phase::Work, thread: 9, pid: 2, cycles }
     };
     rep.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 0));
+    let whole = capos_measure::thread_time::ThreadTime {
+        phase: Phase::Aggregate,
+        ..sleeper(1_500_000_000, 0)
+    };
+    rep.thread_time.insert((Phase::Aggregate, 9), whole);
+    // The off-CPU graph: the six sleeps in cap_enter, and the manifest's
+    // exit wait.
+    let offcpu = |sleeps: &str| {
+        format!(
+            "{sleeps}[blocked exit_wait];capos_kernel::proc::manifest::wait_all_[k] 9000000000\n"
+        )
+    };
+    let in_cap_enter = "[blocked sleep];capos_kernel::syscall::dispatch_[k];capos_kernel::cap::ring::cap_enter_[k] 1500000000\n";
+    let sleep_run = |rep: Report, pcs: &str, work: &str, sleeps: &str| {
+        let r = run(dir.path(), rep, &planted, pcs, work, "");
+        std::fs::write(&r.profile.offcpu.folded, offcpu(sleeps)).unwrap();
+        r
+    };
     let idle = |n: u64| {
         let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);
         let work = format!("a_[k];capos_kernel::sched::idle_loop_[k] {n}\n");
         (pcs, work)
     };
     let (pcs, work) = idle(148);
-    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    let r = sleep_run(rep.clone(), &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r), Vec::<String>::new());
+    // Sleep weight missing from the graph, or blocked elsewhere.
+    let r = sleep_run(rep.clone(), &pcs, &work, "");
+    assert_eq!(
+        failed(&sleep::WORKLOAD, &r),
+        ["offcpu-run [blocked sleep] weight = aggregate blocked_sleep"]
+    );
+    let elsewhere = "[blocked sleep];capos_kernel::sched::join_[k] 1500000000\n";
+    let r = sleep_run(rep.clone(), &pcs, &work, elsewhere);
+    assert_eq!(
+        failed(&sleep::WORKLOAD, &r),
+        ["offcpu-run [blocked sleep] weight through cap_enter = all of it"]
+    );
     let (pcs, work) = idle(120);
-    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    let r = sleep_run(rep.clone(), &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r).len(), 2);
     // A sleep longer than slept, or shorter than the kernel work allows;
     // blocked time under another reason.
@@ -154,19 +185,19 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     for sleep in [1_500_000_001, 1_492_999_999] {
         let mut bad = rep.clone();
         bad.thread_time.insert((Phase::Work, 9), sleeper(sleep, 0));
-        let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+        let r = sleep_run(bad, &pcs, &work, in_cap_enter);
         assert_eq!(failed(&sleep::WORKLOAD, &r), [within]);
     }
     let mut bad = rep.clone();
     bad.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 1));
-    let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+    let r = sleep_run(bad, &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r), ["work: sleeper blocked time = blocked_sleep"]);
     // Idle time beyond the slept time, and user time missing from the spins
     // beyond what handlers and the kernel took.
     let (pcs, work) = idle(148);
     let mut bad = rep.clone();
     bad.cpu_time.insert((Phase::Work, 0), [370_000_000, 0, 0, 0, 0, 1_600_000_000, 30_000_000]);
-    let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+    let r = sleep_run(bad, &pcs, &work, in_cap_enter);
     assert_eq!(
         failed(&sleep::WORKLOAD, &r),
         [
@@ -176,7 +207,7 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     );
     let mut none = rep;
     none.cpu_time.clear();
-    let r = run(dir.path(), none, &planted, &pcs, &work, "");
+    let r = sleep_run(none, &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r), ["cpu_time lines in measure.log"]);
 }
 
@@ -782,6 +813,7 @@ fn overflow_report() -> (Report, String) {
         (thread_ops::rows_refused.into(), 15),
         (thread_ops::names_refused.into(), 1),
         (thread_ops::time_rows_refused.into(), 4),
+        (thread_ops::offcpu_refused.into(), 3),
         (capos_measure::catalogue::timer::sample_ring_dropped.into(), 128),
         (thread_ops::ring_sqes.into(), 10),
         (
@@ -818,7 +850,7 @@ fn overflow_report() -> (Report, String) {
     r.thread_names.insert(7, name);
     let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
         kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
-        thread_rows_refused=15 thread_names_refused=1 thread_time_refused=4 sample_ring_dropped=128 trace_dropped=0 \
+        thread_rows_refused=15 thread_names_refused=1 thread_time_refused=4 offcpu_refused=3 sample_ring_dropped=128 trace_dropped=0 \
         (no trace rings)\n";
     (r, losses.to_string())
 }

@@ -7,6 +7,11 @@
 //!   running or runnable: within `[slept - runnable - (running - spun),
 //!   slept]`, `spun` being its planted user spinning (inside `running`).
 //!   It blocks nowhere else, so all its blocked time is `blocked_sleep`.
+//!   The off-CPU graph (`offcpu-run.folded`) holds the same stretches, each
+//!   recorded whole at its wakeup: its `[blocked sleep]` weight is the
+//!   whole run's `blocked_sleep` (the sleeper is the only thread that
+//!   sleeps), exactly, and every such stack passes through the kernel's
+//!   `cap_enter` (where a user thread waits for its sleep).
 //! * `fid-oversub`: on its one CPU, at every instant of the work phase one
 //!   accounted thread runs (switch-out and switch-in share one TSC) and
 //!   both spinners are alive and never block, so a spinner is runnable
@@ -132,6 +137,39 @@ pub fn oversub_delay_rows(workload: &str, r: &Report, sleeps: u64, fallbacks: u6
             "work: run_delay wake count = sleeps",
             sleeps,
             delays(r, Some(DelayKind::Wake)),
+        ),
+    ]
+}
+
+/// `fid-sleep`'s off-CPU graph rows, from the folded stacks `stacks`.
+pub fn sleep_offcpu_rows(workload: &str, r: &Report, stacks: &[(Vec<String>, u64)]) -> Vec<Row> {
+    let root = "[blocked sleep]";
+    let sleep = ThreadState::Blocked(BlockReason::Sleep);
+    let slept: u64 = (r.thread_time.values())
+        .filter(|t| t.phase == Phase::Aggregate)
+        .map(|t| t.get(sleep))
+        .sum();
+    let under = |pred: &dyn Fn(&[String]) -> bool| -> u64 {
+        stacks
+            .iter()
+            .filter(|(f, _)| f.first().is_some_and(|x| x == root) && pred(f))
+            .map(|(_, w)| w)
+            .sum()
+    };
+    let weight = under(&|_| true);
+    let via = under(&|f| f.iter().any(|x| x.contains("cap_enter")));
+    vec![
+        Row::exact(
+            workload,
+            "offcpu-run [blocked sleep] weight = aggregate blocked_sleep",
+            slept,
+            weight,
+        ),
+        Row::exact(
+            workload,
+            "offcpu-run [blocked sleep] weight through cap_enter = all of it",
+            weight,
+            via,
         ),
     ]
 }

@@ -139,6 +139,23 @@ pub fn note_waker(t: &crate::sched::Thread, waker: u64) {
     t.time_clock.wake.set(waker, &frames[..n]);
 }
 
+/// Notes where `t`, the current thread, blocks: its kernel stack here (the
+/// off-CPU table weights it by the blocked time at the wakeup).
+pub fn note_block(t: &crate::sched::Thread) {
+    if t.is_idle() || target().is_stopped() {
+        return;
+    }
+    let mut frames = [0u64; STACK_FRAMES];
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    t.time_clock.block.set(0, &frames[..n]);
+}
+
 /// The state a thread being switched out enters: runnable
 /// (preempted, or woken while switching out), blocked for the reason its
 /// blocking code set, or none (exited).

@@ -291,6 +291,10 @@ fn account_switch(prev: &Thread, next: &Thread) {
         let s = prev.sched.lock();
         let ready = s.state == State::Ready;
         let out = crate::measure::switched_out_state(prev, ready, s.state == State::Exited);
+        if let Some(ThreadState::Blocked(_)) = out {
+            // Still on `prev`'s stack: where it blocked.
+            crate::measure::note_block(prev);
+        }
         crate::measure::thread_state(prev, out, now);
     }
     let _s = next.sched.lock();

@@ -321,6 +321,7 @@ pub fn record_count(r: &Report) -> u64 {
         + r.thread_time.len()
         + r.run_delay.len()
         + r.run_delay_worst.len()
+        + r.offcpu_stacks.len()
         + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64
