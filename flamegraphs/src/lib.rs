@@ -39,6 +39,7 @@ pub mod run;
 pub mod stacks;
 pub mod threads;
 pub mod timeline;
+pub mod wake_flows;
 pub mod who_ran;
 
 pub use contention::fold_contention;
