@@ -30,6 +30,8 @@ pub enum FoldSource {
     ContentionStacks,
     /// No contention stacks: lock sites from counters, weighted by wait cycles.
     LockCounters,
+    /// Off-CPU stacks weighted by blocked cycles.
+    OffCpuStacks,
     /// Nothing to draw.
     Empty,
 }
@@ -43,6 +45,9 @@ impl FoldSource {
             FoldSource::ContentionStacks => "stacks at contended acquisitions, weighted by wait cycles",
             FoldSource::LockCounters => {
                 "no contention stacks in the report; lock sites from counters, weighted by wait cycles"
+            }
+            FoldSource::OffCpuStacks => {
+                "kernel stacks where threads blocked, weighted by blocked cycles, under their reason"
             }
             FoldSource::Empty => "no samples in scope",
         }

@@ -34,12 +34,14 @@ pub mod graph;
 pub mod index_html;
 pub mod lock_pairs;
 pub mod lock_sites;
+pub mod offcpu;
 pub mod per_thread;
 pub mod placement;
 pub mod run;
 pub mod stacks;
 pub mod threads;
 pub mod timeline;
+pub mod wake_flows;
 pub mod who_ran;
 
 pub use contention::fold_contention;

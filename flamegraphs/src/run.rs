@@ -14,6 +14,7 @@
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
 //! | `lock-pairs.txt` | the top waiter -> holder pairs of contended lock acquisitions, work phase and whole run (see [`crate::lock_pairs`]) |
+//! | `offcpu-run.folded` / `.svg` | kernel stacks where threads blocked over the whole run, under `[blocked <reason>]` root frames, weighted by blocked cycles (see [`crate::offcpu`]) |
 //! | `placement.txt` | per thread of a user process, the CPU it ran on in each tenth of the work phase and its CPU changes (see [`crate::placement`](mod@crate::placement)) |
 //! | `who-ran-where.txt` | per CPU, samples by process, thread and mode, their share and estimated time, for the work phase and the whole run (see [`crate::who_ran`](mod@crate::who_ran)) |
 //! | `timeline.json` | per-CPU scheduling timeline, and per-thread tracks with the samples as a flame chart (Perfetto) |
@@ -52,6 +53,8 @@ pub struct RunProfile {
     pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
+    /// Blocked time by reason and kernel stack, whole run.
+    pub offcpu: GraphFiles,
     pub timeline: std::path::PathBuf,
     /// `who-ran-where.txt` and its rows.
     pub who_ran: WhoRanWhere,
@@ -144,6 +147,13 @@ pub fn write_run_profile(
         &style("capOS lock contention, whole run", "wait cycles", Scope::WholeRun),
         &lock,
     )?;
+    let blocked = crate::offcpu::fold_offcpu(report, &resolver, Scope::WholeRun);
+    let offcpu = write_folded(
+        dir,
+        "offcpu-run",
+        &style("capOS off-CPU time, whole run", "blocked cycles", Scope::WholeRun),
+        &blocked,
+    )?;
     let timeline = write_timeline_resolved(report, &resolver, dir)?;
     let who_ran = write_who_ran(report, &threads, dir)?;
     let placement = Placement::of(report);
@@ -156,6 +166,7 @@ pub fn write_run_profile(
         per_thread,
         whole_run,
         contention,
+        offcpu,
         timeline,
         who_ran,
         lock_sites: lock_sites(report, Phase::Aggregate),

@@ -29,6 +29,9 @@
 //! * Thread tracks: `process_name` / `thread_name` metadata for every
 //!   process and thread the report knows, and the time-ordered samples as a
 //!   flame chart (category `sample`, see [`crate::flame_chart`]).
+//! * Wakeups as flow arrows from the waker's thread track (or the waking
+//!   CPU's track, for the timer) to the woken thread's track at its next
+//!   switch-in (category `wakeup`, see [`crate::wake_flows`]).
 //!
 //! Times are microseconds since the earliest known TSC: `(tsc - t0) * 1000 /
 //! tsc_khz`. Without a TSC frequency (`tsc_khz=0`) one cycle counts as one
@@ -193,6 +196,9 @@ fn thread_events(
         Track::Cpu(cpu) => Some((PID, UNKNOWN_THREAD_TRACK + u64::from(cpu))),
     };
     chart_events(&chart, ids, |tsc| clock.us(tsc), out);
+    let thread_track = |t: u64| Some((json_pid(threads.get(t)?.pid), *json_tid.get(&t)?));
+    let cpu_track = |cpu: u8| (PID, u64::from(cpu));
+    crate::wake_flows::wake_flows(report, threads, thread_track, cpu_track, |t| clock.us(t), out);
 }
 
 fn cpu_events(

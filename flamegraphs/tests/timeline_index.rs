@@ -283,3 +283,42 @@ fn index_escapes_text_and_links_only_existing_files() {
     assert_eq!(missing.len(), 3);
     assert!(html.contains("data=\"../case%201/flamegraph-run.svg\""), "{html}");
 }
+
+#[test]
+fn wakeups_are_flow_arrows_from_the_waker_to_the_woken_threads_next_run() {
+    use capos_measure::report::ThreadName;
+    let mut r = traced();
+    for (thread, name) in [(5u64, "waker"), (6, "sleeper")] {
+        r.thread_names.insert(thread, ThreadName { thread, pid: 2, name: name.into() });
+    }
+    // The timer wakes the sleeper again on CPU 1; no switch to it follows.
+    r.trace.push(ev(1, 8_000, TraceArgs::Wakeup { thread: 6, target_cpu: 1, waker: 0 }));
+    let v = timeline_json(&r);
+    let events = v["traceEvents"].as_array().unwrap();
+    let of = |ph: &str| -> Vec<&Value> {
+        events.iter().filter(|e| e["ph"] == ph && e["cat"] == "wakeup").collect()
+    };
+    let (starts, ends) = (of("s"), of("f"));
+    assert_eq!((starts.len(), ends.len()), (2, 2));
+    // Thread tracks: the kernel-less process 2 is JSON pid 4; threads 5 and
+    // 6 are its first two tracks.
+    let track = |e: &Value| (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
+    let us = |tsc: f64| tsc / 2_000.0; // 2 GHz, t0 = 0
+    let (s, f) = (starts[0], ends[0]);
+    assert_eq!(s["id"], f["id"]);
+    assert_eq!((track(s), s["ts"].as_f64()), ((4, 2000), Some(us(6_000.0))));
+    // Bound at its switch-in on CPU 1 at 7 000, 0.5 us after the wakeup.
+    assert_eq!(
+        (track(f), f["ts"].as_f64(), f["bp"].as_str()),
+        ((4, 2001), Some(us(7_000.0)), Some("e"))
+    );
+    let woken = events
+        .iter()
+        .find(|e| e["ph"] == "X" && e["cat"] == "wakeup" && track(e) == (4, 2001))
+        .unwrap();
+    assert_eq!(woken["name"], "woken by waker (t5) (0.5 us queued)");
+    // The timer's wakeup starts on CPU 1's track and ends at the wakeup.
+    let (s, f) = (starts[1], ends[1]);
+    assert_eq!((track(s), track(f)), ((1, 1), (4, 2001)));
+    assert_eq!((s["ts"].as_f64(), f["ts"].as_f64()), (Some(us(8_000.0)), Some(us(8_000.0))));
+}

@@ -313,6 +313,8 @@ catalogue! {
             ring_sqes: Sum = "Submission-queue entries the kernel consumed.",
             rows_refused: Sum = "Per-thread counts lost because the (thread, phase) table was full.",
             names_refused: Sum = "Thread names (`SET_THREAD_NAME`) the report cannot carry because the name table was full.",
+            offcpu_refused: Sum = "Off-CPU wakeups (blocked time by reason and stack, the `offcpu_stack` lines) lost because the off-CPU table was full.",
+            time_rows_refused: Sum = "Per-thread time-by-state pieces (the `thread_time` lines) lost because the (thread, phase) table was full.",
         }
         hists {}
     }

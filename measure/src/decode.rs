@@ -16,6 +16,7 @@ use crate::record::{
 use crate::samples::MAX_FRAMES;
 use crate::thread_names::MAX_THREAD_NAME;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::{TraceEvent, TraceKind};
 
 /// Why bytes are not a record.
@@ -280,6 +281,50 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
                 .ok_or(DecodeError::OutOfRange { what: "pair holder", value: h })?;
             let sums = PairSums { count: r.var()?, wait_cycles: r.var()?, cross_cpu: r.var()? };
             Record::LockPair { phase, class: class as u8, waiter, holder, sums }
+        }
+        tag::THREAD_TIME => {
+            let (phase, thread) = (r.phase()?, r.var()?);
+            let pid = r.small("pid", u32::MAX as u64)? as u32;
+            let mut cycles = [0u64; crate::thread_time::STATES];
+            for c in &mut cycles {
+                *c = r.var()?;
+            }
+            Record::ThreadTime(ThreadTime { phase, thread, pid, cycles })
+        }
+        tag::RUN_DELAY => {
+            let (phase, cpu) = (r.phase()?, r.small("cpu", u8::MAX as u64)? as u8);
+            let kind = r.small("delay kind", crate::run_delay::KINDS as u64 - 1)? as u8;
+            let sum = r.var()?;
+            let n = r.small("bucket count", crate::run_delay::BUCKETS as u64)?;
+            let mut buckets = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let b = r.small("delay bucket", crate::run_delay::BUCKETS as u64 - 1)?;
+                if buckets.last().is_some_and(|(last, _)| u64::from(*last) >= b) {
+                    return Err(DecodeError::BadBucket(b));
+                }
+                buckets.push((b as u8, r.var()?));
+            }
+            Record::RunDelay(crate::run_delay::DelayHist { phase, cpu, kind, sum, buckets })
+        }
+        tag::RUN_DELAY_WORST => {
+            let (phase, cpu) = (r.phase()?, r.small("cpu", u8::MAX as u64)? as u8);
+            let cycles = r.var()?;
+            let kind = r.small("delay kind", crate::run_delay::KINDS as u64 - 1)? as u8;
+            let thread = r.var()?;
+            let pid = r.small("pid", u32::MAX as u64)? as u32;
+            let waker = r.var()?;
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let worst = crate::run_delay::WorstDelay { cycles, kind, thread, pid, waker, frames };
+            Record::RunDelayWorst { phase, cpu, worst }
+        }
+        tag::OFFCPU_STACK => {
+            let phase = r.phase()?;
+            let reason = r.small("block reason", crate::thread_time::REASONS as u64 - 1)? as u8;
+            let (count, blocked_cycles) = (r.var()?, r.var()?);
+            let n = r.small("frame count", MAX_FRAMES as u64)?;
+            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            Record::OffCpuStack { phase, reason, frames, count, blocked_cycles }
         }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },
         other => return Err(DecodeError::UnknownTag(other)),

@@ -3,8 +3,10 @@
 //!
 //! Order: `Begin`, `Instrument` (when known), every `PhaseMark`, then per reported phase its non-zero
 //! counters and histograms, then PC samples, stack samples, contention
-//! stacks, waiter/holder pairs, per-thread rows, trace events and per-CPU dropped counts, CPU
-//! time by state per phase and CPU, thread
+//! stacks, waiter/holder pairs, per-thread rows, trace events and per-CPU
+//! dropped counts, CPU time by state per phase and CPU, thread time by state
+//! per phase and thread, run-queue delays and worst delays per phase and
+//! CPU, off-CPU stacks, thread
 //! names, the stacks the time-ordered samples name and those samples, and
 //! `End`. Zero values
 //! are not sent: the host prints every declared field, so absent means zero.
@@ -23,7 +25,9 @@ use crate::instrument_info::InstrumentInfo;
 use crate::lock_pairs::{PairKey, PairSums};
 use crate::phase::Phase;
 use crate::record::{ContentionKey, PcKey, Record, StackKey, TIMED_BATCH};
+use crate::run_delay::{DelayHist, WorstDelay};
 use crate::thread_ops::{self, ThreadOpsRows};
+use crate::thread_time::{self, ThreadTimeRows};
 
 /// What the report needs from the kernel besides the counters.
 #[derive(Clone, Copy, Debug)]
@@ -182,6 +186,57 @@ impl Frozen<'_> {
         }
         for ((phase, cpu), cycles) in cpu_time {
             send(&Record::CpuTime { phase, cpu, cycles });
+        }
+
+        let mut thread_time = ThreadTimeRows::new();
+        for t in &self.thread_time {
+            for phase in sample_phases(t.phase, final_total) {
+                thread_time::add_to(&mut thread_time, phase, t);
+            }
+        }
+        for t in thread_time.into_values() {
+            send(&Record::ThreadTime(t));
+        }
+
+        type Sums = BTreeMap<(Phase, u8, u8), (u64, BTreeMap<u8, u64>)>;
+        let mut delays = Sums::new();
+        for h in &self.run_delay {
+            for phase in sample_phases(h.phase, final_total) {
+                let (sum, buckets) = delays.entry((phase, h.cpu, h.kind)).or_default();
+                *sum = sum.wrapping_add(h.sum);
+                for (b, n) in &h.buckets {
+                    *buckets.entry(*b).or_default() += n;
+                }
+            }
+        }
+        for ((phase, cpu, kind), (sum, buckets)) in delays {
+            let buckets = buckets.into_iter().collect();
+            send(&Record::RunDelay(DelayHist { phase, cpu, kind, sum, buckets }));
+        }
+        let mut worst: BTreeMap<(Phase, u8), &WorstDelay> = BTreeMap::new();
+        for (at, cpu, w) in &self.run_delay_worst {
+            for phase in sample_phases(*at, final_total) {
+                let slot = worst.entry((phase, *cpu)).or_insert(w);
+                if w.cycles > slot.cycles {
+                    *slot = w;
+                }
+            }
+        }
+        for ((phase, cpu), w) in worst {
+            send(&Record::RunDelayWorst { phase, cpu, worst: w.clone() });
+        }
+
+        let mut offcpu: BTreeMap<(Phase, u8, Vec<u64>), (u64, u64)> = BTreeMap::new();
+        for e in &self.offcpu {
+            for phase in sample_phases(e.phase, final_total) {
+                let key = (phase, e.lock, e.frames.as_slice().to_vec());
+                let sum = offcpu.entry(key).or_default();
+                sum.0 += e.count;
+                sum.1 = sum.1.wrapping_add(e.wait_cycles);
+            }
+        }
+        for ((phase, reason, frames), (count, blocked_cycles)) in offcpu {
+            send(&Record::OffCpuStack { phase, reason, frames, count, blocked_cycles });
         }
 
         for (thread, pid, name) in &self.names {

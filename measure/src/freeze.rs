@@ -17,6 +17,7 @@ use crate::record::SampleTag;
 use crate::samples::{ContentionEntry, StackFrames};
 use crate::shard::ShardCopy;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::TraceEvent;
 use crate::MAX_CPUS;
 
@@ -52,6 +53,13 @@ pub struct Frozen<'a> {
     pub(crate) names: Vec<(u64, u32, String)>,
     /// (phase slot, cpu, cycles per state) of every CPU that accounted.
     pub(crate) cpu_time: Vec<(Phase, u8, [u64; crate::cpu_time::STATES])>,
+    /// Per-thread time-by-state rows (phase tags as recorded).
+    pub(crate) thread_time: Vec<ThreadTime>,
+    /// Run-queue delay histograms and worst delays (phase slots as recorded).
+    pub(crate) run_delay: Vec<crate::run_delay::DelayHist>,
+    pub(crate) run_delay_worst: Vec<(Phase, u8, crate::run_delay::WorstDelay)>,
+    /// Off-CPU entries (`lock` is the block reason).
+    pub(crate) offcpu: Vec<ContentionEntry>,
 }
 
 impl Measure {
@@ -104,6 +112,10 @@ impl Measure {
                     .filter_map(move |p| Some((*p, cpu as u8, self.cpu_time.cycles(cpu, *p)?)))
             })
             .collect();
+        let thread_time = self.thread_time.entries().collect();
+        let run_delay = self.run_delays.hists().collect();
+        let run_delay_worst = self.run_delays.worst().collect();
+        let offcpu = self.offcpu.entries().collect();
         Frozen {
             phases: &self.phases,
             shards,
@@ -117,6 +129,10 @@ impl Measure {
             timed,
             names,
             cpu_time,
+            thread_time,
+            run_delay,
+            run_delay_worst,
+            offcpu,
         }
     }
 }

@@ -36,15 +36,18 @@ use crate::lock_pairs::PairTable;
 use crate::phase::{MarkError, Phase, PhaseBook};
 use crate::record::ContentionClass;
 use crate::record::{Mode, SampleTag};
+use crate::run_delay::RunDelays;
 use crate::samples::{ContentionTable, PcTable, StackTable};
 use crate::shard::Shards;
 use crate::thread_names::ThreadNames;
 use crate::thread_ops::{ThreadOp, ThreadOpsTable};
+use crate::thread_time::{ThreadClock, ThreadState, ThreadTimeTable};
 use crate::timed::SampleRings;
 use crate::trace::{TraceEvent, TraceRings};
 use crate::{
-    catalogue, CONTENTION_TABLE_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES, THREAD_NAMES,
-    THREAD_OPS_ENTRIES, TIMED_SAMPLES_PER_CPU, TRACE_EVENTS_PER_CPU,
+    catalogue, CONTENTION_TABLE_ENTRIES, OFFCPU_ENTRIES, PC_TABLE_ENTRIES, STACK_TABLE_ENTRIES,
+    THREAD_NAMES, THREAD_OPS_ENTRIES, THREAD_TIME_ENTRIES, TIMED_SAMPLES_PER_CPU,
+    TRACE_EVENTS_PER_CPU,
 };
 
 /// Set once, when measurement stops; read by every probe. Alone on its
@@ -67,6 +70,11 @@ pub struct Measure {
     pub(crate) timed: SampleRings<TIMED_SAMPLES_PER_CPU>,
     pub(crate) names: ThreadNames<THREAD_NAMES>,
     pub(crate) cpu_time: CpuTime,
+    pub(crate) thread_time: ThreadTimeTable<THREAD_TIME_ENTRIES>,
+    pub(crate) run_delays: RunDelays,
+    /// Off-CPU stacks: (phase, 0, block reason, stack) -> (wakeups,
+    /// blocked cycles).
+    pub(crate) offcpu: ContentionTable<OFFCPU_ENTRIES>,
 }
 
 impl Default for Measure {
@@ -91,6 +99,9 @@ impl Measure {
             timed: SampleRings::new(),
             names: ThreadNames::new(),
             cpu_time: CpuTime::new(),
+            thread_time: ThreadTimeTable::new(),
+            run_delays: RunDelays::new(),
+            offcpu: ContentionTable::new(),
         }
     }
 
@@ -105,6 +116,8 @@ impl Measure {
         self.stacks.claims().set_limit(n);
         self.contention.claims().set_limit(n);
         self.thread_ops.claims.set_limit(n);
+        self.thread_time.claims.set_limit(n);
+        self.offcpu.claims().set_limit(n);
         self.names.claims.set_limit(n);
         self.timed.set_limit(n);
     }
@@ -307,6 +320,51 @@ impl Measure {
         if self.live() && !self.thread_ops.record(self.phases.current(), tref, pid, op, n) {
             self.add(cpu, catalogue::thread_ops::rows_refused, 1);
         }
+    }
+
+    /// Thread `tref` (of process `pid`, its clock `clock`) enters `state`
+    /// at TSC `now` (`None`: it exited and stops accounting); the cycles
+    /// since its last change go to the state it left, split at phase marks,
+    /// and a refused row counts `thread_ops.time_rows_refused` on `cpu`.
+    /// A switch-in (`runnable` to `running`) on `cpu` also counts its
+    /// run-queue delay ([`crate::run_delay`]); `cpu` must then be the CPU
+    /// switching the thread in. A wakeup (`blocked` to `runnable`) adds the
+    /// blocked cycles to the off-CPU entry of the reason and the stack in
+    /// `clock.block` (`thread_ops.offcpu_refused` when the table is full).
+    /// Returns the state left and the cycles spent in it (`None` on the
+    /// thread's first change or once stopped). Under the thread's scheduler
+    /// lock, on any CPU.
+    pub fn thread_state(
+        &self,
+        cpu: usize,
+        clock: &ThreadClock,
+        tref: u64,
+        pid: u32,
+        state: Option<ThreadState>,
+        now: u64,
+    ) -> Option<(ThreadState, u64)> {
+        if !self.live() {
+            return None;
+        }
+        let cause = clock.cause();
+        let (left, from, to) = clock.switch(state, now)?;
+        if left == ThreadState::Runnable && state == Some(ThreadState::Running) {
+            let phase = self.phases.current();
+            self.run_delays.record(cpu, phase, cause, to - from, tref, pid, &clock.wake);
+        }
+        if let (ThreadState::Blocked(why), Some(ThreadState::Runnable)) = (left, state) {
+            let mut frames = [0u64; crate::samples::MAX_FRAMES];
+            let n = clock.block.frames(&mut frames);
+            let phase = self.phases.current();
+            if !self.offcpu.record(phase, 0, why as u8, &frames[..n], to - from) {
+                self.add(cpu, catalogue::thread_ops::offcpu_refused, 1);
+            }
+        }
+        let refused = self.thread_time.add_span(&self.phases, tref, pid, left, from, to);
+        if refused != 0 {
+            self.add(cpu, catalogue::thread_ops::time_rows_refused, refused);
+        }
+        Some((left, to - from))
     }
 
     /// Appends a trace event to `cpu`'s ring. Owner CPU, interrupts off.

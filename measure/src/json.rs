@@ -32,6 +32,12 @@ struct Json<'a> {
     load_maps: &'a [LoadMap],
     /// Per (phase, CPU): cycles by state name.
     cpu_time: Vec<CpuTimeJson>,
+    /// Per (phase, thread): cycles by thread state name.
+    thread_time: Vec<ThreadTimeJson>,
+    /// Per (phase, CPU, kind): log-linear buckets (index: count) and sum.
+    run_delay: Vec<RunDelayJson<'a>>,
+    run_delay_worst: Vec<RunDelayWorstJson<'a>>,
+    offcpu_stacks: Vec<OffCpuJson<'a>>,
     thread_names: Vec<&'a ThreadName>,
     stack_defs: Vec<StackDefJson<'a>>,
     /// Per CPU in time order; `stack` is a `stack_defs` id (0: not kept).
@@ -44,6 +50,42 @@ struct CpuTimeJson {
     phase: Phase,
     cpu: u8,
     cycles: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+struct ThreadTimeJson {
+    phase: Phase,
+    thread: u64,
+    pid: u32,
+    cycles: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct RunDelayJson<'a> {
+    phase: Phase,
+    cpu: u8,
+    kind: &'static str,
+    sum: u64,
+    buckets: &'a BTreeMap<u8, u64>,
+}
+
+#[derive(Serialize)]
+struct RunDelayWorstJson<'a> {
+    phase: Phase,
+    cpu: u8,
+    kind: &'static str,
+    #[serde(flatten)]
+    worst: &'a crate::run_delay::WorstDelay,
+}
+
+#[derive(Serialize)]
+struct OffCpuJson<'a> {
+    phase: Phase,
+    reason: &'static str,
+    count: u64,
+    blocked_cycles: u64,
+    /// Leaf first.
+    frames: &'a [u64],
 }
 
 #[derive(Serialize)]
@@ -279,6 +321,52 @@ impl Report {
                         .collect(),
                 })
                 .collect(),
+            thread_time: self
+                .thread_time
+                .values()
+                .map(|t| ThreadTimeJson {
+                    phase: t.phase,
+                    thread: t.thread,
+                    pid: t.pid,
+                    cycles: crate::thread_time::ThreadState::all()
+                        .map(|s| s.name())
+                        .zip(t.cycles)
+                        .collect(),
+                })
+                .collect(),
+            run_delay: self
+                .run_delay
+                .iter()
+                .map(|((phase, cpu, kind), (sum, buckets))| RunDelayJson {
+                    phase: *phase,
+                    cpu: *cpu,
+                    kind: delay_kind(*kind),
+                    sum: *sum,
+                    buckets,
+                })
+                .collect(),
+            run_delay_worst: self
+                .run_delay_worst
+                .iter()
+                .map(|((phase, cpu), worst)| RunDelayWorstJson {
+                    phase: *phase,
+                    cpu: *cpu,
+                    kind: delay_kind(worst.kind),
+                    worst,
+                })
+                .collect(),
+            offcpu_stacks: self
+                .offcpu_stacks
+                .iter()
+                .map(|((phase, reason, frames), (count, blocked))| OffCpuJson {
+                    phase: *phase,
+                    reason: crate::thread_time::BlockReason::from_id(*reason)
+                        .map_or("?", |r| r.name()),
+                    count: *count,
+                    blocked_cycles: *blocked,
+                    frames,
+                })
+                .collect(),
             thread_names: self.thread_names.values().collect(),
             stack_defs: self
                 .stack_defs
@@ -290,4 +378,8 @@ impl Report {
         };
         serde_json::to_string_pretty(&json)
     }
+}
+
+fn delay_kind(id: u8) -> &'static str {
+    crate::run_delay::DelayKind::from_id(u64::from(id)).map_or("?", |k| k.name())
 }

@@ -40,10 +40,12 @@ pub mod instrument_info;
 pub mod lock_pairs;
 pub mod phase;
 pub mod record;
+pub mod run_delay;
 pub mod samples;
 pub mod shard;
 pub mod thread_names;
 pub mod thread_ops;
+pub mod thread_time;
 pub mod timed;
 pub mod trace;
 
@@ -85,6 +87,10 @@ pub const THREAD_NAMES: usize = 1024;
 pub const CONTENTION_TABLE_ENTRIES: usize = 256;
 /// (thread, phase) rows in the per-thread operation table.
 pub const THREAD_OPS_ENTRIES: usize = 1024;
+/// (thread, phase) rows in the per-thread time-by-state table.
+pub const THREAD_TIME_ENTRIES: usize = 1024;
+/// (phase, block reason, stack) entries in the off-CPU table.
+pub const OFFCPU_ENTRIES: usize = 1024;
 /// Events kept per CPU trace ring.
 pub const TRACE_EVENTS_PER_CPU: usize = 256;
 

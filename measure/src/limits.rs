@@ -26,6 +26,10 @@ pub struct Losses {
     pub thread_rows_refused: u64,
     /// Thread names the name table could not keep (`thread_ops.names_refused`).
     pub thread_names_refused: u64,
+    /// Per-thread time-by-state pieces refused (`thread_ops.time_rows_refused`).
+    pub thread_time_refused: u64,
+    /// Off-CPU wakeups refused (`thread_ops.offcpu_refused`).
+    pub offcpu_refused: u64,
     /// Samples missing from the time-ordered rings (`timer.sample_ring_dropped`;
     /// still counted in the tables, missing only from the flame chart).
     pub sample_ring_dropped: u64,
@@ -99,6 +103,8 @@ impl Report {
             contention_overflow: at(k::contention_overflow.into()),
             thread_rows_refused: at(crate::catalogue::thread_ops::rows_refused.into()),
             thread_names_refused: at(crate::catalogue::thread_ops::names_refused.into()),
+            offcpu_refused: at(crate::catalogue::thread_ops::offcpu_refused.into()),
+            thread_time_refused: at(crate::catalogue::thread_ops::time_rows_refused.into()),
             sample_ring_dropped: at(crate::catalogue::timer::sample_ring_dropped.into()),
             trace_dropped: self.trace_dropped.values().fold(0u64, |a, d| a.saturating_add(*d)),
         };
@@ -157,7 +163,9 @@ impl Limits {
         let mut out = vec![format!(
             "losses (whole run): user_pc_overflow={} user_stack_overflow={} kernel_pc_overflow={} \
              kernel_stack_overflow={} contention_overflow={} thread_rows_refused={} \
-             thread_names_refused={} sample_ring_dropped={} trace_dropped={} ({})",
+             thread_names_refused={} thread_time_refused={} offcpu_refused={} \
+             sample_ring_dropped={} \
+             trace_dropped={} ({})",
             l.user_pc_overflow,
             l.user_stack_overflow,
             l.kernel_pc_overflow,
@@ -165,6 +173,8 @@ impl Limits {
             l.contention_overflow,
             l.thread_rows_refused,
             l.thread_names_refused,
+            l.thread_time_refused,
+            l.offcpu_refused,
             l.sample_ring_dropped,
             l.trace_dropped,
             if per_cpu.is_empty() { "no trace rings".to_string() } else { per_cpu.join(",") }
@@ -222,6 +232,12 @@ impl Limits {
         }
         if l.thread_names_refused > 0 {
             s.push_str(&format!(", {} thread names", l.thread_names_refused));
+        }
+        if l.thread_time_refused > 0 {
+            s.push_str(&format!(", {} per-thread time pieces", l.thread_time_refused));
+        }
+        if l.offcpu_refused > 0 {
+            s.push_str(&format!(", {} off-CPU wakeups", l.offcpu_refused));
         }
         if l.sample_ring_dropped > 0 {
             s.push_str(&format!(", {} samples missing from the timeline", l.sample_ring_dropped));

@@ -13,8 +13,9 @@ use crate::hist::BUCKETS;
 use crate::instrument_info::{Accel, InstrumentInfo};
 use crate::lock_pairs::{site_index, PairSums, UNKNOWN_HOLDER};
 use crate::log_text::{
-    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, LOCK_PAIR_FAMILY, PREFIX, STACK_DEF_FAMILY,
-    THREAD_NAME_FAMILY, THREAD_OPS_FAMILY, TIMED_FAMILY,
+    CONTENTION_FAMILY, CPU_TIME_FAMILY, HIST_SUFFIX, LOCK_PAIR_FAMILY, OFFCPU_FAMILY, PREFIX,
+    RUN_DELAY_FAMILY, RUN_DELAY_WORST_FAMILY, STACK_DEF_FAMILY, THREAD_NAME_FAMILY,
+    THREAD_OPS_FAMILY, THREAD_TIME_FAMILY, TIMED_FAMILY,
 };
 use crate::phase::Phase;
 use crate::record::{ContentionClass, HeldLock, Mode, SampleMode, SampleTag};
@@ -261,6 +262,59 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
             }
             report.cpu_time.insert((phase, cpu), cycles);
         }
+        THREAD_TIME_FAMILY => {
+            let (phase, pid, thread) = (t.phase("phase")?, t.small("pid")?, t.num("thread")?);
+            let mut cycles = [0u64; crate::thread_time::STATES];
+            for (c, state) in cycles.iter_mut().zip(crate::thread_time::ThreadState::all()) {
+                *c = t.num(&state.name())?;
+            }
+            let row = crate::thread_time::ThreadTime { phase, thread, pid, cycles };
+            crate::thread_time::add_to(&mut report.thread_time, phase, &row);
+        }
+        RUN_DELAY_FAMILY => {
+            let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);
+            let kind = delay_kind(t.str("kind")?)?;
+            let (count, sum) = (t.num("count")?, t.num("sum")?);
+            let list = t.str("buckets")?;
+            let bad = || K::BadBuckets(list.to_string());
+            let mut buckets = std::collections::BTreeMap::new();
+            for item in list.split(',').filter(|s| !s.is_empty()) {
+                let (b, n) = item.split_once(':').ok_or_else(bad)?;
+                let b: u8 = b.parse().map_err(|_| bad())?;
+                if b as usize >= crate::run_delay::BUCKETS {
+                    return Err(bad());
+                }
+                buckets.insert(b, number(n).ok_or_else(bad)?);
+            }
+            if buckets.values().sum::<u64>() != count {
+                return Err(bad());
+            }
+            report.run_delay.insert((phase, cpu, kind), (sum, buckets));
+        }
+        OFFCPU_FAMILY => {
+            let phase = t.phase("phase")?;
+            let name = t.str("reason")?;
+            let reason = crate::thread_time::BlockReason::from_name(name)
+                .ok_or_else(|| K::UnknownLabel { key: "reason".into(), value: name.to_string() })?;
+            let (count, blocked) = (t.num("count")?, t.num("blocked_cycles")?);
+            let frames = frames(t.str("frames")?)?;
+            let slot = report.offcpu_stacks.entry((phase, reason as u8, frames)).or_default();
+            slot.0 = slot.0.saturating_add(count);
+            slot.1 = slot.1.saturating_add(blocked);
+        }
+        RUN_DELAY_WORST_FAMILY => {
+            let (phase, cpu) = (t.phase("phase")?, t.small("cpu")?);
+            let kind = delay_kind(t.str("kind")?)?;
+            let worst = crate::run_delay::WorstDelay {
+                cycles: t.num("cycles")?,
+                kind,
+                thread: t.num("thread")?,
+                pid: t.small("pid")?,
+                waker: t.num("waker")?,
+                frames: frames(t.str("frames")?)?,
+            };
+            report.run_delay_worst.insert((phase, cpu), worst);
+        }
         THREAD_NAME_FAMILY => {
             let (thread, pid) = (t.num("thread")?, t.small("pid")?);
             let name = unescape(t.str("name")?)?;
@@ -352,6 +406,13 @@ fn sample_tag(t: &mut Tokens<'_>, family: Option<Mode>) -> Result<SampleTag, Par
         ),
     };
     Ok(SampleTag { cpu, pid, tid, mode, lock })
+}
+
+/// A run-queue delay kind's id from its name.
+fn delay_kind(name: &str) -> Result<u8, ParseErrorKind> {
+    crate::run_delay::DelayKind::from_name(name)
+        .map(|k| k as u8)
+        .ok_or_else(|| K::UnknownLabel { key: "kind".into(), value: name.to_string() })
 }
 
 fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {

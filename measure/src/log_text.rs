@@ -18,6 +18,10 @@
 //! measure: thread_counts phase=work pid=2 thread=0x100000003 syscalls=0 ring_sqes=0
 //! measure: trace_dropped cpu=1 dropped=0
 //! measure: cpu_time phase=work cpu=1 user=1900000 kernel=60000 lock_spin=2000 irq=9000 shootdown=0 idle=25000 measure=4000
+//! measure: thread_time phase=work pid=3 thread=0x100000004 running=900000 runnable=20000 blocked_sleep=400000 blocked_park=0 blocked_join=0 blocked_ipc=0 blocked_cap_enter=0 blocked_exit_wait=0 blocked_other=0
+//! measure: run_delay phase=work cpu=1 kind=wake count=3 sum=2710 buckets=33:1,35:2
+//! measure: run_delay_worst phase=work cpu=1 kind=wake cycles=1010 thread=0x100000004 pid=3 waker=0x100000002 frames=0xffffffff80001000
+//! measure: offcpu_stack phase=work reason=sleep count=6 blocked_cycles=3223990406 frames=0xffffffff80001234,0xffffffff80005678
 //! measure: thread_name thread=0x100000004 pid=3 name=worker-1
 //! measure: stack_def id=17 cpu=1 pid=3 tid=0x100000004 mode=user lock=- frames=0x401000,0x401200
 //! measure: timed_samples cpu=1 samples=123456789:17,2005210:17,1998034:0
@@ -76,6 +80,16 @@ pub const THREAD_OPS_FAMILY: &str = "thread_counts";
 
 /// Line family of CPU time by state.
 pub const CPU_TIME_FAMILY: &str = "cpu_time";
+
+/// Line family of thread time by state.
+pub const THREAD_TIME_FAMILY: &str = "thread_time";
+
+/// Line families of run-queue delays and the worst delay.
+pub const RUN_DELAY_FAMILY: &str = "run_delay";
+pub const RUN_DELAY_WORST_FAMILY: &str = "run_delay_worst";
+
+/// Line family of off-CPU stacks.
+pub const OFFCPU_FAMILY: &str = "offcpu_stack";
 
 /// Line family of thread names.
 pub const THREAD_NAME_FAMILY: &str = "thread_name";
@@ -261,6 +275,57 @@ impl Report {
                 let _ = write!(out, " {}={c}", state.name());
             }
             out.push('\n');
+        }
+        for t in self.thread_time.values() {
+            let _ = write!(
+                out,
+                "{PREFIX}{THREAD_TIME_FAMILY} phase={} pid={} thread={:#x}",
+                t.phase.name(),
+                t.pid,
+                t.thread
+            );
+            for (state, c) in crate::thread_time::ThreadState::all().zip(t.cycles) {
+                let _ = write!(out, " {}={c}", state.name());
+            }
+            out.push('\n');
+        }
+        for ((phase, cpu, kind), (sum, buckets)) in &self.run_delay {
+            let kind =
+                crate::run_delay::DelayKind::from_id(u64::from(*kind)).map_or("?", |k| k.name());
+            let count = buckets.values().fold(0u64, |a, n| a.saturating_add(*n));
+            let list: Vec<String> = buckets.iter().map(|(b, n)| format!("{b}:{n}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{RUN_DELAY_FAMILY} phase={} cpu={cpu} kind={kind} count={count} sum={sum} buckets={}",
+                phase.name(),
+                list.join(",")
+            );
+        }
+        for ((phase, cpu), w) in &self.run_delay_worst {
+            let kind =
+                crate::run_delay::DelayKind::from_id(u64::from(w.kind)).map_or("?", |k| k.name());
+            let frames: Vec<String> = w.frames.iter().map(|f| format!("{f:#x}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{RUN_DELAY_WORST_FAMILY} phase={} cpu={cpu} kind={kind} cycles={} thread={:#x} pid={} waker={:#x} frames={}",
+                phase.name(),
+                w.cycles,
+                w.thread,
+                w.pid,
+                w.waker,
+                frames.join(",")
+            );
+        }
+        for ((phase, reason, frames), (count, blocked)) in &self.offcpu_stacks {
+            let reason =
+                crate::thread_time::BlockReason::from_id(*reason).map_or("?", |r| r.name());
+            let frames: Vec<String> = frames.iter().map(|f| format!("{f:#x}")).collect();
+            let _ = writeln!(
+                out,
+                "{PREFIX}{OFFCPU_FAMILY} phase={} reason={reason} count={count} blocked_cycles={blocked} frames={}",
+                phase.name(),
+                frames.join(",")
+            );
         }
         for n in self.thread_names.values() {
             let _ = writeln!(

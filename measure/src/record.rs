@@ -25,6 +25,10 @@
 //! | 16  | TimedSamples    | cpu, n, n x (TSC minus the previous entry's (wrapping), stack id) |
 //! | 17  | CpuTime         | phase, cpu, cycles per state (user, kernel, lock_spin, irq, shootdown, idle, measure) |
 //! | 18  | LockPair        | phase, class, waiter, holder, count, wait cycles, cross-CPU count |
+//! | 19  | ThreadTime      | phase, thread ref, pid, cycles per state (running, runnable, blocked by reason: sleep, park, join, ipc, cap_enter, exit_wait, other) |
+//! | 20  | RunDelay        | phase, cpu, kind (0 wake, 1 preempt), sum, n, n x (bucket, count) (log-linear buckets) |
+//! | 21  | RunDelayWorst   | phase, cpu, cycles, kind, thread ref, pid, waker, n, n x frame (leaf first) |
+//! | 22  | OffCpuStack     | phase, block reason, wakeups, blocked cycles, n, n x frame (leaf first) |
 //!
 //! A sample's tag is `cpu, pid, thread ref, sample mode, lock` where lock is
 //! `0` (none held) or `1 + class * 256 + lock index` (see [`HeldLock`]).
@@ -38,12 +42,13 @@ use crate::instrument_info::InstrumentInfo;
 use crate::phase::Phase;
 use crate::samples::MAX_FRAMES;
 use crate::thread_ops::ThreadOps;
+use crate::thread_time::ThreadTime;
 use crate::trace::TraceEvent;
 
 pub use crate::decode::{decode, decode_all, DecodeError};
 
 /// Version of the record encoding; bump on any layout change.
-pub const WIRE_VERSION: u8 = 5;
+pub const WIRE_VERSION: u8 = 6;
 /// Longest binary name in a load map.
 pub const MAX_NAME: usize = 255;
 
@@ -369,6 +374,26 @@ pub enum Record {
         holder: u8,
         sums: crate::lock_pairs::PairSums,
     },
+    /// Cycles one thread spent in each
+    /// [`crate::thread_time::ThreadState`] in one phase.
+    ThreadTime(ThreadTime),
+    /// One CPU's run-queue delays of one kind in one phase.
+    RunDelay(crate::run_delay::DelayHist),
+    /// Blocked time ended by wakeups in one phase, by the reason and the
+    /// kernel stack the threads blocked at (leaf first).
+    OffCpuStack {
+        phase: Phase,
+        reason: u8,
+        frames: Vec<u64>,
+        count: u64,
+        blocked_cycles: u64,
+    },
+    /// One CPU's worst run-queue delay in one phase.
+    RunDelayWorst {
+        phase: Phase,
+        cpu: u8,
+        worst: crate::run_delay::WorstDelay,
+    },
     End {
         tsc: u64,
         records: u64,
@@ -394,6 +419,10 @@ pub(crate) mod tag {
     pub const TIMED_SAMPLES: u8 = 16;
     pub const CPU_TIME: u8 = 17;
     pub const LOCK_PAIR: u8 = 18;
+    pub const THREAD_TIME: u8 = 19;
+    pub const RUN_DELAY: u8 = 20;
+    pub const RUN_DELAY_WORST: u8 = 21;
+    pub const OFFCPU_STACK: u8 = 22;
 }
 
 /// Most entries in one [`Record::TimedSamples`].
@@ -584,6 +613,55 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
                 sums.cross_cpu,
             ] {
                 put(out, v);
+            }
+        }
+        Record::ThreadTime(t) => {
+            out.push(tag::THREAD_TIME);
+            for v in [t.phase as u64, t.thread, t.pid as u64] {
+                put(out, v);
+            }
+            for c in t.cycles {
+                put(out, c);
+            }
+        }
+        Record::RunDelay(h) => {
+            out.push(tag::RUN_DELAY);
+            let buckets = &h.buckets[..h.buckets.len().min(crate::run_delay::BUCKETS)];
+            for v in [h.phase as u64, h.cpu as u64, h.kind as u64, h.sum, buckets.len() as u64] {
+                put(out, v);
+            }
+            for (b, n) in buckets {
+                put(out, *b as u64);
+                put(out, *n);
+            }
+        }
+        Record::RunDelayWorst { phase, cpu, worst: w } => {
+            out.push(tag::RUN_DELAY_WORST);
+            let frames = &w.frames[..w.frames.len().min(MAX_FRAMES)];
+            for v in [
+                *phase as u64,
+                *cpu as u64,
+                w.cycles,
+                w.kind as u64,
+                w.thread,
+                w.pid as u64,
+                w.waker,
+                frames.len() as u64,
+            ] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
+            }
+        }
+        Record::OffCpuStack { phase, reason, frames, count, blocked_cycles } => {
+            out.push(tag::OFFCPU_STACK);
+            let frames = &frames[..frames.len().min(MAX_FRAMES)];
+            for v in [*phase as u64, *reason as u64, *count, *blocked_cycles, frames.len() as u64] {
+                put(out, v);
+            }
+            for f in frames {
+                put(out, *f);
             }
         }
         Record::End { tsc, records } => {

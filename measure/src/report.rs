@@ -100,6 +100,16 @@ pub struct Report {
     /// Cycles per CPU state (indexed by [`crate::cpu_time::CpuState`] id),
     /// by (phase, CPU).
     pub cpu_time: BTreeMap<(Phase, u8), [u64; crate::cpu_time::STATES]>,
+    /// Per-thread cycles by [`crate::thread_time::ThreadState`], by (phase,
+    /// thread ref).
+    pub thread_time: crate::thread_time::ThreadTimeRows,
+    /// Run-queue delays by (phase, CPU, kind): (sum, bucket -> count).
+    pub run_delay: crate::run_delay::DelayRows,
+    /// The worst run-queue delay by (phase, CPU).
+    pub run_delay_worst: BTreeMap<(Phase, u8), crate::run_delay::WorstDelay>,
+    /// (phase, block reason id, frames leaf first) -> (wakeups, blocked
+    /// cycles).
+    pub offcpu_stacks: BTreeMap<(Phase, u8, Vec<u64>), (u64, u64)>,
     pub end: Option<End>,
 }
 
@@ -200,6 +210,21 @@ impl ReportBuilder {
                 .extend(samples.into_iter().map(|(tsc, stack)| TimedSample { cpu, tsc, stack })),
             Record::CpuTime { phase, cpu, cycles } => {
                 r.cpu_time.insert((phase, cpu), cycles);
+            }
+            Record::ThreadTime(t) => {
+                crate::thread_time::add_to(&mut r.thread_time, t.phase, &t);
+            }
+            Record::RunDelay(h) => {
+                r.run_delay
+                    .insert((h.phase, h.cpu, h.kind), (h.sum, h.buckets.into_iter().collect()));
+            }
+            Record::RunDelayWorst { phase, cpu, worst } => {
+                r.run_delay_worst.insert((phase, cpu), worst);
+            }
+            Record::OffCpuStack { phase, reason, frames, count, blocked_cycles } => {
+                let slot = r.offcpu_stacks.entry((phase, reason, frames)).or_default();
+                slot.0 = slot.0.saturating_add(count);
+                slot.1 = slot.1.saturating_add(blocked_cycles);
             }
             Record::End { tsc, records } => {
                 let got = self.received - 1;

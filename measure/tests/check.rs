@@ -509,3 +509,55 @@ fn unusable_reports_are_errors() {
     let cut: String = text.lines().take(40).map(|l| format!("{l}\n")).collect();
     assert_eq!(check_log_text(&cut, &cfg), Err(CheckLogError::Report(CheckError::NoEnd)));
 }
+
+#[test]
+fn thread_time_rows_fit_their_phase_and_the_cpus_running_time() {
+    use capos_measure::thread_time::{ThreadTime, STATES};
+    let mut r = kernel_like_report();
+    let length = r.phase_cycles[&Phase::Work]; // 1 000 000
+    assert_eq!(length, 1_000_000);
+    // user, kernel, lock_spin, irq, shootdown, idle, measure: CPU 0 ran
+    // 600 000 cycles of threads (500 000 + 100 000), CPU 1 300 000.
+    r.cpu_time.insert((Phase::Work, 0), [500_000, 100_000, 0, 50_000, 0, 350_000, 0]);
+    r.cpu_time.insert((Phase::Work, 1), [300_000, 0, 0, 0, 0, 700_000, 0]);
+    let row = |thread: u64, running: u64, rest: u64| {
+        let mut cycles = [0; STATES];
+        cycles[0] = running;
+        cycles[2] = rest;
+        ThreadTime { phase: Phase::Work, thread, pid: 2, cycles }
+    };
+    r.thread_time.insert((Phase::Work, 1), row(1, 620_000, 380_000));
+    r.thread_time.insert((Phase::Work, 2), row(2, 300_000, 0));
+    assert!(verdicts(&r, "thread_time_sum", Some(Phase::Work)).iter().all(|v| *v == Verdict::Pass));
+    assert_eq!(verdicts(&r, "thread_time_running", Some(Phase::Work)), [Verdict::Pass]);
+    // One cycle more than the phase; running beyond every non-idle cycle
+    // (950 000) plus 1% per CPU (20 000).
+    let mut bad = r.clone();
+    bad.thread_time.insert((Phase::Work, 1), row(1, 620_000, 380_001));
+    assert!(fails(&bad, "thread_time_sum", Some(Phase::Work)));
+    let mut bad = r.clone();
+    bad.thread_time.insert((Phase::Work, 2), row(2, 350_001, 0));
+    assert!(fails(&bad, "thread_time_running", Some(Phase::Work)));
+    let mut ok = r.clone();
+    ok.thread_time.insert((Phase::Work, 2), row(2, 350_000, 0));
+    assert!(!fails(&ok, "thread_time_running", Some(Phase::Work)));
+    // Below user + kernel + lock_spin (900 000) less 20 000.
+    let mut bad = r;
+    bad.thread_time.insert((Phase::Work, 1), row(1, 559_999, 0));
+    assert!(fails(&bad, "thread_time_running", Some(Phase::Work)));
+}
+
+#[test]
+fn run_delay_counts_match_the_switches_in() {
+    let mut r = kernel_like_report();
+    let switched = r.counter(Phase::Work, scheduler::outcome_runnable);
+    assert!(switched > 10);
+    r.run_delay.insert((Phase::Work, 0, 0), (1_000, [(40, switched - 10)].into()));
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 10)].into()));
+    assert_eq!(verdicts(&r, "run_delay_count", Some(Phase::Work)), [Verdict::Pass]);
+    // One switch per CPU may straddle a mark; three more may not.
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 12)].into()));
+    assert_eq!(verdicts(&r, "run_delay_count", Some(Phase::Work)), [Verdict::Pass]);
+    r.run_delay.insert((Phase::Work, 1, 1), (1_000, [(50, 13)].into()));
+    assert!(fails(&r, "run_delay_count", Some(Phase::Work)));
+}

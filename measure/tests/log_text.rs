@@ -56,6 +56,14 @@ fn record_sample_run() -> Vec<Record> {
     M.cpu_state(1, CpuState::Kernel, 2_500);
     M.cpu_slice(1, CpuState::LockSpin, 2_600, 2_650);
     M.cpu_state(1, CpuState::User, 2_700);
+    // Thread 0x300000007 (pid 2): runnable from 1 900, running from 2 100,
+    // asleep 2 400 to 3 200 (across the shutdown mark), then runnable.
+    use capos_measure::thread_time::{BlockReason, ThreadClock, ThreadState};
+    static CLOCK: ThreadClock = ThreadClock::new();
+    let tt = |s: ThreadState, now: u64| M.thread_state(1, &CLOCK, 3 << 32 | 7, 2, Some(s), now);
+    assert_eq!(tt(ThreadState::Runnable, 1_900), None);
+    assert_eq!(tt(ThreadState::Running, 2_100), Some((ThreadState::Runnable, 200)));
+    tt(ThreadState::Blocked(BlockReason::Sleep), 2_400);
     M.contention_stack(
         1,
         ContentionClass::SchedulerLock as u8,
@@ -85,6 +93,7 @@ fn record_sample_run() -> Vec<Record> {
     M.thread_op(1, 3 << 32 | 7, 2, ThreadOp::RingSqe, 9);
     M.mark(Phase::Shutdown, 3_000).unwrap();
     M.thread_op(0, 3 << 32 | 7, 2, ThreadOp::Syscall, 1);
+    tt(ThreadState::Runnable, 3_200);
     M.mark(Phase::FinalTotal, 4_000).unwrap();
     let mut records =
         vec![Record::LoadMap { pid: 3, binary: "thread scale=1%".into(), base: 0x40_0000 }];
@@ -154,6 +163,29 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     ));
     assert!(has(
         "measure: thread_counts phase=aggregate pid=2 thread=0x300000007 syscalls=5 ring_sqes=9"
+    ));
+    // Thread time: the spawn_ready runnable part, then work's and
+    // shutdown's shares of the sleep; summed into final_total.
+    let zeros = "blocked_park=0 blocked_join=0 blocked_ipc=0 blocked_cap_enter=0 blocked_exit_wait=0 blocked_other=0";
+    assert!(has(&format!("measure: thread_time phase=spawn_ready pid=2 thread=0x300000007 running=0 runnable=100 blocked_sleep=0 {zeros}")), "{log}");
+    assert!(has(&format!("measure: thread_time phase=work pid=2 thread=0x300000007 running=300 runnable=100 blocked_sleep=600 {zeros}")), "{log}");
+    assert!(has(&format!("measure: thread_time phase=shutdown pid=2 thread=0x300000007 running=0 runnable=0 blocked_sleep=200 {zeros}")));
+    assert!(has(&format!("measure: thread_time phase=final_total pid=2 thread=0x300000007 running=300 runnable=200 blocked_sleep=800 {zeros}")));
+    // Its switch-in at 2 100 after 200 cycles queued since its creation:
+    // bucket 4 + 4 x (7 - 2) + 2 = 26 ([192, 224)).
+    assert!(
+        has("measure: run_delay phase=work cpu=1 kind=wake count=1 sum=200 buckets=26:1"),
+        "{log}"
+    );
+    assert!(has("measure: run_delay phase=aggregate cpu=1 kind=wake count=1 sum=200 buckets=26:1"));
+    assert!(has("measure: run_delay_worst phase=work cpu=1 kind=wake cycles=200 thread=0x300000007 pid=2 waker=0x0 frames="), "{log}");
+    // Its wakeup at 3 200 (in shutdown) after 800 cycles asleep.
+    assert!(
+        has("measure: offcpu_stack phase=shutdown reason=sleep count=1 blocked_cycles=800 frames="),
+        "{log}"
+    );
+    assert!(has(
+        "measure: offcpu_stack phase=aggregate reason=sleep count=1 blocked_cycles=800 frames="
     ));
     assert!(starts("measure: end tsc=5000 records="));
     // Every group has a line in every reported phase.

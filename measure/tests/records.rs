@@ -143,6 +143,38 @@ fn every_kind() -> Vec<Record> {
         },
         Record::TimedSamples { cpu: 1, samples: vec![(u64::MAX - 5, 1), (3, 0), (3, 7), (9, 1)] },
         Record::CpuTime { phase: Phase::Work, cpu: 3, cycles: [1, 0, u64::MAX, 4, 5, 6, 7] },
+        Record::ThreadTime(capos_measure::thread_time::ThreadTime {
+            phase: Phase::Shutdown,
+            thread: 3 << 32 | 7,
+            pid: 2,
+            cycles: [1, 2, 3, u64::MAX, 0, 0, 7, 8, 9],
+        }),
+        Record::RunDelay(capos_measure::run_delay::DelayHist {
+            phase: Phase::Work,
+            cpu: 2,
+            kind: 1,
+            sum: u64::MAX,
+            buckets: vec![(0, 1), (35, 2), (251, 3)],
+        }),
+        Record::RunDelayWorst {
+            phase: Phase::Aggregate,
+            cpu: 1,
+            worst: capos_measure::run_delay::WorstDelay {
+                cycles: 1_010,
+                kind: 0,
+                thread: 3 << 32 | 7,
+                pid: 2,
+                waker: 1 << 32 | 2,
+                frames: vec![0xffff_ffff_8000_1000, 0xffff_ffff_8000_2000],
+            },
+        },
+        Record::OffCpuStack {
+            phase: Phase::Work,
+            reason: 6,
+            frames: vec![0xffff_ffff_8000_1000],
+            count: 2,
+            blocked_cycles: u64::MAX,
+        },
         Record::End { tsc: 456, records: 11 },
     ]
 }

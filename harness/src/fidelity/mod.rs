@@ -27,6 +27,7 @@ mod syscalls;
 mod table;
 #[cfg(test)]
 mod tests;
+mod thread_time;
 mod thread_views;
 
 use std::collections::BTreeMap;

@@ -140,7 +140,10 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         agg(thread_ops::names_refused.into()),
     ));
 
-    let overflows: [(&str, Counter, &str); 8] = [
+    let timed = table_entries(r.thread_time.keys().map(|(p, t)| (*p, t)));
+    rows.push(Row::exact(name, "per-thread time rows = capacity", cap, timed));
+
+    let overflows: [(&str, Counter, &str); 10] = [
         ("user_pc_samples.overflow", u::overflow.into(), "user_pc_overflow"),
         ("user_pc_samples.stack_overflow", u::stack_overflow.into(), "user_stack_overflow"),
         ("kernel_pc_samples.overflow", k::overflow.into(), "kernel_pc_overflow"),
@@ -152,6 +155,12 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         ),
         ("thread_ops.rows_refused", thread_ops::rows_refused.into(), "thread_rows_refused"),
         ("thread_ops.names_refused", thread_ops::names_refused.into(), "thread_names_refused"),
+        (
+            "thread_ops.time_rows_refused",
+            thread_ops::time_rows_refused.into(),
+            "thread_time_refused",
+        ),
+        ("thread_ops.offcpu_refused", thread_ops::offcpu_refused.into(), "offcpu_refused"),
         ("timer.sample_ring_dropped", timer::sample_ring_dropped.into(), "sample_ring_dropped"),
     ];
     let log = run.read(&run.profile.pc_report.report.with_file_name("measure.log"))?;

@@ -152,6 +152,9 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         ));
     }
     rows.extend(super::thread_views::rows(name, &run.report, &["spinner-0", "spinner-1"], &ran));
+    rows.extend(super::thread_time::oversub_rows(name, &run.report, &["spinner-0", "spinner-1"]));
+    let fb = fallbacks(run, Phase::Work);
+    rows.extend(super::thread_time::oversub_delay_rows(name, &run.report, sleeps, fb));
     for (sym, r) in SPINNERS.iter().zip(&ran) {
         rows.push(Row::new(
             name,

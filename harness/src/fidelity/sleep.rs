@@ -64,6 +64,9 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     let idle_stacks = weight_with_frame(&stacks, |f| f == idle_frame);
     let spun = run.planted("spun")?;
     let mut rows = super::cpu_time::rows(name, &run.report, spun, slept as u64);
+    rows.extend(super::thread_time::sleep_rows(name, &run.report, slept as u64, spun));
+    let offcpu = folded(&run.read(&run.profile.offcpu.folded)?)?;
+    rows.extend(super::thread_time::sleep_offcpu_rows(name, &run.report, &offcpu));
     rows.extend([
         Row::new(
             name,

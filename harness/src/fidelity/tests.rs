@@ -48,6 +48,7 @@ fn run(
         per_thread: Default::default(),
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
+        offcpu: graph(dir, "offcpu", ""),
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),
         lock_sites: Vec::new(),
@@ -130,23 +131,76 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     // user, kernel, lock_spin, irq, shootdown, idle, measure
     let cycles = [470_000_000, 10_000_000, 0, 20_000_000, 0, 1_480_000_000, 20_000_000];
     rep.cpu_time.insert((Phase::Work, 0), cycles);
+    // The sleeper: 7 ms of its running and runnable time was kernel work
+    // inside its sleep calls, so blocked_sleep >= 1 493 000 000.
+    let sleeper = |sleep: u64, other: u64| {
+        let mut cycles = [0; capos_measure::thread_time::STATES];
+        cycles[..3].copy_from_slice(&[485_000_000, 2_000_000, sleep]);
+        cycles[8] = other;
+        capos_measure::thread_time::ThreadTime { phase: Phase::Work, thread: 9, pid: 2, cycles }
+    };
+    rep.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 0));
+    let whole = capos_measure::thread_time::ThreadTime {
+        phase: Phase::Aggregate,
+        ..sleeper(1_500_000_000, 0)
+    };
+    rep.thread_time.insert((Phase::Aggregate, 9), whole);
+    // The off-CPU graph: the six sleeps in cap_enter, and the manifest's
+    // exit wait.
+    let offcpu = |sleeps: &str| {
+        format!(
+            "{sleeps}[blocked exit_wait];capos_kernel::proc::manifest::wait_all_[k] 9000000000\n"
+        )
+    };
+    let in_cap_enter = "[blocked sleep];capos_kernel::syscall::dispatch_[k];capos_kernel::cap::ring::cap_enter_[k] 1500000000\n";
+    let sleep_run = |rep: Report, pcs: &str, work: &str, sleeps: &str| {
+        let r = run(dir.path(), rep, &planted, pcs, work, "");
+        std::fs::write(&r.profile.offcpu.folded, offcpu(sleeps)).unwrap();
+        r
+    };
     let idle = |n: u64| {
         let pcs = section("work", "kernel", &[(n, "capos_kernel::sched::idle_loop")]);
         let work = format!("a_[k];capos_kernel::sched::idle_loop_[k] {n}\n");
         (pcs, work)
     };
     let (pcs, work) = idle(148);
-    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    let r = sleep_run(rep.clone(), &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r), Vec::<String>::new());
+    // Sleep weight missing from the graph, or blocked elsewhere.
+    let r = sleep_run(rep.clone(), &pcs, &work, "");
+    assert_eq!(
+        failed(&sleep::WORKLOAD, &r),
+        ["offcpu-run [blocked sleep] weight = aggregate blocked_sleep"]
+    );
+    let elsewhere = "[blocked sleep];capos_kernel::sched::join_[k] 1500000000\n";
+    let r = sleep_run(rep.clone(), &pcs, &work, elsewhere);
+    assert_eq!(
+        failed(&sleep::WORKLOAD, &r),
+        ["offcpu-run [blocked sleep] weight through cap_enter = all of it"]
+    );
     let (pcs, work) = idle(120);
-    let r = run(dir.path(), rep.clone(), &planted, &pcs, &work, "");
+    let r = sleep_run(rep.clone(), &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r).len(), 2);
+    // A sleep longer than slept, or shorter than the kernel work allows;
+    // blocked time under another reason.
+    let (pcs, work) = idle(148);
+    let within = "work: sleeper blocked_sleep within [slept - runnable - (running - spun), slept]";
+    for sleep in [1_500_000_001, 1_492_999_999] {
+        let mut bad = rep.clone();
+        bad.thread_time.insert((Phase::Work, 9), sleeper(sleep, 0));
+        let r = sleep_run(bad, &pcs, &work, in_cap_enter);
+        assert_eq!(failed(&sleep::WORKLOAD, &r), [within]);
+    }
+    let mut bad = rep.clone();
+    bad.thread_time.insert((Phase::Work, 9), sleeper(1_494_000_000, 1));
+    let r = sleep_run(bad, &pcs, &work, in_cap_enter);
+    assert_eq!(failed(&sleep::WORKLOAD, &r), ["work: sleeper blocked time = blocked_sleep"]);
     // Idle time beyond the slept time, and user time missing from the spins
     // beyond what handlers and the kernel took.
     let (pcs, work) = idle(148);
     let mut bad = rep.clone();
     bad.cpu_time.insert((Phase::Work, 0), [370_000_000, 0, 0, 0, 0, 1_600_000_000, 30_000_000]);
-    let r = run(dir.path(), bad, &planted, &pcs, &work, "");
+    let r = sleep_run(bad, &pcs, &work, in_cap_enter);
     assert_eq!(
         failed(&sleep::WORKLOAD, &r),
         [
@@ -156,7 +210,7 @@ fn sleep_fails_when_idle_samples_do_not_match_the_slept_time() {
     );
     let mut none = rep;
     none.cpu_time.clear();
-    let r = run(dir.path(), none, &planted, &pcs, &work, "");
+    let r = sleep_run(none, &pcs, &work, in_cap_enter);
     assert_eq!(failed(&sleep::WORKLOAD, &r), ["cpu_time lines in measure.log"]);
 }
 
@@ -628,6 +682,30 @@ fn oversub_report(sleeps: u64, ticks: u64) -> Report {
             r.timed_samples.push(capos_measure::report::TimedSample { cpu: 0, tsc, stack: id });
         }
     }
+    // Work-phase thread time: the main thread ran 100, spinner-0 1 000 and
+    // spinner-1 900 cycles; each spinner waited while the others ran.
+    for (tid, running, runnable) in
+        [(0x1_0000_0004u64, 100, 0), (0x1_0000_0005, 1_000, 1_000), (0x1_0000_0006, 900, 1_100)]
+    {
+        let mut cycles = [0; capos_measure::thread_time::STATES];
+        cycles[..2].copy_from_slice(&[running, runnable]);
+        let t = capos_measure::thread_time::ThreadTime {
+            phase: Phase::Work,
+            thread: tid,
+            pid: 2,
+            cycles,
+        };
+        r.thread_time.insert((Phase::Work, tid), t);
+    }
+    // One switch-in per fallback (a preempted spinner) and per sleep (the
+    // woken main thread).
+    r.set_counter(
+        Phase::Work,
+        capos_measure::catalogue::scheduler::outcome_runnable.into(),
+        ticks + sleeps,
+    );
+    r.run_delay.insert((Phase::Work, 0, 0), (5_000, [(70, sleeps)].into()));
+    r.run_delay.insert((Phase::Work, 0, 1), (9_000, [(80, ticks - 8), (90, 8)].into()));
     r
 }
 
@@ -650,6 +728,31 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
     bad.timed_samples.pop();
     let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
     assert_eq!(f, ["spinner-1: time-ordered samples = its stack samples (whole run)"]);
+    // A spinner that waited one cycle more than the others ran.
+    let mut bad = faithful.clone();
+    if let Some(t) = bad.thread_time.get_mut(&(Phase::Work, 0x1_0000_0005)) {
+        t.cycles[1] += 1;
+    }
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["spinner-0: work runnable = the other threads' running"]);
+    // Two switch-ins too many after preemption; a wakeup missing.
+    let mut bad = faithful.clone();
+    if let Some((_, b)) = bad.run_delay.get_mut(&(Phase::Work, 0, 1)) {
+        *b.entry(91).or_default() += 2;
+    }
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(
+        f,
+        [
+            "work: run_delay counts = scheduler.outcome_runnable",
+            "work: run_delay preempt count = timer fallbacks"
+        ]
+    );
+    let mut bad = faithful.clone();
+    bad.run_delay.insert((Phase::Work, 0, 0), (5_000, [(70, 19)].into()));
+    bad.set_counter(Phase::Work, capos_measure::catalogue::scheduler::outcome_runnable.into(), 297);
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["work: run_delay wake count = sleeps"]);
 
     // A wakeup whose queued sleeper the pick did not see.
     let mut bad = faithful.clone();
@@ -738,6 +841,8 @@ fn overflow_report() -> (Report, String) {
         (k::contention_overflow.into(), 2),
         (thread_ops::rows_refused.into(), 15),
         (thread_ops::names_refused.into(), 1),
+        (thread_ops::time_rows_refused.into(), 4),
+        (thread_ops::offcpu_refused.into(), 3),
         (capos_measure::catalogue::timer::sample_ring_dropped.into(), 128),
         (thread_ops::ring_sqes.into(), 10),
         (
@@ -757,6 +862,13 @@ fn overflow_report() -> (Report, String) {
         r.contention_stacks.insert((p, 1, 0, vec![7]), (1, 100));
         let row = ThreadOps { phase: p, thread: 9, pid: 1, syscalls: 2, ring_sqes: 1 };
         r.thread_ops.insert((p, 9), row);
+        let time = capos_measure::thread_time::ThreadTime {
+            phase: p,
+            thread: 9,
+            pid: 1,
+            cycles: [5; capos_measure::thread_time::STATES],
+        };
+        r.thread_time.insert((p, 9), time);
     }
     // One time-ordered sample per CPU (stack samples 17 + 113 + 0 + 0: 128
     // dropped), one of the two names.
@@ -767,7 +879,7 @@ fn overflow_report() -> (Report, String) {
     r.thread_names.insert(7, name);
     let losses = "# losses (whole run): user_pc_overflow=16 user_stack_overflow=17 \
         kernel_pc_overflow=113 kernel_stack_overflow=113 contention_overflow=2 \
-        thread_rows_refused=15 thread_names_refused=1 sample_ring_dropped=128 trace_dropped=0 \
+        thread_rows_refused=15 thread_names_refused=1 thread_time_refused=4 offcpu_refused=3 sample_ring_dropped=128 trace_dropped=0 \
         (no trace rings)\n";
     (r, losses.to_string())
 }

@@ -229,6 +229,8 @@ pub fn cap_enter(min_complete: u64, timeout_ns: u64) -> i64 {
     }
     let want = min_complete.min(CQ_ENTRIES as u64) as u32;
     let deadline = crate::time::deadline_after_ns(timeout_ns);
+    #[cfg(feature = "measure")]
+    let why = crate::measure::take_pending(&t);
     loop {
         let (ready, killed) = crate::m_segment!(CapWaitScan, {
             (ring.cq_ready(), t.process.as_ref().is_some_and(|p| p.is_killed()))
@@ -239,6 +241,8 @@ pub fn cap_enter(min_complete: u64, timeout_ns: u64) -> i64 {
         if deadline.is_some_and(crate::time::passed) {
             return if ready > 0 { ready as i64 } else { Error::Timeout.as_result() };
         }
+        #[cfg(feature = "measure")]
+        crate::measure::block_reason(&t, why);
         if let Err(e) = crate::time::block_until(&t, deadline) {
             return e.as_result();
         }

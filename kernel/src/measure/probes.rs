@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capos_measure::catalogue::{self as cat, Segment};
 pub use capos_measure::cpu_time::CpuState;
+pub use capos_measure::thread_time::{BlockReason, ThreadState};
 use capos_measure::trace::TraceArgs;
 use capos_measure::{
     Counter, Hist, InstrumentInfo, Measure, Phase, Record, ReportInfo, SampleMode, SampleTag,
@@ -102,6 +103,92 @@ pub fn cpu_state(state: CpuState) -> Option<CpuState> {
 pub fn cpu_slice(state: CpuState, start: u64, end: u64) {
     let _irq = crate::sync::IrqOff::new();
     target().cpu_slice(me(), state, start, end);
+}
+
+/// Thread `t` enters `state` at TSC `now` (`None`: it exited); returns the
+/// state it left and the cycles it spent there. Idle threads are not
+/// accounted. Called under `t`'s scheduler lock, which orders every change
+/// of its clock.
+pub fn thread_state(
+    t: &crate::sched::Thread,
+    state: Option<ThreadState>,
+    now: u64,
+) -> Option<(ThreadState, u64)> {
+    if t.is_idle() {
+        return None;
+    }
+    let pid = t.process.as_ref().map_or(0, |p| p.pid);
+    target().thread_state(me(), &t.time_clock, t.tref().to_u64(), pid, state, now)
+}
+
+/// Notes who woke `t` (`waker`, a thread ref, 0 for the timer) and the
+/// waker's kernel stack here, for the run-queue delay's worst case. Called
+/// under `t`'s scheduler lock, right after it became runnable.
+pub fn note_waker(t: &crate::sched::Thread, waker: u64) {
+    if t.is_idle() || target().is_stopped() {
+        return;
+    }
+    let mut frames = [0u64; STACK_FRAMES];
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    t.time_clock.wake.set(waker, &frames[..n]);
+}
+
+/// Notes where `t`, the current thread, blocks: its kernel stack here (the
+/// off-CPU table weights it by the blocked time at the wakeup).
+pub fn note_block(t: &crate::sched::Thread) {
+    if t.is_idle() || target().is_stopped() {
+        return;
+    }
+    let mut frames = [0u64; STACK_FRAMES];
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    t.time_clock.block.set(0, &frames[..n]);
+}
+
+/// The state a thread being switched out enters: runnable
+/// (preempted, or woken while switching out), blocked for the reason its
+/// blocking code set, or none (exited).
+pub fn switched_out_state(
+    t: &crate::sched::Thread,
+    ready: bool,
+    exited: bool,
+) -> Option<ThreadState> {
+    if exited {
+        return None;
+    }
+    if ready {
+        return Some(ThreadState::Runnable);
+    }
+    let why = BlockReason::from_id(t.block_reason.load(Ordering::Relaxed));
+    Some(ThreadState::Blocked(why.unwrap_or(BlockReason::Other)))
+}
+
+/// The current thread's next block waits for `why`.
+pub fn block_reason(t: &crate::sched::Thread, why: BlockReason) {
+    t.block_reason.store(why as u8, Ordering::Relaxed);
+}
+
+/// An operation `t` submitted went pending; a wait for it is `why`.
+pub fn note_pending(t: &crate::sched::Thread, why: BlockReason) {
+    t.pending_reason.store(why as u8, Ordering::Relaxed);
+}
+
+/// What `t`'s `cap_enter` waits for: the reason of the last operation that
+/// went pending since the previous call (then reset), else `CapEnter`.
+pub fn take_pending(t: &crate::sched::Thread) -> BlockReason {
+    let id = t.pending_reason.swap(BlockReason::CapEnter as u8, Ordering::Relaxed);
+    BlockReason::from_id(id).unwrap_or(BlockReason::CapEnter)
 }
 
 /// Keeps the name thread `t` gave itself for the report.

@@ -92,6 +92,8 @@ pub fn start(bytes: &[u8]) -> Result<Vec<Arc<Process>>, ManifestError> {
 pub fn wait_all(procs: &[Arc<Process>]) -> bool {
     *EXIT_WATCHER.lock() = Some(sched::current());
     while procs.iter().any(|p| p.status().is_none()) {
+        #[cfg(feature = "measure")]
+        crate::measure::block_reason(&sched::current(), crate::measure::BlockReason::ExitWait);
         sched::block_current();
     }
     *EXIT_WATCHER.lock() = None;

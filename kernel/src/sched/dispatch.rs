@@ -247,6 +247,8 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
         }
     }
     let _ = (last, ran_here_before);
+    #[cfg(feature = "measure")]
+    account_switch(&prev, &next);
     switch_address_space(cs, irq, &next);
     if next.kernel_stack_top != 0 {
         percpu::set_kernel_stack(irq, next.kernel_stack_top);
@@ -277,6 +279,26 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
         context_switch(save, load);
     }
     after_switch();
+}
+
+/// Thread time at a switch: `prev` leaves and `next` starts running at
+/// one TSC, so at every instant a CPU runs one accounted thread (or idle).
+#[cfg(feature = "measure")]
+fn account_switch(prev: &Thread, next: &Thread) {
+    use crate::measure::ThreadState;
+    let now = crate::arch::x86_64::cpu::rdtsc();
+    {
+        let s = prev.sched.lock();
+        let ready = s.state == State::Ready;
+        let out = crate::measure::switched_out_state(prev, ready, s.state == State::Exited);
+        if let Some(ThreadState::Blocked(_)) = out {
+            // Still on `prev`'s stack: where it blocked.
+            crate::measure::note_block(prev);
+        }
+        crate::measure::thread_state(prev, out, now);
+    }
+    let _s = next.sched.lock();
+    crate::measure::thread_state(next, Some(ThreadState::Running), now);
 }
 
 /// Runs in the thread that just got the CPU: restore its FPU state and
@@ -369,6 +391,12 @@ pub fn wake(t: &Arc<Thread>) {
     match s.state {
         State::Blocked => {
             s.state = State::Ready;
+            #[cfg(feature = "measure")]
+            {
+                let now = crate::arch::x86_64::cpu::rdtsc();
+                crate::measure::thread_state(t, Some(crate::measure::ThreadState::Runnable), now);
+                crate::measure::note_waker(t, waker);
+            }
             if s.on_cpu {
                 // Still switching out: finish_switch queues it.
                 s.woken_by = Some(waker);
@@ -440,6 +468,11 @@ pub fn block_current() {
         }
         s.state = State::Blocked;
     }
+    #[cfg(feature = "measure")]
+    let waiter = me.clone();
     drop(me);
     schedule(SchedSite::Blocking);
+    // The next block's reason is set by the code about to block, if any.
+    #[cfg(feature = "measure")]
+    crate::measure::block_reason(&waiter, crate::measure::BlockReason::Other);
 }

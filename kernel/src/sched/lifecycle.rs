@@ -107,6 +107,12 @@ impl Spawn {
         t.set_tref(r);
         t.detached.store(self.detached, Ordering::Release);
         let _irq = IrqOff::new();
+        #[cfg(feature = "measure")]
+        {
+            let _s = t.sched.lock();
+            let now = crate::arch::x86_64::cpu::rdtsc();
+            crate::measure::thread_state(&t, Some(crate::measure::ThreadState::Runnable), now);
+        }
         enqueue_at(t.clone(), crate::sync::SchedSite::Spawn);
         Ok((r, t))
     }
@@ -128,6 +134,8 @@ pub fn join(r: ThreadRef) -> Result<i64, JoinError> {
         if t.is_reaped() {
             break;
         }
+        #[cfg(feature = "measure")]
+        crate::measure::block_reason(&me, crate::measure::BlockReason::Join);
         block_current();
     }
     t.joiner.lock().take();

@@ -124,6 +124,18 @@ pub struct Thread {
     /// (`capos_measure::held`); written only by the thread itself.
     #[cfg(feature = "measure")]
     pub held_locks: AtomicU64,
+    /// Time by state (`capos_measure::thread_time`); changed only under
+    /// `sched`.
+    #[cfg(feature = "measure")]
+    pub time_clock: capos_measure::thread_time::ThreadClock,
+    /// Why the thread's next block waits (a `BlockReason` id), set by the
+    /// code about to block; back to `Other` after every block.
+    #[cfg(feature = "measure")]
+    pub block_reason: core::sync::atomic::AtomicU8,
+    /// What the last operation that went pending in this `cap_enter` waits
+    /// for (a `BlockReason` id; `CapEnter` when none did).
+    #[cfg(feature = "measure")]
+    pub pending_reason: core::sync::atomic::AtomicU8,
     /// Set when the thread begins to exit: completions aimed at it are
     /// dropped from then on (see cap::completion).
     exiting: AtomicBool,
@@ -195,6 +207,16 @@ impl Thread {
             ring_sqes: AtomicU64::new(0),
             #[cfg(feature = "measure")]
             held_locks: AtomicU64::new(0),
+            #[cfg(feature = "measure")]
+            time_clock: capos_measure::thread_time::ThreadClock::new(),
+            #[cfg(feature = "measure")]
+            block_reason: core::sync::atomic::AtomicU8::new(
+                capos_measure::thread_time::BlockReason::Other as u8,
+            ),
+            #[cfg(feature = "measure")]
+            pending_reason: core::sync::atomic::AtomicU8::new(
+                capos_measure::thread_time::BlockReason::CapEnter as u8,
+            ),
             exiting: AtomicBool::new(false),
             exit_published: AtomicBool::new(false),
             reaped: AtomicBool::new(false),

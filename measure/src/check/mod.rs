@@ -28,6 +28,7 @@ use crate::report::Report;
 
 mod identities;
 mod lock_pairs;
+mod thread_time;
 use identities::Ctx;
 
 /// What the check needs to know that the report does not state.
@@ -287,6 +288,8 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
     c.final_total(&mut rows);
     c.timed_samples(&mut rows);
     c.cpu_time(&mut rows);
+    c.thread_time(&mut rows);
+    c.run_delay(&mut rows);
     let decoded = record_count(report);
     rows.push(Row::new(
         "end_records",
@@ -319,6 +322,10 @@ pub fn record_count(r: &Report) -> u64 {
         + r.thread_names.len()
         + r.stack_defs.len()
         + r.cpu_time.len()
+        + r.thread_time.len()
+        + r.run_delay.len()
+        + r.run_delay_worst.len()
+        + r.offcpu_stacks.len()
         + timed_batches(r)
         + usize::from(r.instrument.is_some());
     n as u64

@@ -47,7 +47,7 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
     }
     let params = Params::read(&p.space, sqe)?;
     let pending = |c: &Completion| c.clone();
-    match (&slot.object, sqe.method) {
+    let out = match (&slot.object, sqe.method) {
         (Object::Console, m::CONSOLE_WRITE) => {
             let text = params.console_write()?;
             crate::console::print_user(p.pid, &p.name, &text);
@@ -83,5 +83,24 @@ pub fn invoke(t: &Arc<Thread>, sqe: &Sqe, c: &Completion) -> Result<Outcome, Err
         (Object::Measure, m::MEASURE_MARK) => measure_cap::mark(&params),
         (Object::Measure, m::MEASURE_MEMORY) => measure_cap::memory(),
         _ => Err(Error::BadMethod),
+    };
+    #[cfg(feature = "measure")]
+    if let Ok(Outcome::Pending) = &out {
+        crate::measure::note_pending(t, pending_reason(&slot.object));
+    }
+    out
+}
+
+/// What a thread waiting on an operation pending on `object` waits for.
+#[cfg(feature = "measure")]
+fn pending_reason(object: &Object) -> capos_measure::thread_time::BlockReason {
+    use capos_measure::thread_time::BlockReason as R;
+    match object {
+        Object::Timer => R::Sleep,
+        Object::ParkSpace => R::Park,
+        Object::ThreadHandle(_) => R::Join,
+        Object::ProcessHandle(_) => R::ExitWait,
+        Object::Endpoint(_) => R::Ipc,
+        _ => R::CapEnter,
     }
 }
