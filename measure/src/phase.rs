@@ -374,11 +374,16 @@ const UNIT_HISTS: usize = 8;
 const UNIT_ENTRIES: usize = 16;
 
 /// Groups read as one unit, in this order, right after the phase switch:
-/// what carries a phase tag (sample interrupts and samples; lock
-/// acquisitions and contention stacks; per-thread rows) and what identities
-/// compare across groups.
-const UNITS: [&[&str]; 4] = [
+/// what carries a phase tag (sample interrupts and samples; switches and
+/// run-queue delays; lock acquisitions and contention stacks; per-thread
+/// rows) and what identities compare across groups.
+const UNITS: [&[&str]; 5] = [
     &["timer", "user_pc_samples", "kernel_pc_samples"],
+    // Switches into a runnable thread, which the run-queue delays (tagged
+    // with the phase at the switch) count too: fid-sched switches some
+    // 28 000 times a second, and read after the lock units its count was
+    // 15 switches off the delays' at a mark.
+    &["scheduler"],
     &["scheduler_lock", "scheduler_lock_site"],
     &["shared_kernel_lock"],
     &["thread_ops"],
@@ -436,9 +441,10 @@ mod group_size_tests {
         let name = |e: &(usize, usize)| GROUPS[e.0].name;
         let names0: Vec<&str> = units[0].iter().map(name).collect();
         assert_eq!(names0, ["timer", "user_pc_samples", "kernel_pc_samples"]);
-        assert!(units[1].iter().map(name).all(|n| n.starts_with("scheduler_lock")));
+        assert_eq!(units[1].iter().map(name).collect::<Vec<_>>(), ["scheduler"]);
+        assert!(units[2].iter().map(name).all(|n| n.starts_with("scheduler_lock")));
         assert_eq!(
-            units[1].len(),
+            units[2].len(),
             1 + GROUPS.iter().find(|g| g.name == "scheduler_lock_site").unwrap().dim.count()
         );
         // Every unit fits the read buffers.
