@@ -121,6 +121,19 @@ pub fn thread_state(
     target().thread_state(me(), &t.time_clock, t.tref().to_u64(), pid, state, now)
 }
 
+/// The kernel stack at the caller: this PC, then the frame-pointer walk
+/// (leaf first); returns the frames written.
+#[inline(always)]
+fn stack_here(frames: &mut [u64; STACK_FRAMES]) -> usize {
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    kernel_stack(cpu::frame_pointer(), frames)
+}
+
 /// Notes who woke `t` (`waker`, a thread ref, 0 for the timer) and the
 /// waker's kernel stack here, for the run-queue delay's worst case. Called
 /// under `t`'s scheduler lock, right after it became runnable.
@@ -129,13 +142,7 @@ pub fn note_waker(t: &crate::sched::Thread, waker: u64) {
         return;
     }
     let mut frames = [0u64; STACK_FRAMES];
-    let pc: u64;
-    // SAFETY: `lea` of RIP has no side effects.
-    unsafe {
-        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
-    };
-    frames[0] = pc;
-    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    let n = stack_here(&mut frames);
     t.time_clock.wake.set(waker, &frames[..n]);
 }
 
@@ -146,13 +153,7 @@ pub fn note_block(t: &crate::sched::Thread) {
         return;
     }
     let mut frames = [0u64; STACK_FRAMES];
-    let pc: u64;
-    // SAFETY: `lea` of RIP has no side effects.
-    unsafe {
-        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
-    };
-    frames[0] = pc;
-    let n = kernel_stack(cpu::frame_pointer(), &mut frames);
+    let n = stack_here(&mut frames);
     t.time_clock.block.set(0, &frames[..n]);
 }
 
