@@ -169,6 +169,7 @@ pub fn run(cpus: u32, pairs: u32, calls: u32) -> Result<IpcScaleLine, String> {
 mod tests {
     #[test]
     fn small_run_verifies() {
+        let _one_at_a_time = crate::fork_test_lock();
         let l = super::run(2, 3, 200).unwrap();
         assert!(l.verified, "{l}");
         assert_eq!((l.pairs, l.calls, l.total_calls()), (3, 200, 600));

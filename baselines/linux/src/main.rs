@@ -19,6 +19,16 @@ mod process_scale;
 mod spec;
 mod thread_scale;
 
+/// Tests that fork run one at a time: a child forked by one test inherits
+/// the pipes another test has open at that moment, keeps their write ends
+/// alive and the other test's reads never see end-of-file (two such tests
+/// in parallel hung `cargo test`).
+#[cfg(test)]
+pub(crate) fn fork_test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 use std::io::Write;
 
 use spec::{Bench, Spec};

@@ -141,6 +141,7 @@ pub fn run(cpus: u32, workers: u32, lo: u32, hi: u32) -> Result<ProcessScaleLine
 mod tests {
     #[test]
     fn small_run_verifies() {
+        let _one_at_a_time = crate::fork_test_lock();
         let l = super::run(2, 3, 0, 20_000).unwrap();
         assert!(l.verified, "{l}");
         assert_eq!(l.primes, 2262);
