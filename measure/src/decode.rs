@@ -94,6 +94,21 @@ impl<'a> Reader<'a> {
         u8::try_from(v).ok().and_then(Phase::from_id).ok_or(DecodeError::BadPhase(v))
     }
 
+    /// A frame count (at most [`MAX_FRAMES`]) and that many frames.
+    fn frames(&mut self) -> Result<Vec<u64>, DecodeError> {
+        let n = self.small("frame count", MAX_FRAMES as u64)?;
+        (0..n).map(|_| self.var()).collect()
+    }
+
+    /// A [`ContentionClass`] id.
+    fn contention_class(&mut self) -> Result<ContentionClass, DecodeError> {
+        let c = self.var()?;
+        u8::try_from(c)
+            .ok()
+            .and_then(ContentionClass::from_id)
+            .ok_or(DecodeError::OutOfRange { what: "contention class", value: c })
+    }
+
     fn tag(&mut self) -> Result<SampleTag, DecodeError> {
         let cpu = self.small("sample cpu", u8::MAX as u64)? as u8;
         let pid = self.small("sample pid", u32::MAX as u64)? as u32;
@@ -188,21 +203,15 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
         }
         tag::STACK_SAMPLE => {
             let (phase, tag, count) = (r.phase()?, r.tag()?, r.var()?);
-            let n = r.small("frame count", MAX_FRAMES as u64)?;
-            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let frames = r.frames()?;
             Record::StackSample { phase, tag, frames, count }
         }
         tag::CONTENTION_STACK => {
             let phase = r.phase()?;
-            let c = r.var()?;
-            let class = u8::try_from(c)
-                .ok()
-                .and_then(ContentionClass::from_id)
-                .ok_or(DecodeError::OutOfRange { what: "contention class", value: c })?;
+            let class = r.contention_class()?;
             let lock = r.small("contention lock", class.lock_count() as u64 - 1)? as u8;
             let (count, wait_cycles) = (r.var()?, r.var()?);
-            let n = r.small("frame count", MAX_FRAMES as u64)?;
-            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let frames = r.frames()?;
             Record::ContentionStack { phase, class: class as u8, lock, frames, count, wait_cycles }
         }
         tag::TRACE => {
@@ -242,8 +251,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
         tag::STACK_DEF => {
             let id = r.small("stack id", u32::MAX as u64)? as u32;
             let tag = r.tag()?;
-            let n = r.small("frame count", MAX_FRAMES as u64)?;
-            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let frames = r.frames()?;
             Record::StackDef { id, tag, frames }
         }
         tag::TIMED_SAMPLES => {
@@ -267,11 +275,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
         }
         tag::LOCK_PAIR => {
             let phase = r.phase()?;
-            let c = r.var()?;
-            let class = u8::try_from(c)
-                .ok()
-                .and_then(ContentionClass::from_id)
-                .ok_or(DecodeError::OutOfRange { what: "contention class", value: c })?;
+            let class = r.contention_class()?;
             let last = class.lock_count() as u64 - 1;
             let waiter = r.small("pair waiter", last)? as u8;
             let h = r.var()?;
@@ -313,8 +317,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let thread = r.var()?;
             let pid = r.small("pid", u32::MAX as u64)? as u32;
             let waker = r.var()?;
-            let n = r.small("frame count", MAX_FRAMES as u64)?;
-            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let frames = r.frames()?;
             let worst = crate::run_delay::WorstDelay { cycles, kind, thread, pid, waker, frames };
             Record::RunDelayWorst { phase, cpu, worst }
         }
@@ -322,8 +325,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
             let phase = r.phase()?;
             let reason = r.small("block reason", crate::thread_time::REASONS as u64 - 1)? as u8;
             let (count, blocked_cycles) = (r.var()?, r.var()?);
-            let n = r.small("frame count", MAX_FRAMES as u64)?;
-            let frames = (0..n).map(|_| r.var()).collect::<Result<Vec<_>, _>>()?;
+            let frames = r.frames()?;
             Record::OffCpuStack { phase, reason, frames, count, blocked_cycles }
         }
         tag::END => Record::End { tsc: r.var()?, records: r.var()? },

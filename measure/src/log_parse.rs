@@ -347,11 +347,7 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
         }),
         CONTENTION_FAMILY => {
             let phase = t.phase("phase")?;
-            let class_name = t.str("class")?;
-            let class = ContentionClass::from_name(class_name).ok_or_else(|| K::UnknownLabel {
-                key: "class".into(),
-                value: class_name.to_string(),
-            })?;
+            let class = contention_class(&mut t)?;
             let lock_name = t.str("lock")?;
             let lock = class.lock_index(lock_name).ok_or_else(|| K::UnknownLabel {
                 key: "lock".into(),
@@ -363,11 +359,7 @@ fn parse_line(report: &mut Report, line: &str) -> Result<(), ParseErrorKind> {
         }
         LOCK_PAIR_FAMILY => {
             let phase = t.phase("phase")?;
-            let class_name = t.str("class")?;
-            let class = ContentionClass::from_name(class_name).ok_or_else(|| K::UnknownLabel {
-                key: "class".into(),
-                value: class_name.to_string(),
-            })?;
+            let class = contention_class(&mut t)?;
             let mut site = |key: &str| {
                 let name = t.str(key)?;
                 site_index(class, name)
@@ -413,6 +405,13 @@ fn delay_kind(name: &str) -> Result<u8, ParseErrorKind> {
     crate::run_delay::DelayKind::from_name(name)
         .map(|k| k as u8)
         .ok_or_else(|| K::UnknownLabel { key: "kind".into(), value: name.to_string() })
+}
+
+/// A `class=` contention class name.
+fn contention_class(t: &mut Tokens<'_>) -> Result<ContentionClass, ParseErrorKind> {
+    let name = t.str("class")?;
+    ContentionClass::from_name(name)
+        .ok_or_else(|| K::UnknownLabel { key: "class".into(), value: name.to_string() })
 }
 
 fn frames(list: &str) -> Result<Vec<u64>, ParseErrorKind> {
