@@ -290,6 +290,9 @@ impl<const N: usize> ThreadTimeTable<N> {
         to: u64,
     ) -> u64 {
         let mut refused = 0;
+        // As the CPU clocks: a mark between reading `to` and splitting is
+        // waited out, so the new phase's start is stamped when read.
+        phases.settled();
         split(phases, from, to, |phase, cycles| {
             if cycles != 0 && !self.record(phase, tref, pid, state, cycles) {
                 refused += 1;

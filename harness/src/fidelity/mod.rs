@@ -315,5 +315,12 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
         logs.extend(args.coverage_log.iter().cloned());
         coverage::run(&logs)?
     };
+    // The failures again, last: CI keeps only the tail of the output, and
+    // the coverage matrix above pushes the table out of it.
+    if failed > 0 {
+        println!("fidelity: {failed} rows outside tolerance:");
+        let bad: Vec<Row> = rows.into_iter().filter(|r| !r.pass()).collect();
+        print!("{}", table::render(&bad));
+    }
     Ok(failed == 0 && covered)
 }

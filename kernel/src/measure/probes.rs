@@ -99,6 +99,14 @@ pub fn cpu_state(state: CpuState) -> Option<CpuState> {
     target().cpu_state(me(), state, cpu::rdtsc())
 }
 
+/// [`cpu_state`] at a TSC the caller read: a context switch changes the
+/// CPU's state at the TSC its threads' clocks change at, so no stretch
+/// between the two reads is the CPU's without being a thread's.
+pub fn cpu_state_at(state: CpuState, now: u64) -> Option<CpuState> {
+    let _irq = crate::sync::IrqOff::new();
+    target().cpu_state(me(), state, now)
+}
+
 /// This CPU spent `[start, end)` in `state` and is back in its own state.
 pub fn cpu_slice(state: CpuState, start: u64, end: u64) {
     let _irq = crate::sync::IrqOff::new();

@@ -247,8 +247,23 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
         }
     }
     let _ = (last, ran_here_before);
+    // One TSC for the CPU's state and both threads' clocks: the CPU is
+    // idle (or in the kernel for `next`) from the instant `prev` stops
+    // running, so at every instant it runs one accounted thread or idles
+    // (`measure check`: `thread_time_running`).
     #[cfg(feature = "measure")]
-    account_switch(&prev, &next);
+    {
+        let now = crate::arch::x86_64::cpu::rdtsc();
+        account_switch(&prev, &next, now);
+        crate::measure::cpu_state_at(
+            if next.is_idle() {
+                crate::measure::CpuState::Idle
+            } else {
+                crate::measure::CpuState::Kernel
+            },
+            now,
+        );
+    }
     switch_address_space(cs, irq, &next);
     if next.kernel_stack_top != 0 {
         percpu::set_kernel_stack(irq, next.kernel_stack_top);
@@ -256,12 +271,6 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
     if next.process.is_some() {
         crate::arch::x86_64::syscall::set_fs_base(next.fs_base.load(Ordering::Relaxed));
     }
-    #[cfg(feature = "measure")]
-    crate::measure::cpu_state(if next.is_idle() {
-        crate::measure::CpuState::Idle
-    } else {
-        crate::measure::CpuState::Kernel
-    });
     let save = prev.ctx_rsp.get();
     let fpu = prev.fpu.get();
     // SAFETY: next's context was saved by a previous switch (or prepared
@@ -284,9 +293,8 @@ fn switch_to(cs: &'static CpuSched, irq: &IrqOff, prev: Arc<Thread>, next: Arc<T
 /// Thread time at a switch: `prev` leaves and `next` starts running at
 /// one TSC, so at every instant a CPU runs one accounted thread (or idle).
 #[cfg(feature = "measure")]
-fn account_switch(prev: &Thread, next: &Thread) {
+fn account_switch(prev: &Thread, next: &Thread, now: u64) {
     use crate::measure::ThreadState;
-    let now = crate::arch::x86_64::cpu::rdtsc();
     {
         let s = prev.sched.lock();
         let ready = s.state == State::Ready;
