@@ -4,7 +4,7 @@ ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 
-.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity ktest run run-smp2-smokes fuzz \
+.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity scenario ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale run-ipc-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
@@ -58,6 +58,16 @@ fidelity-test:
 	$(HARNESS) fidelity --accel $(ACCEL) --quiet
 fidelity: deps
 	$(HARNESS) fidelity --full --repeat $(FIDELITY_REPEAT) --accel $(ACCEL) --quiet
+
+## Scenarios with a known cause (harness/src/fidelity/scenarios.rs, docs/
+## measure.md "Scenarios"): the scaling-loss table must name what was
+## planted. NAME=global (the one global run queue, sched=global), imbalance
+## (3 workers on 2 CPUs, balance=off) or ipc (ipc-scale pairs, nothing
+## planted); FULL=1 for the larger shapes (4 workers for global and ipc).
+## `make test` runs all three at the small shapes in the fidelity suite.
+NAME ?= global
+scenario: deps
+	$(HARNESS) fidelity --only scen-$(NAME) $(if $(FULL),--full) --accel $(ACCEL) --quiet
 
 ## The syscall and ring fuzzer (harness/src/fuzz.rs): fresh runs, the next
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP

@@ -49,7 +49,60 @@ pub fn fold_contention(
     folded
 }
 
+/// The heaviest call path folded under lock `lock` of `class`: its frames,
+/// root first, without the lock's own acquire and measurement frames at
+/// the leaf (`capos_kernel::sync::`, `capos_kernel::measure::`), and its
+/// wait cycles. `None` when no stack of that lock is in `folded` (or it
+/// was folded from counters, which carry no path).
+pub fn hottest_path(folded: &Folded, class: &str, lock: &str) -> Option<(Vec<String>, u64)> {
+    if folded.source != FoldSource::ContentionStacks {
+        return None;
+    }
+    let root = lock_frame(class, lock);
+    let (stack, weight) = (folded.stacks.iter())
+        .filter(|(k, _)| k.split(';').next() == Some(root.as_str()))
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+    let mut frames: Vec<String> = stack.split(';').skip(1).map(str::to_string).collect();
+    while frames.last().is_some_and(|f| {
+        f.starts_with("capos_kernel::sync::") || f.starts_with("capos_kernel::measure::")
+    }) {
+        frames.pop();
+    }
+    Some((frames, *weight))
+}
+
 fn lock_frame(class: &str, lock: &str) -> String {
     let clean = |s: &str| s.replace([';', ' '], "_");
     format!("[lock {} {}]", clean(class), clean(lock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(stacks: &[(&str, u64)]) -> Folded {
+        let mut f = Folded::new(FoldSource::ContentionStacks);
+        for (s, w) in stacks {
+            let frames: Vec<String> = s.split(';').map(str::to_string).collect();
+            f.add(&frames, *w);
+        }
+        f
+    }
+
+    #[test]
+    fn the_hottest_path_of_a_lock_drops_the_lock_frames() {
+        let f = folded(&[
+            ("[lock shared_kernel_lock heap];a;b;capos_kernel::sync::lock_[k];capos_kernel::measure::x_[k]", 50),
+            ("[lock shared_kernel_lock heap];a;c;capos_kernel::sync::lock_[k]", 70),
+            ("[lock scheduler_lock yield];d;capos_kernel::sync::lock_[k]", 900),
+        ]);
+        let (path, w) = hottest_path(&f, "shared_kernel_lock", "heap").unwrap();
+        assert_eq!((path, w), (vec!["a".to_string(), "c".to_string()], 70));
+        let (path, w) = hottest_path(&f, "scheduler_lock", "yield").unwrap();
+        assert_eq!((path, w), (vec!["d".to_string()], 900));
+        assert_eq!(hottest_path(&f, "shared_kernel_lock", "cap_table"), None);
+        let mut counters = f.clone();
+        counters.source = FoldSource::LockCounters;
+        assert_eq!(hottest_path(&counters, "scheduler_lock", "yield"), None);
+    }
 }

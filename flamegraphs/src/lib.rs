@@ -37,6 +37,7 @@ pub mod lock_sites;
 pub mod offcpu;
 pub mod per_thread;
 pub mod placement;
+pub mod plots;
 pub mod run;
 pub mod stacks;
 pub mod threads;
@@ -44,7 +45,7 @@ pub mod timeline;
 pub mod wake_flows;
 pub mod who_ran;
 
-pub use contention::fold_contention;
+pub use contention::{fold_contention, hottest_path};
 pub use differential::{differential_folded, write_differential};
 pub use error::ProfileError;
 pub use folded::{fold_samples, fold_samples_where, FoldSource, Folded};
@@ -56,6 +57,7 @@ pub use index_html::{
 pub use lock_pairs::{lock_pairs, LockPair};
 pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
+pub use plots::{loss_bars_svg, write_loss_bars, LossBar};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;
 pub use timeline::{

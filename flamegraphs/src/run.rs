@@ -53,6 +53,10 @@ pub struct RunProfile {
     pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
+    /// The work phase's lock contention graph, and its folded stacks (for
+    /// [`crate::hottest_path`]).
+    pub contention_work: GraphFiles,
+    pub work_contention: crate::Folded,
     /// Blocked time by reason and kernel stack, whole run.
     pub offcpu: GraphFiles,
     pub timeline: std::path::PathBuf,
@@ -147,6 +151,13 @@ pub fn write_run_profile(
         &style("capOS lock contention, whole run", "wait cycles", Scope::WholeRun),
         &lock,
     )?;
+    let work_lock = fold_contention(report, &input.contention, &resolver, work_scope);
+    let contention_work = write_folded(
+        dir,
+        "contention-work",
+        &style("capOS lock contention, work phase", "wait cycles", work_scope),
+        &work_lock,
+    )?;
     let blocked = crate::offcpu::fold_offcpu(report, &resolver, Scope::WholeRun);
     let offcpu = write_folded(
         dir,
@@ -166,6 +177,8 @@ pub fn write_run_profile(
         per_thread,
         whole_run,
         contention,
+        contention_work,
+        work_contention: work_lock,
         offcpu,
         timeline,
         who_ran,

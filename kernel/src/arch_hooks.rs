@@ -82,7 +82,14 @@ fn tick(from_user: bool, rip: u64, rbp: u64) {
 /// context (interrupts masked).
 #[cfg(feature = "measure")]
 fn sample(from_user: bool, rip: u64, rbp: u64) {
-    crate::m_add!(capos_measure::catalogue::timer::sample_interrupts);
+    use capos_measure::catalogue::timer;
+    crate::m_add!(timer::sample_interrupts);
+    if !from_user && crate::sched::running_idle() {
+        crate::m_add!(timer::idle_samples);
+        if crate::sched::work_queued_elsewhere() {
+            crate::m_add!(timer::idle_samples_work_queued);
+        }
+    }
     crate::measure::sample(from_user, rip, rbp);
 }
 

@@ -39,6 +39,12 @@ pub struct Options<'a> {
     pub suppress_switch_logs: bool,
     /// `sched=`: the run-queue policy.
     pub sched_policy: Policy,
+    /// `balance=off`: no stealing and no placement on requeue (per-CPU
+    /// policy; a planted load imbalance for the measurement).
+    pub balance: bool,
+    /// `sched_hold=<cycles>`: every run-queue pick holds its lock this many
+    /// TSC cycles longer (0..=1000000; a planted cost for the scenarios).
+    pub sched_hold: u64,
     /// `measure_capacity=`: the entry limit of every measure sample table.
     pub measure_capacity: Option<usize>,
     /// `heap_room=`: KiB of heap room above the reserve for user work.
@@ -57,6 +63,8 @@ pub fn parse(cmdline: &str) -> Options<'_> {
         noapic: false,
         suppress_switch_logs: false,
         sched_policy: Policy::PerCpu,
+        balance: true,
+        sched_hold: 0,
         measure_capacity: None,
         heap_room_kib: None,
         exit_cancel_delay_ms: None,
@@ -92,6 +100,17 @@ pub fn parse(cmdline: &str) -> Options<'_> {
             match Policy::from_name(p) {
                 Some(v) => o.sched_policy = v,
                 None => crate::kprintln!("kernel: ignoring unknown sched '{p}' (percpu or global)"),
+            }
+        } else if let Some(v) = word.strip_prefix("balance=") {
+            match v {
+                "on" => o.balance = true,
+                "off" => o.balance = false,
+                _ => crate::kprintln!("kernel: ignoring bad balance '{v}' (on or off)"),
+            }
+        } else if let Some(n) = word.strip_prefix("sched_hold=") {
+            match n.parse::<u64>() {
+                Ok(v) if v <= 1_000_000 => o.sched_hold = v,
+                _ => crate::kprintln!("kernel: ignoring bad sched_hold '{n}' (0..=1000000)"),
             }
         } else if word == "noapic" {
             o.noapic = true;
@@ -170,6 +189,13 @@ mod tests {
             // An unknown value is ignored (and reported): the default stays.
             kassert_eq!(parse("sched=fifo sched= sched=GLOBAL").sched_policy, Policy::PerCpu);
             kassert_eq!(parse("sched=global sched=x").sched_policy, Policy::Global);
+            kassert!(d.balance);
+            kassert!(!parse("balance=off").balance);
+            kassert!(parse("balance=off balance=on").balance);
+            kassert!(!parse("balance=off balance=no").balance);
+            kassert_eq!(d.sched_hold, 0);
+            kassert_eq!(parse("sched_hold=2000").sched_hold, 2000);
+            kassert_eq!(parse("sched_hold=2000 sched_hold=2000000").sched_hold, 2000);
             Ok(())
         }
     );

@@ -137,7 +137,20 @@ extern "C" fn kmain() -> ! {
     );
     // Before the scheduler owns any CPU: nothing is queued yet.
     sched::set_policy(opts.sched_policy);
+    sched::set_balance(opts.balance);
+    sched::set_pick_hold(opts.sched_hold);
     kprintln!("{}{}", capos_abi::guest::SCHED_POLICY_LINE, sched::policy().name());
+    if opts.sched_hold > 0 {
+        kprintln!(
+            "kernel: every run-queue pick holds its lock {} cycles longer (sched_hold)",
+            opts.sched_hold
+        );
+    }
+    if !opts.balance {
+        kprintln!(
+            "kernel: load balancing off (balance=off): no stealing, threads requeue where they ran"
+        );
+    }
     sched::init_bsp();
     kprintln!("kernel: tick {} Hz from the {}", opts.tick_hz, tick);
     #[cfg(feature = "measure")]

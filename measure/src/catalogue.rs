@@ -105,7 +105,7 @@ dimension! {
 catalogue! {
     scheduler_lock {
         doc: "The scheduler locks (every CPU's run-queue lock, summed), in Linux lock_stat vocabulary.",
-        cost: "Two TSC reads and five shard updates per acquisition, one more TSC read and three updates per release; each hold has the probe's own in-window cost (`instrument hold_correction=`, measured at boot) subtracted.",
+        cost: "Two TSC reads and five or six shard updates per acquisition, one more TSC read and three updates per release; each hold has the probe's own in-window cost (`instrument hold_correction=`, measured at boot) subtracted.",
         dim: NoDim,
         fields {
             acquisitions: Sum = "Times the lock was taken.",
@@ -118,6 +118,7 @@ catalogue! {
             hold_min: Min = "Shortest hold (cycles).",
             hold_max: Max = "Longest hold (cycles).",
             handoffs: Sum = "Acquisitions of a lock last released on another CPU (lock_stat's bounces): the lock's line moved between CPUs.",
+            take_cycles: Sum = "TSC cycles of the acquisitions taken at the first try, from the try to holding the lock: what a free lock costs (more when another CPU used its line last).",
         }
         hists {
             wait = "log2 histogram of contended wait cycles.",
@@ -135,6 +136,7 @@ catalogue! {
             wait_cycles: Sum = "Contended wait cycles at this site.",
             hold_cycles: Sum = "Hold cycles of acquisitions from this site.",
             handoffs: Sum = "Acquisitions from this site of a lock last released on another CPU.",
+            take_cycles: Sum = "First-try acquisition cycles at this site (see `scheduler_lock.take_cycles`).",
         }
         hists {}
     }
@@ -154,6 +156,7 @@ catalogue! {
             hold_min: Min = "Shortest hold (cycles).",
             hold_max: Max = "Longest hold (cycles).",
             handoffs: Sum = "Acquisitions of a lock last released on another CPU (lock_stat's bounces): the lock's line moved between CPUs.",
+            take_cycles: Sum = "TSC cycles of the acquisitions taken at the first try, from the try to holding the lock: what a free lock costs (more when another CPU used its line last).",
         }
         hists {
             wait = "log2 histogram of contended wait cycles.",
@@ -172,6 +175,8 @@ catalogue! {
             bsp_tick_advances: Sum = "Global tick advances done by the BSP.",
             sample_interrupts: Sum = "Sample-clock interrupts taken (one PC and stack sample each; `sample_hz` per CPU).",
             sample_ring_dropped: Sum = "Samples the CPU's time-ordered ring could not keep (full: sized for 10 s at 1 kHz); their PC and stack still count in the tables, only the timeline's flame chart misses them.",
+            idle_samples: Sum = "Sample interrupts that found the CPU in its idle thread.",
+            idle_samples_work_queued: Sum = "Idle samples taken while a thread waited in another CPU's run queue (or the global queue): idle time beside waiting work, a load imbalance; the scaling-loss table scales the idle time by this share.",
         }
         hists {}
     }

@@ -368,7 +368,7 @@ impl PhaseBook {
 }
 
 /// Counters read in one pass over the CPUs, and histograms.
-const UNIT_FIELDS: usize = 64;
+const UNIT_FIELDS: usize = 80;
 const UNIT_HISTS: usize = 8;
 /// Most (group, entry) pairs in one unit; unused slots are `usize::MAX`.
 const UNIT_ENTRIES: usize = 16;

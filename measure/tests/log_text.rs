@@ -121,8 +121,8 @@ fn log_has_the_seed_shape_and_exact_zeros() {
     let has = |line: &str| log.lines().any(|l| l == line);
     let starts = |prefix: &str| log.lines().any(|l| l.starts_with(prefix));
     assert!(starts("measure: scheduler_lock phase=spawn_ready acquisitions=15 contended=5 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=7 wait_max=77 hold_min=0 hold_max=0 handoffs=0"), "{log}");
-    assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0 handoffs=0"));
-    assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0 handoffs=0"));
+    assert!(has("measure: scheduler_lock phase=work acquisitions=0 contended=0 spin_loops=0 wait_cycles=0 hold_cycles=0 wait_min=0 wait_max=0 hold_min=0 hold_max=0 handoffs=0 take_cycles=0"));
+    assert!(has("measure: scheduler_lock_site phase=spawn_ready site=timer_select acquisitions=4 contended=0 wait_cycles=0 hold_cycles=0 handoffs=0 take_cycles=0"));
     assert!(has("measure: scheduler_lock_hist phase=spawn_ready kind=wait buckets=4:1"));
     assert!(has("measure: scheduler_lock_hist phase=work kind=hold buckets="));
     assert!(has("measure: thread_placement phase=final_total cpu=2 selected=0 first_selected=0 migrations=1"));

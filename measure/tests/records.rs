@@ -222,14 +222,14 @@ fn garbage_gets_clear_errors() {
     assert_eq!(decode(&[WIRE_VERSION, 200]), Err(DecodeError::UnknownTag(200)));
     assert_eq!(decode(&[WIRE_VERSION, 2, 9, 0, 0, 0, 1]), Err(DecodeError::BadPhase(9)));
     assert_eq!(decode(&[WIRE_VERSION, 2, 2, 100, 0, 0, 1]), Err(DecodeError::BadGroup(100)));
-    // scheduler_lock (group 0) has no dimension, and 10 fields.
+    // scheduler_lock (group 0) has no dimension, and 11 fields.
     assert_eq!(
         decode(&[WIRE_VERSION, 2, 2, 0, 1, 0, 1]),
         Err(DecodeError::BadDimension { group: 0, dim: 1 })
     );
     assert_eq!(
-        decode(&[WIRE_VERSION, 2, 2, 0, 0, 10, 1]),
-        Err(DecodeError::BadField { group: 0, field: 10 })
+        decode(&[WIRE_VERSION, 2, 2, 0, 0, 11, 1]),
+        Err(DecodeError::BadField { group: 0, field: 11 })
     );
     assert_eq!(
         decode(&[WIRE_VERSION, 3, 2, 0, 0, 2, 0]),

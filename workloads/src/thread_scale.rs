@@ -135,6 +135,20 @@ const fn wrapping_pow(mut base: u64, mut exp: u64) -> u64 {
     acc
 }
 
+/// The result of chunk `a` followed directly by chunk `b`: the digest a
+/// worker would have folded over both (for workers that hash their chunk
+/// in pieces).
+pub fn append(a: ChunkResult, b: ChunkResult) -> ChunkResult {
+    ChunkResult {
+        first_block: a.first_block,
+        blocks: a.blocks.wrapping_add(b.blocks),
+        digest: a
+            .digest
+            .wrapping_mul(wrapping_pow(FOLD_MULTIPLIER, b.blocks))
+            .wrapping_add(b.digest),
+    }
+}
+
 /// Root checksum of chunk results taken in the given (chunk) order.
 pub fn combine(results: &[ChunkResult]) -> u64 {
     let mut acc = 0u64;
@@ -203,6 +217,16 @@ pub fn expected_checksum(total: u64, rounds: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_hashed_in_pieces_appends_to_the_whole() {
+        let whole = hash_chunk(100..140, 3);
+        let mut acc = hash_chunk(100..100, 3);
+        for start in (100..140).step_by(7) {
+            acc = append(acc, hash_chunk(start..(start + 7).min(140), 3));
+        }
+        assert_eq!(acc, whole);
+    }
 
     const T: u64 = 1000;
     const R: u32 = 4;

@@ -340,6 +340,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         runner::run_interleaved(bench, &mut execs, &cases, &knobs, &art)?
     };
     let mut loss_extra = Vec::new();
+    let mut loss_bars = Vec::new();
     let measured = if knobs.guest_measure {
         let (mut m, mut diffs) = (Vec::new(), Vec::new());
         for capos in &capos_execs {
@@ -353,9 +354,10 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
                 bench.binaries(),
             )?;
             // Each policy's cases against its own 1-worker case.
-            let (loss_lines, loss_tables) = super::guest_measure::scaling_loss(bench, &mine);
+            let (loss_lines, loss_tables, bars) = super::guest_measure::scaling_loss(bench, &mine);
             notes.extend(loss_lines);
             loss_extra.extend(loss_tables);
+            loss_bars.extend(bars);
             m.extend(mine);
             diffs.extend(diff);
         }
@@ -363,6 +365,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             notes.extend(super::guest_measure::overhead_notes(&rows, &m));
         }
         notes.extend(super::guest_measure::check_notes(&m));
+        diffs.extend(super::guest_measure::loss_chart(&art, &loss_bars));
         Some((m, diffs))
     } else {
         None

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use capos_flamegraphs::{Artifact, GateResult, IndexInput, Scope, Table, ThreadViews};
+use capos_flamegraphs::{Artifact, GateResult, IndexInput, LossBar, Scope, Table, ThreadViews};
 use capos_measure::check::CheckResult;
 use capos_measure::report::Report;
 use capos_measure::Phase;
@@ -218,13 +218,18 @@ pub fn check_notes(measured: &[CaseMeasure]) -> Vec<String> {
     notes
 }
 
-/// The scaling-loss lines for summary.log and the table for index.html:
-/// every measured case with more than one worker against the 1-worker case
-/// (`capos_measure::scaling`). Empty without a 1-worker case.
-pub fn scaling_loss(bench: Benchmark, measured: &[CaseMeasure]) -> (Vec<String>, Vec<Table>) {
+/// The scaling-loss lines for summary.log, the table for index.html and
+/// one stacked bar per case for its chart: every measured case with more
+/// than one worker against the 1-worker case (`capos_measure::scaling`).
+/// Empty without a 1-worker case.
+pub fn scaling_loss(
+    bench: Benchmark,
+    measured: &[CaseMeasure],
+) -> (Vec<String>, Vec<Table>, Vec<LossBar>) {
     let Some(base) = measured.iter().find(|m| m.workers == 1) else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
     };
+    let mut bars = Vec::new();
     let mut lines = vec![format!(
         "scaling loss (work phase, measure pass, against {}): lost CPU time = CPUs x work time \
          - the 1-worker case's, split by CPU state; unexplained = user time growth",
@@ -236,6 +241,10 @@ pub fn scaling_loss(bench: Benchmark, measured: &[CaseMeasure]) -> (Vec<String>,
         match capos_measure::scaling::scaling_loss(&base.report, &m.report, m.workers, k) {
             Ok(l) => {
                 lines.extend(l.detail_lines(&m.case));
+                bars.push(LossBar {
+                    label: m.case.clone(),
+                    segments: l.causes.iter().map(|c| (c.name.clone(), l.ms(c.cycles))).collect(),
+                });
                 md.push('\n');
                 md.push_str(&l.markdown_row(&m.case));
             }
@@ -247,7 +256,27 @@ pub fn scaling_loss(bench: Benchmark, measured: &[CaseMeasure]) -> (Vec<String>,
          CPU-ms and share of the loss)",
         base.case
     );
-    (lines, Table::from_markdown(title, &md).into_iter().collect())
+    (lines, Table::from_markdown(title, &md).into_iter().collect(), bars)
+}
+
+/// Name of the scaling-loss chart in the artifact directory.
+pub const LOSS_CHART: &str = "scaling-loss.svg";
+
+/// Writes the stacked-bar chart of `bars` into `art`; its graph entry for
+/// index.html, or `None` (with a note on stderr) when there is nothing to
+/// draw or it cannot be written.
+pub fn loss_chart(art: &Path, bars: &[LossBar]) -> Option<Artifact> {
+    if bars.is_empty() {
+        return None;
+    }
+    let title = "Where the lost CPU time went, per case (stacked by cause)";
+    match capos_flamegraphs::write_loss_bars(&art.join(LOSS_CHART), title, bars) {
+        Ok(()) => Some(Artifact::new(title, LOSS_CHART)),
+        Err(e) => {
+            eprintln!("harness: scaling-loss chart: {e}");
+            None
+        }
+    }
 }
 
 /// `index.html` of the artifact directory.
@@ -417,7 +446,7 @@ mod tests {
             measured("smp2-w2", 2, 600, &[[550, 0, 0, 0, 0, 50, 0], [550, 0, 0, 0, 0, 50, 0]]),
             measured("smp4-w4", 4, 400, &[]),
         ];
-        let (lines, tables) = scaling_loss(Benchmark::ThreadScale, &cases);
+        let (lines, tables, bars) = scaling_loss(Benchmark::ThreadScale, &cases);
         assert!(lines[0].contains("against smp1-w1"), "{lines:?}");
         assert!(lines[1].starts_with("smp2-w2: ideal 2x, measured 1.67x"), "{lines:?}");
         assert!(
@@ -426,8 +455,20 @@ mod tests {
         );
         assert!(lines.iter().any(|l| l.starts_with("smp4-w4: scaling loss not computed")));
         assert_eq!(tables.len(), 1);
-        let (lines, tables) = scaling_loss(Benchmark::ThreadScale, &cases[1..]);
+        assert_eq!(bars.len(), 1, "one bar per explained case");
+        assert_eq!(bars[0].label, "smp2-w2");
+        let idle = bars[0].segments.iter().find(|s| s.0 == "idle").unwrap().1;
+        assert!((idle - 0.1).abs() < 1e-9, "{:?}", bars[0]);
+        let dir = std::env::temp_dir().join(format!("capos-loss-chart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = loss_chart(&dir, &bars).unwrap();
+        let svg = std::fs::read_to_string(dir.join(LOSS_CHART)).unwrap();
+        assert!(svg.contains("smp2-w2") && chart.path == std::path::Path::new(LOSS_CHART));
+        assert_eq!(loss_chart(&dir, &[]), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (lines, tables, bars) = scaling_loss(Benchmark::ThreadScale, &cases[1..]);
         assert!(lines.is_empty() && tables.is_empty(), "no 1-worker case, no table");
+        assert!(bars.is_empty());
     }
 
     fn fixture(name: &str) -> Vec<String> {

@@ -21,6 +21,8 @@ mod migrate;
 mod overflow;
 mod oversub;
 mod samelink;
+mod scenario;
+mod scenarios;
 mod sched;
 mod sleep;
 mod syscalls;
@@ -272,14 +274,41 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
         .copied()
         .filter(|w| args.only.as_deref().is_none_or(|o| o == w.name))
         .collect();
-    if selected.is_empty() {
-        let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+    let scenarios: Vec<&scenario::Scenario> = scenarios::SCENARIOS
+        .iter()
+        .copied()
+        .filter(|s| args.only.as_deref().is_none_or(|o| o == s.name))
+        .collect();
+    if selected.is_empty() && scenarios.is_empty() {
+        let names: Vec<&str> = (WORKLOADS.iter().map(|w| w.name))
+            .chain(scenarios::SCENARIOS.iter().map(|s| s.name))
+            .collect();
         bail!("no fidelity workload named {:?} (workloads: {})", args.only, names.join(", "));
     }
     let base = build::build_images(root, KernelFlavor::Measure)?;
     let programs = user::build_package(root, "capos-smokes")?;
     let mut rows = Vec::new();
     let mut logs = Vec::new();
+    if !scenarios.is_empty() {
+        let demos = user::build_package(root, crate::bench::capos::DEMOS_PACKAGE)?;
+        let sbase = scenario::Base { images: &base, demos: &demos };
+        for s in scenarios {
+            for k in 0..args.repeat {
+                let got =
+                    scenario::run(root, &sbase, s, args, accel, &mut logs).unwrap_or_else(|e| {
+                        vec![Row::missing(s.name, format!("run {}", k + 1), format!("{e:#}"))]
+                    });
+                let bad = got.iter().filter(|r| !r.pass()).count();
+                eprintln!(
+                    "harness: fidelity: {} run {}: {} rows, {bad} failed",
+                    s.name,
+                    k + 1,
+                    got.len()
+                );
+                rows.extend(got);
+            }
+        }
+    }
     for w in selected {
         let wargs = if args.full { w.full_args } else { w.quick_args };
         let images = images_for(root, &base, &programs, w, wargs)?;

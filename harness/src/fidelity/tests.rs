@@ -48,6 +48,8 @@ fn run(
         per_thread: Default::default(),
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
+        contention_work: graph(dir, "contention-work", ""),
+        work_contention: capos_flamegraphs::Folded::new(capos_flamegraphs::FoldSource::Empty),
         offcpu: graph(dir, "offcpu", ""),
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),

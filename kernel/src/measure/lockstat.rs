@@ -17,7 +17,23 @@ pub fn install() {
         cpu: crate::arch::x86_64::percpu::cpu_index,
         acquired,
         released,
+        walk: walk_here,
     });
+}
+
+/// The kernel stack at the caller: this PC, then the frame-pointer walk.
+fn walk_here(frames: &mut [u64; crate::sync::lock_probe::STACK_FRAMES]) -> usize {
+    let pc: u64;
+    // SAFETY: `lea` of RIP has no side effects.
+    unsafe {
+        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    frames[0] = pc;
+    crate::arch::x86_64::backtrace::walk(
+        cpu::frame_pointer(),
+        frames,
+        crate::arch::x86_64::backtrace::read_kernel_frame,
+    )
 }
 
 /// Cycles of the probe's own bookkeeping inside every hold window of a
@@ -148,11 +164,14 @@ fn acquired(class: LockClass, s: Option<SchedSite>, a: Acquire) -> bool {
         held_update(|w| capos_measure::held::push(w, lock));
     }
     let contended = spins > 0;
-    if contended {
-        // CPU-time accounting: the spin just ended was `lock_spin` time.
+    // CPU-time accounting: the spin just ended was `lock_spin` time.
+    let spin_end = if contended {
         let end = crate::arch::x86_64::cpu::rdtsc();
         super::cpu_slice(super::CpuState::LockSpin, end.saturating_sub(wait), end);
-    }
+        end
+    } else {
+        0
+    };
     match class {
         LockClass::Sched => {
             super::add(sl::acquisitions, 1);
@@ -164,6 +183,12 @@ fn acquired(class: LockClass, s: Option<SchedSite>, a: Acquire) -> bool {
                 super::add(sl::handoffs, 1);
                 if let Some(d) = site_of {
                     super::add(site::handoffs.at(d), 1);
+                }
+            }
+            if !contended {
+                super::add(sl::take_cycles, wait);
+                if let Some(d) = site_of {
+                    super::add(site::take_cycles.at(d), wait);
                 }
             }
             if contended {
@@ -185,6 +210,9 @@ fn acquired(class: LockClass, s: Option<SchedSite>, a: Acquire) -> bool {
             if a.handoff {
                 super::add(sk::handoffs.at(d), 1);
             }
+            if !contended {
+                super::add(sk::take_cycles.at(d), wait);
+            }
             if contended {
                 super::add(sk::contended.at(d), 1);
                 super::add(sk::spin_loops.at(d), spins);
@@ -198,8 +226,17 @@ fn acquired(class: LockClass, s: Option<SchedSite>, a: Acquire) -> bool {
     }
     if let Some(lock) = lock_id(class, s).filter(|_| contended) {
         super::trace(TraceArgs::LockContendedWait { lock, wait_cycles: wait });
-        contention_stack(lock, wait);
+        super::MEASURE.contention_stack(
+            crate::arch::x86_64::percpu::cpu_index() as usize,
+            lock.class as u8,
+            lock.index,
+            a.stack.frames(),
+            wait,
+        );
         lock_pair(lock, class, &a);
+        // The stack walk and the tables are the instrument's own work.
+        let end = crate::arch::x86_64::cpu::rdtsc();
+        super::cpu_slice(super::CpuState::Measure, spin_end, end);
     }
     tracked
 }
@@ -217,28 +254,4 @@ fn lock_pair(waiter: LockId, class: LockClass, a: &Acquire) {
         None => (capos_measure::lock_pairs::UNKNOWN_HOLDER, false),
     };
     super::MEASURE.lock_pair(waiter.class as u8, waiter.index, index, a.wait, cross_cpu);
-}
-
-/// Records where a contended acquisition waited: this call's kernel stack,
-/// weighted by the wait (the lock-contention flamegraph's input).
-fn contention_stack(lock: LockId, wait: u64) {
-    let mut frames = [0u64; 16];
-    let pc: u64;
-    // SAFETY: `lea` of RIP has no side effects.
-    unsafe {
-        core::arch::asm!("lea {}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
-    };
-    frames[0] = pc;
-    let n = crate::arch::x86_64::backtrace::walk(
-        cpu::frame_pointer(),
-        &mut frames,
-        crate::arch::x86_64::backtrace::read_kernel_frame,
-    );
-    super::MEASURE.contention_stack(
-        crate::arch::x86_64::percpu::cpu_index() as usize,
-        lock.class as u8,
-        lock.index,
-        &frames[..n],
-        wait,
-    );
 }

@@ -78,7 +78,12 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
                 }
             }
             let prev = t.last_cpu.load(Ordering::Relaxed) as usize;
-            placement::choose(&loads[..n], me, (prev < n).then_some(prev))
+            if !policy::balance() && prev < n {
+                // No balancing: a thread that has run goes back where it ran.
+                prev
+            } else {
+                placement::choose(&loads[..n], me, (prev < n).then_some(prev))
+            }
         }
     };
     let c = cpu_sched(target);
@@ -132,6 +137,7 @@ fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>
     }
     {
         let mut rq = cs.run_queue.lock_at(site);
+        policy::pad_pick_hold();
         let picked = rq.pop_front();
         if site == SchedSite::TimerSelect {
             count_slow_path_left(rq.len());
@@ -141,6 +147,9 @@ fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>
             crate::m_add!(msched::candidates_local);
             return Some(t);
         }
+    }
+    if !policy::balance() {
+        return None;
     }
     let me = percpu::cpu_index() as usize;
     let n = cpu_count();
@@ -177,6 +186,15 @@ pub(super) fn count_slow_path_left(queued: usize) {
 /// Whether another CPU has queued work this CPU may take (under the
 /// global policy: whether the one queue holds anything).
 pub(super) fn steal_candidate() -> bool {
+    if !policy::global() && !policy::balance() {
+        return false;
+    }
+    work_queued_elsewhere()
+}
+
+/// Whether a thread waits in another CPU's queue (global policy: in the
+/// one queue), stealing on or off.
+pub(super) fn work_queued_elsewhere() -> bool {
     if policy::global() {
         return global_queue::queued() > 0;
     }

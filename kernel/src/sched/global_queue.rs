@@ -81,6 +81,7 @@ pub(super) fn pick(site: SchedSite) -> Option<Arc<Thread>> {
     let me = percpu::cpu_index() as usize;
     let q = queue();
     let mut rq = q.run_queue.lock_at(site);
+    super::policy::pad_pick_hold();
     let picked = pop_runnable_here(&mut rq, me);
     if site == SchedSite::TimerSelect {
         count_slow_path_left(rq.len());

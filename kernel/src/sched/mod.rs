@@ -22,7 +22,7 @@ mod thread;
 pub use dispatch::try_with_current;
 pub use dispatch::{block_current, current, schedule, wake, with_current};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};
-pub use policy::{policy, set_policy, Policy};
+pub use policy::{policy, set_balance, set_pick_hold, set_policy, Policy};
 pub use thread::{State, Thread, ThreadRef, UserEntry};
 
 use crate::arch::x86_64::{context, interrupts, percpu};
@@ -180,6 +180,20 @@ pub fn thread_start() -> ! {
         }
         None => exit(0),
     }
+}
+
+/// Whether this CPU is running its idle thread.
+#[cfg(feature = "measure")]
+pub fn running_idle() -> bool {
+    dispatch::this().running_idle.load(Ordering::Acquire)
+}
+
+/// Whether a thread waits in a run queue this CPU does not own (under the
+/// global policy: in the one queue), whatever the stealing setting: an
+/// idle CPU that sees this is idle beside waiting work.
+#[cfg(feature = "measure")]
+pub fn work_queued_elsewhere() -> bool {
+    dispatch::work_queued_elsewhere()
 }
 
 /// Timer tick on this CPU (interrupts masked, EOI already sent).

@@ -7,7 +7,7 @@
 //! AP starts and read on every scheduling decision: one well-predicted
 //! branch on a read-mostly byte.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
@@ -39,10 +39,54 @@ struct Flag(AtomicBool);
 
 static GLOBAL: Flag = Flag(AtomicBool::new(false));
 
+/// Whether the per-CPU policy balances load: an idle (or dry) CPU takes
+/// work queued on another, and a wakeup or preemption requeues a thread on
+/// the least busy CPU. On by default; `balance=off` turns both off (a
+/// thread that has run is always requeued on its last CPU) to plant a load
+/// imbalance the measurement must find (idle time beside run-queue delay).
+static BALANCE: Flag = Flag(AtomicBool::new(true));
+
 /// Sets the policy. Called once on the BSP before the scheduler owns any
 /// CPU: changing it while threads are queued would strand them.
 pub fn set_policy(p: Policy) {
     GLOBAL.0.store(p == Policy::Global, Ordering::Relaxed);
+}
+
+/// Turns load balancing on or off. Called once on the BSP before the
+/// scheduler owns any CPU, like [`set_policy`].
+pub fn set_balance(on: bool) {
+    BALANCE.0.store(on, Ordering::Relaxed);
+}
+
+/// Whether the per-CPU policy balances load (see [`BALANCE`]).
+#[inline(always)]
+pub fn balance() -> bool {
+    BALANCE.0.load(Ordering::Relaxed)
+}
+
+/// Extra TSC cycles every run-queue pick holds its lock (`sched_hold=`):
+/// the same critical section under either policy, so a scenario can
+/// plant a run-queue lock's cost that only sharing turns into waiting.
+static PICK_HOLD: AtomicU64 = AtomicU64::new(0);
+
+/// Sets [`PICK_HOLD`]. Called once on the BSP before the scheduler owns
+/// any CPU.
+pub fn set_pick_hold(cycles: u64) {
+    PICK_HOLD.store(cycles, Ordering::Relaxed);
+}
+
+/// Spins out the planted hold (nothing when `sched_hold=` is 0). Called
+/// with the run-queue lock held.
+#[inline]
+pub(super) fn pad_pick_hold() {
+    let cycles = PICK_HOLD.load(Ordering::Relaxed);
+    if cycles == 0 {
+        return;
+    }
+    let start = crate::arch::x86_64::cpu::rdtsc();
+    while crate::arch::x86_64::cpu::rdtsc().wrapping_sub(start) < cycles {
+        core::hint::spin_loop();
+    }
 }
 
 /// The policy in force.

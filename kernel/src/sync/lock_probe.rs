@@ -21,6 +21,24 @@ pub struct Holder {
     pub site: Option<SchedSite>,
 }
 
+/// Most frames of a contended acquisition's call stack.
+pub const STACK_FRAMES: usize = 16;
+
+/// The call stack of a contended acquisition, taken while it spun.
+#[derive(Clone, Copy, Debug)]
+pub struct SpinStack {
+    pub frames: [u64; STACK_FRAMES],
+    pub len: usize,
+}
+
+impl SpinStack {
+    const EMPTY: SpinStack = SpinStack { frames: [0; STACK_FRAMES], len: 0 };
+
+    pub fn frames(&self) -> &[u64] {
+        &self.frames[..self.len.min(STACK_FRAMES)]
+    }
+}
+
 /// One measured acquisition, as the probe sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Acquire {
@@ -36,6 +54,9 @@ pub struct Acquire {
     pub handoff: bool,
     /// This CPU.
     pub cpu: u32,
+    /// Where it waited (empty when uncontended): walked at the first
+    /// failed try, so the walk costs the spin, not the critical section.
+    pub stack: SpinStack,
 }
 
 /// The measure subsystem's callbacks for measured locks.
@@ -49,6 +70,9 @@ pub struct LockProbe {
     /// A measured lock was held for `hold` cycles; `tracked` is what
     /// `acquired` answered for it.
     pub released: fn(LockClass, Option<SchedSite>, hold: u64, tracked: bool),
+    /// Walks the calling kernel stack into `frames` (leaf first); returns
+    /// the frames written.
+    pub walk: fn(&mut [u64; STACK_FRAMES]) -> usize,
 }
 
 static PROBE: Once<LockProbe> = Once::new();
@@ -160,12 +184,14 @@ pub(super) fn acquire<'a, T>(
     let t0 = tsc();
     let mut spins = 0u64;
     let mut holder = None;
+    let mut stack = SpinStack::EMPTY;
     let g = loop {
         if let Some(g) = m.try_lock() {
             break g;
         }
         if spins == 0 {
             holder = owner.holder();
+            stack.len = (p.walk)(&mut stack.frames);
         }
         core::hint::spin_loop();
         spins += 1;
@@ -173,7 +199,10 @@ pub(super) fn acquire<'a, T>(
     let now = tsc();
     let cpu = (p.cpu)();
     let handoff = owner.take(cpu, site);
-    let a = Acquire { wait: now.saturating_sub(t0), spins, holder, handoff, cpu };
+    let a = Acquire { wait: now.saturating_sub(t0), spins, holder, handoff, cpu, stack };
     let tracked = (p.acquired)(class, site, a);
-    (g, Held { class, site, since: now, tracked, owner: Some(owner) })
+    // The hold starts after the probe's bookkeeping (for a contended take
+    // that includes a stack walk): the instrument's work is not the
+    // critical section's.
+    (g, Held { class, site, since: tsc(), tracked, owner: Some(owner) })
 }

@@ -265,6 +265,31 @@ impl Ctx<'_> {
         ));
     }
 
+    /// Idle samples are sample interrupts that found the idle thread, and
+    /// those beside waiting work are idle samples: `work_queued <= idle <=
+    /// sample_interrupts`.
+    pub(super) fn idle_samples(&self, phase: Phase, rows: &mut Vec<Row>) {
+        let ticks = self.get(phase, timer::sample_interrupts);
+        let idle = self.get(phase, timer::idle_samples);
+        let queued = self.get(phase, timer::idle_samples_work_queued);
+        rows.push(Row::new(
+            "idle_samples",
+            Some(phase),
+            "timer.idle_samples <= timer.sample_interrupts",
+            ticks,
+            idle,
+            (ticks, 0),
+        ));
+        rows.push(Row::new(
+            "idle_samples_work_queued",
+            Some(phase),
+            "timer.idle_samples_work_queued <= timer.idle_samples",
+            idle,
+            queued,
+            (idle, 0),
+        ));
+    }
+
     /// Whole run: every stack sample (kept or not) is one entry of its
     /// CPU's time-ordered ring or one `timer.sample_ring_dropped`; every
     /// entry's stack id is defined; each CPU's entries are in time order.
@@ -425,9 +450,11 @@ impl Ctx<'_> {
         let t = self.straddle(phase);
         let wait_max = self.get(Phase::Aggregate, sl::wait_max);
         let hold_max = self.get(Phase::Aggregate, sl::hold_max);
-        let pairs: [(Counter, _, u64); 5] = [
+        let take_max = wait_max.max(hold_max);
+        let pairs: [(Counter, _, u64); 6] = [
             (sl::acquisitions.into(), site::acquisitions, 1),
             (sl::handoffs.into(), site::handoffs, 1),
+            (sl::take_cycles.into(), site::take_cycles, take_max),
             (sl::contended.into(), site::contended, 1),
             (sl::wait_cycles.into(), site::wait_cycles, wait_max),
             (sl::hold_cycles.into(), site::hold_cycles, hold_max),

@@ -278,6 +278,7 @@ pub fn check(report: &Report, cfg: &CheckConfig) -> Result<CheckResult, CheckErr
         c.scheduler_choice(phase, &mut rows);
         c.sample_rate(phase, &mut rows);
         c.samples_per_interrupt(phase, &mut rows);
+        c.idle_samples(phase, &mut rows);
         c.sample_lines(phase, &mut rows);
         c.lock_site_sum(phase, &mut rows);
         c.lock_hists(phase, &mut rows);

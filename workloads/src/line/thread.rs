@@ -30,12 +30,17 @@ impl ParentWait {
 pub enum BenchClass {
     /// Pure computation: no syscalls, allocation or logging between the marks.
     SyscallFreeCpu,
+    /// The same computation with a `yield` system call every few blocks
+    /// (`yield_every=`): a scheduler-heavy load for the planted
+    /// run-queue-lock scenario, never a benchmark row.
+    YieldingCpu,
 }
 
 impl BenchClass {
     pub const fn as_str(self) -> &'static str {
         match self {
             BenchClass::SyscallFreeCpu => "syscall-free-cpu",
+            BenchClass::YieldingCpu => "yielding-cpu",
         }
     }
 }
@@ -151,6 +156,7 @@ impl ThreadScaleLine {
         };
         let bench_class = match f.str("bench_class")? {
             "syscall-free-cpu" => BenchClass::SyscallFreeCpu,
+            "yielding-cpu" => BenchClass::YieldingCpu,
             _ => return Err(LineError::BadValue("bench_class")),
         };
         Ok(ThreadScaleLine {
@@ -211,6 +217,20 @@ mod tests {
         assert_eq!(ThreadScaleLine::parse(&s), Ok(sample()));
         let with_ns = ThreadScaleLine { work_ns: Some(5), total_ns: Some(9), ..sample() };
         assert_eq!(ThreadScaleLine::parse(&format!("kernel: {with_ns}\r")), Ok(with_ns));
+    }
+
+    #[test]
+    fn the_yielding_class_round_trips_and_unknown_classes_are_refused() {
+        let y = ThreadScaleLine {
+            bench_class: BenchClass::YieldingCpu,
+            hot_section_syscalls: Some(512),
+            ..sample()
+        };
+        let s = y.to_string();
+        assert!(s.contains(" bench_class=yielding-cpu hot_section_syscalls=512 "), "{s}");
+        assert_eq!(ThreadScaleLine::parse(&s), Ok(y));
+        let bad = s.replace("yielding-cpu", "yielding");
+        assert_eq!(ThreadScaleLine::parse(&bad), Err(LineError::BadValue("bench_class")));
     }
 
     #[test]

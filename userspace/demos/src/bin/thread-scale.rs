@@ -2,7 +2,11 @@
 //! chunks of a pre-filled 16 MiB input buffer (capos_workloads::thread_scale).
 //!
 //! Args (manifest): `threads=N blocks=B rounds=R cpus=C` (defaults 1,
-//! 262144, 64, 1). Caps: slot 0 Console, 1 ThreadSpawner, 2 ParkSpace,
+//! 262144, 64, 1), and `yield_every=K` (default 0, never): each worker
+//! makes a `yield` system call after every K blocks of its chunk, so the
+//! run-queue lock is taken thousands of times in the work phase (the
+//! planted cause of `capos-harness scenarios`; the line then says
+//! `bench_class=yielding-cpu`, which the benchmark rows refuse). Caps: slot 0 Console, 1 ThreadSpawner, 2 ParkSpace,
 //! 3 Measure.
 //!
 //! Phases, guest TSC cycles, the same definitions as the Linux baseline:
@@ -68,6 +72,8 @@ struct Shared {
     done: AtomicU32,
     threads: u32,
     rounds: u32,
+    /// Blocks between two yields (0: no yield).
+    yield_every: u64,
 }
 
 fn worker(sh: &Shared, i: u32) -> i64 {
@@ -87,7 +93,7 @@ fn worker(sh: &Shared, i: u32) -> i64 {
     let before = capos_rt::syscall::thread_stats();
     let r = ts::chunk_range(sh.input.len() as u64, sh.threads, i);
     let chunk = &sh.input[r.start as usize..r.end as usize];
-    let result = ts::hash_chunk_blocks(chunk, r.start, sh.rounds);
+    let result = hash_yielding(chunk, r.start, sh.rounds, sh.yield_every);
     let end = rdtsc();
     let hot = capos_rt::syscall::thread_stats().since(before);
     let slot = &sh.slots[i as usize].0;
@@ -100,6 +106,21 @@ fn worker(sh: &Shared, i: u32) -> i64 {
         let _ = MEASURE.mark("shutdown");
     }
     0
+}
+
+/// [`ts::hash_chunk_blocks`], yielding the CPU after every `every` blocks
+/// (0: never); the same digest either way.
+fn hash_yielding(chunk: &[Block], first: u64, rounds: u32, every: u64) -> ChunkResult {
+    if every == 0 {
+        return ts::hash_chunk_blocks(chunk, first, rounds);
+    }
+    let mut acc = ChunkResult { first_block: first, blocks: 0, digest: 0 };
+    for piece in chunk.chunks(every as usize) {
+        let part = ts::hash_chunk_blocks(piece, first + acc.blocks, rounds);
+        acc = ts::append(acc, part);
+        capos_rt::syscall::yield_now();
+    }
+    acc
 }
 
 fn run(ctx: &Ctx) -> i64 {
@@ -120,6 +141,7 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
     let blocks: u64 = a.num("blocks", ts::DEFAULT_TOTAL_BLOCKS)?;
     let rounds: u32 = a.num("rounds", ts::DEFAULT_WORK_ROUNDS)?;
     let cpus: u32 = a.num("cpus", 1)?;
+    let yield_every: u64 = a.num("yield_every", 0)?;
     if threads == 0 || threads > 32 || blocks == 0 {
         return Err(alloc::format!("unsupported threads={threads} blocks={blocks}"));
     }
@@ -134,6 +156,7 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
         done: AtomicU32::new(0),
         threads,
         rounds,
+        yield_every,
     });
 
     let _ = MEASURE.mark("spawn_ready");
@@ -195,7 +218,11 @@ fn bench(args: &str) -> Result<bool, alloc::string::String> {
         shutdown: t_joined.saturating_sub(t_end),
         total: t_joined.saturating_sub(t0),
         parent_wait: ParentWait::Blocking,
-        bench_class: BenchClass::SyscallFreeCpu,
+        bench_class: if yield_every == 0 {
+            BenchClass::SyscallFreeCpu
+        } else {
+            BenchClass::YieldingCpu
+        },
         hot_section_syscalls: Some(
             sh.slots.iter().map(|s| s.0.hot_syscalls.load(Ordering::Acquire)).sum(),
         ),

@@ -1,0 +1,171 @@
+//! Charts for `index.html`, drawn as SVG by `plotters`.
+//!
+//! The scaling-loss chart: one horizontal stacked bar per case, one
+//! segment per cause of lost CPU time (the causes of
+//! `capos_measure::scaling`): what the n-worker case spent beyond k times
+//! the 1-worker case, cause by cause. Causes the n-worker case spent less
+//! on (negative) stack leftwards from zero, so a bar's right end minus its
+//! left end is the loss.
+
+use std::path::Path;
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+
+use crate::error::{write_file, ProfileError};
+
+/// One case's bar: its label and (cause, CPU-ms) segments in drawing order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossBar {
+    pub label: String,
+    pub segments: Vec<(String, f64)>,
+}
+
+/// Colours by cause, in the order causes are listed in the legend (a
+/// cause not listed gets the last).
+const PALETTE: &[(&str, RGBColor)] = &[
+    ("idle", RGBColor(0x9e, 0x9e, 0x9e)),
+    ("locks (spin + longer holds)", RGBColor(0xd6, 0x27, 0x28)),
+    ("kernel (outside lock holds)", RGBColor(0x1f, 0x77, 0xb4)),
+    ("irq", RGBColor(0xff, 0x7f, 0x0e)),
+    ("shootdown", RGBColor(0x94, 0x67, 0xbd)),
+    ("measure", RGBColor(0x8c, 0x56, 0x4b)),
+    ("unexplained (user time growth)", RGBColor(0xe3, 0xc5, 0x6b)),
+];
+
+fn colour(cause: &str) -> RGBColor {
+    PALETTE.iter().find(|(n, _)| *n == cause).map_or(RGBColor(0x55, 0x55, 0x55), |(_, c)| *c)
+}
+
+/// The chart as SVG text. An empty `bars` gives a chart with no bars.
+pub fn loss_bars_svg(title: &str, bars: &[LossBar]) -> Result<String, String> {
+    let n = bars.len().max(1);
+    let (mut lo, mut hi) = (0.0f64, 0.0f64);
+    for b in bars {
+        let pos: f64 = b.segments.iter().map(|s| s.1.max(0.0)).sum();
+        let neg: f64 = b.segments.iter().map(|s| s.1.min(0.0)).sum();
+        hi = hi.max(pos);
+        lo = lo.min(neg);
+    }
+    let span = (hi - lo).max(1e-9);
+    let (lo, hi) = (lo - span * 0.02, hi + span * 0.02);
+    let mut svg = String::new();
+    {
+        let height = 140 + 44 * n as u32;
+        let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(200)
+            .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+            .map_err(|e| e.to_string())?;
+        let labels: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_string(),
+                _ => String::new(),
+            })
+            .x_desc("lost CPU-ms (n-worker case minus k x the 1-worker case)")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let mut causes: Vec<&str> = Vec::new();
+        for b in bars {
+            for (c, _) in &b.segments {
+                if !causes.contains(&c.as_str()) {
+                    causes.push(c);
+                }
+            }
+        }
+        causes.sort_by_key(|c| PALETTE.iter().position(|(n, _)| n == c).unwrap_or(PALETTE.len()));
+        // Each bar's running ends, rightwards and leftwards from zero.
+        let mut ends: Vec<(f64, f64)> = vec![(0.0, 0.0); bars.len()];
+        for cause in causes {
+            let fill = colour(cause);
+            let mut rects = Vec::new();
+            for (i, b) in bars.iter().enumerate() {
+                let v: f64 = b.segments.iter().filter(|s| s.0 == cause).map(|s| s.1).sum();
+                if v == 0.0 {
+                    continue;
+                }
+                let (right, left) = &mut ends[i];
+                let (x0, x1) = if v > 0.0 {
+                    let x0 = *right;
+                    *right += v;
+                    (x0, *right)
+                } else {
+                    let x0 = *left;
+                    *left += v;
+                    (*left, x0)
+                };
+                rects.push(Rectangle::new(
+                    [(x0, SegmentValue::Exact(i)), (x1, SegmentValue::Exact(i + 1))],
+                    fill.filled(),
+                ));
+            }
+            chart
+                .draw_series(rects)
+                .map_err(|e| e.to_string())?
+                .label(cause)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Writes [`loss_bars_svg`] to `path`.
+pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(), ProfileError> {
+    let svg = loss_bars_svg(title, bars).map_err(|e| ProfileError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    write_file(path, svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bars_carry_every_case_and_cause() {
+        let bars = vec![
+            LossBar {
+                label: "smp2-w2".into(),
+                segments: vec![("idle".into(), 40.0), ("locks (spin + longer holds)".into(), 25.0)],
+            },
+            LossBar {
+                label: "smp4-w4".into(),
+                segments: vec![
+                    ("locks (spin + longer holds)".into(), 90.0),
+                    ("unexplained (user time growth)".into(), -10.0),
+                ],
+            },
+        ];
+        let svg = loss_bars_svg("Scaling loss", &bars).unwrap();
+        assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{}", &svg[..80.min(svg.len())]);
+        for text in ["Scaling loss", "smp2-w2", "smp4-w4", "idle", "locks (spin", "unexplained"] {
+            assert!(svg.contains(text), "no {text} in the chart");
+        }
+        // One rectangle per non-zero segment in the locks colour: two.
+        let red = "#D62728";
+        assert_eq!(svg.matches(red).count(), 3, "two bars and one legend swatch");
+    }
+
+    #[test]
+    fn no_bars_still_draws() {
+        let svg = loss_bars_svg("empty", &[]).unwrap();
+        assert!(svg.contains("empty"));
+    }
+}
