@@ -68,6 +68,24 @@ impl Folded {
         Folded { stacks: BTreeMap::new(), total: 0, source }
     }
 
+    /// Folded stacks read back from their text (`root;...;leaf weight` per
+    /// line, as [`Folded::to_text`] writes them); lines without a weight
+    /// are skipped and counted in the second value.
+    pub fn from_text(text: &str, source: FoldSource) -> (Folded, usize) {
+        let mut f = Folded::new(source);
+        let mut skipped = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match line.rsplit_once(' ').map(|(s, w)| (s, w.parse::<u64>())) {
+                Some((stack, Ok(w))) => {
+                    let frames: Vec<String> = stack.split(';').map(str::to_string).collect();
+                    f.add(&frames, w);
+                }
+                _ => skipped += 1,
+            }
+        }
+        (f, skipped)
+    }
+
     /// Adds `weight` to the stack `frames` (root first).
     pub fn add(&mut self, frames: &[String], weight: u64) {
         if weight == 0 {
@@ -174,4 +192,19 @@ pub fn fold_samples_where(
         folded.add(&namer.stack_in(Some(u64::from(*pid)), &[*pc]), *n);
     }
     folded
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn folded_text_reads_back() {
+        let mut f = Folded::new(FoldSource::ContentionStacks);
+        f.add(&["a".into(), "b c".into()], 5);
+        f.add(&["a".into()], 2);
+        let (back, skipped) =
+            Folded::from_text(&(f.to_text() + "garbage\n\n"), FoldSource::ContentionStacks);
+        assert_eq!((back, skipped), (f, 1));
+    }
 }

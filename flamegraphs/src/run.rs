@@ -53,10 +53,8 @@ pub struct RunProfile {
     pub per_thread: PerThreadGraphs,
     pub whole_run: GraphFiles,
     pub contention: GraphFiles,
-    /// The work phase's lock contention graph, and its folded stacks (for
-    /// [`crate::hottest_path`]).
+    /// The work phase's lock contention graph.
     pub contention_work: GraphFiles,
-    pub work_contention: crate::Folded,
     /// Blocked time by reason and kernel stack, whole run.
     pub offcpu: GraphFiles,
     pub timeline: std::path::PathBuf,
@@ -178,7 +176,6 @@ pub fn write_run_profile(
         whole_run,
         contention,
         contention_work,
-        work_contention: work_lock,
         offcpu,
         timeline,
         who_ran,

@@ -6,6 +6,7 @@ mod accel;
 mod archive;
 mod bench;
 mod build;
+mod call_paths;
 mod cli;
 mod fidelity;
 mod fuzz;

@@ -241,6 +241,12 @@ pub fn scaling_loss(
         match capos_measure::scaling::scaling_loss(&base.report, &m.report, m.workers, k) {
             Ok(l) => {
                 lines.extend(l.detail_lines(&m.case));
+                let (one, n) = ([base.dir.clone()], [m.dir.clone()]);
+                if let Some((cause, path, how)) =
+                    crate::call_paths::behind_first_cause(&l, &one, &n)
+                {
+                    lines.push(format!("  call path behind {cause} ({how}): {path}"));
+                }
                 bars.push(LossBar {
                     label: m.case.clone(),
                     segments: l.causes.iter().map(|c| (c.name.clone(), l.ms(c.cycles))).collect(),

@@ -267,6 +267,16 @@ fn run_once(
     Ok(rows)
 }
 
+/// Adds run `k` of `name` to `rows` (a run that failed as a whole is one
+/// failed row saying why) and prints its summary line.
+fn keep(name: &str, k: u32, got: Result<Vec<Row>>, rows: &mut Vec<Row>) {
+    let got = got
+        .unwrap_or_else(|e| vec![Row::missing(name, format!("run {}", k + 1), format!("{e:#}"))]);
+    let bad = got.iter().filter(|r| !r.pass()).count();
+    eprintln!("harness: fidelity: {name} run {}: {} rows, {bad} failed", k + 1, got.len());
+    rows.extend(got);
+}
+
 pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
     let accel = session::pick_accel(&args.qemu)?;
     let selected: Vec<&Workload> = WORKLOADS
@@ -294,18 +304,8 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
         let sbase = scenario::Base { images: &base, demos: &demos };
         for s in scenarios {
             for k in 0..args.repeat {
-                let got =
-                    scenario::run(root, &sbase, s, args, accel, &mut logs).unwrap_or_else(|e| {
-                        vec![Row::missing(s.name, format!("run {}", k + 1), format!("{e:#}"))]
-                    });
-                let bad = got.iter().filter(|r| !r.pass()).count();
-                eprintln!(
-                    "harness: fidelity: {} run {}: {} rows, {bad} failed",
-                    s.name,
-                    k + 1,
-                    got.len()
-                );
-                rows.extend(got);
+                let got = scenario::run(root, &sbase, s, args, accel, &mut logs);
+                keep(s.name, k, got, &mut rows);
             }
         }
     }
@@ -313,18 +313,8 @@ pub fn run(root: &Path, args: &FidelityArgs) -> Result<bool> {
         let wargs = if args.full { w.full_args } else { w.quick_args };
         let images = images_for(root, &base, &programs, w, wargs)?;
         for k in 0..args.repeat {
-            let got =
-                run_once(root, &images, &programs, w, args, accel, &mut logs).unwrap_or_else(|e| {
-                    vec![Row::missing(w.name, format!("run {}", k + 1), format!("{e:#}"))]
-                });
-            let bad = got.iter().filter(|r| !r.pass()).count();
-            eprintln!(
-                "harness: fidelity: {} run {}: {} rows, {bad} failed",
-                w.name,
-                k + 1,
-                got.len()
-            );
-            rows.extend(got);
+            let got = run_once(root, &images, &programs, w, args, accel, &mut logs);
+            keep(w.name, k, got, &mut rows);
         }
     }
     let failed = rows.iter().filter(|r| !r.pass()).count();

@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use capos_flamegraphs::RunProfile;
 use capos_measure::report::Report;
 use capos_measure::scaling::{median, scaling_loss, ScalingLoss};
 use capos_symbolize::{ElfPaths, ReportInput};
@@ -63,7 +62,8 @@ pub struct Scenario {
 /// One measured boot.
 pub struct Measured {
     pub report: Report,
-    pub profile: RunProfile,
+    /// Its run directory, with the profile's folded stacks
+    /// (`crate::call_paths`).
     pub dir: PathBuf,
 }
 
@@ -233,14 +233,10 @@ fn boot_one(
     if !check.ok() {
         bail!("{} ({})", check.verdict_line(), dir.join("measure-check.log").display());
     }
-    let profile = capos_flamegraphs::write_run_profile(
-        &ReportInput::from_report(report.clone()),
-        &elfs,
-        &dir,
-    )
-    .with_context(|| format!("profile of {}", dir.display()))?;
+    capos_flamegraphs::write_run_profile(&ReportInput::from_report(report.clone()), &elfs, &dir)
+        .with_context(|| format!("profile of {}", dir.display()))?;
     eprintln!("harness: scenario {label}: reports in {}", dir.display());
-    Ok((Measured { report, profile, dir }, mlog))
+    Ok((Measured { report, dir }, mlog))
 }
 
 /// The demo's result line says it did the whole work correctly (a

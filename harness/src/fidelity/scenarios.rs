@@ -21,14 +21,14 @@
 //!   whose blocked time grew most; for kernel time the kernel stack whose
 //!   samples grew most), and the first lock with its heaviest spin.
 
-use capos_flamegraphs::hottest_path;
 use capos_measure::scaling::{median, scaling_loss, ScalingLoss, IMBALANCE, LOCKS};
 
-use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use super::scenario::{Measured, Outcome, Scenario, Shape, Variant, VariantRun};
+use super::scenario::{Outcome, Scenario, Shape, Variant, VariantRun};
 use super::table::Row;
 use crate::bench::Benchmark;
+use crate::call_paths::{behind_first_cause, lock_path};
 
 pub const SCENARIOS: &[&Scenario] = &[&GLOBAL, &IMBALANCE_SCENARIO, &IPC];
 
@@ -106,14 +106,14 @@ fn ms(l: &ScalingLoss, cycles: i128) -> String {
     format!("{:.1} CPU-ms", l.ms(cycles))
 }
 
-/// The call path (root first) under the heaviest contention stack of
-/// `lock` (`class lock`, as in the contention graph) over the n-worker
-/// boots, as text; `None` when no stack was recorded.
-fn call_path(run: &VariantRun, class: &str, lock: &str) -> Option<String> {
-    let (frames, _) = (run.n.iter())
-        .filter_map(|m| hottest_path(&m.profile.work_contention, class, lock))
-        .max_by_key(|(_, w)| *w)?;
-    Some(frames.join(" -> "))
+/// The n-worker run directories of a variant.
+fn n_dirs(run: &VariantRun) -> Vec<PathBuf> {
+    run.n.iter().map(|m| m.dir.clone()).collect()
+}
+
+/// The 1-worker run directories of a variant.
+fn one_dirs(run: &VariantRun) -> Vec<PathBuf> {
+    run.one.iter().map(|m| m.dir.clone()).collect()
 }
 
 fn check_global(o: &Outcome) -> (Vec<Row>, Vec<String>) {
@@ -172,7 +172,7 @@ fn check_global(o: &Outcome) -> (Vec<Row>, Vec<String>) {
         ms(&p.loss, py),
         gy > 0 && py * 5 <= gy,
     ));
-    let path = call_path(g, "scheduler_lock", "yield").unwrap_or_else(|| "-".into());
+    let path = lock_path(&n_dirs(g), want).unwrap_or_else(|| "-".into());
     rows.push(Row::name(
         name,
         "global: call path of the spin",
@@ -226,58 +226,6 @@ fn check_imbalance(o: &Outcome) -> (Vec<Row>, Vec<String>) {
     (rows, Vec::new())
 }
 
-/// Which folded stacks of a run a path comes from.
-#[derive(Clone, Copy)]
-enum Stacks {
-    /// Work-phase samples, kernel frames only (where kernel time went).
-    KernelSamples,
-    /// Blocked stacks weighted by blocked cycles (why CPUs idled).
-    Blocked,
-}
-
-/// Folded stacks of `m` as `root -> ... -> leaf` paths, without the
-/// instrument's own frames at the leaf: path -> weight.
-fn folded_paths(m: &Measured, which: Stacks) -> BTreeMap<String, i128> {
-    let file = match which {
-        Stacks::KernelSamples => &m.profile.work.folded,
-        Stacks::Blocked => &m.profile.offcpu.folded,
-    };
-    let mut out = BTreeMap::new();
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    for line in text.lines() {
-        let Some((stack, w)) = line.rsplit_once(' ') else { continue };
-        let Ok(w) = w.parse::<i128>() else { continue };
-        let mut frames: Vec<&str> = stack
-            .split(';')
-            .filter(|f| matches!(which, Stacks::Blocked) || f.ends_with("_[k]"))
-            .collect();
-        while frames.last().is_some_and(|f| f.starts_with("capos_kernel::measure::")) {
-            frames.pop();
-        }
-        if !frames.is_empty() {
-            *out.entry(frames.join(" -> ")).or_default() += w;
-        }
-    }
-    out
-}
-
-/// The path whose weight grew most from the 1-worker boots to the
-/// n-worker boots (k times the work), over all repeats, and by how much.
-fn growing_path(run: &VariantRun, k: i128, which: Stacks) -> Option<(String, i128)> {
-    let mut growth: BTreeMap<String, i128> = BTreeMap::new();
-    for m in &run.n {
-        for (s, w) in folded_paths(m, which) {
-            *growth.entry(s).or_default() += w;
-        }
-    }
-    for m in &run.one {
-        for (s, w) in folded_paths(m, which) {
-            *growth.entry(s).or_default() -= k * w;
-        }
-    }
-    growth.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).filter(|g| g.1 > 0)
-}
-
 fn check_ipc(o: &Outcome) -> (Vec<Row>, Vec<String>) {
     let name = o.name;
     let Some(r) = o.variant("percpu") else {
@@ -304,26 +252,13 @@ fn check_ipc(o: &Outcome) -> (Vec<Row>, Vec<String>) {
         part != "-",
     ));
     let mut lines = Vec::new();
-    // The call path behind the first cause: a lock's heaviest spin stack;
-    // for idle time the blocked stack whose blocked time grew most (where
-    // threads waited while CPUs idled); else the kernel stack whose
-    // samples grew most.
-    let k = i128::from(l.work_factor);
-    let grown = |which: Stacks, unit: &str, lines: &mut Vec<String>| {
-        growing_path(r, k, which).map(|(p, grew)| {
-            lines.push(format!("  that path grew by {grew} {unit} (all repeats)"));
-            p
-        })
-    };
-    let path = match top.name.as_str() {
-        LOCKS => {
-            let (class, lock) = part.split_once(' ').unwrap_or((part.as_str(), ""));
-            call_path(r, class, lock)
+    let path = match behind_first_cause(l, &one_dirs(r), &n_dirs(r)) {
+        Some((_, path, how)) => {
+            lines.push(format!("  call path behind the first cause ({how}): {path}"));
+            path
         }
-        "idle" => grown(Stacks::Blocked, "blocked cycles", &mut lines),
-        _ => grown(Stacks::KernelSamples, "kernel samples", &mut lines),
-    }
-    .unwrap_or_else(|| "-".into());
+        None => "-".into(),
+    };
     rows.push(Row::name(
         name,
         "kernel call path behind it",
@@ -331,11 +266,9 @@ fn check_ipc(o: &Outcome) -> (Vec<Row>, Vec<String>) {
         path.clone(),
         path.contains("syscall"),
     ));
-    lines.push(format!("  kernel call path behind the first cause: {path}"));
     // The first lock, and where its spins came from.
     if let Some((lock, cycles)) = top_part(l, LOCKS) {
-        let (class, name_) = lock.split_once(' ').unwrap_or((lock.as_str(), ""));
-        let lpath = call_path(r, class, name_).unwrap_or_else(|| "-".into());
+        let lpath = lock_path(&n_dirs(r), lock).unwrap_or_else(|| "-".into());
         lines.push(format!(
             "  first lock: {lock} {} (spin + take + hold growth); its heaviest spin: {lpath}",
             ms(l, *cycles)

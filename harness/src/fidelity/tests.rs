@@ -49,7 +49,6 @@ fn run(
         whole_run: graph(dir, "run", ""),
         contention: graph(dir, "contention", contention),
         contention_work: graph(dir, "contention-work", ""),
-        work_contention: capos_flamegraphs::Folded::new(capos_flamegraphs::FoldSource::Empty),
         offcpu: graph(dir, "offcpu", ""),
         timeline: dir.join("timeline.json"),
         who_ran: Default::default(),
