@@ -91,6 +91,7 @@ fn sample(from_user: bool, rip: u64, rbp: u64) {
         }
     }
     crate::measure::sample(from_user, rip, rbp);
+    crate::measure::close_running_after_mark();
 }
 
 /// A kernel exception: a kernel test that expects it recovers here.

@@ -44,8 +44,8 @@ pub const WORKLOAD: Workload = Workload {
     // Contention on cue is the one loss that needs luck: two contended
     // acquisitions with different stacks (or phases) fill a 1-entry table;
     // the runs in docs/measure.md saw 2 to 2000 refused at 5000 calls.
-    quick_args: "calls=10000",
-    full_args: "calls=40000",
+    quick_args: "calls=10000 naps=1",
+    full_args: "calls=40000 naps=1",
     check,
 };
 

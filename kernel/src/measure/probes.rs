@@ -129,6 +129,30 @@ pub fn thread_state(
     target().thread_state(me(), &t.time_clock, t.tref().to_u64(), pid, state, now)
 }
 
+/// The phase each CPU last closed its running thread's stretch in
+/// ([`close_running_after_mark`]); `u8::MAX` before the first.
+static CLOSED_IN: [core::sync::atomic::AtomicU8; percpu::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU8::new(u8::MAX) }; percpu::MAX_CPUS];
+
+/// At this CPU's first sample interrupt after a phase mark, closes its
+/// running thread's stretch (running -> running at this TSC): a thread
+/// that runs on across a mark and only changes state after the stop (the
+/// last thread of a program that marks `final_total` and exits) would
+/// otherwise never give the phase before the mark its running time.
+pub fn close_running_after_mark() {
+    let m = target();
+    if m.is_stopped() {
+        return;
+    }
+    let cpu = me();
+    let phase = m.current_phase() as u8;
+    let Some(slot) = CLOSED_IN.get(cpu) else { return };
+    if slot.swap(phase, Ordering::Relaxed) == phase {
+        return;
+    }
+    crate::sched::close_running_stretch();
+}
+
 /// The kernel stack at the caller: this PC, then the frame-pointer walk
 /// (leaf first); returns the frames written.
 #[inline(always)]

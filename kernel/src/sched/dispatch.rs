@@ -327,6 +327,22 @@ fn account_switch(prev: &Thread, next: &Thread, now: u64) {
     crate::measure::thread_state(next, Some(ThreadState::Running), now);
 }
 
+/// Closes the running thread's stretch of thread time at this TSC (it
+/// goes on running): see `measure::close_running_after_mark`. Interrupts
+/// masked (the sample interrupt).
+#[cfg(feature = "measure")]
+pub fn close_running_stretch() {
+    let irq = IrqOff::new();
+    // The per-CPU cell keeps the thread alive: this clone is never the last.
+    let Some(t) = this().current.with(&irq, |c| c.clone()) else { return };
+    if t.is_idle() {
+        return;
+    }
+    let _s = t.sched.lock();
+    let now = crate::arch::x86_64::cpu::rdtsc();
+    crate::measure::thread_state(&t, Some(crate::measure::ThreadState::Running), now);
+}
+
 /// Runs in the thread that just got the CPU: restore its FPU state and
 /// settle the thread that left.
 pub(super) fn after_switch() {

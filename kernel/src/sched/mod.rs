@@ -19,6 +19,8 @@ mod tests;
 mod thread;
 
 #[cfg(feature = "measure")]
+pub use dispatch::close_running_stretch;
+#[cfg(feature = "measure")]
 pub use dispatch::try_with_current;
 pub use dispatch::{block_current, current, schedule, wake, with_current};
 pub use lifecycle::{exit, join, lookup, thread_count, yield_now, JoinError, Spawn};

@@ -91,11 +91,23 @@ pub fn timer_hammer(args: &str, name: &'static str, default_calls: u64) -> i64 {
         c.check(hammer(calls) == calls, "every call completed (peer)");
         return c.finish();
     }
+    // `naps=1`: one 1 ms timer sleep at the end of `work` and one in
+    // `shutdown`: the same blocked stack in two phases, two off-CPU keys
+    // (fid-overflow: the one-entry table keeps one and refuses the other).
+    let naps = crate::args::number(args, "naps") == Some(1);
+    let nap = || -> Result<(), String> {
+        if naps {
+            TIMER.sleep(1_000_000).map_err(|e| alloc::format!("sleep: {e:?}"))?;
+        }
+        Ok(())
+    };
     let work = || -> Result<u64, String> {
         mark("spawn_ready")?;
         mark("work")?;
         let done = hammer(calls);
+        nap()?;
         mark("shutdown")?;
+        nap()?;
         print_planted(name, &[("calls", calls)]);
         mark("final_total")?;
         Ok(done)
