@@ -13,6 +13,7 @@
 //! | `flamegraph-work-t<index>.folded` / `.svg` | work-phase stacks of one thread (the 64 with the most samples) |
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
+//! | `contention-work.folded` / `.svg` | the same, work phase only (the call paths behind a scaling loss's locks) |
 //! | `lock-pairs.txt` | the top waiter -> holder pairs of contended lock acquisitions, work phase and whole run (see [`crate::lock_pairs`]) |
 //! | `offcpu-run.folded` / `.svg` | kernel stacks where threads blocked over the whole run, under `[blocked <reason>]` root frames, weighted by blocked cycles (see [`crate::offcpu`]) |
 //! | `placement.txt` | per thread of a user process, the CPU it ran on in each tenth of the work phase and its CPU changes (see [`crate::placement`](mod@crate::placement)) |
