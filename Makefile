@@ -3,6 +3,11 @@ SMP ?= 1
 ACCEL ?= auto
 HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
+## The Limine release the tests boot through (Limine 8.2.0 binaries and the
+## source of its `limine` tool; docs/architecture/boot.md).
+LIMINE_RELEASE ?= ../shared/limine
+## UEFI firmware for the Limine UEFI boot (Debian's `ovmf`).
+OVMF ?= /usr/share/ovmf/OVMF.fd
 
 .PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity scenario ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale run-ipc-scale \
@@ -44,6 +49,8 @@ kernel-test:
 smoke-test:
 	$(HARNESS) run-smokes --smp 1,2,4 --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --measure --accel $(ACCEL) --quiet
+	$(HARNESS) run-smokes --smp 2 --only smoke-thread --limine $(LIMINE_RELEASE) --accel $(ACCEL) --quiet
+	$(HARNESS) run-smokes --smp 2 --only smoke-thread --limine $(LIMINE_RELEASE) --uefi $(OVMF) --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 4 --only smoke-thread,smoke-park,smoke-exit,smoke-endpoint,smoke-timed-storm --kernel-word sched=global --accel $(ACCEL) --quiet
 	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
 
@@ -137,7 +144,7 @@ run: deps
 	$(HARNESS) run --smp $(SMP) --accel $(ACCEL) $(LIMINE_ARG)
 
 iso: deps
-	$(HARNESS) iso --limine-dir $(LIMINE_DIR)
+	$(HARNESS) iso --limine-dir $(or $(LIMINE_DIR),$(LIMINE_RELEASE))
 
 clean:
 	cargo clean

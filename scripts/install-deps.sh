@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing capOS needs, if it is missing:
-# Debian's qemu-system-x86 and capnproto, and the x86_64-unknown-none Rust target.
+# Debian's qemu-system-x86, capnproto, xorriso, gcc and ovmf, and the
+# x86_64-unknown-none Rust target.
 # With `bench`, also what the Linux baselines need: Debian's linux-image-amd64
 # (the Linux guest's kernel) and the x86_64-unknown-linux-musl Rust target.
 set -euo pipefail
@@ -9,6 +10,12 @@ bench=${1:-}
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
 command -v capnp >/dev/null 2>&1 || need_pkgs+=(capnproto)
+# The Limine ISO (make test boots a smoke through the real Limine): xorriso
+# builds it, a C compiler builds Limine's `limine` tool from its release.
+command -v xorriso >/dev/null 2>&1 || need_pkgs+=(xorriso)
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+# ...and boots it under UEFI with Debian's OVMF.
+[ -f /usr/share/ovmf/OVMF.fd ] || need_pkgs+=(ovmf)
 # Linux-guest baselines boot Debian's kernel (bench-linux-guest).
 if [ "$bench" = bench ]; then
     compgen -G "/boot/vmlinuz-*" >/dev/null || need_pkgs+=(linux-image-amd64)

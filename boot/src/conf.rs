@@ -166,4 +166,13 @@ mod tests {
         let e = parse("/a\nprotocol: limine\nkernel_path: boot():/k\nkernel_cmdline: q\n").unwrap();
         assert_eq!((e.kernel_path, e.cmdline), ("k", "q"));
     }
+
+    #[test]
+    fn reads_what_the_harness_writes_for_real_limine() {
+        let conf = "timeout: 0\nserial: yes\n\n/capOS\n    protocol: limine\n    \
+                    kernel_path: boot():/boot/kernel\n    module_path: boot():/boot/modules/init\n";
+        let e = parse(conf).unwrap();
+        assert_eq!(e.kernel_path, "boot/kernel");
+        assert_eq!(e.modules(), [ModuleSpec { path: "boot/modules/init", cmdline: "" }]);
+    }
 }

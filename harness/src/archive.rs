@@ -61,13 +61,16 @@ fn check_module_path(path: &str) -> Result<()> {
     }
 }
 
-/// Generates `limine.conf` (Limine 8 syntax). The `cmdline:` line is left out
-/// when the kernel command line is empty, and a module's `module_cmdline:`
-/// when its command line is empty.
+/// Generates `limine.conf` in the syntax every Limine from 8.0 on reads:
+/// `kernel_path:` (8.6 added `path:` as an alias; 8.0-8.5 refuse it with
+/// "KERNEL_PATH not specified"), one `module_path:` per module followed by
+/// its `module_cmdline:` (left out when empty), `cmdline:` (left out when
+/// empty), and `serial: yes` so Limine's own messages reach COM1. The PVH
+/// loader (`boot/src/conf.rs`) reads the same file from the initrd.
 pub fn limine_conf(kernel_cmdline: &str, modules: &[Module]) -> Result<String> {
     check_value("kernel command line", kernel_cmdline)?;
     let mut conf = format!(
-        "timeout: 0\n\n/{ENTRY_NAME}\n    protocol: limine\n    path: {}\n",
+        "timeout: 0\nserial: yes\n\n/{ENTRY_NAME}\n    protocol: limine\n    kernel_path: {}\n",
         boot_uri(KERNEL_PATH)
     );
     if !kernel_cmdline.is_empty() {
@@ -147,7 +150,7 @@ mod tests {
     fn conf_without_cmdline_or_modules() {
         assert_eq!(
             limine_conf("", &[]).unwrap(),
-            "timeout: 0\n\n/capOS\n    protocol: limine\n    path: boot():/boot/kernel\n"
+            "timeout: 0\nserial: yes\n\n/capOS\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n"
         );
     }
 
@@ -158,8 +161,9 @@ mod tests {
         assert_eq!(
             limine_conf("ktest=mm::", &modules).unwrap(),
             "timeout: 0\n\
+             serial: yes\n\
              \n\
-             /capOS\n    protocol: limine\n    path: boot():/boot/kernel\n    cmdline: ktest=mm::\n\
+             /capOS\n    protocol: limine\n    kernel_path: boot():/boot/kernel\n    cmdline: ktest=mm::\n\
              \x20   module_path: boot():/boot/modules/init\n    module_cmdline: verbose\n\
              \x20   module_path: boot():/boot/modules/manifest.bin\n"
         );

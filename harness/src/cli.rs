@@ -136,6 +136,15 @@ pub struct SmokeArgs {
     /// Boot the measure kernel and write measure.log / measure.json beside each serial log.
     #[arg(long)]
     pub measure: bool,
+    /// Boot through the real Limine bootloader from this directory of a
+    /// Limine 8.x binary release (a BIOS ISO on a CD drive) instead of the
+    /// PVH loader; its `limine.c` is built into the `limine` tool.
+    #[arg(long, value_name = "DIR")]
+    pub limine: Option<PathBuf>,
+    /// With `--limine`: boot the ISO under this UEFI firmware (e.g.
+    /// Debian's `/usr/share/ovmf/OVMF.fd`) instead of the BIOS.
+    #[arg(long, value_name = "FIRMWARE", requires = "limine")]
+    pub uefi: Option<PathBuf>,
     #[command(flatten)]
     pub sample: crate::measure_tools::SampleHzArg,
     #[command(flatten)]

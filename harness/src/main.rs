@@ -13,6 +13,7 @@ mod fuzz;
 mod hangdump;
 mod iso;
 mod ktest;
+mod limine;
 mod measure_log;
 mod measure_tools;
 mod qemu;
@@ -31,10 +32,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use crate::build::{CargoBuild, Images, KernelFlavor};
+use crate::build::{CargoBuild, KernelFlavor};
 use crate::cli::{Cli, Command, IsoArgs, KtestArgs, RunArgs, SymbolizeArgs};
 use crate::ktest::Expect;
-use crate::qemu::{BootMedia, QemuConfig};
 
 fn main() {
     match real_main() {
@@ -97,27 +97,14 @@ fn cmd_run(root: &Path, a: &RunArgs) -> Result<()> {
             session::boot_direct(root, "run", &images, &a.cmdline, a.smp, &a.qemu, accel)?.1
         }
         Some(limine_dir) => {
-            iso::check_limine_dir(limine_dir)?;
-            let kernel = CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
-            let images =
-                Images { loader: PathBuf::new(), kernel: kernel.clone(), modules: Vec::new() };
-            let run_dir = rundir::create(root, "run-iso")?;
-            eprintln!("harness: run dir {}", run_dir.display());
-            let iso_path = run_dir.join("capos.iso");
-            iso::build_iso(&images, &a.cmdline, limine_dir, &iso_path)?;
-            let cfg = QemuConfig {
-                boot: BootMedia::Cdrom(iso_path),
-                smp: a.smp,
-                mem: a.qemu.mem.clone(),
-                accel,
-                timeout: a.qemu.timeout,
-                run_dir,
-                quiet: a.qemu.quiet,
-                symbol_elfs: vec![kernel],
-            };
-            let outcome = qemu::run(&cfg)?;
-            outcome.warn_if_kernel_silent();
-            outcome
+            // The same kernel, modules and command line as the direct boot,
+            // on an ISO that the real Limine boots.
+            let staged = limine::stage(root, limine_dir)?;
+            let images = build::build_images(root, KernelFlavor::Normal)?;
+            session::boot_limine(
+                root, "run-iso", &images, &a.cmdline, a.smp, &a.qemu, accel, &staged, None,
+            )?
+            .1
         }
     };
     eprintln!("harness: guest exit: {}", outcome.exit.describe());
@@ -151,12 +138,12 @@ fn cmd_ktest(root: &Path, a: &KtestArgs) -> Result<()> {
 }
 
 fn cmd_iso(root: &Path, a: &IsoArgs) -> Result<()> {
-    iso::check_limine_dir(&a.limine_dir)?;
-    let kernel = CargoBuild::kernel(KernelFlavor::Normal).run(root)?;
-    // The ISO boots through Limine itself: no PVH loader on it.
-    let images = Images { loader: PathBuf::new(), kernel, modules: Vec::new() };
+    let staged = limine::stage(root, &a.limine_dir)?;
+    // The default image's kernel and modules; the ISO boots through
+    // Limine itself, so the PVH loader is not on it.
+    let images = build::build_images(root, KernelFlavor::Normal)?;
     let out = a.out.clone().unwrap_or_else(|| root.join("target").join("capos.iso"));
-    iso::build_iso(&images, &a.cmdline, &a.limine_dir, &out)
+    iso::build_iso(&images, &a.cmdline, &staged, &out)
 }
 
 fn cmd_symbolize(a: &SymbolizeArgs) -> Result<()> {

@@ -34,6 +34,62 @@ pub fn boot_direct(
     Ok((run_dir, outcome))
 }
 
+/// Boots `images` (its loader unused) through the real Limine: builds a
+/// BIOS/UEFI ISO with the kernel, every module and `limine.conf`
+/// (`iso::build_iso`, Limine files from `limine_dir`, staged by
+/// `limine::stage`), and boots it from a CD drive (under the UEFI
+/// firmware `uefi` when given, else the BIOS), in a new run dir.
+#[allow(clippy::too_many_arguments)]
+pub fn boot_limine(
+    root: &Path,
+    name: &str,
+    images: &Images,
+    cmdline: &str,
+    smp: u32,
+    opts: &QemuOpts,
+    accel: Accel,
+    limine_dir: &Path,
+    uefi: Option<&Path>,
+) -> Result<(PathBuf, RunOutcome)> {
+    let run_dir = crate::rundir::create(root, name)?;
+    eprintln!("harness: run dir {}", run_dir.display());
+    let iso_path = run_dir.join("capos.iso");
+    crate::iso::build_iso(images, cmdline, limine_dir, &iso_path)?;
+    let boot = match uefi {
+        Some(firmware) => BootMedia::UefiCdrom { iso: iso_path, firmware: firmware.into() },
+        None => BootMedia::Cdrom(iso_path),
+    };
+    let cfg = QemuConfig {
+        boot,
+        smp,
+        mem: opts.mem.clone(),
+        accel,
+        timeout: opts.timeout,
+        run_dir: run_dir.clone(),
+        quiet: opts.quiet,
+        symbol_elfs: symbol_elfs(images),
+    };
+    let outcome = qemu::run(&cfg)?;
+    outcome.warn_if_kernel_silent();
+    Ok((run_dir, outcome))
+}
+
+/// The ELFs a boot's backtraces resolve against: kernel and loader first,
+/// then the user programs (not the manifest).
+fn symbol_elfs(images: &Images) -> Vec<PathBuf> {
+    [images.kernel.clone(), images.loader.clone()]
+        .into_iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .chain(
+            images
+                .modules
+                .iter()
+                .filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE)
+                .map(|m| m.host_path.clone()),
+        )
+        .collect()
+}
+
 /// [`boot_direct`] into an existing run directory (so a caller still knows
 /// where the console log is when the boot fails, e.g. on a timeout). With
 /// `watch`, a guest that times out gets its vCPU stacks recorded first
@@ -58,17 +114,7 @@ pub fn boot_in_dir(
         timeout: opts.timeout,
         run_dir: run_dir.to_path_buf(),
         quiet: opts.quiet,
-        // Kernel and loader first; user programs for user-fault reports.
-        symbol_elfs: [images.kernel.clone(), images.loader.clone()]
-            .into_iter()
-            .chain(
-                images
-                    .modules
-                    .iter()
-                    .filter(|m| m.cmdline != crate::user::MANIFEST_CMDLINE)
-                    .map(|m| m.host_path.clone()),
-            )
-            .collect(),
+        symbol_elfs: symbol_elfs(images),
     };
     let outcome = if watch { qemu::run_watched(&cfg)? } else { qemu::run(&cfg)? };
     outcome.warn_if_kernel_silent();
@@ -153,6 +199,83 @@ pub fn check_sched_policy(cmdline: &str, lines: &[String]) -> Result<(), String>
         Some(got) if got == want => Ok(()),
         Some(got) => Err(format!("{CMDLINE_SCHED}{want} asked for, the kernel ran policy={got}")),
         None => Err(format!("{CMDLINE_SCHED}{want} asked for, no `{SCHED_POLICY_LINE}` line")),
+    }
+}
+
+/// A boot through the real Limine: Limine loaded the kernel and each of
+/// `modules` modules (its own `limine: Loading ...` messages on COM1, from
+/// `serial: yes`), and the kernel names Limine as its bootloader. Under
+/// UEFI Limine writes through the firmware's console, one character at a
+/// time between cursor moves and without line breaks, so the console is
+/// read as one text with its escape sequences taken out.
+pub fn check_limine_boot(lines: &[String], modules: usize) -> Result<(), String> {
+    let text = strip_escapes(&lines.join("\n"));
+    let has = |p: &str| text.matches(p).count();
+    if has("limine: Loading kernel") != 1 {
+        return Err("no `limine: Loading kernel` line: Limine did not load the kernel".into());
+    }
+    let loaded = has("limine: Loading module");
+    if loaded != modules {
+        return Err(format!("Limine loaded {loaded} modules, the image has {modules}"));
+    }
+    if has("kernel: booted by Limine ") != 1 {
+        return Err("the kernel does not say `booted by Limine`".into());
+    }
+    Ok(())
+}
+
+/// `text` without ANSI/VT100 control sequences (`ESC [ params letter`).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final letter.
+            for p in chars.by_ref() {
+                if p.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod limine_boot_tests {
+    use super::check_limine_boot;
+
+    #[test]
+    fn a_limine_boot_shows_limine_loading_everything() {
+        let lines: Vec<String> = [
+            "limine: Loading kernel `boot():/boot/kernel`...",
+            "limine: Loading module `boot():/boot/modules/a`...",
+            "limine: Loading module `boot():/boot/modules/manifest`...",
+            "kernel: booted by Limine 8.2.0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(check_limine_boot(&lines, 2), Ok(()));
+        assert!(check_limine_boot(&lines, 3).unwrap_err().contains("loaded 2 modules"));
+        assert!(check_limine_boot(&lines[1..], 2).unwrap_err().contains("Loading kernel"));
+        let pvh = ["kernel: booted by capos-pvh 0.1".to_string()];
+        assert!(check_limine_boot(&pvh, 0).is_err());
+    }
+
+    #[test]
+    fn a_uefi_console_is_read_through_its_cursor_moves() {
+        // Limine under OVMF: characters between cursor moves, no newline
+        // before the kernel's first line.
+        let mut s = String::from("\u{1b}[2J\u{1b}[01;01H");
+        for (i, c) in "limine: Loading kernel `k`...".chars().enumerate() {
+            s.push_str(&format!("\u{1b}[01;{:02}H{c}", i + 1));
+        }
+        s.push_str("limine: Loading module `m`...kernel: capOS starting");
+        let lines = vec![s, "kernel: booted by Limine 8.2.0".to_string()];
+        assert_eq!(check_limine_boot(&lines, 1), Ok(()));
     }
 }
 

@@ -161,18 +161,45 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
     }
     let cmdline = words.join(" ");
     let selected = select(&args.only)?;
+    let limine = match &args.limine {
+        Some(dir) => Some(crate::limine::stage(root, dir)?),
+        None => None,
+    };
     for smoke in &selected {
         let flavor = if args.measure { KernelFlavor::Measure } else { KernelFlavor::Normal };
         let images =
             user::images_with_manifest(root, flavor, smoke.package, smoke.binaries, smoke.name)?;
         for &smp in &args.smp {
             for _ in 0..args.repeat {
-                let name = format!("{}-smp{smp}", smoke.name);
-                let verdict = match session::boot_direct(
-                    root, &name, &images, &cmdline, smp, &args.qemu, accel,
-                ) {
+                let via = match (&limine, &args.uefi) {
+                    (Some(_), Some(_)) => "-limine-uefi",
+                    (Some(_), None) => "-limine",
+                    _ => "",
+                };
+                let name = format!("{}{via}-smp{smp}", smoke.name);
+                let booted = match &limine {
+                    Some(dir) => session::boot_limine(
+                        root,
+                        &name,
+                        &images,
+                        &cmdline,
+                        smp,
+                        &args.qemu,
+                        accel,
+                        dir,
+                        args.uefi.as_deref(),
+                    ),
+                    None => {
+                        session::boot_direct(root, &name, &images, &cmdline, smp, &args.qemu, accel)
+                    }
+                };
+                let verdict = match booted {
                     Ok((dir, out)) => judge(smoke.name, &out.lines, out.exit)
                         .and_then(|()| session::check_sched_policy(&cmdline, &out.lines))
+                        .and_then(|()| match &limine {
+                            Some(_) => session::check_limine_boot(&out.lines, images.modules.len()),
+                            None => Ok(()),
+                        })
                         .and_then(|()| {
                             if args.measure {
                                 write_measure(&images.kernel, &dir, smp, accel)
@@ -186,7 +213,7 @@ pub fn run(root: &Path, args: &SmokeArgs) -> Result<bool> {
                 match verdict {
                     Ok(()) => {
                         passed += 1;
-                        println!("harness: smoke ok: {} smp={smp}", smoke.name);
+                        println!("harness: smoke ok: {}{via} smp={smp}", smoke.name);
                     }
                     Err(why) => {
                         failed += 1;

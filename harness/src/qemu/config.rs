@@ -14,6 +14,9 @@ pub enum BootMedia {
     Direct { loader: PathBuf, initrd: PathBuf },
     /// A Limine ISO via `-cdrom` (BIOS).
     Cdrom(PathBuf),
+    /// A Limine ISO via `-cdrom` under UEFI firmware (`-bios`, e.g.
+    /// Debian's OVMF).
+    UefiCdrom { iso: PathBuf, firmware: PathBuf },
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +53,9 @@ impl QemuConfig {
                 a.extend(["-kernel".into(), loader.into(), "-initrd".into(), initrd.into()]);
             }
             BootMedia::Cdrom(iso) => a.extend(["-cdrom".into(), iso.into()]),
+            BootMedia::UefiCdrom { iso, firmware } => {
+                a.extend(["-bios".into(), firmware.into(), "-cdrom".into(), iso.into()]);
+            }
         }
         let mut com2 = OsString::from("file:");
         com2.push(self.run_dir.join("com2.bin"));

@@ -48,6 +48,17 @@ fn direct_boot_command_line() {
 }
 
 #[test]
+fn uefi_cdrom_boot_command_line() {
+    let c = cfg(BootMedia::UefiCdrom {
+        iso: "/runs/x/capos.iso".into(),
+        firmware: "/usr/share/ovmf/OVMF.fd".into(),
+    });
+    let s = joined(&c);
+    assert!(s.contains("-bios /usr/share/ovmf/OVMF.fd -cdrom /runs/x/capos.iso"), "{s}");
+    assert!(!s.contains("-kernel"));
+}
+
+#[test]
 fn cdrom_boot_command_line() {
     let c = cfg(BootMedia::Cdrom("/runs/x/capos.iso".into()));
     let s = joined(&c);
