@@ -5,7 +5,8 @@ HARNESS := cargo run --quiet -p capos-harness --
 LIMINE_ARG := $(if $(LIMINE_DIR),--limine-dir $(LIMINE_DIR),)
 ## The Limine release the tests boot through (Limine 8.2.0 binaries and the
 ## source of its `limine` tool; docs/architecture/boot.md).
-LIMINE_RELEASE ?= ../shared/limine
+## ../shared/limine beside the checkout, else the workplace's /work/shared.
+LIMINE_RELEASE ?= $(firstword $(wildcard ../shared/limine /work/shared/limine) ../shared/limine)
 ## UEFI firmware for the Limine UEFI boot (Debian's `ovmf`).
 OVMF ?= /usr/share/ovmf/OVMF.fd
 

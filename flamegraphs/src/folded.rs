@@ -145,19 +145,28 @@ impl<'r, 'b> Namer<'r, 'b> {
         self.stack_in(None, leaf_first)
     }
 
+    /// The names of frame `index` (0: the leaf) of a stack sampled in
+    /// process `pid`, at `addr`: one per function inlined there, root
+    /// first.
+    pub(crate) fn frame(&mut self, pid: Option<u64>, index: usize, addr: u64) -> Vec<String> {
+        let resolver = self.resolver;
+        let pid = pid.filter(|p| resolver.knows_pid(*p));
+        self.cache
+            .entry((pid, index > 0, addr))
+            .or_insert_with(|| match pid {
+                Some(pid) => resolver.locate_frame_in(pid, index, addr).frame_names(),
+                None => resolver.locate_frame(index, addr).frame_names(),
+            })
+            .clone()
+    }
+
     /// Root-first frame names of a leaf-first stack sampled in process
     /// `pid`: its user frames resolve in that process's binary when it has
     /// a load map (see `Resolver::locate_frame_in`).
     pub(crate) fn stack_in(&mut self, pid: Option<u64>, leaf_first: &[u64]) -> Vec<String> {
-        let resolver = self.resolver;
-        let pid = pid.filter(|p| resolver.knows_pid(*p));
         let mut out = Vec::new();
         for (i, addr) in leaf_first.iter().enumerate().rev() {
-            let names = self.cache.entry((pid, i > 0, *addr)).or_insert_with(|| match pid {
-                Some(pid) => resolver.locate_frame_in(pid, i, *addr).frame_names(),
-                None => resolver.locate_frame(i, *addr).frame_names(),
-            });
-            out.extend(names.iter().cloned());
+            out.extend(self.frame(pid, i, *addr));
         }
         out
     }

@@ -36,6 +36,7 @@ pub mod lock_pairs;
 pub mod lock_sites;
 pub mod offcpu;
 pub mod per_thread;
+pub mod perf_script;
 pub mod placement;
 pub mod plots;
 pub mod run;
@@ -57,6 +58,7 @@ pub use index_html::{
 pub use lock_pairs::{lock_pairs, LockPair};
 pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
+pub use perf_script::{perf_script, PERF_SCRIPT_FILE};
 pub use plots::{loss_bars_svg, write_loss_bars, LossBar};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;

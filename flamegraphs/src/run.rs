@@ -14,6 +14,7 @@
 //! | `flamegraph-run.folded` / `.svg` | stacks of the whole run |
 //! | `contention-run.folded` / `.svg` | stacks at contended lock acquisitions over the whole run, by wait cycles (the syscall-free work phase of a CPU-bound benchmark usually has none) |
 //! | `contention-work.folded` / `.svg` | the same, work phase only (the call paths behind a scaling loss's locks) |
+//! | `samples.perf.txt` | the time-ordered samples as `perf script` text (see [`crate::perf_script`]) |
 //! | `lock-pairs.txt` | the top waiter -> holder pairs of contended lock acquisitions, work phase and whole run (see [`crate::lock_pairs`]) |
 //! | `offcpu-run.folded` / `.svg` | kernel stacks where threads blocked over the whole run, under `[blocked <reason>]` root frames, weighted by blocked cycles (see [`crate::offcpu`]) |
 //! | `placement.txt` | per thread of a user process, the CPU it ran on in each tenth of the work phase and its CPU changes (see [`crate::placement`](mod@crate::placement)) |
@@ -165,6 +166,10 @@ pub fn write_run_profile(
         &blocked,
     )?;
     let timeline = write_timeline_resolved(report, &resolver, dir)?;
+    crate::error::write_file(
+        &dir.join(crate::PERF_SCRIPT_FILE),
+        crate::perf_script(report, &resolver),
+    )?;
     let who_ran = write_who_ran(report, &threads, dir)?;
     let placement = Placement::of(report);
     placement.write(dir)?;

@@ -16,6 +16,7 @@ mod ktest;
 mod limine;
 mod measure_log;
 mod measure_tools;
+mod progress;
 mod qemu;
 mod rundir;
 mod session;

@@ -160,6 +160,8 @@ pub fn run_interleaved(
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let csv = art.join("results.csv");
+    let total = cases.len() as u64 * u64::from(knobs.runs) * execs.len() as u64;
+    let progress = crate::progress::Progress::new(total, bench.name());
     for case in cases {
         for run in 0..knobs.runs {
             for (k, exec) in execs.iter_mut().enumerate() {
@@ -174,16 +176,17 @@ pub fn run_interleaved(
                     bench.name(),
                     exec.case_label(case)
                 );
+                progress.starting(&what);
                 let row = run_with_retries(bench, &mut **exec, case, run, knobs, &dir)
                     .with_context(|| what.clone())?;
-                eprintln!(
+                progress.done(&format!(
                     "harness: {what}: work={} total={} wall={:.1}s other_cpu={:.1}%{}",
                     row.work,
                     row.total.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
                     row.wall_ms.unwrap_or(0) as f64 / 1000.0,
                     row.other_cpu_pct.unwrap_or(0.0),
                     if row.disturbed { " (disturbed)" } else { "" }
-                );
+                ));
                 rows.push(row);
                 results::write(&csv, &rows)?;
             }
