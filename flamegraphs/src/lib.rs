@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod contention;
+pub mod counters;
 pub mod differential;
 mod error;
 pub mod flame_chart;

@@ -32,6 +32,9 @@
 //! * Wakeups as flow arrows from the waker's thread track (or the waking
 //!   CPU's track, for the timer) to the woken thread's track at its next
 //!   switch-in (category `wakeup`, see [`crate::wake_flows`]).
+//! * Counter tracks (samples per CPU per 10 ms, each CPU's contended lock
+//!   wait so far) and IPIs as flow arrows between CPU tracks (see
+//!   [`crate::counters`]).
 //!
 //! Times are microseconds since the earliest known TSC: `(tsc - t0) * 1000 /
 //! tsc_khz`. Without a TSC frequency (`tsc_khz=0`) one cycle counts as one
@@ -126,6 +129,8 @@ pub fn timeline_json_resolved(report: &Report, resolver: &Resolver<'_>) -> Value
     }
     phase_events(&clock, report, &mut events);
     thread_events(&clock, report, resolver, &threads, &mut events);
+    crate::counters::counter_tracks(report, PID, |t| clock.us(t), &mut events);
+    crate::counters::ipi_flows(report, PID, |t| clock.us(t), &mut events);
     json!({
         "traceEvents": events,
         "displayTimeUnit": "ns",

@@ -110,6 +110,11 @@ fn first_slice_is_truncated_only_when_that_cpu_lost_events() {
 fn slices(v: &Value) -> BTreeMap<u64, Vec<(f64, f64, String)>> {
     let mut by_tid: BTreeMap<u64, Vec<(f64, f64, String)>> = BTreeMap::new();
     for e in v["traceEvents"].as_array().expect("events") {
+        // IPI ends are zero-length markers nested in a CPU's slice.
+        if e["ph"] == "X" && e["cat"] == "ipi" {
+            assert_eq!(e["dur"].as_f64(), Some(0.0), "{e}");
+            continue;
+        }
         if e["ph"] == "X" {
             let tid = e["tid"].as_u64().expect("tid");
             let ts = e["ts"].as_f64().expect("ts");
@@ -321,4 +326,20 @@ fn wakeups_are_flow_arrows_from_the_waker_to_the_woken_threads_next_run() {
     let (s, f) = (starts[1], ends[1]);
     assert_eq!((track(s), track(f)), ((1, 1), (4, 2001)));
     assert_eq!((s["ts"].as_f64(), f["ts"].as_f64()), (Some(us(8_000.0)), Some(us(8_000.0))));
+}
+
+#[test]
+fn the_timeline_carries_ipi_flows_and_counter_tracks() {
+    let v = timeline_json(&traced());
+    let events = v["traceEvents"].as_array().expect("events");
+    let of =
+        |ph: &str, cat: &str| events.iter().filter(|e| e["ph"] == ph && e["cat"] == cat).count();
+    // One IPI (CPU 0 at 6 000 -> CPU 1 at 6 500): one arrow, two ends.
+    assert_eq!((of("s", "ipi"), of("f", "ipi"), of("X", "ipi")), (1, 1, 2));
+    // The heap lock wait on CPU 1: 400 cycles at 2 GHz = 0.2 us so far.
+    let wait = events
+        .iter()
+        .find(|e| e["ph"] == "C" && e["name"] == "lock wait cpu 1")
+        .expect("a lock wait counter");
+    assert_eq!(wait["args"]["us"].as_f64(), Some(0.2));
 }
