@@ -165,7 +165,7 @@ fn common_setup(args: &BenchArgs) -> Result<(Knobs, Vec<String>, bool)> {
 
 pub fn native(root: &Path, args: &BenchArgs) -> Result<bool> {
     let (knobs, mut notes, profile) = common_setup(args)?;
-    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
+    let pin = pinned_cpus(args, &knobs)?;
     let cases: Vec<Case> = worker_counts(args, &knobs, &mut notes)
         .into_iter()
         .map(|w| match &pin {
@@ -195,9 +195,14 @@ pub fn native(root: &Path, args: &BenchArgs) -> Result<bool> {
     run_and_report(root, args.benchmark, &mut exec, &cases, &knobs, &notes)
 }
 
+/// The host CPUs to pin to: `--cpus`, else `CAPOS_BENCH_CPUS`.
+fn pinned_cpus(args: &BenchArgs, knobs: &Knobs) -> Result<Option<Vec<u32>>> {
+    args.cpus.as_deref().or(knobs.host_cpus.as_deref()).map(parse_cpu_list).transpose()
+}
+
 /// Guest cases: N workers under `-smp N`, QEMU pinned to the whole list.
 fn guest_cases(args: &BenchArgs, knobs: &Knobs, notes: &mut Vec<String>) -> Result<Vec<Case>> {
-    let pin = args.cpus.as_deref().map(parse_cpu_list).transpose()?;
+    let pin = pinned_cpus(args, knobs)?;
     Ok(worker_counts(args, knobs, notes)
         .into_iter()
         .map(|w| Case { label: format!("smp{w}-w{w}"), cpus: w, workers: w, pin: pin.clone() })

@@ -56,6 +56,32 @@ pub struct Knobs {
     /// `CAPOS_SCHED_POLICY`: the capOS run-queue policies, each its own rows
     /// (default `percpu`).
     pub sched_policies: Vec<SchedPolicy>,
+    /// `CAPOS_BENCH_CPUS`: host CPUs to pin to (`0-3`, `0,2`), as `--cpus`
+    /// (which wins when both are given).
+    pub host_cpus: Option<String>,
+}
+
+/// The seed's names of two knobs, read as the `CAPOS_` ones (an error when
+/// both are set and differ): `LINUX_THREAD_SCALE_TOTAL_BLOCKS` and
+/// `LINUX_SMP_SCALE_INCLUDE_SMT`.
+const SEED_ALIASES: [(&str, &str); 2] = [
+    ("CAPOS_THREAD_SCALE_TOTAL_BLOCKS", "LINUX_THREAD_SCALE_TOTAL_BLOCKS"),
+    ("CAPOS_SMP_SCALE_INCLUDE_SMT", "LINUX_SMP_SCALE_INCLUDE_SMT"),
+];
+
+/// `name`'s value through `get`, or its seed alias's.
+fn with_alias(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<String>> {
+    let ours = get(name);
+    let Some((_, alias)) = SEED_ALIASES.iter().find(|(n, _)| *n == name) else {
+        return Ok(ours);
+    };
+    match (ours, get(alias)) {
+        (Some(a), Some(b)) if a.trim() != b.trim() => {
+            bail!("{name}={a} and {alias}={b} disagree (they are one knob)")
+        }
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
 }
 
 pub fn prefix(bench: Benchmark) -> &'static str {
@@ -89,7 +115,10 @@ impl Knobs {
     pub fn from_lookup(bench: Benchmark, get: impl Fn(&str) -> Option<String>) -> Result<Knobs> {
         let p = prefix(bench);
         let k = |suffix: &str| format!("{p}{suffix}");
-        let v = |suffix: &str| get(&k(suffix));
+        for (name, _) in SEED_ALIASES {
+            with_alias(&get, name)?;
+        }
+        let v = |suffix: &str| with_alias(&get, &k(suffix)).ok().flatten();
         let runs: u32 = number(&k("RUNS"), v("RUNS"), 5)?;
         if runs == 0 {
             bail!("{}=0: at least one run is needed", k("RUNS"));
@@ -181,6 +210,7 @@ impl Knobs {
                 get(sched_policy::ENV).as_deref().unwrap_or(""),
             )
             .map_err(|e| anyhow::anyhow!("{}: {e}", sched_policy::ENV))?,
+            host_cpus: get("CAPOS_BENCH_CPUS").filter(|s| !s.trim().is_empty()),
         })
     }
 }
@@ -194,6 +224,29 @@ mod tests {
         let m: HashMap<String, String> =
             pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         Knobs::from_lookup(bench, |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn the_seed_names_of_two_knobs_are_honoured_and_pinning_is_a_knob() {
+        let t =
+            knobs(Benchmark::ThreadScale, &[("LINUX_THREAD_SCALE_TOTAL_BLOCKS", "4096")]).unwrap();
+        assert_eq!(t.total_blocks, Some(4096));
+        let both = [
+            ("LINUX_THREAD_SCALE_TOTAL_BLOCKS", "4096"),
+            ("CAPOS_THREAD_SCALE_TOTAL_BLOCKS", "8192"),
+        ];
+        let e = knobs(Benchmark::ThreadScale, &both).unwrap_err().to_string();
+        assert!(e.contains("disagree"), "{e}");
+        let same = [
+            ("LINUX_THREAD_SCALE_TOTAL_BLOCKS", "4096"),
+            ("CAPOS_THREAD_SCALE_TOTAL_BLOCKS", "4096"),
+        ];
+        assert_eq!(knobs(Benchmark::ThreadScale, &same).unwrap().total_blocks, Some(4096));
+        let p = knobs(Benchmark::ProcessScale, &[("LINUX_SMP_SCALE_INCLUDE_SMT", "1")]).unwrap();
+        assert!(p.include_smt);
+        let pin = knobs(Benchmark::ThreadScale, &[("CAPOS_BENCH_CPUS", "0-3")]).unwrap();
+        assert_eq!(pin.host_cpus.as_deref(), Some("0-3"));
+        assert_eq!(knobs(Benchmark::ThreadScale, &[]).unwrap().host_cpus, None);
     }
 
     #[test]

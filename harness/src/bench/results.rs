@@ -45,13 +45,15 @@ pub struct Row {
     pub accepted: Option<bool>,
     pub disturbed: bool,
     pub other_cpu_pct: Option<f64>,
+    /// Host CPUs the run was pinned to (`0,1`), empty when not pinned.
+    pub host_cpus: String,
     pub wall_ms: Option<u64>,
     pub serial_log: String,
     pub user_pc_symbol_report: String,
     pub guest_symbol_map: String,
 }
 
-pub const COLUMNS: [&str; 33] = [
+pub const COLUMNS: [&str; 34] = [
     "benchmark",
     "os",
     "accel",
@@ -81,6 +83,7 @@ pub const COLUMNS: [&str; 33] = [
     "accepted",
     "disturbed",
     "other_cpu_pct",
+    "host_cpus",
     "wall_ms",
     "serial_log",
     "user_pc_symbol_report",
@@ -177,6 +180,7 @@ impl Row {
             opt(&self.accepted),
             self.disturbed.to_string(),
             self.other_cpu_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            self.host_cpus.clone(),
             opt(&self.wall_ms),
             self.serial_log.clone(),
             self.user_pc_symbol_report.clone(),
@@ -281,6 +285,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>> {
                 "" => None,
                 v => Some(v.parse().with_context(|| format!("line {line}: `other_cpu_pct`={v}"))?),
             },
+            host_cpus: get("host_cpus").into(),
             wall_ms: num("wall_ms")?,
             serial_log: get("serial_log").into(),
             user_pc_symbol_report: get("user_pc_symbol_report").into(),
@@ -310,6 +315,7 @@ mod tests {
         r.attempts = 2;
         r.disturbed = true;
         r.other_cpu_pct = Some(12.5);
+        r.host_cpus = "0,2".into();
         r.serial_log = "target/x/run, \"odd\".log".into();
         let p = ProcessScaleLine::parse(fixture("process-scale-smp1.log").trim_end()).unwrap();
         let mut q = Row::from_process_line(&p);

@@ -235,6 +235,8 @@ pub(crate) fn run_with_retries(
         row.disturbed = disturbed;
         // Kept at the 0.1% results.csv records, so a row read back equals it.
         row.other_cpu_pct = Some((other * 10.0).round() / 10.0);
+        row.host_cpus =
+            (case.pin.iter().flatten()).map(u32::to_string).collect::<Vec<_>>().join(",");
         row.wall_ms = Some(cap.wall.as_millis() as u64);
         row.serial_log = cap.log.display().to_string();
         return Ok(row);
