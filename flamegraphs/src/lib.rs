@@ -60,7 +60,9 @@ pub use lock_pairs::{lock_pairs, LockPair};
 pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 pub use perf_script::{perf_script, PERF_SCRIPT_FILE};
-pub use plots::{loss_bars_svg, write_loss_bars, LossBar};
+pub use plots::{
+    loss_bars_svg, speedup_svg, write_loss_bars, write_speedup, LossBar, SpeedupSeries,
+};
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;
 pub use timeline::{

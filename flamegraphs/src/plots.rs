@@ -125,6 +125,95 @@ pub fn loss_bars_svg(title: &str, bars: &[LossBar]) -> Result<String, String> {
     Ok(svg)
 }
 
+/// One system's speedups: its label and (workers, median speedup) points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeedupSeries {
+    pub label: String,
+    pub points: Vec<(u32, f64)>,
+}
+
+/// Series colours, in order.
+const SERIES: [RGBColor; 6] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+];
+
+/// Speedup against workers: one line with markers per system, and the
+/// ideal (speedup = workers) dashed, as SVG text.
+pub fn speedup_svg(title: &str, series: &[SpeedupSeries]) -> Result<String, String> {
+    let max_w =
+        (series.iter().flat_map(|s| s.points.iter().map(|p| p.0))).max().unwrap_or(1).max(2);
+    let max_s = (series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
+        .fold(f64::from(max_w), f64::max)
+        * 1.05;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.5f64..f64::from(max_w) + 0.5, 0.0f64..max_s)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("workers")
+            .y_desc("speedup over 1 worker (median)")
+            .x_labels(max_w as usize)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let ideal: Vec<(f64, f64)> = (1..=max_w).map(|w| (f64::from(w), f64::from(w))).collect();
+        chart
+            .draw_series(DashedLineSeries::new(ideal, 6, 4, BLACK.mix(0.5).stroke_width(1)))
+            .map_err(|e| e.to_string())?
+            .label("ideal")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.5)));
+        for (i, s) in series.iter().enumerate() {
+            let colour = SERIES[i % SERIES.len()];
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|(w, v)| (f64::from(*w), *v)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Writes [`speedup_svg`] to `path`.
+pub fn write_speedup(
+    path: &Path,
+    title: &str,
+    series: &[SpeedupSeries],
+) -> Result<(), ProfileError> {
+    let svg = speedup_svg(title, series).map_err(|e| ProfileError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    write_file(path, svg)
+}
+
 /// Writes [`loss_bars_svg`] to `path`.
 pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(), ProfileError> {
     let svg = loss_bars_svg(title, bars).map_err(|e| ProfileError::Write {
@@ -161,6 +250,26 @@ mod tests {
         // One rectangle per non-zero segment in the locks colour: two.
         let red = "#D62728";
         assert_eq!(svg.matches(red).count(), 3, "two bars and one legend swatch");
+    }
+
+    #[test]
+    fn the_speedup_chart_has_every_system_and_the_ideal() {
+        let series = vec![
+            SpeedupSeries {
+                label: "capos percpu".into(),
+                points: vec![(1, 1.0), (2, 1.9), (4, 3.1)],
+            },
+            SpeedupSeries {
+                label: "linux-guest".into(),
+                points: vec![(1, 1.0), (2, 2.0), (4, 3.9)],
+            },
+        ];
+        let svg = speedup_svg("thread-scale speedup", &series).unwrap();
+        for text in ["thread-scale speedup", "capos percpu", "linux-guest", "ideal", "workers"] {
+            assert!(svg.contains(text), "no {text}");
+        }
+        // One marker per point.
+        assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
     }
 
     #[test]

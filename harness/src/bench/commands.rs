@@ -409,7 +409,10 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         started.elapsed().as_secs_f64()
     ));
     let ok = write_summary(bench.name(), &rows, &knobs, &notes, &overhead_text, &art)?;
-    if let Some((m, diff)) = measured {
+    if let Some((m, mut diff)) = measured {
+        if let Some(chart) = super::guest_measure::speedup_chart(&art, bench.name(), &rows) {
+            diff.insert(0, chart);
+        }
         let index = super::guest_measure::write_index(
             &art,
             bench.name(),

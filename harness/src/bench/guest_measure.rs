@@ -265,6 +265,48 @@ pub fn scaling_loss(
     (lines, Table::from_markdown(title, &md).into_iter().collect(), bars)
 }
 
+/// Name of the speedup chart in the artifact directory.
+pub const SPEEDUP_CHART: &str = "speedup.svg";
+
+/// Writes the speedup-against-workers chart of `rows` (the median `work`
+/// speedup of every system, capOS per policy and the Linux guest, as the
+/// summary computes it) into `art`; its graph entry for index.html, or
+/// `None` (with a note on stderr) when no system has a 1-worker case.
+pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> {
+    use super::stats;
+    let st = stats::case_stats(rows);
+    let mut series = Vec::new();
+    for sys in stats::systems(&st) {
+        let mut workers: Vec<u32> =
+            (st.iter()).filter(|s| stats::System::of(s) == sys).map(|s| s.workers).collect();
+        workers.sort_unstable();
+        workers.dedup();
+        let points: Vec<(u32, f64)> = (workers.into_iter())
+            .filter_map(|w| {
+                if w == 1 {
+                    return stats::speedup(&st, &sys, 1).map(|_| (1, 1.0));
+                }
+                stats::speedup(&st, &sys, w).map(|s| (w, s.work))
+            })
+            .collect();
+        if points.len() > 1 {
+            let label = format!("{} ({}){}", sys.os, sys.accel, sys.policy_field());
+            series.push(capos_flamegraphs::SpeedupSeries { label, points });
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let title = format!("{bench}: median work speedup against workers");
+    match capos_flamegraphs::write_speedup(&art.join(SPEEDUP_CHART), &title, &series) {
+        Ok(()) => Some(Artifact::new(title, SPEEDUP_CHART)),
+        Err(e) => {
+            eprintln!("harness: speedup chart: {e}");
+            None
+        }
+    }
+}
+
 /// Name of the scaling-loss chart in the artifact directory.
 pub const LOSS_CHART: &str = "scaling-loss.svg";
 
@@ -475,6 +517,29 @@ mod tests {
         let (lines, tables, bars) = scaling_loss(Benchmark::ThreadScale, &cases[1..]);
         assert!(lines.is_empty() && tables.is_empty(), "no 1-worker case, no table");
         assert!(bars.is_empty());
+    }
+
+    #[test]
+    fn the_speedup_chart_draws_each_system_from_its_medians() {
+        let csv = "benchmark,os,accel,case,sched_policy,cpus,workers,run,work,verified\n\
+                   thread-scale,capos,tcg,smp1-w1,percpu,1,1,0,1000,true\n\
+                   thread-scale,capos,tcg,smp2-w2,percpu,2,2,0,500,true\n\
+                   thread-scale,capos,tcg,smp4-w4,percpu,4,4,0,400,true\n\
+                   thread-scale,linux-guest,tcg,smp1-w1,,1,1,0,1000,true\n\
+                   thread-scale,linux-guest,tcg,smp2-w2,,2,2,0,520,true\n";
+        let rows = results::from_csv(csv).unwrap();
+        let dir = std::env::temp_dir().join(format!("capos-speedup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = speedup_chart(&dir, "thread-scale", &rows).unwrap();
+        assert_eq!(chart.path, std::path::Path::new(SPEEDUP_CHART));
+        let svg = std::fs::read_to_string(dir.join(SPEEDUP_CHART)).unwrap();
+        assert!(
+            svg.contains("capos (tcg) sched_policy=percpu") && svg.contains("linux-guest (tcg)")
+        );
+        // Markers: 3 capOS points (1x, 2x, 2.5x) and 2 Linux ones.
+        assert_eq!(svg.matches("<circle").count(), 5);
+        assert_eq!(speedup_chart(&dir, "thread-scale", &rows[..1]), None, "one case, no line");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn fixture(name: &str) -> Vec<String> {
