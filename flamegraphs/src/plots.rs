@@ -214,6 +214,78 @@ pub fn write_speedup(
     write_file(path, svg)
 }
 
+/// One lock histogram: its label and (log2 bucket, count) points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistSeries {
+    pub label: String,
+    pub buckets: Vec<(u8, u64)>,
+}
+
+/// Lock wait and hold histograms as lines over the log2 bucket (bucket b
+/// holds values in [2^b, 2^(b+1)) cycles), counts on a log scale, as SVG.
+pub fn lock_hist_svg(title: &str, series: &[HistSeries]) -> Result<String, String> {
+    let all = || series.iter().flat_map(|s| s.buckets.iter());
+    let lo = all().map(|b| b.0).min().unwrap_or(0);
+    let hi = all().map(|b| b.0).max().unwrap_or(1).max(lo + 1);
+    let top = all().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * 2.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(f64::from(lo) - 0.5..f64::from(hi) + 0.5, (0.8f64..top).log_scale())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("log2 cycles (bucket b: 2^b to 2^(b+1) cycles)")
+            .y_desc("acquisitions")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, s) in series.iter().enumerate() {
+            let colour = SERIES[i % SERIES.len()];
+            let pts: Vec<(f64, f64)> =
+                s.buckets.iter().map(|(b, n)| (f64::from(*b), *n as f64)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Writes [`lock_hist_svg`] to `path`.
+pub fn write_lock_hists(
+    path: &Path,
+    title: &str,
+    series: &[HistSeries],
+) -> Result<(), ProfileError> {
+    let svg = lock_hist_svg(title, series).map_err(|e| ProfileError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    write_file(path, svg)
+}
+
 /// Writes [`loss_bars_svg`] to `path`.
 pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(), ProfileError> {
     let svg = loss_bars_svg(title, bars).map_err(|e| ProfileError::Write {
@@ -270,6 +342,19 @@ mod tests {
         }
         // One marker per point.
         assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+    }
+
+    #[test]
+    fn the_lock_histogram_chart_draws_every_bucket() {
+        let series = vec![
+            HistSeries { label: "heap wait".into(), buckets: vec![(8, 3), (9, 10), (12, 1)] },
+            HistSeries { label: "heap hold".into(), buckets: vec![(6, 200), (7, 40)] },
+        ];
+        let svg = lock_hist_svg("lock histograms", &series).unwrap();
+        for text in ["lock histograms", "heap wait", "heap hold", "log2 cycles"] {
+            assert!(svg.contains(text), "no {text}");
+        }
+        assert_eq!(svg.matches("<circle").count(), 5);
     }
 
     #[test]

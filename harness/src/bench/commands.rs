@@ -371,6 +371,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         }
         notes.extend(super::guest_measure::check_notes(&m));
         diffs.extend(super::guest_measure::loss_chart(&art, &loss_bars));
+        diffs.extend(super::guest_measure::lock_hist_chart(&art, &m));
         Some((m, diffs))
     } else {
         None

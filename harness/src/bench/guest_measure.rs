@@ -307,6 +307,59 @@ pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> 
     }
 }
 
+/// Name of the lock-histogram chart in the artifact directory.
+pub const LOCK_HIST_CHART: &str = "lock-histograms.svg";
+
+/// The work-phase wait and hold histograms of the scheduler lock and of
+/// the shared kernel lock that waited longest, in `report`.
+pub fn lock_hist_series(report: &Report) -> Vec<capos_flamegraphs::HistSeries> {
+    use capos_measure::catalogue::{scheduler_lock as sl, shared_kernel_lock as sk, SharedLock};
+    use capos_measure::Hist;
+    let worst = SharedLock::ALL
+        .iter()
+        .copied()
+        .max_by_key(|l| report.counter(Phase::Work, sk::wait_cycles.at(*l)))
+        .filter(|l| report.counter(Phase::Work, sk::acquisitions.at(*l)) > 0);
+    let mut hists: Vec<(String, Hist)> = vec![
+        ("scheduler_lock wait".into(), sl::wait.into()),
+        ("scheduler_lock hold".into(), sl::hold.into()),
+    ];
+    if let Some(l) = worst {
+        hists.push((format!("{} wait", l.label()), sk::wait.at(l)));
+        hists.push((format!("{} hold", l.label()), sk::hold.at(l)));
+    }
+    hists
+        .into_iter()
+        .filter_map(|(label, h)| {
+            let buckets: Vec<(u8, u64)> = (report.hists.get(&(Phase::Work, h)))?
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(b, n)| (*b, *n))
+                .collect();
+            (!buckets.is_empty()).then_some(capos_flamegraphs::HistSeries { label, buckets })
+        })
+        .collect()
+}
+
+/// Writes the lock-histogram chart of the measured case with the most
+/// workers into `art`; its graph entry, or `None` when it has no lock
+/// histogram in the work phase.
+pub fn lock_hist_chart(art: &Path, measured: &[CaseMeasure]) -> Option<Artifact> {
+    let m = measured.iter().max_by_key(|m| m.workers)?;
+    let series = lock_hist_series(&m.report);
+    if series.is_empty() {
+        return None;
+    }
+    let title = format!("{}: lock wait and hold histograms (work phase)", m.case);
+    match capos_flamegraphs::write_lock_hists(&art.join(LOCK_HIST_CHART), &title, &series) {
+        Ok(()) => Some(Artifact::new(title, LOCK_HIST_CHART)),
+        Err(e) => {
+            eprintln!("harness: lock histogram chart: {e}");
+            None
+        }
+    }
+}
+
 /// Name of the scaling-loss chart in the artifact directory.
 pub const LOSS_CHART: &str = "scaling-loss.svg";
 
@@ -517,6 +570,25 @@ mod tests {
         let (lines, tables, bars) = scaling_loss(Benchmark::ThreadScale, &cases[1..]);
         assert!(lines.is_empty() && tables.is_empty(), "no 1-worker case, no table");
         assert!(bars.is_empty());
+    }
+
+    #[test]
+    fn lock_histograms_of_the_scheduler_lock_and_the_worst_shared_lock() {
+        use capos_measure::catalogue::{
+            scheduler_lock as sl, shared_kernel_lock as sk, SharedLock,
+        };
+        let mut r = Report::default();
+        r.hists.insert((Phase::Work, sl::hold.into()), [(6u8, 50u64), (7, 5)].into());
+        r.hists.insert((Phase::Work, sl::wait.into()), [(9u8, 0u64)].into());
+        r.set_counter(Phase::Work, sk::acquisitions.at(SharedLock::Heap), 9);
+        r.set_counter(Phase::Work, sk::wait_cycles.at(SharedLock::Heap), 4_000);
+        r.hists.insert((Phase::Work, sk::wait.at(SharedLock::Heap)), [(11u8, 3u64)].into());
+        let s = lock_hist_series(&r);
+        let labels: Vec<&str> = s.iter().map(|h| h.label.as_str()).collect();
+        // The all-zero wait histogram and the empty heap hold are left out.
+        assert_eq!(labels, ["scheduler_lock hold", "heap wait"]);
+        assert_eq!(s[0].buckets, [(6, 50), (7, 5)]);
+        assert!(lock_hist_series(&Report::default()).is_empty());
     }
 
     #[test]
