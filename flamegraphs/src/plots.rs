@@ -175,27 +175,10 @@ pub fn speedup_svg(title: &str, series: &[SpeedupSeries]) -> Result<String, Stri
             .map_err(|e| e.to_string())?
             .label("ideal")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.5)));
-        for (i, s) in series.iter().enumerate() {
-            let colour = SERIES[i % SERIES.len()];
-            let pts: Vec<(f64, f64)> = s.points.iter().map(|(w, v)| (f64::from(*w), *v)).collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(s.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
-                .map_err(|e| e.to_string())?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let lines = series.iter().map(|s| {
+            (s.label.as_str(), s.points.iter().map(|(w, v)| (f64::from(*w), *v)).collect())
+        });
+        draw_lines(&mut chart, lines, 4, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -207,11 +190,7 @@ pub fn write_speedup(
     title: &str,
     series: &[SpeedupSeries],
 ) -> Result<(), ProfileError> {
-    let svg = speedup_svg(title, series).map_err(|e| ProfileError::Write {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?;
-    write_file(path, svg)
+    write_chart(path, speedup_svg(title, series))
 }
 
 /// One lock histogram: its label and (log2 bucket, count) points.
@@ -246,28 +225,10 @@ pub fn lock_hist_svg(title: &str, series: &[HistSeries]) -> Result<String, Strin
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| e.to_string())?;
-        for (i, s) in series.iter().enumerate() {
-            let colour = SERIES[i % SERIES.len()];
-            let pts: Vec<(f64, f64)> =
-                s.buckets.iter().map(|(b, n)| (f64::from(*b), *n as f64)).collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(s.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
-                .map_err(|e| e.to_string())?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let lines = series.iter().map(|s| {
+            (s.label.as_str(), s.buckets.iter().map(|(b, n)| (f64::from(*b), *n as f64)).collect())
+        });
+        draw_lines(&mut chart, lines, 3, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -279,20 +240,54 @@ pub fn write_lock_hists(
     title: &str,
     series: &[HistSeries],
 ) -> Result<(), ProfileError> {
-    let svg = lock_hist_svg(title, series).map_err(|e| ProfileError::Write {
+    write_chart(path, lock_hist_svg(title, series))
+}
+
+/// Writes [`loss_bars_svg`] to `path`.
+pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(), ProfileError> {
+    write_chart(path, loss_bars_svg(title, bars))
+}
+
+/// Writes a drawn chart to `path`; a drawing error is a write error of it.
+fn write_chart(path: &Path, svg: Result<String, String>) -> Result<(), ProfileError> {
+    let svg = svg.map_err(|e| ProfileError::Write {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     })?;
     write_file(path, svg)
 }
 
-/// Writes [`loss_bars_svg`] to `path`.
-pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(), ProfileError> {
-    let svg = loss_bars_svg(title, bars).map_err(|e| ProfileError::Write {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?;
-    write_file(path, svg)
+/// Draws each `(label, points)` as a line with a marker of `radius` at
+/// every point, in [`SERIES`] colours, and the legend at `legend`.
+fn draw_lines<'a, 'c, DB, X, Y>(
+    chart: &mut ChartContext<'c, DB, Cartesian2d<X, Y>>,
+    lines: impl Iterator<Item = (&'a str, Vec<(f64, f64)>)>,
+    radius: i32,
+    legend: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'c,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, (label, pts)) in lines.enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        chart
+            .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, radius, colour.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(legend)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -59,19 +59,36 @@ pub fn boot_limine(
         Some(firmware) => BootMedia::UefiCdrom { iso: iso_path, firmware: firmware.into() },
         None => BootMedia::Cdrom(iso_path),
     };
+    let outcome = boot_media(boot, &run_dir, images, smp, opts, accel, false)?;
+    Ok((run_dir, outcome))
+}
+
+/// Runs QEMU on `boot` in `run_dir` with the QEMU options of a capOS boot
+/// and backtraces resolved against `images`; warns when the kernel was
+/// silent. With `watch`, a guest that times out gets its vCPU stacks
+/// recorded first (`qemu::run_watched`).
+fn boot_media(
+    boot: BootMedia,
+    run_dir: &Path,
+    images: &Images,
+    smp: u32,
+    opts: &QemuOpts,
+    accel: Accel,
+    watch: bool,
+) -> Result<RunOutcome> {
     let cfg = QemuConfig {
         boot,
         smp,
         mem: opts.mem.clone(),
         accel,
         timeout: opts.timeout,
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         quiet: opts.quiet,
         symbol_elfs: symbol_elfs(images),
     };
-    let outcome = qemu::run(&cfg)?;
+    let outcome = if watch { qemu::run_watched(&cfg)? } else { qemu::run(&cfg)? };
     outcome.warn_if_kernel_silent();
-    Ok((run_dir, outcome))
+    Ok(outcome)
 }
 
 /// The ELFs a boot's backtraces resolve against: kernel and loader first,
@@ -106,19 +123,8 @@ pub fn boot_in_dir(
     eprintln!("harness: run dir {}", run_dir.display());
     let initrd = run_dir.join("initrd.tar");
     archive::write_initrd(images, cmdline, &initrd).context("cannot pack the initrd")?;
-    let cfg = QemuConfig {
-        boot: BootMedia::Direct { loader: images.loader.clone(), initrd },
-        smp,
-        mem: opts.mem.clone(),
-        accel,
-        timeout: opts.timeout,
-        run_dir: run_dir.to_path_buf(),
-        quiet: opts.quiet,
-        symbol_elfs: symbol_elfs(images),
-    };
-    let outcome = if watch { qemu::run_watched(&cfg)? } else { qemu::run(&cfg)? };
-    outcome.warn_if_kernel_silent();
-    Ok(outcome)
+    let boot = BootMedia::Direct { loader: images.loader.clone(), initrd };
+    boot_media(boot, run_dir, images, smp, opts, accel, watch)
 }
 
 /// A judged kernel-test run.
