@@ -147,9 +147,12 @@ pub fn close_running_after_mark() {
     let cpu = me();
     let phase = m.current_phase() as u8;
     let Some(slot) = CLOSED_IN.get(cpu) else { return };
-    if slot.swap(phase, Ordering::Relaxed) == phase {
+    // A load on every sample, a store once per mark: the slots share a
+    // cache line, which stores at the sample rate would bounce between CPUs.
+    if slot.load(Ordering::Relaxed) == phase {
         return;
     }
+    slot.store(phase, Ordering::Relaxed);
     crate::sched::close_running_stretch();
 }
 
