@@ -10,7 +10,7 @@ LIMINE_RELEASE ?= $(firstword $(wildcard ../shared/limine /work/shared/limine) .
 ## UEFI firmware for the Limine UEFI boot (Debian's `ovmf`).
 OVMF ?= /usr/share/ovmf/OVMF.fd
 
-.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity scenario ktest run run-smp2-smokes fuzz \
+.PHONY: all deps deps-bench test lint host-test kernel-test smoke-test fidelity-test fidelity scenario profile compare ktest run run-smp2-smokes fuzz \
 	run-thread-scale run-smp-process-scale run-ipc-scale \
 	run-linux-thread-scale-baseline run-linux-smp-process-scale-baseline iso clean
 
@@ -54,6 +54,9 @@ smoke-test:
 	$(HARNESS) run-smokes --smp 2 --only smoke-thread --limine $(LIMINE_RELEASE) --uefi $(OVMF) --accel $(ACCEL) --quiet
 	$(HARNESS) run-smokes --smp 4 --only smoke-thread,smoke-park,smoke-exit,smoke-endpoint,smoke-timed-storm --kernel-word sched=global --accel $(ACCEL) --quiet
 	$(HARNESS) fuzz --smp 2,4 --ops $(SMOKE_FUZZ_OPS) --accel $(ACCEL) --quiet
+	rm -rf target/profile/make-test
+	$(HARNESS) profile --manifest $(PROFILE_EXAMPLE) --smp 2 --out target/profile/make-test --accel $(ACCEL) --quiet
+	$(HARNESS) render-check target/profile/make-test/index.html
 
 ## The ground-truth suite (harness/src/fidelity/, docs/measure.md "Fidelity
 ## suite"): planted workloads under the measure kernel; every planted
@@ -76,6 +79,32 @@ fidelity: deps
 NAME ?= global
 scenario: deps
 	$(HARNESS) fidelity --only scen-$(NAME) $(if $(FULL),--full) --accel $(ACCEL) --quiet
+
+## Profile any program (docs/profiling.md, "Profile your own program"):
+## boots the programs MANIFEST (capnp text, anywhere) names under the
+## measure kernel at SMP CPUs and writes measure.log, symbols, flamegraphs,
+## the timeline, charts and index.html under target/profile/<name>-<time>/
+## (OUT= another directory). ELFS="name=path ..." gives prebuilt programs,
+## PACKAGES= more user packages to build (besides capos-demos and
+## capos-smokes), BINARIES= programs the manifest's processes spawn by name,
+## KERNEL_WORDS= kernel command-line words. `make test` profiles the example.
+PROFILE_EXAMPLE := docs/examples/profile-demo.capnp
+MANIFEST ?= $(PROFILE_EXAMPLE)
+profile: deps
+	$(HARNESS) profile --manifest $(MANIFEST) --smp $(SMP) --accel $(ACCEL) \
+		$(foreach e,$(ELFS),--elf $(e)) $(foreach p,$(PACKAGES),--package $(p)) \
+		$(foreach b,$(BINARIES),--binary $(b)) $(foreach w,$(KERNEL_WORDS),--kernel-word $(w)) \
+		$(if $(OUT),--out $(OUT))
+
+## Compare two benchmark runs (docs/benchmarks.md, "Comparing two runs"):
+## A=<run dir> B=<run dir> (e.g. target/thread-scale/<time>). Per case and
+## metric: the change, its 95% bootstrap interval and a verdict; writes
+## compare.txt, compare.csv, differential flamegraphs and index.html under
+## target/compare/. NOISE=<pct> (default 5): smaller changes are no change;
+## GATE=1 fails on any worse timed metric (for CI).
+compare: deps
+	$(HARNESS) compare $(A) $(B) $(if $(NOISE),--noise $(NOISE)) $(if $(GATE),--fail-on-regression) \
+		$(if $(OUT),--out $(OUT))
 
 ## The syscall and ring fuzzer (harness/src/fuzz.rs): fresh runs, the next
 ## seed each time, until SECONDS have passed (SECONDS=0: one run per SMP

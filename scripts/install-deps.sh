@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing capOS needs, if it is missing:
-# Debian's qemu-system-x86, capnproto, xorriso, gcc and ovmf, and the
-# x86_64-unknown-none Rust target.
+# Debian's qemu-system-x86, capnproto, xorriso, gcc, ovmf and chromium, and
+# the x86_64-unknown-none Rust target.
 # With `bench`, also what the Linux baselines need: Debian's linux-image-amd64
 # (the Linux guest's kernel) and the x86_64-unknown-linux-musl Rust target.
 set -euo pipefail
@@ -16,6 +16,9 @@ command -v xorriso >/dev/null 2>&1 || need_pkgs+=(xorriso)
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
 # ...and boots it under UEFI with Debian's OVMF.
 [ -f /usr/share/ovmf/OVMF.fd ] || need_pkgs+=(ovmf)
+# make test renders each report index.html in headless Chromium
+# (`capos-harness render-check`).
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 # Linux-guest baselines boot Debian's kernel (bench-linux-guest).
 if [ "$bench" = bench ]; then
     compgen -G "/boot/vmlinuz-*" >/dev/null || need_pkgs+=(linux-image-amd64)

@@ -14,14 +14,15 @@
 //!   matched. Each end is a zero-length slice the arrow binds to. A receive
 //!   whose send the rings lost has no arrow.
 //!
-//! No run-queue length track: the kernel does not trace queue lengths, and
-//! one rebuilt from wakeups and switches would not be exact (steals and
-//! pinned threads move work the trace does not show).
+//! * `run queue cpu N` (category `sched`; `run queue global` under
+//!   `sched=global`): the threads waiting in that queue, stepping at every
+//!   `run_queue` event (the kernel traces each enqueue, pick and steal with
+//!   the length it left, stamped under the queue's lock).
 
 use std::collections::BTreeMap;
 
 use capos_measure::report::Report;
-use capos_measure::trace::TraceArgs;
+use capos_measure::trace::{TraceArgs, GLOBAL_QUEUE};
 use serde_json::{json, Value};
 
 /// Width of a sample-count bin, in microseconds.
@@ -53,6 +54,7 @@ pub fn counter_tracks(report: &Report, pid: u64, us: impl Fn(u64) -> f64, out: &
             }));
         }
     }
+    run_queue_tracks(report, pid, &us, out);
     let khz = report.begin.map_or(0, |b| b.tsc_khz);
     let mut waits: Vec<(u64, u8, u64)> = (report.trace.iter())
         .filter_map(|e| match e.args()? {
@@ -69,6 +71,27 @@ pub fn counter_tracks(report: &Report, pid: u64, us: impl Fn(u64) -> f64, out: &
         out.push(json!({
             "ph": "C", "pid": pid, "name": format!("lock wait cpu {cpu}"), "cat": "lock",
             "ts": us(tsc), "args": {"us": micros},
+        }));
+    }
+}
+
+/// The `run queue` counter tracks: one step per `run_queue` event.
+fn run_queue_tracks(report: &Report, pid: u64, us: &impl Fn(u64) -> f64, out: &mut Vec<Value>) {
+    let mut steps: Vec<(u64, u8, u64)> = (report.trace.iter())
+        .filter_map(|e| match e.args()? {
+            TraceArgs::RunQueue { queue, len } => Some((e.tsc, queue, len)),
+            _ => None,
+        })
+        .collect();
+    steps.sort_by_key(|s| s.0);
+    for (tsc, queue, len) in steps {
+        let name = match queue {
+            GLOBAL_QUEUE => "run queue global".to_string(),
+            cpu => format!("run queue cpu {cpu}"),
+        };
+        out.push(json!({
+            "ph": "C", "pid": pid, "name": name, "cat": "sched", "ts": us(tsc),
+            "args": {"threads": len},
         }));
     }
 }
@@ -148,6 +171,9 @@ mod tests {
             TraceArgs::IpiRecv { vector: 0xf1, sender_cpu: 0 }.event(3_600, 1),
             TraceArgs::LockContendedWait { lock, wait_cycles: 2_000 }.event(4_000, 1),
             TraceArgs::LockContendedWait { lock, wait_cycles: 500 }.event(5_000, 1),
+            TraceArgs::RunQueue { queue: 1, len: 1 }.event(6_000, 0),
+            TraceArgs::RunQueue { queue: GLOBAL_QUEUE, len: 2 }.event(6_500, 1),
+            TraceArgs::RunQueue { queue: 1, len: 0 }.event(5_500, 1),
         ];
         // Samples at 0, 1, 25 ms on CPU 0 (tsc_khz 1000: 1 cycle = 1 us).
         for t in [0, 1_000, 25_000] {
@@ -185,5 +211,14 @@ mod tests {
             .collect();
         // tsc_khz 1000: 2000 cycles = 2000 us, then 2500.
         assert_eq!(waits, [2_000.0, 2_500.0]);
+        // CPU 1's queue, in time order whichever CPU changed it.
+        let queue = |name: &str| -> Vec<(f64, u64)> {
+            (out.iter())
+                .filter(|e| e["name"] == name)
+                .map(|e| (e["ts"].as_f64().unwrap(), e["args"]["threads"].as_u64().unwrap()))
+                .collect()
+        };
+        assert_eq!(queue("run queue cpu 1"), [(5_500.0, 0), (6_000.0, 1)]);
+        assert_eq!(queue("run queue global"), [(6_500.0, 2)]);
     }
 }

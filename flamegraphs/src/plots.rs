@@ -31,6 +31,10 @@ const PALETTE: &[(&str, RGBColor)] = &[
     ("shootdown", RGBColor(0x94, 0x67, 0xbd)),
     ("measure", RGBColor(0x8c, 0x56, 0x4b)),
     ("unexplained (user time growth)", RGBColor(0xe3, 0xc5, 0x6b)),
+    // CPU states (`capos_measure::cpu_time::CpuState` names) not above.
+    ("user", RGBColor(0x2c, 0xa0, 0x2c)),
+    ("kernel", RGBColor(0x1f, 0x77, 0xb4)),
+    ("lock_spin", RGBColor(0xd6, 0x27, 0x28)),
 ];
 
 fn colour(cause: &str) -> RGBColor {
@@ -222,6 +226,9 @@ pub fn lock_hist_svg(title: &str, series: &[HistSeries]) -> Result<String, Strin
             .configure_mesh()
             .x_desc("log2 cycles (bucket b: 2^b to 2^(b+1) cycles)")
             .y_desc("acquisitions")
+            // Whole buckets only: the default label count puts ticks at
+            // half buckets, which `{x:.0}` shows as repeated numbers.
+            .x_labels(usize::from(hi - lo).min(15) + 1)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -350,6 +357,21 @@ mod tests {
             assert!(svg.contains(text), "no {text}");
         }
         assert_eq!(svg.matches("<circle").count(), 5);
+    }
+
+    #[test]
+    fn lock_histogram_x_labels_are_whole_distinct_buckets() {
+        // Four buckets: the default tick count put ticks at half buckets,
+        // labelled "2 3 4 4 4 5 6 6 6".
+        let series = vec![HistSeries { label: "w".into(), buckets: vec![(3, 100), (6, 2)] }];
+        let svg = lock_hist_svg("h", &series).unwrap();
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        assert_eq!(labels, ["3", "4", "5", "6"], "{svg}");
     }
 
     #[test]

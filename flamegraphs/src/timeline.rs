@@ -276,6 +276,8 @@ fn cpu_events(
                 let phase = Phase::from_id(phase).map_or("?", |p| p.name());
                 format!("phase mark {phase}")
             }
+            // Drawn as the `run queue` counter tracks, not as instants.
+            TraceArgs::RunQueue { .. } => continue,
         };
         let mut map = serde_json::Map::new();
         for (k, v) in args.named() {

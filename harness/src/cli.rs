@@ -50,6 +50,14 @@ pub enum Command {
     MeasureCoverage(crate::measure_tools::CoverageArgs),
     /// The ground-truth suite: planted workloads under the measure kernel; prints the table.
     Fidelity(crate::fidelity::FidelityArgs),
+    /// Profile any program: boot a manifest's programs under the measure kernel and write the
+    /// report set (measure.log, symbols, flamegraphs, timeline, charts, index.html).
+    Profile(crate::profile_run::ProfileArgs),
+    /// Compare two benchmark runs: per case and metric the change, its 95% interval and a verdict.
+    Compare(crate::compare::CompareArgs),
+    /// Load HTML pages (a run's index.html) in headless Chromium; fail on console errors,
+    /// uncaught exceptions, resources that do not load and images that do not decode.
+    RenderCheck(crate::render_check::RenderCheckArgs),
 }
 
 #[derive(Args, Debug)]

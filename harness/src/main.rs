@@ -8,6 +8,7 @@ mod bench;
 mod build;
 mod call_paths;
 mod cli;
+mod compare;
 mod fidelity;
 mod fuzz;
 mod hangdump;
@@ -16,8 +17,10 @@ mod ktest;
 mod limine;
 mod measure_log;
 mod measure_tools;
+mod profile_run;
 mod progress;
 mod qemu;
+mod render_check;
 mod rundir;
 mod session;
 mod smokes;
@@ -73,6 +76,9 @@ fn real_main() -> Result<bool> {
         Command::MeasureCheck(a) => measure_tools::run_check(&a),
         Command::MeasureCoverage(a) => measure_tools::run_coverage(&a),
         Command::Fidelity(a) => fidelity::run(&root, &a),
+        Command::Profile(a) => profile_run::run(&root, &a),
+        Command::Compare(a) => compare::run(&root, &a),
+        Command::RenderCheck(a) => render_check::run(&a),
     }
 }
 

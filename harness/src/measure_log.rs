@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use capos_measure::report::{Report, ReportBuilder};
+use capos_measure::Phase;
 use defmt_decoder::{DecodeError, Table};
 
 /// What decoding a COM2 capture found.
@@ -88,20 +89,23 @@ pub fn report_from_com2(kernel_elf: &Path, com2: &Path) -> Result<(Report, Com2S
     Ok((b.finish(), stats))
 }
 
+/// The phases a benchmark, smoke or fidelity program marks (and so its
+/// measure.log must hold), `aggregate` included.
+pub const MARKED_PHASES: &[Phase] =
+    &[Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate];
+
 /// Checks a written measure.log the way a reader would use it: it parses
-/// back, every marked phase is present, and the counters that must move in
-/// any run did (timer interrupts, scheduler-lock acquisitions, kernel PC
-/// samples).
-pub fn validate_measure_log(text: &str) -> Result<()> {
+/// back, every phase of `phases` is present, and the counters that must
+/// move in any run did (timer interrupts, scheduler-lock acquisitions,
+/// kernel PC samples).
+pub fn validate_measure_log(text: &str, phases: &[Phase]) -> Result<()> {
     use capos_measure::catalogue::{kernel_pc_samples, scheduler_lock, timer};
-    use capos_measure::Phase;
     let r = capos_measure::log_parse::parse_measure_log(text)
         .map_err(|e| anyhow::anyhow!("measure.log does not parse back: {e}"))?;
-    let phases = r.phases();
-    for p in [Phase::SpawnReady, Phase::Work, Phase::Shutdown, Phase::FinalTotal, Phase::Aggregate]
-    {
-        if !phases.contains(&p) {
-            bail!("measure.log has no `{}` phase (phases: {:?})", p.name(), phases);
+    let present = r.phases();
+    for &p in phases {
+        if !present.contains(&p) {
+            bail!("measure.log has no `{}` phase (phases: {:?})", p.name(), present);
         }
     }
     for (what, v) in [

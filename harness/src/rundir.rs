@@ -24,7 +24,12 @@ pub fn timestamp(unix_secs: u64) -> String {
 
 /// Creates a fresh run directory `<root>/target/runs/<name>-<timestamp>[-k]`.
 pub fn create(root: &Path, name: &str) -> Result<PathBuf> {
-    let runs = root.join("target").join("runs");
+    create_in(root, "runs", name)
+}
+
+/// Creates a fresh directory `<root>/target/<kind>/<name>-<timestamp>[-k]`.
+pub fn create_in(root: &Path, kind: &str, name: &str) -> Result<PathBuf> {
+    let runs = root.join("target").join(kind);
     std::fs::create_dir_all(&runs).with_context(|| format!("cannot create {}", runs.display()))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let base = format!("{name}-{}", timestamp(now));

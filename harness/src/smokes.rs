@@ -126,7 +126,8 @@ fn write_measure(kernel: &Path, dir: &Path, smp: u32, accel: Accel) -> Result<()
         return Err(format!("measure: {} malformed COM2 frames", stats.malformed));
     }
     let text = std::fs::read_to_string(&log).map_err(|e| format!("measure: {e}"))?;
-    crate::measure_log::validate_measure_log(&text).map_err(|e| format!("measure: {e:#}"))?;
+    crate::measure_log::validate_measure_log(&text, crate::measure_log::MARKED_PHASES)
+        .map_err(|e| format!("measure: {e:#}"))?;
     crate::measure_log::check_snapshot(&report, kernel).map_err(|e| format!("measure: {e:#}"))?;
     let check = crate::measure_tools::check_and_record(&log, smp, accel)
         .map_err(|e| format!("measure check: {e:#}"))?;

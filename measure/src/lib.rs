@@ -92,7 +92,7 @@ pub const THREAD_TIME_ENTRIES: usize = 1024;
 /// (phase, block reason, stack) entries in the off-CPU table.
 pub const OFFCPU_ENTRIES: usize = 1024;
 /// Events kept per CPU trace ring.
-pub const TRACE_EVENTS_PER_CPU: usize = 256;
+pub const TRACE_EVENTS_PER_CPU: usize = 1024;
 
 pub use declare::{Counter, Field, Hist, HistField, Kind, FINGERPRINT};
 pub use emit::ReportInfo;

@@ -50,7 +50,13 @@ trace_kinds! {
     LockContendedWait = 5, "lock_contended_wait";
     /// A phase began: see [`TraceArgs::PhaseMark`].
     PhaseMark = 6, "phase_mark";
+    /// A run queue's length changed: see [`TraceArgs::RunQueue`].
+    RunQueue = 7, "run_queue";
 }
+
+/// The `queue` of [`TraceArgs::RunQueue`] for the one global run queue
+/// (`sched=global`); per-CPU queues are named by their CPU.
+pub const GLOBAL_QUEUE: u8 = u8::MAX;
 
 /// What a trace event says, with its arguments named: the one place that
 /// maps a kind's meaning onto the ring's `a`, `b` and `flags` slots. The
@@ -74,6 +80,11 @@ pub enum TraceArgs {
     Shootdown { cpu_mask: u64, address_space: u64 },
     /// The lock `lock` (a [`LockId`]) was taken after `wait_cycles`.
     LockContendedWait { lock: LockId, wait_cycles: u64 },
+    /// Run queue `queue` (a CPU's, or [`GLOBAL_QUEUE`]) now holds `len`
+    /// threads: one event per enqueue, pick and steal, stamped under the
+    /// queue's lock, so one queue's events are in the order of its changes
+    /// (the event's own CPU is the one that changed it).
+    RunQueue { queue: u8, len: u64 },
     /// Phase `phase` began at `mark_tsc` (the TSC user space passed).
     PhaseMark { phase: u8, mark_tsc: u64 },
 }
@@ -123,6 +134,7 @@ impl TraceArgs {
             TraceArgs::Shootdown { .. } => TraceKind::Shootdown,
             TraceArgs::LockContendedWait { .. } => TraceKind::LockContendedWait,
             TraceArgs::PhaseMark { .. } => TraceKind::PhaseMark,
+            TraceArgs::RunQueue { .. } => TraceKind::RunQueue,
         }
     }
 
@@ -137,6 +149,7 @@ impl TraceArgs {
             TraceArgs::Shootdown { cpu_mask, address_space } => (cpu_mask, address_space, 0),
             TraceArgs::LockContendedWait { lock, wait_cycles } => (lock.to_u64(), wait_cycles, 0),
             TraceArgs::PhaseMark { phase, mark_tsc } => (phase as u64, mark_tsc, 0),
+            TraceArgs::RunQueue { queue, len } => (len, 0, queue),
         }
     }
 
@@ -172,6 +185,9 @@ impl TraceArgs {
             (TraceKind::PhaseMark, &[phase, mark_tsc]) => {
                 TraceArgs::PhaseMark { phase: byte(phase)?, mark_tsc }
             }
+            (TraceKind::RunQueue, &[queue, len]) => {
+                TraceArgs::RunQueue { queue: byte(queue)?, len }
+            }
             _ => return None,
         })
     }
@@ -191,6 +207,7 @@ impl TraceArgs {
                 wait_cycles: 0,
             },
             TraceKind::PhaseMark => TraceArgs::PhaseMark { phase: 0, mark_tsc: 0 },
+            TraceKind::RunQueue => TraceArgs::RunQueue { queue: 0, len: 0 },
         };
         zero.named().into_iter().map(|(n, _)| n).collect()
     }
@@ -218,6 +235,9 @@ impl TraceArgs {
             }
             TraceArgs::PhaseMark { phase, mark_tsc } => {
                 alloc::vec![("phase", phase as u64), ("mark_tsc", mark_tsc)]
+            }
+            TraceArgs::RunQueue { queue, len } => {
+                alloc::vec![("queue", queue as u64), ("len", len)]
             }
         }
     }
@@ -252,6 +272,8 @@ impl TraceEvent {
                 TraceArgs::LockContendedWait { lock: LockId::from_u64(a)?, wait_cycles: b }
             }
             TraceKind::PhaseMark => TraceArgs::PhaseMark { phase: byte(a)?, mark_tsc: b },
+            TraceKind::RunQueue if b == 0 => TraceArgs::RunQueue { queue: flags, len: a },
+            TraceKind::RunQueue => return None,
         })
     }
 }
@@ -399,6 +421,7 @@ mod tests {
                 wait_cycles: 98_765,
             },
             TraceArgs::PhaseMark { phase: 2, mark_tsc: 1 << 50 },
+            TraceArgs::RunQueue { queue: GLOBAL_QUEUE, len: 3 },
         ]
     }
 

@@ -120,6 +120,10 @@ pub struct CaposExec {
     pub cmdline: String,
     /// The run-queue policy booted (its `sched=` word joins the command line).
     pub sched_policy: SchedPolicy,
+    /// `_PROFILE`: record each run's QEMU with `perf record` (see
+    /// [`super::profile`]); timed runs only, [`CaposExec::with_kernel`]
+    /// turns it off for the measure and overhead passes.
+    pub profile: bool,
 }
 
 /// Kernel command-line word that turns off the scheduler transition lines
@@ -155,7 +159,7 @@ impl CaposExec {
     }
 
     /// The same executor booting `kernel` instead (the measure kernel),
-    /// with `extra` words added to the kernel command line.
+    /// with `extra` words added to the kernel command line; not profiled.
     pub fn with_kernel(&self, kernel: PathBuf, extra: &str) -> CaposExec {
         let mut images = self.images.clone();
         images.kernel = kernel;
@@ -172,6 +176,7 @@ impl CaposExec {
                 .collect::<Vec<_>>()
                 .join(" "),
             sched_policy: self.sched_policy,
+            profile: false,
         }
     }
 
@@ -179,6 +184,7 @@ impl CaposExec {
     pub fn with_policy(&self, sched_policy: SchedPolicy) -> CaposExec {
         let mut e = self.with_kernel(self.images.kernel.clone(), "");
         e.sched_policy = sched_policy;
+        e.profile = self.profile;
         e
     }
 
@@ -277,7 +283,7 @@ impl Executor for CaposExec {
         std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n"))
             .context("writing qemu-command.txt")?;
         let log = dir.join("serial.log");
-        let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
+        let f = qemu_run::run_measured(&argv, dir, &log, self.timeout, self.quiet, self.profile)?;
         judge_exit(ExitKind::from_status(f.status), &f.lines)
             .with_context(|| format!("log: {}", log.display()))?;
         // The rows are labelled with the policy: the kernel must have run it.

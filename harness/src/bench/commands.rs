@@ -155,11 +155,7 @@ fn common_setup(args: &BenchArgs) -> Result<(Knobs, Vec<String>, bool)> {
             "{p}GUEST_MEASURE / SUPPRESS_SWITCH_LOGS apply to capOS guests; ignored for Linux"
         ));
     }
-    let profile = knobs.profile && profile::available();
-    if knobs.profile && !profile {
-        eprintln!("harness: {}", profile::UNSUPPORTED);
-        notes.push(profile::UNSUPPORTED.into());
-    }
+    let profile = profile::enabled(knobs.profile, &mut notes);
     Ok((knobs, notes, profile))
 }
 
@@ -268,13 +264,13 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
     let sample_hz = a.sample.resolve()?;
     let overhead_rounds = a.overhead.rounds(&knobs);
     let overhead_rates = a.overhead.rates()?;
-    let profile = knobs.profile && profile::available();
-    if knobs.profile && !profile {
-        eprintln!("harness: {}", profile::UNSUPPORTED);
-        notes.push(profile::UNSUPPORTED.into());
-    }
-    if knobs.profile {
-        notes.push("host profiling applies to the Linux guest rows only for now".into());
+    let profile = profile::enabled(knobs.profile, &mut notes);
+    if profile {
+        notes.push(
+            "host profiling covers the timed capOS and Linux guest runs, not the measure and \
+             overhead passes"
+                .into(),
+        );
     }
     let cmdline = if knobs.suppress_switch_logs { SUPPRESS_SWITCH_LOGS_WORD } else { "" };
     if knobs.suppress_switch_logs {
@@ -320,6 +316,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
         quiet: args.quiet,
         cmdline,
         sched_policy: knobs.sched_policies.first().copied().unwrap_or(SchedPolicy::PerCpu),
+        profile,
     };
     // One capOS executor per scheduler policy, interleaved run by run.
     let mut capos_execs: Vec<CaposExec> =

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::native::{taskset, Workload};
 use super::runner::{Capture, Case, Executor};
-use super::{cpio, profile, qemu_run, Os};
+use super::{cpio, qemu_run, Os};
 use crate::accel::Accel;
 
 /// Newest `/boot/vmlinuz-*` (Debian's `linux-image-amd64`).
@@ -45,6 +45,7 @@ pub struct GuestExec {
     pub mem: String,
     pub workload: Workload,
     pub timeout: Duration,
+    /// `_PROFILE`: record each run's QEMU with `perf record`.
     pub profile: bool,
     pub quiet: bool,
 }
@@ -102,13 +103,10 @@ impl Executor for GuestExec {
     fn run(&mut self, case: &Case, dir: &Path) -> Result<Capture> {
         let mut argv: Vec<OsString> = case.pin.as_deref().map(taskset).unwrap_or_default();
         argv.extend(self.qemu_argv(case.cpus, case.workers));
-        if self.profile {
-            argv = profile::wrap(argv, dir);
-        }
         std::fs::write(dir.join("qemu-command.txt"), format!("{argv:?}\n"))
             .context("writing qemu-command.txt")?;
         let log = dir.join("serial.log");
-        let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
+        let f = qemu_run::run_measured(&argv, dir, &log, self.timeout, self.quiet, self.profile)?;
         if !f.status.success() {
             bail!(
                 "QEMU exited with {} instead of a guest power-off (log: {})",

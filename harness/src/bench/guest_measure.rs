@@ -78,8 +78,11 @@ pub fn run(
             bail!("measure pass of case {label}: {} malformed COM2 frames", stats.malformed);
         }
         let log = crate::measure_log::write_measure_files(&report, &dir)?;
-        crate::measure_log::validate_measure_log(&std::fs::read_to_string(&log)?)
-            .with_context(|| format!("measure pass of case {label}"))?;
+        crate::measure_log::validate_measure_log(
+            &std::fs::read_to_string(&log)?,
+            crate::measure_log::MARKED_PHASES,
+        )
+        .with_context(|| format!("measure pass of case {label}"))?;
         crate::measure_log::check_snapshot(&report, &kernel)
             .with_context(|| format!("measure pass of case {label}"))?;
         let check = crate::measure_tools::check_and_record(&log, case.cpus, timed.accel)
@@ -268,11 +271,10 @@ pub fn scaling_loss(
 /// Name of the speedup chart in the artifact directory.
 pub const SPEEDUP_CHART: &str = "speedup.svg";
 
-/// Writes the speedup-against-workers chart of `rows` (the median `work`
-/// speedup of every system, capOS per policy and the Linux guest, as the
-/// summary computes it) into `art`; its graph entry for index.html, or
-/// `None` (with a note on stderr) when no system has a 1-worker case.
-pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> {
+/// Each system's line of median `work` speedups against workers (1x at
+/// one worker), as the summary computes them, labelled `<prefix><os>
+/// (<accel>)<policy>`; systems with fewer than two points are left out.
+pub fn speedup_series(rows: &[Row], prefix: &str) -> Vec<capos_flamegraphs::SpeedupSeries> {
     use super::stats;
     let st = stats::case_stats(rows);
     let mut series = Vec::new();
@@ -282,18 +284,25 @@ pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> 
         workers.sort_unstable();
         workers.dedup();
         let points: Vec<(u32, f64)> = (workers.into_iter())
-            .filter_map(|w| {
-                if w == 1 {
-                    return stats::speedup(&st, &sys, 1).map(|_| (1, 1.0));
-                }
-                stats::speedup(&st, &sys, w).map(|s| (w, s.work))
+            .filter_map(|w| match w {
+                1 => stats::speedup(&st, &sys, 1).map(|_| (1, 1.0)),
+                _ => stats::speedup(&st, &sys, w).map(|s| (w, s.work)),
             })
             .collect();
         if points.len() > 1 {
-            let label = format!("{} ({}){}", sys.os, sys.accel, sys.policy_field());
+            let label = format!("{prefix}{} ({}){}", sys.os, sys.accel, sys.policy_field());
             series.push(capos_flamegraphs::SpeedupSeries { label, points });
         }
     }
+    series
+}
+
+/// Writes the speedup-against-workers chart of `rows` (the median `work`
+/// speedup of every system, capOS per policy and the Linux guest, as the
+/// summary computes it) into `art`; its graph entry for index.html, or
+/// `None` (with a note on stderr) when no system has a 1-worker case.
+pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> {
+    let series = speedup_series(rows, "");
     if series.is_empty() {
         return None;
     }
@@ -310,16 +319,16 @@ pub fn speedup_chart(art: &Path, bench: &str, rows: &[Row]) -> Option<Artifact> 
 /// Name of the lock-histogram chart in the artifact directory.
 pub const LOCK_HIST_CHART: &str = "lock-histograms.svg";
 
-/// The work-phase wait and hold histograms of the scheduler lock and of
-/// the shared kernel lock that waited longest, in `report`.
-pub fn lock_hist_series(report: &Report) -> Vec<capos_flamegraphs::HistSeries> {
+/// The wait and hold histograms of the scheduler lock and of the shared
+/// kernel lock that waited longest, in `phase` of `report`.
+pub fn lock_hist_series(report: &Report, phase: Phase) -> Vec<capos_flamegraphs::HistSeries> {
     use capos_measure::catalogue::{scheduler_lock as sl, shared_kernel_lock as sk, SharedLock};
     use capos_measure::Hist;
     let worst = SharedLock::ALL
         .iter()
         .copied()
-        .max_by_key(|l| report.counter(Phase::Work, sk::wait_cycles.at(*l)))
-        .filter(|l| report.counter(Phase::Work, sk::acquisitions.at(*l)) > 0);
+        .max_by_key(|l| report.counter(phase, sk::wait_cycles.at(*l)))
+        .filter(|l| report.counter(phase, sk::acquisitions.at(*l)) > 0);
     let mut hists: Vec<(String, Hist)> = vec![
         ("scheduler_lock wait".into(), sl::wait.into()),
         ("scheduler_lock hold".into(), sl::hold.into()),
@@ -331,7 +340,7 @@ pub fn lock_hist_series(report: &Report) -> Vec<capos_flamegraphs::HistSeries> {
     hists
         .into_iter()
         .filter_map(|(label, h)| {
-            let buckets: Vec<(u8, u64)> = (report.hists.get(&(Phase::Work, h)))?
+            let buckets: Vec<(u8, u64)> = (report.hists.get(&(phase, h)))?
                 .iter()
                 .filter(|(_, n)| **n > 0)
                 .map(|(b, n)| (*b, *n))
@@ -346,7 +355,7 @@ pub fn lock_hist_series(report: &Report) -> Vec<capos_flamegraphs::HistSeries> {
 /// histogram in the work phase.
 pub fn lock_hist_chart(art: &Path, measured: &[CaseMeasure]) -> Option<Artifact> {
     let m = measured.iter().max_by_key(|m| m.workers)?;
-    let series = lock_hist_series(&m.report);
+    let series = lock_hist_series(&m.report, Phase::Work);
     if series.is_empty() {
         return None;
     }
@@ -583,12 +592,12 @@ mod tests {
         r.set_counter(Phase::Work, sk::acquisitions.at(SharedLock::Heap), 9);
         r.set_counter(Phase::Work, sk::wait_cycles.at(SharedLock::Heap), 4_000);
         r.hists.insert((Phase::Work, sk::wait.at(SharedLock::Heap)), [(11u8, 3u64)].into());
-        let s = lock_hist_series(&r);
+        let s = lock_hist_series(&r, Phase::Work);
         let labels: Vec<&str> = s.iter().map(|h| h.label.as_str()).collect();
         // The all-zero wait histogram and the empty heap hold are left out.
         assert_eq!(labels, ["scheduler_lock hold", "heap wait"]);
         assert_eq!(s[0].buckets, [(6, 50), (7, 5)]);
-        assert!(lock_hist_series(&Report::default()).is_empty());
+        assert!(lock_hist_series(&Report::default(), Phase::Work).is_empty());
     }
 
     #[test]

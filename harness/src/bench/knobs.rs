@@ -46,7 +46,11 @@ pub struct Knobs {
     pub total_speedup_threshold_1to4: f64,
     /// `_SUPPRESS_SWITCH_LOGS`: ask the capOS guest not to log thread switches.
     pub suppress_switch_logs: bool,
-    /// `_PROFILE`: `perf stat` the QEMU (or native) process of every run.
+    /// `_PROFILE`: `perf record` the QEMU (capOS and Linux guest rows) or
+    /// native baseline process of every timed run, with perf.data,
+    /// perf.script, perf.report.txt, profile-command.txt and qemu.status in
+    /// its run directory (`bench::profile`); off, with a note saying why,
+    /// when `perf record` does not work here.
     pub profile: bool,
     /// `CAPOS_BENCH_DISTURB_PCT`: other processes' share of host CPU above
     /// which a run counts as disturbed (default 10).

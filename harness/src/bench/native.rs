@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use super::runner::{Capture, Case, Executor};
-use super::{profile, qemu_run, Os};
+use super::{qemu_run, Os};
 
 pub struct NativeExec {
     pub bin: PathBuf,
     /// Workload arguments after the worker count, e.g. `["thread-scale", "--blocks", ...]`.
     pub workload: Workload,
     pub timeout: Duration,
+    /// `_PROFILE`: record each run's baseline process with `perf record`.
     pub profile: bool,
     pub quiet: bool,
 }
@@ -94,11 +95,8 @@ impl Executor for NativeExec {
         let mut argv: Vec<OsString> = case.pin.as_deref().map(taskset).unwrap_or_default();
         argv.push(self.bin.clone().into());
         argv.extend(self.workload.argv(case.workers).into_iter().map(OsString::from));
-        if self.profile {
-            argv = profile::wrap(argv, dir);
-        }
         let log = dir.join("output.log");
-        let f = qemu_run::run(&argv, &log, self.timeout, self.quiet)?;
+        let f = qemu_run::run_measured(&argv, dir, &log, self.timeout, self.quiet, self.profile)?;
         if !f.status.success() {
             bail!("the baseline exited with {} (log: {})", f.status, log.display());
         }

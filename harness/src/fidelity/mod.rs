@@ -20,6 +20,7 @@ mod memory;
 mod migrate;
 mod overflow;
 mod oversub;
+mod run_queue;
 mod samelink;
 mod scenario;
 mod scenarios;
@@ -234,7 +235,10 @@ fn run_once(
         None => bail!("the measure report in {} has no end record", dir.display()),
     }
     let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
-    crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
+    crate::measure_log::validate_measure_log(
+        &std::fs::read_to_string(&mlog)?,
+        crate::measure_log::MARKED_PHASES,
+    )?;
     logs.push(mlog.clone());
     crate::measure_log::check_snapshot(&report, &images.kernel)?;
     // Every log the suite produces must also pass the counter identities.

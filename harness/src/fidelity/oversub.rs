@@ -54,6 +54,9 @@ pub const WORKLOAD: Workload = Workload {
     check,
 };
 
+/// The sleeper's `sleep_ms` in both argument sets (a test pins it).
+const SLEEP_MS: u64 = 50;
+
 /// Largest allowed distance of a spinner's run-time share from a half.
 pub const FAIR: f64 = 0.05;
 
@@ -155,6 +158,7 @@ fn check(run: &Run) -> Result<Vec<Row>> {
     rows.extend(super::thread_time::oversub_rows(name, &run.report, &["spinner-0", "spinner-1"]));
     let fb = fallbacks(run, Phase::Work);
     rows.extend(super::thread_time::oversub_delay_rows(name, &run.report, sleeps, fb));
+    rows.extend(super::run_queue::oversub_rows(name, &run.report, WORKLOAD.tick_hz, SLEEP_MS));
     for (sym, r) in SPINNERS.iter().zip(&ran) {
         rows.push(Row::new(
             name,
@@ -166,4 +170,15 @@ fn check(run: &Run) -> Result<Vec<Row>> {
         ));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_argument_sets_sleep_sleep_ms() {
+        let word = format!("sleep_ms={}", super::SLEEP_MS);
+        for args in [super::WORKLOAD.quick_args, super::WORKLOAD.full_args] {
+            assert!(args.split(' ').any(|w| w == word), "{args}");
+        }
+    }
 }

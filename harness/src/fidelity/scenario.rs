@@ -227,7 +227,10 @@ fn boot_one(
         bail!("{} malformed COM2 frames in {}", stats.malformed, dir.display());
     }
     let mlog = crate::measure_log::write_measure_files(&report, &dir)?;
-    crate::measure_log::validate_measure_log(&std::fs::read_to_string(&mlog)?)?;
+    crate::measure_log::validate_measure_log(
+        &std::fs::read_to_string(&mlog)?,
+        crate::measure_log::MARKED_PHASES,
+    )?;
     crate::measure_log::check_snapshot(&report, &images.kernel)?;
     let check = crate::measure_tools::check_and_record_at(&mlog, cpus, accel, case.tick_hz)?;
     if !check.ok() {

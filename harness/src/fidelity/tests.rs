@@ -9,6 +9,7 @@ use capos_measure::catalogue::{
 };
 use capos_measure::lock_pairs::PairSums;
 use capos_measure::report::{Begin, Report};
+use capos_measure::trace::TraceArgs;
 use capos_measure::{
     ContentionClass, Counter, Phase, SampleMode, SampleTag, TraceKind, FINGERPRINT,
 };
@@ -707,6 +708,29 @@ fn oversub_report(sleeps: u64, ticks: u64) -> Report {
     );
     r.run_delay.insert((Phase::Work, 0, 0), (5_000, [(70, sleeps)].into()));
     r.run_delay.insert((Phase::Work, 0, 1), (9_000, [(80, ticks - 8), (90, 8)].into()));
+    // CPU 0's queue: at each tick (4 000 cycles apart) a pick leaves it
+    // empty and the preempted spinner's requeue refills it; a woken sleeper
+    // waits one tick in it every `ticks / sleeps` ticks.
+    r.checkpoints.insert(Phase::Work, 0);
+    r.checkpoints.insert(Phase::Shutdown, (ticks + 1) * 4_000);
+    let every = ticks / sleeps;
+    let mut len = 1;
+    for i in 0..ticks {
+        let t = i * 4_000 + 100;
+        let mut step = |dt: u64, to: u64| {
+            r.trace.push(TraceArgs::RunQueue { queue: 0, len: to }.event(t + dt, 0));
+        };
+        step(0, len - 1);
+        step(10, len);
+        if i % every == 0 && i / every < sleeps {
+            len = 2;
+            step(20, len);
+        } else if len == 2 {
+            // The sleeper was the pick; it blocks again at once.
+            len = 1;
+            step(30, len);
+        }
+    }
     r
 }
 
@@ -719,6 +743,12 @@ fn oversub_passes_the_derived_counts_and_fails_each_broken_rule() {
     let faithful = oversub_report(20, 278);
     let r = run(dir.path(), faithful.clone(), &planted, &pcs, "", "");
     assert_eq!(failed(&oversub::WORKLOAD, &r), Vec::<String>::new());
+
+    // A queue change the trace skipped (two threads in one step).
+    let mut bad = faithful.clone();
+    bad.trace.push(TraceArgs::RunQueue { queue: 0, len: 3 }.event(150, 0));
+    let f = failed(&oversub::WORKLOAD, &run(dir.path(), bad, &planted, &pcs, "", ""));
+    assert_eq!(f, ["work: run_queue events of cpu 0 that move the length by one"]);
 
     // A spinner that did not name itself; a timeline sample the tables lack.
     let mut bad = faithful.clone();

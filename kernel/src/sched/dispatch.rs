@@ -87,11 +87,13 @@ pub(super) fn enqueue_at(t: Arc<Thread>, site: SchedSite) -> usize {
         }
     };
     let c = cpu_sched(target);
-    {
+    let len = {
         let mut rq = c.run_queue.lock_at(site);
         rq.push_back(t);
         c.queue_len.store(rq.len(), Ordering::Release);
-    }
+        QueueLen::now(target as u8, rq.len())
+    };
+    len.trace();
     if target == me {
         c.reschedule_pending.store(true, Ordering::Release);
     } else {
@@ -135,18 +137,22 @@ fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>
     if policy::global() {
         return global_queue::pick(site);
     }
-    {
+    let picked = {
         let mut rq = cs.run_queue.lock_at(site);
         policy::pad_pick_hold();
         let picked = rq.pop_front();
         if site == SchedSite::TimerSelect {
             count_slow_path_left(rq.len());
         }
-        if let Some(t) = picked {
+        picked.map(|t| {
             cs.queue_len.store(rq.len(), Ordering::Release);
-            crate::m_add!(msched::candidates_local);
-            return Some(t);
-        }
+            (t, QueueLen::now(percpu::cpu_index() as u8, rq.len()))
+        })
+    };
+    if let Some((t, len)) = picked {
+        len.trace();
+        crate::m_add!(msched::candidates_local);
+        return Some(t);
     }
     if !policy::balance() {
         return None;
@@ -158,9 +164,15 @@ fn pick_next_inner(cs: &'static CpuSched, site: SchedSite) -> Option<Arc<Thread>
         if victim.queue_len.load(Ordering::Acquire) == 0 {
             continue;
         }
-        let mut rq = victim.run_queue.lock_at(SchedSite::Steal);
-        if let Some(t) = rq.pop_front_if(|t| t.affinity.is_none()) {
-            victim.queue_len.store(rq.len(), Ordering::Release);
+        let stolen = {
+            let mut rq = victim.run_queue.lock_at(SchedSite::Steal);
+            rq.pop_front_if(|t| t.affinity.is_none()).map(|t| {
+                victim.queue_len.store(rq.len(), Ordering::Release);
+                (t, QueueLen::now(((me + k) % n) as u8, rq.len()))
+            })
+        };
+        if let Some((t, len)) = stolen {
+            len.trace();
             crate::m_add!(msched::candidates_stolen);
             return Some(t);
         }
@@ -517,4 +529,44 @@ pub fn block_current() {
     // The next block's reason is set by the code about to block, if any.
     #[cfg(feature = "measure")]
     crate::measure::block_reason(&waiter, crate::measure::BlockReason::Other);
+}
+
+/// The `queue` of the global run queue's `run_queue` events.
+pub(super) const GLOBAL_QUEUE: u8 = u8::MAX;
+#[cfg(feature = "measure")]
+const _: () = assert!(GLOBAL_QUEUE == capos_measure::trace::GLOBAL_QUEUE);
+
+/// A run queue's new length with the TSC of the change, read while its lock
+/// is still held (so one queue's `run_queue` events are ordered as its
+/// changes) and traced once the lock is dropped (so the trace probe does not
+/// lengthen the measured hold): [`QueueLen::trace`].
+#[must_use]
+pub(super) struct QueueLen {
+    queue: u8,
+    len: usize,
+    #[cfg(feature = "measure")]
+    stamp: u64,
+}
+
+impl QueueLen {
+    /// The length `len` of queue `queue` (a CPU index, or
+    /// `capos_measure::trace::GLOBAL_QUEUE`), now.
+    pub(super) fn now(queue: u8, len: usize) -> QueueLen {
+        QueueLen {
+            queue,
+            len,
+            #[cfg(feature = "measure")]
+            stamp: crate::arch::x86_64::cpu::rdtsc(),
+        }
+    }
+
+    /// Records the `run_queue` trace event (measure builds).
+    pub(super) fn trace(self) {
+        #[cfg(feature = "measure")]
+        crate::measure::trace_at(
+            self.stamp,
+            capos_measure::trace::TraceArgs::RunQueue { queue: self.queue, len: self.len as u64 },
+        );
+        let _ = (self.queue, self.len);
+    }
 }

@@ -10,7 +10,7 @@
 //! run (unpinned, or pinned here). There is nothing to steal.
 
 use super::cpu::CpuSched;
-use super::dispatch::{count_slow_path_left, cpu_count, cpu_sched, kick};
+use super::dispatch::{count_slow_path_left, cpu_count, cpu_sched, kick, QueueLen, GLOBAL_QUEUE};
 use super::run_queue::RunQueue;
 use super::thread::Thread;
 use crate::arch::x86_64::percpu;
@@ -45,11 +45,13 @@ pub(super) fn enqueue(t: Arc<Thread>, site: SchedSite) -> usize {
         }
     };
     let q = queue();
-    {
+    let len = {
         let mut rq = q.run_queue.lock_at(site);
         rq.push_back(t);
         q.queue_len.store(rq.len(), Ordering::Release);
-    }
+        QueueLen::now(GLOBAL_QUEUE, rq.len())
+    };
+    len.trace();
     if target == me {
         cpu_sched(me).reschedule_pending.store(true, Ordering::Release);
     } else {
@@ -80,17 +82,23 @@ fn kick_target(me: usize, prev: Option<usize>) -> usize {
 pub(super) fn pick(site: SchedSite) -> Option<Arc<Thread>> {
     let me = percpu::cpu_index() as usize;
     let q = queue();
-    let mut rq = q.run_queue.lock_at(site);
-    super::policy::pad_pick_hold();
-    let picked = pop_runnable_here(&mut rq, me);
-    if site == SchedSite::TimerSelect {
-        count_slow_path_left(rq.len());
-    }
-    if picked.is_some() {
-        q.queue_len.store(rq.len(), Ordering::Release);
+    let picked = {
+        let mut rq = q.run_queue.lock_at(site);
+        super::policy::pad_pick_hold();
+        let picked = pop_runnable_here(&mut rq, me);
+        if site == SchedSite::TimerSelect {
+            count_slow_path_left(rq.len());
+        }
+        picked.map(|t| {
+            q.queue_len.store(rq.len(), Ordering::Release);
+            (t, QueueLen::now(GLOBAL_QUEUE, rq.len()))
+        })
+    };
+    picked.map(|(t, len)| {
+        len.trace();
         crate::m_add!(msched::candidates_local);
-    }
-    picked
+        t
+    })
 }
 
 /// Takes the first thread in `rq` that CPU `cpu` may run.
