@@ -61,8 +61,8 @@ pub use lock_sites::{lock_sites, LockSite};
 pub use per_thread::{PerThreadGraphs, ViewGraph, MAX_THREAD_GRAPHS};
 pub use perf_script::{perf_script, PERF_SCRIPT_FILE};
 pub use plots::{
-    lock_hist_svg, loss_bars_svg, speedup_svg, write_lock_hists, write_loss_bars, write_speedup,
-    HistSeries, LossBar, SpeedupSeries,
+    lock_hist_svg, loss_bars_svg, speedup_svg, stacked_bars_svg, write_lock_hists, write_loss_bars,
+    write_speedup, write_state_bars, HistSeries, LossBar, SpeedupSeries,
 };
 pub use run::{write_run_profile, RunProfile};
 pub use stacks::Scope;

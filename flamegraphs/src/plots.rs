@@ -41,8 +41,16 @@ fn colour(cause: &str) -> RGBColor {
     PALETTE.iter().find(|(n, _)| *n == cause).map_or(RGBColor(0x55, 0x55, 0x55), |(_, c)| *c)
 }
 
-/// The chart as SVG text. An empty `bars` gives a chart with no bars.
+/// The scaling-loss chart as SVG text ([`stacked_bars_svg`] with the lost
+/// CPU-ms on the x axis). An empty `bars` gives a chart with no bars.
 pub fn loss_bars_svg(title: &str, bars: &[LossBar]) -> Result<String, String> {
+    stacked_bars_svg(title, "lost CPU-ms (n-worker case minus k x the 1-worker case)", bars)
+}
+
+/// Horizontal bars of segments stacked by name (coloured by [`PALETTE`]),
+/// positive ones rightwards and negative ones leftwards of zero, with
+/// `x_desc` under the axis and room on the right for the legend.
+pub fn stacked_bars_svg(title: &str, x_desc: &str, bars: &[LossBar]) -> Result<String, String> {
     let n = bars.len().max(1);
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for b in bars {
@@ -52,7 +60,8 @@ pub fn loss_bars_svg(title: &str, bars: &[LossBar]) -> Result<String, String> {
         lo = lo.min(neg);
     }
     let span = (hi - lo).max(1e-9);
-    let (lo, hi) = (lo - span * 0.02, hi + span * 0.02);
+    // The legend sits in the lower right: keep a fifth of the width free.
+    let (lo, hi) = (lo - span * 0.02, hi + span * 0.25);
     let mut svg = String::new();
     {
         let height = 140 + 44 * n as u32;
@@ -74,7 +83,7 @@ pub fn loss_bars_svg(title: &str, bars: &[LossBar]) -> Result<String, String> {
                 SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_string(),
                 _ => String::new(),
             })
-            .x_desc("lost CPU-ms (n-worker case minus k x the 1-worker case)")
+            .x_desc(x_desc)
             .draw()
             .map_err(|e| e.to_string())?;
         let mut causes: Vec<&str> = Vec::new();
@@ -255,6 +264,17 @@ pub fn write_loss_bars(path: &Path, title: &str, bars: &[LossBar]) -> Result<(),
     write_chart(path, loss_bars_svg(title, bars))
 }
 
+/// Writes a chart of CPU time by state, one stacked bar per CPU or per
+/// case ([`stacked_bars_svg`], `x_desc` naming the unit) to `path`.
+pub fn write_state_bars(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    bars: &[LossBar],
+) -> Result<(), ProfileError> {
+    write_chart(path, stacked_bars_svg(title, x_desc, bars))
+}
+
 /// Writes a drawn chart to `path`; a drawing error is a write error of it.
 fn write_chart(path: &Path, svg: Result<String, String>) -> Result<(), ProfileError> {
     let svg = svg.map_err(|e| ProfileError::Write {
@@ -321,6 +341,10 @@ mod tests {
         for text in ["Scaling loss", "smp2-w2", "smp4-w4", "idle", "locks (spin", "unexplained"] {
             assert!(svg.contains(text), "no {text} in the chart");
         }
+        assert!(svg.contains("lost CPU-ms"), "the loss chart's axis");
+        // The same bars as CPU time by state name their own axis.
+        let states = stacked_bars_svg("CPU states", "CPU-ms (all CPUs)", &bars).unwrap();
+        assert!(states.contains("CPU-ms (all CPUs)") && !states.contains("lost CPU-ms"));
         // One rectangle per non-zero segment in the locks colour: two.
         let red = "#D62728";
         assert_eq!(svg.matches(red).count(), 3, "two bars and one legend swatch");

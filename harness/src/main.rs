@@ -9,6 +9,7 @@ mod build;
 mod call_paths;
 mod cli;
 mod compare;
+mod cpu_states;
 mod fidelity;
 mod fuzz;
 mod hangdump;

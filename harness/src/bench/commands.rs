@@ -367,6 +367,7 @@ pub fn capos(root: &Path, a: &CaposBenchArgs) -> Result<bool> {
             notes.extend(super::guest_measure::overhead_notes(&rows, &m));
         }
         notes.extend(super::guest_measure::check_notes(&m));
+        diffs.extend(super::guest_measure::cpu_states_chart(&art, &m));
         diffs.extend(super::guest_measure::loss_chart(&art, &loss_bars));
         diffs.extend(super::guest_measure::lock_hist_chart(&art, &m));
         Some((m, diffs))

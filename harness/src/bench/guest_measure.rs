@@ -369,6 +369,30 @@ pub fn lock_hist_chart(art: &Path, measured: &[CaseMeasure]) -> Option<Artifact>
     }
 }
 
+/// Name of the per-case CPU-state chart in the artifact directory.
+pub const CPU_STATES_CHART: &str = "cpu-states.svg";
+
+/// Writes the chart of where each measured case's CPU time went in its
+/// work phase (one stacked bar per case, CPU-ms by state, all CPUs) into
+/// `art`; its graph entry, or `None` when no case has CPU-state time.
+pub fn cpu_states_chart(art: &Path, measured: &[CaseMeasure]) -> Option<Artifact> {
+    let bars: Vec<LossBar> = (measured.iter())
+        .filter_map(|m| crate::cpu_states::case_bar(&m.case, &m.report, Phase::Work))
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let title = "Where the CPU time went per case: work phase, all CPUs, by state (CPU-ms)";
+    let chart = art.join(CPU_STATES_CHART);
+    match capos_flamegraphs::write_state_bars(&chart, title, "CPU-ms (all CPUs)", &bars) {
+        Ok(()) => Some(Artifact::new(title, CPU_STATES_CHART)),
+        Err(e) => {
+            eprintln!("harness: CPU-state chart: {e}");
+            None
+        }
+    }
+}
+
 /// Name of the scaling-loss chart in the artifact directory.
 pub const LOSS_CHART: &str = "scaling-loss.svg";
 

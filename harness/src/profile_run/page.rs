@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use capos_flamegraphs::{Artifact, IndexInput, LossBar, RunProfile, Table};
-use capos_measure::cpu_time::CpuState;
+use capos_flamegraphs::{Artifact, IndexInput, RunProfile};
+
+use crate::cpu_states::{cpu_state_bars, cpu_state_table};
 use capos_measure::report::Report;
 use capos_measure::Phase;
 
@@ -25,69 +26,6 @@ pub fn scope(report: &Report) -> Phase {
     }
 }
 
-/// Cycles to milliseconds at the report's TSC rate (0 when unknown).
-fn ms(report: &Report, cycles: u64) -> f64 {
-    match report.begin.map_or(0, |b| b.tsc_khz) {
-        0 => 0.0,
-        khz => cycles as f64 / khz as f64,
-    }
-}
-
-/// Each phase's length and CPU time by state (all CPUs), in CPU-ms and
-/// share of the phase's CPU time.
-pub fn cpu_state_table(report: &Report) -> Option<Table> {
-    let mut md = String::from("| phase | length ms | CPU-ms |");
-    for s in CpuState::ALL {
-        md.push_str(&format!(" {} |", s.name()));
-    }
-    md.push_str(&format!("\n|---|---|---|{}", "---|".repeat(CpuState::ALL.len())));
-    let mut rows = 0;
-    for (&phase, &cycles) in &report.phase_cycles {
-        let mut states = [0u64; capos_measure::cpu_time::STATES];
-        for ((p, _), c) in &report.cpu_time {
-            if *p == phase {
-                for (sum, v) in states.iter_mut().zip(c) {
-                    *sum += v;
-                }
-            }
-        }
-        let total: u64 = states.iter().sum();
-        if total == 0 {
-            continue;
-        }
-        md.push_str(&format!(
-            "\n| {} | {:.1} | {:.1} |",
-            phase.name(),
-            ms(report, cycles),
-            ms(report, total)
-        ));
-        for v in states {
-            md.push_str(&format!(
-                " {:.1} ({:.1}%) |",
-                ms(report, v),
-                v as f64 * 100.0 / total as f64
-            ));
-        }
-        rows += 1;
-    }
-    let caption = "Where the CPU time went: each phase's CPU time by state, all CPUs \
-                   (CPU-ms and share)";
-    (rows > 0).then(|| Table::from_markdown(caption, &md)).flatten()
-}
-
-/// One stacked bar per CPU: its time by state in `phase`, in ms.
-pub fn cpu_state_bars(report: &Report, phase: Phase) -> Vec<LossBar> {
-    (report.cpu_time.iter())
-        .filter(|((p, _), c)| *p == phase && c.iter().any(|v| *v > 0))
-        .map(|((_, cpu), c)| LossBar {
-            label: format!("cpu {cpu}"),
-            segments: (CpuState::ALL.iter().zip(c))
-                .map(|(s, v)| (s.name().to_string(), ms(report, *v)))
-                .collect(),
-        })
-        .collect()
-}
-
 /// Writes `index.html` (and its charts) into `dir`; returns its path.
 pub fn write(
     dir: &Path,
@@ -102,7 +40,8 @@ pub fn write(
     let bars = cpu_state_bars(report, scope);
     if !bars.is_empty() {
         let title = format!("CPU time by state per CPU, {} (ms)", scope.name());
-        match capos_flamegraphs::write_loss_bars(&dir.join(CPU_STATES_CHART), &title, &bars) {
+        let chart = dir.join(CPU_STATES_CHART);
+        match capos_flamegraphs::write_state_bars(&chart, &title, "ms of the CPU's time", &bars) {
             Ok(()) => graphs.push(Artifact::new(title, CPU_STATES_CHART)),
             Err(e) => notes.push(format!("CPU-state chart not drawn: {e}")),
         }
@@ -172,41 +111,12 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capos_measure::report::Begin;
-
-    fn report() -> Report {
-        let mut r = Report {
-            begin: Some(Begin { cpus: 2, tsc_khz: 1_000, catalogue: 0 }),
-            ..Report::default()
-        };
-        r.phase_cycles.insert(Phase::Aggregate, 10_000);
-        r.cpu_time.insert((Phase::Aggregate, 0), [6_000, 2_000, 1_000, 0, 0, 1_000, 0]);
-        r.cpu_time.insert((Phase::Aggregate, 1), [0, 0, 0, 0, 0, 10_000, 0]);
-        r
-    }
 
     #[test]
-    fn cpu_states_are_summed_over_cpus_with_their_shares() {
-        let t = cpu_state_table(&report()).unwrap();
-        assert_eq!(t.rows.len(), 1);
-        let row = &t.rows[0];
-        assert_eq!(row[0], "aggregate");
-        assert_eq!(row[1], "10.0", "10 000 cycles at 1 MHz");
-        assert_eq!(row[2], "20.0", "two CPUs");
-        assert_eq!(row[3], "6.0 (30.0%)", "user");
-        assert_eq!(row[5], "1.0 (5.0%)", "lock_spin");
-        assert_eq!(row[8], "11.0 (55.0%)", "idle");
-        assert!(cpu_state_table(&Report::default()).is_none());
-    }
-
-    #[test]
-    fn one_bar_per_cpu_in_the_scope() {
-        let r = report();
+    fn the_page_leads_with_work_when_marked() {
+        let mut r = Report::default();
         assert_eq!(scope(&r), Phase::Aggregate);
-        let bars = cpu_state_bars(&r, Phase::Aggregate);
-        assert_eq!(bars.len(), 2);
-        assert_eq!(bars[1].label, "cpu 1");
-        assert_eq!(bars[1].segments[5], ("idle".to_string(), 10.0));
-        assert!(cpu_state_bars(&r, Phase::Work).is_empty());
+        r.phase_cycles.insert(Phase::Work, 1);
+        assert_eq!(scope(&r), Phase::Work);
     }
 }

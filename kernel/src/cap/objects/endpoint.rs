@@ -83,6 +83,13 @@ impl Endpoint {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let receiver = {
             let mut s = self.state.lock();
+            // The capability lookup checked `revoked` before this lock; a
+            // revoke in between has emptied the queues for good, and a call
+            // queued now would wait for ever (CI: a `sched=global` SMP 4
+            // smoke hung in its first call after the server's exit).
+            if self.is_revoked() {
+                return Err(Error::StaleCap);
+            }
             match s.receivers.pop_front() {
                 Some(r) => {
                     if s.in_flight.try_reserve(1).is_err() {
@@ -111,6 +118,10 @@ impl Endpoint {
 
     pub fn receive(&self, c: Completion) -> Result<Outcome, Error> {
         let mut s = self.state.lock();
+        // As in `call`: a revoke since the capability lookup is final.
+        if self.is_revoked() {
+            return Err(Error::StaleCap);
+        }
         s.in_flight.try_reserve(1).map_err(|_| Error::OutOfResources)?;
         s.receivers.try_reserve(1).map_err(|_| Error::OutOfResources)?;
         match s.calls.pop_front() {
@@ -140,6 +151,10 @@ impl Endpoint {
         Ok(Outcome::Done(0, None))
     }
 
+    /// Marks the endpoint revoked, then empties its queues under the state
+    /// lock: a `call` or `receive` that takes the lock after this one sees
+    /// the flag (stored before the lock was taken) and fails; one that took
+    /// it before left its completion in the queues emptied here.
     fn revoke(&self) {
         self.revoked.store(true, Ordering::Release);
         let s = core::mem::take(&mut *self.state.lock());
@@ -204,4 +219,27 @@ pub fn server_exited(pid: u32) {
     for e in eps {
         e.revoke();
     }
+}
+
+#[cfg(feature = "ktest")]
+mod tests {
+    use super::*;
+    use crate::{kassert, ktest};
+
+    ktest!(
+        fn a_receive_after_revoke_fails_even_past_the_capability_check() -> KResult {
+            // The capability lookup's `revoked` check is bypassed here, as a
+            // revoke between that check and the state lock would bypass it:
+            // the endpoint itself must refuse, not queue a completion that
+            // nothing would ever post.
+            let e = Endpoint::new("ktest-revoke");
+            e.add_server(0x7fff_fff0);
+            server_exited(0x7fff_fff0);
+            kassert!(e.is_revoked(), "server exit revokes");
+            let c = Completion { thread: crate::sched::current(), user_data: 7, result: None };
+            kassert!(matches!(e.receive(c), Err(Error::StaleCap)), "receive after revoke");
+            kassert!(e.state.lock().receivers.is_empty(), "nothing queued");
+            Ok(())
+        }
+    );
 }
