@@ -2,9 +2,9 @@
 //! (guest cycles, lower is better), per system and worker count the `work`
 //! and `total` speedups over the 1-worker case (higher is better).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::stats::{self, Better};
+use super::stats::{self, Better, Change, Verdict};
 use super::{Comparison, Line};
 use crate::bench::results::Row;
 
@@ -34,6 +34,35 @@ fn group(rows: &[Row]) -> Runs {
     out
 }
 
+/// What a run computed, as its row says (blocks and rounds, the prime
+/// range, calls per client): two runs of different work do not compare.
+fn workload(r: &Row) -> String {
+    let mut w = Vec::new();
+    if let Some(b) = r.blocks {
+        w.push(format!("blocks={b}"));
+    }
+    if let Some(k) = r.work_rounds {
+        w.push(format!("work_rounds={k}"));
+    }
+    if !r.range.is_empty() {
+        w.push(format!("range={}", r.range));
+    }
+    if let Some(c) = r.calls {
+        w.push(format!("calls={c}"));
+    }
+    w.join(" ")
+}
+
+/// The workloads of each (system, workers), over the runs [`group`] keeps.
+fn workloads(rows: &[Row]) -> BTreeMap<(System, u32), BTreeSet<String>> {
+    let mut out: BTreeMap<(System, u32), BTreeSet<String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.verified && !r.disturbed) {
+        let sys = (r.benchmark.clone(), r.os.clone(), r.accel.clone(), r.sched_policy.clone());
+        out.entry((sys, r.workers)).or_default().insert(workload(r));
+    }
+    out
+}
+
 fn label(sys: &System, case: &str) -> String {
     let (bench, os, accel, policy) = sys;
     let policy = if policy.is_empty() { String::new() } else { format!(" {policy}") };
@@ -43,6 +72,7 @@ fn label(sys: &System, case: &str) -> String {
 /// The timed lines of A -> B; cases only one side ran go to `unmatched`.
 pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
     let (ga, gb) = (group(a), group(b));
+    let (wa, wb) = (workloads(a), workloads(b));
     let mut cmp = Comparison::default();
     for (side, rows) in [("A", a), ("B", b)] {
         let left: Vec<String> = (rows.iter())
@@ -68,15 +98,36 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
                 continue;
             };
             let name = label(sys, case);
-            let line = |metric: &str, change| Line {
+            // Only runs of the same work are judged (the speedups need the
+            // 1-worker case's to match as well).
+            let same = |w: &u32| wa.get(&(sys.clone(), *w)) == wb.get(&(sys.clone(), *w));
+            let (same_here, same_one) = (same(w), same(&1));
+            if !same_here {
+                let show = |m: &BTreeMap<(System, u32), BTreeSet<String>>| {
+                    m.get(&(sys.clone(), *w))
+                        .map(|s| s.iter().cloned().collect::<Vec<_>>().join(" | "))
+                        .unwrap_or_default()
+                };
+                cmp.unmatched.push(format!(
+                    "{name}: the runs computed different work (A: {}; B: {}): not judged",
+                    show(&wa),
+                    show(&wb)
+                ));
+            }
+            let line = |metric: &str, change: Change, judged: bool| Line {
                 case: name.clone(),
                 metric: metric.into(),
-                change,
+                change: if judged {
+                    change
+                } else {
+                    Change { verdict: Verdict::NotJudged, ..change }
+                },
                 gated: true,
             };
             cmp.timed.push(line(
                 "work (cycles)",
                 stats::median_change(work_a, work_b, noise, Better::Lower),
+                same_here,
             ));
             // `total` only where every run of both sides has one.
             let all_total = total_a.len() == work_a.len() && total_b.len() == work_b.len();
@@ -84,6 +135,7 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
                 cmp.timed.push(line(
                     "total (cycles)",
                     stats::median_change(total_a, total_b, noise, Better::Lower),
+                    same_here,
                 ));
             }
             let (Some(one_a), Some(one_b)) = (cases_a.get(&1), cases_b.get(&1)) else {
@@ -95,6 +147,7 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
             cmp.timed.push(line(
                 &format!("work speedup 1->{w}"),
                 stats::ratio_change((&one_a.1, work_a), (&one_b.1, work_b), noise, Better::Higher),
+                same_here && same_one,
             ));
             let all_one = one_a.2.len() == one_a.1.len() && one_b.2.len() == one_b.1.len();
             if all_total && all_one && !total_a.is_empty() && !one_a.2.is_empty() {
@@ -106,6 +159,7 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
                         noise,
                         Better::Higher,
                     ),
+                    same_here && same_one,
                 ));
             }
         }
@@ -174,6 +228,32 @@ mod tests {
         let sp = &c.timed[4].change;
         assert!((sp.a - 2.0).abs() < 1e-9 && (sp.b - 1000.0 / 700.0).abs() < 1e-9, "{sp:?}");
         assert!(c.unmatched.is_empty());
+    }
+
+    #[test]
+    fn runs_of_different_work_are_not_judged() {
+        let a = rows("capos", &[(1, &[1000, 1010, 990]), (2, &[500, 505, 495])]);
+        let mut b = rows("capos", &[(1, &[1000, 1010, 990]), (2, &[900, 905, 895])]);
+        for r in b.iter_mut().filter(|r| r.workers == 2) {
+            r.blocks = Some(4096);
+        }
+        let c = compare(&a, &b, 0.02);
+        let verdict = |metric: &str, case: &str| {
+            c.timed
+                .iter()
+                .find(|l| l.metric == metric && l.case.ends_with(case))
+                .unwrap()
+                .change
+                .verdict
+        };
+        assert_eq!(verdict("work (cycles)", "smp1-w1"), Verdict::NoChange);
+        assert_eq!(verdict("work (cycles)", "smp2-w2"), Verdict::NotJudged);
+        assert_eq!(verdict("work speedup 1->2", "smp2-w2"), Verdict::NotJudged);
+        assert_eq!(c.regressions().count(), 0);
+        assert!(c
+            .unmatched
+            .iter()
+            .any(|u| u.contains("different work") && u.contains("blocks=4096")));
     }
 
     #[test]
