@@ -69,8 +69,10 @@ pub struct Comparison {
     pub measured: Vec<Line>,
     /// Every counter per phase (compare-counters.csv).
     pub counters: Vec<Line>,
-    /// Cases only one side has.
-    pub unmatched: Vec<String>,
+    /// What the reader must know besides the lines: cases only one side
+    /// has, runs left out (disturbed), cases whose runs computed different
+    /// work, measure passes that could not be compared.
+    pub notes: Vec<String>,
 }
 
 impl Comparison {
@@ -123,7 +125,7 @@ pub fn run(root: &Path, a: &CompareArgs) -> Result<bool> {
                 cmp.measured.extend(m);
                 cmp.counters.extend(c);
             }
-            Err(e) => cmp.unmatched.push(format!("{case}: measure pass not compared: {e:#}")),
+            Err(e) => cmp.notes.push(format!("{case}: measure pass not compared: {e:#}")),
         }
     }
     let out = match &a.out {
@@ -235,7 +237,7 @@ fn render(cmp: &Comparison, a: &Side, b: &Side, noise_pct: f64) -> String {
         s.push_str("\nCounters that moved most (all in compare-counters.csv):\n");
         s.push_str(&table(&top));
     }
-    for u in &cmp.unmatched {
+    for u in &cmp.notes {
         s.push_str(&format!("note: {u}\n"));
     }
     let count = |v: Verdict| cmp.timed.iter().filter(|l| l.change.verdict == v).count();

@@ -144,7 +144,7 @@ pub fn write_index(
         ),
         "the measure pass is one run a side: its changes are shown, not judged".into(),
     ];
-    notes.extend(cmp.unmatched.iter().cloned());
+    notes.extend(cmp.notes.iter().cloned());
     let gates = cmp
         .timed
         .iter()

@@ -69,7 +69,7 @@ fn label(sys: &System, case: &str) -> String {
     format!("{bench} {os} {accel}{policy} {case}")
 }
 
-/// The timed lines of A -> B; cases only one side ran go to `unmatched`.
+/// The timed lines of A -> B; cases only one side ran go to `notes`.
 pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
     let (ga, gb) = (group(a), group(b));
     let (wa, wb) = (workloads(a), workloads(b));
@@ -80,7 +80,7 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
             .map(|r| format!("{} {} run {}", r.os, r.case, r.run))
             .collect();
         if !left.is_empty() {
-            cmp.unmatched.push(format!(
+            cmp.notes.push(format!(
                 "{side}: {} disturbed runs left out ({})",
                 left.len(),
                 left.join(", ")
@@ -89,12 +89,12 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
     }
     for (sys, cases_a) in &ga {
         let Some(cases_b) = gb.get(sys) else {
-            cmp.unmatched.push(format!("{}: only in A", label(sys, "*")));
+            cmp.notes.push(format!("{}: only in A", label(sys, "*")));
             continue;
         };
         for (w, (case, work_a, total_a)) in cases_a {
             let Some((_, work_b, total_b)) = cases_b.get(w) else {
-                cmp.unmatched.push(format!("{}: only in A", label(sys, case)));
+                cmp.notes.push(format!("{}: only in A", label(sys, case)));
                 continue;
             };
             let name = label(sys, case);
@@ -108,7 +108,7 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
                         .map(|s| s.iter().cloned().collect::<Vec<_>>().join(" | "))
                         .unwrap_or_default()
                 };
-                cmp.unmatched.push(format!(
+                cmp.notes.push(format!(
                     "{name}: the runs computed different work (A: {}; B: {}): not judged",
                     show(&wa),
                     show(&wb)
@@ -165,12 +165,12 @@ pub fn compare(a: &[Row], b: &[Row], noise: f64) -> Comparison {
         }
         for (w, (case, ..)) in cases_b {
             if !cases_a.contains_key(w) {
-                cmp.unmatched.push(format!("{}: only in B", label(sys, case)));
+                cmp.notes.push(format!("{}: only in B", label(sys, case)));
             }
         }
     }
     for sys in gb.keys().filter(|s| !ga.contains_key(*s)) {
-        cmp.unmatched.push(format!("{}: only in B", label(sys, "*")));
+        cmp.notes.push(format!("{}: only in B", label(sys, "*")));
     }
     cmp
 }
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(c.regressions().count(), 4, "work, total and both speedups");
         let sp = &c.timed[4].change;
         assert!((sp.a - 2.0).abs() < 1e-9 && (sp.b - 1000.0 / 700.0).abs() < 1e-9, "{sp:?}");
-        assert!(c.unmatched.is_empty());
+        assert!(c.notes.is_empty());
     }
 
     #[test]
@@ -250,10 +250,7 @@ mod tests {
         assert_eq!(verdict("work (cycles)", "smp2-w2"), Verdict::NotJudged);
         assert_eq!(verdict("work speedup 1->2", "smp2-w2"), Verdict::NotJudged);
         assert_eq!(c.regressions().count(), 0);
-        assert!(c
-            .unmatched
-            .iter()
-            .any(|u| u.contains("different work") && u.contains("blocks=4096")));
+        assert!(c.notes.iter().any(|u| u.contains("different work") && u.contains("blocks=4096")));
     }
 
     #[test]
@@ -267,11 +264,8 @@ mod tests {
         assert_eq!(c.timed.len(), 2, "work and total of smp1-w1");
         assert_eq!(c.timed[0].change.verdict, Verdict::NotJudged, "2 verified runs in B");
         assert_eq!(c.timed[0].change.a, 995.0, "A's disturbed 1010 left out");
-        assert!(c
-            .unmatched
-            .iter()
-            .any(|u| u == "A: 1 disturbed runs left out (capos smp1-w1 run 1)"));
-        assert!(c.unmatched.iter().any(|u| u.contains("linux-guest") && u.contains("only in A")));
-        assert!(c.unmatched.iter().any(|u| u.contains("smp2-w2: only in B")));
+        assert!(c.notes.iter().any(|u| u == "A: 1 disturbed runs left out (capos smp1-w1 run 1)"));
+        assert!(c.notes.iter().any(|u| u.contains("linux-guest") && u.contains("only in A")));
+        assert!(c.notes.iter().any(|u| u.contains("smp2-w2: only in B")));
     }
 }
