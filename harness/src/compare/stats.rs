@@ -110,26 +110,32 @@ fn judge(rel: f64, ci: Option<(f64, f64)>, noise: f64, better: Better) -> Verdic
     }
 }
 
+/// The 95% percentile-bootstrap interval of `stat` over `sets`: each set
+/// resampled on its own, in order, [`RESAMPLES`] times; NaN values of
+/// `stat` are left out.
+fn interval(sets: &[&[f64]], stat: impl Fn(&[Vec<f64>]) -> f64) -> Option<(f64, f64)> {
+    let mut rng = fastrand::Rng::with_seed(SEED);
+    let mut bufs: Vec<Vec<f64>> = vec![Vec::new(); sets.len()];
+    let mut vals = Vec::with_capacity(RESAMPLES);
+    for _ in 0..RESAMPLES {
+        for (buf, src) in bufs.iter_mut().zip(sets) {
+            resample(&mut rng, src, buf);
+        }
+        let x = stat(&bufs);
+        if !x.is_nan() {
+            vals.push(x);
+        }
+    }
+    percentiles(&mut vals)
+}
+
 /// The change of the median from runs `a` to runs `b`.
 pub fn median_change(a: &[f64], b: &[f64], noise: f64, better: Better) -> Change {
     let (ma, mb) = (median(a), median(b));
     let r = rel(ma, mb);
-    let ci = if a.len() >= MIN_RUNS && b.len() >= MIN_RUNS && ma != 0.0 {
-        let mut rng = fastrand::Rng::with_seed(SEED);
-        let (mut ra, mut rb) = (Vec::new(), Vec::new());
-        let mut vals = Vec::with_capacity(RESAMPLES);
-        for _ in 0..RESAMPLES {
-            resample(&mut rng, a, &mut ra);
-            resample(&mut rng, b, &mut rb);
-            let x = rel(median(&ra), median(&rb));
-            if !x.is_nan() {
-                vals.push(x);
-            }
-        }
-        percentiles(&mut vals)
-    } else {
-        None
-    };
+    let ci = (a.len() >= MIN_RUNS && b.len() >= MIN_RUNS && ma != 0.0)
+        .then(|| interval(&[a, b], |s| rel(median(&s[0]), median(&s[1]))))
+        .flatten();
     Change { a: ma, b: mb, rel: r, ci, verdict: judge(r, ci, noise, better) }
 }
 
@@ -152,24 +158,10 @@ pub fn ratio_change(
     };
     let (ra, rb) = (ratio(a.0, a.1), ratio(b.0, b.1));
     let r = rel(ra, rb);
-    let enough = [a.0, a.1, b.0, b.1].iter().all(|v| v.len() >= MIN_RUNS);
-    let ci = if enough && !r.is_nan() {
-        let mut rng = fastrand::Rng::with_seed(SEED);
-        let mut bufs: [Vec<f64>; 4] = Default::default();
-        let mut vals = Vec::with_capacity(RESAMPLES);
-        for _ in 0..RESAMPLES {
-            for (buf, src) in bufs.iter_mut().zip([a.0, a.1, b.0, b.1]) {
-                resample(&mut rng, src, buf);
-            }
-            let x = rel(ratio(&bufs[0], &bufs[1]), ratio(&bufs[2], &bufs[3]));
-            if !x.is_nan() {
-                vals.push(x);
-            }
-        }
-        percentiles(&mut vals)
-    } else {
-        None
-    };
+    let sets = [a.0, a.1, b.0, b.1];
+    let ci = (sets.iter().all(|v| v.len() >= MIN_RUNS) && !r.is_nan())
+        .then(|| interval(&sets, |s| rel(ratio(&s[0], &s[1]), ratio(&s[2], &s[3]))))
+        .flatten();
     Change { a: ra, b: rb, rel: r, ci, verdict: judge(r, ci, noise, better) }
 }
 
